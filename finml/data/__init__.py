@@ -1,0 +1,1 @@
+"""Reading, demo data and staging of datasets."""

@@ -1,0 +1,58 @@
+"""Stage a table in the workspace under a random id, so a worker process can read it.
+
+Uploaded bytes never reach disk under the client's filename: only the parsed table is
+written, as Parquet, under a fresh UUID.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+from finml.config import Settings, get_settings
+from finml.errors import StoreError
+
+_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _path(dataset_id: str, settings: Settings) -> Path:
+    if not _ID.match(dataset_id):
+        raise StoreError(f"{dataset_id!r} is not a dataset id.")
+    return settings.datasets_dir / f"{dataset_id}.parquet"
+
+
+def stage_frame(frame: pd.DataFrame, settings: Settings | None = None) -> str:
+    """Write ``frame`` to the workspace and return its new id (32 hex characters).
+
+    Text-like columns of mixed types are stored as strings so Parquet can hold them.
+    """
+    settings = settings or get_settings()
+    settings.datasets_dir.mkdir(parents=True, exist_ok=True)
+    dataset_id = uuid.uuid4().hex
+    out = frame.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].astype("string")
+    tmp = _path(dataset_id, settings).with_suffix(".tmp")
+    out.to_parquet(tmp, index=False)
+    tmp.rename(_path(dataset_id, settings))
+    return dataset_id
+
+
+def load_staged(dataset_id: str, settings: Settings | None = None) -> pd.DataFrame:
+    """Read a staged table back.
+
+    Raises:
+        StoreError: the id is malformed or no such dataset is staged.
+    """
+    path = _path(dataset_id, settings or get_settings())
+    if not path.exists():
+        raise StoreError(f"Dataset {dataset_id} is no longer in the workspace; load the data again.")
+    frame = pd.read_parquet(path)
+    for c in frame.columns:
+        if isinstance(frame[c].dtype, pd.StringDtype):
+            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+    return frame

@@ -1,0 +1,128 @@
+"""Binary-classification metrics and curves, computed from stored scores (no model needed).
+
+Conventions: ``y_true`` is an int array of 0/1 of shape (n,), 1 = positive class (the event,
+e.g. a bad loan); ``score`` a float array of shape (n,) in [0, 1], the predicted probability
+of the positive class; a row is predicted positive when ``score >= threshold``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Display names of the metrics returned by :func:`binary_metrics`, in table order.
+METRIC_LABELS = {
+    "accuracy": "Accuracy",
+    "precision": "Precision (PPV)",
+    "recall": "Recall (sensitivity)",
+    "specificity": "Specificity",
+    "npv": "NPV",
+    "f1": "F1",
+    "roc_auc": "ROC-AUC",
+    "gini": "Gini",
+    "ks": "KS statistic",
+    "brier": "Brier score",
+}
+#: Metrics that do not depend on the threshold.
+THRESHOLD_FREE = ("roc_auc", "gini", "ks", "brier")
+
+
+def confusion(y_true: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """Confusion matrix at ``threshold``.
+
+    Returns:
+        np.ndarray: int64 array of shape (2, 2), ``[[TN, FP], [FN, TP]]`` (rows: true class
+        0, 1; columns: predicted class 0, 1), as ``sklearn.metrics.confusion_matrix``.
+    """
+    from sklearn.metrics import confusion_matrix
+
+    pred = (np.asarray(score) >= threshold).astype(int)
+    return confusion_matrix(np.asarray(y_true).astype(int), pred, labels=[0, 1])
+
+
+def ks_statistic(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Kolmogorov-Smirnov statistic: the largest gap between the score distributions of the
+    two classes (``scipy.stats.ks_2samp``), equal to ``max(TPR - FPR)`` over thresholds.
+
+    Returns:
+        float in [0, 1].
+    """
+    from scipy.stats import ks_2samp
+
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(score, dtype=float)
+    return float(ks_2samp(s[y], s[~y]).statistic)
+
+
+def threshold_free_metrics(y_true: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """ROC-AUC, Gini (= 2 * AUC - 1), KS statistic and Brier score (mean squared error of
+    the probabilities, ``sklearn.metrics.brier_score_loss``)."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    auc = float(roc_auc_score(y_true, score))
+    return {
+        "roc_auc": auc,
+        "gini": 2 * auc - 1,
+        "ks": ks_statistic(y_true, score),
+        "brier": float(brier_score_loss(y_true, score)),
+    }
+
+
+def binary_metrics(
+    y_true: np.ndarray, score: np.ndarray, threshold: float = 0.5
+) -> dict[str, float]:
+    """All metrics of :data:`METRIC_LABELS` at ``threshold``.
+
+    Precision (PPV) = TP / (TP + FP), recall (sensitivity) = TP / (TP + FN),
+    specificity = TN / (TN + FP), NPV = TN / (TN + FN); a ratio with an empty denominator
+    is 0. F1 is the harmonic mean of precision and recall.
+
+    Returns:
+        dict: metric name -> value.
+    """
+    (tn, fp), (fn, tp) = confusion(y_true, score, threshold)
+
+    def ratio(a: int, b: int) -> float:
+        return float(a / b) if b else 0.0
+
+    precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
+    out = {
+        "accuracy": ratio(tp + tn, tp + tn + fp + fn),
+        "precision": precision,
+        "recall": recall,
+        "specificity": ratio(tn, tn + fp),
+        "npv": ratio(tn, tn + fn),
+        "f1": ratio(2 * precision * recall, precision + recall) if precision + recall else 0.0,
+    }
+    out.update(threshold_free_metrics(y_true, score))
+    return out
+
+
+def youden_threshold(y_true: np.ndarray, score: np.ndarray) -> float:
+    """Threshold that maximises Youden's J = sensitivity + specificity - 1 (Youden 1950).
+
+    Call it on validation scores, never on the test split.
+
+    Returns:
+        float in [0, 1].
+    """
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, thr = roc_curve(y_true, score)
+    best = int(np.argmax(tpr - fpr))
+    return float(np.clip(thr[best], 0.0, 1.0))
+
+
+def roc_points(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC curve: (false-positive rates, true-positive rates), ``sklearn.metrics.roc_curve``."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y_true, score)
+    return fpr, tpr
+
+
+def pr_points(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Precision-recall curve: (recall, precision, average precision)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y_true, score)
+    return recall, precision, float(average_precision_score(y_true, score))

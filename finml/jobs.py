@@ -1,0 +1,436 @@
+"""Run training jobs in worker processes: submit, stop, liveness, queueing, recovery.
+
+Each run gets a folder ``<data dir>/jobs/<run id>/`` with ``spec.json``, a ``stop`` file
+(a stop request), ``job.log`` (the processes' output) and ``alive.lock``.
+
+Processes: :func:`submit` creates the run (status ``queued``) and hands it to a
+*supervisor*, a light process that waits for one of ``FINML_MAX_WORKERS`` slots, then lets a
+*worker* (:mod:`finml.worker`, which imports TensorFlow) train and write everything to the
+run store. If the worker dies without reporting (a crash, a kill signal), the supervisor
+marks the run ``failed`` with the reason.
+
+Warm start: importing TensorFlow and MLflow takes about 4-5 s on a 2-core machine. With
+``FINML_WARM_WORKER`` on, one *spare* supervisor+worker pair waits in
+``jobs/spares/`` with everything imported. ``submit`` claims it atomically (a rename of the
+``ready`` file, which only one caller can win) and writes the run id to ``assign``; without a
+ready spare it starts a cold supervisor. The spare starts its own replacement once its run
+ends, and exits after ``FINML_WARM_IDLE_S`` unused.
+
+Liveness needs no PID bookkeeping: ``alive.lock`` is locked with ``flock`` by the process
+that starts or takes the run and is inherited by the worker; the kernel frees it when they
+are gone. A run still ``queued``/``running`` whose lock is free was left behind by a dead
+server and is marked ``interrupted`` by :func:`recover_interrupted`. Slots are ``flock``
+locks too, so a crashed worker never leaks one.
+
+This module is imported by the supervisor: keep its module-level imports light.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from finml.config import PROJECT_ROOT, Settings, get_settings
+from finml.errors import StoreError
+
+if TYPE_CHECKING:
+    from finml.spec import RunSpec
+    from finml.store import RunInfo, RunStore
+
+#: Seconds between two attempts of a queued job to take a worker slot.
+SLOT_POLL_S = 0.25
+#: Seconds between two looks of a spare for its assignment.
+SPARE_POLL_S = 0.05
+#: A run this young without a lock file is still being started, not interrupted.
+START_GRACE_S = 30.0
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_STOP_SPARE = "STOP"
+
+
+@dataclass(frozen=True)
+class JobFiles:
+    """The files of one job in the workspace."""
+
+    settings: Settings
+    run_id: str
+
+    def __post_init__(self):
+        if not _RUN_ID.match(self.run_id):
+            raise StoreError(f"{self.run_id!r} is not a run id.")
+
+    @property
+    def dir(self) -> Path:
+        """The job's folder."""
+        return self.settings.jobs_dir / self.run_id
+
+    @property
+    def spec(self) -> Path:
+        """The run spec, JSON."""
+        return self.dir / "spec.json"
+
+    @property
+    def stop(self) -> Path:
+        """Exists once a stop was requested."""
+        return self.dir / "stop"
+
+    @property
+    def lock(self) -> Path:
+        """Held (flock) while the job's supervisor or worker lives."""
+        return self.dir / "alive.lock"
+
+    @property
+    def log(self) -> Path:
+        """Output of the supervisor and worker."""
+        return self.dir / "job.log"
+
+    def stop_requested(self) -> bool:
+        """True once :func:`request_stop` was called (one ``stat``: cheap enough per batch)."""
+        return self.stop.exists()
+
+
+def _child_env(settings: Settings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        FINML_DATA_DIR=str(settings.data_dir),
+        MLFLOW_TRACKING_URI=settings.tracking_uri,
+        FINML_MAX_WORKERS=str(settings.max_workers),
+        FINML_WARM_WORKER="1" if settings.warm_worker else "0",
+        FINML_WARM_IDLE_S=str(settings.warm_idle_s),
+    )
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _spawn(args: list[str], settings: Settings, log: Path, pass_fds: tuple[int, ...] = ()):
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", *args],
+            pass_fds=pass_fds,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=PROJECT_ROOT,
+            env=_child_env(settings),
+        )
+    threading.Thread(target=proc.wait, daemon=True).start()  # reap it: no zombie
+    return proc
+
+
+def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None) -> str:
+    """Queue a training run and hand it to a supervisor process; return at once.
+
+    Args:
+        spec: the run spec.
+        store: the run store (default: from the environment).
+        name: run name (default: model and dataset).
+
+    Returns:
+        str: the run id (32 hex characters).
+
+    Raises:
+        SpecError: unknown model.
+    """
+    from finml.models.registry import get_model
+    from finml.store import RunStore
+
+    store = store or RunStore()
+    info = get_model(spec.model)
+    ds = spec.dataset
+    params = {
+        "model": spec.model,
+        "dataset": ds.name,
+        "target": ds.target,
+        "positive_class": ds.positive,
+        "seed": spec.seed,
+        "class_weights": spec.class_weights,
+        "split": f"{ds.split.train}/{ds.split.val}/{ds.split.test}",
+        "group_col": ds.split.group_col or "",
+        "time_col": ds.split.time_col or "",
+        "n_numeric": len(ds.numeric),
+        "n_categorical": len(ds.categorical),
+        **{f"hp.{k}": v for k, v in spec.params.items()},
+    }
+    tags = {"finml.model": spec.model, "finml.dataset": ds.name, "finml.family": info.family}
+    run_id = store.create_run(name or f"{spec.model} · {ds.name}", params, tags)
+    settings = store.settings
+    job = JobFiles(settings, run_id)
+    job.dir.mkdir(parents=True, exist_ok=True)
+    job.spec.write_text(spec.to_json())
+    fd = os.open(job.lock, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not (settings.warm_worker and _claim_spare(settings, run_id)):
+            _spawn(["finml.jobs", "run", run_id, str(fd)], settings, job.log, (fd,))
+    finally:
+        os.close(fd)  # a cold supervisor inherited the lock; a spare takes it itself
+    return run_id
+
+
+def request_stop(run_id: str, settings: Settings | None = None) -> None:
+    """Ask a run to stop: a running worker ends after its current batch, a queued one never
+    starts. Both keep status ``stopped`` and what they logged."""
+    job = JobFiles(settings or get_settings(), run_id)
+    job.dir.mkdir(parents=True, exist_ok=True)
+    job.stop.touch()
+
+
+def _lock_held(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing also releases a lock we just took
+    return False
+
+
+def is_alive(run_id: str, settings: Settings | None = None) -> bool:
+    """True while the run's supervisor or worker process lives (its lock is held)."""
+    return _lock_held(JobFiles(settings or get_settings(), run_id).lock)
+
+
+def recover_interrupted(store: RunStore | None = None) -> list[str]:
+    """Mark ``interrupted`` every queued/running run whose processes are gone.
+
+    Returns:
+        list[str]: ids of the runs marked.
+    """
+    from finml.store import ACTIVE, INTERRUPTED, RunStore
+
+    store = store or RunStore()
+    marked = []
+    for run in store.list_runs():
+        if run.status in ACTIVE and not _alive_or_starting(run, store.settings):
+            store.set_status(
+                run.run_id,
+                INTERRUPTED,
+                "The worker ended without reporting back (the server or machine stopped).",
+            )
+            marked.append(run.run_id)
+    return marked
+
+
+def _alive_or_starting(run: RunInfo, settings: Settings) -> bool:
+    job = JobFiles(settings, run.run_id)
+    if is_alive(run.run_id, settings):
+        return True
+    # An empty lock file: handed to a spare that has not locked it yet (it writes a line).
+    handing_over = not job.lock.exists() or job.lock.stat().st_size == 0
+    return handing_over and time.time() - run.submitted < START_GRACE_S
+
+
+def list_runs(store: RunStore | None = None) -> list[RunInfo]:
+    """Recover interrupted runs, then list every run, newest first."""
+    from finml.store import RunStore
+
+    store = store or RunStore()
+    recover_interrupted(store)
+    return store.list_runs()
+
+
+# -- supervisor ------------------------------------------------------------------------------
+def _take_slot(settings: Settings) -> int | None:
+    slots = settings.jobs_dir / "slots"
+    slots.mkdir(parents=True, exist_ok=True)
+    for i in range(settings.max_workers):
+        fd = os.open(slots / f"slot-{i}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            os.close(fd)
+    return None
+
+
+def _wait_for_slot(settings: Settings, job: JobFiles) -> int | None:
+    """Block until a worker slot is free; None if a stop was requested meanwhile."""
+    while True:
+        if job.stop_requested():
+            from finml.store import STOPPED, RunStore
+
+            RunStore(settings).set_status(job.run_id, STOPPED, "Stopped while queued.")
+            return None
+        slot = _take_slot(settings)
+        if slot is not None:
+            return slot
+        time.sleep(SLOT_POLL_S)
+
+
+def _tail(path: Path, n: int = 8) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])
+
+
+def _report_death(settings: Settings, job: JobFiles, rc: int) -> None:
+    """Mark the run failed if its worker died (``rc != 0``) without reporting."""
+    if rc == 0:
+        return
+    from finml.store import ACTIVE, FAILED, RunStore
+
+    store = RunStore(settings)
+    if store.get_run(job.run_id).status not in ACTIVE:
+        return
+    if rc < 0:
+        why = f"The worker process was killed by signal {signal.Signals(-rc).name}."
+    else:
+        why = f"The worker process exited with code {rc}."
+    tail = _tail(job.log)
+    store.set_status(job.run_id, FAILED, why + (f"\nLast output:\n{tail}" if tail else ""))
+
+
+def supervise(run_id: str, lock_fd: int) -> int:
+    """Body of a cold supervisor: wait for a slot, start a worker, report its death.
+
+    Args:
+        run_id: the run.
+        lock_fd: inherited descriptor of the job's locked ``alive.lock``, passed on.
+
+    Returns:
+        int: process exit code.
+    """
+    settings = get_settings()
+    job = JobFiles(settings, run_id)
+    slot = _wait_for_slot(settings, job)
+    if slot is None:
+        return 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "finml.worker", run_id],
+        pass_fds=(lock_fd, slot),
+        stdin=subprocess.DEVNULL,
+        cwd=PROJECT_ROOT,
+    )
+    _report_death(settings, job, proc.wait())
+    return 0
+
+
+# -- warm spare ------------------------------------------------------------------------------
+def _spares_dir(settings: Settings) -> Path:
+    path = settings.jobs_dir / "spares"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def ensure_spare(settings: Settings | None = None) -> None:
+    """Start a warm spare worker unless one is warming or ready (no-op if warm start is off).
+
+    Cheap: one lock probe. Called by pages before the analyst presses Start.
+    """
+    settings = settings or get_settings()
+    if not settings.warm_worker:
+        return
+    spares = _spares_dir(settings)
+    if not _lock_held(spares / "spare.lock"):
+        _spawn(["finml.jobs", "spare"], settings, spares / "spare.log")
+
+
+def _claim_spare(settings: Settings, run_id: str) -> bool:
+    """Give ``run_id`` to the ready spare, if there is one. Only one caller can win it."""
+    spares = _spares_dir(settings)
+    if not _lock_held(spares / "spare.lock"):
+        (spares / "ready").unlink(missing_ok=True)  # left by a spare that died
+        return False
+    try:
+        os.rename(spares / "ready", spares / "claimed")
+    except FileNotFoundError:
+        return False
+    tmp = spares / "assign.tmp"
+    tmp.write_text(run_id)
+    os.rename(tmp, spares / "assign")
+    return True
+
+
+def stop_spare(settings: Settings | None = None) -> bool:
+    """Make a ready spare exit (tests, shutdown). Returns True if one was ready."""
+    return _claim_spare(settings or get_settings(), _STOP_SPARE)
+
+
+def run_spare() -> int:
+    """Body of a spare supervisor: start a warm worker, wait for a run, then supervise it."""
+    settings = get_settings()
+    spares = _spares_dir(settings)
+    spare_fd = os.open(spares / "spare.lock", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(spare_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another spare is already there
+    warm = spares / f"warm-{os.getpid()}"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "finml.worker", "--standby", str(warm)],
+        stdin=subprocess.PIPE,
+        cwd=PROJECT_ROOT,
+    )
+    while not warm.exists():
+        if worker.poll() is not None:
+            return 1  # the standby worker could not start; submit falls back to cold starts
+        time.sleep(SPARE_POLL_S)
+    warm.unlink()
+    (spares / "claimed").unlink(missing_ok=True)
+    (spares / "ready").write_text(str(os.getpid()))
+    run_id = _wait_for_assignment(spares, settings.warm_idle_s)
+    os.close(spare_fd)  # from here on, a new spare may start
+    if run_id is None or run_id == _STOP_SPARE:
+        worker.kill()
+        return 0
+    return _supervise_spare(settings, run_id, worker)
+
+
+def _wait_for_assignment(spares: Path, idle_s: float) -> str | None:
+    deadline = time.monotonic() + idle_s
+    assign = spares / "assign"
+    while not assign.exists():
+        if time.monotonic() > deadline:
+            try:
+                os.rename(spares / "ready", spares / "retired")
+                return None
+            except FileNotFoundError:
+                deadline = float("inf")  # claimed just now: the assignment follows at once
+        time.sleep(SPARE_POLL_S)
+    run_id = assign.read_text().strip()
+    assign.unlink()
+    return run_id
+
+
+def _supervise_spare(settings: Settings, run_id: str, worker: subprocess.Popen) -> int:
+    job = JobFiles(settings, run_id)
+    lock_fd = os.open(job.lock, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+    os.write(lock_fd, b"spare\n")  # marks the run as taken by this process
+    slot = _wait_for_slot(settings, job)
+    if slot is None:
+        worker.kill()
+        return 0
+    try:
+        worker.stdin.write(f"{run_id}\n".encode())
+        worker.stdin.close()
+    except OSError:  # the standby worker died while waiting: run the job cold
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "finml.worker", run_id], pass_fds=(slot,), cwd=PROJECT_ROOT
+        )
+    _report_death(settings, job, worker.wait())
+    os.close(slot)
+    ensure_spare(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "spare":
+        sys.exit(run_spare())
+    sys.exit(supervise(sys.argv[2], int(sys.argv[3])))

@@ -1,0 +1,213 @@
+"""Registry of the models finml offers: name -> label, family and typed hyperparameters.
+
+Pages render one widget per :class:`Param`; :func:`resolve_params` validates what comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from finml.errors import SpecError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter.
+
+    Attributes:
+        name: key in the params dict.
+        label: text of the widget.
+        kind: ``"int"``, ``"float"``, ``"choice"`` or ``"layers"`` (comma-separated ints).
+        default: default value.
+        low: smallest allowed value (int/float).
+        high: largest allowed value (int/float).
+        choices: allowed values (choice).
+        log: a float best shown on a log scale (learning rates, penalties).
+        help: one line for the widget's help.
+    """
+
+    name: str
+    label: str
+    kind: str
+    default: object
+    low: float | None = None
+    high: float | None = None
+    choices: tuple = ()
+    log: bool = False
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model offered on the Train page.
+
+    Attributes:
+        name: registry key.
+        label: display name.
+        family: ``"sklearn"`` or ``"keras"``.
+        params: its hyperparameters.
+        description: one line for the page.
+    """
+
+    name: str
+    label: str
+    family: str
+    params: tuple[Param, ...]
+    description: str
+
+
+MODELS: dict[str, ModelInfo] = {
+    m.name: m
+    for m in (
+        ModelInfo(
+            "logreg",
+            "Logistic regression (scikit-learn)",
+            "sklearn",
+            (
+                Param(
+                    "C",
+                    "Inverse regularisation C",
+                    "float",
+                    1.0,
+                    1e-4,
+                    1e4,
+                    log=True,
+                    help="Smaller C = stronger L2 penalty.",
+                ),
+                Param("max_iter", "Max. solver iterations", "int", 2000, 100, 100000),
+            ),
+            "The scorecard baseline: a linear model of the log-odds.",
+        ),
+        ModelInfo(
+            "hgb",
+            "Histogram gradient boosting (scikit-learn)",
+            "sklearn",
+            (
+                Param("learning_rate", "Learning rate", "float", 0.05, 1e-3, 1.0, log=True),
+                Param("max_iter", "Boosting iterations", "int", 200, 10, 5000),
+                Param("max_leaf_nodes", "Max. leaves per tree", "int", 8, 2, 256),
+                Param("min_samples_leaf", "Min. rows per leaf", "int", 20, 1, 10000),
+                Param("l2_regularization", "L2 regularisation", "float", 1.0, 0.0, 1e4),
+            ),
+            "Boosted trees; progress is reported every 10 iterations.",
+        ),
+        ModelInfo(
+            "mlp",
+            "Keras MLP (deep learning)",
+            "keras",
+            (
+                Param(
+                    "hidden",
+                    "Hidden layers (units, comma-separated)",
+                    "layers",
+                    "64,32",
+                    help="e.g. 64,32 = two hidden layers of 64 and 32 units.",
+                ),
+                Param(
+                    "activation",
+                    "Activation",
+                    "choice",
+                    "relu",
+                    choices=("relu", "gelu", "tanh", "selu", "elu"),
+                ),
+                Param("dropout", "Dropout", "float", 0.3, 0.0, 0.9),
+                Param("l2", "L2 penalty", "float", 1e-3, 0.0, 1.0),
+                Param("learning_rate", "Learning rate (Adam)", "float", 1e-3, 1e-5, 1.0, log=True),
+                Param("batch_size", "Batch size", "int", 32, 1, 65536),
+                Param("epochs", "Epochs", "int", 100, 1, 10000),
+                Param(
+                    "patience",
+                    "Early-stopping patience (epochs)",
+                    "int",
+                    10,
+                    1,
+                    1000,
+                    help="Stop when validation loss has not improved for this many epochs; "
+                    "the best weights are kept.",
+                ),
+            ),
+            "A feed-forward network trained epoch by epoch with early stopping.",
+        ),
+    )
+}
+
+
+def model_names() -> list[str]:
+    """Return the registry keys in display order."""
+    return list(MODELS)
+
+
+def get_model(name: str) -> ModelInfo:
+    """Return the :class:`ModelInfo` of ``name``.
+
+    Raises:
+        SpecError: unknown model name.
+    """
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise SpecError(f"Unknown model {name!r}; choose one of {', '.join(MODELS)}.") from None
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    """Parse ``"64,32"`` into ``(64, 32)``.
+
+    Raises:
+        SpecError: not a comma-separated list of 1 to 10 whole numbers from 1 to 4096.
+    """
+    try:
+        units = tuple(int(p) for p in str(text).replace(" ", "").split(",") if p)
+    except ValueError:
+        units = ()
+    if not 1 <= len(units) <= 10 or not all(1 <= u <= 4096 for u in units):
+        raise SpecError(
+            f"Hidden layers {text!r}: give 1 to 10 comma-separated unit counts from 1 to 4096, "
+            "e.g. 64,32."
+        )
+    return units
+
+
+def resolve_params(name: str, overrides: dict | None = None) -> dict:
+    """Merge ``overrides`` into the defaults of model ``name`` and validate every value.
+
+    Args:
+        name: registry key.
+        overrides: hyperparameters to change; unknown keys are an error.
+
+    Returns:
+        dict: a complete, validated hyperparameter dict.
+
+    Raises:
+        SpecError: unknown model or key, wrong type, out-of-range value.
+    """
+    info = get_model(name)
+    overrides = dict(overrides or {})
+    known = {p.name for p in info.params}
+    unknown = set(overrides) - known
+    if unknown:
+        raise SpecError(f"{info.label} has no hyperparameter(s) {', '.join(sorted(unknown))}.")
+    out = {}
+    for p in info.params:
+        value = overrides.get(p.name, p.default)
+        out[p.name] = _check(p, value, info.label)
+    return out
+
+
+def _check(p: Param, value: object, label: str) -> object:
+    where = f"{label}, {p.label}"
+    if p.kind == "layers":
+        parse_layers(str(value))
+        return str(value)
+    if p.kind == "choice":
+        if value not in p.choices:
+            raise SpecError(f"{where}: {value!r} is not one of {', '.join(map(str, p.choices))}.")
+        return value
+    try:
+        num = int(value) if p.kind == "int" else float(value)
+    except (TypeError, ValueError):
+        raise SpecError(f"{where}: {value!r} is not a number.") from None
+    if p.kind == "int" and float(value) != num:
+        raise SpecError(f"{where}: {value!r} is not a whole number.")
+    if (p.low is not None and num < p.low) or (p.high is not None and num > p.high):
+        raise SpecError(f"{where}: {num} is outside [{p.low}, {p.high}].")
+    return num

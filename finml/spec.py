@@ -1,0 +1,64 @@
+"""Plain, JSON-serialisable specifications of a dataset and of a training run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from finml.split import SplitSpec
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the analyst chose on the Data page.
+
+    Attributes:
+        dataset_id: id of the staged table in the workspace (see :mod:`finml.data.staging`).
+        name: display name (the demo's name or the uploaded file's name; never a path).
+        target: target column.
+        positive: positive class of the target, as text (the event: "bad", default).
+        numeric: numeric feature columns.
+        categorical: categorical feature columns.
+        split: how to split the rows.
+    """
+
+    dataset_id: str
+    name: str
+    target: str
+    positive: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    split: SplitSpec = field(default_factory=SplitSpec)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs to train one model.
+
+    Attributes:
+        dataset: the dataset spec.
+        model: a name from :func:`finml.models.registry.model_names`.
+        params: hyperparameters (resolved, see :func:`finml.models.registry.resolve_params`).
+        class_weights: weight classes inversely to their frequency in the training split.
+        seed: random seed of model initialisation and shuffling.
+    """
+
+    dataset: DatasetSpec
+    model: str
+    params: dict = field(default_factory=dict)
+    class_weights: bool = False
+    seed: int = 42
+
+    def to_json(self) -> str:
+        """Serialise to JSON text."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        """Parse what :meth:`to_json` wrote."""
+        raw = json.loads(text)
+        ds = raw["dataset"]
+        ds["split"] = SplitSpec(**ds["split"])
+        ds["numeric"], ds["categorical"] = tuple(ds["numeric"]), tuple(ds["categorical"])
+        raw["dataset"] = DatasetSpec(**ds)
+        return cls(**raw)

@@ -1,0 +1,285 @@
+"""The run store: MLflow tracking (params, per-epoch metrics, artifacts) plus finml's status.
+
+MLflow's own run statuses cannot say "queued", "stopped" or "interrupted", so finml keeps
+its status in the tag ``finml.status`` (and the reason of a failure in ``finml.reason``), and
+mirrors it into MLflow's status (SCHEDULED, RUNNING, FINISHED, KILLED, FAILED) so the MLflow
+UI agrees. The default store is a SQLite file in the data folder; ``MLFLOW_TRACKING_URI``
+points a team at a shared server.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from finml.config import Settings, get_settings
+from finml.errors import StoreError
+
+EXPERIMENT = "finml"
+QUEUED, RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED = (
+    "queued",
+    "running",
+    "finished",
+    "stopped",
+    "failed",
+    "interrupted",
+)
+#: Statuses of a run that a worker may still change.
+ACTIVE = (QUEUED, RUNNING)
+#: Statuses after which a run has test predictions to evaluate (if it trained at all).
+EVALUABLE = (FINISHED, STOPPED)
+_MLFLOW_STATUS = {
+    QUEUED: "SCHEDULED",
+    RUNNING: "RUNNING",
+    FINISHED: "FINISHED",
+    STOPPED: "KILLED",
+    FAILED: "FAILED",
+    INTERRUPTED: "KILLED",
+}
+#: Per-step metrics kept in the learning-curve history.
+HISTORY_METRICS = ("loss", "val_loss", "val_auc")
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One run as listed by the store.
+
+    Attributes:
+        run_id: MLflow run id.
+        name: run name.
+        model: registry name of the model.
+        dataset: dataset display name.
+        status: one of queued, running, finished, stopped, failed, interrupted.
+        reason: why it failed or was interrupted ("" otherwise).
+        submitted: submit time, seconds since the epoch.
+        started: training start, seconds since the epoch (None while queued).
+        ended: end time, seconds since the epoch (None while active).
+        total_steps: planned epochs / iterations (None until known).
+        params: logged parameters (text).
+        metrics: latest value of each logged metric.
+    """
+
+    run_id: str
+    name: str
+    model: str
+    dataset: str
+    status: str
+    reason: str
+    submitted: float
+    started: float | None
+    ended: float | None
+    total_steps: int | None
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from training start to end (or to now while running)."""
+        if self.started is None:
+            return None
+        return (self.ended or time.time()) - self.started
+
+
+def _retry(fn, *args, **kwargs):
+    """Call an MLflow write, retrying briefly while another process holds the SQLite lock."""
+    for attempt in range(20):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # MlflowException / OperationalError wrap "database is locked"
+            if "locked" not in str(exc).lower() or attempt == 19:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    return None
+
+
+class RunStore:
+    """Access to the run store. Cheap to create; MLflow is imported on first use.
+
+    Args:
+        settings: finml settings (default: from the environment).
+    """
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        self._client = None
+        self._experiment_id: str | None = None
+
+    @property
+    def client(self):
+        """The ``mlflow.tracking.MlflowClient`` of this store."""
+        if self._client is None:
+            from mlflow.tracking import MlflowClient
+
+            self._client = MlflowClient(tracking_uri=self.settings.tracking_uri)
+        return self._client
+
+    @property
+    def experiment_id(self) -> str:
+        """Id of the ``finml`` experiment, created on first use."""
+        if self._experiment_id is None:
+            exp = self.client.get_experiment_by_name(EXPERIMENT)
+            if exp is None:
+                location = None
+                if self.settings.tracking_uri.startswith("sqlite:"):
+                    self.settings.artifact_root.mkdir(parents=True, exist_ok=True)
+                    location = self.settings.artifact_root.as_uri()
+                try:
+                    self._experiment_id = self.client.create_experiment(
+                        EXPERIMENT, artifact_location=location
+                    )
+                except Exception:  # another process created it first
+                    self._experiment_id = self.client.get_experiment_by_name(
+                        EXPERIMENT
+                    ).experiment_id
+            else:
+                self._experiment_id = exp.experiment_id
+        return self._experiment_id
+
+    # -- writing -------------------------------------------------------------------------
+    def create_run(self, name: str, params: dict[str, object], tags: dict[str, str]) -> str:
+        """Create a run with status ``queued`` and return its id."""
+        from mlflow.entities import Param
+
+        all_tags = {**tags, "finml.status": QUEUED}
+        run = _retry(self.client.create_run, self.experiment_id, run_name=name, tags=all_tags)
+        run_id = run.info.run_id
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            _retry(self.client.log_batch, run_id, params=items[i : i + 100])
+        _retry(self.client.update_run, run_id, status=_MLFLOW_STATUS[QUEUED])
+        return run_id
+
+    def set_status(self, run_id: str, status: str, reason: str = "") -> None:
+        """Set finml's status (and MLflow's); terminal statuses also set the end time."""
+        tags = {"finml.status": status}
+        if reason:
+            tags["finml.reason"] = reason[:4000]
+        if status == RUNNING:
+            tags["finml.started"] = repr(time.time())
+        for k, v in tags.items():
+            _retry(self.client.set_tag, run_id, k, v)
+        if status in ACTIVE:
+            _retry(self.client.update_run, run_id, status=_MLFLOW_STATUS[status])
+        else:
+            _retry(self.client.set_terminated, run_id, status=_MLFLOW_STATUS[status])
+
+    def set_total_steps(self, run_id: str, total: int) -> None:
+        """Record the planned number of epochs / iterations (the progress bar's total)."""
+        _retry(self.client.set_tag, run_id, "finml.total_steps", str(int(total)))
+
+    def log_step(self, run_id: str, step: int, metrics: dict[str, float]) -> None:
+        """Log one epoch's metrics at ``step`` in a single write."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [Metric(k, float(v), now, int(step)) for k, v in metrics.items()]
+        _retry(self.client.log_batch, run_id, metrics=items)
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
+        """Log final metrics (step 0)."""
+        self.log_step(run_id, 0, metrics)
+
+    def log_artifacts(self, run_id: str, local_dir: Path, artifact_path: str | None = None) -> None:
+        """Copy a local folder into the run's artifacts."""
+        _retry(self.client.log_artifacts, run_id, str(local_dir), artifact_path)
+
+    def log_frame(self, run_id: str, frame: pd.DataFrame, artifact_file: str) -> None:
+        """Store a DataFrame as a Parquet artifact at ``artifact_file`` (e.g. ``a/b.parquet``)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / Path(artifact_file).name
+            frame.to_parquet(path, index=False)
+            parent = str(Path(artifact_file).parent)
+            _retry(self.client.log_artifact, run_id, str(path), None if parent == "." else parent)
+
+    def log_json(self, run_id: str, obj: object, artifact_file: str) -> None:
+        """Store a JSON-serialisable object as an artifact."""
+        _retry(self.client.log_dict, run_id, obj, artifact_file)
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run (MLflow marks it deleted)."""
+        _retry(self.client.delete_run, run_id)
+
+    # -- reading -------------------------------------------------------------------------
+    def get_run(self, run_id: str) -> RunInfo:
+        """Return one run.
+
+        Raises:
+            StoreError: no such run.
+        """
+        try:
+            run = self.client.get_run(run_id)
+        except Exception as exc:
+            raise StoreError(f"Run {run_id} is not in the run store.") from exc
+        return _info(run)
+
+    def list_runs(self, max_results: int = 500) -> list[RunInfo]:
+        """Return the runs of the finml experiment, newest first."""
+        runs = self.client.search_runs(
+            [self.experiment_id], order_by=["attributes.start_time DESC"], max_results=max_results
+        )
+        return [_info(r) for r in runs]
+
+    def history(self, run_id: str) -> pd.DataFrame:
+        """Per-step metrics: columns ``step`` and each of :data:`HISTORY_METRICS` that was logged,
+        one row per step, sorted by step."""
+        frames = []
+        for key in HISTORY_METRICS:
+            hist = self.client.get_metric_history(run_id, key)
+            if hist:
+                frames.append(
+                    pd.DataFrame({"step": [m.step for m in hist], key: [m.value for m in hist]})
+                    .drop_duplicates("step", keep="last")
+                    .set_index("step")
+                )
+        if not frames:
+            return pd.DataFrame({"step": pd.Series(dtype=int)})
+        return pd.concat(frames, axis=1).sort_index().reset_index()
+
+    def read_frame(self, run_id: str, artifact_file: str) -> pd.DataFrame:
+        """Read a Parquet artifact written by :meth:`log_frame`.
+
+        Raises:
+            StoreError: the run has no such artifact.
+        """
+        return pd.read_parquet(self.download(run_id, artifact_file))
+
+    def read_json(self, run_id: str, artifact_file: str) -> object:
+        """Read a JSON artifact written by :meth:`log_json`."""
+        return json.loads(Path(self.download(run_id, artifact_file)).read_text())
+
+    def download(self, run_id: str, artifact_path: str) -> Path:
+        """Return a local path of an artifact file or folder (copied to a temp folder).
+
+        Raises:
+            StoreError: the run has no such artifact.
+        """
+        dst = Path(tempfile.mkdtemp(prefix="finml-artifact-"))
+        try:
+            return Path(self.client.download_artifacts(run_id, artifact_path, str(dst)))
+        except Exception as exc:
+            raise StoreError(f"Run {run_id} has no artifact {artifact_path!r}.") from exc
+
+
+def _info(run) -> RunInfo:
+    tags = run.data.tags
+    started = tags.get("finml.started")
+    total = tags.get("finml.total_steps")
+    return RunInfo(
+        run_id=run.info.run_id,
+        name=run.info.run_name or run.info.run_id[:8],
+        model=tags.get("finml.model", ""),
+        dataset=tags.get("finml.dataset", ""),
+        status=tags.get("finml.status", FAILED),
+        reason=tags.get("finml.reason", ""),
+        submitted=run.info.start_time / 1000,
+        started=float(started) if started else None,
+        ended=run.info.end_time / 1000 if run.info.end_time else None,
+        total_steps=int(total) if total else None,
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+    )
