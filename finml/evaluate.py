@@ -8,6 +8,7 @@ of the positive class; a row is predicted positive when ``score >= threshold``.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 #: Display names of the metrics returned by :func:`binary_metrics`, in table order.
 METRIC_LABELS = {
@@ -126,3 +127,20 @@ def pr_points(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nda
 
     precision, recall, _ = precision_recall_curve(y_true, score)
     return recall, precision, float(average_precision_score(y_true, score))
+
+
+def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
+    """Metrics as a two-column table (``metric``, ``value``) in :data:`METRIC_LABELS` order,
+    for display."""
+    return pd.DataFrame(
+        {
+            "metric": [METRIC_LABELS[k] for k in METRIC_LABELS if k in metrics],
+            "value": [round(float(metrics[k]), 4) for k in METRIC_LABELS if k in metrics],
+        }
+    )
+
+
+def operating_point(y_true: np.ndarray, score: np.ndarray, threshold: float) -> tuple[float, float]:
+    """(false-positive rate, true-positive rate) at ``threshold``, for marking the ROC curve."""
+    (tn, fp), (fn, tp) = confusion(y_true, score, threshold)
+    return (fp / (fp + tn) if fp + tn else 0.0, tp / (tp + fn) if tp + fn else 0.0)

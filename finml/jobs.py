@@ -171,6 +171,7 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         if not (settings.warm_worker and _claim_spare(settings, run_id)):
+            os.write(fd, b"cold\n")  # a non-empty lock file: no handover grace (see below)
             _spawn(["finml.jobs", "run", run_id, str(fd)], settings, job.log, (fd,))
     finally:
         os.close(fd)  # a cold supervisor inherited the lock; a spare takes it itself

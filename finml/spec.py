@@ -20,6 +20,7 @@ class DatasetSpec:
         numeric: numeric feature columns.
         categorical: categorical feature columns.
         split: how to split the rows.
+        negative: display name of the other class ("good"), or "" for "not <positive>".
     """
 
     dataset_id: str
@@ -29,6 +30,12 @@ class DatasetSpec:
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     split: SplitSpec = field(default_factory=SplitSpec)
+    negative: str = ""
+
+    @property
+    def class_labels(self) -> tuple[str, str]:
+        """Display names of class 0 and class 1 (the positive class)."""
+        return (self.negative or f"not {self.positive}", self.positive)
 
 
 @dataclass(frozen=True)

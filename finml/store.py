@@ -78,6 +78,11 @@ class RunInfo:
     metrics: dict[str, float] = field(default_factory=dict)
 
     @property
+    def label(self) -> str:
+        """Short display label: name, status and the start of the id."""
+        return f"{self.name} ({self.status}, {self.run_id[:8]})"
+
+    @property
     def duration(self) -> float | None:
         """Seconds from training start to end (or to now while running)."""
         if self.started is None:
@@ -283,3 +288,47 @@ def _info(run) -> RunInfo:
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
     )
+
+
+def runs_frame(runs: list[RunInfo]) -> pd.DataFrame:
+    """A table of runs for display: name, model, dataset, status, submitted, duration (s),
+    key test metrics and the reason of a failure. One row per run, newest first."""
+    rows = []
+    for r in runs:
+        rows.append(
+            {
+                "run": r.name,
+                "model": r.model,
+                "dataset": r.dataset,
+                "status": r.status,
+                "submitted": pd.Timestamp(r.submitted, unit="s").floor("s"),
+                "duration (s)": None if r.duration is None else round(r.duration, 1),
+                "test ROC-AUC": r.metrics.get("test_roc_auc"),
+                "test Gini": r.metrics.get("test_gini"),
+                "test KS": r.metrics.get("test_ks"),
+                "test Brier": r.metrics.get("test_brier"),
+                "reason": r.reason.splitlines()[0] if r.reason else "",
+                "run id": r.run_id,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def progress(run: RunInfo, history: pd.DataFrame) -> tuple[float, str]:
+    """Progress of a run for a progress bar.
+
+    Args:
+        run: the run.
+        history: its :meth:`RunStore.history`.
+
+    Returns:
+        (fraction in [0, 1], label such as ``"running · epoch 12 of 100"``). A finished run
+        is complete even if early stopping ended it before the planned epochs.
+    """
+    done = int(history["step"].max()) if len(history) else 0
+    unit = {"hgb": "iteration", "logreg": "fit"}.get(run.model, "epoch")
+    total = run.total_steps or 0
+    label = f"{run.status} · {unit} {done} of {total}" if total else run.status
+    if run.status == FINISHED:
+        return 1.0, label
+    return (min(done / total, 1.0) if total else 0.0), label

@@ -622,3 +622,60 @@ def leakage_warnings(
         if auc >= LEAKAGE_AUC:
             hits.append((col.name, auc))
     return sorted(hits, key=lambda t: -t[1])
+
+
+def default_features(
+    schema: TableSchema, target: str, exclude: tuple[str, ...] = ()
+) -> tuple[list[str], list[str]]:
+    """Features a model uses by default: numeric and categorical columns other than the
+    target and ``exclude`` (group or date columns). IDs, dates and constants are left out.
+
+    Returns:
+        (numeric columns, categorical columns).
+    """
+    skip = {target, *exclude}
+    numeric = [c for c in schema.names("numeric") if c not in skip]
+    categorical = [c for c in schema.names("categorical") if c not in skip]
+    return numeric, categorical
+
+
+def column_warnings(schema: TableSchema) -> list[str]:
+    """Messages about columns that will not be features: ID-like, constant and date columns."""
+    out = []
+    ids = schema.names("id")
+    if ids:
+        out.append(
+            f"ID-like column(s) {', '.join(map(repr, ids))}: a distinct value on (nearly) every "
+            "row. They are left out of the features, since a model would memorise them; use one "
+            "as the group column if rows of the same customer must stay on one side."
+        )
+    const = schema.names("constant")
+    if const:
+        out.append(
+            f"Constant column(s) {', '.join(map(repr, const))} carry no information and are "
+            "left out."
+        )
+    dates = schema.names("date")
+    if dates:
+        out.append(
+            f"Date column(s) {', '.join(map(repr, dates))} are not used as features; pick one "
+            "for an out-of-time split."
+        )
+    return out
+
+
+def class_counts(series: pd.Series, positive: str) -> pd.DataFrame:
+    """Rows per target value, with the positive class marked.
+
+    Returns:
+        DataFrame with columns ``class``, ``rows``, ``share``, ``positive``.
+    """
+    counts = series.astype(str).value_counts()
+    return pd.DataFrame(
+        {
+            "class": counts.index,
+            "rows": counts.to_numpy(),
+            "share": (counts / counts.sum()).round(4).to_numpy(),
+            "positive": counts.index == str(positive),
+        }
+    )

@@ -1,0 +1,127 @@
+"""Plotly figure builders: pure functions, data in, figure out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 50}, "template": "plotly_white"}
+
+
+def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go.Figure:
+    """Loss and validation loss (left axis) and validation ROC-AUC (right axis) per step.
+
+    Args:
+        history: columns ``step`` and any of ``loss``, ``val_loss``, ``val_auc``.
+        title: figure title.
+    """
+    fig = go.Figure()
+    names = {"loss": "training loss", "val_loss": "validation loss"}
+    for key, label in names.items():
+        if key in history:
+            fig.add_scatter(x=history["step"], y=history[key], mode="lines+markers", name=label)
+    if "val_auc" in history:
+        fig.add_scatter(
+            x=history["step"],
+            y=history["val_auc"],
+            mode="lines+markers",
+            name="validation ROC-AUC",
+            yaxis="y2",
+            line={"dash": "dot"},
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title="epoch / iteration",
+        yaxis={"title": "log loss"},
+        yaxis2={"title": "ROC-AUC", "overlaying": "y", "side": "right", "range": [0.4, 1.0]},
+        legend={"orientation": "h", "y": -0.2},
+        **_LAYOUT,
+    )
+    return fig
+
+
+def confusion_matrix(cm: np.ndarray, labels: tuple[str, str], threshold: float) -> go.Figure:
+    """Heatmap of a 2x2 confusion matrix with counts and row-normalised rates.
+
+    Args:
+        cm: int array of shape (2, 2), ``[[TN, FP], [FN, TP]]``.
+        labels: display names of class 0 and class 1 (the positive class).
+        threshold: the threshold used, for the title.
+    """
+    cm = np.asarray(cm)
+    totals = cm.sum(axis=1, keepdims=True)
+    rates = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
+    names = [["TN", "FP"], ["FN", "TP"]]
+    text = [
+        [f"{names[i][j]}<br>{cm[i, j]:,}<br>{rates[i, j]:.1%} of row" for j in range(2)]
+        for i in range(2)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=rates,
+            x=[f"predicted {labels[0]}", f"predicted {labels[1]}"],
+            y=[f"true {labels[0]}", f"true {labels[1]}"],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": "row rate"},
+        )
+    )
+    fig.update_layout(title=f"Confusion matrix at threshold {threshold:.3f}", **_LAYOUT)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def roc_curve(
+    fpr: np.ndarray, tpr: np.ndarray, auc: float, point: tuple | None = None
+) -> go.Figure:
+    """ROC curve with its AUC, the chance diagonal and optionally the current operating point
+    ``(fpr, tpr)``."""
+    fig = go.Figure()
+    fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"ROC (AUC = {auc:.3f})")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
+    if point is not None:
+        fig.add_scatter(
+            x=[point[0]], y=[point[1]], mode="markers", name="threshold", marker={"size": 12}
+        )
+    fig.update_layout(
+        title="ROC curve (test split)",
+        xaxis_title="false-positive rate (1 - specificity)",
+        yaxis_title="true-positive rate (sensitivity)",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def pr_curve(recall: np.ndarray, precision: np.ndarray, ap: float, base_rate: float) -> go.Figure:
+    """Precision-recall curve with its average precision and the positive base rate."""
+    fig = go.Figure()
+    fig.add_scatter(x=recall, y=precision, mode="lines", name=f"PR (AP = {ap:.3f})")
+    fig.add_scatter(
+        x=[0, 1],
+        y=[base_rate, base_rate],
+        mode="lines",
+        name=f"base rate {base_rate:.2f}",
+        line={"dash": "dash"},
+    )
+    fig.update_layout(
+        title="Precision-recall curve (test split)",
+        xaxis_title="recall (sensitivity)",
+        yaxis_title="precision (PPV)",
+        yaxis_range=[0, 1.02],
+        **_LAYOUT,
+    )
+    return fig
+
+
+def class_balance(report: pd.DataFrame) -> go.Figure:
+    """Stacked bars of positives and negatives per split side (from ``split_report``)."""
+    neg = report["rows"] - report["positives"]
+    fig = go.Figure()
+    fig.add_bar(x=report["split"], y=neg, name="negative")
+    fig.add_bar(x=report["split"], y=report["positives"], name="positive")
+    fig.update_layout(barmode="stack", title="Class balance per split", **_LAYOUT)
+    return fig

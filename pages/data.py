@@ -1,0 +1,162 @@
+"""Data page: pick the demo or upload a table; validation report; target, features, split."""
+
+import streamlit as st
+
+from finml import charts
+from finml.config import get_settings
+from finml.data import demo, tabular
+from finml.data.staging import stage_frame
+from finml.errors import FinmlError
+from finml.spec import DatasetSpec
+from finml.split import SplitSpec, make_split, split_report
+
+st.title("Data")
+settings = get_settings()
+
+source = st.radio("Source", ["Built-in demo", "Upload a file"], horizontal=True)
+if source == "Built-in demo":
+    name = st.selectbox("Demo dataset", list(demo.DEMOS))
+    st.caption(demo.DEMOS[name][3])
+    key, raw, filename = ("demo", name), None, demo.DEMOS[name][0]
+    encoding = delimiter = None
+else:
+    upload = st.file_uploader(
+        "CSV, Excel (.xlsx) or Parquet", type=["csv", "txt", "tsv", "xlsx", "parquet"]
+    )
+    with st.expander("Reading options"):
+        enc_choice = st.selectbox("Encoding", ["detect", *tabular.ENCODINGS])
+        delim_labels = {
+            "detect": None,
+            ", comma": ",",
+            "; semicolon": ";",
+            "tab": "\t",
+            "| pipe": "|",
+        }
+        delim_choice = st.selectbox("Delimiter", list(delim_labels))
+    if upload is None:
+        st.info("Upload a table with one row per applicant and a target column.")
+        st.stop()
+    encoding = None if enc_choice == "detect" else enc_choice
+    delimiter = delim_labels[delim_choice]
+    key, raw, filename = (upload.file_id, encoding, delimiter), upload, upload.name
+
+if st.session_state.get("table_key") != key:
+    try:
+        data = demo.demo_bytes(key[1]) if raw is None else raw.getvalue()
+        table = tabular.read_table(
+            data,
+            filename,
+            encoding=encoding,
+            delimiter=delimiter,
+            max_bytes=settings.max_upload_bytes,
+            max_rows=settings.max_rows,
+        )
+    except FinmlError as exc:
+        st.session_state.pop("table_key", None)
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+    st.session_state.table_key, st.session_state.table = key, table
+    st.session_state.table_name = key[1] if raw is None else filename
+table = st.session_state.table
+frame, schema = table.frame, table.schema
+
+st.subheader("Validation report")
+cols = st.columns(4)
+cols[0].metric("Rows", f"{schema.n_rows:,}")
+cols[1].metric("Columns", len(schema.columns))
+cols[2].metric("Missing cells", f"{int(frame.isna().sum().sum()):,}")
+cols[3].metric("Format", table.file_format + (f" ({table.encoding})" if table.encoding else ""))
+for note in table.notes:
+    st.info(note)
+for warning in tabular.column_warnings(schema):
+    st.warning(warning)
+with st.expander("Columns: inferred kind, missing values", expanded=False):
+    st.dataframe(schema.to_frame(), hide_index=True, width="stretch")
+with st.expander("Preview (first 20 rows)"):
+    st.dataframe(frame.head(20), width="stretch")
+
+st.subheader("Target")
+if not schema.target_candidates:
+    st.error("No column has 2 to 10 distinct values, so none can be a classification target.")
+    st.stop()
+target = st.selectbox("Target column", schema.target_candidates, index=0)
+values = tabular.class_values(frame[target])
+guess = tabular.guess_positive(frame[target])
+positive = st.selectbox(
+    "Positive class (the event to predict: bad, default, ...)", values, index=values.index(guess)
+)
+st.dataframe(tabular.class_counts(frame[target], positive), hide_index=True)
+try:
+    tabular.validate_target(frame, target, positive)
+except FinmlError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+for column, auc in tabular.leakage_warnings(frame, schema, target, positive):
+    st.warning(
+        f"Possible leakage: {column!r} alone predicts the target with ROC-AUC {auc:.3f}. "
+        "If it is only known after the outcome, leave it out of the features."
+    )
+
+st.subheader("Split")
+mode = st.radio(
+    "Split",
+    ["Stratified", "Group (no group on two sides)", "Out-of-time (by date)"],
+    horizontal=True,
+)
+c1, c2, c3, c4 = st.columns(4)
+train_pct = c1.number_input("Train %", 10, 90, 60, step=5)
+val_pct = c2.number_input("Validation %", 5, 80, 20, step=5)
+test_pct = c3.number_input("Test %", 5, 80, 20, step=5)
+seed = c4.number_input("Seed", 0, 2**31 - 1, 42)
+others = [c for c in frame.columns if c != target]
+group_col = time_col = None
+if mode.startswith("Group"):
+    group_col = st.selectbox("Group column (customer, patient, ...)", others)
+elif mode.startswith("Out-of-time"):
+    dates = schema.names("date")
+    if not dates:
+        st.error("No column was recognised as a date; out-of-time splitting needs one.")
+        st.stop()
+    time_col = st.selectbox("Date column", dates)
+split_spec = SplitSpec(
+    train=train_pct / 100,
+    val=val_pct / 100,
+    test=test_pct / 100,
+    seed=int(seed),
+    group_col=group_col,
+    time_col=time_col,
+)
+exclude = tuple(c for c in (group_col, time_col) if c)
+numeric, categorical = tabular.default_features(schema, target, exclude)
+with st.expander(f"Features ({len(numeric)} numeric, {len(categorical)} categorical)"):
+    numeric = st.multiselect("Numeric features", numeric, default=numeric)
+    categorical = st.multiselect("Categorical features", categorical, default=categorical)
+try:
+    y = tabular.validate_target(frame, target, positive)
+    report = split_report(frame, y, make_split(frame, y, split_spec), split_spec)
+except FinmlError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+left, right = st.columns([3, 2])
+left.dataframe(report, hide_index=True, width="stretch")
+right.plotly_chart(charts.class_balance(report), width="stretch")
+
+if not numeric and not categorical:
+    st.error("Select at least one feature.")
+    st.stop()
+if st.button("Use this dataset for training", type="primary"):
+    negatives = [v for v in values if v != positive]
+    st.session_state.dataset = DatasetSpec(
+        dataset_id=stage_frame(frame, settings),
+        name=st.session_state.table_name,
+        target=target,
+        positive=positive,
+        numeric=tuple(numeric),
+        categorical=tuple(categorical),
+        split=split_spec,
+        negative=negatives[0] if len(negatives) == 1 else "",
+    )
+if "dataset" in st.session_state:
+    ds = st.session_state.dataset
+    st.success(f"Ready: {ds.name}, target {ds.target!r} = {ds.positive!r}.")
+    st.page_link("pages/train.py", label="Go to Train", icon=":material/arrow_forward:")

@@ -1,0 +1,109 @@
+"""Train page: architecture and hyperparameters; Start / Stop; live learning curves."""
+
+import streamlit as st
+
+from finml import charts, jobs
+from finml.errors import FinmlError
+from finml.models.registry import MODELS, get_model, resolve_params
+from finml.spec import RunSpec
+from finml.store import ACTIVE, EVALUABLE, RunStore, progress
+
+st.title("Train")
+store = RunStore()
+jobs.ensure_spare(store.settings)  # TensorFlow warms up in a spare worker meanwhile
+
+
+def param_widget(p, key):
+    """One input widget per hyperparameter of the registry."""
+    if p.kind == "choice":
+        return st.selectbox(p.label, p.choices, index=p.choices.index(p.default), key=key)
+    if p.kind == "layers":
+        return st.text_input(p.label, p.default, help=p.help, key=key)
+    if p.kind == "int":
+        return st.number_input(p.label, int(p.low), int(p.high), int(p.default), key=key)
+    fmt = "%.0e" if p.log else "%.4f"
+    return st.number_input(
+        p.label, float(p.low), float(p.high), float(p.default), format=fmt, help=p.help, key=key
+    )
+
+
+ds = st.session_state.get("dataset")
+if ds is None:
+    st.info("Choose a dataset on the Data page first.")
+    st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
+else:
+    st.caption(
+        f"Dataset: **{ds.name}**, target `{ds.target}` = `{ds.positive}`, "
+        f"{len(ds.numeric) + len(ds.categorical)} features, split "
+        f"{ds.split.train:.0%} / {ds.split.val:.0%} / {ds.split.test:.0%}."
+    )
+    model = st.selectbox("Architecture", list(MODELS), format_func=lambda m: MODELS[m].label)
+    info = get_model(model)
+    st.caption(info.description)
+    with st.form("hyperparameters"):
+        cols = st.columns(3)
+        values = {}
+        for i, p in enumerate(info.params):
+            with cols[i % 3]:
+                values[p.name] = param_widget(p, f"{model}.{p.name}")
+        class_weights = st.toggle(
+            "Class weights (balanced, from the training split)",
+            help="Weights each class by n / (2 * n_class) so the minority class counts as much.",
+        )
+        seed = st.number_input("Seed", 0, 2**31 - 1, 42)
+        start = st.form_submit_button("Start training", type="primary")
+    if start:
+        try:
+            spec = RunSpec(ds, model, resolve_params(model, values), class_weights, int(seed))
+            run_id = jobs.submit(spec, store)
+        except FinmlError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            st.session_state.active_run = run_id
+            st.query_params["run"] = run_id
+
+# The run to watch: this session's, the URL's (survives a reload), or the newest active one.
+run_id = st.session_state.get("active_run") or st.query_params.get("run")
+if run_id is None:
+    active = [r for r in jobs.list_runs(store) if r.status in ACTIVE]
+    run_id = active[0].run_id if active else None
+if run_id is None:
+    st.stop()
+try:
+    status = store.get_run(run_id).status
+except FinmlError as exc:
+    st.error(str(exc))
+    st.stop()
+
+
+@st.fragment(run_every=1.0 if status in ACTIVE else None)
+def monitor(run_id: str, was_active: bool) -> None:
+    """Redraw status, progress and learning curves from the run store."""
+    run = store.get_run(run_id)
+    history = store.history(run_id)
+    st.subheader(f"Run {run.name}")
+    fraction, label = progress(run, history)
+    st.progress(fraction, text=label)
+    if run.status in ACTIVE:
+        if st.button("Stop", icon=":material/stop:"):
+            jobs.request_stop(run_id, store.settings)
+            st.toast("Stop requested: the run ends after the current batch.")
+    elif was_active:
+        st.rerun()  # the run ended: redraw the page once, without polling
+    if run.status in ("failed", "interrupted"):
+        st.error(f"Run {run.status}: {run.reason}")
+    if len(history):
+        st.plotly_chart(charts.learning_curves(history), width="stretch")
+    if run.status in EVALUABLE and "test_roc_auc" in run.metrics:
+        m = run.metrics
+        cols = st.columns(4)
+        cols[0].metric("Test ROC-AUC", f"{m['test_roc_auc']:.3f}")
+        cols[1].metric("Gini", f"{m['test_gini']:.3f}")
+        cols[2].metric("KS statistic", f"{m['test_ks']:.3f}")
+        cols[3].metric("Brier score", f"{m['test_brier']:.3f}")
+        if st.button("Open in Evaluate", type="primary"):
+            st.session_state.eval_run = run_id
+            st.switch_page("pages/evaluate.py")
+
+
+monitor(run_id, status in ACTIVE)

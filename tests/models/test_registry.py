@@ -1,0 +1,34 @@
+"""Hyperparameter validation of the model registry."""
+
+from __future__ import annotations
+
+import pytest
+
+from finml.errors import SpecError
+from finml.models.registry import model_names, parse_layers, resolve_params
+
+
+def test_defaults_resolve_for_every_model():
+    for name in model_names():
+        assert resolve_params(name)  # every default passes its own validation
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "phrase"),
+    [
+        ("nope", {}, "Unknown model"),
+        ("mlp", {"epochs": 0}, "outside"),
+        ("mlp", {"epochs": 2.5}, "whole number"),
+        ("mlp", {"activation": "sigmoidish"}, "not one of"),
+        ("mlp", {"hidden": "64,abc"}, "comma-separated"),
+        ("logreg", {"C": "x"}, "not a number"),
+        ("hgb", {"depth": 3}, "no hyperparameter"),
+    ],
+)
+def test_bad_hyperparameters_are_refused(name, overrides, phrase):
+    with pytest.raises(SpecError, match=phrase):
+        resolve_params(name, overrides)
+
+
+def test_layers_parse():
+    assert parse_layers("64, 32") == (64, 32)

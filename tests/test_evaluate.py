@@ -1,0 +1,56 @@
+"""Metrics against hand computations and scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, roc_auc_score, roc_curve
+
+from finml import evaluate
+
+# A worked example: 4 positives, 6 negatives.
+Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+S = np.array([0.9, 0.8, 0.4, 0.35, 0.7, 0.3, 0.2, 0.2, 0.1, 0.05])
+
+
+def test_confusion_and_rates_by_hand():
+    # at 0.5: TP = 2 (0.9, 0.8), FN = 2, FP = 1 (0.7), TN = 5
+    assert evaluate.confusion(Y, S, 0.5).tolist() == [[5, 1], [2, 2]]
+    m = evaluate.binary_metrics(Y, S, 0.5)
+    assert m["accuracy"] == pytest.approx(7 / 10)
+    assert m["precision"] == pytest.approx(2 / 3)
+    assert m["recall"] == pytest.approx(2 / 4)
+    assert m["specificity"] == pytest.approx(5 / 6)
+    assert m["npv"] == pytest.approx(5 / 7)
+    assert m["f1"] == pytest.approx(f1_score(Y, S >= 0.5))
+
+
+def test_threshold_free_metrics_by_hand():
+    m = evaluate.threshold_free_metrics(Y, S)
+    # AUC = share of (positive, negative) pairs ranked correctly: 6 + 6 + 5 + 5 = 22 of 24
+    assert m["roc_auc"] == pytest.approx(22 / 24)
+    assert m["gini"] == pytest.approx(2 * 22 / 24 - 1)
+    assert m["brier"] == pytest.approx(np.mean((S - Y) ** 2))
+    fpr, tpr, _ = roc_curve(Y, S)
+    assert m["ks"] == pytest.approx(np.max(tpr - fpr))  # KS = max(TPR - FPR)
+
+
+def test_youden_threshold_maximises_j():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.15), 0, 1)
+    t = evaluate.youden_threshold(y, s)
+    j = evaluate.binary_metrics(y, s, t)
+    best = max(
+        evaluate.binary_metrics(y, s, c)["recall"] + evaluate.binary_metrics(y, s, c)["specificity"]
+        for c in np.linspace(0, 1, 101)
+    )
+    assert j["recall"] + j["specificity"] >= best - 1e-9
+    assert evaluate.threshold_free_metrics(y, s)["roc_auc"] == pytest.approx(roc_auc_score(y, s))
+
+
+def test_operating_point_and_table():
+    assert evaluate.operating_point(Y, S, 0.5) == pytest.approx((1 / 6, 2 / 4))
+    table = evaluate.metrics_table(evaluate.binary_metrics(Y, S))
+    assert table["metric"].tolist()[0] == "Accuracy"
+    assert "KS statistic" in table["metric"].tolist()
