@@ -13,7 +13,7 @@ from finml.split import SplitSpec, make_split, split_report
 st.title("Data")
 settings = get_settings()
 
-source = st.radio("Source", ["Built-in demo", "Upload a file"], horizontal=True)
+source = st.radio("Source", ["Built-in demo", "Upload a file"], horizontal=True, key="source")
 if source == "Built-in demo":
     name = st.selectbox("Demo dataset", list(demo.DEMOS))
     st.caption(demo.DEMOS[name][3])
@@ -79,11 +79,20 @@ st.subheader("Target")
 if not schema.target_candidates:
     st.error("No column has 2 to 10 distinct values, so none can be a classification target.")
     st.stop()
-target = st.selectbox("Target column", schema.target_candidates, index=0)
+target = st.selectbox(
+    "Target column",
+    [*schema.target_candidates, *[c for c in schema.names() if c not in schema.target_candidates]],
+    index=0,
+    help="Likely targets (2 to 10 distinct values) come first.",
+    key="target",
+)
 values = tabular.class_values(frame[target])
 guess = tabular.guess_positive(frame[target])
 positive = st.selectbox(
-    "Positive class (the event to predict: bad, default, ...)", values, index=values.index(guess)
+    "Positive class (the event to predict: bad, default, ...)",
+    values,
+    index=values.index(guess),
+    key="positive",
 )
 st.dataframe(tabular.class_counts(frame[target], positive), hide_index=True)
 try:
@@ -102,6 +111,7 @@ mode = st.radio(
     "Split",
     ["Stratified", "Group (no group on two sides)", "Out-of-time (by date)"],
     horizontal=True,
+    key="split_mode",
 )
 c1, c2, c3, c4 = st.columns(4)
 train_pct = c1.number_input("Train %", 10, 90, 60, step=5)
@@ -111,13 +121,13 @@ seed = c4.number_input("Seed", 0, 2**31 - 1, 42)
 others = [c for c in frame.columns if c != target]
 group_col = time_col = None
 if mode.startswith("Group"):
-    group_col = st.selectbox("Group column (customer, patient, ...)", others)
+    group_col = st.selectbox("Group column (customer, patient, ...)", others, key="group_col")
 elif mode.startswith("Out-of-time"):
     dates = schema.names("date")
     if not dates:
         st.error("No column was recognised as a date; out-of-time splitting needs one.")
         st.stop()
-    time_col = st.selectbox("Date column", dates)
+    time_col = st.selectbox("Date column", dates, key="time_col")
 split_spec = SplitSpec(
     train=train_pct / 100,
     val=val_pct / 100,
@@ -144,7 +154,7 @@ right.plotly_chart(charts.class_balance(report), width="stretch")
 if not numeric and not categorical:
     st.error("Select at least one feature.")
     st.stop()
-if st.button("Use this dataset for training", type="primary"):
+if st.button("Use this dataset for training", type="primary", key="use_dataset"):
     negatives = [v for v in values if v != positive]
     st.session_state.dataset = DatasetSpec(
         dataset_id=stage_frame(frame, settings),

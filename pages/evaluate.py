@@ -47,11 +47,14 @@ mode = st.radio(
     "Threshold",
     ["Manual", "Youden J (chosen on the validation split)"],
     horizontal=True,
+    key="threshold_mode",
     help="Youden's J maximises sensitivity + specificity - 1. It is chosen on the validation "
     "split, never on the test split.",
 )
 if mode == "Manual":
-    threshold = st.slider("Threshold (score >= threshold: predicted positive)", 0.0, 1.0, 0.5, 0.01)
+    threshold = st.slider(
+        "Threshold (score >= threshold: predicted positive)", 0.0, 1.0, 0.5, 0.01, key="threshold"
+    )
 else:
     threshold = evaluate.youden_threshold(val["y_true"].to_numpy(), val["score"].to_numpy())
     st.caption(f"Youden J threshold from the validation split: **{threshold:.3f}**")

@@ -37,7 +37,9 @@ else:
         f"{len(ds.numeric) + len(ds.categorical)} features, split "
         f"{ds.split.train:.0%} / {ds.split.val:.0%} / {ds.split.test:.0%}."
     )
-    model = st.selectbox("Architecture", list(MODELS), format_func=lambda m: MODELS[m].label)
+    model = st.selectbox(
+        "Architecture", list(MODELS), format_func=lambda m: MODELS[m].label, key="model"
+    )
     info = get_model(model)
     st.caption(info.description)
     with st.form("hyperparameters"):
@@ -49,9 +51,10 @@ else:
         class_weights = st.toggle(
             "Class weights (balanced, from the training split)",
             help="Weights each class by n / (2 * n_class) so the minority class counts as much.",
+            key="class_weights",
         )
         seed = st.number_input("Seed", 0, 2**31 - 1, 42)
-        start = st.form_submit_button("Start training", type="primary")
+        start = st.form_submit_button("Start training", type="primary", key="start")
     if start:
         try:
             spec = RunSpec(ds, model, resolve_params(model, values), class_weights, int(seed))
@@ -85,7 +88,7 @@ def monitor(run_id: str, was_active: bool) -> None:
     fraction, label = progress(run, history)
     st.progress(fraction, text=label)
     if run.status in ACTIVE:
-        if st.button("Stop", icon=":material/stop:"):
+        if st.button("Stop", icon=":material/stop:", key="stop"):
             jobs.request_stop(run_id, store.settings)
             st.toast("Stop requested: the run ends after the current batch.")
     elif was_active:
@@ -101,7 +104,7 @@ def monitor(run_id: str, was_active: bool) -> None:
         cols[1].metric("Gini", f"{m['test_gini']:.3f}")
         cols[2].metric("KS statistic", f"{m['test_ks']:.3f}")
         cols[3].metric("Brier score", f"{m['test_brier']:.3f}")
-        if st.button("Open in Evaluate", type="primary"):
+        if st.button("Open in Evaluate", type="primary", key="open_eval"):
             st.session_state.eval_run = run_id
             st.switch_page("pages/evaluate.py")
 

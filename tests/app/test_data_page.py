@@ -1,0 +1,104 @@
+"""AppTest of the Data page: demo path, uploads of real bad files, target checks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from finml.config import PROJECT_ROOT
+from tests.app.conftest import open_app
+from tests.badfiles import BAD_FILES
+
+
+def _upload(at, filename: str, content: bytes):
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader[0].set_value((filename, content, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_demo_is_read_with_sensible_defaults_and_can_be_used():
+    at = open_app()
+    assert [m.value for m in at.metric][:2] == ["1,000", "21"]
+    assert at.selectbox(key="target").value == "creditability"  # target
+    assert at.selectbox(key="positive").value == "bad"  # positive class
+    assert not at.error
+    at.button(key="use_dataset").click().run()
+    ds = at.session_state["dataset"]
+    assert (ds.target, ds.positive, ds.negative) == ("creditability", "bad", "good")
+    assert len(ds.numeric) + len(ds.categorical) == 20
+    assert any("Ready" in s.value for s in at.success)
+
+
+# Streamlit's uploader itself refuses extensions outside its `type` list (in the browser
+# too), so that case is covered by the reader tests only.
+UPLOADABLE = sorted(c for c in BAD_FILES if c != "unsupported extension")
+
+
+@pytest.mark.parametrize("case", UPLOADABLE)
+def test_a_bad_upload_shows_its_message_and_nothing_breaks(case):
+    filename, content, phrase = BAD_FILES[case]
+    at = _upload(open_app(), filename, content)
+    assert len(at.error) == 1 and phrase in at.error[0].value
+    assert "dataset" not in at.session_state
+
+
+def _csv(rows: list[str]) -> bytes:
+    return ("x,grade,target\n" + "\n".join(rows) + "\n").encode()
+
+
+def test_a_one_class_target_is_refused_before_training():
+    at = _upload(open_app(), "one.csv", _csv([f"{i},{'AB'[i % 2]},good" for i in range(50)]))
+    at.selectbox(key="target").set_value("target").run()
+    assert "single value" in at.error[0].value
+    assert not [b for b in at.button if b.key == "use_dataset"]  # no way on to training
+
+
+def test_a_class_with_too_few_rows_is_refused():
+    rows = [f"{i},{'AB'[i % 2]},{'bad' if i < 5 else 'good'}" for i in range(60)]
+    at = _upload(open_app(), "few.csv", _csv(rows))
+    at.selectbox(key="target").set_value("target").run()
+    assert "only 5 rows" in at.error[0].value
+
+
+def test_leaky_and_id_columns_are_warned_about():
+    rows = [f"{i},{'AB'[i % 2]},{'bad' if i % 3 == 0 else 'good'},{i % 3 == 0}" for i in range(60)]
+    content = ("x,grade,target,written_off\n" + "\n".join(rows) + "\n").encode()
+    at = _upload(open_app(), "leak.csv", content)
+    at.selectbox(key="target").set_value("target").run()
+    texts = " ".join(w.value for w in at.warning)
+    assert "Possible leakage: 'written_off'" in texts
+    assert "ID-like column(s) 'x'" in texts
+
+
+def test_group_split_shows_groups_per_side():
+    rows = [f"{i},{'ABCDEFGHIJ'[i % 10]},{'bad' if i % 3 == 0 else 'good'}" for i in range(90)]
+    at = _upload(open_app(), "g.csv", _csv(rows))
+    at.selectbox(key="target").set_value("target").run()
+    at.radio(key="split_mode").set_value("Group (no group on two sides)").run()
+    at.selectbox(key="group_col").set_value("grade").run()
+    table = at.dataframe[-1].value
+    assert table["groups shared"].tolist() == [0, 0, 0]
+
+
+def test_rendering_the_data_page_does_not_import_tensorflow(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file({str(PROJECT_ROOT / "app.py")!r}, default_timeout=120)
+        at.run()
+        assert not at.exception, at.exception
+        at.button(key="use_dataset").click().run()
+        print("tensorflow" in sys.modules, "keras" in sys.modules)
+        """
+    )
+    env = {"FINML_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "FINML_WARM_WORKER": "0"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False False"

@@ -1,0 +1,40 @@
+"""AppTest of the Evaluate page on a run trained for real."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from finml.evaluate import binary_metrics, youden_threshold
+from finml.store import RunStore
+from tests.app.conftest import open_app
+
+
+def _metric(at, name):
+    table = at.dataframe[0].value
+    return float(table.loc[table["metric"] == name, "value"].iloc[0])
+
+
+def test_no_runs_yet():
+    assert "No run has test results" in open_app("evaluate").info[0].value
+
+
+def test_threshold_slider_recomputes_from_stored_predictions(finished_run):
+    at = open_app("evaluate")
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Confusion matrix at threshold 0.500" in t for t in titles)
+    assert any("ROC curve" in t for t in titles) and any("Precision-recall" in t for t in titles)
+    test = RunStore().read_frame(finished_run, "predictions/test.parquet")
+    y, s = test["y_true"].to_numpy(), test["score"].to_numpy()
+    assert _metric(at, "Recall (sensitivity)") == round(binary_metrics(y, s, 0.5)["recall"], 4)
+    at.slider(key="threshold").set_value(0.2).run()
+    assert _metric(at, "Recall (sensitivity)") == round(binary_metrics(y, s, 0.2)["recall"], 4)
+    assert _metric(at, "ROC-AUC") == round(binary_metrics(y, s)["roc_auc"], 4)
+
+
+def test_youden_threshold_comes_from_the_validation_split(finished_run):
+    at = open_app("evaluate")
+    at.radio(key="threshold_mode").set_value("Youden J (chosen on the validation split)").run()
+    val = RunStore().read_frame(finished_run, "predictions/validation.parquet")
+    expected = youden_threshold(val["y_true"].to_numpy(), val["score"].to_numpy())
+    assert f"{expected:.3f}" in at.caption[0].value
+    assert not np.isnan(_metric(at, "Specificity"))

@@ -1,0 +1,59 @@
+"""AppTest of the Train page: real jobs submitted from the form, watched, stopped."""
+
+from __future__ import annotations
+
+from finml.store import RunStore
+from tests.app.conftest import open_app
+from tests.conftest import wait_for
+
+
+def _with_dataset(german_spec, model="logreg"):
+    at = open_app("train")
+    at.session_state["dataset"] = german_spec(model).dataset
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_without_data_the_page_says_where_to_start():
+    at = open_app("train")
+    assert "Data page" in at.info[0].value
+
+
+def test_start_submits_a_job_that_the_page_then_shows(german_spec, reap):
+    at = _with_dataset(german_spec)
+    at.button(key="start").click().run()
+    run_id = at.session_state["active_run"]
+    store = RunStore()
+    assert wait_for(lambda: store.get_run(run_id).status == "finished")
+    at.run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert labels == ["Test ROC-AUC", "Gini", "KS statistic", "Brier score"]
+    assert float(at.metric[0].value) > 0.75
+
+
+def test_a_reloaded_page_finds_the_running_job_and_can_stop_it(german_spec, reap):
+    at = _with_dataset(german_spec, "mlp")
+    at.selectbox(key="model").set_value("mlp").run()
+    at.number_input(key="mlp.epochs").set_value(2000)  # a form: values commit on submit
+    at.number_input(key="mlp.patience").set_value(1000)
+    at.button(key="start").click().run()
+    run_id = at.session_state["active_run"]
+    store = RunStore()
+    assert store.get_run(run_id).params["hp.epochs"] == "2000"
+    wait_for(lambda: len(store.history(run_id)) >= 1)
+    fresh = open_app("train")  # a new session: nothing in session_state
+    assert "active_run" not in fresh.session_state
+    fresh.button(key="stop").click().run()
+    assert wait_for(lambda: store.get_run(run_id).status == "stopped")
+
+
+def test_bad_hyperparameters_show_a_message_and_submit_nothing(german_spec):
+    at = _with_dataset(german_spec, "mlp")
+    at.selectbox(key="model").set_value("mlp").run()
+    at.text_input(key="mlp.hidden").set_value("64,abc")
+    at.button(key="start").click().run()
+    assert "comma-separated" in at.error[0].value
+    assert "active_run" not in at.session_state
+    assert RunStore().list_runs() == []
