@@ -152,6 +152,7 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
         "dataset": ds.name,
         "target": ds.target,
         "positive_class": ds.positive,
+        "negative_class": ds.class_labels[0],
         "seed": spec.seed,
         "class_weights": spec.class_weights,
         "split": f"{ds.split.train}/{ds.split.val}/{ds.split.test}",

@@ -41,7 +41,7 @@ if run_id not in cache:
 test, val, history = cache[run_id]
 y, score = test["y_true"].to_numpy(), test["score"].to_numpy()
 positive = run.params.get("positive_class", "positive")
-labels = (f"not {positive}", positive)
+labels = (run.params.get("negative_class") or f"not {positive}", positive)
 
 mode = st.radio(
     "Threshold",
@@ -65,7 +65,7 @@ left.plotly_chart(
     charts.confusion_matrix(evaluate.confusion(y, score, threshold), labels, threshold),
     width="stretch",
 )
-right.dataframe(evaluate.metrics_table(metrics), hide_index=True, width="stretch")
+right.table(evaluate.metrics_table(metrics).set_index("metric"))
 right.caption(f"Test split: {len(y):,} rows, {int(y.sum()):,} positive ({positive}).")
 fpr, tpr = evaluate.roc_points(y, score)
 recall, precision, ap = evaluate.pr_points(y, score)

@@ -10,8 +10,8 @@ from tests.app.conftest import open_app
 
 
 def _metric(at, name):
-    table = at.dataframe[0].value
-    return float(table.loc[table["metric"] == name, "value"].iloc[0])
+    table = at.table[0].value
+    return float(table.loc[name, "value"])
 
 
 def test_no_runs_yet():

@@ -1,0 +1,39 @@
+"""Browser test: pick German Credit, train the Keras MLP, see the confusion matrix."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from finml.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.e2e
+SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot.png"
+
+
+def test_demo_to_confusion_matrix(page, app_url):
+    page.goto(app_url)
+    expect(page.get_by_text("Validation report")).to_be_visible()
+    expect(page.get_by_text("creditability").first).to_be_visible()
+    page.get_by_role("button", name="Use this dataset for training").click()
+    expect(page.get_by_text("Ready: German Credit (Statlog)")).to_be_visible()
+
+    page.get_by_role("link", name="Go to Train").click()
+    page.get_by_test_id("stSelectbox").filter(has_text="Architecture").click()
+    page.get_by_role("option", name="Keras MLP (deep learning)").click()
+    expect(page.get_by_text("Early-stopping patience")).to_be_visible()
+    page.get_by_role("button", name="Start training").click()
+
+    # live: the progress label counts epochs while the fragment polls the run store
+    expect(page.get_by_text(re.compile(r"running · epoch \d+ of 100"))).to_be_visible()
+    expect(page.get_by_text("Test ROC-AUC")).to_be_visible(timeout=180_000)
+    page.get_by_role("button", name="Open in Evaluate").click()
+
+    expect(page.get_by_text("Confusion matrix at threshold 0.500")).to_be_visible()
+    expect(page.get_by_text("predicted good")).to_be_visible()
+    expect(page.get_by_text("KS statistic")).to_be_visible()
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
