@@ -291,7 +291,8 @@ def _info(run) -> RunInfo:
 
 
 def runs_frame(runs: list[RunInfo]) -> pd.DataFrame:
-    """A table of runs for display: name, model, dataset, status, submitted, duration (s),
+    """A table of runs for display: name, model, dataset, status, submitted, started (UTC),
+    duration (s),
     key test metrics and the reason of a failure. One row per run, newest first."""
     rows = []
     for r in runs:
@@ -302,6 +303,7 @@ def runs_frame(runs: list[RunInfo]) -> pd.DataFrame:
                 "dataset": r.dataset,
                 "status": r.status,
                 "submitted": pd.Timestamp(r.submitted, unit="s").floor("s"),
+                "started": pd.Timestamp(r.started, unit="s").floor("s") if r.started else None,
                 "duration (s)": None if r.duration is None else round(r.duration, 1),
                 "test ROC-AUC": r.metrics.get("test_roc_auc"),
                 "test Gini": r.metrics.get("test_gini"),

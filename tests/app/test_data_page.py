@@ -102,3 +102,40 @@ def test_rendering_the_data_page_does_not_import_tensorflow(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_uploaded_bytes_never_reach_disk_under_the_client_filename(data_dir):
+    rows = [f"{i},{'AB'[i % 2]},{'bad' if i % 3 == 0 else 'good'}" for i in range(60)]
+    at = _upload(open_app(), "clients_secret_loans.csv", _csv(rows))
+    at.selectbox(key="target").set_value("target").run()
+    at.button(key="use_dataset").click().run()
+    assert at.session_state["dataset"].name == "clients_secret_loans.csv"
+    written = [p.name for p in data_dir.rglob("*")]
+    assert written and not [n for n in written if "secret" in n]
+
+
+def test_size_and_row_caps_are_enforced_in_the_page(monkeypatch):
+    monkeypatch.setenv("FINML_MAX_UPLOAD_MB", "1")
+    big = _csv([f"{i},{'AB'[i % 2]},good" for i in range(120_000)])
+    assert len(big) > 2**20
+    assert "the limit is 1 MiB" in _upload(open_app(), "big.csv", big).error[0].value
+    monkeypatch.setenv("FINML_MAX_UPLOAD_MB", "200")
+    monkeypatch.setenv("FINML_MAX_ROWS", "10")
+    long = _csv([f"{i},A,good" for i in range(20)])
+    assert "more than 10 data rows" in _upload(open_app(), "long.csv", long).error[0].value
+
+
+def test_out_of_time_split_uses_the_date_column():
+    rows = [
+        f"{i},{'AB'[i % 2]},{'bad' if i % 3 == 0 else 'good'},2021-{1 + i % 12:02d}-{1 + i % 9:02d}"
+        for i in range(90)
+    ]
+    content = ("x,grade,target,opened\n" + "\n".join(rows) + "\n").encode()
+    at = _upload(open_app(), "dates.csv", content)
+    at.selectbox(key="target").set_value("target").run()
+    at.radio(key="split_mode").set_value("Out-of-time (by date)").run()
+    assert at.selectbox(key="time_col").value == "opened"
+    table = at.dataframe[-1].value
+    assert (
+        table["to"].iloc[0] <= table["from"].iloc[1] <= table["to"].iloc[1] <= table["from"].iloc[2]
+    )
