@@ -58,7 +58,7 @@ def test_job_runs_in_a_worker_and_logs_everything(german_spec, reap):
     frame = load_staged(spec.dataset.dataset_id).iloc[test["row"]]
     x = bundle.preprocessor.transform(prepare_features(frame, *_features(spec)))
     np.testing.assert_allclose(predict_scores(bundle.model, x), test["score"], rtol=1e-6)
-    assert not jobs.is_alive(run_id)
+    wait_for(lambda: not jobs.is_alive(run_id), timeout=15)  # the processes exit after reporting
 
 
 def _features(spec: RunSpec):
