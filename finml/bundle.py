@@ -23,7 +23,7 @@ class Bundle:
     """A loaded bundle.
 
     Attributes:
-        preprocessor: the fitted ColumnTransformer.
+        preprocessor: the fitted ColumnTransformer (None for image models).
         model: the fitted classifier (sklearn) or Keras model.
         meta: metadata (model name, family, features, target, positive class, versions).
     """
@@ -51,7 +51,7 @@ def save_bundle(out_dir: Path, *, preprocessor, model, family: str, meta: dict) 
 
     Args:
         out_dir: folder to create (must not hold another bundle).
-        preprocessor: fitted ColumnTransformer.
+        preprocessor: fitted ColumnTransformer, or None (image models).
         model: fitted model.
         family: ``"keras"`` or ``"sklearn"``.
         meta: JSON-serialisable metadata; ``family``, ``format`` and ``versions`` are added.
@@ -63,7 +63,8 @@ def save_bundle(out_dir: Path, *, preprocessor, model, family: str, meta: dict) 
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sio.dump(preprocessor, out_dir / "preprocessor.skops")
+    if preprocessor is not None:  # image models scale their inputs themselves
+        sio.dump(preprocessor, out_dir / "preprocessor.skops")
     if family == "keras":
         model.save(out_dir / "model.keras")
     else:
@@ -101,7 +102,8 @@ def load_bundle(bundle_dir: Path) -> Bundle:
         ) from exc
     if meta.get("format") != FORMAT_VERSION:
         raise BundleError(f"Unknown bundle format {meta.get('format')!r}.")
-    pre = _load_skops(bundle_dir / "preprocessor.skops")
+    pre_file = bundle_dir / "preprocessor.skops"
+    pre = _load_skops(pre_file) if meta.get("task") != "images" else None
     if meta.get("family") == "keras":
         import keras
 

@@ -53,3 +53,31 @@ class StopOnRequest(keras.callbacks.Callback):
         if self.should_stop():
             self.stopped_ = True
             self.model.stop_training = True
+
+
+class ValidationAUC(keras.callbacks.Callback):
+    """Add ``val_auc`` (ROC-AUC on the validation data, one-vs-rest macro average for more
+    than two classes; ``sklearn.metrics.roc_auc_score``) to each epoch's logs. Put it before
+    :class:`SinkCallback` so the sink sees it.
+
+    Args:
+        data: a batched ``tf.data.Dataset`` of validation images (no labels).
+        y: int class indices of the validation rows, shape (n,).
+    """
+
+    def __init__(self, data, y):
+        super().__init__()
+        self.data = data
+        self.y = y
+
+    def on_train_begin(self, logs=None):
+        self.history_ = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        from finml.evaluate import multiclass_auc
+
+        proba = self.model.predict(self.data, verbose=0)
+        auc = multiclass_auc(self.y, proba)
+        self.history_.append(auc)
+        if logs is not None:
+            logs["val_auc"] = auc

@@ -144,3 +144,114 @@ def operating_point(y_true: np.ndarray, score: np.ndarray, threshold: float) -> 
     """(false-positive rate, true-positive rate) at ``threshold``, for marking the ROC curve."""
     (tn, fp), (fn, tp) = confusion(y_true, score, threshold)
     return (fp / (fp + tn) if fp + tn else 0.0, tp / (tp + fn) if tp + fn else 0.0)
+
+
+def multiclass_auc(y_true: np.ndarray, proba: np.ndarray) -> float:
+    """ROC-AUC of class probabilities: of column 1 for two classes, else the one-vs-rest
+    macro average (``sklearn.metrics.roc_auc_score(multi_class="ovr")``).
+
+    Args:
+        y_true: int class indices, shape (n,).
+        proba: float probabilities, shape (n, k).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    if proba.shape[1] == 2:
+        return float(roc_auc_score(y_true, proba[:, 1]))
+    return float(
+        roc_auc_score(
+            y_true, proba, multi_class="ovr", average="macro", labels=np.arange(proba.shape[1])
+        )
+    )
+
+
+def multiclass_confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Confusion matrix of k classes: int64 array (k, k), rows true, columns predicted."""
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(y_true, y_pred, labels=np.arange(n_classes))
+
+
+def per_class_metrics(
+    y_true: np.ndarray, proba: np.ndarray, classes: tuple[str, ...]
+) -> pd.DataFrame:
+    """Sensitivity, specificity, PPV, NPV and F1 of each class (one-vs-rest, predicted class
+    = argmax of the probabilities), plus macro and weighted (by support) averages.
+
+    Args:
+        y_true: int class indices, shape (n,).
+        proba: probabilities, shape (n, k).
+        classes: class names.
+
+    Returns:
+        DataFrame indexed by class name (then ``macro avg``, ``weighted avg``) with columns
+        ``sensitivity``, ``specificity``, ``PPV``, ``NPV``, ``F1``, ``support``.
+    """
+    cm = multiclass_confusion(y_true, proba.argmax(axis=1), len(classes))
+    total = cm.sum()
+    rows = {}
+    for i, name in enumerate(classes):
+        tp = cm[i, i]
+        fn = cm[i].sum() - tp
+        fp = cm[:, i].sum() - tp
+        tn = total - tp - fn - fp
+
+        def ratio(a, b):
+            return float(a / b) if b else 0.0
+
+        sens, ppv = ratio(tp, tp + fn), ratio(tp, tp + fp)
+        rows[name] = {
+            "sensitivity": sens,
+            "specificity": ratio(tn, tn + fp),
+            "PPV": ppv,
+            "NPV": ratio(tn, tn + fn),
+            "F1": ratio(2 * sens * ppv, sens + ppv),
+            "support": int(cm[i].sum()),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    metrics = ["sensitivity", "specificity", "PPV", "NPV", "F1"]
+    support = table["support"].to_numpy()
+    macro = {m: float(table[m].mean()) for m in metrics}
+    weighted = {m: float(np.average(table[m], weights=support)) for m in metrics}
+    table.loc["macro avg"] = {**macro, "support": int(support.sum())}
+    table.loc["weighted avg"] = {**weighted, "support": int(support.sum())}
+    table["support"] = table["support"].astype(int)
+    return table
+
+
+def image_metrics(y_true: np.ndarray, proba: np.ndarray, positive: int) -> dict[str, float]:
+    """Headline metrics of a k-class classifier: accuracy, macro F1, ROC-AUC
+    (:func:`multiclass_auc`) and, for two classes, :func:`binary_metrics` of the positive
+    class at 0.5.
+
+    Args:
+        y_true: int class indices, shape (n,).
+        proba: probabilities, shape (n, k).
+        positive: index of the positive class (binary analyses).
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    pred = proba.argmax(axis=1)
+    out = {
+        "accuracy": float(accuracy_score(y_true, pred)),
+        "macro_f1": float(f1_score(y_true, pred, average="macro")),
+        "roc_auc": multiclass_auc(y_true, proba),
+    }
+    if proba.shape[1] == 2:
+        out.update(binary_metrics((y_true == positive).astype(int), proba[:, positive], 0.5))
+    return out
+
+
+def ovr_roc(y_true: np.ndarray, proba: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, float]]:
+    """One-vs-rest ROC curve of each class: [(fpr, tpr, auc), ...] in class order."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    out = []
+    for i in range(proba.shape[1]):
+        y = (y_true == i).astype(int)
+        if y.min() == y.max():
+            out.append((np.array([0.0, 1.0]), np.array([0.0, 1.0]), float("nan")))
+            continue
+        fpr, tpr, _ = roc_curve(y, proba[:, i])
+        out.append((fpr, tpr, float(roc_auc_score(y, proba[:, i]))))
+    return out

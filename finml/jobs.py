@@ -149,20 +149,32 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
     ds = spec.dataset
     params = {
         "model": spec.model,
+        "task": ds.kind,
         "dataset": ds.name,
-        "target": ds.target,
+        "dataset_id": ds.dataset_id,
         "positive_class": ds.positive,
-        "negative_class": ds.class_labels[0],
         "seed": spec.seed,
         "class_weights": spec.class_weights,
         "split": f"{ds.split.train}/{ds.split.val}/{ds.split.test}",
         "group_col": ds.split.group_col or "",
         "time_col": ds.split.time_col or "",
-        "n_numeric": len(ds.numeric),
-        "n_categorical": len(ds.categorical),
         **{f"hp.{k}": v for k, v in spec.params.items()},
     }
-    tags = {"finml.model": spec.model, "finml.dataset": ds.name, "finml.family": info.family}
+    if ds.kind == "images":
+        params.update(classes=",".join(ds.classes), image_size=ds.size, image_mode=ds.mode)
+    else:
+        params.update(
+            target=ds.target,
+            negative_class=ds.class_labels[0],
+            n_numeric=len(ds.numeric),
+            n_categorical=len(ds.categorical),
+        )
+    tags = {
+        "finml.model": spec.model,
+        "finml.dataset": ds.name,
+        "finml.family": info.family,
+        "finml.task": ds.kind,
+    }
     run_id = store.create_run(name or f"{spec.model} · {ds.name}", params, tags)
     settings = store.settings
     job = JobFiles(settings, run_id)

@@ -31,11 +31,47 @@ class DatasetSpec:
     categorical: tuple[str, ...]
     split: SplitSpec = field(default_factory=SplitSpec)
     negative: str = ""
+    kind: str = "table"
 
     @property
     def class_labels(self) -> tuple[str, str]:
         """Display names of class 0 and class 1 (the positive class)."""
         return (self.negative or f"not {self.positive}", self.positive)
+
+
+@dataclass(frozen=True)
+class ImageDatasetSpec:
+    """What the researcher chose on the Data page in image mode.
+
+    Attributes:
+        dataset_id: id of the staged images (see :func:`finml.data.staging.stage_images`).
+        name: display name ("Br35H brain MRI" or the upload's name; never a path).
+        classes: class names; the model's output index i is ``classes[i]``.
+        positive: the class whose probability is the score of binary analyses (ROC, threshold).
+        size: side of the square images, pixels.
+        mode: ``"L"`` (1 channel) or ``"RGB"`` (3 channels).
+        split: how to split; ``group_col="group"`` keeps each patient / near-duplicate group
+            on one side.
+    """
+
+    dataset_id: str
+    name: str
+    classes: tuple[str, ...]
+    positive: str
+    size: int
+    mode: str
+    split: SplitSpec = field(default_factory=SplitSpec)
+    kind: str = "images"
+
+    @property
+    def class_labels(self) -> tuple[str, ...]:
+        """Display names of the classes, in output order."""
+        return self.classes
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(size, size, channels) of the model input."""
+        return (self.size, self.size, 1 if self.mode == "L" else 3)
 
 
 @dataclass(frozen=True)
@@ -50,7 +86,7 @@ class RunSpec:
         seed: random seed of model initialisation and shuffling.
     """
 
-    dataset: DatasetSpec
+    dataset: DatasetSpec | ImageDatasetSpec
     model: str
     params: dict = field(default_factory=dict)
     class_weights: bool = False
@@ -66,6 +102,10 @@ class RunSpec:
         raw = json.loads(text)
         ds = raw["dataset"]
         ds["split"] = SplitSpec(**ds["split"])
-        ds["numeric"], ds["categorical"] = tuple(ds["numeric"]), tuple(ds["categorical"])
-        raw["dataset"] = DatasetSpec(**ds)
+        if ds.get("kind") == "images":
+            ds["classes"] = tuple(ds["classes"])
+            raw["dataset"] = ImageDatasetSpec(**ds)
+        else:
+            ds["numeric"], ds["categorical"] = tuple(ds["numeric"]), tuple(ds["categorical"])
+            raw["dataset"] = DatasetSpec(**ds)
         return cls(**raw)

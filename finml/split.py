@@ -183,3 +183,36 @@ def split_report(frame: pd.DataFrame, y: np.ndarray, split: Split, spec: SplitSp
             for name, g in group_sets.items()
         ]
     return report
+
+
+def class_report(
+    y: np.ndarray, classes: tuple[str, ...], split: Split, groups: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Audit a split of a k-class set: rows per class on each side and, with groups, the
+    number of groups per side and how many appear on another side (must be 0).
+
+    Args:
+        y: int class indices, shape (n,).
+        classes: class names (index i = ``classes[i]``).
+        split: the split.
+        groups: group key per row (patient or near-duplicate group), or None.
+
+    Returns:
+        DataFrame, one row per side: ``split``, ``rows``, one column per class, and
+        ``groups`` / ``groups shared`` when ``groups`` is given.
+    """
+    rows, sides = [], {}
+    for name, part in split.parts().items():
+        row = {"split": name, "rows": len(part)}
+        counts = np.bincount(y[part], minlength=len(classes))
+        row.update({c: int(counts[i]) for i, c in enumerate(classes)})
+        if groups is not None:
+            sides[name] = set(groups[part].tolist())
+            row["groups"] = len(sides[name])
+        rows.append(row)
+    report = pd.DataFrame(rows)
+    if groups is not None:
+        report["groups shared"] = [
+            sum(len(g & o) for k, o in sides.items() if k != name) for name, g in sides.items()
+        ]
+    return report

@@ -193,13 +193,19 @@ def _fit_sklearn(params, spec, x_train, y_train, x_val, y_val, sink, should_stop
     return model, done, False
 
 
-def class_weight_dict(y_train: np.ndarray) -> dict[int, float]:
-    """Balanced class weights from the training labels: ``n / (2 * n_class)``
-    (``sklearn.utils.class_weight.compute_class_weight("balanced")``)."""
+def class_weight_dict(y_train: np.ndarray, n_classes: int = 2) -> dict[int, float]:
+    """Balanced class weights from the training labels: ``n / (n_classes * n_class)``
+    (``sklearn.utils.class_weight.compute_class_weight("balanced")``).
+
+    Args:
+        y_train: int class indices of the training split, shape (n,).
+        n_classes: number of classes; every class must occur in ``y_train``.
+    """
     from sklearn.utils.class_weight import compute_class_weight
 
-    weights = compute_class_weight("balanced", classes=np.array([0, 1]), y=y_train)
-    return {0: float(weights[0]), 1: float(weights[1])}
+    classes = np.arange(n_classes)
+    weights = compute_class_weight("balanced", classes=classes, y=y_train)
+    return {int(c): float(w) for c, w in zip(classes, weights, strict=True)}
 
 
 def _fit_mlp(params, spec, x_train, y_train, x_val, y_val, sink, should_stop):

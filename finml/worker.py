@@ -8,6 +8,7 @@ message; any other exception too, with its type (the traceback goes to ``job.log
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -15,7 +16,7 @@ import traceback
 from pathlib import Path
 
 from finml.config import get_settings
-from finml.data.staging import load_staged
+from finml.data.staging import load_staged, load_staged_images
 from finml.errors import FinmlError
 from finml.jobs import JobFiles
 from finml.models.registry import get_model
@@ -48,6 +49,7 @@ class StoreSink:
 def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult) -> None:
     """Log what a training run produced: split audit, predictions, test metrics, bundle."""
     store.log_json(run_id, result.split_report.to_dict(orient="records"), "split_report.json")
+    store.log_json(run_id, json.loads(spec.to_json()), "spec.json")
     if result.model is None:
         return
     store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
@@ -58,15 +60,21 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     ds = spec.dataset
     meta = {
         "model": spec.model,
-        "target": ds.target,
+        "task": ds.kind,
         "positive_class": ds.positive,
-        "numeric": list(ds.numeric),
-        "categorical": list(ds.categorical),
-        "feature_names": result.feature_names,
         "seed": spec.seed,
         "steps": result.steps,
         "status": result.status,
     }
+    if ds.kind == "images":
+        meta.update(classes=list(ds.classes), size=ds.size, mode=ds.mode)
+    else:
+        meta.update(
+            target=ds.target,
+            numeric=list(ds.numeric),
+            categorical=list(ds.categorical),
+            feature_names=result.feature_names,
+        )
     with tempfile.TemporaryDirectory() as tmp:
         folder = save_bundle(
             Path(tmp) / "bundle",
@@ -86,8 +94,15 @@ def run_job(run_id: str) -> int:
     try:
         spec = RunSpec.from_json(job.spec.read_text())
         store.set_status(run_id, RUNNING)
-        frame = load_staged(spec.dataset.dataset_id, settings)
-        result = run_training(spec, frame, StoreSink(store, run_id), job.stop_requested)
+        sink = StoreSink(store, run_id)
+        if spec.dataset.kind == "images":
+            from finml.train_images import run_image_training
+
+            data = load_staged_images(spec.dataset.dataset_id, settings)
+            result = run_image_training(spec, data, sink, job.stop_requested)
+        else:
+            frame = load_staged(spec.dataset.dataset_id, settings)
+            result = run_training(spec, frame, sink, job.stop_requested)
         log_result(store, run_id, spec, result)
         store.set_status(run_id, result.status)
         return 0

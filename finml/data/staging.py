@@ -10,6 +10,7 @@ import re
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from finml.config import Settings, get_settings
@@ -18,10 +19,10 @@ from finml.errors import StoreError
 _ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def _path(dataset_id: str, settings: Settings) -> Path:
+def _path(dataset_id: str, settings: Settings, suffix: str = ".parquet") -> Path:
     if not _ID.match(dataset_id):
         raise StoreError(f"{dataset_id!r} is not a dataset id.")
-    return settings.datasets_dir / f"{dataset_id}.parquet"
+    return settings.datasets_dir / f"{dataset_id}{suffix}"
 
 
 def stage_frame(frame: pd.DataFrame, settings: Settings | None = None) -> str:
@@ -56,3 +57,50 @@ def load_staged(dataset_id: str, settings: Settings | None = None) -> pd.DataFra
         if isinstance(frame[c].dtype, pd.StringDtype):
             frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
     return frame
+
+
+#: Arrays of a staged image set.
+IMAGE_ARRAYS = ("images", "labels", "groups", "names")
+
+
+def stage_images(
+    images: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    names: list[str],
+    settings: Settings | None = None,
+) -> str:
+    """Write an image set to the workspace (``.npz``, no pickle) and return its new id.
+
+    Args:
+        images: uint8 array of shape (n, size, size, channels).
+        labels: class name per image, shape (n,).
+        groups: split group per image (patient key or near-duplicate group), shape (n,).
+        names: display name per image.
+    """
+    settings = settings or get_settings()
+    settings.datasets_dir.mkdir(parents=True, exist_ok=True)
+    dataset_id = uuid.uuid4().hex
+    tmp = _path(dataset_id, settings, ".tmp.npz")
+    np.savez(
+        tmp,
+        images=np.asarray(images, dtype=np.uint8),
+        labels=np.asarray(labels, dtype=str),
+        groups=np.asarray(groups, dtype=str),
+        names=np.asarray(names, dtype=str),
+    )
+    tmp.rename(_path(dataset_id, settings, ".npz"))
+    return dataset_id
+
+
+def load_staged_images(dataset_id: str, settings: Settings | None = None) -> dict[str, np.ndarray]:
+    """Read a staged image set back: {"images", "labels", "groups", "names"} arrays.
+
+    Raises:
+        StoreError: the id is malformed or no such image set is staged.
+    """
+    path = _path(dataset_id, settings or get_settings(), ".npz")
+    if not path.exists():
+        raise StoreError(f"Image set {dataset_id} is no longer in the workspace; load it again.")
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in IMAGE_ARRAYS}

@@ -6,6 +6,9 @@ Pages render one widget per :class:`Param`; :func:`resolve_params` validates wha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
 
 from finml.errors import SpecError
 
@@ -17,7 +20,8 @@ class Param:
     Attributes:
         name: key in the params dict.
         label: text of the widget.
-        kind: ``"int"``, ``"float"``, ``"choice"`` or ``"layers"`` (comma-separated ints).
+        kind: ``"int"``, ``"float"``, ``"choice"``, ``"bool"``, ``"text"`` (a local file path,
+            may be empty) or ``"layers"`` (comma-separated ints).
         default: default value.
         low: smallest allowed value (int/float).
         high: largest allowed value (int/float).
@@ -47,6 +51,7 @@ class ModelInfo:
         family: ``"sklearn"`` or ``"keras"``.
         params: its hyperparameters.
         description: one line for the page.
+        task: ``"table"`` or ``"images"``.
     """
 
     name: str
@@ -54,6 +59,32 @@ class ModelInfo:
     family: str
     params: tuple[Param, ...]
     description: str
+    task: str = "table"
+
+
+def _image_params(lr: float, epochs: int, extra: tuple[Param, ...] = ()) -> tuple[Param, ...]:
+    return (
+        Param("learning_rate", "Learning rate (Adam)", "float", lr, 1e-6, 1.0, log=True),
+        Param("batch_size", "Batch size", "int", 32, 1, 1024),
+        Param("epochs", "Epochs", "int", epochs, 1, 1000),
+        Param("patience", "Early-stopping patience (epochs)", "int", 8, 1, 1000),
+        Param("dropout", "Dropout before the classifier", "float", 0.3, 0.0, 0.9),
+        Param("flip", "Augment: horizontal flip", "bool", True),
+        Param("rotation", "Augment: rotation (±18°)", "bool", True),
+        Param("zoom", "Augment: zoom (±10%)", "bool", True),
+        Param("contrast", "Augment: contrast (±20%)", "bool", False),
+        *extra,
+    )
+
+
+_WEIGHTS = Param(
+    "weights_path",
+    "Local weights file (optional)",
+    "text",
+    "",
+    help="Hub weights cannot be downloaded here. Point to a local Keras weights file for "
+    "this network without its top (include_top=False), or leave empty to train from scratch.",
+)
 
 
 MODELS: dict[str, ModelInfo] = {
@@ -128,8 +159,65 @@ MODELS: dict[str, ModelInfo] = {
             ),
             "A feed-forward network trained epoch by epoch with early stopping.",
         ),
+        ModelInfo(
+            "small_cnn",
+            "Small CNN",
+            "keras",
+            _image_params(
+                1e-3, 40, (Param("width", "Filters of the first block", "int", 32, 4, 256),)
+            ),
+            "Three conv-conv-pool blocks with batch normalisation; fast on a CPU.",
+            task="images",
+        ),
+        ModelInfo(
+            "resnet18",
+            "ResNet-18-like (residual blocks)",
+            "keras",
+            _image_params(
+                1e-3, 40, (Param("width", "Filters of the first stage", "int", 32, 4, 256),)
+            ),
+            "ResNet-18 layout (2-2-2-2 basic residual blocks) sized for 64-128 px images.",
+            task="images",
+        ),
+        ModelInfo(
+            "resnet50",
+            "ResNet50 (keras.applications)",
+            "keras",
+            _image_params(1e-3, 30, (_WEIGHTS,)),
+            "keras.applications.ResNet50, weights=None (or a local weights file); slow on a CPU.",
+            task="images",
+        ),
+        ModelInfo(
+            "mobilenetv2",
+            "MobileNetV2 (keras.applications)",
+            "keras",
+            _image_params(
+                1e-3,
+                30,
+                (
+                    Param(
+                        "alpha",
+                        "Width multiplier alpha",
+                        "choice",
+                        1.0,
+                        choices=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
+                    ),
+                    _WEIGHTS,
+                ),
+            ),
+            "keras.applications.MobileNetV2 with weights=None (or a local weights file).",
+            task="images",
+        ),
     )
 }
+
+#: Documented presets: name -> (model, hyperparameters, what it is for).
+PRESETS: dict[str, tuple[str, dict, str]] = {}
+
+
+def model_names_for(task: str) -> list[str]:
+    """Registry keys of the models for ``task`` (``"table"`` or ``"images"``)."""
+    return [m.name for m in MODELS.values() if m.task == task]
 
 
 def model_names() -> list[str]:
@@ -198,6 +286,12 @@ def _check(p: Param, value: object, label: str) -> object:
     if p.kind == "layers":
         parse_layers(str(value))
         return str(value)
+    if p.kind == "bool":
+        if not isinstance(value, bool | np.bool_):
+            raise SpecError(f"{where}: {value!r} is not on/off.")
+        return bool(value)
+    if p.kind == "text":
+        return _check_path(str(value or "").strip(), where)
     if p.kind == "choice":
         if value not in p.choices:
             raise SpecError(f"{where}: {value!r} is not one of {', '.join(map(str, p.choices))}.")
@@ -211,3 +305,9 @@ def _check(p: Param, value: object, label: str) -> object:
     if (p.low is not None and num < p.low) or (p.high is not None and num > p.high):
         raise SpecError(f"{where}: {num} is outside [{p.low}, {p.high}].")
     return num
+
+
+def _check_path(text: str, where: str) -> str:
+    if text and not Path(text).expanduser().is_file():
+        raise SpecError(f"{where}: no file at {text!r}. Give the full path of a local file.")
+    return str(Path(text).expanduser()) if text else ""

