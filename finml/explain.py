@@ -19,11 +19,10 @@ def last_conv_layer(model) -> str:
         ValueError: the model has no such layer (not a convolutional network).
     """
     for layer in reversed(model.layers):
-        shape = getattr(layer, "output", None)
-        shape = getattr(shape, "shape", None)
-        if shape is not None and len(shape) == 4 and not layer.name.startswith(_INPUT_LAYERS):
-            if layer.name != "image":
-                return layer.name
+        shape = getattr(getattr(layer, "output", None), "shape", None)
+        is_input = layer.name == "image" or layer.name.startswith(_INPUT_LAYERS)
+        if shape is not None and len(shape) == 4 and not is_input:
+            return layer.name
     raise ValueError(f"{model.name} has no convolutional feature map for Grad-CAM.")
 
 
