@@ -125,3 +125,72 @@ def class_balance(report: pd.DataFrame) -> go.Figure:
     fig.add_bar(x=report["split"], y=report["positives"], name="positive")
     fig.update_layout(barmode="stack", title="Class balance per split", **_LAYOUT)
     return fig
+
+
+def multiclass_confusion(cm: np.ndarray, classes: tuple[str, ...] | list[str]) -> go.Figure:
+    """Heatmap of a k x k confusion matrix (rows true, columns predicted) with counts and
+    row-normalised rates."""
+    cm = np.asarray(cm)
+    totals = cm.sum(axis=1, keepdims=True)
+    rates = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
+    text = [
+        [f"{cm[i, j]:,}<br>{rates[i, j]:.1%}" for j in range(len(classes))]
+        for i in range(len(classes))
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=rates,
+            x=[f"predicted {c}" for c in classes],
+            y=[f"true {c}" for c in classes],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": "row rate"},
+        )
+    )
+    fig.update_layout(title="Confusion matrix (predicted class = highest probability)", **_LAYOUT)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def ovr_roc_curves(curves: list[tuple], classes: tuple[str, ...] | list[str]) -> go.Figure:
+    """One-vs-rest ROC curve of each class, with its AUC in the legend."""
+    fig = go.Figure()
+    for (fpr, tpr, auc), name in zip(curves, classes, strict=True):
+        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{name} vs rest (AUC = {auc:.3f})")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
+    fig.update_layout(
+        title="One-vs-rest ROC curves (test split)",
+        xaxis_title="false-positive rate",
+        yaxis_title="true-positive rate (sensitivity)",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def image_sizes(sizes: list[tuple[int, int]], labels: list[str] | np.ndarray) -> go.Figure:
+    """Original width x height of each image, coloured by class (size differences between
+    classes are a shortcut a model can learn)."""
+    frame = pd.DataFrame(sizes, columns=["width", "height"]).assign(label=list(labels))
+    fig = go.Figure()
+    for label, part in frame.groupby("label"):
+        fig.add_scatter(
+            x=part["width"],
+            y=part["height"],
+            mode="markers",
+            name=str(label),
+            marker={"opacity": 0.5},
+        )
+    fig.update_layout(
+        title="Original image sizes (pixels)", xaxis_title="width", yaxis_title="height", **_LAYOUT
+    )
+    return fig
+
+
+def counts_bar(counts: dict[str, int], title: str) -> go.Figure:
+    """A bar chart of counts (class counts, image modes)."""
+    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values())))
+    fig.update_layout(title=title, **_LAYOUT)
+    return fig

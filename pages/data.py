@@ -12,6 +12,14 @@ from finml.split import SplitSpec, make_split, split_report
 
 st.title("Data")
 settings = get_settings()
+task = st.radio(
+    "Data type", ["Table (credit risk)", "Images (medical)"], horizontal=True, key="task"
+)
+if task.startswith("Images"):
+    from pages import image_data_view
+
+    image_data_view.render()
+    st.stop()
 
 source = st.radio("Source", ["Built-in demo", "Upload a file"], horizontal=True, key="source")
 if source == "Built-in demo":
@@ -166,7 +174,7 @@ if st.button("Use this dataset for training", type="primary", key="use_dataset")
         split=split_spec,
         negative=negatives[0] if len(negatives) == 1 else "",
     )
-if "dataset" in st.session_state:
-    ds = st.session_state.dataset
+ds = st.session_state.get("dataset")
+if ds is not None and ds.kind == "table":
     st.success(f"Ready: {ds.name}, target {ds.target!r} = {ds.positive!r}.")
     st.page_link("pages/train.py", label="Go to Train", icon=":material/arrow_forward:")

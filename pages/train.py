@@ -4,7 +4,7 @@ import streamlit as st
 
 from finml import charts, jobs
 from finml.errors import FinmlError
-from finml.models.registry import MODELS, get_model, resolve_params
+from finml.models.registry import MODELS, PRESETS, get_model, model_names_for, resolve_params
 from finml.spec import RunSpec
 from finml.store import ACTIVE, EVALUABLE, RunStore, progress
 
@@ -17,6 +17,10 @@ def param_widget(p, key):
     """One input widget per hyperparameter of the registry."""
     if p.kind == "choice":
         return st.selectbox(p.label, p.choices, index=p.choices.index(p.default), key=key)
+    if p.kind == "bool":
+        return st.checkbox(p.label, value=p.default, help=p.help, key=key)
+    if p.kind == "text":
+        return st.text_input(p.label, p.default, help=p.help, key=key)
     if p.kind == "layers":
         return st.text_input(p.label, p.default, help=p.help, key=key)
     if p.kind == "int":
@@ -32,13 +36,30 @@ if ds is None:
     st.info("Choose a dataset on the Data page first.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
 else:
-    st.caption(
-        f"Dataset: **{ds.name}**, target `{ds.target}` = `{ds.positive}`, "
-        f"{len(ds.numeric) + len(ds.categorical)} features, split "
-        f"{ds.split.train:.0%} / {ds.split.val:.0%} / {ds.split.test:.0%}."
-    )
+    split = f"split {ds.split.train:.0%} / {ds.split.val:.0%} / {ds.split.test:.0%}"
+    if ds.kind == "images":
+        what = f"{len(ds.classes)} classes ({', '.join(ds.classes)}), {ds.size} px {ds.mode}"
+        grouping = ", group-aware" if ds.split.group_col else ", random"
+        st.caption(f"Dataset: **{ds.name}**, {what}, {split}{grouping}.")
+        if st.button("Load the Br35H 64-px preset", key="preset"):
+            model_name, values, _ = PRESETS["br35h-64"]
+            st.session_state["model"] = model_name
+            for name, value in values.items():
+                st.session_state[f"{model_name}.{name}"] = value
+    else:
+        n_features = len(ds.numeric) + len(ds.categorical)
+        st.caption(
+            f"Dataset: **{ds.name}**, target `{ds.target}` = `{ds.positive}`, "
+            f"{n_features} features, {split}."
+        )
+    choices = model_names_for(ds.kind)
+    if st.session_state.get("model") not in choices:
+        st.session_state.pop("model", None)  # chosen for the other kind of data
     model = st.selectbox(
-        "Architecture", list(MODELS), format_func=lambda m: MODELS[m].label, key="model"
+        "Architecture",
+        choices,
+        format_func=lambda m: MODELS[m].label,
+        key="model",
     )
     info = get_model(model)
     st.caption(info.description)

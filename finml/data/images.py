@@ -479,3 +479,29 @@ def near_duplicate_groups(hashes: np.ndarray, max_distance: int = 6) -> np.ndarr
     roots = np.array([find(i) for i in range(n)])
     _, ids = np.unique(roots, return_inverse=True)
     return ids.astype(np.int64)
+
+
+def split_groups(image_set: ImageSet, dup_groups: np.ndarray) -> np.ndarray:
+    """The split group of each image: its patient key where the upload gave one, else its
+    near-duplicate group (``"dup-<id>"``), so no patient or near-duplicate group lands on
+    two sides of a group-aware split.
+
+    Returns:
+        str array of shape (n,).
+    """
+    return np.where(
+        image_set.groups != "", image_set.groups, np.char.add("dup-", dup_groups.astype(str))
+    )
+
+
+def duplicate_summary(dup_groups: np.ndarray, labels: np.ndarray) -> dict[str, int]:
+    """Counts for the dataset report: near-duplicate groups of 2+ images, images in them, and
+    groups whose images carry different labels (label noise or leakage)."""
+    ids, counts = np.unique(dup_groups, return_counts=True)
+    multi = ids[counts > 1]
+    mixed = sum(1 for g in multi if len(set(labels[dup_groups == g].tolist())) > 1)
+    return {
+        "duplicate groups": len(multi),
+        "images in duplicate groups": int(counts[counts > 1].sum()),
+        "groups with mixed labels": mixed,
+    }

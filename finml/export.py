@@ -1,0 +1,30 @@
+"""Safe exports of result tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+#: First characters that make a spreadsheet treat a text cell as a formula (OWASP, "CSV
+#: Injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that start with ``= + - @``, tab or CR with a single quote, so a
+    spreadsheet shows them as text instead of running them. Numeric columns are untouched.
+
+    Returns:
+        A copy of ``frame``.
+    """
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_PREFIXES) else v
+            )
+    return out
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV of ``frame`` with formulas neutralised (:func:`neutralise_formulas`)."""
+    return neutralise_formulas(frame).to_csv(index=False).encode("utf-8")

