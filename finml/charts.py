@@ -171,20 +171,19 @@ def ovr_roc_curves(curves: list[tuple], classes: tuple[str, ...] | list[str]) ->
 
 
 def image_sizes(sizes: list[tuple[int, int]], labels: list[str] | np.ndarray) -> go.Figure:
-    """Original width x height of each image, coloured by class (size differences between
-    classes are a shortcut a model can learn)."""
+    """Histogram of the original size (longer side, pixels) of the images of each class,
+    overlaid: a size that differs by class is a shortcut a model can learn."""
     frame = pd.DataFrame(sizes, columns=["width", "height"]).assign(label=list(labels))
+    frame["side"] = frame[["width", "height"]].max(axis=1)
     fig = go.Figure()
     for label, part in frame.groupby("label"):
-        fig.add_scatter(
-            x=part["width"],
-            y=part["height"],
-            mode="markers",
-            name=str(label),
-            marker={"opacity": 0.5},
-        )
+        fig.add_histogram(x=part["side"], name=str(label), opacity=0.6, nbinsx=40)
     fig.update_layout(
-        title="Original image sizes (pixels)", xaxis_title="width", yaxis_title="height", **_LAYOUT
+        barmode="overlay",
+        title="Original image size by class (longer side)",
+        xaxis_title="pixels",
+        yaxis_title="images",
+        **_LAYOUT,
     )
     return fig
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import pandas as pd
 
 #: First characters that make a spreadsheet treat a text cell as a formula (OWASP, "CSV
@@ -26,5 +28,7 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV of ``frame`` with formulas neutralised (:func:`neutralise_formulas`)."""
-    return neutralise_formulas(frame).to_csv(index=False).encode("utf-8")
+    """UTF-8 CSV of ``frame`` with formulas neutralised (:func:`neutralise_formulas`) and
+    every text field quoted (a lone CR inside an unquoted field would split the row)."""
+    text = neutralise_formulas(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC)
+    return text.encode("utf-8")

@@ -50,6 +50,8 @@ if TYPE_CHECKING:
 SLOT_POLL_S = 0.25
 #: Seconds between two looks of a spare for its assignment.
 SPARE_POLL_S = 0.05
+#: Seconds a claimed spare waits for its assignment before giving up.
+CLAIM_GRACE_S = 10.0
 #: A run this young without a lock file is still being started, not interrupted.
 START_GRACE_S = 30.0
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -371,9 +373,16 @@ def _claim_spare(settings: Settings, run_id: str) -> bool:
     return True
 
 
-def stop_spare(settings: Settings | None = None) -> bool:
-    """Make a ready spare exit (tests, shutdown). Returns True if one was ready."""
-    return _claim_spare(settings or get_settings(), _STOP_SPARE)
+def stop_spare(settings: Settings | None = None, wait_s: float = 10.0) -> bool:
+    """Make a ready spare exit (tests, shutdown) and wait up to ``wait_s`` until it has.
+    Returns True if one was ready."""
+    settings = settings or get_settings()
+    if not _claim_spare(settings, _STOP_SPARE):
+        return False
+    deadline = time.monotonic() + wait_s
+    while _lock_held(_spares_dir(settings) / "spare.lock") and time.monotonic() < deadline:
+        time.sleep(SPARE_POLL_S)
+    return True
 
 
 def run_spare() -> int:
@@ -407,15 +416,21 @@ def run_spare() -> int:
 
 
 def _wait_for_assignment(spares: Path, idle_s: float) -> str | None:
+    """Wait for a run id in ``assign``; None after ``idle_s`` unclaimed, or if the data
+    folder was removed (a spare must never outlive its workspace)."""
     deadline = time.monotonic() + idle_s
     assign = spares / "assign"
     while not assign.exists():
+        if not spares.is_dir():
+            return None
         if time.monotonic() > deadline:
             try:
                 os.rename(spares / "ready", spares / "retired")
                 return None
-            except FileNotFoundError:
-                deadline = float("inf")  # claimed just now: the assignment follows at once
+            except FileNotFoundError:  # claimed just now: the assignment follows at once
+                deadline = time.monotonic() + CLAIM_GRACE_S
+                if not (spares / "claimed").exists():
+                    return None
         time.sleep(SPARE_POLL_S)
     run_id = assign.read_text().strip()
     assign.unlink()

@@ -10,6 +10,7 @@ points a team at a shared server.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -110,6 +111,7 @@ class RunStore:
     """
 
     def __init__(self, settings: Settings | None = None):
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no tqdm bars
         self.settings = settings or get_settings()
         self._client = None
         self._experiment_id: str | None = None
@@ -305,6 +307,7 @@ def runs_frame(runs: list[RunInfo]) -> pd.DataFrame:
                 "submitted": pd.Timestamp(r.submitted, unit="s").floor("s"),
                 "started": pd.Timestamp(r.started, unit="s").floor("s") if r.started else None,
                 "duration (s)": None if r.duration is None else round(r.duration, 1),
+                "test accuracy": r.metrics.get("test_accuracy"),
                 "test ROC-AUC": r.metrics.get("test_roc_auc"),
                 "test Gini": r.metrics.get("test_gini"),
                 "test KS": r.metrics.get("test_ks"),

@@ -54,3 +54,37 @@ def test_operating_point_and_table():
     table = evaluate.metrics_table(evaluate.binary_metrics(Y, S))
     assert table["metric"].tolist()[0] == "Accuracy"
     assert "KS statistic" in table["metric"].tolist()
+
+
+def test_per_class_metrics_by_hand():
+    # 3 classes; predictions by argmax: true 0 -> [0, 0, 1], true 1 -> [1, 1], true 2 -> [2, 0]
+    y = np.array([0, 0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 0, 1, 1, 1, 2, 0])
+    proba = np.eye(3)[pred] * 0.8 + 0.2 / 3
+    table = evaluate.per_class_metrics(y, proba, ("a", "b", "c"))
+    a = table.loc["a"]  # TP 2, FN 1, FP 1, TN 3
+    assert (a["sensitivity"], a["specificity"], a["PPV"], a["NPV"]) == pytest.approx(
+        (2 / 3, 3 / 4, 2 / 3, 3 / 4)
+    )
+    assert a["F1"] == pytest.approx(2 / 3)
+    assert table.loc["b", "sensitivity"] == 1.0 and table.loc["c", "PPV"] == 1.0
+    assert table.loc["macro avg", "sensitivity"] == pytest.approx((2 / 3 + 1 + 1 / 2) / 3)
+    weighted = (3 * 2 / 3 + 2 * 1 + 2 * 1 / 2) / 7
+    assert table.loc["weighted avg", "sensitivity"] == pytest.approx(weighted)
+    assert table.loc["weighted avg", "support"] == 7
+    cm = evaluate.multiclass_confusion(y, pred, 3)
+    assert cm.tolist() == [[2, 1, 0], [0, 2, 0], [1, 0, 1]]
+
+
+def test_multiclass_auc_and_ovr_curves_match_sklearn():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 300)
+    proba = rng.dirichlet(np.ones(3), 300) + np.eye(3)[y] * 0.5
+    proba /= proba.sum(axis=1, keepdims=True)
+    assert evaluate.multiclass_auc(y, proba) == pytest.approx(
+        roc_auc_score(y, proba, multi_class="ovr")
+    )
+    aucs = [auc for _, _, auc in evaluate.ovr_roc(y, proba)]
+    assert np.mean(aucs) == pytest.approx(evaluate.multiclass_auc(y, proba))
+    m = evaluate.image_metrics(y, proba, positive=1)
+    assert set(m) == {"accuracy", "macro_f1", "roc_auc"}  # no binary pack for 3 classes

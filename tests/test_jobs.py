@@ -158,3 +158,49 @@ def test_job_files_refuse_anything_but_a_run_id(bad):
 
     with pytest.raises(StoreError):
         jobs.JobFiles(get_settings(), bad)
+
+
+def test_an_image_job_trains_logs_and_its_bundle_scores_new_files(reap):
+    from finml.data import images
+    from finml.data.staging import stage_images
+    from finml.models.registry import resolve_params
+    from finml.predict import load_run_bundle, predict_image_files
+    from finml.spec import ImageDatasetSpec
+    from finml.split import SplitSpec
+    from tests import hostile_images as h
+
+    image_set = images.read_zip(h.zip_of(h.class_folders(30)), size=32, mode="L")
+    dup = images.near_duplicate_groups(images.perceptual_hashes(image_set.images))
+    groups = images.split_groups(image_set, dup)
+    dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
+    ds = ImageDatasetSpec(
+        dataset_id, "discs", ("no", "yes"), "yes", 32, "L", SplitSpec(group_col="group")
+    )
+    params = resolve_params("small_cnn", {"epochs": 2, "width": 8, "batch_size": 8})
+    store = RunStore()
+    run_id = jobs.submit(RunSpec(ds, "small_cnn", params), store)
+    assert wait_for(lambda: _ended(store, run_id), timeout=120) == "finished"
+    run = store.get_run(run_id)
+    assert run.params["task"] == "images" and "test_accuracy" in run.metrics
+    assert store.history(run_id)["step"].tolist() == [1, 2]
+    test = store.read_frame(run_id, "predictions/test.parquet")
+    assert {"row", "y_true", "score", "p_0", "p_1"} <= set(test.columns)
+    bundle = load_run_bundle(store, run_id)
+    files = [("new.png", h.png(h.pattern(5, 48, bright=True))), ("bad.png", b"not an image")]
+    table, batch, skipped = predict_image_files(bundle, files)
+    assert table["file"].tolist() == ["new.png"] and batch.shape == (1, 32, 32, 1)
+    assert table[["p(no)", "p(yes)"]].sum(axis=1).round(3).tolist() == [1.0]
+    assert skipped[0][0] == "bad.png"
+
+
+def test_a_spare_never_outlives_its_workspace(reap, monkeypatch):
+    import shutil
+
+    monkeypatch.setenv("FINML_WARM_WORKER", "1")
+    settings = get_settings()
+    spares = settings.jobs_dir / "spares"
+    jobs.ensure_spare(settings)
+    wait_for(lambda: (spares / "ready").exists(), timeout=90)
+    assert reap()  # the spare supervisor and its warm worker are alive
+    shutil.rmtree(settings.jobs_dir)  # e.g. a temporary data folder removed under it
+    wait_for(lambda: not reap(), timeout=30)

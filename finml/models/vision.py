@@ -9,6 +9,9 @@ model's own input tensor), so Grad-CAM can reach the last convolutional layer of
 
 from __future__ import annotations
 
+#: Momentum of the batch-normalisation moving statistics in our own networks (Keras default
+#: 0.99 needs hundreds of steps to settle; small medical sets have few steps per epoch).
+BN_MOMENTUM = 0.9
 #: Augmentation toggles and the Keras layers they add.
 AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast")
 
@@ -30,7 +33,7 @@ def _conv_bn(keras, x, filters: int, stride: int = 1, name: str = ""):
     x = keras.layers.Conv2D(
         filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
     )(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
 
@@ -47,12 +50,14 @@ def _residual(keras, x, filters: int, stride: int, name: str):
     shortcut = x
     y = _conv_bn(keras, x, filters, stride, name=f"{name}_1")
     y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
-    y = keras.layers.BatchNormalization(name=f"{name}_2_bn")(y)
+    y = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_2_bn")(y)
     if stride != 1 or shortcut.shape[-1] != filters:
         shortcut = keras.layers.Conv2D(
             filters, 1, strides=stride, use_bias=False, name=f"{name}_proj"
         )(shortcut)
-        shortcut = keras.layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+        shortcut = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_proj_bn")(
+            shortcut
+        )
     y = keras.layers.Add(name=f"{name}_add")([y, shortcut])
     return keras.layers.Activation("relu", name=f"{name}_out")(y)
 
