@@ -36,8 +36,8 @@ def test_upload_train_confusion_matrix_and_grad_cam(page, app_url, tmp_path):
     expect(page.get_by_text("Ready: scans.zip")).to_be_visible()
 
     page.get_by_role("link", name="Go to Train").click()
-    expect(page.get_by_text("Small CNN").first).to_be_visible()
-    page.get_by_label("Epochs").fill("3")
+    expect(page.get_by_text("Three conv-conv-pool blocks")).to_be_visible()
+    page.get_by_label("Epochs", exact=True).fill("3")
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Test ROC-AUC")).to_be_visible(timeout=180_000)
     page.get_by_role("button", name="Open in Evaluate").click()
@@ -47,4 +47,5 @@ def test_upload_train_confusion_matrix_and_grad_cam(page, app_url, tmp_path):
     page.get_by_role("button", name="Show where the model looks (Grad-CAM)").click()
     expect(page.get_by_text("Grad-CAM for class")).to_be_visible(timeout=120_000)
     page.get_by_text("Grad-CAM for class").scroll_into_view_if_needed()
+    page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     page.screenshot(path=str(SCREENSHOT))
