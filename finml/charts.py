@@ -41,27 +41,26 @@ def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go
     return fig
 
 
-def confusion_matrix(cm: np.ndarray, labels: tuple[str, str], threshold: float) -> go.Figure:
-    """Heatmap of a 2x2 confusion matrix with counts and row-normalised rates.
-
-    Args:
-        cm: int array of shape (2, 2), ``[[TN, FP], [FN, TP]]``.
-        labels: display names of class 0 and class 1 (the positive class).
-        threshold: the threshold used, for the title.
-    """
+def _confusion_heatmap(cm, classes, title: str, cell_names=None) -> go.Figure:
+    """Heatmap of a confusion matrix (rows true, columns predicted): colour = row rate,
+    text = optional cell name, count and row rate."""
     cm = np.asarray(cm)
     totals = cm.sum(axis=1, keepdims=True)
     rates = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
-    names = [["TN", "FP"], ["FN", "TP"]]
+    k = len(classes)
     text = [
-        [f"{names[i][j]}<br>{cm[i, j]:,}<br>{rates[i, j]:.1%} of row" for j in range(2)]
-        for i in range(2)
+        [
+            (f"{cell_names[i][j]}<br>" if cell_names else "")
+            + f"{cm[i, j]:,}<br>{rates[i, j]:.1%} of row"
+            for j in range(k)
+        ]
+        for i in range(k)
     ]
     fig = go.Figure(
         go.Heatmap(
             z=rates,
-            x=[f"predicted {labels[0]}", f"predicted {labels[1]}"],
-            y=[f"true {labels[0]}", f"true {labels[1]}"],
+            x=[f"predicted {c}" for c in classes],
+            y=[f"true {c}" for c in classes],
             text=text,
             texttemplate="%{text}",
             colorscale="Blues",
@@ -70,9 +69,21 @@ def confusion_matrix(cm: np.ndarray, labels: tuple[str, str], threshold: float) 
             colorbar={"title": "row rate"},
         )
     )
-    fig.update_layout(title=f"Confusion matrix at threshold {threshold:.3f}", **_LAYOUT)
+    fig.update_layout(title=title, **_LAYOUT)
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def confusion_matrix(cm: np.ndarray, labels: tuple[str, str], threshold: float) -> go.Figure:
+    """Heatmap of a 2x2 confusion matrix with counts and row-normalised rates.
+
+    Args:
+        cm: int array of shape (2, 2), ``[[TN, FP], [FN, TP]]``.
+        labels: display names of class 0 and class 1 (the positive class).
+        threshold: the threshold used, for the title.
+    """
+    names = [["TN", "FP"], ["FN", "TP"]]
+    return _confusion_heatmap(cm, labels, f"Confusion matrix at threshold {threshold:.3f}", names)
 
 
 def roc_curve(
@@ -130,29 +141,9 @@ def class_balance(report: pd.DataFrame) -> go.Figure:
 def multiclass_confusion(cm: np.ndarray, classes: tuple[str, ...] | list[str]) -> go.Figure:
     """Heatmap of a k x k confusion matrix (rows true, columns predicted) with counts and
     row-normalised rates."""
-    cm = np.asarray(cm)
-    totals = cm.sum(axis=1, keepdims=True)
-    rates = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
-    text = [
-        [f"{cm[i, j]:,}<br>{rates[i, j]:.1%}" for j in range(len(classes))]
-        for i in range(len(classes))
-    ]
-    fig = go.Figure(
-        go.Heatmap(
-            z=rates,
-            x=[f"predicted {c}" for c in classes],
-            y=[f"true {c}" for c in classes],
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Blues",
-            zmin=0,
-            zmax=1,
-            colorbar={"title": "row rate"},
-        )
+    return _confusion_heatmap(
+        cm, classes, "Confusion matrix (predicted class = highest probability)"
     )
-    fig.update_layout(title="Confusion matrix (predicted class = highest probability)", **_LAYOUT)
-    fig.update_yaxes(autorange="reversed")
-    return fig
 
 
 def ovr_roc_curves(curves: list[tuple], classes: tuple[str, ...] | list[str]) -> go.Figure:

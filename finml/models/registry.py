@@ -77,6 +77,10 @@ def _image_params(lr: float, epochs: int, extra: tuple[Param, ...] = ()) -> tupl
     )
 
 
+def _width(label: str) -> Param:
+    return Param("width", label, "int", 32, 4, 256, help="Doubles at each later block.")
+
+
 _WEIGHTS = Param(
     "weights_path",
     "Local weights file (optional)",
@@ -163,9 +167,7 @@ MODELS: dict[str, ModelInfo] = {
             "small_cnn",
             "Small CNN",
             "keras",
-            _image_params(
-                1e-3, 40, (Param("width", "Filters of the first block", "int", 32, 4, 256),)
-            ),
+            _image_params(1e-3, 40, (_width("Filters of the first block"),)),
             "Three conv-conv-pool blocks with batch normalisation; fast on a CPU.",
             task="images",
         ),
@@ -173,9 +175,7 @@ MODELS: dict[str, ModelInfo] = {
             "resnet18",
             "ResNet-18-like (residual blocks)",
             "keras",
-            _image_params(
-                1e-3, 40, (Param("width", "Filters of the first stage", "int", 32, 4, 256),)
-            ),
+            _image_params(1e-3, 40, (_width("Filters of the first stage"),)),
             "ResNet-18 layout (2-2-2-2 basic residual blocks) sized for 64-128 px images.",
             task="images",
         ),
