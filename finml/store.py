@@ -337,3 +337,24 @@ def progress(run: RunInfo, history: pd.DataFrame) -> tuple[float, str]:
     if run.status == FINISHED:
         return 1.0, label
     return (min(done / total, 1.0) if total else 0.0), label
+
+
+#: Test metrics shown as tiles when a run ends, in order: (metric key, label).
+HEADLINE = (
+    ("test_roc_auc", "Test ROC-AUC"),
+    ("test_accuracy", "Accuracy"),
+    ("test_gini", "Gini"),
+    ("test_ks", "KS statistic"),
+    ("test_brier", "Brier score"),
+    ("test_macro_f1", "Macro F1"),
+)
+
+
+def headline_metrics(run: RunInfo, table_keys: int = 4) -> list[tuple[str, float]]:
+    """The test metrics a run logged, as (label, value) tiles: ROC-AUC, Gini, KS and Brier
+    for tables; ROC-AUC, accuracy and what else it has for images (3+ classes log no Gini)."""
+    keys = [k for k, _ in HEADLINE if k in run.metrics]
+    if run.params.get("task", "table") == "table":
+        keys = [k for k in keys if k != "test_accuracy"][:table_keys]
+    labels = dict(HEADLINE)
+    return [(labels[k], run.metrics[k]) for k in keys[:5]]

@@ -6,7 +6,7 @@ from finml import charts, jobs
 from finml.errors import FinmlError
 from finml.models.registry import MODELS, PRESETS, get_model, model_names_for, resolve_params
 from finml.spec import RunSpec
-from finml.store import ACTIVE, EVALUABLE, RunStore, progress
+from finml.store import ACTIVE, EVALUABLE, RunStore, headline_metrics, progress
 
 st.title("Train")
 store = RunStore()
@@ -119,12 +119,9 @@ def monitor(run_id: str, was_active: bool) -> None:
     if len(history):
         st.plotly_chart(charts.learning_curves(history), width="stretch")
     if run.status in EVALUABLE and "test_roc_auc" in run.metrics:
-        m = run.metrics
-        cols = st.columns(4)
-        cols[0].metric("Test ROC-AUC", f"{m['test_roc_auc']:.3f}")
-        cols[1].metric("Gini", f"{m['test_gini']:.3f}")
-        cols[2].metric("KS statistic", f"{m['test_ks']:.3f}")
-        cols[3].metric("Brier score", f"{m['test_brier']:.3f}")
+        tiles = headline_metrics(run)
+        for col, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
+            col.metric(label, f"{value:.3f}")
         if st.button("Open in Evaluate", type="primary", key="open_eval"):
             st.session_state.eval_run = run_id
             st.switch_page("pages/evaluate.py")
