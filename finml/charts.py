@@ -184,3 +184,131 @@ def counts_bar(counts: dict[str, int], title: str) -> go.Figure:
     fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values())))
     fig.update_layout(title=title, **_LAYOUT)
     return fig
+
+
+def roc_with_band(band: pd.DataFrame, auc: tuple[float, float, float], point=None) -> go.Figure:
+    """ROC curve with its pointwise bootstrap band (:func:`finml.decision.roc_band`) and the
+    AUC with its confidence interval ``(auc, lower, upper)`` in the legend."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=band["fpr"],
+        y=band["upper"],
+        mode="lines",
+        line={"width": 0},
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    fig.add_scatter(
+        x=band["fpr"],
+        y=band["lower"],
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        fillcolor="rgba(99,110,250,0.2)",
+        name="95% band",
+    )
+    fig.add_scatter(
+        x=band["fpr"],
+        y=band["tpr"],
+        mode="lines",
+        name=f"ROC (AUC {auc[0]:.3f}, 95% CI {auc[1]:.3f}-{auc[2]:.3f})",
+    )
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
+    if point is not None:
+        fig.add_scatter(
+            x=[point[0]], y=[point[1]], mode="markers", name="threshold", marker={"size": 12}
+        )
+    fig.update_layout(
+        title="ROC curve (test split)",
+        xaxis_title="false-positive rate",
+        yaxis_title="true-positive rate (sensitivity)",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def cost_curve(curve: pd.DataFrame, chosen: float, best: float) -> go.Figure:
+    """Expected cost per case against the threshold, with the chosen and the cost-minimising
+    thresholds marked."""
+    fig = go.Figure()
+    fig.add_scatter(x=curve["threshold"], y=curve["cost"], mode="lines", name="expected cost")
+    fig.add_vline(x=chosen, line_dash="dot", annotation_text="chosen")
+    fig.add_vline(x=best, line_dash="dash", annotation_text="minimum (validation)")
+    fig.update_layout(
+        title="Expected cost per applicant (test split)",
+        xaxis_title="threshold",
+        yaxis_title="cost per case",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def ks_plot(curve: pd.DataFrame) -> go.Figure:
+    """Cumulative bads and goods by score (highest first) and the KS gap."""
+    i = int(curve["gap"].idxmax())
+    fig = go.Figure()
+    fig.add_scatter(x=curve["score"], y=curve["cum_bad"], mode="lines", name="cumulative bad")
+    fig.add_scatter(x=curve["score"], y=curve["cum_good"], mode="lines", name="cumulative good")
+    fig.add_scatter(
+        x=[curve["score"][i]] * 2,
+        y=[curve["cum_good"][i], curve["cum_bad"][i]],
+        mode="lines+markers",
+        name=f"KS = {curve['gap'][i]:.3f}",
+    )
+    fig.update_layout(
+        title="KS plot (test split)",
+        xaxis_title="score (cut-off)",
+        yaxis_title="cumulative share",
+        xaxis_autorange="reversed",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def gains_chart(table: pd.DataFrame) -> go.Figure:
+    """Cumulative gains (events captured) and lift by decile."""
+    fig = go.Figure()
+    fig.add_bar(x=table["decile"], y=table["lift"], name="lift", yaxis="y2", opacity=0.5)
+    fig.add_scatter(
+        x=table["decile"],
+        y=table["cumulative events %"],
+        mode="lines+markers",
+        name="cumulative events %",
+    )
+    fig.update_layout(
+        title="Cumulative gains and lift by decile (1 = highest scores)",
+        xaxis_title="decile",
+        yaxis={"title": "% of events", "range": [0, 105]},
+        yaxis2={"title": "lift", "overlaying": "y", "side": "right"},
+        **_LAYOUT,
+    )
+    return fig
+
+
+def calibration_plot(table: pd.DataFrame, brier: float, hl: dict) -> go.Figure:
+    """Observed event rate against mean predicted probability, with the diagonal."""
+    fig = go.Figure()
+    fig.add_scatter(x=table["predicted"], y=table["observed"], mode="lines+markers", name="model")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dash"})
+    fig.update_layout(
+        title=f"Calibration: Brier {brier:.3f}, Hosmer-Lemeshow p = {hl['p_value']:.3f}",
+        xaxis_title="mean predicted probability",
+        yaxis_title="observed event rate",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def score_distribution(y: np.ndarray, score: np.ndarray, labels: tuple[str, str]) -> go.Figure:
+    """Histogram of the scores of each class, overlaid."""
+    fig = go.Figure()
+    for value, name in enumerate(labels):
+        fig.add_histogram(x=score[y == value], name=name, opacity=0.6, nbinsx=30)
+    fig.update_layout(
+        barmode="overlay",
+        title="Score distribution by class (test split)",
+        xaxis_title="score",
+        yaxis_title="rows",
+        **_LAYOUT,
+    )
+    return fig

@@ -129,15 +129,22 @@ def pr_points(y_true: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nda
     return recall, precision, float(average_precision_score(y_true, score))
 
 
-def metrics_table(metrics: dict[str, float]) -> pd.DataFrame:
-    """Metrics as a two-column table (``metric``, ``value``) in :data:`METRIC_LABELS` order,
-    for display."""
-    return pd.DataFrame(
+def metrics_table(metrics: dict[str, float], cis: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Metrics as a table (``metric``, ``value`` and, given bootstrap intervals from
+    :func:`finml.decision.metric_cis`, ``95% CI``) in :data:`METRIC_LABELS` order."""
+    keys = [k for k in METRIC_LABELS if k in metrics]
+    table = pd.DataFrame(
         {
-            "metric": [METRIC_LABELS[k] for k in METRIC_LABELS if k in metrics],
-            "value": [round(float(metrics[k]), 4) for k in METRIC_LABELS if k in metrics],
+            "metric": [METRIC_LABELS[k] for k in keys],
+            "value": [round(float(metrics[k]), 4) for k in keys],
         }
     )
+    if cis is not None:
+        table["95% CI"] = [
+            f"{cis.loc[k, 'lower']:.3f} – {cis.loc[k, 'upper']:.3f}" if k in cis.index else ""
+            for k in keys
+        ]
+    return table
 
 
 def operating_point(y_true: np.ndarray, score: np.ndarray, threshold: float) -> tuple[float, float]:

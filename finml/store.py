@@ -63,6 +63,7 @@ class RunInfo:
         total_steps: planned epochs / iterations (None until known).
         params: logged parameters (text).
         metrics: latest value of each logged metric.
+        threshold: the decision threshold saved on the Evaluate page, if any.
     """
 
     run_id: str
@@ -77,6 +78,7 @@ class RunInfo:
     total_steps: int | None
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
+    threshold: float | None = None
 
     @property
     def label(self) -> str:
@@ -174,6 +176,11 @@ class RunStore:
             _retry(self.client.update_run, run_id, status=_MLFLOW_STATUS[status])
         else:
             _retry(self.client.set_terminated, run_id, status=_MLFLOW_STATUS[status])
+
+    def set_threshold(self, run_id: str, threshold: float, how: str) -> None:
+        """Save the chosen decision threshold of a run (tags ``finml.threshold``, ``.how``)."""
+        _retry(self.client.set_tag, run_id, "finml.threshold", repr(float(threshold)))
+        _retry(self.client.set_tag, run_id, "finml.threshold_how", how)
 
     def set_total_steps(self, run_id: str, total: int) -> None:
         """Record the planned number of epochs / iterations (the progress bar's total)."""
@@ -287,6 +294,7 @@ def _info(run) -> RunInfo:
         started=float(started) if started else None,
         ended=run.info.end_time / 1000 if run.info.end_time else None,
         total_steps=int(total) if total else None,
+        threshold=float(tags["finml.threshold"]) if "finml.threshold" in tags else None,
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
     )

@@ -5,48 +5,136 @@ the misclassified test images and Grad-CAM."""
 
 import streamlit as st
 
-from finml import charts, evaluate, jobs
+from finml import charts, decision, evaluate, jobs
 from finml.data.staging import load_staged_images
 from finml.errors import FinmlError
 from finml.store import EVALUABLE, RunStore
 
+THRESHOLD_MODES = [
+    "Manual",
+    "Youden J (validation split)",
+    "Minimum expected cost (validation split)",
+]
 
-def binary_view(y, score, val_y, val_score, labels):
-    """Threshold, confusion matrix, metrics, ROC and PR of a binary score."""
-    mode = st.radio(
+
+def _cached(key, compute):
+    """Memoise per session: bootstrap intervals take a moment and must not rerun per widget."""
+    cache = st.session_state.setdefault("eval_memo", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def binary_view(run, y, score, val_y, val_score, labels):
+    """Threshold and costs, confusion matrix, metrics with CIs, ROC band, PR, credit pack."""
+    german = "German Credit" in run.dataset or "German Credit" in run.params.get("dataset", "")
+    costs = decision.GERMAN_CREDIT_COSTS if german else {"fp": 1.0, "fn": 1.0}
+    c1, c2, c3 = st.columns([2, 1, 1])
+    mode = c1.radio(
         "Threshold",
-        ["Manual", "Youden J (chosen on the validation split)"],
-        horizontal=True,
+        THRESHOLD_MODES,
         key="threshold_mode",
-        help="Youden's J maximises sensitivity + specificity - 1. It is chosen on the "
-        "validation split, never on the test split.",
+        help="Youden J and the cost minimum are chosen on the validation split, "
+        "never on the test split.",
     )
-    if mode == "Manual":
+    cost_fp = c2.number_input(
+        f"Cost of a false positive (refusing a {labels[0]})", 0.0, 1e6, costs["fp"], key="cost_fp"
+    )
+    cost_fn = c3.number_input(
+        f"Cost of a false negative (accepting a {labels[1]})", 0.0, 1e6, costs["fn"], key="cost_fn"
+    )
+    if german:
+        c2.caption("Statlog German Credit cost matrix: 1 and 5.")
+    best, _ = decision.min_cost_threshold(val_y, val_score, cost_fp, cost_fn)
+    if mode == THRESHOLD_MODES[0]:
+        default = run.threshold if run.threshold is not None else 0.5
         threshold = st.slider(
             "Threshold (score >= threshold: predicted positive)",
             0.0,
             1.0,
-            0.5,
+            float(default),
             0.01,
             key="threshold",
         )
-    else:
+    elif mode == THRESHOLD_MODES[1]:
         threshold = evaluate.youden_threshold(val_y, val_score)
         st.caption(f"Youden J threshold from the validation split: **{threshold:.3f}**")
+    else:
+        threshold = best
+        st.caption(f"Cost-minimising threshold on the validation split: **{threshold:.3f}**")
+    if st.button(f"Save threshold {threshold:.3f} with the run", key="save_threshold"):
+        store.set_threshold(run.run_id, threshold, mode)
+        st.toast(f"Threshold {threshold:.3f} saved with the run.")
     metrics = evaluate.binary_metrics(y, score, threshold)
-    left, right = st.columns([3, 2])
-    left.plotly_chart(
-        charts.confusion_matrix(evaluate.confusion(y, score, threshold), labels, threshold),
-        width="stretch",
+    cis = _cached(
+        (run.run_id, "ci", round(threshold, 4)),
+        lambda: decision.metric_cis(y, score, threshold, n_boot=300),
     )
-    right.table(evaluate.metrics_table(metrics).set_index("metric"))
-    right.caption(f"Test split: {len(y):,} rows, {int(y.sum()):,} positive ({labels[1]}).")
-    fpr, tpr = evaluate.roc_points(y, score)
-    recall, precision, ap = evaluate.pr_points(y, score)
-    c1, c2 = st.columns(2)
-    point = evaluate.operating_point(y, score, threshold)
-    c1.plotly_chart(charts.roc_curve(fpr, tpr, metrics["roc_auc"], point), width="stretch")
-    c2.plotly_chart(charts.pr_curve(recall, precision, ap, float(y.mean())), width="stretch")
+    cm = evaluate.confusion(y, score, threshold)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
+    right.table(evaluate.metrics_table(metrics, cis).set_index("metric"))
+    cost = decision.expected_cost_curve(y, score, cost_fp, cost_fn, n=101)
+    at = (cost_fp * cm[0, 1] + cost_fn * cm[1, 0]) / len(y)
+    right.caption(
+        f"Test split: {len(y):,} rows, {int(y.sum()):,} positive ({labels[1]}). Expected cost "
+        f"at this threshold: {at:.3f} per case. 95% CIs: stratified bootstrap, 300 resamples."
+    )
+    tab_roc, tab_costs, tab_credit = st.tabs(
+        ["ROC and PR", "Costs and operating points", "Credit pack"]
+    )
+    with tab_roc:
+        band = _cached((run.run_id, "band"), lambda: decision.roc_band(y, score))
+        auc = (
+            cis.loc["roc_auc", "value"],
+            cis.loc["roc_auc", "lower"],
+            cis.loc["roc_auc", "upper"],
+        )
+        point = evaluate.operating_point(y, score, threshold)
+        recall, precision, ap = evaluate.pr_points(y, score)
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(charts.roc_with_band(band, auc, point), width="stretch")
+        c2.plotly_chart(charts.pr_curve(recall, precision, ap, float(y.mean())), width="stretch")
+    with tab_costs:
+        st.plotly_chart(charts.cost_curve(cost, threshold, best), width="stretch")
+        c1, c2 = st.columns(2)
+        spec = c1.slider("Required specificity", 0.5, 1.0, 0.9, 0.01, key="req_spec")
+        sens, t1 = decision.sensitivity_at_specificity(y, score, spec)
+        c1.metric(
+            f"Sensitivity at specificity >= {spec:.2f}",
+            f"{sens:.3f}",
+            f"threshold {t1:.3f}",
+            delta_color="off",
+        )
+        need = c2.slider("Required sensitivity", 0.5, 1.0, 0.9, 0.01, key="req_sens")
+        spec2, t2 = decision.specificity_at_sensitivity(y, score, need)
+        c2.metric(
+            f"Specificity at sensitivity >= {need:.2f}",
+            f"{spec2:.3f}",
+            f"threshold {t2:.3f}",
+            delta_color="off",
+        )
+        st.caption(
+            "Operating points read off the test split, for reporting; choose a "
+            "threshold on validation data."
+        )
+    with tab_credit:
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(charts.ks_plot(decision.ks_curve(y, score)), width="stretch")
+        lift = decision.lift_table(y, score)
+        c2.plotly_chart(charts.gains_chart(lift), width="stretch")
+        st.dataframe(lift.round(3), hide_index=True, width="stretch")
+        hl = decision.hosmer_lemeshow(y, score)
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(
+            charts.calibration_plot(decision.calibration_table(y, score), metrics["brier"], hl),
+            width="stretch",
+        )
+        c2.plotly_chart(charts.score_distribution(y, score, labels), width="stretch")
+        st.caption(
+            f"Hosmer-Lemeshow: H = {hl['statistic']:.2f}, {hl['dof']} dof, "
+            f"p = {hl['p_value']:.3f} (p < 0.05: probabilities not calibrated)."
+        )
 
 
 def image_view(run, test):
@@ -142,7 +230,7 @@ if is_images:
 else:
     y, val_y = test["y_true"].to_numpy(), val["y_true"].to_numpy()
     labels = (run.params.get("negative_class") or f"not {positive}", positive)
-binary_view(y, test["score"].to_numpy(), val_y, val["score"].to_numpy(), labels)
+binary_view(run, y, test["score"].to_numpy(), val_y, val["score"].to_numpy(), labels)
 if is_images:
     image_view(run, test)
 if len(history):

@@ -33,7 +33,9 @@ def finished_run(german_spec):
     spec = german_spec("logreg")
     store = RunStore()
     run_id = store.create_run(
-        "logreg · German", {"model": "logreg", "positive_class": "bad"}, {"finml.model": "logreg"}
+        "logreg · German",
+        {"model": "logreg", "positive_class": "bad", "dataset": "German Credit (Statlog)"},
+        {"finml.model": "logreg", "finml.dataset": "German Credit (Statlog)"},
     )
     result = run_training(spec, load_staged(spec.dataset.dataset_id), ListSink())
     log_result(store, run_id, spec, result)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from finml.decision import GERMAN_CREDIT_COSTS, min_cost_threshold
 from finml.evaluate import binary_metrics, youden_threshold
 from finml.store import RunStore
 from tests.app.conftest import open_app
@@ -33,8 +35,26 @@ def test_threshold_slider_recomputes_from_stored_predictions(finished_run):
 
 def test_youden_threshold_comes_from_the_validation_split(finished_run):
     at = open_app("evaluate")
-    at.radio(key="threshold_mode").set_value("Youden J (chosen on the validation split)").run()
+    at.radio(key="threshold_mode").set_value("Youden J (validation split)").run()
     val = RunStore().read_frame(finished_run, "predictions/validation.parquet")
     expected = youden_threshold(val["y_true"].to_numpy(), val["score"].to_numpy())
-    assert f"{expected:.3f}" in at.caption[0].value
+    assert f"{expected:.3f}" in " ".join(c.value for c in at.caption)
     assert not np.isnan(_metric(at, "Specificity"))
+
+
+def test_costs_cis_and_a_saved_threshold(finished_run):
+    at = open_app("evaluate")
+    table = at.table[0].value
+    low, high = (float(v) for v in table.loc["ROC-AUC", "95% CI"].split(" – "))
+    assert low < float(table.loc["ROC-AUC", "value"]) < high
+    at.radio(key="threshold_mode").set_value("Minimum expected cost (validation split)").run()
+    # the German Credit demo gets the Statlog costs (FP 1, FN 5) by default
+    assert at.number_input(key="cost_fn").value == GERMAN_CREDIT_COSTS["fn"]
+    val = RunStore().read_frame(finished_run, "predictions/validation.parquet")
+    best, _ = min_cost_threshold(val["y_true"], val["score"], 1.0, 5.0)
+    assert f"{best:.3f}" in " ".join(c.value for c in at.caption)
+    at.button(key="save_threshold").click().run()
+    assert RunStore().get_run(finished_run).threshold == pytest.approx(best)
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    for title in ("KS plot", "Cumulative gains", "Calibration", "Expected cost", "95% band"):
+        assert title in titles
