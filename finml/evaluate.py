@@ -262,3 +262,14 @@ def ovr_roc(y_true: np.ndarray, proba: np.ndarray) -> list[tuple[np.ndarray, np.
         fpr, tpr, _ = roc_curve(y, proba[:, i])
         out.append((fpr, tpr, float(roc_auc_score(y, proba[:, i]))))
     return out
+
+
+#: Cells of a binary confusion matrix: (true class, predicted class).
+CELLS = {"TP": (1, 1), "FP": (0, 1), "FN": (1, 0), "TN": (0, 0)}
+
+
+def cell_mask(y_true: np.ndarray, score: np.ndarray, threshold: float, cell: str) -> np.ndarray:
+    """Rows in one cell (``"TP"``, ``"FP"``, ``"FN"``, ``"TN"``) of the confusion matrix at
+    ``threshold``: a bool array of shape (n,)."""
+    truth, predicted = CELLS[cell]
+    return (np.asarray(y_true) == truth) & ((np.asarray(score) >= threshold) == bool(predicted))

@@ -3,10 +3,12 @@ threshold never retrains). Tables and two-class image runs get the binary view (
 matrix at a threshold, ROC, PR, metrics); image runs add per-class metrics, one-vs-rest ROC,
 the misclassified test images and Grad-CAM."""
 
+import contextlib
+
 import streamlit as st
 
 from finml import charts, decision, evaluate, jobs
-from finml.data.staging import load_staged_images
+from finml.data.staging import load_staged, load_staged_images
 from finml.errors import FinmlError
 from finml.store import EVALUABLE, RunStore
 
@@ -80,6 +82,7 @@ def binary_view(run, y, score, val_y, val_score, labels):
         f"Test split: {len(y):,} rows, {int(y.sum()):,} positive ({labels[1]}). Expected cost "
         f"at this threshold: {at:.3f} per case. 95% CIs: stratified bootstrap, 300 resamples."
     )
+    drill_down(run, y, score, threshold)
     tab_roc, tab_costs, tab_credit = st.tabs(
         ["ROC and PR", "Costs and operating points", "Credit pack"]
     )
@@ -137,6 +140,48 @@ def binary_view(run, y, score, val_y, val_score, labels):
         )
 
 
+def _staged_images(run):
+    """The run's staged images (cached per session), or None if no longer in the workspace."""
+    data = st.session_state.setdefault("staged_images", {})
+    key = run.params.get("dataset_id", "")
+    if key not in data:
+        try:
+            data[key] = load_staged_images(key)
+        except FinmlError:
+            return None
+    return data[key]
+
+
+def drill_down(run, y, score, threshold):
+    """The test rows (or images) of one confusion-matrix cell, sorted by score."""
+    cell = st.segmented_control(
+        "Show the test cases in cell", list(evaluate.CELLS), key="drill_cell"
+    )
+    if cell is None:
+        return
+    test = st.session_state.eval_cache[run.run_id][0]
+    mask = evaluate.cell_mask(y, score, threshold, cell)
+    picked = test[mask].sort_values("score", ascending=False)
+    st.caption(f"{len(picked)} test cases in {cell}, highest score first.")
+    if run.params.get("task") == "images":
+        staged = _staged_images(run)
+        if staged is not None and len(picked):
+            top = picked.head(24)
+            st.image(
+                [staged["images"][r] for r in top["row"]],
+                caption=[
+                    f"{staged['names'][r]} ({sc:.2f})"
+                    for r, sc in zip(top["row"], top["score"], strict=True)
+                ],
+                width=110,
+            )
+        return
+    rows = picked[["row", "score"]].rename(columns={"row": "data row"})
+    with contextlib.suppress(FinmlError):  # staged table gone: row numbers and scores only
+        rows = rows.join(load_staged(run.params.get("dataset_id", "")), on="data row")
+    st.dataframe(rows, hide_index=True, width="stretch")
+
+
 def image_view(run, test):
     """Per-class metrics, one-vs-rest ROC, misclassified images and Grad-CAM."""
     classes = run.params["classes"].split(",")
@@ -148,14 +193,9 @@ def image_view(run, test):
     left.plotly_chart(charts.multiclass_confusion(cm, classes), width="stretch")
     right.plotly_chart(charts.ovr_roc_curves(evaluate.ovr_roc(y, proba), classes), width="stretch")
     st.table(evaluate.per_class_metrics(y, proba, tuple(classes)).round(4))
-    data_key = run.params.get("dataset_id", "")
-    try:
-        data = st.session_state.setdefault("staged_images", {})
-        if data_key not in data:
-            data[data_key] = load_staged_images(data_key)
-        staged = data[data_key]
-    except FinmlError as exc:
-        st.info(f"The test images are not available for display: {exc}")
+    staged = _staged_images(run)
+    if staged is None:
+        st.info("The test images are no longer in the workspace; they cannot be shown.")
         return
     st.subheader("Misclassified test images")
     wrong = test[proba.argmax(axis=1) != y]

@@ -88,3 +88,11 @@ def test_multiclass_auc_and_ovr_curves_match_sklearn():
     assert np.mean(aucs) == pytest.approx(evaluate.multiclass_auc(y, proba))
     m = evaluate.image_metrics(y, proba, positive=1)
     assert set(m) == {"accuracy", "macro_f1", "roc_auc"}  # no binary pack for 3 classes
+
+
+def test_cell_masks_partition_the_rows_like_the_confusion_matrix():
+    (tn, fp), (fn, tp) = evaluate.confusion(Y, S, 0.5)
+    masks = {c: evaluate.cell_mask(Y, S, 0.5, c) for c in evaluate.CELLS}
+    assert [int(masks[c].sum()) for c in ("TN", "FP", "FN", "TP")] == [tn, fp, fn, tp]
+    assert np.sum(list(masks.values()), axis=0).tolist() == [1] * len(Y)
+    assert S[masks["FP"]].tolist() == [0.7]

@@ -58,3 +58,21 @@ def test_costs_cis_and_a_saved_threshold(finished_run):
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     for title in ("KS plot", "Cumulative gains", "Calibration", "Expected cost", "95% band"):
         assert title in titles
+
+
+def test_drill_down_lists_the_rows_of_a_cell_by_score(german_spec, reap):
+    from finml import jobs
+    from tests.conftest import wait_for
+
+    store = RunStore()
+    run_id = jobs.submit(german_spec("logreg"), store)
+    wait_for(lambda: store.get_run(run_id).status == "finished")
+    at = open_app("evaluate")
+    at.segmented_control(key="drill_cell").set_value("FN").run()
+    assert not at.exception, at.exception
+    rows = at.dataframe[0].value
+    test = store.read_frame(run_id, "predictions/test.parquet")
+    fn = test[(test["y_true"] == 1) & (test["score"] < 0.5)]
+    assert len(rows) == len(fn) > 0
+    assert rows["score"].is_monotonic_decreasing
+    assert set(rows["creditability"]) == {"bad"}  # joined with the staged applicant rows
