@@ -187,6 +187,25 @@ def hosmer_lemeshow(y_true: np.ndarray, score: np.ndarray, groups: int = 10) -> 
     return {"statistic": float(stat), "dof": dof, "p_value": float(chi2.sf(stat, dof))}
 
 
+def reference_bins(values: np.ndarray, n_bins: int = 10) -> dict[str, list[float]]:
+    """Decile bins of a reference sample for PSI: inner ``edges`` (open at both ends) and the
+    ``shares`` of the sample in each bin (JSON-serialisable)."""
+    values = np.asarray(values, dtype=float)
+    edges = np.unique(np.quantile(values, np.linspace(0, 1, n_bins + 1))[1:-1])
+    counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
+    return {"edges": edges.tolist(), "shares": (counts / len(values)).tolist()}
+
+
+def psi_binned(reference: dict[str, list[float]], actual: np.ndarray) -> float:
+    """PSI of ``actual`` against reference bins from :func:`reference_bins` (see :func:`psi`)."""
+    edges = np.asarray(reference["edges"])
+    actual = np.asarray(actual, dtype=float)
+    counts = np.bincount(np.searchsorted(edges, actual, side="right"), minlength=len(edges) + 1)
+    e = np.maximum(np.asarray(reference["shares"]), 1e-4)
+    a = np.maximum(counts / max(len(actual), 1), 1e-4)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
 def psi(expected: np.ndarray, actual: np.ndarray, n_bins: int = 10) -> float:
     """Population stability index of a numeric variable or score between a reference sample
     (``expected``, e.g. the training split) and new data (``actual``):
@@ -197,14 +216,7 @@ def psi(expected: np.ndarray, actual: np.ndarray, n_bins: int = 10) -> float:
     (open at both ends); an empty share is floored at 0.0001 so the logarithm exists
     (Siddiqi, Credit Risk Scorecards, 2006, ch. 8). Bands: :data:`PSI_BANDS`.
     """
-    e = np.asarray(expected, dtype=float)
-    a = np.asarray(actual, dtype=float)
-    edges = np.unique(np.quantile(e, np.linspace(0, 1, n_bins + 1))[1:-1])
-    e_share = np.bincount(np.searchsorted(edges, e, side="right"), minlength=len(edges) + 1)
-    a_share = np.bincount(np.searchsorted(edges, a, side="right"), minlength=len(edges) + 1)
-    e_share = np.maximum(e_share / len(e), 1e-4)
-    a_share = np.maximum(a_share / len(a), 1e-4)
-    return float(np.sum((a_share - e_share) * np.log(a_share / e_share)))
+    return psi_binned(reference_bins(expected, n_bins), actual)
 
 
 def psi_band(value: float) -> str:

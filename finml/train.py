@@ -18,6 +18,7 @@ from finml.data.tabular import validate_target
 from finml.evaluate import binary_metrics
 from finml.models.registry import get_model, resolve_params
 from finml.preprocess import build_preprocessor, prepare_features
+from finml.scoring import permutation_importances, training_profile
 from finml.spec import RunSpec
 from finml.split import Split, make_split, split_report
 
@@ -59,6 +60,10 @@ class TrainResult:
         test_predictions: same columns, for the test split (empty if no model).
         test_metrics: :func:`finml.evaluate.binary_metrics` at 0.5 on the test split.
         feature_names: names of the preprocessed columns, shape (n_features,).
+        profile: training-split profile for scoring new data
+            (:func:`finml.scoring.training_profile`), tables only.
+        importance: permutation importance on the validation split
+            (:func:`finml.scoring.permutation_importances`), tables only.
     """
 
     status: str
@@ -71,6 +76,8 @@ class TrainResult:
     test_predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
     test_metrics: dict[str, float] = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)
+    profile: dict = field(default_factory=dict)
+    importance: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def never_stop() -> bool:
@@ -135,6 +142,11 @@ def run_training(
         return result
 
     result.val_predictions = _predictions(split.val, y_val, predict_scores(model, x_val))
+    x_raw_train = X.iloc[split.train]
+    result.profile = training_profile(
+        x_raw_train, list(ds.numeric), list(ds.categorical), predict_scores(model, x_train)
+    )
+    result.importance = permutation_importances(model, pre, X.iloc[split.val], y_val, spec.seed)
     # The test split is touched here, once, after training is over.
     x_test = pre.transform(X.iloc[split.test]).astype(np.float32)
     test_scores = predict_scores(model, x_test)
@@ -159,6 +171,8 @@ def predict_scores(model, x: np.ndarray) -> np.ndarray:
     """
     if hasattr(model, "predict_proba"):
         return model.predict_proba(x)[:, 1].astype(np.float64)
+    if len(x) <= 8192:  # one eager call: far cheaper than predict()'s setup for small batches
+        return np.asarray(model(x, training=False), dtype=np.float64).ravel()
     return np.asarray(model.predict(x, verbose=0, batch_size=4096), dtype=np.float64).ravel()
 
 

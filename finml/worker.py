@@ -55,6 +55,8 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
     store.log_frame(run_id, result.test_predictions, "predictions/test.parquet")
     store.log_metrics(run_id, {f"test_{k}": v for k, v in result.test_metrics.items()})
+    if not result.importance.empty:
+        store.log_frame(run_id, result.importance, "explain/permutation_importance.parquet")
     from finml.bundle import save_bundle
 
     ds = spec.dataset
@@ -74,6 +76,7 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
             numeric=list(ds.numeric),
             categorical=list(ds.categorical),
             feature_names=result.feature_names,
+            profile=result.profile,
         )
     with tempfile.TemporaryDirectory() as tmp:
         folder = save_bundle(

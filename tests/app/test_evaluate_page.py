@@ -76,3 +76,22 @@ def test_drill_down_lists_the_rows_of_a_cell_by_score(german_spec, reap):
     assert len(rows) == len(fn) > 0
     assert rows["score"].is_monotonic_decreasing
     assert set(rows["creditability"]) == {"bad"}  # joined with the staged applicant rows
+
+
+def test_predict_page_scores_an_uploaded_table(finished_run, german):
+    at = open_app("predict")
+    rows = german.head(30).drop(columns="creditability").to_csv(index=False).encode()
+    at.file_uploader(key="rows").set_value(("applicants.csv", rows, "text/csv")).run()
+    assert not at.exception, at.exception
+    scored = at.dataframe[0].value
+    assert len(scored) == 30 and set(scored["decision"]) <= {"accept", "refuse"}
+    psi = at.dataframe[1].value
+    assert psi["variable"].iloc[0] == "score" and "band" in psi
+
+
+def test_predict_page_reports_a_missing_column(finished_run, german):
+    at = open_app("predict")
+    rows = german.head(5).drop(columns=["creditability", "purpose"]).to_csv(index=False).encode()
+    at.file_uploader(key="rows").set_value(("applicants.csv", rows, "text/csv")).run()
+    assert not at.exception, at.exception
+    assert "lacks 1 column(s) the model needs: 'purpose'" in at.error[0].value
