@@ -19,8 +19,6 @@ from finml.worker import log_result
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A logistic regression on German Credit, its bundle as the worker saves it, the data."""
-    import os
-
     from finml.bundle import save_bundle
     from finml.data.demo import demo_frame
     from finml.data.staging import stage_frame
@@ -28,12 +26,12 @@ def trained(tmp_path_factory):
     from finml.models.registry import resolve_params
     from finml.spec import DatasetSpec, RunSpec
 
-    os.environ["FINML_DATA_DIR"] = str(tmp_path_factory.mktemp("d"))
     frame = demo_frame("German Credit (Statlog)")
     numeric, categorical = default_features(infer_schema(frame), "creditability")
-    ds = DatasetSpec(
-        stage_frame(frame), "g", "creditability", "bad", tuple(numeric), tuple(categorical)
-    )
+    with pytest.MonkeyPatch.context() as mp:  # a data folder for this module only
+        mp.setenv("FINML_DATA_DIR", str(tmp_path_factory.mktemp("d")))
+        staged = stage_frame(frame)
+    ds = DatasetSpec(staged, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
     result = run_training(RunSpec(ds, "logreg", resolve_params("logreg")), frame, ListSink())
     meta = {
         "model": "logreg",
