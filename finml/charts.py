@@ -312,3 +312,47 @@ def score_distribution(y: np.ndarray, score: np.ndarray, labels: tuple[str, str]
         **_LAYOUT,
     )
     return fig
+
+
+def importance_bar(table: pd.DataFrame, top: int = 15) -> go.Figure:
+    """Horizontal bars of permutation importance (mean drop of ROC-AUC, with its std)."""
+    part = table.head(top).iloc[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=part["importance"],
+            y=part["feature"],
+            orientation="h",
+            error_x={"type": "data", "array": part["std"]},
+        )
+    )
+    fig.update_layout(
+        title="Permutation importance (validation split): drop of ROC-AUC",
+        xaxis_title="ROC-AUC drop when the column is shuffled",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def overlay_roc(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> go.Figure:
+    """ROC curves of several runs: {label: (fpr, tpr, auc)}."""
+    fig = go.Figure()
+    for label, (fpr, tpr, auc) in curves.items():
+        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{label} (AUC {auc:.3f})")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
+    fig.update_layout(
+        title="ROC curves (test split)",
+        xaxis_title="false-positive rate",
+        yaxis_title="true-positive rate",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def overlay_learning(histories: dict[str, pd.DataFrame], key: str = "val_loss") -> go.Figure:
+    """One per-epoch metric (default validation loss) of several runs."""
+    fig = go.Figure()
+    for label, history in histories.items():
+        if key in history:
+            fig.add_scatter(x=history["step"], y=history[key], mode="lines+markers", name=label)
+    fig.update_layout(title=f"Learning curves: {key}", xaxis_title="epoch / iteration", **_LAYOUT)
+    return fig

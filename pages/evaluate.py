@@ -83,9 +83,16 @@ def binary_view(run, y, score, val_y, val_score, labels):
         f"at this threshold: {at:.3f} per case. 95% CIs: stratified bootstrap, 300 resamples."
     )
     drill_down(run, y, score, threshold)
-    tab_roc, tab_costs, tab_credit = st.tabs(
-        ["ROC and PR", "Costs and operating points", "Credit pack"]
+    tab_roc, tab_costs, tab_credit, tab_explain = st.tabs(
+        ["ROC and PR", "Costs and operating points", "Credit pack", "Explanations"]
     )
+    with tab_explain:
+        try:
+            importance = store.read_frame(run.run_id, "explain/permutation_importance.parquet")
+        except FinmlError:
+            st.caption("This run has no permutation importance (image runs: see Grad-CAM).")
+        else:
+            st.plotly_chart(charts.importance_bar(importance), width="stretch")
     with tab_roc:
         band = _cached((run.run_id, "band"), lambda: decision.roc_band(y, score))
         auc = (

@@ -1,0 +1,108 @@
+"""Run export / import as one bundle file, and refusals of hostile files."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import re
+import zipfile
+
+import numpy as np
+import pytest
+
+from finml.bundle import export_run, import_run, load_bundle
+from finml.errors import BundleError
+from finml.store import RunStore
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+@pytest.fixture
+def exported(german_spec, reap):
+    from finml import jobs
+    from tests.conftest import wait_for
+
+    store = RunStore()
+    run_id = jobs.submit(german_spec("mlp", epochs=5), store)
+    wait_for(lambda: store.get_run(run_id).status == "finished", timeout=120)
+    store.set_threshold(run_id, 0.3, "Manual")
+    return store, run_id, export_run(store, run_id)
+
+
+def test_export_then_import_gives_the_same_model_metrics_and_curves(exported):
+    store, run_id, data = exported
+    assert set(_members(data)) >= {
+        "run.json",
+        "bundle/meta.json",
+        "bundle/model.keras",
+        "bundle/preprocessor.skops",
+        "predictions/test.parquet",
+    }
+    new_id = import_run(data, store, name="x.zip")
+    old, new = store.get_run(run_id), store.get_run(new_id)
+    assert new.status == "finished" and new.threshold == pytest.approx(0.3)
+    assert new.metrics["test_roc_auc"] == pytest.approx(old.metrics["test_roc_auc"])
+    assert store.history(new_id)["val_loss"].tolist() == pytest.approx(
+        store.history(run_id)["val_loss"].tolist()
+    )
+    a = load_bundle(store.download(run_id, "bundle"))
+    b = load_bundle(store.download(new_id, "bundle"))
+    x = np.random.default_rng(0).normal(size=(4, len(a.meta["feature_names"]))).astype("float32")
+    np.testing.assert_allclose(a.model(x), b.model(x), rtol=1e-6)
+
+
+def test_a_pickle_renamed_to_the_bundle_extension_is_refused():
+    data = pickle.dumps({"model": "innocent"})
+    with pytest.raises(BundleError, match="pickle"):
+        import_run(data, RunStore(), name="model.zip")
+
+
+def test_a_zip_that_is_not_a_bundle_is_refused():
+    with pytest.raises(BundleError, match=re.escape("'data.csv'")):
+        import_run(_zip({"data.csv": b"a,b\n1,2\n"}), RunStore(), name="data.zip")
+    with pytest.raises(BundleError, match=re.escape("'../evil.sh'")):
+        import_run(_zip({"run.json": b"{}", "../evil.sh": b"rm -rf /"}), RunStore())
+    with pytest.raises(BundleError, match="not a ZIP"):
+        import_run(b"just text", RunStore())
+
+
+def test_a_keras_model_with_a_lambda_layer_is_refused(exported, tmp_path):
+    import keras
+
+    store, _, data = exported
+    inputs = keras.Input(shape=(3,))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda t: t * 2)(inputs))
+    model.save(tmp_path / "evil.keras")
+    members = _members(data)
+    members["bundle/model.keras"] = (tmp_path / "evil.keras").read_bytes()
+    before = len(store.list_runs())
+    with pytest.raises(BundleError, match="could not be loaded safely"):
+        import_run(_zip(members), store, name="evil.zip")
+    assert len(store.list_runs()) == before  # nothing was imported
+
+
+def test_a_skops_file_with_an_untrusted_callable_is_refused(exported):
+    import os
+
+    import skops.io as sio
+    from sklearn.preprocessing import FunctionTransformer
+
+    store, _, data = exported
+    members = _members(data)
+    members["bundle/preprocessor.skops"] = sio.dumps(FunctionTransformer(func=os.system))
+    with pytest.raises(BundleError, match="types finml does not load"):
+        import_run(_zip(members), store, name="evil.zip")
+    meta = json.loads(members["bundle/meta.json"])
+    assert meta["family"] == "keras"
