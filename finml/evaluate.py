@@ -273,3 +273,31 @@ def cell_mask(y_true: np.ndarray, score: np.ndarray, threshold: float, cell: str
     ``threshold``: a bool array of shape (n,)."""
     truth, predicted = CELLS[cell]
     return (np.asarray(y_true) == truth) & ((np.asarray(score) >= threshold) == bool(predicted))
+
+
+def binary_view_of_run(
+    params: dict[str, str], test: pd.DataFrame, val: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+    """The binary labels of a run's stored test and validation predictions, and the display
+    names of class 0 and 1. Tables: as stored. Image runs: the positive class against the
+    rest (``params["classes"]``).
+
+    Returns:
+        (test labels, validation labels, (negative name, positive name)); int arrays.
+    """
+    positive = params.get("positive_class", "positive")
+    classes = params.get("classes", "")
+    if classes:
+        names = classes.split(",")
+        pos = names.index(positive)
+        negative = names[1 - pos] if len(names) == 2 else f"not {positive}"
+        y, val_y = (test["y_true"] == pos), (val["y_true"] == pos)
+    else:
+        negative = params.get("negative_class") or f"not {positive}"
+        y, val_y = test["y_true"], val["y_true"]
+    return y.to_numpy(int), val_y.to_numpy(int), (negative, positive)
+
+
+def expected_cost(cm: np.ndarray, cost_fp: float, cost_fn: float) -> float:
+    """Expected cost per case of a 2x2 confusion matrix ``[[TN, FP], [FN, TP]]``."""
+    return float((cost_fp * cm[0, 1] + cost_fn * cm[1, 0]) / cm.sum())

@@ -10,6 +10,7 @@ import streamlit as st
 from finml import charts, decision, evaluate, jobs
 from finml.data.staging import load_staged, load_staged_images
 from finml.errors import FinmlError
+from finml.report import build_report
 from finml.store import EVALUABLE, RunStore
 
 THRESHOLD_MODES = [
@@ -64,9 +65,22 @@ def binary_view(run, y, score, val_y, val_score, labels):
     else:
         threshold = best
         st.caption(f"Cost-minimising threshold on the validation split: **{threshold:.3f}**")
-    if st.button(f"Save threshold {threshold:.3f} with the run", key="save_threshold"):
+    b1, b2 = st.columns(2)
+    if b1.button(f"Save threshold {threshold:.3f} with the run", key="save_threshold"):
         store.set_threshold(run.run_id, threshold, mode)
         st.toast(f"Threshold {threshold:.3f} saved with the run.")
+    if b2.button("Make the HTML model report", key="make_report"):
+        with st.spinner("Building the report..."):
+            page = build_report(store, run.run_id, threshold, cost_fp, cost_fn)
+            st.session_state.report = (run.run_id, page.encode())
+    if st.session_state.get("report", (None,))[0] == run.run_id:
+        b2.download_button(
+            "Download the report (HTML)",
+            st.session_state.report[1],
+            f"finml-report-{run.run_id[:8]}.html",
+            "text/html",
+            key="report_file",
+        )
     metrics = evaluate.binary_metrics(y, score, threshold)
     cis = _cached(
         (run.run_id, "ci", round(threshold, 4)),
@@ -77,7 +91,7 @@ def binary_view(run, y, score, val_y, val_score, labels):
     left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
     right.table(evaluate.metrics_table(metrics, cis).set_index("metric"))
     cost = decision.expected_cost_curve(y, score, cost_fp, cost_fn, n=101)
-    at = (cost_fp * cm[0, 1] + cost_fn * cm[1, 0]) / len(y)
+    at = evaluate.expected_cost(cm, cost_fp, cost_fn)
     right.caption(
         f"Test split: {len(y):,} rows, {int(y.sum()):,} positive ({labels[1]}). Expected cost "
         f"at this threshold: {at:.3f} per case. 95% CIs: stratified bootstrap, 300 resamples."
@@ -267,16 +281,9 @@ if run_id not in cache:
         st.stop()
 test, val, history = cache[run_id]
 is_images = run.params.get("task") == "images"
-positive = run.params.get("positive_class", "positive")
+y, val_y, labels = evaluate.binary_view_of_run(run.params, test, val)
 if is_images:
-    classes = run.params["classes"].split(",")
-    pos = classes.index(positive)
-    y, val_y = (test["y_true"] == pos).to_numpy(int), (val["y_true"] == pos).to_numpy(int)
-    labels = (classes[1 - pos], positive) if len(classes) == 2 else (f"not {positive}", positive)
-    st.caption(f"Binary view: {positive} against the rest.")
-else:
-    y, val_y = test["y_true"].to_numpy(), val["y_true"].to_numpy()
-    labels = (run.params.get("negative_class") or f"not {positive}", positive)
+    st.caption(f"Binary view: {labels[1]} against the rest.")
 binary_view(run, y, test["score"].to_numpy(), val_y, val["score"].to_numpy(), labels)
 if is_images:
     image_view(run, test)

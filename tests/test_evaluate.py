@@ -96,3 +96,19 @@ def test_cell_masks_partition_the_rows_like_the_confusion_matrix():
     assert [int(masks[c].sum()) for c in ("TN", "FP", "FN", "TP")] == [tn, fp, fn, tp]
     assert np.sum(list(masks.values()), axis=0).tolist() == [1] * len(Y)
     assert S[masks["FP"]].tolist() == [0.7]
+
+
+def test_binary_view_of_table_and_image_runs():
+    import pandas as pd
+
+    test = pd.DataFrame({"y_true": [0, 1, 2, 1]})
+    val = pd.DataFrame({"y_true": [2, 0]})
+    y, vy, labels = evaluate.binary_view_of_run(
+        {"classes": "a,b,c", "positive_class": "b"}, test, val
+    )
+    assert (y.tolist(), vy.tolist(), labels) == ([0, 1, 0, 1], [0, 0], ("not b", "b"))
+    y, _, labels = evaluate.binary_view_of_run(
+        {"positive_class": "bad", "negative_class": "good"}, test.clip(upper=1), val.clip(upper=1)
+    )
+    assert labels == ("good", "bad") and y.tolist() == [0, 1, 1, 1]
+    assert evaluate.expected_cost(np.array([[5, 1], [2, 2]]), 1, 5) == pytest.approx(1.1)

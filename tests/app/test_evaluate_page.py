@@ -95,3 +95,12 @@ def test_predict_page_reports_a_missing_column(finished_run, german):
     at.file_uploader(key="rows").set_value(("applicants.csv", rows, "text/csv")).run()
     assert not at.exception, at.exception
     assert "lacks 1 column(s) the model needs: 'purpose'" in at.error[0].value
+
+
+def test_report_button_offers_the_html_download(finished_run):
+    at = open_app("evaluate")
+    at.button(key="make_report").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["report"][0] == finished_run
+    assert at.session_state["report"][1].startswith(b"<!doctype html>")
+    assert at.get("download_button")

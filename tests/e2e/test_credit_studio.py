@@ -35,5 +35,8 @@ def test_demo_to_confusion_matrix(page, app_url):
     expect(page.get_by_text("predicted good")).to_be_visible()
     expect(page.get_by_text("KS statistic")).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    expect(page.get_by_test_id("stTableStyledTable").get_by_text("95% CI")).to_be_visible()
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.get_by_role("tab", name="Credit pack").click()
+    expect(page.get_by_text("KS plot (test split)")).to_be_visible()
