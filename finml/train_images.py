@@ -122,6 +122,7 @@ def run_image_training(
         train,
         validation_data=val,
         epochs=params["epochs"],
+        shuffle=False,  # the tf.data pipeline reshuffles every epoch
         class_weight=weights,
         callbacks=[
             ValidationAUC(val_images, y[split.val]),

@@ -106,3 +106,37 @@ def test_a_skops_file_with_an_untrusted_callable_is_refused(exported):
         import_run(_zip(members), store, name="evil.zip")
     meta = json.loads(members["bundle/meta.json"])
     assert meta["family"] == "keras"
+
+
+def test_an_image_run_exports_and_imports(tmp_path):
+    from finml.data import images
+    from finml.data.staging import load_staged_images, stage_images
+    from finml.models.registry import resolve_params
+    from finml.spec import ImageDatasetSpec, RunSpec
+    from finml.split import SplitSpec
+    from finml.train import ListSink
+    from finml.train_images import run_image_training
+    from finml.worker import log_result
+    from tests import hostile_images as h
+
+    image_set = images.read_zip(h.zip_of(h.class_folders(20)), size=32, mode="L")
+    groups = images.split_groups(
+        image_set, images.near_duplicate_groups(images.perceptual_hashes(image_set.images))
+    )
+    dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
+    ds = ImageDatasetSpec(dataset_id, "discs", ("no", "yes"), "yes", 32, "L", SplitSpec())
+    spec = RunSpec(ds, "small_cnn", resolve_params("small_cnn", {"epochs": 1, "width": 8}))
+    store = RunStore()
+    run_id = store.create_run(
+        "cnn", {"task": "images", "classes": "no,yes", "positive_class": "yes"}, {}
+    )
+    log_result(
+        store, run_id, spec, run_image_training(spec, load_staged_images(dataset_id), ListSink())
+    )
+    store.set_status(run_id, "finished")
+    data = export_run(store, run_id)
+    assert "bundle/preprocessor.skops" not in _members(data)  # images scale inside the model
+    new_id = import_run(data, store)
+    bundle = load_bundle(store.download(new_id, "bundle"))
+    assert bundle.meta["classes"] == ["no", "yes"] and bundle.preprocessor is None
+    assert store.get_run(new_id).params["task"] == "images"
