@@ -86,27 +86,6 @@ def confusion_matrix(cm: np.ndarray, labels: tuple[str, str], threshold: float) 
     return _confusion_heatmap(cm, labels, f"Confusion matrix at threshold {threshold:.3f}", names)
 
 
-def roc_curve(
-    fpr: np.ndarray, tpr: np.ndarray, auc: float, point: tuple | None = None
-) -> go.Figure:
-    """ROC curve with its AUC, the chance diagonal and optionally the current operating point
-    ``(fpr, tpr)``."""
-    fig = go.Figure()
-    fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"ROC (AUC = {auc:.3f})")
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
-    if point is not None:
-        fig.add_scatter(
-            x=[point[0]], y=[point[1]], mode="markers", name="threshold", marker={"size": 12}
-        )
-    fig.update_layout(
-        title="ROC curve (test split)",
-        xaxis_title="false-positive rate (1 - specificity)",
-        yaxis_title="true-positive rate (sensitivity)",
-        **_LAYOUT,
-    )
-    return fig
-
-
 def pr_curve(recall: np.ndarray, precision: np.ndarray, ap: float, base_rate: float) -> go.Figure:
     """Precision-recall curve with its average precision and the positive base rate."""
     fig = go.Figure()
@@ -148,17 +127,8 @@ def multiclass_confusion(cm: np.ndarray, classes: tuple[str, ...] | list[str]) -
 
 def ovr_roc_curves(curves: list[tuple], classes: tuple[str, ...] | list[str]) -> go.Figure:
     """One-vs-rest ROC curve of each class, with its AUC in the legend."""
-    fig = go.Figure()
-    for (fpr, tpr, auc), name in zip(curves, classes, strict=True):
-        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{name} vs rest (AUC = {auc:.3f})")
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
-    fig.update_layout(
-        title="One-vs-rest ROC curves (test split)",
-        xaxis_title="false-positive rate",
-        yaxis_title="true-positive rate (sensitivity)",
-        **_LAYOUT,
-    )
-    return fig
+    named = {f"{name} vs rest": curve for curve, name in zip(curves, classes, strict=True)}
+    return overlay_roc(named, "One-vs-rest ROC curves (test split)")
 
 
 def image_sizes(sizes: list[tuple[int, int]], labels: list[str] | np.ndarray) -> go.Figure:
@@ -333,16 +303,18 @@ def importance_bar(table: pd.DataFrame, top: int = 15) -> go.Figure:
     return fig
 
 
-def overlay_roc(curves: dict[str, tuple[np.ndarray, np.ndarray, float]]) -> go.Figure:
-    """ROC curves of several runs: {label: (fpr, tpr, auc)}."""
+def overlay_roc(
+    curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: str = "ROC curves (test split)"
+) -> go.Figure:
+    """Several ROC curves (runs, or classes one-vs-rest): {label: (fpr, tpr, auc)}."""
     fig = go.Figure()
     for label, (fpr, tpr, auc) in curves.items():
-        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{label} (AUC {auc:.3f})")
+        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{label} (AUC = {auc:.3f})")
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
     fig.update_layout(
-        title="ROC curves (test split)",
+        title=title,
         xaxis_title="false-positive rate",
-        yaxis_title="true-positive rate",
+        yaxis_title="true-positive rate (sensitivity)",
         **_LAYOUT,
     )
     return fig

@@ -81,6 +81,11 @@ class RunInfo:
     threshold: float | None = None
 
     @property
+    def has_results(self) -> bool:
+        """True once the run ended with test predictions and metrics to evaluate."""
+        return self.status in EVALUABLE and "test_roc_auc" in self.metrics
+
+    @property
     def label(self) -> str:
         """Short display label: name, status and the start of the id."""
         return f"{self.name} ({self.status}, {self.run_id[:8]})"

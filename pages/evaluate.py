@@ -7,11 +7,12 @@ import contextlib
 
 import streamlit as st
 
-from finml import charts, decision, evaluate, jobs
+from finml import charts, decision, evaluate
 from finml.data.staging import load_staged, load_staged_images
 from finml.errors import FinmlError
 from finml.report import build_report
-from finml.store import EVALUABLE, RunStore
+from finml.store import RunStore
+from pages.common import runs_with_results
 
 THRESHOLD_MODES = [
     "Manual",
@@ -121,23 +122,19 @@ def binary_view(run, y, score, val_y, val_score, labels):
         c2.plotly_chart(charts.pr_curve(recall, precision, ap, float(y.mean())), width="stretch")
     with tab_costs:
         st.plotly_chart(charts.cost_curve(cost, threshold, best), width="stretch")
-        c1, c2 = st.columns(2)
-        spec = c1.slider("Required specificity", 0.5, 1.0, 0.9, 0.01, key="req_spec")
-        sens, t1 = decision.sensitivity_at_specificity(y, score, spec)
-        c1.metric(
-            f"Sensitivity at specificity >= {spec:.2f}",
-            f"{sens:.3f}",
-            f"threshold {t1:.3f}",
-            delta_color="off",
+        points = (
+            ("specificity", "Sensitivity", decision.sensitivity_at_specificity),
+            ("sensitivity", "Specificity", decision.specificity_at_sensitivity),
         )
-        need = c2.slider("Required sensitivity", 0.5, 1.0, 0.9, 0.01, key="req_sens")
-        spec2, t2 = decision.specificity_at_sensitivity(y, score, need)
-        c2.metric(
-            f"Specificity at sensitivity >= {need:.2f}",
-            f"{spec2:.3f}",
-            f"threshold {t2:.3f}",
-            delta_color="off",
-        )
+        for col, (given, found, read_off) in zip(st.columns(2), points, strict=True):
+            need = col.slider(f"Required {given}", 0.5, 1.0, 0.9, 0.01, key=f"req_{given}")
+            value, at = read_off(y, score, need)
+            col.metric(
+                f"{found} at {given} >= {need:.2f}",
+                f"{value:.3f}",
+                f"threshold {at:.3f}",
+                delta_color="off",
+            )
         st.caption(
             "Operating points read off the test split, for reporting; choose a "
             "threshold on validation data."
@@ -251,11 +248,9 @@ def image_view(run, test):
 
 st.title("Evaluate")
 store = RunStore()
-runs = [r for r in jobs.list_runs(store) if r.status in EVALUABLE and "test_roc_auc" in r.metrics]
-if not runs:
-    st.info("No run has test results yet. Train a model first.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
-    st.stop()
+runs = runs_with_results(
+    store, "No run has test results yet. Train a model first.", "pages/train.py", "Go to Train"
+)
 ids = [r.run_id for r in runs]
 labels_by_id = {r.run_id: r.label for r in runs}
 wanted = st.session_state.get("eval_run") or st.query_params.get("run")

@@ -7,7 +7,6 @@ as CSV with spreadsheet formulas neutralised."""
 
 import streamlit as st
 
-from finml import jobs
 from finml.config import get_settings
 from finml.data.tabular import read_table
 from finml.errors import FinmlError
@@ -15,7 +14,8 @@ from finml.explain import grad_cam, overlay
 from finml.export import to_csv_bytes
 from finml.predict import load_run_bundle, predict_image_files
 from finml.scoring import psi_table, score_rows
-from finml.store import EVALUABLE, RunStore
+from finml.store import RunStore
+from pages.common import runs_with_results
 
 
 def bundle_of(run_id):
@@ -94,11 +94,9 @@ def predict_images(bundle):
 
 st.title("Predict")
 store = RunStore()
-runs = [r for r in jobs.list_runs(store) if r.status in EVALUABLE and "test_roc_auc" in r.metrics]
-if not runs:
-    st.info("No trained model yet. Train one first.")
-    st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
-    st.stop()
+runs = runs_with_results(
+    store, "No trained model yet. Train one first.", "pages/data.py", "Go to Data"
+)
 labels_by_id = {r.run_id: r.label for r in runs}
 run_id = st.selectbox("Model (run)", list(labels_by_id), format_func=labels_by_id.get, key="run")
 run = next(r for r in runs if r.run_id == run_id)

@@ -7,7 +7,7 @@ import streamlit as st
 from finml import charts, evaluate, jobs
 from finml.bundle import export_run, import_run
 from finml.errors import FinmlError
-from finml.store import ACTIVE, EVALUABLE, RunStore, runs_frame
+from finml.store import ACTIVE, RunStore, runs_frame
 
 st.title("Runs")
 store = RunStore()
@@ -34,7 +34,7 @@ run = by_id[choice]
 if run.reason:
     st.error(f"{run.status}: {run.reason}")
 cols = st.columns(4)
-evaluable = run.status in EVALUABLE and "test_roc_auc" in run.metrics
+evaluable = run.has_results
 if evaluable and cols[0].button("Open in Evaluate", key="open_eval"):
     st.session_state.eval_run = choice
     st.switch_page("pages/evaluate.py")
@@ -61,7 +61,7 @@ if run.status not in ACTIVE:
         st.rerun()
 
 st.subheader("Compare runs")
-comparable = [r.run_id for r in runs if r.status in EVALUABLE and "test_roc_auc" in r.metrics]
+comparable = [r.run_id for r in runs if r.has_results]
 chosen = st.multiselect("Runs to overlay", comparable, format_func=labels_by_id.get, key="compare")
 if len(chosen) >= 2:
     rocs, histories = {}, {}

@@ -6,7 +6,7 @@ from finml import charts, jobs
 from finml.errors import FinmlError
 from finml.models.registry import MODELS, PRESETS, get_model, model_names_for, resolve_params
 from finml.spec import RunSpec
-from finml.store import ACTIVE, EVALUABLE, RunStore, headline_metrics, progress
+from finml.store import ACTIVE, RunStore, headline_metrics, progress
 
 st.title("Train")
 store = RunStore()
@@ -118,7 +118,7 @@ def monitor(run_id: str, was_active: bool) -> None:
         st.error(f"Run {run.status}: {run.reason}")
     if len(history):
         st.plotly_chart(charts.learning_curves(history), width="stretch")
-    if run.status in EVALUABLE and "test_roc_auc" in run.metrics:
+    if run.has_results:
         tiles = headline_metrics(run)
         for col, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
             col.metric(label, f"{value:.3f}")

@@ -14,14 +14,7 @@ import pytest
 from finml.bundle import export_run, import_run, load_bundle
 from finml.errors import BundleError
 from finml.store import RunStore
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in entries.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
+from tests.hostile_images import zip_of
 
 
 def _members(data: bytes) -> dict[str, bytes]:
@@ -71,9 +64,9 @@ def test_a_pickle_renamed_to_the_bundle_extension_is_refused():
 
 def test_a_zip_that_is_not_a_bundle_is_refused():
     with pytest.raises(BundleError, match=re.escape("'data.csv'")):
-        import_run(_zip({"data.csv": b"a,b\n1,2\n"}), RunStore(), name="data.zip")
+        import_run(zip_of({"data.csv": b"a,b\n1,2\n"}), RunStore(), name="data.zip")
     with pytest.raises(BundleError, match=re.escape("'../evil.sh'")):
-        import_run(_zip({"run.json": b"{}", "../evil.sh": b"rm -rf /"}), RunStore())
+        import_run(zip_of({"run.json": b"{}", "../evil.sh": b"rm -rf /"}), RunStore())
     with pytest.raises(BundleError, match="not a ZIP"):
         import_run(b"just text", RunStore())
 
@@ -89,7 +82,7 @@ def test_a_keras_model_with_a_lambda_layer_is_refused(exported, tmp_path):
     members["bundle/model.keras"] = (tmp_path / "evil.keras").read_bytes()
     before = len(store.list_runs())
     with pytest.raises(BundleError, match="could not be loaded safely"):
-        import_run(_zip(members), store, name="evil.zip")
+        import_run(zip_of(members), store, name="evil.zip")
     assert len(store.list_runs()) == before  # nothing was imported
 
 
@@ -103,7 +96,7 @@ def test_a_skops_file_with_an_untrusted_callable_is_refused(exported):
     members = _members(data)
     members["bundle/preprocessor.skops"] = sio.dumps(FunctionTransformer(func=os.system))
     with pytest.raises(BundleError, match="types finml does not load"):
-        import_run(_zip(members), store, name="evil.zip")
+        import_run(zip_of(members), store, name="evil.zip")
     meta = json.loads(members["bundle/meta.json"])
     assert meta["family"] == "keras"
 
