@@ -57,3 +57,28 @@ def test_bad_hyperparameters_show_a_message_and_submit_nothing(german_spec):
     assert "comma-separated" in at.error[0].value
     assert "active_run" not in at.session_state
     assert RunStore().list_runs() == []
+
+
+def test_the_br35h_preset_fills_the_form_for_image_data():
+    from finml.models.registry import PRESETS
+    from finml.spec import ImageDatasetSpec
+    from finml.split import SplitSpec
+
+    at = open_app("train")
+    at.session_state["dataset"] = ImageDatasetSpec(
+        "0" * 32, "Br35H brain MRI", ("no", "yes"), "yes", 64, "L", SplitSpec(group_col="group")
+    )
+    at.run()
+    assert at.selectbox(key="model").options == [
+        "Small CNN",
+        "ResNet-18-like (residual blocks)",
+        "ResNet50 (keras.applications)",
+        "MobileNetV2 (keras.applications)",
+    ]
+    at.button(key="preset").click().run()
+    assert not at.exception, at.exception
+    model, values, _ = PRESETS["br35h-64"]
+    assert at.selectbox(key="model").value == model
+    assert at.number_input(key=f"{model}.width").value == values["width"]
+    assert at.number_input(key=f"{model}.epochs").value == values["epochs"]
+    assert at.checkbox(key=f"{model}.contrast").value is False
