@@ -82,13 +82,14 @@ def test_bootstrap_ci_covers_the_true_auc_at_about_the_nominal_rate():
     d = 1.0
     true_auc = norm.cdf(d / np.sqrt(2))  # AUC of N(d, 1) events against N(0, 1) non-events
     rng = np.random.default_rng(7)
-    hits, runs = 0, 150
+    hits, runs = 0, 400  # 400 simulated data sets: the coverage estimate has SE ~0.011
     for r in range(runs):
         s = np.r_[rng.normal(d, 1, 60), rng.normal(0, 1, 140)]
         y = np.r_[np.ones(60, int), np.zeros(140, int)]
-        _, lo, hi = decision.bootstrap_ci(y, s, n_boot=300, seed=r)
+        _, lo, hi = decision.bootstrap_ci(y, s, n_boot=200, seed=r)
         hits += lo <= true_auc <= hi
-    assert 0.88 <= hits / runs <= 0.995, hits / runs
+    # nominal 0.95; the percentile bootstrap is known to run slightly under it (0.93 here)
+    assert 0.90 <= hits / runs <= 0.98, hits / runs
 
 
 def test_metric_cis_bracket_the_point_values_and_match_binary_metrics():
