@@ -66,3 +66,19 @@ def test_predict_scores_uploads_and_reports_bad_files(image_run):
     assert table["file"].tolist() == ["new.png"]
     assert table["predicted class"].iloc[0] in ("no", "yes")
     assert "fake.png" in at.warning[0].value
+
+
+def test_image_run_gets_cis_and_a_drill_down_to_images(image_run):
+    from finml.evaluate import CELLS, cell_mask
+
+    test = RunStore().read_frame(image_run, "predictions/test.parquet")
+    y = (test["y_true"] == 1).to_numpy(int)  # "yes" is class 1 and the positive class
+    counts = {c: int(cell_mask(y, test["score"], 0.5, c).sum()) for c in CELLS}
+    cell = max(counts, key=counts.get)
+    at = open_app("evaluate")
+    assert "95% CI" in at.table[0].value.columns
+    at.segmented_control(key="drill_cell").set_value(cell).run()
+    assert not at.exception, at.exception
+    assert any(c.value.startswith(f"{counts[cell]} test cases in {cell}") for c in at.caption)
+    gallery = next(i for i in at.get("image") if "scans/" in str(i.proto))
+    assert str(gallery.proto).count("caption:") == min(counts[cell], 24)
