@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from finml import charts
+from finml import charts, jobs
 from finml.config import get_settings
 from finml.data import demo, tabular
 from finml.data.staging import stage_frame
@@ -163,6 +163,7 @@ if not numeric and not categorical:
     st.error("Select at least one feature.")
     st.stop()
 if st.button("Use this dataset for training", type="primary", key="use_dataset"):
+    jobs.ensure_spare(settings)  # TensorFlow warms up in a spare worker while they go on
     negatives = [v for v in values if v != positive]
     st.session_state.dataset = DatasetSpec(
         dataset_id=stage_frame(frame, settings),

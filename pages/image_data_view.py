@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from finml import charts
+from finml import charts, jobs
 from finml.config import get_settings
 from finml.data import images
 from finml.data.staging import stage_images
@@ -179,6 +179,7 @@ def render():
         key="img_positive",
     )
     if st.button("Use these images for training", type="primary", key="use_images"):
+        jobs.ensure_spare(get_settings())  # TensorFlow warms up while they go on
         st.session_state.dataset = ImageDatasetSpec(
             dataset_id=stage_images(
                 image_set.images, image_set.labels, groups, image_set.names, get_settings()
