@@ -114,13 +114,13 @@ def render():
     st.plotly_chart(charts.image_sizes(image_set.sizes, image_set.labels), width="stretch")
     with st.expander("Sample images per class", expanded=True):
         for label in image_set.classes:
+            st.markdown(f"**{label}**")
             idx = np.flatnonzero(image_set.labels == label)[:8]
             st.image(
                 [image_set.images[i] for i in idx],
                 caption=[image_set.names[i] for i in idx],
                 width=96,
             )
-            st.caption(label)
 
     st.subheader("Near-duplicates and split")
     distance = st.slider(
