@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from finml.errors import BundleError
+from finml.errors import BundleError, StoreError
 
 #: Module prefixes whose types a skops file may contain.
 SKOPS_ALLOWED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
@@ -144,7 +144,6 @@ def export_run(store, run_id: str) -> bytes:
     import zipfile
 
     info = store.get_run(run_id)
-    bundle_dir = store.download(run_id, "bundle")
     record = {
         "name": info.name,
         "model": info.model,
@@ -158,14 +157,13 @@ def export_run(store, run_id: str) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("run.json", json.dumps(record, default=str))
-        for path in sorted(Path(bundle_dir).iterdir()):
-            zf.write(path, f"bundle/{path.name}")
+        with store.artifact(run_id, "bundle") as bundle_dir:
+            for path in sorted(bundle_dir.iterdir()):
+                zf.write(path, f"bundle/{path.name}")
         for part in ("test", "validation"):
-            with contextlib.suppress(Exception):  # a run stopped before training has none
-                zf.write(
-                    store.download(run_id, f"predictions/{part}.parquet"),
-                    f"predictions/{part}.parquet",
-                )
+            member = f"predictions/{part}.parquet"
+            with contextlib.suppress(StoreError), store.artifact(run_id, member) as path:
+                zf.write(path, member)  # a run stopped before training has none
     return buf.getvalue()
 
 

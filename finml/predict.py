@@ -18,7 +18,8 @@ def load_run_bundle(store: RunStore, run_id: str) -> Bundle:
         StoreError: the run has no bundle.
         BundleError: the bundle cannot be loaded safely.
     """
-    return load_bundle(store.download(run_id, "bundle"))
+    with store.artifact(run_id, "bundle") as folder:
+        return load_bundle(folder)  # loads everything into memory before the copy is deleted
 
 
 def image_probabilities(model, images: np.ndarray) -> np.ndarray:

@@ -13,6 +13,8 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,23 +267,27 @@ class RunStore:
         Raises:
             StoreError: the run has no such artifact.
         """
-        return pd.read_parquet(self.download(run_id, artifact_file))
+        with self.artifact(run_id, artifact_file) as path:
+            return pd.read_parquet(path)
 
     def read_json(self, run_id: str, artifact_file: str) -> object:
         """Read a JSON artifact written by :meth:`log_json`."""
-        return json.loads(Path(self.download(run_id, artifact_file)).read_text())
+        with self.artifact(run_id, artifact_file) as path:
+            return json.loads(path.read_text())
 
-    def download(self, run_id: str, artifact_path: str) -> Path:
-        """Return a local path of an artifact file or folder (copied to a temp folder).
+    @contextmanager
+    def artifact(self, run_id: str, artifact_path: str) -> Iterator[Path]:
+        """A local copy of an artifact file or folder, deleted when the ``with`` block ends.
 
         Raises:
             StoreError: the run has no such artifact.
         """
-        dst = Path(tempfile.mkdtemp(prefix="finml-artifact-"))
-        try:
-            return Path(self.client.download_artifacts(run_id, artifact_path, str(dst)))
-        except Exception as exc:
-            raise StoreError(f"Run {run_id} has no artifact {artifact_path!r}.") from exc
+        with tempfile.TemporaryDirectory(prefix="finml-artifact-") as dst:
+            try:
+                local = Path(self.client.download_artifacts(run_id, artifact_path, dst))
+            except Exception as exc:
+                raise StoreError(f"Run {run_id} has no artifact {artifact_path!r}.") from exc
+            yield local
 
 
 def _info(run) -> RunInfo:

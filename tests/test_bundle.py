@@ -11,8 +11,9 @@ import zipfile
 import numpy as np
 import pytest
 
-from finml.bundle import export_run, import_run, load_bundle
+from finml.bundle import export_run, import_run
 from finml.errors import BundleError
+from finml.predict import load_run_bundle
 from finml.store import RunStore
 from tests.hostile_images import zip_of
 
@@ -50,8 +51,7 @@ def test_export_then_import_gives_the_same_model_metrics_and_curves(exported):
     assert store.history(new_id)["val_loss"].tolist() == pytest.approx(
         store.history(run_id)["val_loss"].tolist()
     )
-    a = load_bundle(store.download(run_id, "bundle"))
-    b = load_bundle(store.download(new_id, "bundle"))
+    a, b = load_run_bundle(store, run_id), load_run_bundle(store, new_id)
     x = np.random.default_rng(0).normal(size=(4, len(a.meta["feature_names"]))).astype("float32")
     np.testing.assert_allclose(a.model(x), b.model(x), rtol=1e-6)
 
@@ -130,6 +130,6 @@ def test_an_image_run_exports_and_imports(tmp_path):
     data = export_run(store, run_id)
     assert "bundle/preprocessor.skops" not in _members(data)  # images scale inside the model
     new_id = import_run(data, store)
-    bundle = load_bundle(store.download(new_id, "bundle"))
+    bundle = load_run_bundle(store, new_id)
     assert bundle.meta["classes"] == ["no", "yes"] and bundle.preprocessor is None
     assert store.get_run(new_id).params["task"] == "images"

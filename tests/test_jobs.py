@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from finml import jobs
-from finml.bundle import load_bundle
 from finml.config import get_settings
 from finml.data.staging import load_staged, stage_frame
+from finml.predict import load_run_bundle
 from finml.preprocess import prepare_features
 from finml.spec import RunSpec
 from finml.store import RunStore
@@ -54,7 +54,7 @@ def test_job_runs_in_a_worker_and_logs_everything(german_spec, reap):
     test = store.read_frame(run_id, "predictions/test.parquet")
     assert len(test) == 200
     # the bundle reloads safely and reproduces the stored test scores
-    bundle = load_bundle(store.download(run_id, "bundle"))
+    bundle = load_run_bundle(store, run_id)
     frame = load_staged(spec.dataset.dataset_id).iloc[test["row"]]
     x = bundle.preprocessor.transform(prepare_features(frame, *_features(spec)))
     np.testing.assert_allclose(predict_scores(bundle.model, x), test["score"], rtol=1e-6)
@@ -74,7 +74,9 @@ def test_stop_ends_a_running_mlp_and_keeps_what_it_has(german_spec, reap):
     run = store.get_run(run_id)
     assert len(store.history(run_id)) < 2000
     assert "test_roc_auc" in run.metrics  # the partial model was evaluated and kept
-    assert store.download(run_id, "bundle/model.keras").exists()
+    with store.artifact(run_id, "bundle/model.keras") as path:
+        assert path.stat().st_size > 0
+    assert not path.exists()  # the local copy is gone after the block
 
 
 def test_a_killed_worker_leaves_the_run_failed_with_the_reason(german_spec, reap):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -44,7 +47,9 @@ def test_status_steps_params_and_artifacts_round_trip():
     )
     assert run.ended is not None and store.client.get_run(run_id).info.status == "FAILED"
     assert store.history(run_id)[["step", "loss"]].values.tolist() == [[1, 1.0], [2, 0.5]]
+    copies = set(Path(tempfile.gettempdir()).glob("finml-artifact-*"))
     assert store.read_frame(run_id, "p/test.parquet")["score"].tolist() == [0.1, 0.9]
+    assert set(Path(tempfile.gettempdir()).glob("finml-artifact-*")) == copies  # none left
     with pytest.raises(StoreError):
         store.read_frame(run_id, "missing.parquet")
     with pytest.raises(StoreError):
