@@ -272,24 +272,15 @@ def bootstrap_ci(
 
 
 def _threshold_metrics(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, float]:
+    """:func:`finml.evaluate.binary_metrics` with numpy counts and :func:`fast_auc`, fast
+    enough to run on hundreds of bootstrap resamples."""
+    from finml.evaluate import rates_from_counts
+
     pred = s >= threshold
-    tp = float(np.sum(pred & (y == 1)))
-    fp = float(np.sum(pred & (y == 0)))
-    fn = float(np.sum(~pred & (y == 1)))
-    tn = float(np.sum(~pred & (y == 0)))
-
-    def ratio(a: float, b: float) -> float:
-        return a / b if b else 0.0
-
-    precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
+    counts = [np.sum(p & (y == t)) for p, t in ((~pred, 0), (pred, 0), (~pred, 1), (pred, 1))]
     auc = fast_auc(y, s)
     return {
-        "accuracy": ratio(tp + tn, len(y)),
-        "precision": precision,
-        "recall": recall,
-        "specificity": ratio(tn, tn + fp),
-        "npv": ratio(tn, tn + fn),
-        "f1": ratio(2 * precision * recall, precision + recall),
+        **rates_from_counts(*map(float, counts)),
         "roc_auc": auc,
         "gini": 2 * auc - 1,
         "ks": float(ks_curve(y, s)["gap"].max()),

@@ -81,21 +81,25 @@ def binary_metrics(
         dict: metric name -> value.
     """
     (tn, fp), (fn, tp) = confusion(y_true, score, threshold)
+    return {**rates_from_counts(tn, fp, fn, tp), **threshold_free_metrics(y_true, score)}
 
-    def ratio(a: int, b: int) -> float:
+
+def rates_from_counts(tn: float, fp: float, fn: float, tp: float) -> dict[str, float]:
+    """Accuracy, precision (PPV), recall (sensitivity), specificity, NPV and F1 from the four
+    cells of a confusion matrix; a ratio with an empty denominator is 0."""
+
+    def ratio(a: float, b: float) -> float:
         return float(a / b) if b else 0.0
 
     precision, recall = ratio(tp, tp + fp), ratio(tp, tp + fn)
-    out = {
+    return {
         "accuracy": ratio(tp + tn, tp + tn + fp + fn),
         "precision": precision,
         "recall": recall,
         "specificity": ratio(tn, tn + fp),
         "npv": ratio(tn, tn + fn),
-        "f1": ratio(2 * precision * recall, precision + recall) if precision + recall else 0.0,
+        "f1": ratio(2 * precision * recall, precision + recall),
     }
-    out.update(threshold_free_metrics(y_true, score))
-    return out
 
 
 def youden_threshold(y_true: np.ndarray, score: np.ndarray) -> float:
