@@ -62,9 +62,12 @@ class ModelInfo:
     task: str = "table"
 
 
-def _image_params(lr: float, epochs: int, extra: tuple[Param, ...] = ()) -> tuple[Param, ...]:
-    return (
-        Param("learning_rate", "Learning rate (Adam)", "float", lr, 1e-6, 1.0, log=True),
+def _image_model(
+    name: str, label: str, epochs: int, extra: tuple[Param, ...], description: str
+) -> ModelInfo:
+    """An image model: the hyperparameters every image model shares, plus ``extra``."""
+    params = (
+        Param("learning_rate", "Learning rate (Adam)", "float", 1e-3, 1e-6, 1.0, log=True),
         Param("batch_size", "Batch size", "int", 32, 1, 1024),
         Param("epochs", "Epochs", "int", epochs, 1, 1000),
         Param("patience", "Early-stopping patience (epochs)", "int", 8, 1, 1000),
@@ -75,12 +78,16 @@ def _image_params(lr: float, epochs: int, extra: tuple[Param, ...] = ()) -> tupl
         Param("contrast", "Augment: contrast (±20%)", "bool", False),
         *extra,
     )
+    return ModelInfo(name, label, "keras", params, description, task="images")
 
 
 def _width(label: str) -> Param:
     return Param("width", label, "int", 32, 4, 256, help="Doubles at each later block.")
 
 
+_ALPHA = Param(
+    "alpha", "Width multiplier alpha", "choice", 1.0, choices=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+)
 _WEIGHTS = Param(
     "weights_path",
     "Local weights file (optional)",
@@ -163,50 +170,33 @@ MODELS: dict[str, ModelInfo] = {
             ),
             "A feed-forward network trained epoch by epoch with early stopping.",
         ),
-        ModelInfo(
+        _image_model(
             "small_cnn",
             "Small CNN",
-            "keras",
-            _image_params(1e-3, 40, (_width("Filters of the first block"),)),
+            40,
+            (_width("Filters of the first block"),),
             "Three conv-conv-pool blocks with batch normalisation; fast on a CPU.",
-            task="images",
         ),
-        ModelInfo(
+        _image_model(
             "resnet18",
             "ResNet-18-like (residual blocks)",
-            "keras",
-            _image_params(1e-3, 40, (_width("Filters of the first stage"),)),
+            40,
+            (_width("Filters of the first stage"),),
             "ResNet-18 layout (2-2-2-2 basic residual blocks) sized for 64-128 px images.",
-            task="images",
         ),
-        ModelInfo(
+        _image_model(
             "resnet50",
             "ResNet50 (keras.applications)",
-            "keras",
-            _image_params(1e-3, 30, (_WEIGHTS,)),
+            30,
+            (_WEIGHTS,),
             "keras.applications.ResNet50, weights=None (or a local weights file); slow on a CPU.",
-            task="images",
         ),
-        ModelInfo(
+        _image_model(
             "mobilenetv2",
             "MobileNetV2 (keras.applications)",
-            "keras",
-            _image_params(
-                1e-3,
-                30,
-                (
-                    Param(
-                        "alpha",
-                        "Width multiplier alpha",
-                        "choice",
-                        1.0,
-                        choices=(0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
-                    ),
-                    _WEIGHTS,
-                ),
-            ),
+            30,
+            (_ALPHA, _WEIGHTS),
             "keras.applications.MobileNetV2 with weights=None (or a local weights file).",
-            task="images",
         ),
     )
 }
