@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from finml.decision import PSI_BANDS, psi_band, psi_binned, reference_bins
+from finml.decision import psi_band, psi_binned, reference_bins
 from finml.errors import DataError
 from finml.preprocess import prepare_features
 
@@ -230,14 +230,3 @@ def permutation_importances(
         }
     )
     return table.sort_values("importance", ascending=False).reset_index(drop=True)
-
-
-__all__ = [
-    "PSI_BANDS",
-    "check_schema",
-    "permutation_importances",
-    "psi_table",
-    "reason_codes",
-    "score_rows",
-    "training_profile",
-]

@@ -14,3 +14,12 @@ def runs_with_results(store, empty: str, page: str, label: str) -> list:
         st.page_link(page, label=label, icon=":material/arrow_forward:")
         st.stop()
     return runs
+
+
+def memo(key: tuple, compute):
+    """``compute()`` once per session and ``key`` (the inputs it depends on): slow analyses
+    must not rerun on every widget change."""
+    cache = st.session_state.setdefault("memo", {})
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]

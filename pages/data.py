@@ -9,6 +9,7 @@ from finml.data.staging import stage_frame
 from finml.errors import FinmlError
 from finml.spec import DatasetSpec
 from finml.split import SplitSpec, make_split, split_report
+from pages.common import memo
 
 st.title("Data")
 settings = get_settings()
@@ -108,7 +109,11 @@ try:
 except FinmlError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
-for column, auc in tabular.leakage_warnings(frame, schema, target, positive):
+leaks = memo(
+    ("leakage", st.session_state.table_key, target, positive),
+    lambda: tabular.leakage_warnings(frame, schema, target, positive),
+)
+for column, auc in leaks:
     st.warning(
         f"Possible leakage: {column!r} alone predicts the target with ROC-AUC {auc:.3f}. "
         "If it is only known after the outcome, leave it out of the features."

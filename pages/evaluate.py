@@ -12,21 +12,13 @@ from finml.data.staging import load_staged, load_staged_images
 from finml.errors import FinmlError
 from finml.report import build_report
 from finml.store import RunStore
-from pages.common import runs_with_results
+from pages.common import memo, runs_with_results
 
 THRESHOLD_MODES = [
     "Manual",
     "Youden J (validation split)",
     "Minimum expected cost (validation split)",
 ]
-
-
-def _cached(key, compute):
-    """Memoise per session: bootstrap intervals take a moment and must not rerun per widget."""
-    cache = st.session_state.setdefault("eval_memo", {})
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
 
 
 def binary_view(run, y, score, val_y, val_score, labels):
@@ -83,7 +75,7 @@ def binary_view(run, y, score, val_y, val_score, labels):
             key="report_file",
         )
     metrics = evaluate.binary_metrics(y, score, threshold)
-    cis = _cached(
+    cis = memo(
         (run.run_id, "ci", round(threshold, 4)),
         lambda: decision.metric_cis(y, score, threshold, n_boot=300),
     )
@@ -109,7 +101,7 @@ def binary_view(run, y, score, val_y, val_score, labels):
         else:
             st.plotly_chart(charts.importance_bar(importance), width="stretch")
     with tab_roc:
-        band = _cached((run.run_id, "band"), lambda: decision.roc_band(y, score))
+        band = memo((run.run_id, "band"), lambda: decision.roc_band(y, score))
         auc = (
             cis.loc["roc_auc", "value"],
             cis.loc["roc_auc", "lower"],

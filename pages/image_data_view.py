@@ -14,6 +14,7 @@ from finml.data.staging import stage_images
 from finml.errors import FinmlError
 from finml.spec import ImageDatasetSpec
 from finml.split import SplitSpec, class_report, make_split
+from pages.common import memo
 
 SOURCES = ["Built-in demo: Br35H brain MRI", "Upload a ZIP", "Upload files", "Upload a folder"]
 
@@ -130,7 +131,10 @@ def render():
         4,
         key="dup_distance",
     )
-    dup = images.near_duplicate_groups(hashes, distance)
+    dup = memo(
+        ("near-duplicates", st.session_state.imageset_key, distance),
+        lambda: images.near_duplicate_groups(hashes, distance),
+    )
     summary = images.duplicate_summary(dup, image_set.labels)
     st.write(
         f"**{summary['duplicate groups']}** near-duplicate groups holding "

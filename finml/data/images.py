@@ -136,17 +136,15 @@ def decode_image(data: bytes, name: str, size: int, mode: str) -> tuple[np.ndarr
         ImageSkip: not an accepted format, too many pixels, truncated or corrupt, a DICOM
             without pixel data.
     """
+    from PIL import Image
+
     if _ext(name) in (".dcm", ".dicom") or data[128:132] == b"DICM":
         arr, orig_mode, note = _decode_dicom(data, name)
-        from PIL import Image
-
         im = Image.fromarray(arr)
         orig_size = im.size
     else:
         im, orig_size, orig_mode = _open_pillow(data, name, size, mode)
         note = ""
-    from PIL import Image
-
     im = to_mode(im, mode).resize((size, size), Image.Resampling.BILINEAR)
     out = np.asarray(im, dtype=np.uint8)
     if out.ndim == 2:
