@@ -1,8 +1,9 @@
 """Model bundles: the model, its fitted preprocessing and metadata, in safe formats.
 
 A bundle is a folder with ``meta.json``, ``preprocessor.skops`` and either ``model.keras``
-(Keras models) or ``model.skops`` (scikit-learn models). Nothing is pickled: skops loads
-only types on an allow-list, and Keras loads with ``safe_mode=True``.
+(Keras models) or ``model.skops`` (scikit-learn models). Nothing is pickled: every model
+file goes through :mod:`finml.safe_load` (exact allow-lists, an audit of what was loaded,
+Keras with ``safe_mode=True``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finml.errors import BundleError, StoreError
+from finml.safe_load import load_keras, load_skops
 
-#: Module prefixes whose types a skops file may contain.
-SKOPS_ALLOWED_PREFIXES = ("sklearn.", "numpy.", "builtins.", "scipy.")
 FORMAT_VERSION = 1
 
 
@@ -75,24 +75,13 @@ def save_bundle(out_dir: Path, *, preprocessor, model, family: str, meta: dict) 
     return out_dir
 
 
-def _load_skops(path: Path):
-    import skops.io as sio
-
-    untrusted = sio.get_untrusted_types(file=path)
-    refused = [t for t in untrusted if not t.startswith(SKOPS_ALLOWED_PREFIXES)]
-    if refused:
-        raise BundleError(
-            f"{path.name} contains types finml does not load: {', '.join(refused[:5])}."
-        )
-    return sio.load(path, trusted=untrusted)
-
-
 def load_bundle(bundle_dir: Path) -> Bundle:
     """Load a bundle folder written by :func:`save_bundle`, safely.
 
     Raises:
-        BundleError: files missing, unknown format, types outside the allow-list, or a Keras
-            file that needs unsafe deserialisation (e.g. a Lambda layer).
+        BundleError: files missing, unknown format, or a model file that
+            :mod:`finml.safe_load` refuses (a type or class outside its allow-lists, an
+            attribute replacing a method, a malformed tree, a Lambda or custom layer).
     """
     bundle_dir = Path(bundle_dir)
     try:
@@ -103,20 +92,21 @@ def load_bundle(bundle_dir: Path) -> Bundle:
         ) from exc
     if meta.get("format") != FORMAT_VERSION:
         raise BundleError(f"Unknown bundle format {meta.get('format')!r}.")
-    pre_file = bundle_dir / "preprocessor.skops"
-    pre = _load_skops(pre_file) if meta.get("task") != "images" else None
+    pre = None
+    if meta.get("task") != "images":
+        pre = load_skops(_member(bundle_dir, "preprocessor.skops"), "preprocessor.skops")
     if meta.get("family") == "keras":
-        import keras
-
-        try:
-            model = keras.saving.load_model(
-                bundle_dir / "model.keras", safe_mode=True, compile=False
-            )
-        except Exception as exc:
-            raise BundleError(f"model.keras could not be loaded safely: {exc}") from exc
+        model = load_keras(_member(bundle_dir, "model.keras"), "model.keras")
     else:
-        model = _load_skops(bundle_dir / "model.skops")
+        model = load_skops(_member(bundle_dir, "model.skops"), "model.skops")
     return Bundle(preprocessor=pre, model=model, meta=meta)
+
+
+def _member(bundle_dir: Path, name: str) -> Path:
+    path = bundle_dir / name
+    if not path.is_file():
+        raise BundleError(f"This finml bundle is incomplete: {name} is missing.")
+    return path
 
 
 #: Members a run export may contain; anything else makes the import refuse the file.

@@ -1,0 +1,364 @@
+"""Load model files that came from outside (a run import, a bundle in the store) safely.
+
+Two formats carry fitted models: skops files (scikit-learn objects) and Keras ``.keras``
+archives. Neither is ever unpickled, and both are checked against **exact** allow-lists
+derived from the bundles finml itself writes for every model kind (see
+``tests/hostile/test_bundle_gadgets.py``, which rebuilds them and compares):
+
+1. Before anything is deserialised: the archive's declared sizes are capped; a skops
+   file's untrusted types (``skops.io.get_untrusted_types``) must all be in
+   :data:`SKOPS_TRUSTED_TYPES`; a Keras archive holds exactly the three files Keras
+   writes, and every class named in its ``config.json`` is in :data:`KERAS_CLASSES`.
+2. After loading: every object in the skops object graph is an instance of a class in
+   :data:`SKLEARN_CLASSES` (or a plain value); no instance attribute replaces a method
+   (``transform``, ``predict_proba``, ...); gradient-boosting trees are checked node by node,
+   because scikit-learn's Cython code follows child and feature indices without bounds
+   checks (a crafted tree crashes the process or loops forever).
+3. Keras then loads with ``safe_mode=True``.
+
+Why exact lists: a prefix rule (``builtins.``, ``numpy.``, ``sklearn.``) let a pipeline of
+``FunctionTransformer(numpy.full_like)``, ``numpy.ravel`` and ``sorted(key=eval)`` run a
+shell command on the next Predict upload. Every type a gadget needs (a function, a
+``functools.partial``, an ``operator.methodcaller``, ``numpy.vectorize``) is outside these
+lists, and the graph audit refuses even skops' own default-trusted types (all scikit-learn
+estimators, numpy ufuncs) unless finml's bundles contain them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from finml.errors import BundleError
+
+#: Types a finml skops file holds beyond skops' primitives, exactly (no prefixes, no
+#: functions): the union of ``skops.io.get_untrusted_types`` over real bundles of every
+#: tabular model kind.
+SKOPS_TRUSTED_TYPES = frozenset(
+    {
+        "numpy.dtype",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }
+)
+#: Classes whose instances may appear in a loaded skops object graph, exactly.
+SKLEARN_CLASSES = frozenset(
+    {
+        "numpy.ndarray",
+        "numpy.random._generator.Generator",
+        "sklearn._loss._loss.CyHalfBinomialLoss",
+        "sklearn._loss.link.Interval",
+        "sklearn._loss.link.LogitLink",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn.compose._column_transformer.ColumnTransformer",
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        "sklearn.impute._base.MissingIndicator",
+        "sklearn.impute._base.SimpleImputer",
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.pipeline.Pipeline",
+        "sklearn.preprocessing._data.StandardScaler",
+        "sklearn.preprocessing._encoders.OneHotEncoder",
+        "sklearn.preprocessing._label.LabelEncoder",
+    }
+)
+#: Objects of these classes are leaves: their state lives in C, not in ``__dict__``.
+_OPAQUE = frozenset({"numpy.random._generator.Generator", "sklearn._loss._loss.CyHalfBinomialLoss"})
+#: Type objects that may appear as values (the ``dtype`` parameter of an encoder).
+TYPE_VALUES = frozenset({"numpy.float64", "numpy.float32"})
+#: (module, class_name) of every object a finml ``.keras`` config may name, exactly.
+KERAS_CLASSES = frozenset(
+    {
+        ("keras", "DTypePolicy"),
+        ("keras", "Sequential"),
+        ("keras.initializers", "GlorotUniform"),
+        ("keras.initializers", "Ones"),
+        ("keras.initializers", "Zeros"),
+        ("keras.layers", "Activation"),
+        ("keras.layers", "Add"),
+        ("keras.layers", "BatchNormalization"),
+        ("keras.layers", "Concatenate"),
+        ("keras.layers", "Conv2D"),
+        ("keras.layers", "Dense"),
+        ("keras.layers", "DepthwiseConv2D"),
+        ("keras.layers", "Dropout"),
+        ("keras.layers", "GlobalAveragePooling2D"),
+        ("keras.layers", "InputLayer"),
+        ("keras.layers", "MaxPooling2D"),
+        ("keras.layers", "RandomContrast"),
+        ("keras.layers", "RandomFlip"),
+        ("keras.layers", "RandomRotation"),
+        ("keras.layers", "RandomZoom"),
+        ("keras.layers", "ReLU"),
+        ("keras.layers", "Rescaling"),
+        ("keras.layers", "ZeroPadding2D"),
+        ("keras.metrics", "AUC"),
+        ("keras.optimizers", "Adam"),
+        ("keras.regularizers", "L2"),
+        ("keras.src.models.functional", "Functional"),
+        (None, "__keras_tensor__"),
+    }
+)
+#: Activation names a finml model uses (a string activation is looked up by Keras).
+KERAS_ACTIVATIONS = frozenset(
+    {"relu", "gelu", "tanh", "selu", "elu", "sigmoid", "softmax", "linear"}
+)
+#: The members of a ``.keras`` archive as Keras writes it; anything else is refused.
+KERAS_MEMBERS = frozenset({"metadata.json", "config.json", "model.weights.h5"})
+#: Most bytes a model archive (skops or Keras) may declare, uncompressed.
+MAX_MODEL_BYTES = 1 << 30
+#: Most bytes any one archive may declare per byte it occupies (a zip bomb declares many).
+MAX_RATIO = 200
+
+
+def check_archive(path: Path, label: str, max_bytes: int = MAX_MODEL_BYTES) -> None:
+    """Refuse a ZIP-based model file that is not a ZIP, or whose declared sizes are too large.
+
+    Args:
+        path: the file.
+        label: its name in messages (e.g. ``"bundle/model.skops"``).
+        max_bytes: most bytes its members may declare together, uncompressed.
+
+    Raises:
+        BundleError: not a valid ZIP, or over ``max_bytes`` or :data:`MAX_RATIO`.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            declared = sum(m.file_size for m in zf.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise BundleError(f"{label} is damaged: it is not a readable archive ({exc}).") from exc
+    size = max(path.stat().st_size, 1)
+    if declared > max_bytes or declared > MAX_RATIO * size + (1 << 20):
+        raise BundleError(
+            f"{label} declares {declared / 2**20:,.0f} MiB uncompressed from "
+            f"{size / 2**20:,.1f} MiB on disk; finml refuses it (limit {max_bytes >> 20} MiB, "
+            f"ratio {MAX_RATIO})."
+        )
+
+
+def load_skops(path: Path, label: str) -> object:
+    """Load a skops file written by finml, refusing anything a finml bundle never holds.
+
+    Args:
+        path: the ``.skops`` file.
+        label: its name in messages.
+
+    Returns:
+        The fitted scikit-learn object.
+
+    Raises:
+        BundleError: damaged, too large, a type outside :data:`SKOPS_TRUSTED_TYPES`, an
+            object outside :data:`SKLEARN_CLASSES`, an attribute that replaces a method, or
+            a gradient-boosting tree whose nodes point outside the tree.
+    """
+    import skops.io as sio
+
+    check_archive(path, label)
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # skops raises several types for a damaged schema
+        raise BundleError(f"{label} is damaged: its schema cannot be read ({exc}).") from exc
+    refused = sorted(set(untrusted) - SKOPS_TRUSTED_TYPES)
+    if refused:
+        raise BundleError(
+            f"{label} contains types finml does not load: {_listing(refused)}. finml bundles "
+            "never hold functions or callables; this file may try to run code. Do not use it."
+        )
+    try:
+        obj = sio.load(path, trusted=sorted(untrusted))
+    except Exception as exc:
+        raise BundleError(f"{label} could not be loaded: {type(exc).__name__}: {exc}") from exc
+    audit_objects(obj, label)
+    return obj
+
+
+def _listing(items: list[str], first: int = 5) -> str:
+    shown = ", ".join(items[:first])
+    return shown + (f" and {len(items) - first} more" if len(items) > first else "")
+
+
+def _type_name(t: type) -> str:
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+def audit_objects(root: object, label: str) -> None:
+    """Walk a loaded object graph and refuse anything finml's own bundles never contain.
+
+    Allowed: ``None``, bools, numbers, strings, numpy scalars and dtypes, slices, lists,
+    tuples, dicts, numpy arrays (object arrays are walked), type objects in
+    :data:`TYPE_VALUES`, and instances of :data:`SKLEARN_CLASSES` whose attributes do not
+    replace a method of their class.
+
+    Raises:
+        BundleError: the first thing that is not allowed, with where it was found.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[object, str]] = [(root, "the model")]
+    while stack:
+        obj, where = stack.pop()
+        if isinstance(obj, str | bool | int | float | complex | np.generic | np.dtype | slice):
+            continue
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, list | tuple):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(obj))
+            continue
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                if not isinstance(k, str | int):
+                    raise BundleError(f"{label}: {where} has a key of type {type(k).__name__}.")
+                stack.append((v, f"{where}[{k!r}]"))
+            continue
+        if isinstance(obj, type):
+            if _type_name(obj) not in TYPE_VALUES:
+                raise BundleError(f"{label}: {where} is the type {_type_name(obj)}, not allowed.")
+            continue
+        name = _type_name(type(obj))
+        if name not in SKLEARN_CLASSES:
+            raise BundleError(
+                f"{label}: {where} is a {name}, which finml bundles never contain. The file "
+                "may try to run code; finml refuses it."
+            )
+        if isinstance(obj, np.ndarray):
+            if obj.dtype.kind == "O":
+                stack.extend((v, f"{where} element") for v in obj.ravel())
+            continue
+        if name in _OPAQUE:
+            continue
+        state = vars(obj)
+        for key, value in state.items():
+            static = inspect.getattr_static(type(obj), key, None)
+            if callable(static) or hasattr(static, "__get__"):
+                raise BundleError(
+                    f"{label}: {where} ({type(obj).__name__}) replaces its method {key!r} "
+                    "with stored data; finml refuses such a file."
+                )
+            stack.append((value, f"{where}.{key}"))
+        if type(obj).__name__ == "TreePredictor":
+            _check_tree(obj, label, where)
+        elif type(obj).__name__.startswith("HistGradientBoosting"):
+            _check_boosting(obj, label)
+
+
+def _check_tree(tree, label: str, where: str, n_features: int | None = None) -> None:
+    """Refuse a tree whose nodes point outside it, backwards (a loop), at a feature at or
+    above ``n_features``, or at a categorical bitset: scikit-learn's Cython prediction
+    follows them without bounds checks."""
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    nodes = getattr(tree, "nodes", None)
+    if not isinstance(nodes, np.ndarray) or nodes.dtype != PREDICTOR_RECORD_DTYPE:
+        raise BundleError(f"{label}: {where} is not a well-formed gradient-boosting tree.")
+    n = len(nodes)
+    if n == 0 or nodes.ndim != 1:
+        raise BundleError(f"{label}: {where} is an empty gradient-boosting tree.")
+    index = np.arange(n)
+    leaf = nodes["is_leaf"]
+    inner = leaf == 0
+    ok = np.isin(leaf, (0, 1)).all()
+    for side in ("left", "right"):
+        child = nodes[side][inner].astype(np.int64)
+        ok = ok and bool(((child > index[inner]) & (child < n)).all())
+    features = nodes["feature_idx"][inner].astype(np.int64)
+    ok = ok and bool((features >= 0).all())
+    if n_features is not None:
+        ok = ok and bool((features < n_features).all())
+    if ok and nodes["is_categorical"][inner].any():
+        ok = False  # finml's models split on numbers only; a categorical node is not ours
+    if not ok:
+        raise BundleError(
+            f"{label}: {where} has nodes that point outside the tree, backwards, at a missing "
+            "feature, or at a categorical split finml never makes; such a file could crash "
+            "the server."
+        )
+
+
+def _check_boosting(model, label: str) -> None:
+    """The boosting model's trees must use features below ``n_features_in_``, and its bin
+    mapper must declare no categorical features (prediction writes to fixed-size bitsets)."""
+    n_features = getattr(model, "n_features_in_", None)
+    if not isinstance(n_features, int | np.integer) or n_features < 1:
+        raise BundleError(f"{label}: the boosting model does not say how many features it takes.")
+    mapper = getattr(model, "_bin_mapper", None)
+    categorical = getattr(mapper, "is_categorical_", None)
+    if categorical is not None and np.asarray(categorical).any():
+        raise BundleError(f"{label}: the boosting model declares categorical features.")
+    predictors = getattr(model, "_predictors", None)
+    if not isinstance(predictors, list) or not all(isinstance(r, list) for r in predictors):
+        raise BundleError(f"{label}: the boosting model's trees are not stored as finml does.")
+    for i, row in enumerate(predictors):
+        for tree in row:
+            _check_tree(tree, label, f"boosting tree {i + 1}", int(n_features))
+
+
+def check_keras_archive(path: Path, label: str) -> None:
+    """Refuse a ``.keras`` archive unless it holds exactly what Keras writes for finml's
+    models: :data:`KERAS_MEMBERS`, and in ``config.json`` only the classes of
+    :data:`KERAS_CLASSES` and the activations of :data:`KERAS_ACTIVATIONS`.
+
+    Raises:
+        BundleError: damaged, too large, extra members, or a class, module, function or
+            activation finml's models never use (a custom layer, a Lambda, a module path).
+    """
+    check_archive(path, label)
+    with zipfile.ZipFile(path) as zf:
+        members = {m.filename for m in zf.infolist()}
+        if members != KERAS_MEMBERS:
+            extra = sorted(members - KERAS_MEMBERS) or sorted(KERAS_MEMBERS - members)
+            raise BundleError(
+                f"{label} is not a Keras model as finml writes it (unexpected or missing: "
+                f"{_listing(extra)})."
+            )
+        try:
+            config = json.load(io.TextIOWrapper(zf.open("config.json"), encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BundleError(f"{label}: config.json is not valid JSON ({exc}).") from exc
+    _audit_keras_config(config, label)
+
+
+def _audit_keras_config(config: object, label: str) -> None:
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if "class_name" in node:
+            key = (node.get("module"), node["class_name"])
+            registered = node.get("registered_name")
+            if key not in KERAS_CLASSES or registered not in (None, node["class_name"]):
+                shown = ".".join(str(p) for p in (node.get("module"), node["class_name"]) if p)
+                raise BundleError(
+                    f"{label} uses {shown!r}"
+                    + (f" (registered as {registered!r})" if registered else "")
+                    + ", which finml's models never contain (a custom layer, a function or a "
+                    "Lambda can run code). finml refuses it."
+                )
+        activation = node.get("activation")
+        if isinstance(activation, str) and activation not in KERAS_ACTIVATIONS:
+            raise BundleError(f"{label} uses the activation {activation!r}, which finml refuses.")
+        stack.extend(node.values())
+
+
+def load_keras(path: Path, label: str):
+    """Check a ``.keras`` archive (:func:`check_keras_archive`), then load it with
+    ``safe_mode=True`` and without its training configuration.
+
+    Raises:
+        BundleError: refused by the checks, or Keras could not load it safely.
+    """
+    check_keras_archive(path, label)
+    import keras
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:
+        raise BundleError(f"{label} could not be loaded safely: {exc}") from exc

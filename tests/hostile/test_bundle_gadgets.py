@@ -1,0 +1,384 @@
+"""Remote code execution through model import: gadget bundles are refused, and the
+allow-lists are exact (derived from real bundles of every model kind, no prefixes, no
+callables)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from finml import safe_load
+from finml.bundle import export_run, import_run, load_bundle, save_bundle
+from finml.errors import BundleError
+from tests.hostile import gadgets
+
+FORBIDDEN_MODULES = ("builtins", "operator", "functools", "os", "subprocess", "importlib")
+
+
+@pytest.fixture(scope="module")
+def fitted(german):
+    """Real fitted preprocessors and models of every tabular kind, trained in-process."""
+    from finml.data.tabular import default_features, infer_schema
+    from finml.models.registry import resolve_params
+    from finml.spec import DatasetSpec, RunSpec
+    from finml.train import ListSink, run_training
+
+    frame = german.copy()
+    frame.loc[::7, "age_in_years"] = np.nan  # missing values: the imputer's indicator
+    numeric, categorical = default_features(infer_schema(frame), "creditability")
+    out = {}
+    for model, cw, cols in (
+        ("logreg", False, (numeric, categorical)),
+        ("logreg", True, (numeric, ())),
+        ("hgb", False, (numeric, categorical)),
+        ("hgb", True, ((), categorical)),
+    ):
+        ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(cols[0]), tuple(cols[1]))
+        spec = RunSpec(ds, model, resolve_params(model, {"max_iter": 20} if model == "hgb" else {}))
+        spec = RunSpec(ds, model, spec.params, cw, 1)
+        result = run_training(spec, frame, ListSink())
+        out[(model, cw, bool(cols[0]), bool(cols[1]))] = (result.preprocessor, result.model)
+    return out
+
+
+def _bundle(folder, pre, model, family="sklearn"):
+    return save_bundle(folder, preprocessor=pre, model=model, family=family, meta={"task": "table"})
+
+
+def _write_skops(folder, name, obj):
+    (folder / name).write_bytes(sio.dumps(obj))
+
+
+# -- the allow-lists --------------------------------------------------------------------
+def test_the_skops_allow_lists_are_exactly_what_real_bundles_hold(fitted):
+    untrusted, classes = set(), set()
+    for pre, model in fitted.values():
+        for obj in (pre, model):
+            data = sio.dumps(obj)
+            untrusted |= set(sio.get_untrusted_types(data=data))
+            classes |= _classes(sio.loads(data, trusted=sio.get_untrusted_types(data=data)))
+    assert untrusted == safe_load.SKOPS_TRUSTED_TYPES
+    assert classes == safe_load.SKLEARN_CLASSES
+
+
+def _classes(root) -> set[str]:
+    seen, stack, out = set(), [root], set()
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, str | int | float | np.generic | np.dtype | type):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, list | tuple):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif obj is not None and not isinstance(obj, slice):
+            out.add(f"{type(obj).__module__}.{type(obj).__qualname__}")
+            if isinstance(obj, np.ndarray):
+                stack.extend(obj.ravel() if obj.dtype.kind == "O" else ())
+            elif hasattr(obj, "__dict__"):
+                stack.extend(vars(obj).values())
+    return out
+
+
+@pytest.mark.slow
+def test_the_keras_allow_list_is_exactly_what_real_models_name(tmp_path):
+    from finml.models.registry import model_names_for, resolve_params
+    from finml.models.tabular import build_mlp
+    from finml.models.vision import build_vision_model
+
+    models = [build_mlp(5, resolve_params("mlp"), seed=1)]
+    for name in model_names_for("images"):
+        for channels in (1, 3):
+            params = {**resolve_params(name), "contrast": True}
+            models.append(build_vision_model(name, (32, 32, channels), 3, params, seed=1))
+    named = set()
+    for model in models:
+        model.save(tmp_path / "m.keras")  # what a bundle holds: the archive's config.json
+        stack = [json.loads(zipfile.ZipFile(tmp_path / "m.keras").read("config.json"))]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                if "class_name" in node:
+                    named.add((node.get("module"), node["class_name"]))
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+    assert named == safe_load.KERAS_CLASSES
+
+
+@pytest.mark.parametrize(
+    "entries", [safe_load.SKOPS_TRUSTED_TYPES, safe_load.SKLEARN_CLASSES, safe_load.TYPE_VALUES]
+)
+def test_allow_lists_have_no_prefixes_and_no_callables_from_dangerous_modules(entries):
+    for entry in entries:
+        assert not entry.endswith(".") and "*" not in entry, entry
+        module, _, name = entry.rpartition(".")
+        assert module.split(".")[0] not in FORBIDDEN_MODULES, entry
+        obj = importlib.import_module(module)
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        assert inspect.isclass(obj), f"{entry} is not a class"
+    for module, name in safe_load.KERAS_CLASSES:
+        assert module is None or module.split(".")[0] == "keras"
+        assert name not in ("function", "Lambda", "TFSMLayer")
+
+
+def test_real_bundles_of_every_tabular_kind_load(fitted, tmp_path):
+    for i, (pre, model) in enumerate(fitted.values()):
+        bundle = load_bundle(_bundle(tmp_path / str(i), pre, model))
+        x = pre.transform(_rows(pre)).astype(np.float32)
+        np.testing.assert_allclose(bundle.model.predict_proba(x), model.predict_proba(x))
+
+
+def _rows(pre):
+    import pandas as pd
+
+    from finml.preprocess import prepare_features
+
+    num = [c for name, _, cols in pre.transformers_ if name == "num" for c in cols]
+    cat = [c for name, _, cols in pre.transformers_ if name == "cat" for c in cols]
+    frame = pd.DataFrame({c: [1.0, None] for c in num} | {c: ["A11", None] for c in cat})
+    return prepare_features(frame, num, cat)
+
+
+# -- skops gadgets ----------------------------------------------------------------------
+GADGETS = list(gadgets.skops_gadgets("unused"))
+
+
+@pytest.mark.parametrize("name", GADGETS)
+def test_a_gadget_preprocessor_is_refused_and_never_runs(name, fitted, tmp_path):
+    marker = tmp_path / "pwned"
+    gadget = gadgets.skops_gadgets(marker)[name]
+    pre, model = fitted[("logreg", False, True, True)]
+    folder = _bundle(tmp_path / "b", pre, model)
+    _write_skops(folder, "preprocessor.skops", gadget)
+    with pytest.raises(BundleError, match="types finml does not load") as err:
+        load_bundle(folder)
+    assert "may try to run code" in str(err.value)
+    assert not marker.exists()
+    # The gadget is real: loaded the way a prefix allow-list did, it runs its payload.
+    data = (folder / "preprocessor.skops").read_bytes()
+    naive = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    import pandas as pd
+
+    with contextlib.suppress(Exception):  # the chain may fail after the payload ran
+        naive.fit_transform(pd.DataFrame({"a": [1.0, 2.0]}))
+    assert marker.exists(), f"{name} is not a live gadget"
+
+
+def test_the_reported_attack_through_run_import_is_refused_and_creates_no_run(
+    german, german_spec, tmp_path
+):
+    from finml.store import RunStore
+    from finml.train import ListSink, run_training
+    from finml.worker import log_result
+
+    store = RunStore()
+    spec = german_spec("logreg")
+    run_id = store.create_run("lr", {"task": "table"}, {})
+    log_result(store, run_id, spec, run_training(spec, german, ListSink()))
+    store.set_status(run_id, "finished")
+    members = _members(export_run(store, run_id))
+    marker = tmp_path / "pwned"
+    members["bundle/preprocessor.skops"] = sio.dumps(
+        gadgets.skops_gadgets(marker)["sorted key=eval"]
+    )
+    before = len(store.list_runs())
+    with pytest.raises(BundleError, match=r"builtins\.eval.*builtins\.sorted"):
+        import_run(_zip(members), store, name="evil.zip")
+    assert len(store.list_runs()) == before and not marker.exists()
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_only_default_trusted_types_still_cannot_smuggle_a_callable(fitted, tmp_path):
+    from sklearn.preprocessing import FunctionTransformer
+
+    pre, model = fitted[("logreg", False, True, True)]
+    folder = _bundle(tmp_path / "b", pre, model)
+    # skops trusts every scikit-learn estimator and numpy ufunc by default.
+    _write_skops(folder, "preprocessor.skops", FunctionTransformer(np.negative))
+    assert sio.get_untrusted_types(file=folder / "preprocessor.skops") == []
+    with pytest.raises(BundleError, match="FunctionTransformer, which finml bundles never"):
+        load_bundle(folder)
+
+
+def test_an_attribute_that_replaces_a_method_is_refused(fitted, tmp_path):
+    pre, model = fitted[("logreg", False, True, True)]
+    folder = _bundle(tmp_path / "b", pre, model)
+    shadowed = sio.loads(sio.dumps(model), trusted=[])
+    shadowed.predict_proba = np.negative  # an instance attribute wins over the method
+    _write_skops(folder, "model.skops", shadowed)
+    with pytest.raises(BundleError, match="replaces its method 'predict_proba'"):
+        load_bundle(folder)
+
+
+# -- malformed boosting trees (scikit-learn's Cython code does not bounds-check them) ----
+def _tree_bundle(fitted, tmp_path, edit):
+    pre, model = fitted[("hgb", False, True, True)]
+    data = sio.dumps(model)
+    broken = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
+    edit(broken)
+    folder = _bundle(tmp_path / "b", pre, broken)
+    return folder
+
+
+def _first_split(model):
+    tree = model._predictors[0][0]
+    return tree.nodes, int(np.flatnonzero(tree.nodes["is_leaf"] == 0)[0])
+
+
+@pytest.mark.parametrize(
+    ("what", "field", "value"),
+    [
+        ("a child outside the tree", "left", 10_000_000),
+        ("a child pointing back (an endless loop)", "right", 0),
+        ("a feature the model does not have", "feature_idx", 9_999),
+        ("a categorical split", "is_categorical", 1),
+    ],
+)
+def test_a_malformed_boosting_tree_is_refused(fitted, tmp_path, what, field, value):
+    def edit(model):
+        nodes, i = _first_split(model)
+        nodes[field][i] = value
+
+    with pytest.raises(BundleError, match="could crash the server"):
+        load_bundle(_tree_bundle(fitted, tmp_path, edit))
+
+
+def test_a_boosting_model_with_categorical_bins_is_refused(fitted, tmp_path):
+    def edit(model):
+        model._bin_mapper.is_categorical_ = np.ones(model.n_features_in_, dtype=np.uint8)
+
+    with pytest.raises(BundleError, match="categorical features"):
+        load_bundle(_tree_bundle(fitted, tmp_path, edit))
+
+
+def test_damaged_and_bomb_skops_files_are_refused(fitted, tmp_path):
+    pre, model = fitted[("logreg", False, True, True)]
+    folder = _bundle(tmp_path / "b", pre, model)
+    (folder / "model.skops").write_bytes(b"not a zip at all")
+    with pytest.raises(BundleError, match=r"model\.skops is damaged"):
+        load_bundle(folder)
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("schema.json", b" " * (300 << 20))  # 300 MiB of spaces: ~300 KiB zipped
+    (folder / "model.skops").write_bytes(bomb.getvalue())
+    with pytest.raises(BundleError, match="ratio 200"):
+        load_bundle(folder)
+
+
+# -- Keras archives -----------------------------------------------------------------------
+KERAS_GADGETS = {
+    "a custom layer with a get_config payload": (
+        gadgets.sequential(
+            [
+                {
+                    "module": "__main__",
+                    "class_name": "Evil",
+                    "config": {"cmd": "touch /tmp/pwned", "name": "evil"},
+                    "registered_name": "Custom>Evil",
+                }
+            ]
+        ),
+        "'__main__.Evil' (registered as 'Custom>Evil')",
+    ),
+    "a function as activation": (
+        gadgets.sequential(
+            [gadgets.dense({"module": "builtins", "class_name": "function", "config": "eval"})]
+        ),
+        "'builtins.function'",
+    ),
+    "a keras utility as a class (CVE-2025-1550 shape)": (
+        gadgets.sequential(
+            [
+                {
+                    "module": "keras.utils",
+                    "class_name": "get_file",
+                    "config": {"origin": "http://127.0.0.1:1/x", "fname": "/tmp/x"},
+                    "registered_name": None,
+                }
+            ]
+        ),
+        "'keras.utils.get_file'",
+    ),
+    "a lookup layer reading a local file (CVE-2025-12058 shape)": (
+        gadgets.sequential(
+            [
+                {
+                    "module": "keras.layers",
+                    "class_name": "StringLookup",
+                    "config": {"vocabulary": "/etc/passwd", "name": "s"},
+                    "registered_name": None,
+                }
+            ]
+        ),
+        "'keras.layers.StringLookup'",
+    ),
+    "a Lambda layer": (
+        gadgets.sequential(
+            [
+                {
+                    "module": "keras.layers",
+                    "class_name": "Lambda",
+                    "config": {"function": {"class_name": "__lambda__", "config": {}}},
+                    "registered_name": None,
+                }
+            ]
+        ),
+        "'keras.layers.Lambda'",
+    ),
+    "an activation by unknown name": (
+        gadgets.sequential([gadgets.dense("keras.src.ops.eval")]),
+        "activation 'keras.src.ops.eval'",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(KERAS_GADGETS))
+def test_a_hostile_keras_config_is_refused_before_keras_reads_it(name, tmp_path):
+    config, message = KERAS_GADGETS[name]
+    path = tmp_path / "model.keras"
+    path.write_bytes(gadgets.keras_archive(config))
+    with pytest.raises(BundleError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        safe_load.load_keras(path, "model.keras")
+
+
+def test_a_keras_archive_with_extra_members_is_refused(tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_bytes(gadgets.keras_archive(gadgets.sequential([]), {"assets/run.sh": b"rm -rf /"}))
+    with pytest.raises(BundleError, match=r"assets/run\.sh"):
+        safe_load.load_keras(path, "model.keras")
+
+
+def test_a_real_keras_model_passes_the_checks_and_loads(tmp_path):
+    from finml.models.registry import resolve_params
+    from finml.models.tabular import build_mlp
+
+    model = build_mlp(4, resolve_params("mlp"), seed=3)
+    model.save(tmp_path / "model.keras")
+    loaded = safe_load.load_keras(tmp_path / "model.keras", "model.keras")
+    x = np.ones((2, 4), dtype=np.float32)
+    np.testing.assert_allclose(loaded(x), model(x), rtol=1e-6)
+    cfg = json.loads(zipfile.ZipFile(tmp_path / "model.keras").read("config.json"))
+    assert cfg["class_name"] == "Sequential"
