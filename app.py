@@ -1,6 +1,8 @@
-"""finml: entry point. Page config and navigation only; each page lives in pages/."""
+"""finml: entry point. Page config, navigation, and the one error boundary of every page."""
 
 import streamlit as st
+
+from pages.common import show_unexpected
 
 st.set_page_config(page_title="finml studio", page_icon=":material/insights:", layout="wide")
 
@@ -13,4 +15,7 @@ navigation = st.navigation(
         st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
     ]
 )
-navigation.run()
+try:
+    navigation.run()
+except Exception as exc:  # st.stop / st.rerun / switch_page are not Exceptions: they pass
+    show_unexpected(exc)

@@ -19,17 +19,18 @@ import time
 
 
 def run(split_kind: str) -> dict:
-    from finml import jobs
-    from finml.data import images
+    from finml.data import duplicates, images
+    from finml.data.spec import ImageDatasetSpec
+    from finml.data.split import SplitSpec
     from finml.data.staging import stage_images
     from finml.models.registry import PRESETS, resolve_params
-    from finml.spec import ImageDatasetSpec, RunSpec
-    from finml.split import SplitSpec
     from finml.store import RunStore
+    from finml.training import jobs
+    from finml.training.spec import RunSpec
 
     image_set = images.read_br35h(size=64, mode="L")
-    dup = images.near_duplicate_groups(images.perceptual_hashes(image_set.images), 4)
-    groups = images.split_groups(image_set, dup)
+    dup = duplicates.near_duplicate_groups(duplicates.perceptual_hashes(image_set.images), 4)
+    groups = duplicates.split_groups(image_set, dup)
     dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
     split = SplitSpec(seed=42, group_col="group" if split_kind == "group" else None)
     ds = ImageDatasetSpec(dataset_id, "Br35H", ("no", "yes"), "yes", 64, "L", split)

@@ -39,14 +39,15 @@ def plain(epochs: int) -> float:
 
 
 def finml_job(epochs: int, warm: bool) -> tuple[float, float]:
-    from finml import jobs
     from finml.config import get_settings
     from finml.data.demo import demo_frame
+    from finml.data.schema import default_features, infer_schema
+    from finml.data.spec import DatasetSpec
     from finml.data.staging import stage_frame
-    from finml.data.tabular import default_features, infer_schema
     from finml.models.registry import resolve_params
-    from finml.spec import DatasetSpec, RunSpec
     from finml.store import RunStore
+    from finml.training import jobs, local
+    from finml.training.spec import RunSpec
 
     os.environ["FINML_WARM_WORKER"] = "1" if warm else "0"
     settings = get_settings()
@@ -64,7 +65,7 @@ def finml_job(epochs: int, warm: bool) -> tuple[float, float]:
     )
     spec = RunSpec(ds, "mlp", resolve_params("mlp", {"epochs": epochs, "patience": 1000}))
     if warm:
-        jobs.ensure_spare(settings)
+        jobs.warm_up(settings)
         spares = settings.jobs_dir / "spares"
         while not (spares / "ready").exists():
             time.sleep(0.05)
@@ -83,7 +84,7 @@ def finml_job(epochs: int, warm: bool) -> tuple[float, float]:
     if warm:
         while not (settings.jobs_dir / "spares" / "ready").exists():  # the replacement
             time.sleep(0.05)
-        jobs.stop_spare(settings)
+        local.stop_spare(settings)
     return total, first
 
 

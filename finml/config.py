@@ -47,6 +47,19 @@ class Settings:
         """Folder of staged datasets, each under a random id (never a client filename)."""
         return self.data_dir / "datasets"
 
+    def environment(self) -> dict[str, str]:
+        """These settings as the environment variables they are read from (for a worker
+        process: it must see the same store and folders)."""
+        return {
+            "FINML_DATA_DIR": str(self.data_dir),
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "FINML_MAX_WORKERS": str(self.max_workers),
+            "FINML_MAX_UPLOAD_MB": str(self.max_upload_bytes >> 20),
+            "FINML_MAX_ROWS": str(self.max_rows),
+            "FINML_WARM_WORKER": "1" if self.warm_worker else "0",
+            "FINML_WARM_IDLE_S": str(self.warm_idle_s),
+        }
+
 
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name)

@@ -100,16 +100,42 @@ class RunInfo:
         return (self.ended or time.time()) - self.started
 
 
+#: Seconds finml keeps retrying a store call while another process holds the SQLite lock
+#: (on top of MLflow's own busy timeout of 20 s per call).
+LOCK_WAIT_S = 15.0
+#: Runs fetched per page when listing (MLflow's own page size limit is 50,000).
+PAGE_SIZE = 1000
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return "locked" in str(exc).lower() or "busy" in str(exc).lower()
+
+
 def _retry(fn, *args, **kwargs):
-    """Call an MLflow write, retrying briefly while another process holds the SQLite lock."""
-    for attempt in range(20):
+    """Call the MLflow client, retrying with backoff while another process holds the SQLite
+    lock ("database is locked"); after :data:`LOCK_WAIT_S` say so plainly.
+
+    Raises:
+        StoreError: the store stayed locked.
+    """
+    started = time.monotonic()
+    deadline = started + LOCK_WAIT_S
+    delay = 0.05
+    while True:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # MlflowException / OperationalError wrap "database is locked"
-            if "locked" not in str(exc).lower() or attempt == 19:
+            if not _is_lock_error(exc):
                 raise
-            time.sleep(0.05 * (attempt + 1))
-    return None
+            if time.monotonic() + delay > deadline:
+                waited = time.monotonic() - started
+                raise StoreError(
+                    f"The run store is busy: another process has held its database locked "
+                    f"for the last {waited:.0f} s. Nothing was lost; try again in a moment. If "
+                    "this persists, a stuck process may be holding the store's database file."
+                ) from exc
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 class RunStore:
@@ -138,7 +164,7 @@ class RunStore:
     def experiment_id(self) -> str:
         """Id of the ``finml`` experiment, created on first use."""
         if self._experiment_id is None:
-            exp = self.client.get_experiment_by_name(EXPERIMENT)
+            exp = _retry(self.client.get_experiment_by_name, EXPERIMENT)
             if exp is None:
                 location = None
                 if self.settings.tracking_uri.startswith("sqlite:"):
@@ -233,24 +259,36 @@ class RunStore:
             StoreError: no such run.
         """
         try:
-            run = self.client.get_run(run_id)
+            run = _retry(self.client.get_run, run_id)
+        except StoreError:
+            raise
         except Exception as exc:
             raise StoreError(f"Run {run_id} is not in the run store.") from exc
         return _info(run)
 
-    def list_runs(self, max_results: int = 500) -> list[RunInfo]:
-        """Return the runs of the finml experiment, newest first."""
-        runs = self.client.search_runs(
-            [self.experiment_id], order_by=["attributes.start_time DESC"], max_results=max_results
-        )
-        return [_info(r) for r in runs]
+    def list_runs(self) -> list[RunInfo]:
+        """Return every run of the finml experiment, newest first (paged through
+        ``MlflowClient.search_runs``, :data:`PAGE_SIZE` at a time, so none is dropped)."""
+        out, token = [], None
+        while True:
+            page = _retry(
+                self.client.search_runs,
+                [self.experiment_id],
+                order_by=["attributes.start_time DESC"],
+                max_results=PAGE_SIZE,
+                page_token=token,
+            )
+            out.extend(_info(r) for r in page)
+            token = page.token
+            if not token:
+                return out
 
     def history(self, run_id: str) -> pd.DataFrame:
         """Per-step metrics: columns ``step`` and each of :data:`HISTORY_METRICS` that was logged,
         one row per step, sorted by step."""
         frames = []
         for key in HISTORY_METRICS:
-            hist = self.client.get_metric_history(run_id, key)
+            hist = _retry(self.client.get_metric_history, run_id, key)
             if hist:
                 frames.append(
                     pd.DataFrame({"step": [m.step for m in hist], key: [m.value for m in hist]})
@@ -284,7 +322,9 @@ class RunStore:
         """
         with tempfile.TemporaryDirectory(prefix="finml-artifact-") as dst:
             try:
-                local = Path(self.client.download_artifacts(run_id, artifact_path, dst))
+                local = Path(_retry(self.client.download_artifacts, run_id, artifact_path, dst))
+            except StoreError:
+                raise
             except Exception as exc:
                 raise StoreError(f"Run {run_id} has no artifact {artifact_path!r}.") from exc
             yield local
@@ -309,71 +349,3 @@ def _info(run) -> RunInfo:
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
     )
-
-
-def runs_frame(runs: list[RunInfo]) -> pd.DataFrame:
-    """A table of runs for display: name, model, dataset, status, submitted, started (UTC),
-    duration (s),
-    key test metrics and the reason of a failure. One row per run, newest first."""
-    rows = []
-    for r in runs:
-        rows.append(
-            {
-                "run": r.name,
-                "model": r.model,
-                "dataset": r.dataset,
-                "status": r.status,
-                "submitted": pd.Timestamp(r.submitted, unit="s").floor("s"),
-                "started": pd.Timestamp(r.started, unit="s").floor("s") if r.started else None,
-                "duration (s)": None if r.duration is None else round(r.duration, 1),
-                "test accuracy": r.metrics.get("test_accuracy"),
-                "test ROC-AUC": r.metrics.get("test_roc_auc"),
-                "test Gini": r.metrics.get("test_gini"),
-                "test KS": r.metrics.get("test_ks"),
-                "test Brier": r.metrics.get("test_brier"),
-                "reason": r.reason.splitlines()[0] if r.reason else "",
-                "run id": r.run_id,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def progress(run: RunInfo, history: pd.DataFrame) -> tuple[float, str]:
-    """Progress of a run for a progress bar.
-
-    Args:
-        run: the run.
-        history: its :meth:`RunStore.history`.
-
-    Returns:
-        (fraction in [0, 1], label such as ``"running · epoch 12 of 100"``). A finished run
-        is complete even if early stopping ended it before the planned epochs.
-    """
-    done = int(history["step"].max()) if len(history) else 0
-    unit = {"hgb": "iteration", "logreg": "fit"}.get(run.model, "epoch")
-    total = run.total_steps or 0
-    label = f"{run.status} · {unit} {done} of {total}" if total else run.status
-    if run.status == FINISHED:
-        return 1.0, label
-    return (min(done / total, 1.0) if total else 0.0), label
-
-
-#: Test metrics shown as tiles when a run ends, in order: (metric key, label).
-HEADLINE = (
-    ("test_roc_auc", "Test ROC-AUC"),
-    ("test_accuracy", "Accuracy"),
-    ("test_gini", "Gini"),
-    ("test_ks", "KS statistic"),
-    ("test_brier", "Brier score"),
-    ("test_macro_f1", "Macro F1"),
-)
-
-
-def headline_metrics(run: RunInfo, table_keys: int = 4) -> list[tuple[str, float]]:
-    """The test metrics a run logged, as (label, value) tiles: ROC-AUC, Gini, KS and Brier
-    for tables; ROC-AUC, accuracy and what else it has for images (3+ classes log no Gini)."""
-    keys = [k for k, _ in HEADLINE if k in run.metrics]
-    if run.params.get("task", "table") == "table":
-        keys = [k for k in keys if k != "test_accuracy"][:table_keys]
-    labels = dict(HEADLINE)
-    return [(labels[k], run.metrics[k]) for k in keys[:5]]

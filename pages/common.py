@@ -1,14 +1,62 @@
-"""Layout pieces shared by several pages (not a page of its own)."""
+"""Layout pieces and caches shared by the pages (not a page of its own).
+
+Caches are per session (``scope="session"``: one user's data never serves another) and
+bounded (``max_entries``), so a long session does not grow without limit.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import uuid
+from collections import OrderedDict
 
 import streamlit as st
 
-from finml import jobs
+from finml.config import get_settings
+from finml.errors import FinmlError
+from finml.store import RunStore
+from finml.training import jobs
+
+log = logging.getLogger("finml.pages")
 
 
-def runs_with_results(store, empty: str, page: str, label: str) -> list:
+def show_unexpected(exc: BaseException) -> None:
+    """The one place where an unexpected error ends: a short message with an error id for
+    the user, the traceback in the server log under the same id."""
+    error_id = uuid.uuid4().hex[:8]
+    log.error("error %s", error_id, exc_info=exc)
+    st.error(
+        f"Something went wrong on this page (error id {error_id}). Your runs and data are "
+        "safe; reload the page to go on. The details are in the server log under that id.",
+        icon=":material/error:",
+    )
+
+
+def guarded(fn):
+    """Run ``fn`` (a fragment body) inside the same error boundary as the pages."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except FinmlError as exc:
+            st.error(str(exc), icon=":material/error:")
+        except Exception as exc:  # the boundary: anything else becomes an error id
+            show_unexpected(exc)
+
+    return wrapper
+
+
+def store() -> RunStore:
+    """The run store of the current settings (cheap)."""
+    return RunStore(get_settings())
+
+
+def runs_with_results(empty: str, page: str, label: str) -> list:
     """The runs that have test results, newest first; if there are none, say so, link to
     ``page`` and stop the script."""
-    runs = [r for r in jobs.list_runs(store) if r.has_results]
+    runs = [r for r in jobs.list_runs(store()) if r.has_results]
     if not runs:
         st.info(empty)
         st.page_link(page, label=label, icon=":material/arrow_forward:")
@@ -16,10 +64,104 @@ def runs_with_results(store, empty: str, page: str, label: str) -> list:
     return runs
 
 
+def dataset_ready(message: str, ds) -> None:
+    """Say the dataset is ready and link to Train with it in the URL (so a reload of Train
+    finds it)."""
+    st.success(message)
+    st.page_link(
+        "pages/train.py",
+        label="Go to Train",
+        icon=":material/arrow_forward:",
+        query_params={"dataset": ds.dataset_id},
+    )
+
+
+def pick_run(runs: list, label: str, key: str):
+    """A run selector that follows ``?run=`` in the URL and writes its choice back, so a
+    reload or a shared link opens the same run. A ``?run=`` that is not among ``runs``
+    (deleted, or never there) falls back to the newest, with a note."""
+    ids = [r.run_id for r in runs]
+    if st.session_state.get(key) not in ids:
+        st.session_state.pop(key, None)  # e.g. deleted meanwhile
+    wanted = st.session_state.pop("open_run", None)
+    if wanted is None and key not in st.session_state:  # a fresh session: a reload or a link
+        wanted = st.query_params.get("run")
+    if wanted and wanted not in ids:
+        st.info("The run in the link is not available; showing the newest run instead.")
+        wanted = None
+    if wanted:
+        st.session_state[key] = wanted
+    by_id = {r.run_id: r for r in runs}
+    run_id = st.selectbox(label, ids, format_func=lambda i: by_id[i].label, key=key)
+    st.query_params["run"] = run_id
+    return by_id[run_id]
+
+
+def open_run(page: str, run_id: str) -> None:
+    """Go to ``page`` with ``run_id`` open (and in its URL)."""
+    st.session_state["open_run"] = run_id
+    st.switch_page(page, query_params={"run": run_id})
+
+
+@st.cache_data(scope="session", max_entries=8, show_spinner=False)
+def predictions(data_dir: str, run_id: str):
+    """A run's stored test and validation predictions and its learning curves."""
+    s = store()
+    return (
+        s.read_frame(run_id, "predictions/test.parquet"),
+        s.read_frame(run_id, "predictions/validation.parquet"),
+        s.history(run_id),
+    )
+
+
+@st.cache_resource(scope="session", max_entries=3, show_spinner=False)
+def fitted_model(data_dir: str, run_id: str):
+    """A run's fitted model, loaded safely once per session (at most three kept)."""
+    from finml.models.bundle import load_run_bundle
+
+    return load_run_bundle(store(), run_id)
+
+
+@st.cache_resource(scope="session", max_entries=2, show_spinner=False)
+def staged_images(data_dir: str, dataset_id: str):
+    """A staged image set (at most two kept per session), or None if it is gone."""
+    from finml.data.staging import load_staged_images
+
+    try:
+        return load_staged_images(dataset_id)
+    except FinmlError:
+        return None
+
+
+#: Results kept by :func:`memo` per session (least recently used dropped first).
+MEMO_ENTRIES = 32
+
+
 def memo(key: tuple, compute):
-    """``compute()`` once per session and ``key`` (the inputs it depends on): slow analyses
-    must not rerun on every widget change."""
-    cache = st.session_state.setdefault("memo", {})
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]
+    """``compute()`` once per session and ``key`` (the inputs it depends on), in a bounded
+    LRU: slow analyses must not rerun on every widget change, and may show progress while
+    they run (which ``st.cache_data`` cannot replay)."""
+    cache = st.session_state.setdefault("_memo", OrderedDict())
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    cache[key] = value = compute()
+    while len(cache) > MEMO_ENTRIES:
+        cache.popitem(last=False)
+    return value
+
+
+def data_dir() -> str:
+    """The data folder, part of every cache key (tests and teams switch it)."""
+    return str(get_settings().data_dir)
+
+
+def progress_callback(text: str):
+    """A progress bar and the ``(done, total)`` callback that moves it; call ``.empty()`` on
+    the returned bar when done."""
+    bar = st.progress(0.0, text=text)
+
+    def update(done: int, total: int) -> None:
+        bar.progress(min(done / max(total, 1), 1.0), text=f"{text} ({done:,} of {total:,})")
+
+    return bar, update

@@ -2,14 +2,22 @@
 
 import streamlit as st
 
-from finml import charts, jobs
 from finml.config import get_settings
-from finml.data import demo, tabular
-from finml.data.staging import stage_frame
+from finml.data import demo, reader, schema, target
+from finml.data.spec import DatasetSpec
+from finml.data.split import SplitSpec, make_split, split_report, split_warnings
+from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
-from finml.spec import DatasetSpec
-from finml.split import SplitSpec, make_split, split_report
-from pages.common import memo
+from finml.reporting import charts
+from finml.training import jobs
+from pages.common import dataset_ready
+
+
+@st.cache_data(scope="session", max_entries=8, show_spinner="Screening for leakage...")
+def leakage(key, _frame, _schema, target_col: str, positive: str):
+    """Single-column leakage screening, once per (table, target, positive class)."""
+    return target.leakage_warnings(_frame, _schema, target_col, positive)
+
 
 st.title("Data")
 settings = get_settings()
@@ -33,7 +41,7 @@ else:
         "CSV, Excel (.xlsx) or Parquet", type=["csv", "txt", "tsv", "xlsx", "parquet"]
     )
     with st.expander("Reading options"):
-        enc_choice = st.selectbox("Encoding", ["detect", *tabular.ENCODINGS])
+        enc_choice = st.selectbox("Encoding", ["detect", *reader.ENCODINGS])
         delim_labels = {
             "detect": None,
             ", comma": ",",
@@ -52,7 +60,7 @@ else:
 if st.session_state.get("table_key") != key:
     try:
         data = demo.demo_bytes(key[1]) if raw is None else raw.getvalue()
-        table = tabular.read_table(
+        table = reader.read_table(
             data,
             filename,
             encoding=encoding,
@@ -67,52 +75,55 @@ if st.session_state.get("table_key") != key:
     st.session_state.table_key, st.session_state.table = key, table
     st.session_state.table_name = key[1] if raw is None else filename
 table = st.session_state.table
-frame, schema = table.frame, table.schema
+frame, table_schema = table.frame, table.schema
 
 st.subheader("Validation report")
 cols = st.columns(4)
-cols[0].metric("Rows", f"{schema.n_rows:,}")
-cols[1].metric("Columns", len(schema.columns))
+cols[0].metric("Rows", f"{table_schema.n_rows:,}")
+cols[1].metric("Columns", len(table_schema.columns))
 cols[2].metric("Missing cells", f"{int(frame.isna().sum().sum()):,}")
 cols[3].metric("Format", table.file_format + (f" ({table.encoding})" if table.encoding else ""))
 for note in table.notes:
     st.info(note)
-for warning in tabular.column_warnings(schema):
+for warning in schema.column_warnings(table_schema):
     st.warning(warning)
 with st.expander("Columns: inferred kind, missing values", expanded=False):
-    st.dataframe(schema.to_frame(), hide_index=True, width="stretch")
+    st.dataframe(table_schema.to_frame(), hide_index=True, width="stretch")
 with st.expander("Preview (first 20 rows)"):
     st.dataframe(frame.head(20), width="stretch")
 
 st.subheader("Target")
-if not schema.target_candidates:
+if not table_schema.target_candidates:
     st.error("No column has 2 to 10 distinct values, so none can be a classification target.")
     st.stop()
-target = st.selectbox(
+candidates = table_schema.target_candidates
+target_col = st.selectbox(
     "Target column",
-    [*schema.target_candidates, *[c for c in schema.names() if c not in schema.target_candidates]],
+    [*candidates, *[c for c in table_schema.names() if c not in candidates]],
     index=0,
-    help="Likely targets (2 to 10 distinct values) come first.",
+    help="Likely targets come first: a target-like name (status, default, target, class, "
+    "...) and values (good/bad, default/non-default, 0/1).",
     key="target",
 )
-values = tabular.class_values(frame[target])
-guess = tabular.guess_positive(frame[target])
+try:
+    values = target.class_values(frame[target_col])
+    guess = target.guess_positive(frame[target_col])
+except FinmlError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
 positive = st.selectbox(
     "Positive class (the event to predict: bad, default, ...)",
     values,
     index=values.index(guess),
     key="positive",
 )
-st.dataframe(tabular.class_counts(frame[target], positive), hide_index=True)
+st.dataframe(target.class_counts(frame[target_col], positive), hide_index=True)
 try:
-    tabular.validate_target(frame, target, positive)
+    target.validate_target(frame, target_col, positive)
 except FinmlError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
-leaks = memo(
-    ("leakage", st.session_state.table_key, target, positive),
-    lambda: tabular.leakage_warnings(frame, schema, target, positive),
-)
+leaks = leakage(st.session_state.table_key, frame, table_schema, target_col, positive)
 for column, auc in leaks:
     st.warning(
         f"Possible leakage: {column!r} alone predicts the target with ROC-AUC {auc:.3f}. "
@@ -131,12 +142,12 @@ train_pct = c1.number_input("Train %", 10, 90, 60, step=5)
 val_pct = c2.number_input("Validation %", 5, 80, 20, step=5)
 test_pct = c3.number_input("Test %", 5, 80, 20, step=5)
 seed = c4.number_input("Seed", 0, 2**31 - 1, 42)
-others = [c for c in frame.columns if c != target]
+others = [c for c in frame.columns if c != target_col]
 group_col = time_col = None
 if mode.startswith("Group"):
     group_col = st.selectbox("Group column (customer, patient, ...)", others, key="group_col")
 elif mode.startswith("Out-of-time"):
-    dates = schema.names("date")
+    dates = table_schema.names("date")
     if not dates:
         st.error("No column was recognised as a date; out-of-time splitting needs one.")
         st.stop()
@@ -150,37 +161,41 @@ split_spec = SplitSpec(
     time_col=time_col,
 )
 exclude = tuple(c for c in (group_col, time_col) if c)
-numeric, categorical = tabular.default_features(schema, target, exclude)
+numeric, categorical = schema.default_features(table_schema, target_col, exclude)
 with st.expander(f"Features ({len(numeric)} numeric, {len(categorical)} categorical)"):
     numeric = st.multiselect("Numeric features", numeric, default=numeric)
     categorical = st.multiselect("Categorical features", categorical, default=categorical)
 try:
-    y = tabular.validate_target(frame, target, positive)
-    report = split_report(frame, y, make_split(frame, y, split_spec), split_spec)
+    y = target.validate_target(frame, target_col, positive)
+    split = make_split(frame, y, split_spec)
+    report = split_report(frame, y, split, split_spec)
 except FinmlError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
 left, right = st.columns([3, 2])
 left.dataframe(report, hide_index=True, width="stretch")
 right.plotly_chart(charts.class_balance(report), width="stretch")
+others_label = " / ".join(v for v in values if v != positive)
+for warning in split_warnings(y, (others_label, positive), split):
+    st.warning(warning)
 
 if not numeric and not categorical:
     st.error("Select at least one feature.")
     st.stop()
 if st.button("Use this dataset for training", type="primary", key="use_dataset"):
-    jobs.ensure_spare(settings)  # TensorFlow warms up in a spare worker while they go on
+    jobs.warm_up(settings)  # TensorFlow warms up in a spare worker while they go on
     negatives = [v for v in values if v != positive]
     st.session_state.dataset = DatasetSpec(
         dataset_id=stage_frame(frame, settings),
         name=st.session_state.table_name,
-        target=target,
+        target=target_col,
         positive=positive,
         numeric=tuple(numeric),
         categorical=tuple(categorical),
         split=split_spec,
         negative=negatives[0] if len(negatives) == 1 else "",
     )
+    save_dataset_spec(st.session_state.dataset, settings)
 ds = st.session_state.get("dataset")
 if ds is not None and ds.kind == "table":
-    st.success(f"Ready: {ds.name}, target {ds.target!r} = {ds.positive!r}.")
-    st.page_link("pages/train.py", label="Go to Train", icon=":material/arrow_forward:")
+    dataset_ready(f"Ready: {ds.name}, target {ds.target!r} = {ds.positive!r}.", ds)

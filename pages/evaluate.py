@@ -1,30 +1,37 @@
 """Evaluate page: everything is computed from the run's stored predictions (moving the
-threshold never retrains). Tables and two-class image runs get the binary view (confusion
-matrix at a threshold, ROC, PR, metrics); image runs add per-class metrics, one-vs-rest ROC,
-the misclassified test images and Grad-CAM."""
+threshold never retrains).
+
+Tables and two-class image runs open on the binary view (threshold and costs in the
+field's words, confusion matrix, metrics with CIs, ROC, PR, the credit pack or clinical
+operating points). Runs of three or more classes open on the k-class confusion matrix and
+per-class table, with any one class against the rest one click away. Image runs add the
+misclassified images and Grad-CAM. The run is kept in the URL (``?run=``)."""
 
 import contextlib
 
 import streamlit as st
 
-from finml import charts, decision, evaluate
-from finml.data.staging import load_staged, load_staged_images
 from finml.errors import FinmlError
-from finml.report import build_report
-from finml.store import RunStore
-from pages.common import memo, runs_with_results
+from finml.evaluation import bootstrap, credit, metrics, thresholds
+from finml.reporting import charts
+from finml.reporting.domains import CLINICAL_TARGETS, domain_of
+from finml.reporting.exports import png_bytes, to_csv_bytes
+from finml.reporting.report import build_report
+from pages import common
 
 THRESHOLD_MODES = [
     "Manual",
     "Youden J (validation split)",
     "Minimum expected cost (validation split)",
 ]
+ALL_CLASSES, ONE_CLASS = "All classes", "One class against the rest"
 
 
-def binary_view(run, y, score, val_y, val_score, labels):
-    """Threshold and costs, confusion matrix, metrics with CIs, ROC band, PR, credit pack."""
+def threshold_controls(run, val_y, val_score, labels, domain):
+    """Threshold mode, cost inputs in the field's words; returns (threshold, costs, best)."""
     german = "German Credit" in run.dataset or "German Credit" in run.params.get("dataset", "")
-    costs = decision.GERMAN_CREDIT_COSTS if german else {"fp": 1.0, "fn": 1.0}
+    costs = thresholds.GERMAN_CREDIT_COSTS if german else {"fp": 1.0, "fn": 1.0}
+    fp_label, fn_label = domain.cost_labels(*labels)
     c1, c2, c3 = st.columns([2, 1, 1])
     mode = c1.radio(
         "Threshold",
@@ -33,19 +40,15 @@ def binary_view(run, y, score, val_y, val_score, labels):
         help="Youden J and the cost minimum are chosen on the validation split, "
         "never on the test split.",
     )
-    cost_fp = c2.number_input(
-        f"Cost of a false positive (refusing a {labels[0]})", 0.0, 1e6, costs["fp"], key="cost_fp"
-    )
-    cost_fn = c3.number_input(
-        f"Cost of a false negative (accepting a {labels[1]})", 0.0, 1e6, costs["fn"], key="cost_fn"
-    )
+    cost_fp = c2.number_input(fp_label, 0.0, 1e6, costs["fp"], key="cost_fp")
+    cost_fn = c3.number_input(fn_label, 0.0, 1e6, costs["fn"], key="cost_fn")
     if german:
         c2.caption("Statlog German Credit cost matrix: 1 and 5.")
-    best, _ = decision.min_cost_threshold(val_y, val_score, cost_fp, cost_fn)
+    best, _ = thresholds.min_cost_threshold(val_y, val_score, cost_fp, cost_fn)
     if mode == THRESHOLD_MODES[0]:
         default = run.threshold if run.threshold is not None else 0.5
         threshold = st.slider(
-            "Threshold (score >= threshold: predicted positive)",
+            f"Threshold (score >= threshold: {domain.positive_action})",
             0.0,
             1.0,
             float(default),
@@ -53,13 +56,49 @@ def binary_view(run, y, score, val_y, val_score, labels):
             key="threshold",
         )
     elif mode == THRESHOLD_MODES[1]:
-        threshold = evaluate.youden_threshold(val_y, val_score)
+        threshold = thresholds.youden_threshold(val_y, val_score)
         st.caption(f"Youden J threshold from the validation split: **{threshold:.3f}**")
     else:
         threshold = best
         st.caption(f"Cost-minimising threshold on the validation split: **{threshold:.3f}**")
+    return threshold, mode, cost_fp, cost_fn, best
+
+
+def cis_of(run, key, y, score, threshold):
+    """Bootstrap CIs, once per (run, class, threshold), with a progress bar."""
+
+    def compute():
+        bar, update = common.progress_callback("Bootstrap confidence intervals")
+        out = bootstrap.metric_cis(y, score, threshold, progress=update)
+        bar.empty()
+        return out
+
+    return common.memo((run.run_id, key, "ci", round(threshold, 4)), compute)
+
+
+def band_of(run, key, y, score):
+    """The ROC band, once per (run, class), with a progress bar."""
+
+    def compute():
+        bar, update = common.progress_callback("Bootstrap band of the ROC curve")
+        out = bootstrap.roc_band(y, score, progress=update)
+        bar.empty()
+        return out
+
+    return common.memo((run.run_id, key, "band"), compute)
+
+
+def binary_view(run, test, val, positive=None):
+    """The binary view of ``positive`` (default the run's positive class) against the rest."""
+    domain = domain_of(run.params)
+    y, score, val_y, val_score, labels = metrics.binary_view_of_run(run.params, test, val, positive)
+    threshold, mode, cost_fp, cost_fn, best = threshold_controls(
+        run, val_y, val_score, labels, domain
+    )
     b1, b2 = st.columns(2)
-    if b1.button(f"Save threshold {threshold:.3f} with the run", key="save_threshold"):
+    if positive in (None, run.params.get("positive_class")) and b1.button(
+        f"Save threshold {threshold:.3f} with the run", key="save_threshold"
+    ):
         store.set_threshold(run.run_id, threshold, mode)
         st.toast(f"Threshold {threshold:.3f} saved with the run.")
     if b2.button("Make the HTML model report", key="make_report"):
@@ -74,49 +113,43 @@ def binary_view(run, y, score, val_y, val_score, labels):
             "text/html",
             key="report_file",
         )
-    metrics = evaluate.binary_metrics(y, score, threshold)
-    cis = memo(
-        (run.run_id, "ci", round(threshold, 4)),
-        lambda: decision.metric_cis(y, score, threshold, n_boot=300),
-    )
-    cm = evaluate.confusion(y, score, threshold)
+    values = metrics.binary_metrics(y, score, threshold)
+    cis = cis_of(run, labels[1], y, score, threshold)
+    cm = metrics.confusion(y, score, threshold)
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
-    right.table(evaluate.metrics_table(metrics, cis).set_index("metric"))
-    cost = decision.expected_cost_curve(y, score, cost_fp, cost_fn, n=101)
-    at = evaluate.expected_cost(cm, cost_fp, cost_fn)
+    table = metrics.metrics_table(values, cis)
+    right.table(table.set_index("metric"))
+    at = thresholds.expected_cost(cm, cost_fp, cost_fn)
     right.caption(
-        f"Test split: {len(y):,} rows, {int(y.sum()):,} positive ({labels[1]}). Expected cost "
-        f"at this threshold: {at:.3f} per case. 95% CIs: stratified bootstrap, 300 resamples."
+        f"Test split: {len(y):,} cases, {int(y.sum()):,} positive ({labels[1]}). Expected cost "
+        f"at this threshold: {at:.3f} per case. 95% CIs: stratified bootstrap, "
+        f"{bootstrap.N_RESAMPLES:,} resamples, BCa where it works (the HTML report shows "
+        "the same intervals)."
     )
-    drill_down(run, y, score, threshold)
-    tab_roc, tab_costs, tab_credit, tab_explain = st.tabs(
-        ["ROC and PR", "Costs and operating points", "Credit pack", "Explanations"]
+    right.download_button(
+        "Download the metrics with CIs (CSV)",
+        to_csv_bytes(table),
+        f"finml-metrics-{run.run_id[:8]}.csv",
+        "text/csv",
+        key="metrics_csv",
     )
-    with tab_explain:
-        try:
-            importance = store.read_frame(run.run_id, "explain/permutation_importance.parquet")
-        except FinmlError:
-            st.caption("This run has no permutation importance (image runs: see Grad-CAM).")
-        else:
-            st.plotly_chart(charts.importance_bar(importance), width="stretch")
-    with tab_roc:
-        band = memo((run.run_id, "band"), lambda: decision.roc_band(y, score))
-        auc = (
-            cis.loc["roc_auc", "value"],
-            cis.loc["roc_auc", "lower"],
-            cis.loc["roc_auc", "upper"],
-        )
-        point = evaluate.operating_point(y, score, threshold)
-        recall, precision, ap = evaluate.pr_points(y, score)
+    drill_down(run, test, y, score, threshold)
+    tabs = st.tabs(["ROC and PR", "Costs and operating points", domain.pack, "Explanations"])
+    with tabs[0]:
+        band = band_of(run, labels[1], y, score)
+        auc = tuple(cis.loc["roc_auc", ["value", "lower", "upper"]])
+        point = thresholds.operating_point(y, score, threshold)
+        recall, precision, ap = metrics.pr_points(y, score)
         c1, c2 = st.columns(2)
         c1.plotly_chart(charts.roc_with_band(band, auc, point), width="stretch")
         c2.plotly_chart(charts.pr_curve(recall, precision, ap, float(y.mean())), width="stretch")
-    with tab_costs:
-        st.plotly_chart(charts.cost_curve(cost, threshold, best), width="stretch")
+    with tabs[1]:
+        curve = thresholds.expected_cost_curve(y, score, cost_fp, cost_fn)
+        st.plotly_chart(charts.cost_curve(curve, threshold, best), width="stretch")
         points = (
-            ("specificity", "Sensitivity", decision.sensitivity_at_specificity),
-            ("sensitivity", "Specificity", decision.specificity_at_sensitivity),
+            ("specificity", "Sensitivity", thresholds.sensitivity_at_specificity),
+            ("sensitivity", "Specificity", thresholds.specificity_at_sensitivity),
         )
         for col, (given, found, read_off) in zip(st.columns(2), points, strict=True):
             need = col.slider(f"Required {given}", 0.5, 1.0, 0.9, 0.01, key=f"req_{given}")
@@ -131,50 +164,63 @@ def binary_view(run, y, score, val_y, val_score, labels):
             "Operating points read off the test split, for reporting; choose a "
             "threshold on validation data."
         )
-    with tab_credit:
-        c1, c2 = st.columns(2)
-        c1.plotly_chart(charts.ks_plot(decision.ks_curve(y, score)), width="stretch")
-        lift = decision.lift_table(y, score)
-        c2.plotly_chart(charts.gains_chart(lift), width="stretch")
-        st.dataframe(lift.round(3), hide_index=True, width="stretch")
-        hl = decision.hosmer_lemeshow(y, score)
-        c1, c2 = st.columns(2)
-        c1.plotly_chart(
-            charts.calibration_plot(decision.calibration_table(y, score), metrics["brier"], hl),
-            width="stretch",
-        )
-        c2.plotly_chart(charts.score_distribution(y, score, labels), width="stretch")
-        st.caption(
-            f"Hosmer-Lemeshow: H = {hl['statistic']:.2f}, {hl['dof']} dof, "
-            f"p = {hl['p_value']:.3f} (p < 0.05: probabilities not calibrated)."
-        )
-
-
-def _staged_images(run):
-    """The run's staged images (cached per session), or None if no longer in the workspace."""
-    data = st.session_state.setdefault("staged_images", {})
-    key = run.params.get("dataset_id", "")
-    if key not in data:
+    with tabs[2]:
+        if domain.name == "credit":
+            credit_pack(y, score, labels, values)
+        else:
+            clinical_pack(y, score, val_y, val_score, labels)
+    with tabs[3]:
         try:
-            data[key] = load_staged_images(key)
+            importance = store.read_frame(run.run_id, "explain/permutation_importance.parquet")
         except FinmlError:
-            return None
-    return data[key]
+            st.caption("This run has no permutation importance (image runs: see Grad-CAM).")
+        else:
+            st.plotly_chart(charts.importance_bar(importance), width="stretch")
 
 
-def drill_down(run, y, score, threshold):
+def credit_pack(y, score, labels, values):
+    """KS plot, lift and gains, calibration, score distribution."""
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.ks_plot(credit.ks_curve(y, score)), width="stretch")
+    lift = credit.lift_table(y, score)
+    c2.plotly_chart(charts.gains_chart(lift), width="stretch")
+    st.dataframe(lift.round(3), hide_index=True, width="stretch")
+    hl = credit.hosmer_lemeshow(y, score)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(
+        charts.calibration_plot(credit.calibration_table(y, score), values["brier"], hl),
+        width="stretch",
+    )
+    c2.plotly_chart(charts.score_distribution(y, score, labels), width="stretch")
+    st.caption(
+        f"Hosmer-Lemeshow: H = {hl['statistic']:.2f}, {hl['dof']} dof, "
+        f"p = {hl['p_value']:.3f} (p < 0.05: probabilities not calibrated)."
+    )
+
+
+def clinical_pack(y, score, val_y, val_score, labels):
+    """Sensitivity at fixed specificities (and the reverse), thresholds from validation."""
+    table = thresholds.clinical_operating_points(val_y, val_score, y, score, CLINICAL_TARGETS)
+    st.dataframe(table.round(3), hide_index=True, width="stretch")
+    st.caption(
+        "Each threshold is chosen on the validation split to meet the requirement; both "
+        "rates are then read on the test split."
+    )
+    st.plotly_chart(charts.score_distribution(y, score, labels), width="stretch")
+
+
+def drill_down(run, test, y, score, threshold):
     """The test rows (or images) of one confusion-matrix cell, sorted by score."""
     cell = st.segmented_control(
-        "Show the test cases in cell", list(evaluate.CELLS), key="drill_cell"
+        "Show the test cases in cell", list(metrics.CELLS), key="drill_cell"
     )
     if cell is None:
         return
-    test = st.session_state.eval_cache[run.run_id][0]
-    mask = evaluate.cell_mask(y, score, threshold, cell)
-    picked = test[mask].sort_values("score", ascending=False)
+    mask = metrics.cell_mask(y, score, threshold, cell)
+    picked = test[mask].assign(score=score[mask]).sort_values("score", ascending=False)
     st.caption(f"{len(picked)} test cases in {cell}, highest score first.")
     if run.params.get("task") == "images":
-        staged = _staged_images(run)
+        staged = common.staged_images(common.data_dir(), run.params.get("dataset_id", ""))
         if staged is not None and len(picked):
             top = picked.head(24)
             st.image(
@@ -186,24 +232,29 @@ def drill_down(run, y, score, threshold):
                 width=110,
             )
         return
+    from finml.data.staging import load_staged
+
     rows = picked[["row", "score"]].rename(columns={"row": "data row"})
     with contextlib.suppress(FinmlError):  # staged table gone: row numbers and scores only
         rows = rows.join(load_staged(run.params.get("dataset_id", "")), on="data row")
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
-def image_view(run, test):
-    """Per-class metrics, one-vs-rest ROC, misclassified images and Grad-CAM."""
-    classes = run.params["classes"].split(",")
+def class_view(run, test, classes):
+    """The k-class confusion matrix, one-vs-rest ROC and per-class metrics."""
     proba = test[[f"p_{i}" for i in range(len(classes))]].to_numpy()
     y = test["y_true"].to_numpy()
-    st.subheader("Per class")
     left, right = st.columns(2)
-    cm = evaluate.multiclass_confusion(y, proba.argmax(axis=1), len(classes))
+    cm = metrics.multiclass_confusion(y, proba.argmax(axis=1), len(classes))
     left.plotly_chart(charts.multiclass_confusion(cm, classes), width="stretch")
-    right.plotly_chart(charts.ovr_roc_curves(evaluate.ovr_roc(y, proba), classes), width="stretch")
-    st.table(evaluate.per_class_metrics(y, proba, tuple(classes)).round(4))
-    staged = _staged_images(run)
+    right.plotly_chart(charts.ovr_roc_curves(metrics.ovr_roc(y, proba), classes), width="stretch")
+    st.table(metrics.per_class_metrics(y, proba, tuple(classes)).round(4))
+    return proba, y
+
+
+def image_view(run, test, classes, proba, y):
+    """The misclassified test images and Grad-CAM."""
+    staged = common.staged_images(common.data_dir(), run.params.get("dataset_id", ""))
     if staged is None:
         st.info("The test images are no longer in the workspace; they cannot be shown.")
         return
@@ -224,55 +275,73 @@ def image_view(run, test):
     names = {int(r): str(staged["names"][r]) for r in test["row"]}
     row = st.selectbox("Test image", list(names), format_func=names.get, key="gradcam_row")
     if st.button("Show where the model looks (Grad-CAM)", key="gradcam"):
-        from finml.explain import grad_cam, overlay
-        from finml.predict import load_run_bundle
+        st.session_state["gradcam_shown"] = (run.run_id, row)
+    if st.session_state.get("gradcam_shown") == (run.run_id, row):
+        from finml.evaluation.explain import grad_cam, overlay
 
-        with st.spinner("Loading the model..."):
-            models = st.session_state.setdefault("loaded_models", {})
-            if run.run_id not in models:
-                models[run.run_id] = load_run_bundle(store, run.run_id).model
+        model = common.fitted_model(common.data_dir(), run.run_id)
         image = staged["images"][row]
-        heat, k = grad_cam(models[run.run_id], image)
+        heat, k = common.memo(
+            (run.run_id, "gradcam", row), lambda: grad_cam(model.estimator, image)
+        )
+        blended = overlay(image, heat)
         c1, c2 = st.columns(2)
         c1.image(image, caption=f"{names[row]} (true {staged['labels'][row]})", width=256)
-        c2.image(overlay(image, heat), caption=f"Grad-CAM for class {classes[k]}", width=256)
+        c2.image(blended, caption=f"Grad-CAM for class {classes[k]}", width=256)
+        c2.download_button(
+            "Download the overlay (PNG)",
+            png_bytes(blended),
+            "grad-cam.png",
+            "image/png",
+            key="gradcam_png",
+        )
+
+
+def split_download(run):
+    """Which row (or image) went to train, validation and test, as CSV."""
+    try:
+        assignment = store.read_frame(run.run_id, "split.parquet")
+    except FinmlError:
+        return
+    if run.params.get("task") == "images":
+        staged = common.staged_images(common.data_dir(), run.params.get("dataset_id", ""))
+        if staged is not None:
+            assignment = assignment.assign(image=staged["names"][assignment["row"]])
+    st.download_button(
+        "Download the split assignment (CSV)",
+        to_csv_bytes(assignment),
+        f"finml-split-{run.run_id[:8]}.csv",
+        "text/csv",
+        key="split_csv",
+    )
 
 
 st.title("Evaluate")
-store = RunStore()
-runs = runs_with_results(
-    store, "No run has test results yet. Train a model first.", "pages/train.py", "Go to Train"
+store = common.store()
+runs = common.runs_with_results(
+    "No run has test results yet. Train a model first.", "pages/train.py", "Go to Train"
 )
-ids = [r.run_id for r in runs]
-labels_by_id = {r.run_id: r.label for r in runs}
-wanted = st.session_state.get("eval_run") or st.query_params.get("run")
-run_id = st.selectbox(
-    "Run",
-    ids,
-    index=ids.index(wanted) if wanted in ids else 0,
-    format_func=lambda i: labels_by_id[i],
-)
-st.session_state.eval_run = run_id
-run = next(r for r in runs if r.run_id == run_id)
-
-cache = st.session_state.setdefault("eval_cache", {})
-if run_id not in cache:
-    try:
-        cache[run_id] = (
-            store.read_frame(run_id, "predictions/test.parquet"),
-            store.read_frame(run_id, "predictions/validation.parquet"),
-            store.history(run_id),
-        )
-    except FinmlError as exc:
-        st.error(str(exc))
-        st.stop()
-test, val, history = cache[run_id]
-is_images = run.params.get("task") == "images"
-y, val_y, labels = evaluate.binary_view_of_run(run.params, test, val)
-if is_images:
-    st.caption(f"Binary view: {labels[1]} against the rest.")
-binary_view(run, y, test["score"].to_numpy(), val_y, val["score"].to_numpy(), labels)
-if is_images:
-    image_view(run, test)
+run = common.pick_run(runs, "Run", key="eval_run")
+test, val, history = common.predictions(common.data_dir(), run.run_id)
+classes = run.params.get("classes", "").split(",") if run.params.get("classes") else []
+if len(classes) > 2:
+    view = st.segmented_control(
+        "View", [ALL_CLASSES, ONE_CLASS], default=ALL_CLASSES, key="class_view"
+    )
+    if view == ONE_CLASS:
+        chosen = st.selectbox("Class against the rest", classes, key="ovr_class")
+        binary_view(run, test, val, chosen)
+    else:
+        proba, y = class_view(run, test, classes)
+        image_view(run, test, classes, proba, y)
+else:
+    if classes:
+        st.caption(f"Binary view: {run.params.get('positive_class')} against the rest.")
+    binary_view(run, test, val)
+    if classes:
+        st.subheader("Per class")
+        proba, y = class_view(run, test, classes)
+        image_view(run, test, classes, proba, y)
 if len(history):
     st.plotly_chart(charts.learning_curves(history), width="stretch")
+split_download(run)

@@ -7,14 +7,23 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from finml import charts, jobs
 from finml.config import get_settings
-from finml.data import images
-from finml.data.staging import stage_images
+from finml.data import duplicates, images
+from finml.data.spec import ImageDatasetSpec
+from finml.data.split import SplitSpec, class_report, make_split, split_warnings
+from finml.data.staging import save_dataset_spec, stage_images
+from finml.data.target import check_class_counts
 from finml.errors import FinmlError
-from finml.spec import ImageDatasetSpec
-from finml.split import SplitSpec, class_report, make_split
-from pages.common import memo
+from finml.reporting import charts
+from finml.training import jobs
+from pages.common import dataset_ready, progress_callback
+
+
+@st.cache_data(scope="session", max_entries=8, show_spinner="Grouping near-duplicates...")
+def near_duplicates(key, _hashes, distance: int):
+    """Near-duplicate groups, once per (image set, distance)."""
+    return duplicates.near_duplicate_groups(_hashes, distance)
+
 
 SOURCES = ["Built-in demo: Br35H brain MRI", "Upload a ZIP", "Upload files", "Upload a folder"]
 
@@ -60,9 +69,11 @@ def _load(source, size, mode):
     key, name, read = reader
     if st.session_state.get("imageset_key") != key:
         st.session_state.pop("imageset_key", None)
-        with st.spinner("Reading and checking the images..."):
-            image_set = read()
-            hashes = images.perceptual_hashes(image_set.images)
+        bar, update = progress_callback("Reading and checking the images")
+        image_set = read(progress=update)
+        bar, update = progress_callback("Hashing the images to find near-duplicates")
+        hashes = duplicates.perceptual_hashes(image_set.images, progress=update)
+        bar.empty()
         st.session_state.imageset_key = key
         st.session_state.imageset = (image_set, hashes, name)
     return st.session_state.imageset
@@ -95,6 +106,12 @@ def render():
         )
         st.stop()
     image_set, hashes, name = loaded
+    try:
+        counts = {f"class {c!r}": n for c, n in image_set.class_counts().items()}
+        check_class_counts(counts, "of these images", "images")
+    except FinmlError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
 
     st.subheader("Dataset report")
     counts = image_set.class_counts()
@@ -131,11 +148,8 @@ def render():
         4,
         key="dup_distance",
     )
-    dup = memo(
-        ("near-duplicates", st.session_state.imageset_key, distance),
-        lambda: images.near_duplicate_groups(hashes, distance),
-    )
-    summary = images.duplicate_summary(dup, image_set.labels)
+    dup = near_duplicates(st.session_state.imageset_key, hashes, distance)
+    summary = duplicates.duplicate_summary(dup, image_set.labels)
     st.write(
         f"**{summary['duplicate groups']}** near-duplicate groups holding "
         f"**{summary['images in duplicate groups']}** images"
@@ -168,13 +182,15 @@ def render():
     split_spec = SplitSpec(train_pct / 100, val_pct / 100, test_pct / 100, int(seed), group_col)
     classes = tuple(image_set.classes)
     y = np.searchsorted(np.array(classes), image_set.labels)
-    groups = images.split_groups(image_set, dup)
+    groups = duplicates.split_groups(image_set, dup)
     try:
         split = make_split(pd.DataFrame({"group": groups}), y, split_spec)
     except FinmlError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
     st.dataframe(class_report(y, classes, split, groups if group_col else None), hide_index=True)
+    for warning in split_warnings(y, classes, split):
+        st.warning(warning)
     default_pos = classes.index("yes") if "yes" in classes else len(classes) - 1
     positive = st.selectbox(
         "Positive class (for ROC and threshold analyses)",
@@ -183,7 +199,7 @@ def render():
         key="img_positive",
     )
     if st.button("Use these images for training", type="primary", key="use_images"):
-        jobs.ensure_spare(get_settings())  # TensorFlow warms up while they go on
+        jobs.warm_up(get_settings())  # TensorFlow warms up while they go on
         st.session_state.dataset = ImageDatasetSpec(
             dataset_id=stage_images(
                 image_set.images, image_set.labels, groups, image_set.names, get_settings()
@@ -195,7 +211,8 @@ def render():
             mode=mode,
             split=split_spec,
         )
+        save_dataset_spec(st.session_state.dataset, get_settings())
     ds = st.session_state.get("dataset")
     if ds is not None and ds.kind == "images":
-        st.success(f"Ready: {ds.name}, {len(ds.classes)} classes, {ds.size} px {ds.mode}.")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/arrow_forward:")
+        what = f"{len(ds.classes)} classes, {ds.size} px {ds.mode}"
+        dataset_ready(f"Ready: {ds.name}, {what}.", ds)

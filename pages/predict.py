@@ -2,36 +2,35 @@
 
 Tables: the same reader and checks as the Data page, a schema check against the training
 data, scores, the decision at the run's saved threshold, reason codes, PSI per feature and
-for the score. Images: predicted class, probabilities and a Grad-CAM overlay. Both download
-as CSV with spreadsheet formulas neutralised."""
+for the score. Images: predicted class, probabilities and a Grad-CAM overlay per image.
+Downloads are CSV with spreadsheet formulas neutralised, and the overlays as PNG."""
+
+import hashlib
+import io
+import zipfile
 
 import streamlit as st
 
 from finml.config import get_settings
-from finml.data.tabular import read_table
+from finml.data.reader import read_table
 from finml.errors import FinmlError
-from finml.explain import grad_cam, overlay
-from finml.export import to_csv_bytes
-from finml.predict import load_run_bundle, predict_image_files
-from finml.scoring import psi_table, score_rows
-from finml.store import RunStore
-from pages.common import runs_with_results
+from finml.evaluation.drift import psi_table
+from finml.prediction.images import predict_image_files
+from finml.prediction.tables import score_rows
+from finml.reporting.domains import domain_of
+from finml.reporting.exports import png_bytes, to_csv_bytes
+from pages import common
 
 
-def bundle_of(run_id):
-    """The run's bundle, loaded once per session."""
-    bundles = st.session_state.setdefault("loaded_bundles", {})
-    if run_id not in bundles:
-        with st.spinner("Loading the model..."):
-            bundles[run_id] = load_run_bundle(store, run_id)
-    return bundles[run_id]
-
-
-def predict_table(run, bundle):
+def predict_table(run, model):
     """Score uploaded rows."""
+    domain = domain_of(run.params)
     threshold = run.threshold if run.threshold is not None else 0.5
     how = "saved with the run" if run.threshold is not None else "default; save one on Evaluate"
-    st.caption(f"Decision threshold {threshold:.3f} ({how}): score >= threshold is refused.")
+    st.caption(
+        f"Decision threshold {threshold:.3f} ({how}): score >= threshold is "
+        f"{domain.positive_action}."
+    )
     up = st.file_uploader(
         "New rows (CSV, Excel or Parquet)",
         type=["csv", "txt", "tsv", "xlsx", "parquet"],
@@ -44,7 +43,7 @@ def predict_table(run, bundle):
         frame = read_table(
             up.getvalue(), up.name, max_bytes=settings.max_upload_bytes, max_rows=settings.max_rows
         ).frame
-        scored, messages = score_rows(bundle, frame, threshold)
+        scored, messages = score_rows(model, frame, threshold)
     except FinmlError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
@@ -58,7 +57,7 @@ def predict_table(run, bundle):
     st.dataframe(scored, hide_index=True, width="stretch")
     st.download_button("Download as CSV", to_csv_bytes(scored), "scores.csv", "text/csv")
     st.subheader("Population stability (PSI) against the training split")
-    st.dataframe(psi_table(bundle.meta, frame, scored["score"].to_numpy()), hide_index=True)
+    st.dataframe(psi_table(model.profile, frame, scored["score"].to_numpy()), hide_index=True)
     st.caption(
         "Bands: < 0.1 stable, 0.1 to 0.25 moderate shift, > 0.25 major shift. Reason "
         "codes are an approximation: the score change when a feature alone is set to its "
@@ -66,8 +65,10 @@ def predict_table(run, bundle):
     )
 
 
-def predict_images(bundle):
-    """Score uploaded images with Grad-CAM."""
+def predict_images(run, model):
+    """Score uploaded images, with a Grad-CAM overlay of each (cached per image)."""
+    from finml.evaluation.explain import grad_cam, overlay
+
     files = st.file_uploader(
         "Images to score",
         type=["png", "jpg", "jpeg", "dcm"],
@@ -76,36 +77,54 @@ def predict_images(bundle):
     )
     if not files:
         st.stop()
-    table, batch, skipped = predict_image_files(bundle, [(f.name, f.getvalue()) for f in files])
+    table, batch, skipped = predict_image_files(model, [(f.name, f.getvalue()) for f in files])
     for name, why in skipped:
         st.warning(f"{name}: {why}")
     if table.empty:
         st.stop()
     st.dataframe(table, hide_index=True, width="stretch")
     st.download_button("Download as CSV", to_csv_bytes(table), "predictions.csv", "text/csv")
-    classes = bundle.meta["classes"]
+    classes = list(model.class_names)
+    bar, update = common.progress_callback("Grad-CAM")
+    overlays = []
+    for i in range(len(table)):
+        update(i, len(table))
+        digest = hashlib.sha256(batch[i].tobytes()).hexdigest()
+        heat, k = common.memo(
+            (run.run_id, "gradcam", digest), lambda i=i: grad_cam(model.estimator, batch[i])
+        )
+        overlays.append((overlay(batch[i], heat), classes[k]))
+    bar.empty()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i, (blended, _) in enumerate(overlays):
+            zf.writestr(f"grad-cam-{i + 1:03d}.png", png_bytes(blended))
+    st.download_button(
+        "Download the Grad-CAM overlays (ZIP of PNG)",
+        archive.getvalue(),
+        "grad-cam.zip",
+        "application/zip",
+        key="gradcam_zip",
+    )
     for i, row in table.iterrows():
-        heat, k = grad_cam(bundle.model, batch[i])
         c1, c2 = st.columns(2)
         title = f"{row['file']}: {row['predicted class']} ({row['probability']:.2f})"
         c1.image(batch[i], caption=title, width=224)
-        c2.image(overlay(batch[i], heat), caption=f"Grad-CAM for {classes[k]}", width=224)
+        c2.image(overlays[i][0], caption=f"Grad-CAM for {overlays[i][1]}", width=224)
 
 
 st.title("Predict")
-store = RunStore()
-runs = runs_with_results(
-    store, "No trained model yet. Train one first.", "pages/data.py", "Go to Data"
+runs = common.runs_with_results(
+    "No trained model yet. Train one first.", "pages/data.py", "Go to Data"
 )
-labels_by_id = {r.run_id: r.label for r in runs}
-run_id = st.selectbox("Model (run)", list(labels_by_id), format_func=labels_by_id.get, key="run")
-run = next(r for r in runs if r.run_id == run_id)
+run = common.pick_run(runs, "Model (run)", key="predict_run")
 try:
-    bundle = bundle_of(run_id)
+    with st.spinner("Loading the model..."):
+        model = common.fitted_model(common.data_dir(), run.run_id)
 except FinmlError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
-if bundle.meta.get("task") == "images":
-    predict_images(bundle)
+if model.is_image_model:
+    predict_images(run, model)
 else:
-    predict_table(run, bundle)
+    predict_table(run, model)

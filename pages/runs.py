@@ -1,16 +1,20 @@
-"""Runs page: leaderboard of every run (sortable by any column), compare runs (ROC and
-learning curves overlaid), open one in Evaluate, delete, export a run as one bundle file,
-import a bundle exported by finml."""
+"""Runs page: the leaderboard of every run (sortable; click a row to open it), the chosen
+run's actions (open in Evaluate, watch or stop in Train, export, delete), comparison of
+runs (ROC and learning curves overlaid), and import of a run exported by finml."""
 
 import streamlit as st
 
-from finml import charts, evaluate, jobs
-from finml.bundle import export_run, import_run
 from finml.errors import FinmlError
-from finml.store import ACTIVE, RunStore, runs_frame
+from finml.evaluation import metrics
+from finml.reporting import charts
+from finml.reporting.exchange import export_run, import_run
+from finml.reporting.runs import runs_frame
+from finml.store import ACTIVE
+from finml.training import jobs
+from pages import common
 
 st.title("Runs")
-store = RunStore()
+store = common.store()
 with st.expander("Import a run exported by finml"):
     upload = st.file_uploader("finml bundle (.zip)", type=["zip"], key="import")
     if upload is not None and st.button("Import", key="do_import"):
@@ -25,23 +29,39 @@ if not runs:
     st.info("No runs yet.")
     st.page_link("pages/data.py", label="Start with the data", icon=":material/table_view:")
     st.stop()
-st.caption("Click a column header to sort the leaderboard.")
-st.dataframe(runs_frame(runs), hide_index=True, width="stretch")
-labels_by_id = {r.run_id: r.label for r in runs}
 by_id = {r.run_id: r for r in runs}
-choice = st.selectbox("Run", list(labels_by_id), format_func=labels_by_id.get, key="run")
+st.caption("Click a row to open that run below; click a column header to sort.")
+picked = st.dataframe(
+    runs_frame(runs, jobs.queue_positions(runs)),
+    hide_index=True,
+    width="stretch",
+    on_select="rerun",
+    selection_mode="single-row",
+    key="leaderboard",
+)
+ids = list(by_id)
+rows = picked.selection.rows
+clicked = ids[rows[0]] if rows and rows[0] < len(ids) else None
+if clicked and clicked != st.session_state.get("clicked_run"):  # a new click opens that run
+    st.session_state["run"] = clicked
+st.session_state["clicked_run"] = clicked
+if st.session_state.get("run") not in by_id:
+    st.session_state.pop("run", None)
+choice = st.selectbox("Run", ids, format_func=lambda i: by_id[i].label, key="run")
 run = by_id[choice]
 if run.reason:
     st.error(f"{run.status}: {run.reason}")
 cols = st.columns(4)
-evaluable = run.has_results
-if evaluable and cols[0].button("Open in Evaluate", key="open_eval"):
-    st.session_state.eval_run = choice
-    st.switch_page("pages/evaluate.py")
-if run.status in ACTIVE and cols[1].button("Watch in Train", key="watch"):
-    st.session_state.active_run = choice
-    st.switch_page("pages/train.py")
-if evaluable and cols[2].button("Prepare export file", key="export"):
+if run.has_results and cols[0].button("Open in Evaluate", key="open_eval"):
+    common.open_run("pages/evaluate.py", choice)
+if run.status in ACTIVE:
+    if cols[1].button("Watch in Train", key="watch"):
+        st.session_state.active_run = choice
+        st.switch_page("pages/train.py", query_params={"run": choice})
+    if cols[2].button("Stop", icon=":material/stop:", key="stop"):
+        jobs.request_stop(choice, store.settings)
+        st.toast("Stop requested: the run ends after the current batch.")
+if run.has_results and cols[2].button("Prepare export file", key="export"):
     try:
         st.session_state.export_file = (choice, export_run(store, choice))
     except FinmlError as exc:
@@ -58,24 +78,22 @@ if run.status not in ACTIVE:
     confirm = cols[3].checkbox("Confirm delete", key="confirm_delete")
     if cols[3].button("Delete run", key="delete", disabled=not confirm):
         store.delete_run(choice)
+        st.session_state.pop("run", None)
         st.rerun()
 
 st.subheader("Compare runs")
 comparable = [r.run_id for r in runs if r.has_results]
-chosen = st.multiselect("Runs to overlay", comparable, format_func=labels_by_id.get, key="compare")
+chosen = st.multiselect(
+    "Runs to overlay", comparable, format_func=lambda i: by_id[i].label, key="compare"
+)
 if len(chosen) >= 2:
     rocs, histories = {}, {}
     for rid in chosen:
-        test = store.read_frame(rid, "predictions/test.parquet")
-        label = labels_by_id[rid]
-        positive = by_id[rid].params.get("positive_class", "")
-        classes = by_id[rid].params.get("classes", "")
-        y = test["y_true"].to_numpy()
-        if classes:  # an image run: its positive class against the rest
-            y = (y == classes.split(",").index(positive)).astype(int)
-        fpr, tpr = evaluate.roc_points(y, test["score"].to_numpy())
-        rocs[label] = (fpr, tpr, evaluate.threshold_free_metrics(y, test["score"])["roc_auc"])
-        histories[label] = store.history(rid)
+        test, val, history = common.predictions(common.data_dir(), rid)
+        y, score, _, _, _ = metrics.binary_view_of_run(by_id[rid].params, test, val)
+        fpr, tpr = metrics.roc_points(y, score)
+        rocs[by_id[rid].label] = (fpr, tpr, metrics.threshold_free_metrics(y, score)["roc_auc"])
+        histories[by_id[rid].label] = history
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.overlay_roc(rocs), width="stretch")
     c2.plotly_chart(charts.overlay_learning(histories), width="stretch")

@@ -2,15 +2,20 @@
 
 import streamlit as st
 
-from finml import charts, jobs
+from finml.data.staging import load_dataset_spec
 from finml.errors import FinmlError
 from finml.models.registry import MODELS, PRESETS, get_model, model_names_for, resolve_params
-from finml.spec import RunSpec
-from finml.store import ACTIVE, RunStore, headline_metrics, progress
+from finml.reporting import charts
+from finml.reporting.runs import headline_metrics, progress
+from finml.store import ACTIVE, QUEUED
+from finml.training import jobs
+from finml.training.spec import RunSpec
+from pages.common import guarded, open_run
+from pages.common import store as run_store
 
 st.title("Train")
-store = RunStore()
-jobs.ensure_spare(store.settings)  # TensorFlow warms up in a spare worker meanwhile
+store = run_store()
+jobs.warm_up(store.settings)  # TensorFlow warms up in a spare worker meanwhile
 
 
 def param_widget(p, key):
@@ -32,6 +37,13 @@ def param_widget(p, key):
 
 
 ds = st.session_state.get("dataset")
+if ds is None and st.query_params.get("dataset"):  # a reload or a link: restore the choices
+    try:
+        ds = st.session_state["dataset"] = load_dataset_spec(st.query_params["dataset"])
+    except FinmlError as exc:
+        st.warning(str(exc))
+if ds is not None:
+    st.query_params["dataset"] = ds.dataset_id
 if ds is None:
     st.info("Choose a dataset on the Data page first.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
@@ -87,26 +99,31 @@ else:
             st.query_params["run"] = run_id
 
 # The run to watch: this session's, the URL's (survives a reload), or the newest active one.
+runs = jobs.list_runs(store)
 run_id = st.session_state.get("active_run") or st.query_params.get("run")
 if run_id is None:
-    active = [r for r in jobs.list_runs(store) if r.status in ACTIVE]
+    active = [r for r in runs if r.status in ACTIVE]
     run_id = active[0].run_id if active else None
 if run_id is None:
     st.stop()
-try:
-    status = store.get_run(run_id).status
-except FinmlError as exc:
-    st.error(str(exc))
+if run_id not in {r.run_id for r in runs}:
+    st.error("That run is not available (it may have been deleted).")
     st.stop()
+st.query_params["run"] = run_id
+status = store.get_run(run_id).status
 
 
 @st.fragment(run_every=1.0 if status in ACTIVE else None)
+@guarded
 def monitor(run_id: str, was_active: bool) -> None:
     """Redraw status, progress and learning curves from the run store."""
     run = store.get_run(run_id)
     history = store.history(run_id)
     st.subheader(f"Run {run.name}")
     fraction, label = progress(run, history)
+    if run.status == QUEUED:
+        place = jobs.queue_positions(store.list_runs()).get(run_id)
+        label += f" · place {place} in the queue" if place else ""
     st.progress(fraction, text=label)
     if run.status in ACTIVE:
         if st.button("Stop", icon=":material/stop:", key="stop"):
@@ -123,8 +140,7 @@ def monitor(run_id: str, was_active: bool) -> None:
         for col, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
             col.metric(label, f"{value:.3f}")
         if st.button("Open in Evaluate", type="primary", key="open_eval"):
-            st.session_state.eval_run = run_id
-            st.switch_page("pages/evaluate.py")
+            open_run("pages/evaluate.py", run_id)
 
 
 monitor(run_id, status in ACTIVE)

@@ -31,10 +31,11 @@ def german():
 @pytest.fixture
 def german_spec(german):
     """A function making a RunSpec on the staged German Credit demo with default features."""
+    from finml.data.schema import default_features, infer_schema
+    from finml.data.spec import DatasetSpec
     from finml.data.staging import stage_frame
-    from finml.data.tabular import default_features, infer_schema
     from finml.models.registry import resolve_params
-    from finml.spec import DatasetSpec, RunSpec
+    from finml.training.spec import RunSpec
 
     numeric, categorical = default_features(infer_schema(german), "creditability")
     dataset_id = stage_frame(german)
@@ -96,3 +97,40 @@ def wait_for(predicate, timeout: float = 60.0, every: float = 0.1):
             return value
         time.sleep(every)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+def train_and_log(spec, name: str | None = None) -> str:
+    """Train ``spec`` in this process on its staged data and log the run exactly as a
+    worker does (parameters, tags, predictions, bundle); return the finished run's id."""
+    from finml.data.staging import load_staged, load_staged_images
+    from finml.store import FINISHED, RunStore
+    from finml.training.base import ListSink
+    from finml.training.worker import log_result
+
+    store = RunStore()
+    run_id = store.create_run(name or spec.model, spec.run_params(), spec.run_tags())
+    if spec.dataset.kind == "images":
+        from finml.training.images import run_image_training
+
+        data = load_staged_images(spec.dataset.dataset_id)
+        result = run_image_training(spec, data, ListSink())
+    else:
+        from finml.training.tables import run_training
+
+        result = run_training(spec, load_staged(spec.dataset.dataset_id), ListSink())
+    log_result(store, run_id, spec, result)
+    store.set_status(run_id, FINISHED)
+    return run_id
+
+
+def stage_image_folders(folders: dict[str, bytes], size: int = 32) -> str:
+    """Read ``{folder/name.png: bytes}`` as an upload would be, group near-duplicates,
+    stage the images, and return the dataset id."""
+    from finml.data import duplicates, images
+    from finml.data.staging import stage_images
+    from tests import hostile_images as h
+
+    image_set = images.read_zip(h.zip_of(folders), size=size, mode="L")
+    hashes = duplicates.perceptual_hashes(image_set.images)
+    groups = duplicates.split_groups(image_set, duplicates.near_duplicate_groups(hashes))
+    return stage_images(image_set.images, image_set.labels, groups, image_set.names)

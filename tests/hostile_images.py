@@ -53,6 +53,12 @@ def truncated_jpeg() -> bytes:
     return data[: len(data) // 2]
 
 
+def members_of(data: bytes) -> dict[str, bytes]:
+    """The members of a ZIP, by name."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
 def zip_of(entries: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

@@ -9,23 +9,8 @@ import pandas as pd
 import pytest
 
 from finml.errors import StoreError
-from finml.store import RunInfo, RunStore, headline_metrics, progress, runs_frame
-
-
-def _info(**kw) -> RunInfo:
-    base = {
-        "run_id": "a" * 32,
-        "name": "r",
-        "model": "mlp",
-        "dataset": "d",
-        "status": "running",
-        "reason": "",
-        "submitted": 0.0,
-        "started": 1.0,
-        "ended": None,
-        "total_steps": 100,
-    }
-    return RunInfo(**{**base, **kw})
+from finml.reporting.runs import runs_frame
+from finml.store import RunStore
 
 
 def test_status_steps_params_and_artifacts_round_trip():
@@ -58,39 +43,46 @@ def test_status_steps_params_and_artifacts_round_trip():
     assert table[["run id", "status", "reason"]].values.tolist() == [[run_id, "failed", "boom"]]
 
 
-def test_progress_label_and_fraction():
-    history = pd.DataFrame({"step": [1, 2, 3]})
-    assert progress(_info(), history) == (0.03, "running · epoch 3 of 100")
-    assert progress(_info(status="finished"), history)[0] == 1.0  # early stopping = complete
-    assert progress(_info(model="hgb", total_steps=200), pd.DataFrame({"step": [50]})) == (
-        0.25,
-        "running · iteration 50 of 200",
-    )
-    assert progress(_info(total_steps=None), pd.DataFrame({"step": []})) == (0.0, "running")
+def test_listing_pages_through_every_run_and_recovers_the_oldest(monkeypatch):
+    """Listing once stopped at 500 runs, so older runs were never shown nor recovered."""
+    import time
+
+    from finml import store as store_module
+    from finml.training import jobs
+
+    monkeypatch.setattr(store_module, "PAGE_SIZE", 250)  # three pages
+    store = RunStore()
+    start = int((time.time() - 3600) * 1000)  # an hour ago: long past the start grace
+    for i in range(600):
+        status = "running" if i < 100 else "finished"  # the oldest 100 were left running
+        store.client.create_run(
+            store.experiment_id, start_time=start + i, tags={"finml.status": status}
+        )
+    runs = jobs.list_runs(store)
+    assert len(runs) == 600
+    assert [r.submitted for r in runs] == sorted((r.submitted for r in runs), reverse=True)
+    assert {r.status for r in runs[-100:]} == {"interrupted"}
+    assert {r.status for r in runs[:500]} == {"finished"}
 
 
-def test_headline_tiles_follow_what_the_run_logged():
-    table = _info(
-        metrics={
-            "test_roc_auc": 0.8,
-            "test_gini": 0.6,
-            "test_ks": 0.5,
-            "test_brier": 0.2,
-            "test_accuracy": 0.7,
-        }
-    )
-    assert [k for k, _ in headline_metrics(table)] == [
-        "Test ROC-AUC",
-        "Gini",
-        "KS statistic",
-        "Brier score",
-    ]
-    three_classes = _info(
-        params={"task": "images"},
-        metrics={"test_roc_auc": 0.9, "test_accuracy": 0.8, "test_macro_f1": 0.7},
-    )
-    assert headline_metrics(three_classes) == [
-        ("Test ROC-AUC", 0.9),
-        ("Accuracy", 0.8),
-        ("Macro F1", 0.7),
-    ]
+@pytest.mark.slow  # MLflow itself waits 20 s on a locked SQLite file before it gives up
+def test_a_locked_store_is_retried_then_reported_plainly(monkeypatch, data_dir):
+    import sqlite3
+    import threading
+    import time
+
+    from finml import store as store_module
+
+    store = RunStore()
+    run_id = store.create_run("r", {}, {})
+    holder = sqlite3.connect(data_dir / "mlflow.db", check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the SQLite lock
+    monkeypatch.setattr(store_module, "LOCK_WAIT_S", 1.0)
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="The run store is busy"):
+        RunStore().get_run(run_id)
+    assert time.monotonic() - started < 60
+    monkeypatch.setattr(store_module, "LOCK_WAIT_S", 30.0)
+    threading.Timer(1.0, holder.rollback).start()  # released while a read is retrying
+    assert RunStore().get_run(run_id).run_id == run_id
+    holder.close()

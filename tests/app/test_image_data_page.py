@@ -62,3 +62,17 @@ def test_skipped_files_are_listed_by_name():
     assert {m.label: m.value for m in at.metric}["Skipped files"] == "2"
     skipped = at.dataframe[0].value
     assert sorted(skipped["file"]) == ["no/cut.jpg", "yes/bomb.png"]
+
+
+def test_too_few_images_of_a_class_are_refused_and_a_small_test_split_is_warned_about():
+    at = _image_mode("Upload a ZIP")
+    tiny = h.zip_of(h.class_folders(8))
+    at.file_uploader(key="img_zip").set_value(("tiny.zip", tiny, "application/zip")).run()
+    assert "has only 8 images; at least 10 of each class" in at.error[0].value
+    assert not [b for b in at.button if b.key == "use_images"]
+    at.file_uploader(key="img_zip").set_value(
+        ("small.zip", h.zip_of(h.class_folders(14)), "application/zip")
+    ).run()
+    assert not at.error
+    warning = " ".join(w.value for w in at.warning)
+    assert "The test split holds only" in warning and "95% CI about ±" in warning

@@ -4,43 +4,35 @@ from __future__ import annotations
 
 import pytest
 
-from finml.data import images
-from finml.data.staging import load_staged_images, stage_images
+from finml.data.spec import ImageDatasetSpec
+from finml.data.split import SplitSpec
 from finml.models.registry import resolve_params
-from finml.spec import ImageDatasetSpec, RunSpec
-from finml.split import SplitSpec
-from finml.store import FINISHED, RunStore
-from finml.train import ListSink
-from finml.train_images import run_image_training
-from finml.worker import log_result
+from finml.store import RunStore
+from finml.training.spec import RunSpec
 from tests import hostile_images as h
 from tests.app.conftest import open_app
+from tests.conftest import stage_image_folders, train_and_log
+
+
+def _image_run(classes=("no", "yes"), per_class=30):
+    """A tiny small-CNN run on synthetic scans, trained for real and logged as a worker does."""
+    folders = h.class_folders(per_class)
+    if len(classes) > 2:  # a third class: the "no" pattern with a bright border
+        for i in range(per_class):
+            img = h.pattern(2000 + i)
+            img[:4], img[-4:] = 255, 255
+            folders[f"scans/{classes[2]}/m{i}.png"] = h.png(img)
+    dataset_id = stage_image_folders(folders)
+    ds = ImageDatasetSpec(
+        dataset_id, "discs", tuple(classes), "yes", 32, "L", SplitSpec(group_col="group")
+    )
+    spec = RunSpec(ds, "small_cnn", resolve_params("small_cnn", {"epochs": 2, "width": 8}))
+    return train_and_log(spec, "cnn · discs")
 
 
 @pytest.fixture
 def image_run():
-    image_set = images.read_zip(h.zip_of(h.class_folders(30)), size=32, mode="L")
-    groups = images.split_groups(
-        image_set, images.near_duplicate_groups(images.perceptual_hashes(image_set.images))
-    )
-    dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
-    ds = ImageDatasetSpec(
-        dataset_id, "discs", ("no", "yes"), "yes", 32, "L", SplitSpec(group_col="group")
-    )
-    spec = RunSpec(ds, "small_cnn", resolve_params("small_cnn", {"epochs": 2, "width": 8}))
-    store = RunStore()
-    params = {
-        "model": "small_cnn",
-        "task": "images",
-        "classes": "no,yes",
-        "positive_class": "yes",
-        "dataset_id": dataset_id,
-    }
-    run_id = store.create_run("cnn · discs", params, {"finml.model": "small_cnn"})
-    result = run_image_training(spec, load_staged_images(dataset_id), ListSink())
-    log_result(store, run_id, spec, result)
-    store.set_status(run_id, FINISHED)
-    return run_id
+    return _image_run()
 
 
 def test_evaluate_shows_per_class_metrics_gallery_and_grad_cam(image_run):
@@ -69,7 +61,7 @@ def test_predict_scores_uploads_and_reports_bad_files(image_run):
 
 
 def test_image_run_gets_cis_and_a_drill_down_to_images(image_run):
-    from finml.evaluate import CELLS, cell_mask
+    from finml.evaluation.metrics import CELLS, cell_mask
 
     test = RunStore().read_frame(image_run, "predictions/test.parquet")
     y = (test["y_true"] == 1).to_numpy(int)  # "yes" is class 1 and the positive class
@@ -82,3 +74,34 @@ def test_image_run_gets_cis_and_a_drill_down_to_images(image_run):
     assert any(c.value.startswith(f"{counts[cell]} test cases in {cell}") for c in at.caption)
     gallery = next(i for i in at.get("image") if "scans/" in str(i.proto))
     assert str(gallery.proto).count("caption:") == min(counts[cell], 24)
+
+
+def test_an_image_run_speaks_of_missed_findings_and_shows_clinical_points(image_run):
+    at = open_app("evaluate")
+    labels = [n.label for n in at.number_input]
+    assert any("missed finding" in label for label in labels), labels
+    assert any("false alarm" in label for label in labels), labels
+    tabs = [t.label for t in at.tabs]
+    assert "Clinical operating points" in tabs and "Credit pack" not in tabs
+    clinical = next(d.value for d in at.dataframe if "requirement" in d.value.columns)
+    assert clinical["requirement"].tolist()[:3] == [
+        "specificity >= 0.80",
+        "specificity >= 0.90",
+        "specificity >= 0.95",
+    ]
+
+
+def test_a_three_class_run_opens_on_all_classes_with_one_vs_rest_a_click_away():
+    run_id = _image_run(("no", "yes", "ring"))
+    at = open_app("evaluate")
+    assert at.query_params["run"] == run_id
+    assert at.segmented_control(key="class_view").value == "All classes"
+    assert not [r for r in at.radio if r.key == "threshold_mode"]  # no binary view yet
+    per_class = at.table[0].value
+    assert list(per_class.index) == ["no", "yes", "ring", "macro avg", "weighted avg"]
+    at.segmented_control(key="class_view").set_value("One class against the rest").run()
+    at.selectbox(key="ovr_class").set_value("ring").run()
+    assert not at.exception, at.exception
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Confusion matrix at threshold" in titles and "predicted ring" in titles
+    assert "predicted not ring" in titles

@@ -21,18 +21,11 @@ def test_lists_runs_and_opens_one_in_evaluate(finished_run):
 
 
 def test_compare_overlays_and_delete(finished_run, german_spec):
-    from finml.data.staging import load_staged
-    from finml.store import FINISHED, RunStore
-    from finml.train import ListSink, run_training
-    from finml.worker import log_result
+    from finml.store import RunStore
+    from tests.app.test_evaluate_page import _second_run
 
     store = RunStore()
-    spec = german_spec("hgb", max_iter=30)
-    second = store.create_run("hgb · German", {"model": "hgb", "positive_class": "bad"}, {})
-    log_result(
-        store, second, spec, run_training(spec, load_staged(spec.dataset.dataset_id), ListSink())
-    )
-    store.set_status(second, FINISHED)
+    second = _second_run(german_spec)
     at = open_app("runs")
     at.multiselect(key="compare").set_value([finished_run, second]).run()
     assert not at.exception, at.exception
@@ -43,3 +36,38 @@ def test_compare_overlays_and_delete(finished_run, german_spec):
     at.checkbox(key="confirm_delete").check().run()
     at.button(key="delete").click().run()
     assert [r.run_id for r in store.list_runs()] == [finished_run]
+
+
+def test_clicking_a_leaderboard_row_opens_that_run(finished_run, german_spec):
+    from tests.app.test_evaluate_page import _second_run
+
+    second = _second_run(german_spec)
+    at = open_app("runs")
+    assert at.dataframe[0].value["run id"].tolist() == [second, finished_run]
+    assert at.selectbox(key="run").value == second
+    at.session_state["leaderboard"] = {"selection": {"rows": [1], "columns": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="run").value == finished_run
+
+
+def test_a_queued_run_shows_its_place_and_a_running_one_stops_from_here(
+    german_spec, reap, monkeypatch
+):
+    from finml.store import RunStore
+    from finml.training import jobs
+    from tests.conftest import wait_for
+
+    monkeypatch.setenv("FINML_MAX_WORKERS", "1")
+    store = RunStore()
+    first = jobs.submit(german_spec("mlp", epochs=2000, patience=1000), store)
+    second = jobs.submit(german_spec("logreg"), store)
+    wait_for(lambda: len(store.history(first)) >= 1)
+    at = open_app("runs")
+    table = at.dataframe[0].value.set_index("run id")
+    assert table.loc[second, "status"] == "queued (place 1)"
+    assert table.loc[first, "status"] == "running"
+    at.selectbox(key="run").set_value(first).run()
+    at.button(key="stop").click().run()
+    assert wait_for(lambda: store.get_run(first).status == "stopped")
+    assert wait_for(lambda: store.get_run(second).status == "finished")

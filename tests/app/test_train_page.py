@@ -60,9 +60,9 @@ def test_bad_hyperparameters_show_a_message_and_submit_nothing(german_spec):
 
 
 def test_the_br35h_preset_fills_the_form_for_image_data():
+    from finml.data.spec import ImageDatasetSpec
+    from finml.data.split import SplitSpec
     from finml.models.registry import PRESETS
-    from finml.spec import ImageDatasetSpec
-    from finml.split import SplitSpec
 
     at = open_app("train")
     at.session_state["dataset"] = ImageDatasetSpec(
@@ -82,3 +82,19 @@ def test_the_br35h_preset_fills_the_form_for_image_data():
     assert at.number_input(key=f"{model}.width").value == values["width"]
     assert at.number_input(key=f"{model}.epochs").value == values["epochs"]
     assert at.checkbox(key=f"{model}.contrast").value is False
+
+
+def test_a_reload_restores_the_dataset_from_the_url(german_spec):
+    from finml.data.staging import save_dataset_spec
+
+    ds = german_spec("logreg").dataset
+    save_dataset_spec(ds)
+    at = open_app("train")
+    assert "Data page" in at.info[0].value  # a fresh session knows no dataset...
+    reloaded = open_app("train", {"dataset": ds.dataset_id})  # ...but the URL does
+    assert any(ds.name in c.value for c in reloaded.caption)
+    assert reloaded.session_state["dataset"] == ds
+    assert [b for b in reloaded.button if b.key == "start"]
+    gone = open_app("train", {"dataset": "f" * 32})
+    assert "no longer in the workspace" in gone.warning[0].value
+    assert "Data page" in gone.info[0].value

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from finml.data import images
+from finml.data import duplicates, images
 from finml.errors import DataError
 from tests import hostile_images as h
 
@@ -127,6 +127,6 @@ def test_near_duplicates_are_grouped():
     base = [h.pattern(i, 64, bright=i % 2 == 0) for i in range(6)]
     twin = np.clip(base[0].astype(int) + 2, 0, 255).astype(np.uint8)  # a near-identical twin
     stack = np.stack([*base, twin])[..., None]
-    groups = images.near_duplicate_groups(images.perceptual_hashes(stack), max_distance=4)
+    groups = duplicates.near_duplicate_groups(duplicates.perceptual_hashes(stack), max_distance=4)
     assert groups[0] == groups[6]
     assert len(set(groups.tolist())) == 6

@@ -15,21 +15,25 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from finml import safe_load
-from finml.bundle import export_run, import_run, load_bundle, save_bundle
 from finml.errors import BundleError
+from finml.models import safe_load
+from finml.models.bundle import load_bundle, save_bundle
+from finml.reporting.exchange import export_run, import_run
 from tests.hostile import gadgets
+from tests.hostile_images import members_of, zip_of
 
 FORBIDDEN_MODULES = ("builtins", "operator", "functools", "os", "subprocess", "importlib")
 
 
 @pytest.fixture(scope="module")
 def fitted(german):
-    """Real fitted preprocessors and models of every tabular kind, trained in-process."""
-    from finml.data.tabular import default_features, infer_schema
+    """Real fitted models of every tabular kind, trained in-process."""
+    from finml.data.schema import default_features, infer_schema
+    from finml.data.spec import DatasetSpec
     from finml.models.registry import resolve_params
-    from finml.spec import DatasetSpec, RunSpec
-    from finml.train import ListSink, run_training
+    from finml.training.base import ListSink
+    from finml.training.spec import RunSpec
+    from finml.training.tables import run_training
 
     frame = german.copy()
     frame.loc[::7, "age_in_years"] = np.nan  # missing values: the imputer's indicator
@@ -42,15 +46,14 @@ def fitted(german):
         ("hgb", True, ((), categorical)),
     ):
         ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(cols[0]), tuple(cols[1]))
-        spec = RunSpec(ds, model, resolve_params(model, {"max_iter": 20} if model == "hgb" else {}))
-        spec = RunSpec(ds, model, spec.params, cw, 1)
-        result = run_training(spec, frame, ListSink())
-        out[(model, cw, bool(cols[0]), bool(cols[1]))] = (result.preprocessor, result.model)
+        params = resolve_params(model, {"max_iter": 20} if model == "hgb" else {})
+        result = run_training(RunSpec(ds, model, params, cw, 1), frame, ListSink())
+        out[(model, cw, bool(cols[0]), bool(cols[1]))] = result.model
     return out
 
 
-def _bundle(folder, pre, model, family="sklearn"):
-    return save_bundle(folder, preprocessor=pre, model=model, family=family, meta={"task": "table"})
+def _bundle(folder, model):
+    return save_bundle(folder, model)
 
 
 def _write_skops(folder, name, obj):
@@ -60,8 +63,8 @@ def _write_skops(folder, name, obj):
 # -- the allow-lists --------------------------------------------------------------------
 def test_the_skops_allow_lists_are_exactly_what_real_bundles_hold(fitted):
     untrusted, classes = set(), set()
-    for pre, model in fitted.values():
-        for obj in (pre, model):
+    for model in fitted.values():
+        for obj in (model.preprocessor, model.estimator):
             data = sio.dumps(obj)
             untrusted |= set(sio.get_untrusted_types(data=data))
             classes |= _classes(sio.loads(data, trusted=sio.get_untrusted_types(data=data)))
@@ -132,22 +135,11 @@ def test_allow_lists_have_no_prefixes_and_no_callables_from_dangerous_modules(en
         assert name not in ("function", "Lambda", "TFSMLayer")
 
 
-def test_real_bundles_of_every_tabular_kind_load(fitted, tmp_path):
-    for i, (pre, model) in enumerate(fitted.values()):
-        bundle = load_bundle(_bundle(tmp_path / str(i), pre, model))
-        x = pre.transform(_rows(pre)).astype(np.float32)
-        np.testing.assert_allclose(bundle.model.predict_proba(x), model.predict_proba(x))
-
-
-def _rows(pre):
-    import pandas as pd
-
-    from finml.preprocess import prepare_features
-
-    num = [c for name, _, cols in pre.transformers_ if name == "num" for c in cols]
-    cat = [c for name, _, cols in pre.transformers_ if name == "cat" for c in cols]
-    frame = pd.DataFrame({c: [1.0, None] for c in num} | {c: ["A11", None] for c in cat})
-    return prepare_features(frame, num, cat)
+def test_real_bundles_of_every_tabular_kind_load(fitted, german, tmp_path):
+    for i, model in enumerate(fitted.values()):
+        bundle = load_bundle(_bundle(tmp_path / str(i), model))
+        rows = german.head(30)
+        np.testing.assert_allclose(bundle.predict_proba(rows), model.predict_proba(rows))
 
 
 # -- skops gadgets ----------------------------------------------------------------------
@@ -158,8 +150,7 @@ GADGETS = list(gadgets.skops_gadgets("unused"))
 def test_a_gadget_preprocessor_is_refused_and_never_runs(name, fitted, tmp_path):
     marker = tmp_path / "pwned"
     gadget = gadgets.skops_gadgets(marker)[name]
-    pre, model = fitted[("logreg", False, True, True)]
-    folder = _bundle(tmp_path / "b", pre, model)
+    folder = _bundle(tmp_path / "b", fitted[("logreg", False, True, True)])
     _write_skops(folder, "preprocessor.skops", gadget)
     with pytest.raises(BundleError, match="types finml does not load") as err:
         load_bundle(folder)
@@ -179,43 +170,30 @@ def test_the_reported_attack_through_run_import_is_refused_and_creates_no_run(
     german, german_spec, tmp_path
 ):
     from finml.store import RunStore
-    from finml.train import ListSink, run_training
-    from finml.worker import log_result
+    from finml.training.base import ListSink
+    from finml.training.tables import run_training
+    from finml.training.worker import log_result
 
     store = RunStore()
     spec = german_spec("logreg")
     run_id = store.create_run("lr", {"task": "table"}, {})
     log_result(store, run_id, spec, run_training(spec, german, ListSink()))
     store.set_status(run_id, "finished")
-    members = _members(export_run(store, run_id))
+    members = members_of(export_run(store, run_id))
     marker = tmp_path / "pwned"
     members["bundle/preprocessor.skops"] = sio.dumps(
         gadgets.skops_gadgets(marker)["sorted key=eval"]
     )
     before = len(store.list_runs())
     with pytest.raises(BundleError, match=r"builtins\.eval.*builtins\.sorted"):
-        import_run(_zip(members), store, name="evil.zip")
+        import_run(zip_of(members), store, name="evil.zip")
     assert len(store.list_runs()) == before and not marker.exists()
-
-
-def _members(data: bytes) -> dict[str, bytes]:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return {n: zf.read(n) for n in zf.namelist()}
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def test_only_default_trusted_types_still_cannot_smuggle_a_callable(fitted, tmp_path):
     from sklearn.preprocessing import FunctionTransformer
 
-    pre, model = fitted[("logreg", False, True, True)]
-    folder = _bundle(tmp_path / "b", pre, model)
+    folder = _bundle(tmp_path / "b", fitted[("logreg", False, True, True)])
     # skops trusts every scikit-learn estimator and numpy ufunc by default.
     _write_skops(folder, "preprocessor.skops", FunctionTransformer(np.negative))
     assert sio.get_untrusted_types(file=folder / "preprocessor.skops") == []
@@ -224,9 +202,9 @@ def test_only_default_trusted_types_still_cannot_smuggle_a_callable(fitted, tmp_
 
 
 def test_an_attribute_that_replaces_a_method_is_refused(fitted, tmp_path):
-    pre, model = fitted[("logreg", False, True, True)]
-    folder = _bundle(tmp_path / "b", pre, model)
-    shadowed = sio.loads(sio.dumps(model), trusted=[])
+    model = fitted[("logreg", False, True, True)]
+    folder = _bundle(tmp_path / "b", model)
+    shadowed = sio.loads(sio.dumps(model.estimator), trusted=[])
     shadowed.predict_proba = np.negative  # an instance attribute wins over the method
     _write_skops(folder, "model.skops", shadowed)
     with pytest.raises(BundleError, match="replaces its method 'predict_proba'"):
@@ -235,11 +213,12 @@ def test_an_attribute_that_replaces_a_method_is_refused(fitted, tmp_path):
 
 # -- malformed boosting trees (scikit-learn's Cython code does not bounds-check them) ----
 def _tree_bundle(fitted, tmp_path, edit):
-    pre, model = fitted[("hgb", False, True, True)]
-    data = sio.dumps(model)
+    model = fitted[("hgb", False, True, True)]
+    data = sio.dumps(model.estimator)
     broken = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
     edit(broken)
-    folder = _bundle(tmp_path / "b", pre, broken)
+    folder = _bundle(tmp_path / "b", model)
+    _write_skops(folder, "model.skops", broken)
     return folder
 
 
@@ -275,8 +254,7 @@ def test_a_boosting_model_with_categorical_bins_is_refused(fitted, tmp_path):
 
 
 def test_damaged_and_bomb_skops_files_are_refused(fitted, tmp_path):
-    pre, model = fitted[("logreg", False, True, True)]
-    folder = _bundle(tmp_path / "b", pre, model)
+    folder = _bundle(tmp_path / "b", fitted[("logreg", False, True, True)])
     (folder / "model.skops").write_bytes(b"not a zip at all")
     with pytest.raises(BundleError, match=r"model\.skops is damaged"):
         load_bundle(folder)

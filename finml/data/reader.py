@@ -1,0 +1,349 @@
+"""Read an uploaded table (CSV, Excel, Parquet) into a DataFrame, with its inferred schema.
+
+The reader works on the uploaded bytes in memory; the client's filename is only used for its
+extension and in messages, never as a path. Every problem raises :class:`DataError` with a
+message that says what is wrong, where, and how to fix it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from finml.data.schema import TableSchema, infer_schema
+from finml.errors import DataError
+
+#: Delimiters tried by the sniffer, in order of preference on a tie.
+DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
+
+
+#: Encodings offered to the analyst when automatic detection gets it wrong.
+ENCODINGS: tuple[str, ...] = ("utf-8", "cp1252", "latin-1", "utf-16", "cp1250", "shift_jis")
+
+
+_TEXT_EXT = {".csv", ".txt", ".tsv", ".tab"}
+
+
+_EXCEL_EXT = {".xlsx", ".xlsm"}
+
+
+_PARQUET_EXT = {".parquet", ".pq"}
+
+
+_MAGIC = {
+    b"PK\x03\x04": "a ZIP archive (an Excel .xlsx workbook is one)",
+    b"PAR1": "a Parquet file",
+    b"%PDF": "a PDF document",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"\x1f\x8b": "a gzip archive",
+    b"\xd0\xcf\x11\xe0": "an old Office file (.xls/.doc)",
+    b"\x80\x04": "a Python pickle",
+}
+
+
+@dataclass(frozen=True)
+class TableRead:
+    """The result of :func:`read_table`.
+
+    Attributes:
+        frame: the data, one row per record, columns as in the file.
+        schema: the inferred schema.
+        file_format: ``"csv"``, ``"excel"`` or ``"parquet"``.
+        encoding: text encoding used (CSV only).
+        delimiter: field delimiter used (CSV only).
+        notes: things the analyst should know (detected encoding, sheet used, ...).
+    """
+
+    frame: pd.DataFrame
+    schema: TableSchema
+    file_format: str
+    encoding: str | None = None
+    delimiter: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def read_table(
+    data: bytes,
+    filename: str,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    max_bytes: int = 200 * 1024 * 1024,
+    max_rows: int = 1_000_000,
+) -> TableRead:
+    """Read an uploaded table and infer its schema.
+
+    Args:
+        data: the raw bytes of the upload.
+        filename: the client's filename; only its extension is used (``.csv``, ``.txt``,
+            ``.tsv``, ``.xlsx``, ``.parquet``), never as a path.
+        encoding: text encoding of a CSV; ``None`` detects it (UTF-8 first, then
+            charset-normalizer).
+        delimiter: field delimiter of a CSV; ``None`` sniffs one of :data:`DELIMITERS`.
+        max_bytes: largest accepted upload, in bytes.
+        max_rows: most data rows accepted.
+
+    Returns:
+        TableRead: the frame, its schema and notes.
+
+    Raises:
+        DataError: the file is empty, too large, not a table of the format its name says,
+            undecodable, malformed (unclosed quote, ragged rows), has duplicate or missing
+            column names, a single column, or a header but no rows.
+    """
+    name = filename or "upload"
+    if len(data) > max_bytes:
+        raise DataError(
+            f"{name} is {len(data) / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB. "
+            "Upload a sample of the rows, or raise FINML_MAX_UPLOAD_MB."
+        )
+    if not data.strip():
+        raise DataError(f"{name} is empty. Upload a file with a header row and data rows.")
+    ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    notes: list[str] = []
+    if ext in _EXCEL_EXT:
+        frame = _read_excel(data, name, max_rows, notes)
+        fmt, enc, delim = "excel", None, None
+    elif ext in _PARQUET_EXT:
+        frame = _read_parquet(data, name)
+        fmt, enc, delim = "parquet", None, None
+    elif ext in _TEXT_EXT or ext == "":
+        text, enc = _decode(data, name, encoding, notes)
+        delim = delimiter or _sniff_delimiter(text)
+        frame = _read_csv_text(text, name, delim, max_rows)
+        fmt = "csv"
+    else:
+        raise DataError(
+            f"{name}: files ending in {ext!r} are not supported. "
+            "Upload a CSV (.csv, .txt, .tsv), an Excel workbook (.xlsx) or a Parquet file."
+        )
+    _check_frame(frame, name, max_rows)
+    return TableRead(
+        frame=frame,
+        schema=infer_schema(frame),
+        file_format=fmt,
+        encoding=enc,
+        delimiter=delim,
+        notes=tuple(notes),
+    )
+
+
+def _binary_kind(data: bytes) -> str | None:
+    head = data[:8192]
+    for magic, what in _MAGIC.items():
+        if head.startswith(magic):
+            return what
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None  # UTF-16 with a byte-order mark: text with NUL bytes
+    if b"\x00" in head:
+        return "a binary file"
+    return None
+
+
+def _decode(data: bytes, name: str, encoding: str | None, notes: list[str]) -> tuple[str, str]:
+    what = _binary_kind(data)
+    if what is not None:
+        raise DataError(
+            f"{name} is {what}, not a text CSV. Export the data as CSV, or upload an Excel "
+            "workbook as .xlsx and a Parquet file as .parquet."
+        )
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise DataError(_decode_message(name, data, encoding, exc)) from exc
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16"), "utf-16"
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[: 1024 * 1024]).best()
+    if best is None:
+        raise DataError(
+            f"{name}: the text encoding could not be detected. Pick the encoding under "
+            "'Encoding' (often cp1252 or latin-1 for files saved by Excel on Windows)."
+        )
+    try:
+        text = data.decode(best.encoding)
+    except UnicodeDecodeError as exc:
+        raise DataError(_decode_message(name, data, best.encoding, exc)) from exc
+    notes.append(
+        f"The file is not UTF-8; it was decoded as {best.encoding} (detected). "
+        "If accented characters look wrong, pick the encoding under 'Encoding'."
+    )
+    return text, best.encoding
+
+
+def _decode_message(name: str, data: bytes, encoding: str, exc: Exception) -> str:
+    if isinstance(exc, LookupError):
+        return f"{encoding!r} is not a known text encoding. Pick one from the list."
+    pos = getattr(exc, "start", 0)
+    line = data[:pos].count(b"\n") + 1
+    return (
+        f"{name} cannot be read as {encoding}: byte 0x{data[pos]:02x} on line {line} is not "
+        f"valid {encoding}. Pick another encoding (cp1252 or latin-1 are common for Excel exports)."
+    )
+
+
+def _sniff_delimiter(text: str) -> str:
+    """Pick the delimiter that gives the most consistent field count over the first lines."""
+    sample = text[:65536]
+    if len(text) > len(sample) and "\n" in sample:
+        sample = sample[: sample.rfind("\n")]
+    best, best_score = ",", (0.0, 0)
+    for delim in DELIMITERS:
+        try:
+            counts = [len(r) for r in csv.reader(io.StringIO(sample), delimiter=delim) if r][:200]
+        except csv.Error:
+            continue
+        if not counts:
+            continue
+        mode, hits = Counter(counts).most_common(1)[0]
+        if mode < 2:
+            continue
+        score = (hits / len(counts), mode)
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def _read_csv_text(text: str, name: str, delim: str, max_rows: int) -> pd.DataFrame:
+    """Check the CSV's structure with the csv module, then parse it with pandas."""
+    reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True)
+    header: list[str] | None = None
+    ragged: list[tuple[int, int]] = []
+    n_rows = 0
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            if "end of data" in str(exc) or "EOF" in str(exc):
+                raise DataError(
+                    f"{name}, line {start}: a quoted field starts on this line and its closing "
+                    'quote (") is missing. Close the quote or remove the stray quote character.'
+                ) from exc
+            raise DataError(f"{name}, line {start}: the CSV is malformed ({exc}).") from exc
+        if not row:
+            continue
+        if header is None:
+            header = row
+            continue
+        n_rows += 1
+        if n_rows > max_rows:
+            raise DataError(
+                f"{name} has more than {max_rows:,} data rows. Upload a sample, or raise "
+                "FINML_MAX_ROWS."
+            )
+        if len(row) != len(header) and len(ragged) < 1000:
+            ragged.append((start, len(row)))
+    if header is None:
+        raise DataError(f"{name} is empty. Upload a file with a header row and data rows.")
+    _check_header([h.strip() for h in header], name)
+    if ragged:
+        shown = "; ".join(f"line {ln} has {n}" for ln, n in ragged[:5])
+        more = f" (and {len(ragged) - 5} more rows)" if len(ragged) > 5 else ""
+        raise DataError(
+            f"{name}: the header has {len(header)} fields but {shown}{more}. "
+            "Fix those rows (a missing or extra delimiter, or an unquoted delimiter inside a "
+            f"value), or pick another delimiter (now {_delim_name(delim)})."
+        )
+    if n_rows == 0:
+        raise DataError(f"{name} has a header row but no data rows.")
+    return pd.read_csv(io.StringIO(text), sep=delim, skipinitialspace=False, low_memory=False)
+
+
+def _delim_name(delim: str) -> str:
+    return {"\t": "tab", ",": "comma", ";": "semicolon", "|": "pipe"}.get(delim, repr(delim))
+
+
+def _check_header(header: list[str], name: str) -> None:
+    counts = Counter(header)
+    dupes = [h for h, n in counts.items() if n > 1]
+    if dupes:
+        where = "; ".join(
+            f"{h!r} (columns {', '.join(str(i + 1) for i, x in enumerate(header) if x == h)})"
+            for h in dupes[:5]
+        )
+        raise DataError(
+            f"{name}: duplicate column names: {where}. Rename them so each column is unique."
+        )
+    blank = [i + 1 for i, h in enumerate(header) if not str(h).strip()]
+    if blank and len(header) > 1:
+        raise DataError(
+            f"{name}: column(s) {', '.join(map(str, blank[:10]))} have no name in the header row. "
+            "Give every column a name."
+        )
+
+
+def _read_excel(data: bytes, name: str, max_rows: int, notes: list[str]) -> pd.DataFrame:
+    if not data.startswith(b"PK\x03\x04"):
+        what = _binary_kind(data) or "a text file"
+        raise DataError(
+            f"{name} is {what}, not an Excel .xlsx workbook. Save it as .xlsx from Excel, or "
+            "upload it as .csv."
+        )
+    try:
+        book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
+        sheet = book.sheet_names[0]
+        raw = book.parse(sheet, header=None, nrows=max_rows + 2)
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise DataError(
+            f"{name} could not be read as an Excel workbook ({type(exc).__name__}: {exc}). "
+            "Open and re-save it in Excel, or export it as CSV."
+        ) from exc
+    if len(book.sheet_names) > 1:
+        notes.append(f"The workbook has {len(book.sheet_names)} sheets; the first, {sheet!r}, was read.")
+    if raw.empty:
+        raise DataError(f"{name}: the first sheet ({sheet!r}) is empty.")
+    header = ["" if pd.isna(h) else str(h).strip() for h in raw.iloc[0]]
+    _check_header(header, name)
+    if len(raw) > max_rows + 1:
+        raise DataError(
+            f"{name} has more than {max_rows:,} data rows. Upload a sample, or raise FINML_MAX_ROWS."
+        )
+    frame = raw.iloc[1:].reset_index(drop=True)
+    frame.columns = header
+    if frame.empty:
+        raise DataError(f"{name} has a header row but no data rows.")
+    return frame.infer_objects()
+
+
+def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
+    if not data.startswith(b"PAR1"):
+        what = _binary_kind(data) or "a text file"
+        raise DataError(f"{name} is {what}, not a Parquet file. Upload it with its real extension.")
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataError(f"{name} could not be read as Parquet ({type(exc).__name__}: {exc}).") from exc
+    _check_header([str(c) for c in frame.columns], name)
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _check_frame(frame: pd.DataFrame, name: str, max_rows: int) -> None:
+    if frame.shape[1] == 1:
+        raise DataError(
+            f"{name} has a single column ({frame.columns[0]!r}). A model needs at least one "
+            "feature besides the target; if the file uses another delimiter, pick it under "
+            "'Delimiter'."
+        )
+    if frame.shape[1] == 0 or len(frame) == 0:
+        raise DataError(f"{name} has a header row but no data rows.")
+    if len(frame) > max_rows:
+        raise DataError(
+            f"{name} has {len(frame):,} rows; the limit is {max_rows:,}. Upload a sample, or "
+            "raise FINML_MAX_ROWS."
+        )

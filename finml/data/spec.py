@@ -1,0 +1,92 @@
+"""The analyst's choices on the Data page as plain, JSON-serialisable dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from finml.data.split import SplitSpec
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What the analyst chose on the Data page.
+
+    Attributes:
+        dataset_id: id of the staged table in the workspace (see :mod:`finml.data.staging`).
+        name: display name (the demo's name or the uploaded file's name; never a path).
+        target: target column.
+        positive: positive class of the target, as text (the event: "bad", default).
+        numeric: numeric feature columns.
+        categorical: categorical feature columns.
+        split: how to split the rows.
+        negative: display name of the other class ("good"), or "" for "not <positive>".
+    """
+
+    dataset_id: str
+    name: str
+    target: str
+    positive: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    split: SplitSpec = field(default_factory=SplitSpec)
+    negative: str = ""
+    kind: str = "table"
+
+    @property
+    def class_labels(self) -> tuple[str, str]:
+        """Display names of class 0 and class 1 (the positive class)."""
+        return (self.negative or f"not {self.positive}", self.positive)
+
+
+@dataclass(frozen=True)
+class ImageDatasetSpec:
+    """What the researcher chose on the Data page in image mode.
+
+    Attributes:
+        dataset_id: id of the staged images (see :func:`finml.data.staging.stage_images`).
+        name: display name ("Br35H brain MRI" or the upload's name; never a path).
+        classes: class names; the model's output index i is ``classes[i]``.
+        positive: the class whose probability is the score of binary analyses (ROC, threshold).
+        size: side of the square images, pixels.
+        mode: ``"L"`` (1 channel) or ``"RGB"`` (3 channels).
+        split: how to split; ``group_col="group"`` keeps each patient / near-duplicate group
+            on one side.
+    """
+
+    dataset_id: str
+    name: str
+    classes: tuple[str, ...]
+    positive: str
+    size: int
+    mode: str
+    split: SplitSpec = field(default_factory=SplitSpec)
+    kind: str = "images"
+
+    @property
+    def class_labels(self) -> tuple[str, ...]:
+        """Display names of the classes, in output order."""
+        return self.classes
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(size, size, channels) of the model input."""
+        return (self.size, self.size, 1 if self.mode == "L" else 3)
+
+
+def dataset_spec_to_dict(spec: DatasetSpec | ImageDatasetSpec) -> dict:
+    """A dataset spec as plain JSON-serialisable data."""
+    return asdict(spec)
+
+
+def dataset_spec_from_dict(raw: dict) -> DatasetSpec | ImageDatasetSpec:
+    """Rebuild what :func:`dataset_spec_to_dict` wrote.
+
+    Raises:
+        TypeError, KeyError: ``raw`` is not such a dict.
+    """
+    raw = dict(raw)
+    raw["split"] = SplitSpec(**raw["split"])
+    if raw.get("kind") == "images":
+        raw["classes"] = tuple(raw["classes"])
+        return ImageDatasetSpec(**raw)
+    raw["numeric"], raw["categorical"] = tuple(raw["numeric"]), tuple(raw["categorical"])
+    return DatasetSpec(**raw)

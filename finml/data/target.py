@@ -1,0 +1,189 @@
+"""The target column: checks that it can be trained on, the positive class, class counts,
+and single-column leakage screening."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from finml.data.schema import TableSchema
+from finml.errors import TargetError
+
+#: Fewest rows each class of the target must have before training is allowed.
+MIN_CLASS_ROWS = 10
+
+
+#: A single feature whose univariate ROC-AUC reaches this is reported as likely leakage.
+LEAKAGE_AUC = 0.95
+
+
+_POSITIVE_HINTS = ("bad", "default", "defaulted", "yes", "y", "true", "1", "1.0", "positive")
+
+
+def class_values(series: pd.Series) -> list[str]:
+    """Return the distinct non-missing values of a target column as text, sorted."""
+    return sorted(series.dropna().astype(str).unique().tolist())
+
+
+def guess_positive(series: pd.Series) -> str:
+    """Guess the positive class (the event: "bad", default, 1, yes) of a target column.
+
+    Falls back to the minority class when no value looks like an event.
+
+    Args:
+        series: the target column.
+
+    Returns:
+        str: the positive class as text (compare with ``series.astype(str)``).
+
+    Raises:
+        TargetError: the column has no value at all (every cell is missing).
+    """
+    values = series.dropna().astype(str)
+    if values.empty:
+        raise TargetError(
+            f"The column {series.name!r} is empty (every cell is missing), so it cannot be "
+            "the target. Choose another column."
+        )
+    distinct = class_values(series)
+    for hint in _POSITIVE_HINTS:
+        for v in distinct:
+            if v.strip().lower() == hint:
+                return v
+    return str(values.value_counts().idxmin())
+
+
+def binary_target(series: pd.Series, positive: str) -> np.ndarray:
+    """Encode a target column as 1 for the positive class and 0 for every other value.
+
+    Args:
+        series: the target column, shape (n,); must have no missing values.
+        positive: the positive class as text.
+
+    Returns:
+        np.ndarray: int8 array of shape (n,).
+    """
+    return (series.astype(str) == str(positive)).to_numpy(dtype=np.int8)
+
+
+def validate_target(frame: pd.DataFrame, target: str, positive: str) -> np.ndarray:
+    """Check that a target can be trained on and return it encoded.
+
+    Args:
+        frame: the table, without rows whose target is missing.
+        target: the target column.
+        positive: the positive class as text.
+
+    Returns:
+        np.ndarray: int8 labels of shape (n_rows,), 1 for the positive class.
+
+    Raises:
+        TargetError: the column is missing, has missing values, only one class, the
+            positive class is absent, or a class has fewer than :data:`MIN_CLASS_ROWS` rows.
+    """
+    if target not in frame.columns:
+        raise TargetError(f"The target column {target!r} is not in the data.")
+    s = frame[target]
+    if s.isna().any():
+        raise TargetError(
+            f"The target {target!r} is missing on {int(s.isna().sum())} rows. Drop those rows."
+        )
+    if s.nunique() < 2:
+        raise TargetError(
+            f"The target {target!r} has a single value ({s.iloc[0]!r}); a classifier needs "
+            "rows of both classes."
+        )
+    if str(positive) not in set(s.astype(str)):
+        raise TargetError(f"The positive class {positive!r} does not occur in {target!r}.")
+    y = binary_target(s, positive)
+    n_pos = int(y.sum())
+    check_class_counts(
+        {f"positive class {positive!r}": n_pos, "other class(es)": len(y) - n_pos},
+        f"of {target!r}",
+        "rows",
+    )
+    return y
+
+
+def check_class_counts(counts: dict[str, int], where: str = "", unit: str = "rows") -> None:
+    """Refuse data with a class too small to train and test on honestly.
+
+    Args:
+        counts: class display name -> rows (or images) of that class.
+        where: what the classes belong to, for the message (``"of 'target'"``).
+        unit: ``"rows"`` or ``"images"``.
+
+    Raises:
+        TargetError: a class has fewer than :data:`MIN_CLASS_ROWS`.
+    """
+    small = {c: n for c, n in counts.items() if n < MIN_CLASS_ROWS}
+    if small:
+        name, n = min(small.items(), key=lambda kv: kv[1])
+        raise TargetError(
+            f"The {name} {where} has only {n} {unit}".replace("  ", " ")
+            + f"; at least {MIN_CLASS_ROWS} of each class are needed to train and test "
+            "honestly (a few for each of train, validation and test)."
+        )
+
+
+def leakage_warnings(
+    frame: pd.DataFrame, schema: TableSchema, target: str, positive: str
+) -> list[tuple[str, float]]:
+    """Find single columns that predict the target almost perfectly (likely leakage).
+
+    Each numeric column is scored by its univariate ROC-AUC (missing values set to the
+    median); each categorical column with at most 50 values by the ROC-AUC of its class rate.
+    This is a screening on the whole table, not a fitted model.
+
+    Args:
+        frame: the table.
+        schema: its schema.
+        target: the target column.
+        positive: the positive class.
+
+    Returns:
+        list of (column, auc) with ``max(auc, 1 - auc) >= LEAKAGE_AUC``, highest first.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    data = frame.dropna(subset=[target])
+    y = binary_target(data[target], positive)
+    if y.min() == y.max():
+        return []
+    hits = []
+    for col in schema.columns:
+        if col.name == target or col.kind not in ("numeric", "categorical"):
+            continue
+        s = data[col.name]
+        if col.kind == "numeric":
+            x = pd.to_numeric(s, errors="coerce")
+            x = x.fillna(x.median()).to_numpy(dtype=float)
+        elif col.n_unique <= 50:
+            key = s.astype(str)
+            x = key.map(pd.Series(y, index=data.index).groupby(key).mean()).to_numpy(dtype=float)
+        else:
+            continue
+        if np.all(np.isnan(x)):
+            continue
+        auc = float(roc_auc_score(y, np.nan_to_num(x)))
+        auc = max(auc, 1 - auc)
+        if auc >= LEAKAGE_AUC:
+            hits.append((col.name, auc))
+    return sorted(hits, key=lambda t: -t[1])
+
+
+def class_counts(series: pd.Series, positive: str) -> pd.DataFrame:
+    """Rows per target value, with the positive class marked.
+
+    Returns:
+        DataFrame with columns ``class``, ``rows``, ``share``, ``positive``.
+    """
+    counts = series.astype(str).value_counts()
+    return pd.DataFrame(
+        {
+            "class": counts.index,
+            "rows": counts.to_numpy(),
+            "share": (counts / counts.sum()).round(4).to_numpy(),
+            "positive": counts.index == str(positive),
+        }
+    )

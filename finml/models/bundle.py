@@ -1,0 +1,266 @@
+"""A fitted model on disk (a *bundle*), in safe formats only.
+
+A bundle is a folder with ``meta.json`` (what the model is: task, classes, features, the
+training profile, provenance, library versions), ``preprocessor.skops`` (tables: the fitted
+ColumnTransformer) and either ``model.skops`` (scikit-learn) or ``model.keras`` (Keras).
+Nothing is pickled: every model file goes through :mod:`finml.models.safe_load` (exact
+allow-lists, an audit of what was loaded, Keras with ``safe_mode=True``), the metadata is
+checked field by field, and a loaded model must score one synthetic row before it is
+accepted.
+
+Formats: 2 (this version). Format 1 (finml before the fitted pipeline) still loads.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from finml.errors import BundleError
+from finml.models.pipeline import FittedModel
+from finml.models.safe_load import load_keras, load_skops
+
+FORMAT_VERSION = 2
+#: Formats this version reads.
+READABLE_FORMATS = (1, 2)
+#: Largest ``meta.json`` accepted (it holds the training profile), bytes.
+MAX_META_BYTES = 16 << 20
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a bundle depends on."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("finml", "scikit-learn", "keras", "tensorflow-cpu", "tensorflow", "skops", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def save_bundle(out_dir: Path, model: FittedModel) -> Path:
+    """Write a fitted model as a bundle folder.
+
+    Args:
+        out_dir: folder to create (it must not hold another bundle).
+        model: the fitted model; ``model.meta`` (provenance) is stored beside its parts.
+
+    Returns:
+        Path: ``out_dir``.
+    """
+    import skops.io as sio
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not model.is_image_model:  # image models scale their inputs themselves
+        sio.dump(model.preprocessor, out_dir / "preprocessor.skops")
+    if model.family == "keras":
+        model.estimator.save(out_dir / "model.keras")
+    else:
+        sio.dump(model.estimator, out_dir / "model.skops")
+    meta = {
+        **(model.meta or {}),
+        "format": FORMAT_VERSION,
+        "family": model.family,
+        "task": "images" if model.is_image_model else "table",
+        "class_names": [str(c) for c in model.class_names],
+        "positive": int(model.positive),
+        "numeric": list(model.numeric),
+        "categorical": list(model.categorical),
+        "profile": model.profile,
+        "versions": library_versions(),
+    }
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+    return out_dir
+
+
+def read_meta(bundle_dir: Path) -> dict:
+    """Read and check ``meta.json`` of a bundle, of any readable format, and return it in
+    format 2's terms (``class_names``, ``positive`` index, feature lists, profile).
+
+    Raises:
+        BundleError: missing, unreadable, too large, an unknown format, or a field of the
+            wrong type.
+    """
+    path = Path(bundle_dir) / "meta.json"
+    try:
+        if path.stat().st_size > MAX_META_BYTES:
+            raise BundleError(f"meta.json is over {MAX_META_BYTES >> 20} MiB; finml refuses it.")
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BundleError(
+            "This is not a finml bundle: meta.json is missing or is not valid JSON."
+        ) from exc
+    if not isinstance(meta, dict):
+        raise BundleError("This is not a finml bundle: meta.json does not hold an object.")
+    fmt = meta.get("format")
+    if fmt not in READABLE_FORMATS:
+        raise BundleError(
+            f"This bundle has format {fmt!r}; this finml reads formats "
+            f"{', '.join(map(str, READABLE_FORMATS))}. Export it again from the finml that "
+            "trained it, or train the model again."
+        )
+    if meta.get("task") not in ("table", "images") or meta.get("family") not in (
+        "sklearn",
+        "keras",
+    ):
+        raise BundleError("meta.json: 'task' or 'family' is not one finml writes.")
+    if fmt == 1:
+        meta = _from_format_1(meta)
+    _check_fields(meta)
+    return meta
+
+
+def _from_format_1(meta: dict) -> dict:
+    """Format 1 kept the positive class by name, and table classes not at all."""
+    positive = str(meta.get("positive_class", ""))
+    if meta["task"] == "images":
+        names = [str(c) for c in meta.get("classes") or []]
+        index = names.index(positive) if positive in names else -1
+    else:
+        names, index = [f"not {positive}", positive], 1
+    return {**meta, "class_names": names, "positive": index}
+
+
+def _check_fields(meta: dict) -> None:
+    def strings(key):
+        value = meta.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise BundleError(f"meta.json: {key!r} must be a list of names.")
+        return value
+
+    names = strings("class_names")
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise BundleError("meta.json: 'class_names' must name two or more distinct classes.")
+    positive = meta.get("positive")
+    if (
+        not isinstance(positive, int)
+        or isinstance(positive, bool)
+        or not 0 <= positive < len(names)
+    ):
+        raise BundleError("meta.json: 'positive' is not the index of one of the classes.")
+    if meta["task"] == "table":
+        numeric, categorical = strings("numeric"), strings("categorical")
+        if not numeric and not categorical:
+            raise BundleError("meta.json: a table model must name its feature columns.")
+        _check_profile(meta.get("profile"), numeric, categorical)
+
+
+def _check_profile(profile, numeric: list[str], categorical: list[str]) -> None:
+    def bins(ref) -> bool:
+        return (
+            isinstance(ref, dict)
+            and _numbers(ref.get("edges"))
+            and _numbers(ref.get("shares"))
+            and len(ref["shares"]) == len(ref["edges"]) + 1
+        )
+
+    ok = isinstance(profile, dict) and bins(profile.get("score"))
+    num, cat = (profile or {}).get("numeric"), (profile or {}).get("categorical")
+    ok = ok and isinstance(num, dict) and set(num) == set(numeric)
+    ok = ok and isinstance(cat, dict) and set(cat) == set(categorical)
+    for ref in (num or {}).values() if ok else ():
+        keys = ("min", "max", "median")
+        ok = ok and bins(ref) and all(_numbers([ref.get(k)]) for k in keys)
+    for ref in (cat or {}).values() if ok else ():
+        shares = ref.get("shares") if isinstance(ref, dict) else None
+        ok = ok and isinstance(ref.get("mode"), str) and isinstance(shares, dict)
+        ok = ok and _numbers(list(shares.values()))
+    if not ok:
+        raise BundleError(
+            "meta.json: the training profile (ranges, categories, score bins) is missing or "
+            "malformed, so new data cannot be checked against it."
+        )
+
+
+def _numbers(values) -> bool:
+    return isinstance(values, list) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v) for v in values
+    )
+
+
+def _member(bundle_dir: Path, name: str) -> Path:
+    path = bundle_dir / name
+    if not path.is_file():
+        raise BundleError(f"This finml bundle is incomplete: {name} is missing.")
+    return path
+
+
+def load_bundle(bundle_dir: Path) -> FittedModel:
+    """Load a bundle folder written by :func:`save_bundle` (format 1 or 2), safely.
+
+    Returns:
+        FittedModel: with ``meta`` holding the bundle's metadata.
+
+    Raises:
+        BundleError: files missing, an unknown format, malformed metadata, a model file that
+            :mod:`finml.models.safe_load` refuses (a type or class outside its allow-lists,
+            an attribute replacing a method, a malformed tree, a Lambda or custom layer), or
+            parts that do not fit together.
+    """
+    bundle_dir = Path(bundle_dir)
+    meta = read_meta(bundle_dir)
+    pre = None
+    if meta["task"] == "table":
+        pre = load_skops(_member(bundle_dir, "preprocessor.skops"), "preprocessor.skops")
+    if meta["family"] == "keras":
+        estimator = load_keras(_member(bundle_dir, "model.keras"), "model.keras")
+    else:
+        estimator = load_skops(_member(bundle_dir, "model.skops"), "model.skops")
+    model = FittedModel(
+        estimator=estimator,
+        preprocessor=pre,
+        numeric=tuple(meta.get("numeric", ())),
+        categorical=tuple(meta.get("categorical", ())),
+        class_names=tuple(meta["class_names"]),
+        positive=meta["positive"],
+        profile=meta.get("profile"),
+        meta=meta,
+    )
+    _smoke_test(model)
+    return model
+
+
+def _smoke_test(model: FittedModel) -> None:
+    """Score one synthetic row (typical training values) or one blank image: the parts must
+    fit together and give one probability per class."""
+    import pandas as pd
+
+    if model.is_image_model:
+        shape = model.image_shape
+        if len(shape) != 3 or shape[0] != shape[1] or shape[2] not in (1, 3):
+            raise BundleError(f"The network takes inputs of shape {shape}, not square images.")
+    try:
+        if model.is_image_model:
+            proba = model.predict_proba(np.zeros((1, *model.image_shape), dtype=np.uint8))
+        else:
+            profile = model.profile
+            row = {c: [profile["numeric"][c]["median"]] for c in model.numeric}
+            row |= {c: [profile["categorical"][c]["mode"]] for c in model.categorical}
+            proba = model.predict_proba(pd.DataFrame(row))
+    except Exception as exc:  # any failure here means a bundle finml cannot use
+        raise BundleError(
+            f"The bundle's parts do not fit together ({type(exc).__name__}: {exc})."
+        ) from exc
+    k = len(model.class_names)
+    if proba.shape != (1, k) or not np.isfinite(proba).all():
+        raise BundleError(f"The model gives {proba.shape[1:]} outputs for {k} classes.")
+
+
+def load_run_bundle(store, run_id: str) -> FittedModel:
+    """Download and safely load the fitted model of a run.
+
+    Args:
+        store: the run store (:class:`finml.store.RunStore`).
+        run_id: the run.
+
+    Raises:
+        StoreError: the run has no bundle.
+        BundleError: the bundle cannot be loaded safely.
+    """
+    with store.artifact(run_id, "bundle") as folder:
+        return load_bundle(folder)  # loads everything into memory before the copy is deleted

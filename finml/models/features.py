@@ -1,0 +1,84 @@
+"""Feature preparation and the ColumnTransformer of table models, fitted on the training
+split only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from finml.errors import DataError
+
+#: Column kinds that become model features; IDs, dates and constants never do.
+FEATURE_KINDS = ("numeric", "categorical")
+
+
+def prepare_features(
+    frame: pd.DataFrame, numeric: list[str], categorical: list[str]
+) -> pd.DataFrame:
+    """Select the feature columns and give them the types the preprocessor expects.
+
+    Numeric columns become float64 (text that is not a number becomes missing); categorical
+    columns become text (missing stays missing). Used identically at training and scoring.
+
+    Args:
+        frame: the table, shape (n, k).
+        numeric: numeric feature columns.
+        categorical: categorical feature columns.
+
+    Returns:
+        DataFrame of shape (n, len(numeric) + len(categorical)).
+
+    Raises:
+        DataError: if a feature column is missing from ``frame``.
+    """
+    missing = [c for c in [*numeric, *categorical] if c not in frame.columns]
+    if missing:
+        raise DataError(f"The data lacks feature column(s) {', '.join(map(repr, missing))}.")
+    out = pd.DataFrame(index=frame.index)
+    for c in numeric:
+        out[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+    for c in categorical:
+        s = frame[c]
+        out[c] = s.astype(str).where(s.notna(), np.nan).astype(object)
+    return out
+
+
+def build_preprocessor(numeric: list[str], categorical: list[str]):
+    """Build an unfitted preprocessor: impute + scale numeric, impute + one-hot categorical.
+
+    Numeric: median imputation with a missing-indicator, then standard scaling. Categorical:
+    a constant ``"(missing)"`` category, then one-hot encoding that ignores categories unseen
+    in training (all zeros). Output is a dense float array.
+
+    Args:
+        numeric: numeric feature columns.
+        categorical: categorical feature columns.
+
+    Returns:
+        sklearn.compose.ColumnTransformer: to be fitted on the training split only.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    transformers = []
+    if numeric:
+        num = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+                ("scale", StandardScaler()),
+            ]
+        )
+        transformers.append(("num", num, list(numeric)))
+    if categorical:
+        cat = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
+                ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
+            ]
+        )
+        transformers.append(("cat", cat, list(categorical)))
+    if not transformers:
+        raise DataError("No feature columns are selected. Choose at least one feature.")
+    return ColumnTransformer(transformers, sparse_threshold=0.0, verbose_feature_names_out=False)

@@ -1,0 +1,339 @@
+"""Plotly figure builders: pure functions, data in, figure out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 50}, "template": "plotly_white"}
+
+
+def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go.Figure:
+    """Loss and validation loss (left axis) and validation ROC-AUC (right axis) per step.
+
+    Args:
+        history: columns ``step`` and any of ``loss``, ``val_loss``, ``val_auc``.
+        title: figure title.
+    """
+    fig = go.Figure()
+    names = {"loss": "training loss", "val_loss": "validation loss"}
+    for key, label in names.items():
+        if key in history:
+            fig.add_scatter(x=history["step"], y=history[key], mode="lines+markers", name=label)
+    if "val_auc" in history:
+        fig.add_scatter(
+            x=history["step"],
+            y=history["val_auc"],
+            mode="lines+markers",
+            name="validation ROC-AUC",
+            yaxis="y2",
+            line={"dash": "dot"},
+        )
+    fig.update_layout(
+        title=title,
+        xaxis_title="epoch / iteration",
+        yaxis={"title": "log loss"},
+        yaxis2={"title": "ROC-AUC", "overlaying": "y", "side": "right", "range": [0.4, 1.0]},
+        legend={"orientation": "h", "y": -0.2},
+        **_LAYOUT,
+    )
+    return fig
+
+
+def _confusion_heatmap(cm, classes, title: str, cell_names=None) -> go.Figure:
+    """Heatmap of a confusion matrix (rows true, columns predicted): colour = row rate,
+    text = optional cell name, count and row rate."""
+    cm = np.asarray(cm)
+    totals = cm.sum(axis=1, keepdims=True)
+    rates = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
+    k = len(classes)
+    text = [
+        [
+            (f"{cell_names[i][j]}<br>" if cell_names else "")
+            + f"{cm[i, j]:,}<br>{rates[i, j]:.1%} of row"
+            for j in range(k)
+        ]
+        for i in range(k)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=rates,
+            x=[f"predicted {c}" for c in classes],
+            y=[f"true {c}" for c in classes],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            colorbar={"title": "row rate"},
+        )
+    )
+    fig.update_layout(title=title, **_LAYOUT)
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def confusion_matrix(cm: np.ndarray, labels: tuple[str, str], threshold: float) -> go.Figure:
+    """Heatmap of a 2x2 confusion matrix with counts and row-normalised rates.
+
+    Args:
+        cm: int array of shape (2, 2), ``[[TN, FP], [FN, TP]]``.
+        labels: display names of class 0 and class 1 (the positive class).
+        threshold: the threshold used, for the title.
+    """
+    names = [["TN", "FP"], ["FN", "TP"]]
+    return _confusion_heatmap(cm, labels, f"Confusion matrix at threshold {threshold:.3f}", names)
+
+
+def pr_curve(recall: np.ndarray, precision: np.ndarray, ap: float, base_rate: float) -> go.Figure:
+    """Precision-recall curve with its average precision and the positive base rate."""
+    fig = go.Figure()
+    fig.add_scatter(x=recall, y=precision, mode="lines", name=f"PR (AP = {ap:.3f})")
+    fig.add_scatter(
+        x=[0, 1],
+        y=[base_rate, base_rate],
+        mode="lines",
+        name=f"base rate {base_rate:.2f}",
+        line={"dash": "dash"},
+    )
+    fig.update_layout(
+        title="Precision-recall curve (test split)",
+        xaxis_title="recall (sensitivity)",
+        yaxis_title="precision (PPV)",
+        yaxis_range=[0, 1.02],
+        **_LAYOUT,
+    )
+    return fig
+
+
+def class_balance(report: pd.DataFrame) -> go.Figure:
+    """Stacked bars of positives and negatives per split side (from ``split_report``)."""
+    neg = report["rows"] - report["positives"]
+    fig = go.Figure()
+    fig.add_bar(x=report["split"], y=neg, name="negative")
+    fig.add_bar(x=report["split"], y=report["positives"], name="positive")
+    fig.update_layout(barmode="stack", title="Class balance per split", **_LAYOUT)
+    return fig
+
+
+def multiclass_confusion(cm: np.ndarray, classes: tuple[str, ...] | list[str]) -> go.Figure:
+    """Heatmap of a k x k confusion matrix (rows true, columns predicted) with counts and
+    row-normalised rates."""
+    return _confusion_heatmap(
+        cm, classes, "Confusion matrix (predicted class = highest probability)"
+    )
+
+
+def ovr_roc_curves(curves: list[tuple], classes: tuple[str, ...] | list[str]) -> go.Figure:
+    """One-vs-rest ROC curve of each class, with its AUC in the legend."""
+    named = {f"{name} vs rest": curve for curve, name in zip(curves, classes, strict=True)}
+    return overlay_roc(named, "One-vs-rest ROC curves (test split)")
+
+
+def image_sizes(sizes: list[tuple[int, int]], labels: list[str] | np.ndarray) -> go.Figure:
+    """Histogram of the original size (longer side, pixels) of the images of each class,
+    overlaid: a size that differs by class is a shortcut a model can learn."""
+    frame = pd.DataFrame(sizes, columns=["width", "height"]).assign(label=list(labels))
+    frame["side"] = frame[["width", "height"]].max(axis=1)
+    fig = go.Figure()
+    for label, part in frame.groupby("label"):
+        fig.add_histogram(x=part["side"], name=str(label), opacity=0.6, nbinsx=40)
+    fig.update_layout(
+        barmode="overlay",
+        title="Original image size by class (longer side)",
+        xaxis_title="pixels",
+        yaxis_title="images",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def counts_bar(counts: dict[str, int], title: str) -> go.Figure:
+    """A bar chart of counts (class counts, image modes)."""
+    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values())))
+    fig.update_layout(title=title, **_LAYOUT)
+    return fig
+
+
+def roc_with_band(band: pd.DataFrame, auc: tuple[float, float, float], point=None) -> go.Figure:
+    """ROC curve with its pointwise bootstrap band
+    (:func:`finml.evaluation.bootstrap.roc_band`) and the AUC with its confidence interval
+    ``(auc, lower, upper)`` in the legend."""
+    fig = go.Figure()
+    fig.add_scatter(
+        x=band["fpr"],
+        y=band["upper"],
+        mode="lines",
+        line={"width": 0},
+        showlegend=False,
+        hoverinfo="skip",
+    )
+    fig.add_scatter(
+        x=band["fpr"],
+        y=band["lower"],
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        fillcolor="rgba(99,110,250,0.2)",
+        name="95% band",
+    )
+    fig.add_scatter(
+        x=band["fpr"],
+        y=band["tpr"],
+        mode="lines",
+        name=f"ROC (AUC {auc[0]:.3f}, 95% CI {auc[1]:.3f}-{auc[2]:.3f})",
+    )
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
+    if point is not None:
+        fig.add_scatter(
+            x=[point[0]], y=[point[1]], mode="markers", name="threshold", marker={"size": 12}
+        )
+    fig.update_layout(
+        title="ROC curve (test split)",
+        xaxis_title="false-positive rate",
+        yaxis_title="true-positive rate (sensitivity)",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def cost_curve(curve: pd.DataFrame, chosen: float, best: float) -> go.Figure:
+    """Expected cost per case against the threshold (a step at every distinct score, from
+    :func:`finml.evaluation.thresholds.expected_cost_curve`), with the chosen and the
+    cost-minimising thresholds marked."""
+    ordered = curve.sort_values("threshold")
+    fig = go.Figure()
+    fig.add_scatter(
+        x=ordered["threshold"],
+        y=ordered["cost"],
+        mode="lines",
+        line_shape="vh",  # the cost at a score holds for thresholds down to the next score
+        name="expected cost",
+    )
+    fig.add_vline(x=chosen, line_dash="dot", annotation_text="chosen")
+    fig.add_vline(x=best, line_dash="dash", annotation_text="minimum (validation)")
+    fig.update_layout(
+        title="Expected cost per case (test split)",
+        xaxis_title="threshold",
+        yaxis_title="cost per case",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def ks_plot(curve: pd.DataFrame) -> go.Figure:
+    """Cumulative bads and goods by score (highest first) and the KS gap."""
+    i = int(curve["gap"].idxmax())
+    fig = go.Figure()
+    fig.add_scatter(x=curve["score"], y=curve["cum_bad"], mode="lines", name="cumulative bad")
+    fig.add_scatter(x=curve["score"], y=curve["cum_good"], mode="lines", name="cumulative good")
+    fig.add_scatter(
+        x=[curve["score"][i]] * 2,
+        y=[curve["cum_good"][i], curve["cum_bad"][i]],
+        mode="lines+markers",
+        name=f"KS = {curve['gap'][i]:.3f}",
+    )
+    fig.update_layout(
+        title="KS plot (test split)",
+        xaxis_title="score (cut-off)",
+        yaxis_title="cumulative share",
+        xaxis_autorange="reversed",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def gains_chart(table: pd.DataFrame) -> go.Figure:
+    """Cumulative gains (events captured) and lift by decile."""
+    fig = go.Figure()
+    fig.add_bar(x=table["decile"], y=table["lift"], name="lift", yaxis="y2", opacity=0.5)
+    fig.add_scatter(
+        x=table["decile"],
+        y=table["cumulative events %"],
+        mode="lines+markers",
+        name="cumulative events %",
+    )
+    fig.update_layout(
+        title="Cumulative gains and lift by decile (1 = highest scores)",
+        xaxis_title="decile",
+        yaxis={"title": "% of events", "range": [0, 105]},
+        yaxis2={"title": "lift", "overlaying": "y", "side": "right"},
+        **_LAYOUT,
+    )
+    return fig
+
+
+def calibration_plot(table: pd.DataFrame, brier: float, hl: dict) -> go.Figure:
+    """Observed event rate against mean predicted probability, with the diagonal."""
+    fig = go.Figure()
+    fig.add_scatter(x=table["predicted"], y=table["observed"], mode="lines+markers", name="model")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dash"})
+    fig.update_layout(
+        title=f"Calibration: Brier {brier:.3f}, Hosmer-Lemeshow p = {hl['p_value']:.3f}",
+        xaxis_title="mean predicted probability",
+        yaxis_title="observed event rate",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def score_distribution(y: np.ndarray, score: np.ndarray, labels: tuple[str, str]) -> go.Figure:
+    """Histogram of the scores of each class, overlaid."""
+    fig = go.Figure()
+    for value, name in enumerate(labels):
+        fig.add_histogram(x=score[y == value], name=name, opacity=0.6, nbinsx=30)
+    fig.update_layout(
+        barmode="overlay",
+        title="Score distribution by class (test split)",
+        xaxis_title="score",
+        yaxis_title="rows",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def importance_bar(table: pd.DataFrame, top: int = 15) -> go.Figure:
+    """Horizontal bars of permutation importance (mean drop of ROC-AUC, with its std)."""
+    part = table.head(top).iloc[::-1]
+    fig = go.Figure(
+        go.Bar(
+            x=part["importance"],
+            y=part["feature"],
+            orientation="h",
+            error_x={"type": "data", "array": part["std"]},
+        )
+    )
+    fig.update_layout(
+        title="Permutation importance (validation split): drop of ROC-AUC",
+        xaxis_title="ROC-AUC drop when the column is shuffled",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def overlay_roc(
+    curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: str = "ROC curves (test split)"
+) -> go.Figure:
+    """Several ROC curves (runs, or classes one-vs-rest): {label: (fpr, tpr, auc)}."""
+    fig = go.Figure()
+    for label, (fpr, tpr, auc) in curves.items():
+        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{label} (AUC = {auc:.3f})")
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
+    fig.update_layout(
+        title=title,
+        xaxis_title="false-positive rate",
+        yaxis_title="true-positive rate (sensitivity)",
+        **_LAYOUT,
+    )
+    return fig
+
+
+def overlay_learning(histories: dict[str, pd.DataFrame], key: str = "val_loss") -> go.Figure:
+    """One per-epoch metric (default validation loss) of several runs."""
+    fig = go.Figure()
+    for label, history in histories.items():
+        if key in history:
+            fig.add_scatter(x=history["step"], y=history[key], mode="lines+markers", name=label)
+    fig.update_layout(title=f"Learning curves: {key}", xaxis_title="epoch / iteration", **_LAYOUT)
+    return fig

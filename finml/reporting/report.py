@@ -1,0 +1,193 @@
+"""A self-contained HTML model report of one run, built from what the run stored: data and
+split audit, leakage screening, settings and seed, library versions, learning curves,
+metrics with 95% confidence intervals and the confusion matrix at the chosen threshold,
+costs, the field's own pack (credit or clinical), and explanations.
+
+The page is a Jinja2 template (``templates/report.html.j2``) with autoescaping on, so
+run names, column names and class labels are always text. Plotly's JavaScript is embedded
+once, so the file opens offline.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+
+from finml.errors import FinmlError
+from finml.evaluation import bootstrap, credit, metrics, thresholds
+from finml.reporting import charts
+from finml.reporting.domains import CLINICAL_TARGETS, domain_of
+from finml.store import RunStore
+
+
+def _environment():
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("finml.reporting", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default=True),
+    )
+    env.globals["table"] = _table
+    return env
+
+
+def _table(frame: pd.DataFrame, index: bool = False):
+    """A DataFrame as an HTML table, its cells escaped by pandas."""
+    from markupsafe import Markup
+
+    html = frame.to_html(index=index, border=0, float_format=lambda v: f"{v:.4f}", escape=True)
+    return Markup(html)
+
+
+class _Figures:
+    """Plotly figures as HTML; the first one carries plotly.js so the file is self-contained."""
+
+    def __init__(self) -> None:
+        self.first = True
+
+    def __call__(self, fig):
+        from markupsafe import Markup
+
+        out = fig.to_html(full_html=False, include_plotlyjs=self.first)
+        self.first = False
+        return Markup(out)
+
+
+def build_report(
+    store: RunStore,
+    run_id: str,
+    threshold: float | None = None,
+    cost_fp: float = 1.0,
+    cost_fn: float = 1.0,
+) -> str:
+    """Build the HTML report of a run.
+
+    Args:
+        store: the run store.
+        run_id: a finished or stopped run with test predictions.
+        threshold: decision threshold (default: the one saved with the run, else 0.5).
+        cost_fp: cost of a false positive.
+        cost_fn: cost of a false negative.
+
+    Returns:
+        str: a complete HTML document.
+
+    Raises:
+        StoreError: the run has no test predictions.
+    """
+    run = store.get_run(run_id)
+    test = store.read_frame(run_id, "predictions/test.parquet")
+    val = store.read_frame(run_id, "predictions/validation.parquet")
+    if threshold is None:
+        threshold = run.threshold if run.threshold is not None else 0.5
+    domain = domain_of(run.params)
+    y, score, val_y, val_score, labels = metrics.binary_view_of_run(run.params, test, val)
+    fig = _Figures()
+    figures = {}
+    history = store.history(run_id)
+    if len(history):
+        figures["learning"] = fig(charts.learning_curves(history))
+    values = metrics.binary_metrics(y, score, threshold)
+    cis = bootstrap.metric_cis(y, score, threshold)
+    cm = metrics.confusion(y, score, threshold)
+    figures["confusion"] = fig(charts.confusion_matrix(cm, labels, threshold))
+    best, _ = thresholds.min_cost_threshold(val_y, val_score, cost_fp, cost_fn)
+    curve = thresholds.expected_cost_curve(y, score, cost_fp, cost_fn)
+    figures["cost"] = fig(charts.cost_curve(curve, threshold, best))
+    context = {
+        "lift": None,
+        "clinical": None,
+        "per_class": None,
+    }
+    if domain.name == "credit":
+        figures["ks"] = fig(charts.ks_plot(credit.ks_curve(y, score)))
+        context["lift"] = credit.lift_table(y, score)
+        figures["calibration"] = fig(
+            charts.calibration_plot(
+                credit.calibration_table(y, score),
+                values["brier"],
+                credit.hosmer_lemeshow(y, score),
+            )
+        )
+    else:
+        context["clinical"] = thresholds.clinical_operating_points(
+            val_y, val_score, y, score, CLINICAL_TARGETS
+        )
+    try:
+        importance = store.read_frame(run_id, "explain/permutation_importance.parquet")
+        figures["importance"] = fig(charts.importance_bar(importance))
+    except FinmlError:
+        pass
+    classes = run.params.get("classes", "")
+    if classes:
+        proba = test[[c for c in test.columns if c.startswith("p_")]].to_numpy()
+        names = tuple(classes.split(","))
+        context["per_class"] = metrics.per_class_metrics(test["y_true"].to_numpy(), proba, names)
+    split, shared = _split_audit(store, run_id)
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            run=run,
+            generated=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
+            settings=_settings(run),
+            split=split,
+            shared=shared,
+            leakage=_leakage(run),
+            versions=_versions(store, run_id),
+            threshold=threshold,
+            n_test=len(y),
+            n_positive=int(y.sum()),
+            labels=labels,
+            n_resamples=bootstrap.N_RESAMPLES,
+            metrics=metrics.metrics_table(values, cis),
+            domain=domain,
+            cost_labels=domain.cost_labels(*labels),
+            cost_fp=cost_fp,
+            cost_fn=cost_fn,
+            cost_at=thresholds.expected_cost(cm, cost_fp, cost_fn),
+            best=best,
+            figures=figures,
+            **context,
+        )
+    )
+
+
+def _settings(run) -> dict:
+    return {"model": run.model, "dataset": run.dataset, **dict(sorted(run.params.items()))}
+
+
+def _split_audit(store: RunStore, run_id: str) -> tuple[pd.DataFrame | None, int | None]:
+    try:
+        split = pd.DataFrame(store.read_json(run_id, "split_report.json"))
+    except FinmlError:
+        return None, None
+    shared = int(split["groups shared"].sum()) if "groups shared" in split else None
+    return split, shared
+
+
+def _versions(store: RunStore, run_id: str) -> dict:
+    try:
+        return store.read_json(run_id, "bundle/meta.json").get("versions", {})
+    except FinmlError:
+        return {}
+
+
+def _leakage(run) -> dict | None:
+    """Single-column leakage screening of the run's staged table, if still available."""
+    if run.params.get("task", "table") != "table":
+        return None
+    from finml.data.schema import infer_schema
+    from finml.data.staging import load_staged
+    from finml.data.target import leakage_warnings
+
+    try:
+        frame = load_staged(run.params.get("dataset_id", ""))
+    except FinmlError:
+        return {"available": False, "hits": []}
+    target = run.params.get("target", "")
+    if target not in frame.columns:
+        return None
+    hits = leakage_warnings(frame, infer_schema(frame), target, run.params["positive_class"])
+    return {"available": True, "hits": hits}

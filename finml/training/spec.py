@@ -1,0 +1,82 @@
+"""The run spec: everything a worker needs to train one model, as plain JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from finml.data.spec import DatasetSpec, ImageDatasetSpec, dataset_spec_from_dict
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs to train one model.
+
+    Attributes:
+        dataset: the dataset spec.
+        model: a name from :func:`finml.models.registry.model_names`.
+        params: hyperparameters (resolved, see :func:`finml.models.registry.resolve_params`).
+        class_weights: weight classes inversely to their frequency in the training split.
+        seed: random seed of model initialisation and shuffling.
+    """
+
+    dataset: DatasetSpec | ImageDatasetSpec
+    model: str
+    params: dict = field(default_factory=dict)
+    class_weights: bool = False
+    seed: int = 42
+
+    def run_params(self) -> dict[str, object]:
+        """What the run store records of this spec as the run's parameters: model, task,
+        dataset, positive class, seed, split, the classes or target, and ``hp.<name>`` for
+        each hyperparameter."""
+        ds = self.dataset
+        params = {
+            "model": self.model,
+            "task": ds.kind,
+            "dataset": ds.name,
+            "dataset_id": ds.dataset_id,
+            "positive_class": ds.positive,
+            "seed": self.seed,
+            "class_weights": self.class_weights,
+            "split": f"{ds.split.train}/{ds.split.val}/{ds.split.test}",
+            "group_col": ds.split.group_col or "",
+            "time_col": ds.split.time_col or "",
+            **{f"hp.{k}": v for k, v in self.params.items()},
+        }
+        if ds.kind == "images":
+            params.update(classes=",".join(ds.classes), image_size=ds.size, image_mode=ds.mode)
+        else:
+            params.update(
+                target=ds.target,
+                negative_class=ds.class_labels[0],
+                n_numeric=len(ds.numeric),
+                n_categorical=len(ds.categorical),
+            )
+        return params
+
+    def run_tags(self) -> dict[str, str]:
+        """The run's tags in the store: model, dataset, model family and task.
+
+        Raises:
+            SpecError: unknown model.
+        """
+        from finml.models.registry import get_model
+
+        return {
+            "finml.model": self.model,
+            "finml.dataset": self.dataset.name,
+            "finml.family": get_model(self.model).family,
+            "finml.task": self.dataset.kind,
+        }
+
+    def to_json(self) -> str:
+        """Serialise to JSON text."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        """Parse what :meth:`to_json` wrote."""
+        raw = json.loads(text)
+        raw["dataset"] = dataset_spec_from_dict(raw["dataset"])
+        return cls(**raw)

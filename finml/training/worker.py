@@ -1,0 +1,131 @@
+"""The training worker process: ``python -m finml.training.worker RUN_ID``.
+
+Started by the local executor (:mod:`finml.training.local`). Reads the run spec and the staged data,
+trains with progress going to the run store, evaluates once on the test split and logs
+predictions, metrics and the model bundle. A finml error becomes status ``failed`` with its
+message; any other exception too, with its type (the traceback goes to ``job.log``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from finml.config import get_settings
+from finml.data.staging import load_staged, load_staged_images
+from finml.errors import FinmlError
+from finml.store import FAILED, RUNNING, RunStore
+from finml.training.base import TrainResult
+from finml.training.local import JobFiles
+from finml.training.spec import RunSpec
+from finml.training.tables import run_training
+
+
+class StoreSink:
+    """A training sink that logs each step's metrics to the run store.
+
+    Args:
+        store: the run store.
+        run_id: the run.
+    """
+
+    def __init__(self, store: RunStore, run_id: str):
+        self.store = store
+        self.run_id = run_id
+        self.total_: int | None = None
+
+    def on_step(self, step: int, total: int, metrics: dict[str, float]) -> None:
+        """Record the planned total once, then this step's metrics (one write)."""
+        if total != self.total_:
+            self.store.set_total_steps(self.run_id, total)
+            self.total_ = total
+        self.store.log_step(self.run_id, step, metrics)
+
+
+def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult) -> None:
+    """Log what a training run produced: split audit, predictions, test metrics, bundle."""
+    store.log_json(run_id, result.split_report.to_dict(orient="records"), "split_report.json")
+    store.log_json(run_id, json.loads(spec.to_json()), "spec.json")
+    store.log_frame(run_id, result.split.assignment(), "split.parquet")
+    if result.model is None:
+        return
+    store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
+    store.log_frame(run_id, result.test_predictions, "predictions/test.parquet")
+    store.log_metrics(run_id, {f"test_{k}": v for k, v in result.test_metrics.items()})
+    if not result.importance.empty:
+        store.log_frame(run_id, result.importance, "explain/permutation_importance.parquet")
+    from finml.models.bundle import save_bundle
+
+    recorded = spec.run_params()
+    kept = ("model", "dataset", "positive_class", "seed", "target")
+    provenance = {k: recorded[k] for k in kept if k in recorded}
+    result.model.set_params(meta={**provenance, "steps": result.steps, "status": result.status})
+    with tempfile.TemporaryDirectory() as tmp:
+        store.log_artifacts(run_id, save_bundle(Path(tmp) / "bundle", result.model), "bundle")
+
+
+def run_job(run_id: str) -> int:
+    """Train run ``run_id`` and log everything. Returns the process exit code."""
+    settings = get_settings()
+    store = RunStore(settings)
+    job = JobFiles(settings, run_id)
+    try:
+        spec = RunSpec.from_json(job.spec.read_text())
+        store.set_status(run_id, RUNNING)
+        sink = StoreSink(store, run_id)
+        if spec.dataset.kind == "images":
+            from finml.training.images import run_image_training
+
+            data = load_staged_images(spec.dataset.dataset_id, settings)
+            result = run_image_training(spec, data, sink, job.stop_requested)
+        else:
+            frame = load_staged(spec.dataset.dataset_id, settings)
+            result = run_training(spec, frame, sink, job.stop_requested)
+        log_result(store, run_id, spec, result)
+        store.set_status(run_id, result.status)
+        return 0
+    except FinmlError as exc:
+        store.set_status(run_id, FAILED, str(exc))
+        return 1
+    except Exception as exc:
+        traceback.print_exc()
+        store.set_status(
+            run_id, FAILED, f"Unexpected error in the worker: {type(exc).__name__}: {exc}"
+        )
+        return 1
+
+
+def standby(warm_marker: str) -> int:
+    """Warm up (import TensorFlow, Keras, scikit-learn, skops; open the store), create
+    ``warm_marker``, then read one run id from stdin and run it. Empty stdin: exit."""
+    import keras
+    import sklearn.compose
+    import sklearn.ensemble
+    import sklearn.linear_model  # noqa: F401
+    import skops.io  # noqa: F401
+
+    import finml.training.callbacks  # noqa: F401
+
+    keras.ops.convert_to_numpy(keras.ops.ones((1, 1)))  # starts the TF runtime
+    settings = get_settings()
+    RunStore(settings).experiment_id  # noqa: B018  (opens the database connection)
+    Path(warm_marker).touch()
+    run_id = sys.stdin.readline().strip()
+    if not run_id:
+        return 0
+    log = os.open(JobFiles(settings, run_id).log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    return run_job(run_id)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--standby":
+        sys.exit(standby(sys.argv[2]))
+    sys.exit(run_job(sys.argv[1]))

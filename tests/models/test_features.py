@@ -1,0 +1,34 @@
+"""Preprocessing: fitted on the training rows only; unseen categories handled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finml.errors import DataError
+from finml.models.features import build_preprocessor, prepare_features
+
+
+def test_fitted_on_training_rows_only_and_unknown_categories_ignored():
+    train = pd.DataFrame({"amount": [1.0, 2.0, 3.0, None], "grade": ["A", "B", "A", None]})
+    test = pd.DataFrame({"amount": [100.0], "grade": ["Z"]})  # unseen grade, extreme amount
+    pre = build_preprocessor(["amount"], ["grade"])
+    x_train = pre.fit_transform(prepare_features(train, ["amount"], ["grade"]))
+    # the scaler saw only training values: mean of the median-imputed [1, 2, 3, 2] is 2
+    assert pre.named_transformers_["num"].named_steps["scale"].mean_[0] == pytest.approx(2.0)
+    x_test = pre.transform(prepare_features(test, ["amount"], ["grade"]))
+    names = list(pre.get_feature_names_out())
+    onehot = [i for i, n in enumerate(names) if n.startswith("grade_")]
+    assert x_test[0, onehot].sum() == 0  # unseen category -> all zeros, no error
+    assert x_train.shape[1] == x_test.shape[1]
+    assert not np.isnan(x_train).any()
+
+
+def test_numeric_text_is_coerced_and_missing_features_refused():
+    frame = pd.DataFrame({"a": ["1", "x", "3"], "b": [1, 2, 3]})
+    prepared = prepare_features(frame, ["a"], ["b"])
+    assert prepared["a"].isna().tolist() == [False, True, False]
+    assert prepared["b"].tolist() == ["1", "2", "3"]
+    with pytest.raises(DataError, match="'nope'"):
+        prepare_features(frame, ["nope"], [])

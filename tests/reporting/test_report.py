@@ -1,0 +1,35 @@
+"""The HTML model report of a real run."""
+
+from __future__ import annotations
+
+import re
+
+from finml.reporting.report import build_report
+from finml.store import RunStore
+from finml.training import jobs
+from tests.conftest import wait_for
+
+
+def test_report_is_self_contained_and_holds_every_section(german_spec, reap):
+    store = RunStore()
+    run_id = jobs.submit(german_spec("logreg"), store)
+    wait_for(lambda: store.get_run(run_id).status == "finished")
+    store.set_threshold(run_id, 0.3, "Manual")
+    page = build_report(store, run_id, cost_fp=1, cost_fn=5)
+    for section in (
+        "Settings",
+        "Data and split audit",
+        "Library versions",
+        "Learning curves",
+        "Test metrics at threshold 0.300",
+        "Costs",
+        "Credit pack",
+        "Explanations",
+    ):
+        assert f">{section}<" in page or f"<h2>{section}" in page, section
+    assert "Leakage screening: no single column" in page
+    assert "scikit-learn" in page and "seed" in page
+    assert re.search(r"95% CI", page)
+    # self-contained: plotly.js inline, no external script or stylesheet
+    assert "<script src=" not in page and 'rel="stylesheet"' not in page
+    assert page.count("plotly.js v") >= 1 and len(page) > 1_000_000
