@@ -8,7 +8,6 @@ from finml.data.spec import DatasetSpec
 from finml.data.split import SplitSpec, make_split, split_report, split_warnings
 from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
-from finml.reporting import charts
 from finml.training import jobs
 from pages.common import dataset_ready
 
@@ -117,7 +116,7 @@ positive = st.selectbox(
     index=values.index(guess),
     key="positive",
 )
-st.dataframe(target.class_counts(frame[target_col], positive), hide_index=True)
+st.table(target.class_counts(frame[target_col], positive).set_index("class"))
 try:
     target.validate_target(frame, target_col, positive)
 except FinmlError as exc:
@@ -172,9 +171,7 @@ try:
 except FinmlError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
-left, right = st.columns([3, 2])
-left.dataframe(report, hide_index=True, width="stretch")
-right.plotly_chart(charts.class_balance(report), width="stretch")
+st.table(report.set_index("split"))
 others_label = " / ".join(v for v in values if v != positive)
 for warning in split_warnings(y, (others_label, positive), split):
     st.warning(warning)

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh requirements.txt
-exec .venv/bin/streamlit run app.py --server.address "${FINML_ADDRESS:-127.0.0.1}" "$@"
+exec .venv/bin/streamlit run serve.py --server.address "${FINML_ADDRESS:-127.0.0.1}" "$@"

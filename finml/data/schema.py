@@ -210,8 +210,8 @@ def _kind(s: pd.Series, name: str, n_unique: int, n: int) -> str:
 
 
 def _looks_like_dates(s: pd.Series) -> bool:
-    sample = s.dropna().astype(str).head(500)
-    if sample.empty or not sample.str.match(_DATE_LIKE).mean() >= 0.9:
+    sample = s.dropna().astype(str).head(500).tolist()
+    if not sample or sum(1 for v in sample if _DATE_LIKE.match(v)) < 0.9 * len(sample):
         return False
     parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
     return bool(parsed.notna().mean() >= 0.9)

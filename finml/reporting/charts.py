@@ -107,16 +107,6 @@ def pr_curve(recall: np.ndarray, precision: np.ndarray, ap: float, base_rate: fl
     return fig
 
 
-def class_balance(report: pd.DataFrame) -> go.Figure:
-    """Stacked bars of positives and negatives per split side (from ``split_report``)."""
-    neg = report["rows"] - report["positives"]
-    fig = go.Figure()
-    fig.add_bar(x=report["split"], y=neg, name="negative")
-    fig.add_bar(x=report["split"], y=report["positives"], name="positive")
-    fig.update_layout(barmode="stack", title="Class balance per split", **_LAYOUT)
-    return fig
-
-
 def multiclass_confusion(cm: np.ndarray, classes: tuple[str, ...] | list[str]) -> go.Figure:
     """Heatmap of a k x k confusion matrix (rows true, columns predicted) with counts and
     row-normalised rates."""

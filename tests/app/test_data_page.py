@@ -80,7 +80,7 @@ def test_group_split_shows_groups_per_side():
     at.selectbox(key="target").set_value("target").run()
     at.radio(key="split_mode").set_value("Group (no group on two sides)").run()
     at.selectbox(key="group_col").set_value("grade").run()
-    table = at.dataframe[-1].value
+    table = at.table[-1].value
     assert table["groups shared"].tolist() == [0, 0, 0]
 
 
@@ -135,7 +135,7 @@ def test_out_of_time_split_uses_the_date_column():
     at.selectbox(key="target").set_value("target").run()
     at.radio(key="split_mode").set_value("Out-of-time (by date)").run()
     assert at.selectbox(key="time_col").value == "opened"
-    table = at.dataframe[-1].value
+    table = at.table[-1].value
     assert (
         table["to"].iloc[0] <= table["from"].iloc[1] <= table["to"].iloc[1] <= table["from"].iloc[2]
     )

@@ -1,4 +1,9 @@
-"""A real `streamlit run app.py` on 127.0.0.1 and Debian's chromium driven by Playwright."""
+"""A real `streamlit run serve.py` (as the README's run command starts it) on 127.0.0.1,
+and Debian's chromium driven by Playwright.
+
+The browser tests take the README's screenshots; they write them into ``docs/`` only with
+``FINML_SCREENSHOTS=1`` (so a test run never changes tracked files), else into the test's
+temporary folder."""
 
 from __future__ import annotations
 
@@ -51,7 +56,7 @@ def app_url(data_dir, reap, monkeypatch):
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            "serve.py",
             "--server.port",
             str(port),
             "--server.address",
@@ -88,3 +93,11 @@ def page(app_url):
         page.set_default_timeout(60_000)
         yield page
         browser.close()
+
+
+def screenshot_path(name: str, tmp_path):
+    """Where a browser test saves its screenshot ``name``: ``docs/`` when
+    ``FINML_SCREENSHOTS=1`` is set, else the test's temporary folder."""
+    if os.environ.get("FINML_SCREENSHOTS") == "1":
+        return PROJECT_ROOT / "docs" / name
+    return tmp_path / name

@@ -7,13 +7,12 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from finml.config import PROJECT_ROOT
+from tests.e2e.conftest import screenshot_path
 
 pytestmark = pytest.mark.e2e
-SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot.png"
 
 
-def test_demo_to_confusion_matrix(page, app_url):
+def test_demo_to_confusion_matrix(page, app_url, tmp_path):
     page.goto(app_url)
     expect(page.get_by_text("Validation report")).to_be_visible()
     expect(page.get_by_text("creditability").first).to_be_visible()
@@ -36,7 +35,6 @@ def test_demo_to_confusion_matrix(page, app_url):
     expect(page.get_by_text("KS statistic")).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     expect(page.get_by_test_id("stTableStyledTable").get_by_text("95% CI")).to_be_visible()
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    page.screenshot(path=str(screenshot_path("screenshot.png", tmp_path)), full_page=True)
     page.get_by_role("tab", name="Credit pack").click()
     expect(page.get_by_text("KS plot (test split)")).to_be_visible()

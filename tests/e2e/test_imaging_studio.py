@@ -9,10 +9,9 @@ from importlib import resources
 import pytest
 from playwright.sync_api import expect
 
-from finml.config import PROJECT_ROOT
+from tests.e2e.conftest import screenshot_path
 
 pytestmark = pytest.mark.e2e
-SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot-images.png"
 
 
 def _br35h_zip(path, per_class: int = 40):
@@ -48,4 +47,4 @@ def test_upload_train_confusion_matrix_and_grad_cam(page, app_url, tmp_path):
     expect(page.get_by_text("Grad-CAM for class")).to_be_visible(timeout=120_000)
     page.get_by_text("Grad-CAM for class").scroll_into_view_if_needed()
     page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(screenshot_path("screenshot-images.png", tmp_path)))
