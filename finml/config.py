@@ -7,8 +7,13 @@
 | ``FINML_MAX_WORKERS`` | ``2`` | training jobs that may run at once; the rest are queued |
 | ``FINML_MAX_UPLOAD_MB`` | ``200`` | largest accepted upload, in MiB |
 | ``FINML_MAX_ROWS`` | ``1000000`` | most data rows accepted in one table |
+| ``FINML_MAX_COLUMNS`` | ``10000`` | most columns accepted in one table |
+| ``FINML_DATASET_RETENTION_DAYS`` | ``30`` | a staged dataset no run uses is removed after this |
+| ``FINML_IMPORT_QUOTA_MB`` | ``2048`` | most MiB of imported runs one user may keep |
 | ``FINML_WARM_WORKER`` | ``1`` | keep one spare worker with TensorFlow imported (0 = off) |
 | ``FINML_WARM_IDLE_S`` | ``1800`` | seconds an unused spare worker waits before it exits |
+| ``FINML_SECRET_KEY`` | generated | the installation's secret key (64 hex characters); |
+|  |  | default: ``<data dir>/secrets/finml.key``, made on first use |
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ class Settings:
     max_workers: int
     max_upload_bytes: int
     max_rows: int
+    max_columns: int = 10_000
+    dataset_retention_days: int = 30
+    import_quota_bytes: int = 2048 << 20
     warm_worker: bool = True
     warm_idle_s: int = 1800
 
@@ -43,9 +51,23 @@ class Settings:
         return self.data_dir / "jobs"
 
     @property
+    def secrets_dir(self) -> Path:
+        """Folder of the installation's secret key (mode 0700): in the data folder, but
+        outside the run store (MLflow's database and artifacts) and the repository."""
+        return self.data_dir / "secrets"
+
+    @property
     def datasets_dir(self) -> Path:
         """Folder of staged datasets, each under a random id (never a client filename)."""
         return self.data_dir / "datasets"
+
+    def read_limits(self) -> dict[str, int]:
+        """The caps of :func:`finml.data.reader.read_table`, as keyword arguments."""
+        return {
+            "max_bytes": self.max_upload_bytes,
+            "max_rows": self.max_rows,
+            "max_columns": self.max_columns,
+        }
 
     def environment(self) -> dict[str, str]:
         """These settings as the environment variables they are read from (for a worker
@@ -56,6 +78,9 @@ class Settings:
             "FINML_MAX_WORKERS": str(self.max_workers),
             "FINML_MAX_UPLOAD_MB": str(self.max_upload_bytes >> 20),
             "FINML_MAX_ROWS": str(self.max_rows),
+            "FINML_MAX_COLUMNS": str(self.max_columns),
+            "FINML_DATASET_RETENTION_DAYS": str(self.dataset_retention_days),
+            "FINML_IMPORT_QUOTA_MB": str(self.import_quota_bytes >> 20),
             "FINML_WARM_WORKER": "1" if self.warm_worker else "0",
             "FINML_WARM_IDLE_S": str(self.warm_idle_s),
         }
@@ -92,6 +117,39 @@ def get_settings() -> Settings:
         max_workers=_int_env("FINML_MAX_WORKERS", 2),
         max_upload_bytes=_int_env("FINML_MAX_UPLOAD_MB", 200) * 1024 * 1024,
         max_rows=_int_env("FINML_MAX_ROWS", 1_000_000),
+        max_columns=_int_env("FINML_MAX_COLUMNS", 10_000),
+        dataset_retention_days=_int_env("FINML_DATASET_RETENTION_DAYS", 30),
+        import_quota_bytes=_int_env("FINML_IMPORT_QUOTA_MB", 2048) << 20,
         warm_worker=os.environ.get("FINML_WARM_WORKER", "1").strip() not in ("0", "false", "no"),
         warm_idle_s=_int_env("FINML_WARM_IDLE_S", 1800),
     )
+
+
+def secret_key(settings: Settings | None = None) -> bytes:
+    """The installation's secret key: ``FINML_SECRET_KEY`` (64 hex characters) if set, else
+    32 random bytes in ``<data dir>/secrets/finml.key``, created (mode 0600) on first use.
+    It keys the hash of patient IDs (:func:`finml.data.images.patient_key`), so a hash
+    cannot be reversed by hashing guesses without it.
+
+    Raises:
+        ValueError: ``FINML_SECRET_KEY`` is not 64 hex characters.
+    """
+    raw = os.environ.get("FINML_SECRET_KEY", "").strip()
+    if raw:
+        try:
+            key = bytes.fromhex(raw)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise ValueError("Setting FINML_SECRET_KEY must be 64 hex characters (32 bytes).")
+        return key
+    folder = (settings or get_settings()).secrets_dir
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / "finml.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as fh:  # only the process that created it writes it
+        fh.write(os.urandom(32))
+    return path.read_bytes()

@@ -35,7 +35,7 @@ BAD_FILES: dict[str, tuple[str, bytes, str]] = {
     "ragged rows": (
         "ragged.csv",
         b"a,b,c\n1,2,3\n4,5\n6,7,8\n9,10,11,12\n",
-        "line 3 has 2; line 5 has 4",
+        "line 3 has 2, line 5 has 4",
     ),
     "png renamed csv": ("scan.csv", PNG_HEADER + b"\x00" * 64, "is a PNG image, not a text CSV"),
     "zip renamed csv": ("book.csv", _zip_bytes(), "ZIP archive"),

@@ -7,7 +7,8 @@ by name; ZIPs are read in memory with caps on member count and declared sizes, n
 archives and members with ``..`` or absolute paths are refused, and member names are never
 used as paths. DICOM goes through pydicom (modality LUT, VOI LUT / window, MONOCHROME1
 inverted, one frame of a multi-frame image); of its tags only the pixels are kept, and the
-patient ID only as a salted hash for a patient-aware split, never shown or stored as such.
+patient ID only as a keyed hash (HMAC-SHA256 under the installation's secret key) for a
+patient-aware split, never shown or stored as such.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import struct
 import warnings
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +37,10 @@ MAX_ZIP_MEMBERS = 20_000
 MAX_ZIP_TOTAL = 1 << 31
 #: Most bytes one member may declare.
 MAX_MEMBER_BYTES = 64 << 20
+#: Most times a ZIP member may inflate (images barely compress; a bomb inflates 1000x).
+MAX_RATIO = 200
+#: Most memory the resized images of one set may take, bytes.
+MAX_DECODED_BYTES = 2 << 30
 #: Image sizes offered (square, pixels).
 SIZES = (64, 128, 224)
 #: Channel modes offered: "L" (greyscale, 1 channel) or "RGB" (3 channels).
@@ -41,7 +48,6 @@ MODES = ("L", "RGB")
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".dcm", ".dicom"}
 _ARCHIVE_EXT = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".jar"}
 _LABEL_CSV_NAMES = ("filename", "label")
-_SALT = b"finml-patient-v1"
 
 
 @dataclass
@@ -52,7 +58,7 @@ class ImageSet:
         images: uint8 array of shape (n, size, size, channels).
         labels: class name of each image, str array of shape (n,).
         names: display name of each image (member or file name; never a path to open).
-        groups: patient key of each image (salted hash) or "" when unknown, shape (n,).
+        groups: patient key of each image (keyed hash) or "" when unknown, shape (n,).
         sizes: original (width, height) of each image.
         modes: original mode of each image ("L", "RGB", "RGBA", "P", "DICOM MONOCHROME2", ...).
         skipped: (name, reason) of each file that could not be used.
@@ -86,10 +92,22 @@ def _ext(name: str) -> str:
     return PurePosixPath(name.lower()).suffix
 
 
-def patient_key(patient_id: str) -> str:
-    """A salted SHA-256 of a patient ID (16 hex characters): enough to keep a patient's
-    images on one side of a split, useless to identify them."""
-    return hashlib.sha256(_SALT + patient_id.encode()).hexdigest()[:16]
+def patient_key(patient_id: str, key: bytes | None = None) -> str:
+    """HMAC-SHA256 of a patient ID under the installation's secret key (16 hex characters):
+    enough to keep a patient's images on one side of a split, useless to identify them. A
+    public salt would not do: IDs follow a few formats, and hashing guesses (millions a
+    second) reverses a salted hash; without the key, guessing is hopeless.
+
+    Args:
+        patient_id: the ID as it appears in the upload.
+        key: the secret key (default :func:`finml.config.secret_key`).
+    """
+    import hmac
+
+    from finml.config import secret_key
+
+    digest = hmac.new(key or secret_key(), patient_id.encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
 
 
 def to_mode(im, mode: str):
@@ -164,6 +182,9 @@ def _open_pillow(data: bytes, name: str, size: int, mode: str):
             raise ImageSkip(f"refused as a decompression bomb ({exc})") from exc
         except UnidentifiedImageError as exc:
             raise ImageSkip("not a PNG or JPEG image (the content does not match)") from exc
+        except (ValueError, OSError, SyntaxError, EOFError, struct.error) as exc:
+            # e.g. a PNG text chunk over Pillow's MAX_TEXT_CHUNK, a damaged header
+            raise ImageSkip(f"damaged or hostile image header ({exc})") from exc
         w, h = im.size
         if w * h > MAX_PIXELS:
             raise ImageSkip(
@@ -175,42 +196,57 @@ def _open_pillow(data: bytes, name: str, size: int, mode: str):
             im.draft(mode, (size, size))  # decode at reduced scale: much faster
         try:
             im.load()
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageSkip(f"truncated or corrupt ({exc})") from exc
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+            raise ImageSkip(f"truncated, corrupt or hostile ({exc})") from exc
     return im, (w, h), orig_mode
 
 
 def _decode_dicom(data: bytes, name: str) -> tuple[np.ndarray, str, str]:
+    """Pixels of one DICOM file (one frame: the middle one of a multi-frame file, decoded
+    alone); any parsing or decoding failure of a hostile or damaged file is a skip."""
     import pydicom
-    from pydicom.errors import InvalidDicomError
-    from pydicom.pixels import apply_modality_lut, apply_voi_lut
 
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
-    except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
-        raise ImageSkip(f"not a readable DICOM file ({exc})") from exc
-    if "PixelData" not in ds:
+        has_pixels = "PixelData" in ds
+        rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    except Exception as exc:  # pydicom raises many types for a damaged or hostile file
+        raise ImageSkip(f"not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+    if not has_pixels:
         raise ImageSkip("a DICOM file without pixel data (PixelData is missing)")
-    rows, cols = int(ds.get("Rows", 0)), int(ds.get("Columns", 0))
-    if rows * cols > MAX_PIXELS:
-        raise ImageSkip(f"refused: {cols} x {rows} pixels exceeds the limit of {MAX_PIXELS:,}")
-    try:
-        arr = ds.pixel_array
-    except Exception as exc:  # pydicom raises many types for unsupported/corrupt pixel data
-        raise ImageSkip(f"DICOM pixel data cannot be decoded ({exc})") from exc
-    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
-    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if rows * cols > MAX_PIXELS or rows < 1 or cols < 1 or frames < 1 or samples not in (1, 3):
+        raise ImageSkip(
+            f"refused: {cols} x {rows} pixels, {frames} frame(s), {samples} sample(s) per "
+            f"pixel (the limit is {MAX_PIXELS:,} pixels per frame, 1 or 3 samples)"
+        )
+    k = frames // 2
     note = ""
-    is_color = int(ds.get("SamplesPerPixel", 1)) > 1
     if frames > 1:
-        k = frames // 2
-        arr = arr[k]
         note = f"{name}: multi-frame DICOM ({frames} frames); frame {k + 1} (the middle) is used."
-    if is_color:
-        return _to_uint8(arr) if arr.dtype != np.uint8 else arr, f"DICOM {photometric}", note
-    arr = apply_modality_lut(arr, ds)  # rescale slope / intercept to modality units
-    arr = apply_voi_lut(arr, ds)  # window centre / width or VOI LUT, if present
-    out = _to_uint8(np.asarray(arr, dtype=np.float64))
+    try:
+        from pydicom.pixels import apply_modality_lut, apply_voi_lut, pixel_array
+
+        arr = pixel_array(ds, index=k if frames > 1 else None)
+        if arr.ndim != (3 if samples > 1 else 2):
+            raise ValueError(f"pixel data of shape {arr.shape}")
+        if samples > 1:
+            out = _to_uint8(arr) if arr.dtype != np.uint8 else arr
+            return out, f"DICOM {photometric}", note
+        arr = apply_modality_lut(arr, ds)  # rescale slope / intercept to modality units
+        try:
+            arr = apply_voi_lut(arr, ds)  # window centre / width or VOI LUT, if present
+        except (ValueError, TypeError, IndexError, KeyError) as exc:  # a broken window
+            note = (note + " " if note else "") + (
+                f"{name}: its window / VOI LUT is invalid ({exc}); the full range is shown."
+            )
+        out = _to_uint8(np.asarray(arr, dtype=np.float64))
+    except Exception as exc:  # unsupported transfer syntax, damaged pixel data or LUTs
+        raise ImageSkip(
+            f"DICOM pixel data cannot be decoded ({type(exc).__name__}: {exc})"
+        ) from exc
     if photometric == "MONOCHROME1":
         out = 255 - out  # MONOCHROME1: low values are bright
     return out, f"DICOM {photometric}", note
@@ -242,11 +278,16 @@ class _Collected:
         if note:
             self.notes.append(note)
 
+    def _skipped_detail(self) -> str:
+        if not self.skipped:
+            return ""
+        name, why = self.skipped[0]
+        return f" ({len(self.skipped)} file(s) skipped, e.g. {name}: {why})"
+
     def finish(self, size: int, mode: str) -> ImageSet:
         if not self.images:
-            detail = f" ({len(self.skipped)} file(s) skipped: {self.skipped[0][0]}: {self.skipped[0][1]})"
             raise DataError(
-                "No usable image was found" + (detail if self.skipped else "") + ". Upload PNG, "
+                "No usable image was found" + self._skipped_detail() + ". Upload PNG, "
                 "JPEG or DICOM files in one folder per class, or with a labels CSV."
             )
         channels = 1 if mode == "L" else 3
@@ -265,8 +306,10 @@ class _Collected:
         if len(counts) < 2:
             only = next(iter(counts))
             raise DataError(
-                f"All {len(images)} usable images have the label {only!r}; a classifier needs at "
-                "least two classes. Put each class in its own folder (e.g. yes/ and no/)."
+                f"All {len(images)} usable images have the label {only!r}"
+                + self._skipped_detail()
+                + "; a classifier needs at least two classes. Put each class in its own folder "
+                "(e.g. yes/ and no/)."
             )
         return out
 
@@ -330,18 +373,23 @@ def read_files(
     Raises:
         DataError: no usable image, a single class, a bad labels CSV, an unlabeled image.
     """
-    return _read_entries(files, size=size, mode=mode, origin="upload", progress=progress)
+    entries = [(name, lambda data=data: data) for name, data in files]
+    return _read_entries(entries, size=size, mode=mode, origin="upload", progress=progress)
 
 
 def _read_entries(
     entries, *, size: int, mode: str, origin: str, progress: Progress = no_progress
 ) -> ImageSet:
-    csvs = [(n, d) for n, d in entries if _ext(n) == ".csv"]
+    """Label and decode ``entries``: (name, loader) pairs, where ``loader()`` returns the
+    file's bytes or raises :class:`ImageSkip`. Each file is loaded, decoded and dropped in
+    turn, so only one file's bytes are held at a time."""
+    _check_decoded_size(sum(1 for n, _ in entries if _ext(n) in IMAGE_EXT), size, mode, origin)
     labels = {}
-    for n, d in csvs:
-        labels.update(_read_label_csv(d, n))
+    for n, load in entries:
+        if _ext(n) == ".csv":
+            labels.update(_read_label_csv(_load_or_refuse(load, n), n))
     out = _Collected()
-    for i, (name, data) in enumerate(entries):
+    for i, (name, load) in enumerate(entries):
         progress(i, len(entries))
         ext = _ext(name)
         if ext == ".csv":
@@ -368,9 +416,51 @@ def _read_entries(
                     "in its own folder, or add a CSV with filename,label."
                 )
             label, group = parent, ""
+        try:
+            data = load()
+        except ImageSkip as exc:
+            out.skipped.append((name, str(exc)))
+            continue
         out.add(name, data, label, group, size, mode)
     progress(len(entries), len(entries))
     return out.finish(size, mode)
+
+
+def _load_or_refuse(load, name: str) -> bytes:
+    try:
+        return load()
+    except ImageSkip as exc:
+        raise DataError(f"{name}: {exc}") from exc
+
+
+def _check_decoded_size(n_images: int, size: int, mode: str, origin: str) -> None:
+    """Refuse a set whose resized images alone would take more than
+    :data:`MAX_DECODED_BYTES` of memory, before any is decoded."""
+    need = n_images * size * size * (1 if mode == "L" else 3)
+    if need > MAX_DECODED_BYTES:
+        raise DataError(
+            f"This {origin} holds {n_images:,} images; at {size} x {size} {mode} they would "
+            f"take {need / 2**30:.1f} GiB of memory (the limit is "
+            f"{MAX_DECODED_BYTES / 2**30:.0f} GiB). Pick a smaller size or greyscale, or upload "
+            "fewer images."
+        )
+
+
+def _member_loader(zf, member, name: str):
+    """A loader of one ZIP member: reads it when called, refusing a lying size, a bad CRC or
+    a damaged stream (:class:`ImageSkip`, so only that file is skipped)."""
+
+    def load() -> bytes:
+        try:
+            with zf.open(member) as fh:
+                content = fh.read(member.file_size + 1)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+            raise ImageSkip(f"damaged inside the archive ({exc})") from exc
+        if len(content) != member.file_size:
+            raise ImageSkip("damaged inside the archive (its size is not the declared one)")
+        return content
+
+    return load
 
 
 def read_zip(
@@ -381,7 +471,11 @@ def read_zip(
     name: str = "upload.zip",
     progress: Progress = no_progress,
 ) -> ImageSet:
-    """Read a ZIP of images in one folder per class (or with a labels CSV), in memory.
+    """Read a ZIP of images in one folder per class (or with a labels CSV), in memory, one
+    member at a time.
+
+    Members that are damaged (a bad CRC, a size other than declared) or compressed more
+    than :data:`MAX_RATIO` times (a zip bomb) are skipped with the reason.
 
     Raises:
         DataError: not a ZIP, empty, too many members, declared sizes over the caps, a member
@@ -389,9 +483,9 @@ def read_zip(
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
+        members = [m for m in zf.infolist() if not m.is_dir()]
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise DataError(f"{name} is not a valid ZIP archive ({exc}).") from exc
-    members = [m for m in zf.infolist() if not m.is_dir()]
     if not members:
         raise DataError(f"{name} is empty: it holds no files.")
     if len(members) > MAX_ZIP_MEMBERS:
@@ -417,12 +511,23 @@ def read_zip(
                 f"{name}: member {m.filename!r} declares {m.file_size / 2**20:.0f} MiB; the limit "
                 f"per file is {MAX_MEMBER_BYTES / 2**20:.0f} MiB."
             )
-        with zf.open(m) as fh:
-            content = fh.read(MAX_MEMBER_BYTES + 1)
-        if len(content) > MAX_MEMBER_BYTES:
-            raise DataError(f"{name}: member {m.filename!r} is larger than it declares.")
-        entries.append((str(path), content))
+        if m.file_size > MAX_RATIO * max(m.compress_size, 1) + (1 << 20):
+            entries.append((str(path), _refused(m, name)))
+            continue
+        entries.append((str(path), _member_loader(zf, m, name)))
     return _read_entries(entries, size=size, mode=mode, origin="archive", progress=progress)
+
+
+def _refused(member, name: str):
+    ratio = member.file_size / max(member.compress_size, 1)
+
+    def load() -> bytes:
+        raise ImageSkip(
+            f"refused: it inflates {ratio:,.0f} times ({member.file_size / 2**20:,.0f} MiB), "
+            "like a zip bomb"
+        )
+
+    return load
 
 
 def read_br35h(

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from finml.data.schema import TableSchema, infer_schema
-from finml.errors import DataError
+from finml.errors import DataError, listing
 
 #: Delimiters tried by the sniffer, in order of preference on a tie.
 DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
@@ -76,6 +76,7 @@ def read_table(
     delimiter: str | None = None,
     max_bytes: int = 200 * 1024 * 1024,
     max_rows: int = 1_000_000,
+    max_columns: int = 10_000,
 ) -> TableRead:
     """Read an uploaded table and infer its schema.
 
@@ -88,14 +89,16 @@ def read_table(
         delimiter: field delimiter of a CSV; ``None`` sniffs one of :data:`DELIMITERS`.
         max_bytes: largest accepted upload, in bytes.
         max_rows: most data rows accepted.
+        max_columns: most columns accepted (checked on the header, before parsing rows).
 
     Returns:
         TableRead: the frame, its schema and notes.
 
     Raises:
         DataError: the file is empty, too large, not a table of the format its name says,
-            undecodable, malformed (unclosed quote, ragged rows), has duplicate or missing
-            column names, a single column, or a header but no rows.
+            undecodable, malformed (unclosed quote, ragged rows, an over-long field), has
+            duplicate or missing column names, too many columns or rows, a single column, a
+            header but no rows, or (Excel) members that inflate far beyond the upload.
     """
     name = filename or "upload"
     if len(data) > max_bytes:
@@ -108,15 +111,15 @@ def read_table(
     ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     notes: list[str] = []
     if ext in _EXCEL_EXT:
-        frame = _read_excel(data, name, max_rows, notes)
+        frame = _read_excel(data, name, max_rows, max_columns, notes)
         fmt, enc, delim = "excel", None, None
     elif ext in _PARQUET_EXT:
-        frame = _read_parquet(data, name)
+        frame = _read_parquet(data, name, max_rows, max_columns)
         fmt, enc, delim = "parquet", None, None
     elif ext in _TEXT_EXT or ext == "":
         text, enc = _decode(data, name, encoding, notes)
         delim = delimiter or _sniff_delimiter(text)
-        frame = _read_csv_text(text, name, delim, max_rows)
+        frame = _read_csv_text(text, name, delim, max_rows, max_columns)
         fmt = "csv"
     else:
         raise DataError(
@@ -216,7 +219,17 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_csv_text(text: str, name: str, delim: str, max_rows: int) -> pd.DataFrame:
+def _check_width(n_columns: int, name: str, max_columns: int) -> None:
+    if n_columns > max_columns:
+        raise DataError(
+            f"{name} has {n_columns:,} columns; the limit is {max_columns:,}. Keep the columns "
+            "a model can use (or raise FINML_MAX_COLUMNS)."
+        )
+
+
+def _read_csv_text(
+    text: str, name: str, delim: str, max_rows: int, max_columns: int
+) -> pd.DataFrame:
     """Check the CSV's structure with the csv module, then parse it with pandas."""
     reader = csv.reader(io.StringIO(text), delimiter=delim, strict=True)
     header: list[str] | None = None
@@ -229,6 +242,11 @@ def _read_csv_text(text: str, name: str, delim: str, max_rows: int) -> pd.DataFr
         except StopIteration:
             break
         except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise DataError(
+                    f"{name}, line {start}: a value is longer than {csv.field_size_limit():,} "
+                    "characters. finml reads tables, not documents: shorten or drop that value."
+                ) from exc
             if "end of data" in str(exc) or "EOF" in str(exc):
                 raise DataError(
                     f"{name}, line {start}: a quoted field starts on this line and its closing "
@@ -239,6 +257,7 @@ def _read_csv_text(text: str, name: str, delim: str, max_rows: int) -> pd.DataFr
             continue
         if header is None:
             header = row
+            _check_width(len(header), name, max_columns)
             continue
         n_rows += 1
         if n_rows > max_rows:
@@ -252,10 +271,9 @@ def _read_csv_text(text: str, name: str, delim: str, max_rows: int) -> pd.DataFr
         raise DataError(f"{name} is empty. Upload a file with a header row and data rows.")
     _check_header([h.strip() for h in header], name)
     if ragged:
-        shown = "; ".join(f"line {ln} has {n}" for ln, n in ragged[:5])
-        more = f" (and {len(ragged) - 5} more rows)" if len(ragged) > 5 else ""
+        shown = listing(ragged, 5, lambda r: f"line {r[0]} has {r[1]}")
         raise DataError(
-            f"{name}: the header has {len(header)} fields but {shown}{more}. "
+            f"{name}: the header has {len(header)} fields but {shown}. "
             "Fix those rows (a missing or extra delimiter, or an unquoted delimiter inside a "
             f"value), or pick another delimiter (now {_delim_name(delim)})."
         )
@@ -269,31 +287,59 @@ def _delim_name(delim: str) -> str:
 
 
 def _check_header(header: list[str], name: str) -> None:
-    counts = Counter(header)
-    dupes = [h for h, n in counts.items() if n > 1]
-    if dupes:
-        where = "; ".join(
-            f"{h!r} (columns {', '.join(str(i + 1) for i, x in enumerate(header) if x == h)})"
-            for h in dupes[:5]
-        )
-        raise DataError(
-            f"{name}: duplicate column names: {where}. Rename them so each column is unique."
-        )
     blank = [i + 1 for i, h in enumerate(header) if not str(h).strip()]
     if blank and len(header) > 1:
         raise DataError(
-            f"{name}: column(s) {', '.join(map(str, blank[:10]))} have no name in the header row. "
+            f"{name}: column(s) {listing(blank, fmt=str)} have no name in the header row. "
             "Give every column a name."
+        )
+    positions: dict[str, list[int]] = {}
+    for i, h in enumerate(header, start=1):
+        positions.setdefault(h, []).append(i)
+    dupes = [(h, cols) for h, cols in positions.items() if len(cols) > 1]
+    if dupes:
+        where = listing(dupes, 5, lambda d: f"{d[0]!r} (columns {listing(d[1], 5, str)})")
+        raise DataError(
+            f"{name}: duplicate column names: {where}. Rename them so each column is unique."
         )
 
 
-def _read_excel(data: bytes, name: str, max_rows: int, notes: list[str]) -> pd.DataFrame:
+#: Most bytes the parts of a workbook may inflate to, together.
+MAX_XLSX_BYTES = 1 << 30
+#: Most bytes a workbook may inflate to per byte uploaded (a cell of 300 MB of one letter
+#: zips to a few hundred KB).
+MAX_XLSX_RATIO = 100
+
+
+def _check_workbook(data: bytes, name: str) -> None:
+    """Refuse a workbook whose parts declare far more than the upload, before openpyxl
+    inflates them."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            declared = sum(m.file_size for m in zf.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise DataError(f"{name} is not a readable Excel workbook (a damaged archive).") from exc
+    if declared > MAX_XLSX_BYTES or declared > MAX_XLSX_RATIO * len(data) + (1 << 20):
+        raise DataError(
+            f"{name} inflates to {declared / 2**20:,.0f} MiB from {len(data) / 2**20:,.1f} MiB "
+            f"uploaded; finml refuses workbooks over {MAX_XLSX_BYTES >> 20} MiB or "
+            f"{MAX_XLSX_RATIO} times their size (a cell of that size is not data). Export the "
+            "sheet as CSV."
+        )
+
+
+def _read_excel(
+    data: bytes, name: str, max_rows: int, max_columns: int, notes: list[str]
+) -> pd.DataFrame:
     if not data.startswith(b"PK\x03\x04"):
         what = _binary_kind(data) or "a text file"
         raise DataError(
             f"{name} is {what}, not an Excel .xlsx workbook. Save it as .xlsx from Excel, or "
             "upload it as .csv."
         )
+    _check_workbook(data, name)
     try:
         book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
         sheet = book.sheet_names[0]
@@ -308,6 +354,7 @@ def _read_excel(data: bytes, name: str, max_rows: int, notes: list[str]) -> pd.D
     if raw.empty:
         raise DataError(f"{name}: the first sheet ({sheet!r}) is empty.")
     header = ["" if pd.isna(h) else str(h).strip() for h in raw.iloc[0]]
+    _check_width(len(header), name, max_columns)
     _check_header(header, name)
     if len(raw) > max_rows + 1:
         raise DataError(
@@ -320,10 +367,22 @@ def _read_excel(data: bytes, name: str, max_rows: int, notes: list[str]) -> pd.D
     return frame.infer_objects()
 
 
-def _read_parquet(data: bytes, name: str) -> pd.DataFrame:
+def _read_parquet(data: bytes, name: str, max_rows: int, max_columns: int) -> pd.DataFrame:
     if not data.startswith(b"PAR1"):
         what = _binary_kind(data) or "a text file"
         raise DataError(f"{name} is {what}, not a Parquet file. Upload it with its real extension.")
+    try:
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(io.BytesIO(data)).metadata  # the footer: no column data read
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataError(f"{name} could not be read as Parquet ({type(exc).__name__}: {exc}).") from exc
+    _check_width(meta.num_columns, name, max_columns)
+    if meta.num_rows > max_rows:
+        raise DataError(
+            f"{name} has {meta.num_rows:,} rows; the limit is {max_rows:,}. Upload a sample, or "
+            "raise FINML_MAX_ROWS."
+        )
     try:
         frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several types for a damaged file

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from finml.errors import listing
+
 #: Column kinds reported by :func:`infer_schema`.
 KINDS: tuple[str, ...] = ("numeric", "categorical", "id", "date", "constant")
 
@@ -243,20 +245,20 @@ def column_warnings(schema: TableSchema) -> list[str]:
     ids = schema.names("id")
     if ids:
         out.append(
-            f"ID-like column(s) {', '.join(map(repr, ids))}: a distinct value on (nearly) every "
+            f"ID-like column(s) {listing(ids)}: a distinct value on (nearly) every "
             "row. They are left out of the features, since a model would memorise them; use one "
             "as the group column if rows of the same customer must stay on one side."
         )
     const = schema.names("constant")
     if const:
         out.append(
-            f"Constant column(s) {', '.join(map(repr, const))} carry no information and are "
+            f"Constant column(s) {listing(const)} carry no information and are "
             "left out."
         )
     dates = schema.names("date")
     if dates:
         out.append(
-            f"Date column(s) {', '.join(map(repr, dates))} are not used as features; pick one "
+            f"Date column(s) {listing(dates)} are not used as features; pick one "
             "for an out-of-time split."
         )
     return out

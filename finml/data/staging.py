@@ -8,9 +8,12 @@ choices (the dataset spec) are kept beside it as JSON.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,22 @@ def _path(dataset_id: str, settings: Settings, suffix: str = ".parquet") -> Path
     return settings.datasets_dir / f"{dataset_id}{suffix}"
 
 
+@contextmanager
+def _writing(tmp: Path, what: str):
+    """Write through ``tmp``: on any OS error remove it and say what happened (a full disk
+    first of all), so no half-written file is left behind."""
+    try:
+        yield
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise StoreError(
+                f"The disk is full: {what} could not be saved ({exc.strerror}). Free some "
+                "space in the data folder (delete old runs), then try again."
+            ) from exc
+        raise StoreError(f"{what} could not be saved ({exc.strerror or exc}).") from exc
+
+
 def stage_frame(frame: pd.DataFrame, settings: Settings | None = None) -> str:
     """Write ``frame`` to the workspace and return its new id (32 hex characters).
 
@@ -41,8 +60,9 @@ def stage_frame(frame: pd.DataFrame, settings: Settings | None = None) -> str:
         if out[c].dtype == object:
             out[c] = out[c].astype("string")
     tmp = _path(dataset_id, settings).with_suffix(".tmp")
-    out.to_parquet(tmp, index=False)
-    tmp.rename(_path(dataset_id, settings))
+    with _writing(tmp, "The table"):
+        out.to_parquet(tmp, index=False)
+        tmp.rename(_path(dataset_id, settings))
     return dataset_id
 
 
@@ -85,14 +105,15 @@ def stage_images(
     settings.datasets_dir.mkdir(parents=True, exist_ok=True)
     dataset_id = uuid.uuid4().hex
     tmp = _path(dataset_id, settings, ".tmp.npz")
-    np.savez(
-        tmp,
-        images=np.asarray(images, dtype=np.uint8),
-        labels=np.asarray(labels, dtype=str),
-        groups=np.asarray(groups, dtype=str),
-        names=np.asarray(names, dtype=str),
-    )
-    tmp.rename(_path(dataset_id, settings, ".npz"))
+    with _writing(tmp, "The images"):
+        np.savez(
+            tmp,
+            images=np.asarray(images, dtype=np.uint8),
+            labels=np.asarray(labels, dtype=str),
+            groups=np.asarray(groups, dtype=str),
+            names=np.asarray(names, dtype=str),
+        )
+        tmp.rename(_path(dataset_id, settings, ".npz"))
     return dataset_id
 
 
@@ -115,7 +136,10 @@ def save_dataset_spec(spec, settings: Settings | None = None) -> None:
     from finml.data.spec import dataset_spec_to_dict
 
     path = _path(spec.dataset_id, settings or get_settings(), ".json")
-    path.write_text(json.dumps(dataset_spec_to_dict(spec)))
+    tmp = path.with_suffix(".json.tmp")
+    with _writing(tmp, "The dataset's settings"):
+        tmp.write_text(json.dumps(dataset_spec_to_dict(spec)))
+        tmp.rename(path)
 
 
 def load_dataset_spec(dataset_id: str, settings: Settings | None = None):
@@ -126,10 +150,52 @@ def load_dataset_spec(dataset_id: str, settings: Settings | None = None):
     """
     from finml.data.spec import dataset_spec_from_dict
 
+    gone = StoreError("That dataset is no longer in the workspace; choose the data again.")
+    if not _ID.match(dataset_id):
+        raise gone  # a malformed id (from a URL) is never echoed back
     path = _path(dataset_id, settings or get_settings(), ".json")
     try:
         return dataset_spec_from_dict(json.loads(path.read_text()))
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise StoreError(
-            f"Dataset {dataset_id} is no longer in the workspace; choose the data again."
-        ) from exc
+        raise gone from exc
+
+
+#: The files a staged dataset may have, by suffix.
+_SUFFIXES = (".parquet", ".npz", ".json")
+
+
+def remove_dataset(dataset_id: str, settings: Settings | None = None) -> None:
+    """Delete a staged dataset (its data and settings) from the workspace."""
+    settings = settings or get_settings()
+    for suffix in _SUFFIXES:
+        _path(dataset_id, settings, suffix).unlink(missing_ok=True)
+
+
+def sweep_datasets(
+    in_use: set[str], older_than_s: float, settings: Settings | None = None
+) -> list[str]:
+    """Remove staged datasets that no run uses and that are older than ``older_than_s``
+    seconds, and unfinished ``*.tmp`` files older than an hour.
+
+    Args:
+        in_use: dataset ids that runs refer to (kept whatever their age).
+        older_than_s: retention period of unused datasets, in seconds.
+        settings: the settings.
+
+    Returns:
+        list[str]: the ids removed.
+    """
+    settings = settings or get_settings()
+    if not settings.datasets_dir.is_dir():
+        return []
+    now, removed = time.time(), set()
+    for path in settings.datasets_dir.iterdir():
+        dataset_id = path.name.split(".", 1)[0]
+        age = now - path.stat().st_mtime
+        if ".tmp" in path.suffixes:
+            if age > 3600:
+                path.unlink(missing_ok=True)
+        elif _ID.match(dataset_id) and dataset_id not in in_use and age > older_than_s:
+            remove_dataset(dataset_id, settings)
+            removed.add(dataset_id)
+    return sorted(removed)

@@ -17,8 +17,9 @@ def prepare_features(
 ) -> pd.DataFrame:
     """Select the feature columns and give them the types the preprocessor expects.
 
-    Numeric columns become float64 (text that is not a number becomes missing); categorical
-    columns become text (missing stays missing). Used identically at training and scoring.
+    Numeric columns become float64 (text that is not a number, and infinite values such as
+    ``1e999``, become missing); categorical columns become text (missing stays missing).
+    Used identically at training and scoring.
 
     Args:
         frame: the table, shape (n, k).
@@ -36,7 +37,8 @@ def prepare_features(
         raise DataError(f"The data lacks feature column(s) {', '.join(map(repr, missing))}.")
     out = pd.DataFrame(index=frame.index)
     for c in numeric:
-        out[c] = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+        values = pd.to_numeric(frame[c], errors="coerce").astype("float64")
+        out[c] = values.where(np.isfinite(values), np.nan)
     for c in categorical:
         s = frame[c]
         out[c] = s.astype(str).where(s.notna(), np.nan).astype(object)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finml.errors import BundleError
+from finml.errors import BundleError, listing
 
 #: Types a finml skops file holds beyond skops' primitives, exactly (no prefixes, no
 #: functions): the union of ``skops.io.get_untrusted_types`` over real bundles of every
@@ -166,8 +166,9 @@ def load_skops(path: Path, label: str) -> object:
     refused = sorted(set(untrusted) - SKOPS_TRUSTED_TYPES)
     if refused:
         raise BundleError(
-            f"{label} contains types finml does not load: {_listing(refused)}. finml bundles "
-            "never hold functions or callables; this file may try to run code. Do not use it."
+            f"{label} contains types finml does not load: {listing(refused, 5, str)}. finml "
+            "bundles never hold functions or callables; this file may try to run code. Do not "
+            "use it."
         )
     try:
         obj = sio.load(path, trusted=sorted(untrusted))
@@ -175,11 +176,6 @@ def load_skops(path: Path, label: str) -> object:
         raise BundleError(f"{label} could not be loaded: {type(exc).__name__}: {exc}") from exc
     audit_objects(obj, label)
     return obj
-
-
-def _listing(items: list[str], first: int = 5) -> str:
-    shown = ", ".join(items[:first])
-    return shown + (f" and {len(items) - first} more" if len(items) > first else "")
 
 
 def _type_name(t: type) -> str:
@@ -313,7 +309,7 @@ def check_keras_archive(path: Path, label: str) -> None:
             extra = sorted(members - KERAS_MEMBERS) or sorted(KERAS_MEMBERS - members)
             raise BundleError(
                 f"{label} is not a Keras model as finml writes it (unexpected or missing: "
-                f"{_listing(extra)})."
+                f"{listing(extra, 5, str)})."
             )
         try:
             config = json.load(io.TextIOWrapper(zf.open("config.json"), encoding="utf-8"))

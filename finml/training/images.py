@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from finml.data.split import class_report, make_split
-from finml.errors import DataError
+from finml.errors import DataError, listing
 from finml.evaluation.metrics import image_metrics
 from finml.models.pipeline import FittedModel
 from finml.models.registry import resolve_params
@@ -27,7 +27,9 @@ def encode_labels(labels: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
     index = {c: i for i, c in enumerate(classes)}
     unknown = sorted(set(labels.tolist()) - set(index))
     if unknown:
-        raise DataError(f"Labels {unknown[:5]} are not among the classes {list(classes)}.")
+        raise DataError(
+            f"Labels {listing(unknown, 5)} are not among the classes {listing(classes)}."
+        )
     return np.array([index[v] for v in labels.tolist()], dtype=np.int64)
 
 

@@ -26,7 +26,7 @@ def test_a_good_zip_reads_with_folder_labels():
     ("name", "content", "phrase"),
     [
         ("yes/bomb.png", h.bomb_png(), "decompression bomb"),
-        ("yes/cut.jpg", h.truncated_jpeg(), "truncated or corrupt"),
+        ("yes/cut.jpg", h.truncated_jpeg(), "truncated, corrupt"),
         ("yes/notes.png", b"these are my notes, not an image\n" * 20, "not a PNG or JPEG"),
         ("yes/empty.dcm", h.dicom_bytes(pixels=False), "without pixel data"),
     ],
@@ -91,7 +91,13 @@ def test_dicom_modality_and_voi_lut_monochrome1_and_frames():
     assert "frame 2" in note and "3 frames" in note and mode == "DICOM MONOCHROME2"
 
 
-def test_dicom_patient_id_is_kept_only_as_a_salted_hash():
+def test_patient_ids_are_kept_only_as_a_keyed_hash(data_dir, monkeypatch):
+    import hashlib
+    import hmac
+    import stat
+
+    from finml.config import secret_key
+
     files = [
         ("labels.csv", b"filename,label,patient_id\na.dcm,yes,PAT-0042\nb.png,no,PAT-7\n"),
         ("a.dcm", h.dicom_bytes()),
@@ -101,6 +107,22 @@ def test_dicom_patient_id_is_kept_only_as_a_salted_hash():
     assert out.groups.tolist() == [images.patient_key("PAT-0042"), images.patient_key("PAT-7")]
     blob = repr(out.__dict__).encode()
     assert b"PAT-0042" not in blob and b"Doe" not in blob
+    # the key: generated once, private, outside the run store and the repository
+    key_file = data_dir / "secrets" / "finml.key"
+    assert len(key_file.read_bytes()) == 32 and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    expected = hmac.new(key_file.read_bytes(), b"PAT-0042", hashlib.sha256).hexdigest()[:16]
+    assert out.groups[0] == expected
+    # the old public salt no longer reverses it: a dictionary of IDs finds nothing
+    guesses = {hashlib.sha256(b"finml-patient-v1" + f"PAT-{i:04d}".encode()).hexdigest()[:16]
+               for i in range(10_000)}
+    assert out.groups[0] not in guesses
+    # another installation (another key) hashes the same patient differently
+    monkeypatch.setenv("FINML_SECRET_KEY", "ab" * 32)
+    assert images.patient_key("PAT-0042") != out.groups[0]
+    assert secret_key() == bytes.fromhex("ab" * 32)
+    monkeypatch.setenv("FINML_SECRET_KEY", "not hex")
+    with pytest.raises(ValueError, match="64 hex characters"):
+        secret_key()
 
 
 def test_labels_csv_and_unlabeled_files():
