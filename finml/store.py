@@ -66,6 +66,7 @@ class RunInfo:
         params: logged parameters (text).
         metrics: latest value of each logged metric.
         threshold: the decision threshold saved on the Evaluate page, if any.
+        tags: every tag of the run (``finml.*`` among them).
     """
 
     run_id: str
@@ -81,6 +82,7 @@ class RunInfo:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     threshold: float | None = None
+    tags: dict[str, str] = field(default_factory=dict)
 
     @property
     def has_results(self) -> bool:
@@ -125,6 +127,11 @@ def _retry(fn, *args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except Exception as exc:  # MlflowException / OperationalError wrap "database is locked"
+            if "disk is full" in str(exc).lower() or "no space left" in str(exc).lower():
+                raise StoreError(
+                    "The disk is full: the run store could not save this. Free some space in "
+                    "the data folder (delete old runs), then try again."
+                ) from exc
             if not _is_lock_error(exc):
                 raise
             if time.monotonic() + delay > deadline:
@@ -248,8 +255,33 @@ class RunStore:
         _retry(self.client.log_dict, run_id, obj, artifact_file)
 
     def delete_run(self, run_id: str) -> None:
-        """Delete a run (MLflow marks it deleted)."""
+        """Delete a run for good: its artifacts and its record. With a database behind the
+        store (the embedded SQLite file, or PostgreSQL given directly) that is MLflow's own
+        ``mlflow gc`` for this run; behind a tracking server the artifacts are deleted
+        through it and the record stays marked deleted until the server's ``mlflow gc``.
+
+        Raises:
+            StoreError: no such run.
+        """
+        run = self.get_run(run_id)  # raises StoreError for an unknown run
+        artifact_uri = _retry(self.client.get_run, run.run_id).info.artifact_uri
         _retry(self.client.delete_run, run_id)
+        uri = self.settings.tracking_uri
+        if uri.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "mysql", "mssql"):
+            from mlflow.cli import gc
+
+            args = ["--backend-store-uri", uri, "--tracking-uri", uri, "--run-ids", run_id]
+            _retry(gc.main, args, standalone_mode=False)
+        else:
+            from mlflow.store.artifact.artifact_repository_registry import (
+                get_artifact_repository,
+            )
+
+            _retry(get_artifact_repository(artifact_uri).delete_artifacts)
+        if uri.startswith("sqlite:"):  # the local artifact folder MLflow leaves empty
+            import shutil
+
+            shutil.rmtree(self.settings.artifact_root / run_id, ignore_errors=True)
 
     # -- reading -------------------------------------------------------------------------
     def get_run(self, run_id: str) -> RunInfo:
@@ -348,4 +380,5 @@ def _info(run) -> RunInfo:
         threshold=float(tags["finml.threshold"]) if "finml.threshold" in tags else None,
         params=dict(run.data.params),
         metrics=dict(run.data.metrics),
+        tags=dict(tags),
     )

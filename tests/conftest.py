@@ -134,3 +134,38 @@ def stage_image_folders(folders: dict[str, bytes], size: int = 32) -> str:
     hashes = duplicates.perceptual_hashes(image_set.images)
     groups = duplicates.split_groups(image_set, duplicates.near_duplicate_groups(hashes))
     return stage_images(image_set.images, image_set.labels, groups, image_set.names)
+
+
+@pytest.fixture
+def payload_run(reap):
+    """A run trained on a table whose names and values are all Markdown and HTML payloads,
+    imported under a payload name too."""
+    from finml.data.reader import read_table
+    from finml.data.schema import default_features
+    from finml.data.spec import DatasetSpec
+    from finml.data.staging import save_dataset_spec, stage_frame
+    from finml.models.registry import resolve_params
+    from finml.reporting.exchange import export_run, import_run
+    from finml.store import RunStore
+    from finml.training.spec import RunSpec
+    from tests.conftest import train_and_log
+    from tests.hostile import builders as b
+    from tests.hostile.builders import PAYLOAD_CSV
+    from tests.hostile.test_imports import _hostile, _run_json
+
+    read = read_table(PAYLOAD_CSV, f"{b.PAYLOADS[0]}.csv")
+    numeric, categorical = default_features(read.schema, "t")
+    ds = DatasetSpec(
+        stage_frame(read.frame),
+        f"{b.PAYLOADS[1]}.csv",
+        "t",
+        b.PAYLOADS[1],
+        tuple(numeric),
+        tuple(categorical),
+        negative=b.PAYLOADS[2],
+    )
+    save_dataset_spec(ds)
+    run_id = train_and_log(RunSpec(ds, "logreg", resolve_params("logreg")), b.PAYLOADS[3])
+    store = RunStore()
+    import_run(_hostile(export_run(store, run_id), _run_json(name=b.PAYLOADS[0])), store)
+    return run_id, ds

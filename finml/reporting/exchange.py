@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from finml.errors import BundleError, StoreError
+from finml.errors import BundleError, StoreError, listing
 from finml.models.bundle import load_bundle
 
 #: Members a run export may contain; anything else makes the import refuse the file.
@@ -187,11 +187,9 @@ def open_export(data: bytes, name: str) -> dict[str, bytes]:
         raise BundleError(f"{name} is not a finml bundle (not a ZIP archive).") from exc
     unknown = sorted(set(members) - set(EXPORT_MEMBERS))
     if unknown:
-        shown = ", ".join(map(repr, unknown[:5])) + (
-            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-        )
         raise BundleError(
-            f"{name} is not a finml bundle: it holds {shown}, which finml bundles never contain."
+            f"{name} is not a finml bundle: it holds {listing(unknown, 5)}, which finml "
+            "bundles never contain."
         )
     if "run.json" not in members or "bundle/meta.json" not in members:
         raise BundleError(f"{name} is not a finml bundle: run.json or bundle/meta.json is missing.")
@@ -215,7 +213,16 @@ def open_export(data: bytes, name: str) -> dict[str, bytes]:
     return out
 
 
-def import_run(data: bytes, store, name: str = "bundle") -> str:
+def imported_bytes(store, owner: str) -> int:
+    """Bytes of the runs ``owner`` imported and still keeps (tag ``finml.import_bytes``)."""
+    return sum(
+        int(r.tags.get("finml.import_bytes", 0))
+        for r in store.list_runs()
+        if r.tags.get("finml.imported") == "1" and r.tags.get("finml.owner", "local") == owner
+    )
+
+
+def import_run(data: bytes, store, name: str = "bundle", owner: str = "local") -> str:
     """Import a run exported by :func:`export_run` into the store, after every check
     (:func:`open_export`, the safe model load, :func:`parse_record`, the predictions); never
     unpickles anything, and creates nothing unless all checks pass.
@@ -224,6 +231,7 @@ def import_run(data: bytes, store, name: str = "bundle") -> str:
         data: the uploaded file's bytes.
         store: the run store.
         name: the file's display name, for messages (never a path).
+        owner: who imports it; imports count against their ``FINML_IMPORT_QUOTA_MB``.
 
     Returns:
         str: the new run id (status ``finished``, tag ``finml.imported``).
@@ -232,6 +240,15 @@ def import_run(data: bytes, store, name: str = "bundle") -> str:
         BundleError: any check failed; the message says which and where.
     """
     members = open_export(data, name)
+    size = sum(len(content) for content in members.values())
+    quota = store.settings.import_quota_bytes
+    used = imported_bytes(store, owner)
+    if used + size > quota:
+        raise BundleError(
+            f"{name} takes {size / 2**20:,.1f} MiB, and your imported runs already take "
+            f"{used / 2**20:,.1f} MiB of your {quota >> 20:,} MiB. Delete imported runs you no "
+            "longer need first."
+        )
     record = parse_record(members["run.json"], name)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -248,6 +265,8 @@ def import_run(data: bytes, store, name: str = "bundle") -> str:
             "finml.model": record.model,
             "finml.dataset": record.dataset,
             "finml.imported": "1",
+            "finml.import_bytes": str(size),
+            "finml.owner": owner,
             "finml.task": task,
         }
         params = {**record.params, "task": task}

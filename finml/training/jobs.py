@@ -11,10 +11,13 @@ server and is marked ``interrupted`` by :func:`recover_interrupted`.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import time
 from typing import TYPE_CHECKING
 
 from finml.config import Settings, get_settings
+from finml.errors import StoreError
 from finml.training import local
 
 if TYPE_CHECKING:
@@ -44,11 +47,53 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
     store = store or RunStore()
     name = name or f"{spec.model} · {spec.dataset.name}"
     run_id = store.create_run(name, spec.run_params(), spec.run_tags())
-    job = local.JobFiles(store.settings, run_id)
-    job.dir.mkdir(parents=True, exist_ok=True)
-    job.spec.write_text(spec.to_json())
-    local.launch(store.settings, run_id)
+    try:
+        job = local.JobFiles(store.settings, run_id)
+        job.dir.mkdir(parents=True, exist_ok=True)
+        job.spec.write_text(spec.to_json())
+        local.launch(store.settings, run_id)
+    except OSError as exc:  # e.g. a full disk: leave no orphan run behind
+        delete_run(run_id, store, keep_dataset=True)
+        why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise StoreError(f"The run could not be started: {why}. Nothing was saved.") from exc
     return run_id
+
+
+def delete_run(run_id: str, store: RunStore | None = None, keep_dataset: bool = False) -> None:
+    """Delete a run for good (:meth:`finml.store.RunStore.delete_run`: its record and
+    artifacts), its job folder, and its staged dataset unless another run uses it.
+
+    Raises:
+        StoreError: no such run.
+    """
+    import shutil
+
+    from finml.data.staging import remove_dataset
+    from finml.store import RunStore
+
+    store = store or RunStore()
+    dataset_id = store.get_run(run_id).params.get("dataset_id", "")
+    store.delete_run(run_id)
+    shutil.rmtree(local.JobFiles(store.settings, run_id).dir, ignore_errors=True)
+    others = {r.params.get("dataset_id") for r in store.list_runs()}
+    if dataset_id and not keep_dataset and dataset_id not in others:
+        with contextlib.suppress(StoreError):  # a malformed id was never a staged dataset
+            remove_dataset(dataset_id, store.settings)
+
+
+def housekeeping(store: RunStore | None = None) -> list[str]:
+    """Remove staged datasets no run uses, past ``FINML_DATASET_RETENTION_DAYS``.
+
+    Returns:
+        list[str]: the dataset ids removed.
+    """
+    from finml.data.staging import sweep_datasets
+    from finml.store import RunStore
+
+    store = store or RunStore()
+    in_use = {r.params.get("dataset_id", "") for r in store.list_runs()}
+    days = store.settings.dataset_retention_days
+    return sweep_datasets(in_use, days * 86400.0, store.settings)
 
 
 def warm_up(settings: Settings | None = None) -> None:

@@ -8,6 +8,7 @@ message; any other exception too, with its type (the traceback goes to ``job.log
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -90,6 +91,12 @@ def run_job(run_id: str) -> int:
         return 0
     except FinmlError as exc:
         store.set_status(run_id, FAILED, str(exc))
+        return 1
+    except OSError as exc:
+        traceback.print_exc()
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        why = "The disk is full" if full else f"A file could not be written ({exc})"
+        store.set_status(run_id, FAILED, f"{why}: the run stopped without its results.")
         return 1
     except Exception as exc:
         traceback.print_exc()
