@@ -2,9 +2,12 @@
 
 import streamlit as st
 
-from pages.common import show_unexpected
+from finml.errors import FinmlError
+from pages.common import page_icon, show_error, show_unexpected
 
-st.set_page_config(page_title="finml studio", page_icon=":material/insights:", layout="wide")
+# The icon is an image made here: a :material/...: page icon makes browsers fetch it from
+# fonts.gstatic.com, which tells an outside server about every visit (and fails offline).
+st.set_page_config(page_title="finml studio", page_icon=page_icon(), layout="wide")
 
 navigation = st.navigation(
     [
@@ -17,5 +20,7 @@ navigation = st.navigation(
 )
 try:
     navigation.run()
+except FinmlError as exc:  # a known condition (the store stayed locked, ...): said plainly
+    show_error(exc)
 except Exception as exc:  # st.stop / st.rerun / switch_page are not Exceptions: they pass
     show_unexpected(exc)

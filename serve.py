@@ -12,6 +12,15 @@ import asyncio
 from contextlib import asynccontextmanager
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+# Streamlit treats a folder named pages/ beside the main script as the legacy multipage
+# layout until the first st.navigation call clears this flag (st.navigation's own first
+# line). Until then a deep link such as /evaluate?run=... on a fresh server would run
+# pages/evaluate.py directly: without app.py's error boundary and page config, and with
+# every file in pages/ offered as a page. app.py always calls st.navigation; clear the
+# flag before the first visitor, as that call would.
+PagesManager.uses_pages_directory = False
 
 #: Modules the pages import on first use.
 WARM_MODULES = (
@@ -34,9 +43,9 @@ def warm_up() -> None:
 
     for name in WARM_MODULES:
         importlib.import_module(name)
-    from finml.store import RunStore
+    from finml.training import jobs
 
-    RunStore().experiment_id  # noqa: B018  (creates the store and its experiment)
+    jobs.housekeeping()  # creates the store if new; drops staged datasets past retention
 
 
 @asynccontextmanager

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import uuid
 from collections import OrderedDict
 
@@ -19,6 +20,42 @@ from finml.store import RunStore
 from finml.training import jobs
 
 log = logging.getLogger("finml.pages")
+
+
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+_AUTOLINK_BREAKS = re.compile(r"(\\[:@])(?=\S)")
+_WWW = re.compile(r"(?i)(www)(?=\\\.)")
+#: An invisible word joiner: it breaks the patterns Streamlit autolinks (``http:``, ``@``,
+#: ``www.``) without changing what the analyst reads.
+_JOINER = "\u2060"
+
+
+def text(value) -> str:
+    """Untrusted text (a column name, a class value, a file or run name, a message quoting
+    one) for any element that renders Markdown: errors, warnings, captions, labels, metrics,
+    image captions, ``st.table`` cells. Every ASCII punctuation mark is backslash-escaped
+    (CommonMark), so links, images, emphasis, HTML, ``$`` maths and Streamlit's
+    ``:color[...]`` and ``:icon:`` directives show as the characters they are; a word joiner
+    after ``:`` and ``@`` (when a character follows) and inside ``www.`` stops the
+    autolinking of bare addresses."""
+    out = _PUNCTUATION.sub(r"\\\1", str(value))
+    out = _AUTOLINK_BREAKS.sub("\\1" + _JOINER, out)
+    return _WWW.sub("\\1" + _JOINER, out)
+
+
+def show_error(message) -> None:
+    """An error message (a finml error, or one quoting user data), shown as text."""
+    st.error(text(message), icon=":material/error:")
+
+
+def show_warning(message) -> None:
+    """A warning quoting user data, shown as text."""
+    st.warning(text(message), icon=":material/warning:")
+
+
+def show_info(message) -> None:
+    """A note quoting user data, shown as text."""
+    st.info(text(message), icon=":material/info:")
 
 
 def show_unexpected(exc: BaseException) -> None:
@@ -41,11 +78,23 @@ def guarded(fn):
         try:
             return fn(*args, **kwargs)
         except FinmlError as exc:
-            st.error(str(exc), icon=":material/error:")
+            show_error(exc)
         except Exception as exc:  # the boundary: anything else becomes an error id
             show_unexpected(exc)
 
     return wrapper
+
+
+@functools.cache
+def page_icon():
+    """The studio's icon: three rising bars on a dark square, a 32 x 32 Pillow image."""
+    import numpy as np
+    from PIL import Image
+
+    icon = np.full((32, 32, 3), (30, 41, 59), dtype=np.uint8)
+    for i, height in enumerate((10, 17, 24)):
+        icon[28 - height : 28, 5 + 8 * i : 11 + 8 * i] = (56, 189, 248)
+    return Image.fromarray(icon)
 
 
 def store() -> RunStore:

@@ -9,7 +9,7 @@ from finml.data.split import SplitSpec, make_split, split_report, split_warnings
 from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
 from finml.training import jobs
-from pages.common import dataset_ready
+from pages.common import dataset_ready, show_error, show_info, show_warning, text
 
 
 @st.cache_data(scope="session", max_entries=8, show_spinner="Screening for leakage...")
@@ -64,12 +64,11 @@ if st.session_state.get("table_key") != key:
             filename,
             encoding=encoding,
             delimiter=delimiter,
-            max_bytes=settings.max_upload_bytes,
-            max_rows=settings.max_rows,
+            **settings.read_limits(),
         )
     except FinmlError as exc:
         st.session_state.pop("table_key", None)
-        st.error(str(exc), icon=":material/error:")
+        show_error(exc)
         st.stop()
     st.session_state.table_key, st.session_state.table = key, table
     st.session_state.table_name = key[1] if raw is None else filename
@@ -83,9 +82,9 @@ cols[1].metric("Columns", len(table_schema.columns))
 cols[2].metric("Missing cells", f"{int(frame.isna().sum().sum()):,}")
 cols[3].metric("Format", table.file_format + (f" ({table.encoding})" if table.encoding else ""))
 for note in table.notes:
-    st.info(note)
+    show_info(note)
 for warning in schema.column_warnings(table_schema):
-    st.warning(warning)
+    show_warning(warning)
 with st.expander("Columns: inferred kind, missing values", expanded=False):
     st.dataframe(table_schema.to_frame(), hide_index=True, width="stretch")
 with st.expander("Preview (first 20 rows)"):
@@ -108,7 +107,7 @@ try:
     values = target.class_values(frame[target_col])
     guess = target.guess_positive(frame[target_col])
 except FinmlError as exc:
-    st.error(str(exc), icon=":material/error:")
+    show_error(exc)
     st.stop()
 positive = st.selectbox(
     "Positive class (the event to predict: bad, default, ...)",
@@ -116,15 +115,15 @@ positive = st.selectbox(
     index=values.index(guess),
     key="positive",
 )
-st.table(target.class_counts(frame[target_col], positive).set_index("class"))
+st.dataframe(target.class_counts(frame[target_col], positive), hide_index=True)
 try:
     target.validate_target(frame, target_col, positive)
 except FinmlError as exc:
-    st.error(str(exc), icon=":material/error:")
+    show_error(exc)
     st.stop()
 leaks = leakage(st.session_state.table_key, frame, table_schema, target_col, positive)
 for column, auc in leaks:
-    st.warning(
+    show_warning(
         f"Possible leakage: {column!r} alone predicts the target with ROC-AUC {auc:.3f}. "
         "If it is only known after the outcome, leave it out of the features."
     )
@@ -169,12 +168,12 @@ try:
     split = make_split(frame, y, split_spec)
     report = split_report(frame, y, split, split_spec)
 except FinmlError as exc:
-    st.error(str(exc), icon=":material/error:")
+    show_error(exc)
     st.stop()
-st.table(report.set_index("split"))
+st.table(report.set_index("split"))  # numbers and dates only: nothing from the data as text
 others_label = " / ".join(v for v in values if v != positive)
 for warning in split_warnings(y, (others_label, positive), split):
-    st.warning(warning)
+    show_warning(warning)
 
 if not numeric and not categorical:
     st.error("Select at least one feature.")
@@ -195,4 +194,4 @@ if st.button("Use this dataset for training", type="primary", key="use_dataset")
     save_dataset_spec(st.session_state.dataset, settings)
 ds = st.session_state.get("dataset")
 if ds is not None and ds.kind == "table":
-    dataset_ready(f"Ready: {ds.name}, target {ds.target!r} = {ds.positive!r}.", ds)
+    dataset_ready(text(f"Ready: {ds.name}, target {ds.target!r} = {ds.positive!r}."), ds)

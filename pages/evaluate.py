@@ -31,7 +31,7 @@ def threshold_controls(run, val_y, val_score, labels, domain):
     """Threshold mode, cost inputs in the field's words; returns (threshold, costs, best)."""
     german = "German Credit" in run.dataset or "German Credit" in run.params.get("dataset", "")
     costs = thresholds.GERMAN_CREDIT_COSTS if german else {"fp": 1.0, "fn": 1.0}
-    fp_label, fn_label = domain.cost_labels(*labels)
+    fp_label, fn_label = domain.cost_labels(*(common.text(label) for label in labels))
     c1, c2, c3 = st.columns([2, 1, 1])
     mode = c1.radio(
         "Threshold",
@@ -119,10 +119,11 @@ def binary_view(run, test, val, positive=None):
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
     table = metrics.metrics_table(values, cis)
-    right.table(table.set_index("metric"))
+    right.table(table.set_index("metric"))  # finml's metric names and numbers only
     at = thresholds.expected_cost(cm, cost_fp, cost_fn)
     right.caption(
-        f"Test split: {len(y):,} cases, {int(y.sum()):,} positive ({labels[1]}). Expected cost "
+        f"Test split: {len(y):,} cases, {int(y.sum()):,} positive ({common.text(labels[1])}). "
+        "Expected cost "
         f"at this threshold: {at:.3f} per case. 95% CIs: stratified bootstrap, "
         f"{bootstrap.N_RESAMPLES:,} resamples, BCa where it works (the HTML report shows "
         "the same intervals)."
@@ -226,7 +227,7 @@ def drill_down(run, test, y, score, threshold):
             st.image(
                 [staged["images"][r] for r in top["row"]],
                 caption=[
-                    f"{staged['names'][r]} ({sc:.2f})"
+                    common.text(f"{staged['names'][r]} ({sc:.2f})")
                     for r, sc in zip(top["row"], top["score"], strict=True)
                 ],
                 width=110,
@@ -248,7 +249,8 @@ def class_view(run, test, classes):
     cm = metrics.multiclass_confusion(y, proba.argmax(axis=1), len(classes))
     left.plotly_chart(charts.multiclass_confusion(cm, classes), width="stretch")
     right.plotly_chart(charts.ovr_roc_curves(metrics.ovr_roc(y, proba), classes), width="stretch")
-    st.table(metrics.per_class_metrics(y, proba, tuple(classes)).round(4))
+    per_class = metrics.per_class_metrics(y, proba, tuple(classes)).round(4)
+    st.dataframe(per_class, width="stretch")  # class names: plain text, not Markdown
     return proba, y
 
 
@@ -266,7 +268,9 @@ def image_view(run, test, classes, proba, y):
         st.image(
             [staged["images"][r] for r in shown["row"]],
             caption=[
-                f"true {classes[t]} · predicted {classes[int(p.argmax())]} ({p.max():.2f})"
+                common.text(
+                    f"true {classes[t]} · predicted {classes[int(p.argmax())]} ({p.max():.2f})"
+                )
                 for t, p in zip(shown["y_true"], proba[shown.index], strict=True)
             ],
             width=120,
@@ -286,8 +290,9 @@ def image_view(run, test, classes, proba, y):
         )
         blended = overlay(image, heat)
         c1, c2 = st.columns(2)
-        c1.image(image, caption=f"{names[row]} (true {staged['labels'][row]})", width=256)
-        c2.image(blended, caption=f"Grad-CAM for class {classes[k]}", width=256)
+        caption = f"{names[row]} (true {staged['labels'][row]})"
+        c1.image(image, caption=common.text(caption), width=256)
+        c2.image(blended, caption=common.text(f"Grad-CAM for class {classes[k]}"), width=256)
         c2.download_button(
             "Download the overlay (PNG)",
             png_bytes(blended),
@@ -336,7 +341,8 @@ if len(classes) > 2:
         image_view(run, test, classes, proba, y)
 else:
     if classes:
-        st.caption(f"Binary view: {run.params.get('positive_class')} against the rest.")
+        positive = run.params.get("positive_class")
+        st.caption(f"Binary view: {common.text(positive)} against the rest.")
     binary_view(run, test, val)
     if classes:
         st.subheader("Per class")

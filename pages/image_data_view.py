@@ -16,7 +16,14 @@ from finml.data.target import check_class_counts
 from finml.errors import FinmlError
 from finml.reporting import charts
 from finml.training import jobs
-from pages.common import dataset_ready, progress_callback
+from pages.common import (
+    dataset_ready,
+    progress_callback,
+    show_error,
+    show_info,
+    show_warning,
+    text,
+)
 
 
 @st.cache_data(scope="session", max_entries=8, show_spinner="Grouping near-duplicates...")
@@ -98,7 +105,7 @@ def render():
     try:
         loaded = _load(source, size, mode)
     except FinmlError as exc:
-        st.error(str(exc), icon=":material/error:")
+        show_error(exc)
         st.stop()
     if loaded is None:
         st.info(
@@ -110,7 +117,7 @@ def render():
         counts = {f"class {c!r}": n for c, n in image_set.class_counts().items()}
         check_class_counts(counts, "of these images", "images")
     except FinmlError as exc:
-        st.error(str(exc), icon=":material/error:")
+        show_error(exc)
         st.stop()
 
     st.subheader("Dataset report")
@@ -124,7 +131,7 @@ def render():
         st.warning(f"{len(image_set.skipped)} file(s) could not be used and were skipped.")
         st.dataframe(pd.DataFrame(image_set.skipped, columns=["file", "reason"]), hide_index=True)
     for note in image_set.notes[:20]:
-        st.info(note)
+        show_info(note)
     left, right = st.columns(2)
     left.plotly_chart(charts.counts_bar(counts, "Images per class"), width="stretch")
     mode_counts = dict(pd.Series(image_set.modes).value_counts())
@@ -132,11 +139,11 @@ def render():
     st.plotly_chart(charts.image_sizes(image_set.sizes, image_set.labels), width="stretch")
     with st.expander("Sample images per class", expanded=True):
         for label in image_set.classes:
-            st.markdown(f"**{label}**")
+            st.markdown(f"**{text(label)}**")
             idx = np.flatnonzero(image_set.labels == label)[:8]
             st.image(
                 [image_set.images[i] for i in idx],
-                caption=[image_set.names[i] for i in idx],
+                caption=[text(image_set.names[i]) for i in idx],
                 width=96,
             )
 
@@ -186,11 +193,11 @@ def render():
     try:
         split = make_split(pd.DataFrame({"group": groups}), y, split_spec)
     except FinmlError as exc:
-        st.error(str(exc), icon=":material/error:")
+        show_error(exc)
         st.stop()
     st.dataframe(class_report(y, classes, split, groups if group_col else None), hide_index=True)
     for warning in split_warnings(y, classes, split):
-        st.warning(warning)
+        show_warning(warning)
     default_pos = classes.index("yes") if "yes" in classes else len(classes) - 1
     positive = st.selectbox(
         "Positive class (for ROC and threshold analyses)",
@@ -215,4 +222,4 @@ def render():
     ds = st.session_state.get("dataset")
     if ds is not None and ds.kind == "images":
         what = f"{len(ds.classes)} classes, {ds.size} px {ds.mode}"
-        dataset_ready(f"Ready: {ds.name}, {what}.", ds)
+        dataset_ready(text(f"Ready: {ds.name}, {what}."), ds)

@@ -40,15 +40,13 @@ def predict_table(run, model):
         st.stop()
     settings = get_settings()
     try:
-        frame = read_table(
-            up.getvalue(), up.name, max_bytes=settings.max_upload_bytes, max_rows=settings.max_rows
-        ).frame
+        frame = read_table(up.getvalue(), up.name, **settings.read_limits()).frame
         scored, messages = score_rows(model, frame, threshold)
     except FinmlError as exc:
-        st.error(str(exc), icon=":material/error:")
+        common.show_error(exc)
         st.stop()
     for message in messages:
-        st.warning(message)
+        common.show_warning(message)
     flagged = int((scored["issues"] != "").sum())
     c1, c2, c3 = st.columns(3)
     c1.metric("Rows scored", f"{len(scored):,}")
@@ -79,7 +77,7 @@ def predict_images(run, model):
         st.stop()
     table, batch, skipped = predict_image_files(model, [(f.name, f.getvalue()) for f in files])
     for name, why in skipped:
-        st.warning(f"{name}: {why}")
+        common.show_warning(f"{name}: {why}")
     if table.empty:
         st.stop()
     st.dataframe(table, hide_index=True, width="stretch")
@@ -109,8 +107,8 @@ def predict_images(run, model):
     for i, row in table.iterrows():
         c1, c2 = st.columns(2)
         title = f"{row['file']}: {row['predicted class']} ({row['probability']:.2f})"
-        c1.image(batch[i], caption=title, width=224)
-        c2.image(overlays[i][0], caption=f"Grad-CAM for {overlays[i][1]}", width=224)
+        c1.image(batch[i], caption=common.text(title), width=224)
+        c2.image(overlays[i][0], caption=common.text(f"Grad-CAM for {overlays[i][1]}"), width=224)
 
 
 st.title("Predict")
@@ -122,7 +120,7 @@ try:
     with st.spinner("Loading the model..."):
         model = common.fitted_model(common.data_dir(), run.run_id)
 except FinmlError as exc:
-    st.error(str(exc), icon=":material/error:")
+    common.show_error(exc)
     st.stop()
 if model.is_image_model:
     predict_images(run, model)

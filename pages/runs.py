@@ -21,7 +21,7 @@ with st.expander("Import a run exported by finml"):
         try:
             new_id = import_run(upload.getvalue(), store, name=upload.name)
         except FinmlError as exc:
-            st.error(str(exc), icon=":material/error:")
+            common.show_error(exc)
         else:
             st.success(f"Imported as run {new_id[:8]}.")
 runs = jobs.list_runs(store)
@@ -50,7 +50,7 @@ if st.session_state.get("run") not in by_id:
 choice = st.selectbox("Run", ids, format_func=lambda i: by_id[i].label, key="run")
 run = by_id[choice]
 if run.reason:
-    st.error(f"{run.status}: {run.reason}")
+    common.show_error(f"{run.status}: {run.reason}")
 cols = st.columns(4)
 if run.has_results and cols[0].button("Open in Evaluate", key="open_eval"):
     common.open_run("pages/evaluate.py", choice)
@@ -65,7 +65,7 @@ if run.has_results and cols[2].button("Prepare export file", key="export"):
     try:
         st.session_state.export_file = (choice, export_run(store, choice))
     except FinmlError as exc:
-        st.error(str(exc))
+        common.show_error(exc)
 if st.session_state.get("export_file", (None,))[0] == choice:
     cols[2].download_button(
         "Download bundle",
@@ -77,7 +77,7 @@ if st.session_state.get("export_file", (None,))[0] == choice:
 if run.status not in ACTIVE:
     confirm = cols[3].checkbox("Confirm delete", key="confirm_delete")
     if cols[3].button("Delete run", key="delete", disabled=not confirm):
-        store.delete_run(choice)
+        jobs.delete_run(choice, store)
         st.session_state.pop("run", None)
         st.rerun()
 

@@ -10,7 +10,7 @@ from finml.reporting.runs import headline_metrics, progress
 from finml.store import ACTIVE, QUEUED
 from finml.training import jobs
 from finml.training.spec import RunSpec
-from pages.common import guarded, open_run
+from pages.common import guarded, open_run, show_error, show_warning, text
 from pages.common import store as run_store
 
 st.title("Train")
@@ -41,7 +41,7 @@ if ds is None and st.query_params.get("dataset"):  # a reload or a link: restore
     try:
         ds = st.session_state["dataset"] = load_dataset_spec(st.query_params["dataset"])
     except FinmlError as exc:
-        st.warning(str(exc))
+        show_warning(exc)
 if ds is not None:
     st.query_params["dataset"] = ds.dataset_id
 if ds is None:
@@ -52,7 +52,7 @@ else:
     if ds.kind == "images":
         what = f"{len(ds.classes)} classes ({', '.join(ds.classes)}), {ds.size} px {ds.mode}"
         grouping = ", group-aware" if ds.split.group_col else ", random"
-        st.caption(f"Dataset: **{ds.name}**, {what}, {split}{grouping}.")
+        st.caption(f"Dataset: **{text(ds.name)}**, {text(what)}, {split}{grouping}.")
         if st.button("Load the Br35H 64-px preset", key="preset"):
             model_name, values, _ = PRESETS["br35h-64"]
             st.session_state["model"] = model_name
@@ -61,8 +61,8 @@ else:
     else:
         n_features = len(ds.numeric) + len(ds.categorical)
         st.caption(
-            f"Dataset: **{ds.name}**, target `{ds.target}` = `{ds.positive}`, "
-            f"{n_features} features, {split}."
+            f"Dataset: **{text(ds.name)}**, target {text(repr(ds.target))} = "
+            f"{text(repr(ds.positive))}, {n_features} features, {split}."
         )
     choices = model_names_for(ds.kind)
     if st.session_state.get("model") not in choices:
@@ -93,7 +93,7 @@ else:
             spec = RunSpec(ds, model, resolve_params(model, values), class_weights, int(seed))
             run_id = jobs.submit(spec, store)
         except FinmlError as exc:
-            st.error(str(exc), icon=":material/error:")
+            show_error(exc)
         else:
             st.session_state.active_run = run_id
             st.query_params["run"] = run_id
@@ -119,7 +119,7 @@ def monitor(run_id: str, was_active: bool) -> None:
     """Redraw status, progress and learning curves from the run store."""
     run = store.get_run(run_id)
     history = store.history(run_id)
-    st.subheader(f"Run {run.name}")
+    st.subheader(f"Run {text(run.name)}")
     fraction, label = progress(run, history)
     if run.status == QUEUED:
         place = jobs.queue_positions(store.list_runs()).get(run_id)
@@ -132,7 +132,7 @@ def monitor(run_id: str, was_active: bool) -> None:
     elif was_active:
         st.rerun()  # the run ended: redraw the page once, without polling
     if run.status in ("failed", "interrupted"):
-        st.error(f"Run {run.status}: {run.reason}")
+        show_error(f"Run {run.status}: {run.reason}")
     if len(history):
         st.plotly_chart(charts.learning_curves(history), width="stretch")
     if run.has_results:

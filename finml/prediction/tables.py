@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from finml.errors import DataError
+from finml.errors import DataError, listing
 from finml.models.features import prepare_features
 from finml.models.pipeline import FittedModel
 
@@ -39,22 +39,29 @@ def check_schema(frame: pd.DataFrame, model: FittedModel) -> tuple[pd.DataFrame,
     if missing:
         raise DataError(
             f"The new data lacks {len(missing)} column(s) the model needs: "
-            f"{', '.join(map(repr, missing[:10]))}. Use the same columns as the training data."
+            f"{listing(missing)}. Use the same columns as the training data."
         )
     messages = []
     extra = [c for c in frame.columns if c not in (*numeric, *categorical, target)]
     if extra:
-        messages.append(
-            f"Extra column(s) not used by the model: {', '.join(map(repr, extra[:10]))}."
-        )
+        messages.append(f"Extra column(s) not used by the model: {listing(extra)}.")
     issues = [[] for _ in range(len(frame))]
     profile = model.profile
     for c in numeric:
         raw = frame[c]
-        num = pd.to_numeric(raw, errors="coerce")
+        num = pd.to_numeric(raw, errors="coerce").astype("float64")
         bad_type = (num.isna() & raw.notna()).to_numpy()
         if bad_type.any():
             messages.append(f"{c!r}: {int(bad_type.sum())} value(s) are not numbers (set missing).")
+        infinite = np.isinf(num.to_numpy())
+        if infinite.any():
+            messages.append(
+                f"{c!r}: {int(infinite.sum())} value(s) are infinite (set missing); check the "
+                "export that produced them."
+            )
+        for i in np.flatnonzero(infinite):
+            issues[i].append(f"{c}: infinite value")
+        num = num.where(~np.isinf(num), np.nan)
         ref = profile["numeric"][c]
         low, high = (num < ref["min"]).to_numpy(), (num > ref["max"]).to_numpy()
         for i in np.flatnonzero(bad_type):
@@ -68,7 +75,7 @@ def check_schema(frame: pd.DataFrame, model: FittedModel) -> tuple[pd.DataFrame,
         values = frame[c].astype(str).where(frame[c].notna(), None)
         unseen = values.notna() & ~values.isin(known)
         if unseen.any():
-            shown = sorted(set(values[unseen]))[:5]
+            shown = listing(sorted(set(values[unseen])), 5)
             messages.append(
                 f"{c!r}: {int(unseen.sum())} row(s) with categories unseen in training: {shown}."
             )

@@ -1,10 +1,24 @@
-"""Plotly figure builders: pure functions, data in, figure out."""
+"""Plotly figure builders: pure functions, data in, figure out.
+
+Plotly draws a subset of HTML in titles, tick labels and legends (``<a href>`` among it),
+so every name that comes from the data (class values, feature and column names, run names,
+file names) passes through :func:`plain` first.
+"""
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+
+def plain(text) -> str:
+    """A name from the data as plotly text: its HTML escaped (plotly shows ``&lt;`` as
+    ``<``), so ``<a href=...>`` or ``<b>`` in a class or column name stays text."""
+    return html.escape(str(text), quote=False)
+
 
 _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 50}, "template": "plotly_white"}
 
@@ -59,8 +73,8 @@ def _confusion_heatmap(cm, classes, title: str, cell_names=None) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=rates,
-            x=[f"predicted {c}" for c in classes],
-            y=[f"true {c}" for c in classes],
+            x=[f"predicted {plain(c)}" for c in classes],
+            y=[f"true {plain(c)}" for c in classes],
             text=text,
             texttemplate="%{text}",
             colorscale="Blues",
@@ -117,7 +131,7 @@ def multiclass_confusion(cm: np.ndarray, classes: tuple[str, ...] | list[str]) -
 
 def ovr_roc_curves(curves: list[tuple], classes: tuple[str, ...] | list[str]) -> go.Figure:
     """One-vs-rest ROC curve of each class, with its AUC in the legend."""
-    named = {f"{name} vs rest": curve for curve, name in zip(curves, classes, strict=True)}
+    named = {f"{plain(name)} vs rest": curve for curve, name in zip(curves, classes, strict=True)}
     return overlay_roc(named, "One-vs-rest ROC curves (test split)")
 
 
@@ -128,7 +142,7 @@ def image_sizes(sizes: list[tuple[int, int]], labels: list[str] | np.ndarray) ->
     frame["side"] = frame[["width", "height"]].max(axis=1)
     fig = go.Figure()
     for label, part in frame.groupby("label"):
-        fig.add_histogram(x=part["side"], name=str(label), opacity=0.6, nbinsx=40)
+        fig.add_histogram(x=part["side"], name=plain(label), opacity=0.6, nbinsx=40)
     fig.update_layout(
         barmode="overlay",
         title="Original image size by class (longer side)",
@@ -141,7 +155,8 @@ def image_sizes(sizes: list[tuple[int, int]], labels: list[str] | np.ndarray) ->
 
 def counts_bar(counts: dict[str, int], title: str) -> go.Figure:
     """A bar chart of counts (class counts, image modes)."""
-    fig = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), text=list(counts.values())))
+    names = [plain(k) for k in counts]
+    fig = go.Figure(go.Bar(x=names, y=list(counts.values()), text=list(counts.values())))
     fig.update_layout(title=title, **_LAYOUT)
     return fig
 
@@ -272,7 +287,7 @@ def score_distribution(y: np.ndarray, score: np.ndarray, labels: tuple[str, str]
     """Histogram of the scores of each class, overlaid."""
     fig = go.Figure()
     for value, name in enumerate(labels):
-        fig.add_histogram(x=score[y == value], name=name, opacity=0.6, nbinsx=30)
+        fig.add_histogram(x=score[y == value], name=plain(name), opacity=0.6, nbinsx=30)
     fig.update_layout(
         barmode="overlay",
         title="Score distribution by class (test split)",
@@ -289,7 +304,7 @@ def importance_bar(table: pd.DataFrame, top: int = 15) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=part["importance"],
-            y=part["feature"],
+            y=[plain(f) for f in part["feature"]],
             orientation="h",
             error_x={"type": "data", "array": part["std"]},
         )
@@ -308,7 +323,7 @@ def overlay_roc(
     """Several ROC curves (runs, or classes one-vs-rest): {label: (fpr, tpr, auc)}."""
     fig = go.Figure()
     for label, (fpr, tpr, auc) in curves.items():
-        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{label} (AUC = {auc:.3f})")
+        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{plain(label)} (AUC = {auc:.3f})")
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
     fig.update_layout(
         title=title,
@@ -324,6 +339,8 @@ def overlay_learning(histories: dict[str, pd.DataFrame], key: str = "val_loss") 
     fig = go.Figure()
     for label, history in histories.items():
         if key in history:
-            fig.add_scatter(x=history["step"], y=history[key], mode="lines+markers", name=label)
+            fig.add_scatter(
+                x=history["step"], y=history[key], mode="lines+markers", name=plain(label)
+            )
     fig.update_layout(title=f"Learning curves: {key}", xaxis_title="epoch / iteration", **_LAYOUT)
     return fig

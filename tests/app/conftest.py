@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -30,3 +32,16 @@ def finished_run(german_spec):
     from tests.conftest import train_and_log
 
     return train_and_log(german_spec("logreg"), "logreg · German")
+
+
+def shown(element) -> str:
+    """The text of a message, caption or other Markdown element as the analyst reads it:
+    pages escape user data for Markdown (``pages.common.text``), so undo that here."""
+    value = getattr(element, "value", element)
+    return re.sub(r"\\(.)", r"\1", str(value)).replace("\u2060", "")
+
+
+def image_captions(element) -> list[str]:
+    """The captions of one ``st.image`` element (a list of images), as the analyst reads
+    them."""
+    return [shown(img.caption) for img in element.proto.imgs]

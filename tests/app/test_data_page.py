@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from finml.config import PROJECT_ROOT
-from tests.app.conftest import open_app
+from tests.app.conftest import open_app, shown
 from tests.badfiles import BAD_FILES
 
 
@@ -30,7 +30,7 @@ def test_demo_is_read_with_sensible_defaults_and_can_be_used():
     ds = at.session_state["dataset"]
     assert (ds.target, ds.positive, ds.negative) == ("creditability", "bad", "good")
     assert len(ds.numeric) + len(ds.categorical) == 20
-    assert any("Ready" in s.value for s in at.success)
+    assert any("Ready" in shown(s) for s in at.success)
 
 
 # Streamlit's uploader itself refuses extensions outside its `type` list (in the browser
@@ -42,7 +42,7 @@ UPLOADABLE = sorted(c for c in BAD_FILES if c != "unsupported extension")
 def test_a_bad_upload_shows_its_message_and_nothing_breaks(case):
     filename, content, phrase = BAD_FILES[case]
     at = _upload(open_app(), filename, content)
-    assert len(at.error) == 1 and phrase in at.error[0].value
+    assert len(at.error) == 1 and phrase in shown(at.error[0])
     assert "dataset" not in at.session_state
 
 
@@ -53,7 +53,7 @@ def _csv(rows: list[str]) -> bytes:
 def test_a_one_class_target_is_refused_before_training():
     at = _upload(open_app(), "one.csv", _csv([f"{i},{'AB'[i % 2]},good" for i in range(50)]))
     at.selectbox(key="target").set_value("target").run()
-    assert "single value" in at.error[0].value
+    assert "single value" in shown(at.error[0])
     assert not [b for b in at.button if b.key == "use_dataset"]  # no way on to training
 
 
@@ -61,7 +61,7 @@ def test_a_class_with_too_few_rows_is_refused():
     rows = [f"{i},{'AB'[i % 2]},{'bad' if i < 5 else 'good'}" for i in range(60)]
     at = _upload(open_app(), "few.csv", _csv(rows))
     at.selectbox(key="target").set_value("target").run()
-    assert "only 5 rows" in at.error[0].value
+    assert "only 5 rows" in shown(at.error[0])
 
 
 def test_leaky_and_id_columns_are_warned_about():
@@ -69,7 +69,7 @@ def test_leaky_and_id_columns_are_warned_about():
     content = ("x,grade,target,written_off\n" + "\n".join(rows) + "\n").encode()
     at = _upload(open_app(), "leak.csv", content)
     at.selectbox(key="target").set_value("target").run()
-    texts = " ".join(w.value for w in at.warning)
+    texts = " ".join(shown(w) for w in at.warning)
     assert "Possible leakage: 'written_off'" in texts
     assert "ID-like column(s) 'x'" in texts
 
@@ -118,11 +118,11 @@ def test_size_and_row_caps_are_enforced_in_the_page(monkeypatch):
     monkeypatch.setenv("FINML_MAX_UPLOAD_MB", "1")
     big = _csv([f"{i},{'AB'[i % 2]},good" for i in range(120_000)])
     assert len(big) > 2**20
-    assert "the limit is 1 MiB" in _upload(open_app(), "big.csv", big).error[0].value
+    assert "the limit is 1 MiB" in shown(_upload(open_app(), "big.csv", big).error[0])
     monkeypatch.setenv("FINML_MAX_UPLOAD_MB", "200")
     monkeypatch.setenv("FINML_MAX_ROWS", "10")
     long = _csv([f"{i},A,good" for i in range(20)])
-    assert "more than 10 data rows" in _upload(open_app(), "long.csv", long).error[0].value
+    assert "more than 10 data rows" in shown(_upload(open_app(), "long.csv", long).error[0])
 
 
 def test_out_of_time_split_uses_the_date_column():

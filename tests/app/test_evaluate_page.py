@@ -7,7 +7,7 @@ import pytest
 from finml.evaluation.metrics import binary_metrics
 from finml.evaluation.thresholds import GERMAN_CREDIT_COSTS, min_cost_threshold, youden_threshold
 from finml.store import RunStore
-from tests.app.conftest import open_app
+from tests.app.conftest import open_app, shown
 
 
 def _metric(at, name):
@@ -16,7 +16,7 @@ def _metric(at, name):
 
 
 def test_no_runs_yet():
-    assert "No run has test results" in open_app("evaluate").info[0].value
+    assert "No run has test results" in shown(open_app("evaluate").info[0])
 
 
 def test_threshold_slider_recomputes_from_stored_predictions(finished_run):
@@ -38,7 +38,7 @@ def test_youden_threshold_comes_from_the_validation_split(finished_run):
     store = RunStore()
     val = store.read_frame(finished_run, "predictions/validation.parquet")
     expected = youden_threshold(val["y_true"].to_numpy(), val["score"].to_numpy())
-    assert f"{expected:.3f}" in " ".join(c.value for c in at.caption)
+    assert f"{expected:.3f}" in " ".join(shown(c) for c in at.caption)
     test = store.read_frame(finished_run, "predictions/test.parquet")
     at_youden = binary_metrics(test["y_true"], test["score"], expected)
     assert _metric(at, "Specificity") == round(at_youden["specificity"], 4)
@@ -55,7 +55,7 @@ def test_costs_cis_and_a_saved_threshold(finished_run):
     assert at.number_input(key="cost_fn").value == GERMAN_CREDIT_COSTS["fn"]
     val = RunStore().read_frame(finished_run, "predictions/validation.parquet")
     best, _ = min_cost_threshold(val["y_true"], val["score"], 1.0, 5.0)
-    assert f"{best:.3f}" in " ".join(c.value for c in at.caption)
+    assert f"{best:.3f}" in " ".join(shown(c) for c in at.caption)
     at.button(key="save_threshold").click().run()
     assert RunStore().get_run(finished_run).threshold == pytest.approx(best)
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
@@ -97,7 +97,7 @@ def test_predict_page_reports_a_missing_column(finished_run, german):
     rows = german.head(5).drop(columns=["creditability", "purpose"]).to_csv(index=False).encode()
     at.file_uploader(key="rows").set_value(("applicants.csv", rows, "text/csv")).run()
     assert not at.exception, at.exception
-    assert "lacks 1 column(s) the model needs: 'purpose'" in at.error[0].value
+    assert "lacks 1 column(s) the model needs: 'purpose'" in shown(at.error[0])
 
 
 def test_report_button_offers_the_html_download(finished_run):
@@ -124,7 +124,7 @@ def test_the_run_is_kept_in_the_url_so_a_reload_or_a_link_opens_it(finished_run,
     assert linked.selectbox(key="eval_run").value == finished_run
     assert linked.query_params["run"] == finished_run
     missing = open_app("evaluate", {"run": "0" * 32})
-    assert "not available" in missing.info[0].value
+    assert "not available" in shown(missing.info[0])
     assert missing.selectbox(key="eval_run").value == newest
 
 

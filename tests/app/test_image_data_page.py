@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests import hostile_images as h
-from tests.app.conftest import open_app
+from tests.app.conftest import open_app, shown
 
 
 def _image_mode(source: str | None = None):
@@ -48,7 +48,7 @@ def test_hostile_zip_shows_its_message(content, phrase, data_dir):
     at = _image_mode("Upload a ZIP")
     at.file_uploader(key="img_zip").set_value(("scans.zip", content, "application/zip")).run()
     assert not at.exception, at.exception
-    assert phrase in at.error[0].value
+    assert phrase in shown(at.error[0])
     assert not (data_dir / "datasets").exists()  # nothing was staged
 
 
@@ -68,11 +68,11 @@ def test_too_few_images_of_a_class_are_refused_and_a_small_test_split_is_warned_
     at = _image_mode("Upload a ZIP")
     tiny = h.zip_of(h.class_folders(8))
     at.file_uploader(key="img_zip").set_value(("tiny.zip", tiny, "application/zip")).run()
-    assert "has only 8 images; at least 10 of each class" in at.error[0].value
+    assert "has only 8 images; at least 10 of each class" in shown(at.error[0])
     assert not [b for b in at.button if b.key == "use_images"]
     at.file_uploader(key="img_zip").set_value(
         ("small.zip", h.zip_of(h.class_folders(14)), "application/zip")
     ).run()
     assert not at.error
-    warning = " ".join(w.value for w in at.warning)
+    warning = " ".join(shown(w) for w in at.warning)
     assert "The test split holds only" in warning and "95% CI about ±" in warning

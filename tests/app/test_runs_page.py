@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from tests.app.conftest import open_app
+from tests.app.conftest import open_app, shown
 
 
 def test_empty_store():
-    assert "No runs yet" in open_app("runs").info[0].value
+    assert "No runs yet" in shown(open_app("runs").info[0])
 
 
 def test_lists_runs_and_opens_one_in_evaluate(finished_run):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from finml.store import RunStore
-from tests.app.conftest import open_app
+from tests.app.conftest import open_app, shown
 from tests.conftest import wait_for
 
 
@@ -17,7 +17,7 @@ def _with_dataset(german_spec, model="logreg"):
 
 def test_without_data_the_page_says_where_to_start():
     at = open_app("train")
-    assert "Data page" in at.info[0].value
+    assert "Data page" in shown(at.info[0])
 
 
 def test_start_submits_a_job_that_the_page_then_shows(german_spec, reap):
@@ -54,7 +54,7 @@ def test_bad_hyperparameters_show_a_message_and_submit_nothing(german_spec):
     at.selectbox(key="model").set_value("mlp").run()
     at.text_input(key="mlp.hidden").set_value("64,abc")
     at.button(key="start").click().run()
-    assert "comma-separated" in at.error[0].value
+    assert "comma-separated" in shown(at.error[0])
     assert "active_run" not in at.session_state
     assert RunStore().list_runs() == []
 
@@ -90,11 +90,11 @@ def test_a_reload_restores_the_dataset_from_the_url(german_spec):
     ds = german_spec("logreg").dataset
     save_dataset_spec(ds)
     at = open_app("train")
-    assert "Data page" in at.info[0].value  # a fresh session knows no dataset...
+    assert "Data page" in shown(at.info[0])  # a fresh session knows no dataset...
     reloaded = open_app("train", {"dataset": ds.dataset_id})  # ...but the URL does
-    assert any(ds.name in c.value for c in reloaded.caption)
+    assert any(ds.name in shown(c) for c in reloaded.caption)
     assert reloaded.session_state["dataset"] == ds
     assert [b for b in reloaded.button if b.key == "start"]
     gone = open_app("train", {"dataset": "f" * 32})
-    assert "no longer in the workspace" in gone.warning[0].value
-    assert "Data page" in gone.info[0].value
+    assert "no longer in the workspace" in shown(gone.warning[0])
+    assert "Data page" in shown(gone.info[0])

@@ -19,6 +19,8 @@ import pytest
 from finml.config import PROJECT_ROOT
 
 CHROMIUM = "/usr/bin/chromium"
+#: Streamlit marks its app root with the script's state; "notRunning" once a run is done.
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

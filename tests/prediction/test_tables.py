@@ -67,7 +67,7 @@ def test_a_bad_file_is_checked_row_by_row(trained, tmp_path):
     scored, messages = score_rows(bundle, _csv_round_trip(new, tmp_path), threshold=0.5)
     text = " ".join(messages)
     assert "'duration_in_month': 1 value(s) are not numbers" in text
-    assert "'purpose': 1 row(s) with categories unseen in training: ['space travel']" in text
+    assert "'purpose': 1 row(s) with categories unseen in training: 'space travel'." in text
     assert "Extra column(s) not used by the model: 'customer_note'" in text
     assert scored["issues"].iloc[0] == "duration_in_month: not a number"
     assert "credit_amount=1e+07 outside training range" in scored["issues"].iloc[1]
