@@ -93,10 +93,10 @@ def validate_target(frame: pd.DataFrame, target: str, positive: str) -> np.ndarr
             f"The target {target!r} has a single value ({s.iloc[0]!r}); a classifier needs "
             "rows of both classes."
         )
-    if str(positive) not in set(s.astype(str)):
-        raise TargetError(f"The positive class {positive!r} does not occur in {target!r}.")
     y = binary_target(s, positive)
     n_pos = int(y.sum())
+    if n_pos == 0:
+        raise TargetError(f"The positive class {positive!r} does not occur in {target!r}.")
     check_class_counts(
         {f"positive class {positive!r}": n_pos, "other class(es)": len(y) - n_pos},
         f"of {target!r}",
@@ -152,7 +152,6 @@ def leakage_warnings(
     if not n1 or not n0:
         return []
     scores = {}
-    rate = pd.Series(y.astype(float), index=data.index)
     for col in schema.columns:
         if col.name == target or col.kind not in ("numeric", "categorical"):
             continue
@@ -162,11 +161,12 @@ def leakage_warnings(
             if x.notna().any():
                 scores[col.name] = x.fillna(x.median())
         elif col.n_unique <= 50:
-            key = s.astype(str)
-            scores[col.name] = key.map(rate.groupby(key).mean())
+            codes, _ = pd.factorize(s, use_na_sentinel=False)  # missing is a category too
+            rate = np.bincount(codes, weights=y) / np.bincount(codes)
+            scores[col.name] = rate[codes]
     if not scores:
         return []
-    ranks = pd.DataFrame(scores).rank(method="average").to_numpy()
+    ranks = pd.DataFrame(scores, index=data.index).rank(method="average").to_numpy()
     auc = (ranks[y].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
     hits = [(c, float(max(a, 1 - a))) for c, a in zip(scores, auc, strict=True)]
     return sorted(((c, a) for c, a in hits if a >= LEAKAGE_AUC), key=lambda t: -t[1])

@@ -41,7 +41,12 @@ def prepare_features(
         out[c] = values.where(np.isfinite(values), np.nan)
     for c in categorical:
         s = frame[c]
-        out[c] = s.astype(str).where(s.notna(), np.nan).astype(object)
+        if isinstance(s.dtype, pd.StringDtype):  # text already: one conversion, no copy as str
+            out[c] = s.to_numpy(dtype=object, na_value=np.nan)
+        elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "string":
+            out[c] = s.where(s.notna(), np.nan)  # text in an object column: keep the strings
+        else:
+            out[c] = s.astype(str).where(s.notna(), np.nan).astype(object)
     return out
 
 
