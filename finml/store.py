@@ -85,6 +85,11 @@ class RunInfo:
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
+    def followup(self) -> str:
+        """What the worker still computes after the result ("" if nothing)."""
+        return self.tags.get("finml.followup", "")
+
+    @property
     def has_results(self) -> bool:
         """True once the run ended with test predictions and metrics to evaluate."""
         return self.status in EVALUABLE and "test_roc_auc" in self.metrics
@@ -226,13 +231,23 @@ class RunStore:
         """Record the planned number of epochs / iterations (the progress bar's total)."""
         _retry(self.client.set_tag, run_id, "finml.total_steps", str(int(total)))
 
+    def set_followup(self, run_id: str, what: str) -> None:
+        """Record what the worker computes after the result (e.g. ``"permutation
+        importance"``); ``""`` when done. Read back as :attr:`RunInfo.followup`."""
+        _retry(self.client.set_tag, run_id, "finml.followup", what)
+
     def log_step(self, run_id: str, step: int, metrics: dict[str, float]) -> None:
         """Log one epoch's metrics at ``step`` in a single write."""
+        self.log_steps(run_id, [(step, metrics)])
+
+    def log_steps(self, run_id: str, steps: list[tuple[int, dict[str, float]]]) -> None:
+        """Log several steps' metrics in as few writes as MLflow allows (1,000 values each)."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        items = [Metric(k, float(v), now, int(step)) for k, v in metrics.items()]
-        _retry(self.client.log_batch, run_id, metrics=items)
+        items = [Metric(k, float(v), now, int(step)) for step, m in steps for k, v in m.items()]
+        for start in range(0, len(items), 1000):
+            _retry(self.client.log_batch, run_id, metrics=items[start : start + 1000])
 
     def log_metrics(self, run_id: str, metrics: dict[str, float]) -> None:
         """Log final metrics (step 0)."""

@@ -171,12 +171,31 @@ def binary_view(run, test, val, positive=None):
         else:
             clinical_pack(y, score, val_y, val_score, labels)
     with tabs[3]:
-        try:
-            importance = store.read_frame(run.run_id, "explain/permutation_importance.parquet")
-        except FinmlError:
-            st.caption("This run has no permutation importance (image runs: see Grad-CAM).")
+        importance_view(run.run_id, bool(run.followup))
+
+
+@st.fragment(run_every=2.0)
+@common.guarded
+def _importance_pending(run_id: str) -> None:
+    """Shown while the worker still computes the importance; redraws the page once it ends."""
+    run = store.get_run(run_id)
+    if run.followup:
+        st.info(f"The worker is computing the {run.followup}; it appears here when done.")
+    else:
+        st.rerun()
+
+
+def importance_view(run_id: str, pending: bool) -> None:
+    """Permutation importance of the run, or a note while the worker computes it."""
+    try:
+        importance = store.read_frame(run_id, "explain/permutation_importance.parquet")
+    except FinmlError:
+        if pending:
+            _importance_pending(run_id)
         else:
-            st.plotly_chart(charts.importance_bar(importance), width="stretch")
+            st.caption("This run has no permutation importance (image runs: see Grad-CAM).")
+    else:
+        st.plotly_chart(charts.importance_bar(importance), width="stretch")
 
 
 def credit_pack(y, score, labels, values):

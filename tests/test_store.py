@@ -86,3 +86,15 @@ def test_a_locked_store_is_retried_then_reported_plainly(monkeypatch, data_dir):
     threading.Timer(1.0, holder.rollback).start()  # released while a read is retrying
     assert RunStore().get_run(run_id).run_id == run_id
     holder.close()
+
+
+def test_many_steps_are_logged_in_batches_of_at_most_1000_values():
+    store = RunStore()
+    run_id = store.create_run("r", {"model": "hgb"}, {"finml.model": "hgb"})
+    steps = [(s, {"loss": 1 / s, "val_loss": 2 / s, "val_auc": 0.5}) for s in range(1, 601)]
+    store.log_steps(run_id, steps)  # 1,800 values: two MLflow batches
+    history = store.history(run_id)
+    assert history["step"].tolist() == list(range(1, 601))
+    assert history["val_loss"].iloc[-1] == pytest.approx(2 / 600)
+    store.log_steps(run_id, [(5, {"val_auc": 0.9})])  # a step again, with one more value
+    assert store.history(run_id).set_index("step").loc[5, "val_auc"] == 0.9

@@ -14,6 +14,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+#: Most validation rows permuted per repeat (a fresh random sample each repeat, through
+#: ``permutation_importance(max_samples=...)``): the cost stays flat from 20,000 rows up.
+IMPORTANCE_ROWS = 20_000
+
 
 def permutation_importances(
     model, x_val: pd.DataFrame, y_val: np.ndarray, seed: int, n_repeats: int = 5
@@ -26,7 +30,7 @@ def permutation_importances(
         x_val: the validation rows, with at least the model's feature columns.
         y_val: their int 0/1 labels (1 = the positive class), shape (n,).
         seed: random seed of the shuffles.
-        n_repeats: shuffles per feature.
+        n_repeats: shuffles per feature (each on at most :data:`IMPORTANCE_ROWS` rows).
 
     Returns:
         DataFrame with ``feature``, ``importance`` (mean ROC-AUC drop) and ``std``, largest
@@ -36,7 +40,13 @@ def permutation_importances(
 
     features = list(model.feature_names_in_)
     result = permutation_importance(
-        model, x_val[features], y_val, scoring="roc_auc", n_repeats=n_repeats, random_state=seed
+        model,
+        x_val[features],
+        y_val,
+        scoring="roc_auc",
+        n_repeats=n_repeats,
+        random_state=seed,
+        max_samples=min(len(x_val), IMPORTANCE_ROWS),
     )
     table = pd.DataFrame(
         {"feature": features, "importance": result.importances_mean, "std": result.importances_std}

@@ -131,7 +131,7 @@ MODELS: dict[str, ModelInfo] = {
                 Param("min_samples_leaf", "Min. rows per leaf", "int", 20, 1, 10000),
                 Param("l2_regularization", "L2 regularisation", "float", 1.0, 0.0, 1e4),
             ),
-            "Boosted trees; progress is reported every 10 iterations.",
+            "Boosted trees, fitted once; training and validation loss after every iteration.",
         ),
         ModelInfo(
             "mlp",

@@ -15,8 +15,9 @@ def build_sklearn(name: str, params: dict, *, class_weights: bool, seed: int):
         seed: random state.
 
     Returns:
-        A ``LogisticRegression`` or a ``HistGradientBoostingClassifier`` (with
-        ``warm_start=True`` so the trainer can grow it in steps and report progress).
+        A ``LogisticRegression`` or a ``HistGradientBoostingClassifier`` (no early stopping:
+        the trainer turns on the fit's per-iteration loss bookkeeping for progress, and
+        ``categorical_features`` for native categories).
     """
     cw = "balanced" if class_weights else None
     if name == "logreg":
@@ -34,7 +35,6 @@ def build_sklearn(name: str, params: dict, *, class_weights: bool, seed: int):
         min_samples_leaf=params["min_samples_leaf"],
         l2_regularization=params["l2_regularization"],
         early_stopping=False,
-        warm_start=True,
         class_weight=cw,
         random_state=seed,
     )

@@ -34,7 +34,13 @@ def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go
     names = {"loss": "training loss", "val_loss": "validation loss"}
     for key, label in names.items():
         if key in history:
-            fig.add_scatter(x=history["step"], y=history[key], mode="lines+markers", name=label)
+            fig.add_scatter(
+                x=history["step"],
+                y=history[key],
+                mode="lines+markers",
+                name=label,
+                connectgaps=True,  # boosting has ROC-AUC at sampled steps only
+            )
     if "val_auc" in history:
         fig.add_scatter(
             x=history["step"],
@@ -43,6 +49,7 @@ def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go
             name="validation ROC-AUC",
             yaxis="y2",
             line={"dash": "dot"},
+            connectgaps=True,
         )
     fig.update_layout(
         title=title,

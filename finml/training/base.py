@@ -5,6 +5,7 @@ to a stop file."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -15,10 +16,59 @@ from finml.data.split import Split
 
 
 class Sink(Protocol):
-    """Receives training progress. ``step`` counts epochs (or iterations) done, 1-based."""
+    """Receives training progress. ``step`` counts epochs (or iterations) done, 1-based; a
+    step may be reported again with more metrics, to be merged by step."""
 
     def on_step(self, step: int, total: int, metrics: dict[str, float]) -> None:
         """Called after each epoch / reporting step with that step's metrics."""
+
+
+#: Seconds between two progress writes of :class:`SampledSink` (live curves stay live while
+#: short epochs do not each pay a store write).
+PROGRESS_EVERY_S = 0.5
+
+
+class SampledSink:
+    """Forward progress to ``sink`` at most every ``every_s`` seconds; keep every step.
+
+    The first step is forwarded at once (the UI shows the run has started); later steps
+    only once ``every_s`` has passed since the last forwarded one. :meth:`flush` forwards
+    the steps held back, in one ``on_steps`` call when the sink has it, so the stored
+    curve is complete at the end.
+
+    Args:
+        sink: the sink to forward to.
+        every_s: minimum seconds between two forwarded steps (0 forwards every step).
+        clock: monotonic clock in seconds (tests pass their own).
+    """
+
+    def __init__(self, sink: Sink, every_s: float = PROGRESS_EVERY_S, clock=time.monotonic):
+        self.sink = sink
+        self.every_s = every_s
+        self.clock = clock
+        self.held_: list[tuple[int, int, dict[str, float]]] = []
+        self.sent_ = 0
+        self.last_ = -float("inf")
+
+    def on_step(self, step: int, total: int, metrics: dict[str, float]) -> None:
+        """Hold the step, and forward it (with any held before it) if it is time."""
+        self.held_.append((step, total, dict(metrics)))
+        now = self.clock()
+        if now - self.last_ >= self.every_s:
+            self.last_ = now
+            self.flush()
+
+    def flush(self) -> None:
+        """Forward every held step (one batch where the sink supports ``on_steps``)."""
+        held, self.held_ = self.held_, []
+        if not held:
+            return
+        self.sent_ += len(held)
+        if hasattr(self.sink, "on_steps"):
+            self.sink.on_steps(held)
+        else:
+            for step in held:
+                self.sink.on_step(*step)
 
 
 class ListSink:
@@ -30,6 +80,15 @@ class ListSink:
     def on_step(self, step: int, total: int, metrics: dict[str, float]) -> None:
         """Append ``(step, total, metrics)``."""
         self.steps.append((step, total, dict(metrics)))
+
+    def history(self) -> pd.DataFrame:
+        """The steps merged by step (a step reported again adds its metrics), like
+        :meth:`finml.store.RunStore.history`: column ``step`` and one per metric."""
+        merged: dict[int, dict[str, float]] = {}
+        for step, _, metrics in self.steps:
+            merged.setdefault(step, {}).update(metrics)
+        rows = [{"step": step, **m} for step, m in sorted(merged.items())]
+        return pd.DataFrame(rows, columns=None if rows else ["step"])
 
 
 @dataclass

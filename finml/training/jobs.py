@@ -114,14 +114,15 @@ def is_alive(run_id: str, settings: Settings | None = None) -> bool:
 
 
 def recover_interrupted(store: RunStore | None = None, runs: list | None = None) -> list[str]:
-    """Mark ``interrupted`` every queued/running run whose processes are gone.
+    """Mark ``interrupted`` every queued/running run whose processes are gone, and clear
+    the follow-up of a finished run whose worker is gone (it will not come).
 
     Args:
         store: the run store.
         runs: the runs to check (default: all of them).
 
     Returns:
-        list[str]: ids of the runs marked.
+        list[str]: ids of the runs changed.
     """
     from finml.store import ACTIVE, INTERRUPTED, RunStore
 
@@ -134,6 +135,9 @@ def recover_interrupted(store: RunStore | None = None, runs: list | None = None)
                 INTERRUPTED,
                 "The worker ended without reporting back (the server or machine stopped).",
             )
+            marked.append(run.run_id)
+        elif run.followup and not local.is_alive(store.settings, run.run_id):
+            store.set_followup(run.run_id, "")  # the worker died after the result
             marked.append(run.run_id)
     return marked
 

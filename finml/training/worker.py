@@ -23,7 +23,7 @@ from finml.store import FAILED, RUNNING, RunStore
 from finml.training.base import TrainResult
 from finml.training.local import JobFiles
 from finml.training.spec import RunSpec
-from finml.training.tables import run_training
+from finml.training.tables import explain_result, run_training
 
 
 class StoreSink:
@@ -46,6 +46,13 @@ class StoreSink:
             self.total_ = total
         self.store.log_step(self.run_id, step, metrics)
 
+    def on_steps(self, steps: list[tuple[int, int, dict[str, float]]]) -> None:
+        """Record several steps in one batch write (see :class:`SampledSink`)."""
+        if steps and steps[-1][1] != self.total_:
+            self.store.set_total_steps(self.run_id, steps[-1][1])
+            self.total_ = steps[-1][1]
+        self.store.log_steps(self.run_id, [(step, metrics) for step, _, metrics in steps])
+
 
 def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult) -> None:
     """Log what a training run produced: split audit, predictions, test metrics, bundle."""
@@ -57,8 +64,7 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
     store.log_frame(run_id, result.test_predictions, "predictions/test.parquet")
     store.log_metrics(run_id, {f"test_{k}": v for k, v in result.test_metrics.items()})
-    if not result.importance.empty:
-        store.log_frame(run_id, result.importance, "explain/permutation_importance.parquet")
+    log_importance(store, run_id, result)
     from finml.models.bundle import save_bundle
 
     recorded = spec.run_params()
@@ -67,6 +73,12 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     result.model.set_params(meta={**provenance, "steps": result.steps, "status": result.status})
     with tempfile.TemporaryDirectory() as tmp:
         store.log_artifacts(run_id, save_bundle(Path(tmp) / "bundle", result.model), "bundle")
+
+
+def log_importance(store: RunStore, run_id: str, result: TrainResult) -> None:
+    """Log the permutation importance table, if the result has one."""
+    if not result.importance.empty:
+        store.log_frame(run_id, result.importance, "explain/permutation_importance.parquet")
 
 
 def run_job(run_id: str) -> int:
@@ -85,9 +97,19 @@ def run_job(run_id: str) -> int:
             result = run_image_training(spec, data, sink, job.stop_requested)
         else:
             frame = load_staged(spec.dataset.dataset_id, settings)
-            result = run_training(spec, frame, sink, job.stop_requested)
+            result = run_training(spec, frame, sink, job.stop_requested, explain=False)
         log_result(store, run_id, spec, result)
+        if spec.dataset.kind == "images" or result.model is None:
+            store.set_status(run_id, result.status)
+            return 0
+        # The result is complete and shown; what explains it follows in this process.
+        store.set_followup(run_id, "permutation importance")
         store.set_status(run_id, result.status)
+        try:
+            result.importance = explain_result(spec, frame, result)
+            log_importance(store, run_id, result)
+        finally:
+            store.set_followup(run_id, "")
         return 0
     except FinmlError as exc:
         store.set_status(run_id, FAILED, str(exc))

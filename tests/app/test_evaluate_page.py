@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+
 import pytest
 
 from finml.evaluation.metrics import binary_metrics
@@ -147,3 +150,47 @@ def test_a_credit_run_speaks_of_approving_and_refusing(finished_run):
     assert "Cost of a false positive (refusing a good applicant)" in labels
     tabs = [t.label for t in at.tabs]
     assert "Credit pack" in tabs and "Clinical operating points" not in tabs
+
+
+def test_importance_is_announced_while_the_worker_computes_it_then_shown(german_spec):
+    from finml.data.staging import load_staged
+    from finml.store import FINISHED
+    from finml.training.base import ListSink
+    from finml.training.local import JobFiles
+    from finml.training.tables import explain_result, run_training
+    from finml.training.worker import log_importance, log_result
+
+    store = RunStore()
+    spec = german_spec("logreg")
+    frame = load_staged(spec.dataset.dataset_id)
+    run_id = store.create_run("logreg", spec.run_params(), spec.run_tags())
+    result = run_training(spec, frame, ListSink(), explain=False)  # as the worker does
+    log_result(store, run_id, spec, result)
+    store.set_followup(run_id, "permutation importance")
+    store.set_status(run_id, FINISHED)
+    # the worker lives on while it computes: it holds its job lock, as a real worker does
+    job = JobFiles(store.settings, run_id)
+    job.dir.mkdir(parents=True, exist_ok=True)
+    lock = os.open(job.lock, os.O_CREAT | os.O_RDWR, 0o600)
+    os.write(lock, b"worker\n")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    at = open_app("evaluate")
+    assert _metric(at, "ROC-AUC") > 0.7  # the result is there before the importance
+    assert any("computing the permutation importance" in shown(i) for i in at.info)
+    result.importance = explain_result(spec, frame, result)
+    log_importance(store, run_id, result)
+    store.set_followup(run_id, "")
+    os.close(lock)  # the worker exits
+    at = open_app("evaluate")
+    assert not any("computing" in shown(i) for i in at.info)
+    assert "Permutation importance" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
+
+
+def test_a_follow_up_whose_worker_died_is_cleared(finished_run):
+    from finml.training import jobs
+
+    store = RunStore()
+    store.set_followup(finished_run, "permutation importance")  # no worker is alive for it
+    assert jobs.recover_interrupted(store) == [finished_run]
+    run = store.get_run(finished_run)
+    assert run.followup == "" and run.status == "finished"

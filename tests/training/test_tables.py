@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from finml.data.staging import load_staged
-from finml.errors import TargetError
 from finml.evaluation.metrics import binary_metrics
 from finml.training.base import ListSink
 from finml.training.tables import run_training
@@ -26,62 +25,80 @@ def test_default_settings_reach_the_auc_floor(model, german_spec, german):
         result.test_predictions["y_true"].to_numpy(), result.test_predictions["score"].to_numpy()
     )
     assert recomputed["roc_auc"] == pytest.approx(result.test_metrics["roc_auc"])
-    assert sink.steps and all("val_loss" in m and "val_auc" in m for _, _, m in sink.steps)
+    history = sink.history()
+    assert len(history) and history[["loss", "val_loss"]].notna().all(axis=None)
+    # ROC-AUC at up to 20 evenly spread steps (boosting), the last one among them
+    auc = history.dropna(subset=["val_auc"])
+    assert len(auc) == min(len(history), 20) and auc["step"].iloc[-1] == history["step"].max()
     # the fitted pipeline scores raw rows exactly as the stored test predictions
     rows = load_staged(spec.dataset.dataset_id).iloc[result.test_predictions["row"]]
     np.testing.assert_allclose(
         result.model.positive_score(rows), result.test_predictions["score"], rtol=1e-6
     )
-    assert [s for s, _, _ in sink.steps] == sorted({s for s, _, _ in sink.steps})
+    assert history["step"].is_monotonic_increasing and history["step"].iloc[0] == 1
 
 
 def test_mlp_stops_after_the_current_batch_and_keeps_what_it_has(german_spec):
     spec = german_spec("mlp", epochs=300, patience=300)
     sink = ListSink()
     result = run_training(
-        spec, load_staged(spec.dataset.dataset_id), sink, lambda: len(sink.steps) >= 2
+        spec,
+        load_staged(spec.dataset.dataset_id),
+        sink,
+        lambda: len(sink.steps) >= 2,
+        progress_every_s=0,
     )
     assert result.status == "stopped"
     assert result.steps == 3  # the stop is seen after the first batch of epoch 3
     assert len(result.test_predictions) == 200  # the partial model was still evaluated
 
 
-def test_hgb_reports_iterations_and_obeys_stop(german_spec):
+def test_hgb_reports_every_iteration_from_one_fit_and_obeys_stop(german_spec):
     spec = german_spec("hgb", max_iter=100)
     sink = ListSink()
     result = run_training(
-        spec, load_staged(spec.dataset.dataset_id), sink, lambda: len(sink.steps) >= 3
+        spec,
+        load_staged(spec.dataset.dataset_id),
+        sink,
+        lambda: len(sink.steps) >= 30,
+        progress_every_s=0,
     )
     assert result.status == "stopped"
-    assert [s for s, _, _ in sink.steps] == [10, 20, 30]
-    assert result.model.estimator.n_iter_ == 30
+    assert result.model.estimator.n_iter_ == 30  # the trees built before the stop are kept
+    history = sink.history()
+    assert history["step"].tolist() == list(range(1, 31))
+    assert history[["loss", "val_loss"]].notna().all(axis=None)
+    assert history["val_auc"].notna().sum() == 20 and history["val_auc"].notna().iloc[-1]
+    # the loss of the fit's own bookkeeping equals the log loss of the staged predictions
+    from sklearn.metrics import log_loss
+
+    x_val = result.model.transform(load_staged(spec.dataset.dataset_id).iloc[result.split.val])
+    staged = list(result.model.estimator.staged_predict_proba(x_val))
+    y_val = result.val_predictions["y_true"].to_numpy()
+    assert history["val_loss"].iloc[9] == pytest.approx(log_loss(y_val, staged[9][:, 1]), rel=1e-4)
+    assert history["loss"].iloc[-1] < history["loss"].iloc[0]  # it learned
+    # the fitted model is a plain HistGradientBoostingClassifier again (no hook left on it)
+    assert "_should_stop" not in vars(result.model.estimator)
 
 
-def test_class_weights_raise_recall_of_the_minority_class(german_spec):
-    frame = load_staged(german_spec("logreg").dataset.dataset_id)
-    plain = run_training(german_spec("logreg"), frame, ListSink()).test_metrics
-    weighted = run_training(
-        german_spec("logreg", class_weights=True), frame, ListSink()
-    ).test_metrics
-    assert weighted["recall"] > plain["recall"] + 0.1
+def test_progress_is_sampled_and_every_step_arrives_in_the_end():
+    from finml.training.base import SampledSink
 
+    now = [0.0]
+    moments = []
 
-def test_preprocessing_is_fitted_on_the_training_split_only(german_spec):
-    spec = german_spec("logreg")
-    frame = load_staged(spec.dataset.dataset_id)
-    result = run_training(spec, frame, ListSink())
-    scaler = result.model.preprocessor.named_transformers_["num"].named_steps["scale"]
-    col = spec.dataset.numeric.index("credit_amount")
-    train_mean = frame["credit_amount"].iloc[result.split.train].mean()
-    assert scaler.mean_[col] == pytest.approx(train_mean)
-    assert scaler.mean_[col] != pytest.approx(frame["credit_amount"].mean())
+    class Clocked(ListSink):
+        def on_step(self, step, total, metrics):
+            moments.append(now[0])
+            super().on_step(step, total, metrics)
 
-
-def test_untrainable_target_fails_before_training(german_spec):
-    spec = german_spec("mlp")
-    frame = load_staged(spec.dataset.dataset_id)
-    frame["creditability"] = np.where(np.arange(len(frame)) < 995, "good", "bad")
-    sink = ListSink()
-    with pytest.raises(TargetError, match="only 5 rows"):
-        run_training(spec, frame, sink)
-    assert sink.steps == []
+    sink = Clocked()
+    sampled = SampledSink(sink, every_s=1.0, clock=lambda: now[0])
+    for step in range(1, 11):
+        sampled.on_step(step, 10, {"loss": 1.0 / step})
+        now[0] += 0.3  # a step every 0.3 s
+    # forwarded at t=0 (the first step at once), then at most once a second
+    assert sorted(set(moments)) == pytest.approx([0.0, 1.2, 2.4])
+    assert [s for s, _, _ in sink.steps] == list(range(1, 10))  # step 10 still held
+    sampled.flush()
+    assert [s for s, _, _ in sink.steps] == list(range(1, 11))  # none was lost
