@@ -1,7 +1,7 @@
 """Benchmark: finml's job path against a plain Keras script, same MLP, same run.
 
 Measures, for the Keras MLP on German Credit with ``EPOCHS`` epochs (early stopping off):
-- wall time of the plain script (``bench/plain_keras_mlp.py``, a fresh process: Python start,
+- wall time of the plain script (``bench/plain_tables.py mlp``, a fresh process: Python start,
   imports, preprocessing, training, test prediction);
 - wall time of finml's job path from ``jobs.submit`` until the run is ``finished`` (the
   worker process, MLflow logging of every epoch, test evaluation, bundle), cold (a fresh
@@ -30,7 +30,14 @@ CSV = ROOT / "finml" / "data" / "builtin" / "german_credit.csv"
 def plain(epochs: int) -> float:
     t0 = time.perf_counter()
     subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "plain_keras_mlp.py"), str(CSV), str(epochs)],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "plain_tables.py"),
+            "mlp",
+            str(CSV),
+            str(epochs),
+            "32",
+        ],
         check=True,
         capture_output=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
