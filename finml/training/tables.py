@@ -94,9 +94,7 @@ def run_training(
     x_train = pre.fit_transform(X.iloc[split.train]).astype(np.float32)
     x_val = pre.transform(X.iloc[split.val]).astype(np.float32)
     y_train, y_val = y[split.train], y[split.val]
-    fit = {"keras": _fit_mlp}.get(info.family) or (
-        _fit_hgb if spec.model == "hgb" else _fit_sklearn
-    )
+    fit = _fit_mlp if info.family == "keras" else _fit_hgb if spec.model == "hgb" else _fit_sklearn
     sampled = SampledSink(sink, progress_every_s)
     estimator, steps, stopped, val_proba = fit(
         params, spec, x_train, y_train, x_val, y_val, sampled, should_stop

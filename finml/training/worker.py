@@ -41,10 +41,7 @@ class StoreSink:
 
     def on_step(self, step: int, total: int, metrics: dict[str, float]) -> None:
         """Record the planned total once, then this step's metrics (one write)."""
-        if total != self.total_:
-            self.store.set_total_steps(self.run_id, total)
-            self.total_ = total
-        self.store.log_step(self.run_id, step, metrics)
+        self.on_steps([(step, total, metrics)])
 
     def on_steps(self, steps: list[tuple[int, int, dict[str, float]]]) -> None:
         """Record several steps in one batch write (see :class:`SampledSink`)."""
@@ -108,6 +105,8 @@ def run_job(run_id: str) -> int:
         try:
             result.importance = explain_result(spec, frame, result)
             log_importance(store, run_id, result)
+        except Exception:  # the run stays finished: only its explanation is missing
+            traceback.print_exc()
         finally:
             store.set_followup(run_id, "")
         return 0

@@ -38,16 +38,22 @@ def test_default_settings_reach_the_auc_floor(model, german_spec, german):
     assert history["step"].is_monotonic_increasing and history["step"].iloc[0] == 1
 
 
-def test_mlp_stops_after_the_current_batch_and_keeps_what_it_has(german_spec):
-    spec = german_spec("mlp", epochs=300, patience=300)
+def _stopped_after(spec, steps: int):
+    """Train ``spec`` with every step reported at once, asking to stop once ``steps`` steps
+    were reported; return the result and the sink."""
     sink = ListSink()
     result = run_training(
         spec,
         load_staged(spec.dataset.dataset_id),
         sink,
-        lambda: len(sink.steps) >= 2,
+        lambda: len(sink.steps) >= steps,
         progress_every_s=0,
     )
+    return result, sink
+
+
+def test_mlp_stops_after_the_current_batch_and_keeps_what_it_has(german_spec):
+    result, _ = _stopped_after(german_spec("mlp", epochs=300, patience=300), 2)
     assert result.status == "stopped"
     assert result.steps == 3  # the stop is seen after the first batch of epoch 3
     assert len(result.test_predictions) == 200  # the partial model was still evaluated
@@ -55,14 +61,7 @@ def test_mlp_stops_after_the_current_batch_and_keeps_what_it_has(german_spec):
 
 def test_hgb_reports_every_iteration_from_one_fit_and_obeys_stop(german_spec):
     spec = german_spec("hgb", max_iter=100)
-    sink = ListSink()
-    result = run_training(
-        spec,
-        load_staged(spec.dataset.dataset_id),
-        sink,
-        lambda: len(sink.steps) >= 30,
-        progress_every_s=0,
-    )
+    result, sink = _stopped_after(spec, 30)
     assert result.status == "stopped"
     assert result.model.estimator.n_iter_ == 30  # the trees built before the stop are kept
     history = sink.history()
