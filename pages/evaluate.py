@@ -13,6 +13,7 @@ import streamlit as st
 
 from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
+from finml.evaluation.shap_values import ShapValues, summary_table
 from finml.reporting import charts
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
 from finml.reporting.exports import png_bytes, to_csv_bytes
@@ -171,13 +172,13 @@ def binary_view(run, test, val, positive=None):
         else:
             clinical_pack(y, score, val_y, val_score, labels)
     with tabs[3]:
-        importance_view(run.run_id, bool(run.followup))
+        explanations_view(run, bool(run.followup))
 
 
 @st.fragment(run_every=2.0)
 @common.guarded
-def _importance_pending(run_id: str) -> None:
-    """Shown while the worker still computes the importance; redraws the page once it ends."""
+def _explanation_pending(run_id: str) -> None:
+    """Shown while the worker still explains the run; redraws the page once it is done."""
     run = store.get_run(run_id)
     if run.followup:
         st.info(f"The worker is computing the {run.followup}; it appears here when done.")
@@ -185,17 +186,50 @@ def _importance_pending(run_id: str) -> None:
         st.rerun()
 
 
-def importance_view(run_id: str, pending: bool) -> None:
-    """Permutation importance of the run, or a note while the worker computes it."""
+def _explanation(run_id: str, artifact: str):
+    """A stored explanation table of the run, or ``None`` if it has none (yet)."""
     try:
-        importance = store.read_frame(run_id, "explain/permutation_importance.parquet")
+        return store.read_frame(run_id, artifact)
     except FinmlError:
-        if pending:
-            _importance_pending(run_id)
-        else:
-            st.caption("This run has no permutation importance (image runs: see Grad-CAM).")
-    else:
+        return None
+
+
+def explanations_view(run, pending: bool) -> None:
+    """Permutation importance and the SHAP summary of the run, or a note while the worker
+    computes them."""
+    importance = _explanation(run.run_id, "explain/permutation_importance.parquet")
+    shap = _explanation(run.run_id, "explain/shap_values.parquet")
+    if importance is not None:
         st.plotly_chart(charts.importance_bar(importance), width="stretch")
+    if shap is not None:
+        shap_summary(run, shap)
+    if pending:
+        _explanation_pending(run.run_id)
+    elif importance is None and shap is None:
+        st.caption("This run has no explanations (image runs: see Grad-CAM).")
+
+
+def shap_summary(run, shap) -> None:
+    """Beeswarm of the validation rows' SHAP values, and the mean |SHAP| per feature."""
+    from finml.data.staging import load_staged
+
+    about = store.read_json(run.run_id, "explain/shap.json")
+    values = shap.drop(columns="row")
+    features = None
+    with contextlib.suppress(FinmlError):  # staged table gone: the dots are not coloured
+        features = load_staged(run.params.get("dataset_id", "")).iloc[shap["row"]]
+        features = features[list(values.columns)].reset_index(drop=True)
+    st.plotly_chart(charts.shap_beeswarm(values, features), width="stretch")
+    table = summary_table(
+        ShapValues(values.to_numpy(), about["base_value"], list(values.columns), about["method"])
+    ).rename(columns={"mean_abs": "mean |SHAP|", "mean": "mean SHAP"})
+    st.dataframe(table.round(4), hide_index=True, width="stretch")
+    st.caption(
+        f"SHAP values ({about['method']} explainer) of {len(values)} validation rows, in "
+        f"log-odds of {common.text(run.params.get('positive_class', 'the positive class'))}: base "
+        f"value {about['base_value']:.3f} plus a row's contributions is the model's log-odds "
+        "for that row. One-hot columns are summed back into their original column."
+    )
 
 
 def credit_pack(y, score, labels, values):

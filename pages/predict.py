@@ -1,7 +1,7 @@
 """Predict page: score new applicants (a table) or new images with a trained model.
 
 Tables: the same reader and checks as the Data page, a schema check against the training
-data, scores, the decision at the run's saved threshold, reason codes, PSI per feature and
+data, scores, the decision at the run's saved threshold, SHAP reasons, PSI per feature and
 for the score. Images: predicted class, probabilities and a Grad-CAM overlay per image.
 Downloads are CSV with spreadsheet formulas neutralised, and the overlays as PNG."""
 
@@ -41,7 +41,9 @@ def predict_table(run, model):
     settings = get_settings()
     try:
         frame = read_table(up.getvalue(), up.name, **settings.read_limits()).frame
-        scored, messages = score_rows(model, frame, threshold)
+        outcome = "the risk" if domain.name == "credit" else "the score"
+        with st.spinner("Scoring and explaining (SHAP)..."):
+            scored, messages = score_rows(model, frame, threshold, outcome)
     except FinmlError as exc:
         common.show_error(exc)
         st.stop()
@@ -57,9 +59,9 @@ def predict_table(run, model):
     st.subheader("Population stability (PSI) against the training split")
     st.dataframe(psi_table(model.profile, frame, scored["score"].to_numpy()), hide_index=True)
     st.caption(
-        "Bands: < 0.1 stable, 0.1 to 0.25 moderate shift, > 0.25 major shift. Reason "
-        "codes are an approximation: the score change when a feature alone is set to its "
-        "typical training value."
+        "Bands: < 0.1 stable, 0.1 to 0.25 moderate shift, > 0.25 major shift. Reasons: the "
+        "features whose SHAP values raised the log-odds most for that row (up to four), "
+        "against a summary of the training data."
     )
 
 

@@ -74,6 +74,8 @@ def save_bundle(out_dir: Path, model: FittedModel) -> Path:
         "profile": model.profile,
         "versions": library_versions(),
     }
+    if model.background is not None:
+        meta["shap_background"] = np.asarray(model.background, dtype=np.float64).tolist()
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
     return out_dir
 
@@ -220,9 +222,28 @@ def load_bundle(bundle_dir: Path) -> FittedModel:
         positive=meta["positive"],
         profile=meta.get("profile"),
         meta=meta,
+        background=_background(meta, pre),
     )
     _smoke_test(model)
     return model
+
+
+def _background(meta: dict, preprocessor) -> np.ndarray | None:
+    """The SHAP background of ``meta.json`` (absent before this version): a list of rows of
+    finite numbers, as wide as the preprocessor's output."""
+    rows = meta.get("shap_background")
+    if rows is None or preprocessor is None:
+        return None
+    width = len(preprocessor.get_feature_names_out())
+    if (
+        not isinstance(rows, list)
+        or not 0 < len(rows) <= 1000
+        or not all(isinstance(r, list) and len(r) == width and _numbers(r) for r in rows)
+    ):
+        raise BundleError(
+            f"meta.json: 'shap_background' must be 1 to 1,000 rows of {width} finite numbers."
+        )
+    return np.asarray(rows, dtype=np.float32)
 
 
 def _smoke_test(model: FittedModel) -> None:

@@ -38,6 +38,9 @@ class FittedModel(ClassifierMixin, BaseEstimator):
         profile: the training-split profile for schema checks and PSI
             (:func:`finml.evaluation.drift.training_profile`); tables only.
         meta: provenance (model name, seed, target, steps, library versions), JSON.
+        background: a summary of the preprocessed training split for SHAP explainers,
+            float32 array (m, n_features_out) (:func:`finml.evaluation.shap_values
+            .fit_background`); tables only, ``None`` in bundles of earlier versions.
 
     Attributes:
         classes_: int class indices ``0 .. k-1`` (the labels scikit-learn's scorers see).
@@ -54,6 +57,7 @@ class FittedModel(ClassifierMixin, BaseEstimator):
         positive=1,
         profile=None,
         meta=None,
+        background=None,
     ):
         self.estimator = estimator
         self.preprocessor = preprocessor
@@ -63,6 +67,7 @@ class FittedModel(ClassifierMixin, BaseEstimator):
         self.positive = positive
         self.profile = profile
         self.meta = meta
+        self.background = background
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: the parts are already fitted (see the class)."""

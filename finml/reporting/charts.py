@@ -351,3 +351,56 @@ def overlay_learning(histories: dict[str, pd.DataFrame], key: str = "val_loss") 
             )
     fig.update_layout(title=f"Learning curves: {key}", xaxis_title="epoch / iteration", **_LAYOUT)
     return fig
+
+
+def shap_beeswarm(values: pd.DataFrame, features: pd.DataFrame | None, top: int = 12) -> go.Figure:
+    """SHAP summary: one dot per row and feature at its contribution (log-odds), features
+    ordered by mean |SHAP|, dots coloured by the feature's value (its percentile among the
+    shown rows; numeric features only, grey otherwise), jittered within each feature's row.
+
+    Args:
+        values: contributions, one column per feature, shape (n, k).
+        features: the same rows' feature values (same columns), or ``None`` (no colour).
+        top: features shown.
+    """
+    order = values.abs().mean().sort_values(ascending=False).index[:top][::-1]
+    rng = np.random.default_rng(0)
+    fig = go.Figure()
+    scale_shown = False
+    for i, name in enumerate(order):
+        v = values[name].to_numpy()
+        colour = None
+        if features is not None and pd.api.types.is_numeric_dtype(features[name]):
+            colour = features[name].rank(pct=True).to_numpy()
+        show_scale = colour is not None and not scale_shown
+        scale_shown = scale_shown or show_scale
+        fig.add_scatter(
+            x=v,
+            y=i + rng.uniform(-0.3, 0.3, len(v)),
+            mode="markers",
+            name=plain(name),
+            showlegend=False,
+            marker={
+                "size": 5,
+                "color": colour if colour is not None else "#9e9e9e",
+                "colorscale": "RdBu_r",
+                "cmin": 0,
+                "cmax": 1,
+                "showscale": show_scale,
+                "colorbar": {
+                    "title": "value (percentile)",
+                    "tickvals": [0, 1],
+                    "ticktext": ["low", "high"],
+                },
+            },
+            hovertemplate="%{x:.3f}<extra>" + plain(name) + "</extra>",
+        )
+    fig.add_vline(x=0, line={"color": "#555", "width": 1})
+    fig.update_layout(
+        title="SHAP summary (validation rows): contribution to the log-odds of the positive class",
+        xaxis_title="SHAP value (log-odds); > 0 raised the score",
+        yaxis={"tickvals": list(range(len(order))), "ticktext": [plain(n) for n in order]},
+        height=max(320, 28 * len(order) + 120),
+        **_LAYOUT,
+    )
+    return fig

@@ -14,6 +14,7 @@ from finml.data.target import validate_target
 from finml.evaluation.drift import training_profile
 from finml.evaluation.explain import permutation_importances
 from finml.evaluation.metrics import binary_metrics
+from finml.evaluation.shap_values import ShapValues, explain_rows, fit_background
 from finml.models.features import build_preprocessor, prepare_features
 from finml.models.pipeline import FittedModel
 from finml.models.registry import get_model, resolve_params
@@ -36,6 +37,9 @@ PROFILE_ROWS = 20_000
 #: this): the fit updates their scores after every tree, so this bounds what progress costs.
 #: The validation predictions that evaluation uses cover the whole validation split.
 LIVE_VAL_ROWS = 20_000
+
+#: Validation rows behind a run's SHAP summary (a seeded sample above this).
+SHAP_ROWS = 300
 
 #: Most validation-AUC points of a boosting curve (each is one ROC-AUC on the validation
 #: split, ~4 ms per 20,000 rows; the loss curves keep every iteration).
@@ -115,7 +119,8 @@ def run_training(
     rows = _sample(len(split.train), PROFILE_ROWS, spec.seed)
     train_scores = model.predict_proba_transformed(x_train[rows])[:, 1]
     model.set_params(
-        profile=training_profile(X.iloc[split.train], numeric, categorical, train_scores)
+        profile=training_profile(X.iloc[split.train], numeric, categorical, train_scores),
+        background=fit_background(x_train, spec.seed),
     )
     result.model = model
     if val_proba is None:
@@ -151,6 +156,28 @@ def explain_result(spec: RunSpec, frame: pd.DataFrame, result: TrainResult) -> p
     X_val = prepare_features(frame.iloc[val], list(ds.numeric), list(ds.categorical))
     y_val = result.val_predictions["y_true"].to_numpy()
     return permutation_importances(result.model, X_val, y_val, spec.seed)
+
+
+def shap_result(
+    spec: RunSpec, frame: pd.DataFrame, result: TrainResult
+) -> tuple[np.ndarray, ShapValues] | None:
+    """SHAP values of a trained run on (a seeded sample of :data:`SHAP_ROWS`) validation
+    rows: the run's global SHAP summary, computed after the result is shown.
+
+    Args:
+        spec: the run spec.
+        frame: the staged table the run was trained on.
+        result: what :func:`run_training` returned.
+
+    Returns:
+        (data-row positions, int64 (n,); their :class:`ShapValues`), or ``None`` if the run
+        has no model.
+    """
+    if result.model is None:
+        return None
+    val = result.split.val
+    rows = val[_sample(len(val), SHAP_ROWS, spec.seed)]
+    return rows, explain_rows(result.model, frame.iloc[rows], seed=spec.seed)
 
 
 def _sample(n: int, most: int, seed: int) -> np.ndarray:

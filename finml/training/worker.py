@@ -23,7 +23,7 @@ from finml.store import FAILED, RUNNING, RunStore
 from finml.training.base import TrainResult
 from finml.training.local import JobFiles
 from finml.training.spec import RunSpec
-from finml.training.tables import explain_result, run_training
+from finml.training.tables import explain_result, run_training, shap_result
 
 
 class StoreSink:
@@ -78,6 +78,44 @@ def log_importance(store: RunStore, run_id: str, result: TrainResult) -> None:
         store.log_frame(run_id, result.importance, "explain/permutation_importance.parquet")
 
 
+def log_shap(store: RunStore, run_id: str, spec: RunSpec, frame, result: TrainResult) -> None:
+    """Compute and log the run's SHAP summary (:func:`finml.training.tables.shap_result`):
+    ``explain/shap_values.parquet`` (column ``row``, the data-row position, and one column of
+    log-odds contributions per feature) and ``explain/shap.json`` (base value, explainer)."""
+    explained = shap_result(spec, frame, result)
+    if explained is None:
+        return
+    rows, values = explained
+    table = values.frame()
+    table.insert(0, "row", rows.astype("int64"))
+    store.log_frame(run_id, table, "explain/shap_values.parquet")
+    about = {"base_value": values.base_value, "method": values.method, "output": "log-odds"}
+    store.log_json(run_id, about, "explain/shap.json")
+
+
+def _follow_up(store: RunStore, run_id: str, spec: RunSpec, frame, result: TrainResult) -> None:
+    """What explains a finished table run, after its result is shown: permutation importance,
+    then SHAP values. A failure leaves the run finished, only that explanation missing."""
+
+    def importance():
+        result.importance = explain_result(spec, frame, result)
+        log_importance(store, run_id, result)
+
+    steps = [
+        ("permutation importance", importance),
+        ("SHAP values", lambda: log_shap(store, run_id, spec, frame, result)),
+    ]
+    try:
+        for what, compute in steps:
+            store.set_followup(run_id, what)
+            try:
+                compute()
+            except Exception:  # the run stays finished: only this explanation is missing
+                traceback.print_exc()
+    finally:
+        store.set_followup(run_id, "")
+
+
 def run_job(run_id: str) -> int:
     """Train run ``run_id`` and log everything. Returns the process exit code."""
     settings = get_settings()
@@ -102,13 +140,7 @@ def run_job(run_id: str) -> int:
         # The result is complete and shown; what explains it follows in this process.
         store.set_followup(run_id, "permutation importance")
         store.set_status(run_id, result.status)
-        try:
-            result.importance = explain_result(spec, frame, result)
-            log_importance(store, run_id, result)
-        except Exception:  # the run stays finished: only its explanation is missing
-            traceback.print_exc()
-        finally:
-            store.set_followup(run_id, "")
+        _follow_up(store, run_id, spec, frame, result)
         return 0
     except FinmlError as exc:
         store.set_status(run_id, FAILED, str(exc))
@@ -128,9 +160,10 @@ def run_job(run_id: str) -> int:
 
 
 def standby(warm_marker: str) -> int:
-    """Warm up (import TensorFlow, Keras, scikit-learn, skops; open the store), create
+    """Warm up (import TensorFlow, Keras, scikit-learn, skops, shap; open the store), create
     ``warm_marker``, then read one run id from stdin and run it. Empty stdin: exit."""
     import keras
+    import shap  # noqa: F401
     import sklearn.compose
     import sklearn.ensemble
     import sklearn.linear_model  # noqa: F401

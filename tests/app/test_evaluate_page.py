@@ -91,6 +91,9 @@ def test_predict_page_scores_an_uploaded_table(finished_run, german):
     assert not at.exception, at.exception
     scored = at.dataframe[0].value
     assert len(scored) == 30 and set(scored["decision"]) <= {"accept", "refuse"}
+    refused = scored[scored["decision"] == "refuse"]
+    assert len(refused) and refused["reason_1"].str.endswith("raised the risk").all()
+    assert "reason_4" in scored  # SHAP: up to four adverse-action reasons per applicant
     psi = at.dataframe[1].value
     assert psi["variable"].iloc[0] == "score" and "band" in psi
 
@@ -152,13 +155,13 @@ def test_a_credit_run_speaks_of_approving_and_refusing(finished_run):
     assert "Credit pack" in tabs and "Clinical operating points" not in tabs
 
 
-def test_importance_is_announced_while_the_worker_computes_it_then_shown(german_spec):
+def test_explanations_are_announced_while_the_worker_computes_them_then_shown(german_spec):
     from finml.data.staging import load_staged
     from finml.store import FINISHED
     from finml.training.base import ListSink
     from finml.training.local import JobFiles
     from finml.training.tables import explain_result, run_training
-    from finml.training.worker import log_importance, log_result
+    from finml.training.worker import log_importance, log_result, log_shap
 
     store = RunStore()
     spec = german_spec("logreg")
@@ -179,11 +182,21 @@ def test_importance_is_announced_while_the_worker_computes_it_then_shown(german_
     assert any("computing the permutation importance" in shown(i) for i in at.info)
     result.importance = explain_result(spec, frame, result)
     log_importance(store, run_id, result)
+    store.set_followup(run_id, "SHAP values")
+    at = open_app("evaluate")  # the importance is shown, the SHAP values are coming
+    charts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Permutation importance" in charts and "SHAP summary" not in charts
+    assert any("computing the SHAP values" in shown(i) for i in at.info)
+    log_shap(store, run_id, spec, frame, result)
     store.set_followup(run_id, "")
     os.close(lock)  # the worker exits
     at = open_app("evaluate")
     assert not any("computing" in shown(i) for i in at.info)
-    assert "Permutation importance" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    charts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Permutation importance" in charts and "SHAP summary" in charts
+    summary = next(d.value for d in at.dataframe if "mean |SHAP|" in d.value)
+    assert set(summary["feature"]) == set(spec.dataset.numeric + spec.dataset.categorical)
+    assert any("linear explainer" in shown(c) for c in at.caption)
 
 
 def test_a_follow_up_whose_worker_died_is_cleared(finished_run):

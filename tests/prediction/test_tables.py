@@ -52,8 +52,14 @@ def test_scores_match_training_and_decisions_follow_the_threshold(trained, tmp_p
     np.testing.assert_allclose(scored["score"], test["score"].round(4), atol=1e-4)
     assert ((scored["score"] >= 0.4) == (scored["decision"] == "refuse")).all()
     refused = scored[scored["decision"] == "refuse"]
-    assert refused["reasons"].str.len().gt(0).all()  # every refusal has reason codes
-    assert "status_of_existing_checking_account" in " ".join(refused["reasons"])
+    assert refused["reason_1"].str.endswith("raised the risk").all()  # every refusal has one
+    reasons = refused[["reason_1", "reason_2", "reason_3", "reason_4"]]
+    # the reasons are SHAP values of the reloaded bundle (Linear SHAP with its background)
+    from finml.evaluation.shap_values import adverse_reasons, explain_rows
+
+    expected = adverse_reasons(explain_rows(bundle, new.loc[refused.index]), new.loc[refused.index])
+    assert [[r for r in row if r] for row in reasons.values.tolist()] == expected
+    assert "Status of existing checking account = " in " ".join(reasons["reason_1"])
 
 
 def test_a_bad_file_is_checked_row_by_row(trained, tmp_path):

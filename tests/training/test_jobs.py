@@ -63,6 +63,15 @@ def test_job_runs_in_a_worker_and_logs_everything(german_spec, reap):
     assert store.get_run(run_id).followup == ""
     importance = store.read_frame(run_id, "explain/permutation_importance.parquet")
     assert set(importance["feature"]) == set(spec.dataset.numeric + spec.dataset.categorical)
+    # then the SHAP summary: validation rows, contributions adding up to the model's log-odds
+    shap = store.read_frame(run_id, "explain/shap_values.parquet")
+    about = store.read_json(run_id, "explain/shap.json")
+    assert about["method"] == "tree" and len(shap) == 200
+    sides = store.read_frame(run_id, "split.parquet").set_index("row")["split"]
+    assert (sides[shap["row"]] == "validation").all()
+    x = model.transform(load_staged(spec.dataset.dataset_id).iloc[shap["row"]])
+    total = about["base_value"] + shap.drop(columns="row").sum(axis=1)
+    np.testing.assert_allclose(total, model.estimator.decision_function(x), atol=1e-6)
 
 
 def test_stop_ends_a_running_mlp_and_keeps_what_it_has(german_spec, reap):
