@@ -46,6 +46,8 @@ _MLFLOW_STATUS = {
 }
 #: Per-step metrics kept in the learning-curve history.
 HISTORY_METRICS = ("loss", "val_loss", "val_auc")
+#: Per-fold metrics of a cross-validated run, logged at step = fold (1-based).
+FOLD_METRICS = ("fold_roc_auc", "fold_gini", "fold_ks", "fold_brier")
 
 
 @dataclass(frozen=True)
@@ -330,11 +332,11 @@ class RunStore:
             if not token:
                 return out
 
-    def history(self, run_id: str) -> pd.DataFrame:
-        """Per-step metrics: columns ``step`` and each of :data:`HISTORY_METRICS` that was logged,
-        one row per step, sorted by step."""
+    def history(self, run_id: str, keys: tuple[str, ...] = HISTORY_METRICS) -> pd.DataFrame:
+        """Per-step metrics: columns ``step`` and each of ``keys`` that was logged, one row
+        per step, sorted by step."""
         frames = []
-        for key in HISTORY_METRICS:
+        for key in keys:
             hist = _retry(self.client.get_metric_history, run_id, key)
             if hist:
                 frames.append(
@@ -345,6 +347,11 @@ class RunStore:
         if not frames:
             return pd.DataFrame({"step": pd.Series(dtype=int)})
         return pd.concat(frames, axis=1).sort_index().reset_index()
+
+    def fold_history(self, run_id: str) -> pd.DataFrame:
+        """The cross-validation folds done so far: ``step`` (the fold, 1-based) and each of
+        :data:`FOLD_METRICS`; empty for a run without cross-validation."""
+        return self.history(run_id, FOLD_METRICS)
 
     def read_frame(self, run_id: str, artifact_file: str) -> pd.DataFrame:
         """Read a Parquet artifact written by :meth:`log_frame`.

@@ -18,6 +18,7 @@ from finml.reporting import charts
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
 from finml.reporting.exports import png_bytes, to_csv_bytes
 from finml.reporting.report import build_report
+from finml.reporting.runs import cv_table
 from pages import common
 
 THRESHOLD_MODES = [
@@ -137,7 +138,12 @@ def binary_view(run, test, val, positive=None):
         key="metrics_csv",
     )
     drill_down(run, test, y, score, threshold)
-    tabs = st.tabs(["ROC and PR", "Costs and operating points", domain.pack, "Explanations"])
+    names = ["ROC and PR", "Costs and operating points", domain.pack, "Explanations"]
+    cv = int(run.params.get("cv_folds", 0) or 0) and "fold" in val
+    tabs = st.tabs(names + (["Cross-validation"] if cv else []))
+    if cv:
+        with tabs[4]:
+            cv_view(run, val)
     with tabs[0]:
         band = band_of(run, labels[1], y, score)
         auc = tuple(cis.loc["roc_auc", ["value", "lower", "upper"]])
@@ -229,6 +235,33 @@ def shap_summary(run, shap) -> None:
         f"log-odds of {common.text(run.params.get('positive_class', 'the positive class'))}: base "
         f"value {about['base_value']:.3f} plus a row's contributions is the model's log-odds "
         "for that row. One-hot columns are summed back into their original column."
+    )
+
+
+def cv_view(run, oof) -> None:
+    """Per-fold metrics with mean ± sd, and the folds' ROC curves from the out-of-fold
+    predictions."""
+    folds = store.read_frame(run.run_id, "cv/folds.parquet")
+    k = len(folds)
+    st.dataframe(cv_table(folds).round(4), hide_index=True, width="stretch")
+    curves = {}
+    for fold, part in oof.groupby("fold"):
+        fpr, tpr = metrics.roc_points(part["y_true"], part["score"])
+        curves[f"fold {fold}"] = (
+            fpr,
+            tpr,
+            metrics.threshold_free_metrics(part["y_true"].to_numpy(), part["score"].to_numpy())[
+                "roc_auc"
+            ],
+        )
+    title = f"ROC curve of each fold ({k}-fold cross-validation, out-of-fold rows)"
+    st.plotly_chart(charts.overlay_roc(curves, title), width="stretch")
+    st.caption(
+        f"{k}-fold {run.params.get('cv_kind', '')} cross-validation on the training and "
+        "validation rows: each fold's preprocessing and model were fitted on the other folds "
+        "only. Metrics at threshold 0.5; sd is the sample sd over folds. The test metrics "
+        "above come from the model refit on every non-test row; thresholds on this page are "
+        "chosen on the out-of-fold scores."
     )
 
 

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from finml.data.split import cv_kind
 from finml.data.staging import load_dataset_spec
 from finml.errors import FinmlError
 from finml.models.registry import MODELS, PRESETS, get_model, model_names_for, resolve_params
@@ -87,10 +88,25 @@ else:
             key="class_weights",
         )
         seed = st.number_input("Seed", 0, 2**31 - 1, 42)
+        folds = 0
+        if ds.kind == "table":
+            kind = cv_kind(ds.split)
+            c1, c2 = st.columns([2, 1])
+            use_cv = c1.toggle(
+                f"k-fold cross-validation ({kind}, as the Data page's split)",
+                help="Each fold fits its own preprocessing and model on the training and "
+                "validation rows; the test split is still scored once, by the model refit on "
+                "all non-test rows. Takes about k + 1 times as long.",
+                key="use_cv",
+            )
+            k = c2.number_input("Folds (k)", 2, 20, 5, key="cv_k")
+            folds = int(k) if use_cv else 0
         start = st.form_submit_button("Start training", type="primary", key="start")
     if start:
         try:
-            spec = RunSpec(ds, model, resolve_params(model, values), class_weights, int(seed))
+            spec = RunSpec(
+                ds, model, resolve_params(model, values), class_weights, int(seed), folds
+            )
             run_id = jobs.submit(spec, store)
         except FinmlError as exc:
             show_error(exc)
@@ -119,8 +135,10 @@ def monitor(run_id: str, was_active: bool) -> None:
     """Redraw status, progress and learning curves from the run store."""
     run = store.get_run(run_id)
     history = store.history(run_id)
+    k = int(run.params.get("cv_folds", 0) or 0)
+    folds = store.fold_history(run_id) if k else None
     st.subheader(f"Run {text(run.name)}")
-    fraction, label = progress(run, history)
+    fraction, label = progress(run, history, folds)
     if run.status == QUEUED:
         place = jobs.queue_positions(store.list_runs()).get(run_id)
         label += f" · place {place} in the queue" if place else ""
@@ -133,14 +151,27 @@ def monitor(run_id: str, was_active: bool) -> None:
         st.rerun()  # the run ended: redraw the page once, without polling
     if run.status in ("failed", "interrupted"):
         show_error(f"Run {run.status}: {run.reason}")
+    if folds is not None and len(folds):
+        cv_progress(run, folds, k)
     if len(history):
-        st.plotly_chart(charts.learning_curves(history), width="stretch")
+        title = "Learning curves of the refit on all non-test rows" if k else "Learning curves"
+        st.plotly_chart(charts.learning_curves(history, title), width="stretch")
     if run.has_results:
         tiles = headline_metrics(run)
         for col, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
             col.metric(label, f"{value:.3f}")
         if st.button("Open in Evaluate", type="primary", key="open_eval"):
             open_run("pages/evaluate.py", run_id)
+
+
+def cv_progress(run, folds, k: int) -> None:
+    """The cross-validation folds done so far, and their mean ± sd once all are in."""
+    shown = folds.rename(columns={"step": "fold"}).rename(columns=lambda c: c.replace("fold_", ""))
+    st.caption(f"Cross-validation: {len(folds)} of {k} folds done (threshold-free metrics).")
+    st.dataframe(shown.round(4), hide_index=True)
+    if "cv_roc_auc_mean" in run.metrics:
+        mean, sd = run.metrics["cv_roc_auc_mean"], run.metrics["cv_roc_auc_sd"]
+        st.metric(f"{k}-fold CV ROC-AUC (mean ± sd)", f"{mean:.3f} ± {sd:.3f}")
 
 
 monitor(run_id, status in ACTIVE)

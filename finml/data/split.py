@@ -137,6 +137,72 @@ def make_split(frame: pd.DataFrame, y: np.ndarray, spec: SplitSpec) -> Split:
     return split
 
 
+def cv_kind(spec: SplitSpec) -> str:
+    """How :func:`cv_folds` folds under ``spec``: ``"time-ordered"``, ``"group"`` or
+    ``"stratified"``."""
+    return "time-ordered" if spec.time_col else "group" if spec.group_col else "stratified"
+
+
+def cv_folds(
+    frame: pd.DataFrame, y: np.ndarray, rows: np.ndarray, spec: SplitSpec, k: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """k folds over ``rows`` (the training and validation rows; the test rows stay out),
+    following the split's kind:
+
+    - stratified (default): ``sklearn.model_selection.StratifiedKFold`` (shuffled, seeded);
+    - group (``group_col``): ``StratifiedGroupKFold``, no group in two folds;
+    - out-of-time (``time_col``): rolling origin with an expanding window
+      (``TimeSeriesSplit``): fold i trains on everything before its block, so the oldest
+      block is never a validation fold.
+
+    Args:
+        frame: the table, shape (n, k).
+        y: binary labels, shape (n,).
+        rows: row positions to fold, int64 (m,).
+        spec: the split settings (seed, group or date column).
+        k: folds, 2 to 20.
+
+    Returns:
+        k pairs (training rows, validation rows), sorted int64 positions into ``frame``.
+
+    Raises:
+        SplitError: k out of range, fewer groups than folds, or a fold with one class.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, TimeSeriesSplit
+
+    if not 2 <= k <= 20:
+        raise SplitError(f"Cross-validation needs 2 to 20 folds; got {k}.")
+    rows = np.sort(np.asarray(rows, dtype=np.int64))
+    if spec.time_col:
+        order = rows[_time_order(frame.iloc[rows], spec.time_col)]
+        pairs = [(order[a], order[b]) for a, b in TimeSeriesSplit(n_splits=k).split(order)]
+    elif spec.group_col:
+        groups = _groups(frame, spec.group_col)[rows]
+        if len(np.unique(groups)) < k:
+            raise SplitError(
+                f"The group column {spec.group_col!r} has fewer than {k} distinct values in "
+                f"the training and validation rows; use fewer folds."
+            )
+        folder = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=spec.seed)
+        pairs = [(rows[a], rows[b]) for a, b in folder.split(rows, y[rows], groups)]
+    else:
+        counts = np.bincount(y[rows], minlength=2)
+        if counts.min() < k:
+            raise SplitError(
+                f"Stratified {k}-fold cross-validation needs at least {k} rows of each class in "
+                f"the training and validation rows; the rarer class has {counts.min()}."
+            )
+        folder = StratifiedKFold(n_splits=k, shuffle=True, random_state=spec.seed)
+        pairs = [(rows[a], rows[b]) for a, b in folder.split(rows, y[rows])]
+    out = [(np.sort(a), np.sort(b)) for a, b in pairs]
+    for i, (a, b) in enumerate(out, start=1):
+        if y[a].min() == y[a].max() or y[b].min() == y[b].max():
+            raise SplitError(
+                f"Fold {i} of {k} has a side with a single class. Use fewer folds or more data."
+            )
+    return out
+
+
 def _groups(frame: pd.DataFrame, col: str) -> np.ndarray:
     if col not in frame.columns:
         raise SplitError(f"The group column {col!r} is not in the data.")

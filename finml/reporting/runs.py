@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-from finml.store import FINISHED, RunInfo
+from finml.evaluation.metrics import METRIC_LABELS
+from finml.store import FINISHED, RUNNING, RunInfo
 
 
 def runs_frame(runs: list[RunInfo], queue: dict[str, int] | None = None) -> pd.DataFrame:
@@ -17,6 +19,7 @@ def runs_frame(runs: list[RunInfo], queue: dict[str, int] | None = None) -> pd.D
         queue: run id -> place in the queue (:func:`finml.training.jobs.queue_positions`).
     """
     queue = queue or {}
+    ranks = leaderboard_ranks(runs)
     rows = []
     for r in runs:
         status = f"{r.status} (place {queue[r.run_id]})" if r.run_id in queue else r.status
@@ -29,6 +32,10 @@ def runs_frame(runs: list[RunInfo], queue: dict[str, int] | None = None) -> pd.D
                 "submitted": pd.Timestamp(r.submitted, unit="s").floor("s"),
                 "started": pd.Timestamp(r.started, unit="s").floor("s") if r.started else None,
                 "duration (s)": None if r.duration is None else round(r.duration, 1),
+                "rank": ranks.get(r.run_id),
+                "ranked on": ranking_metric(r)[1],
+                "CV ROC-AUC": r.metrics.get("cv_roc_auc_mean"),
+                "CV ROC-AUC sd": r.metrics.get("cv_roc_auc_sd"),
                 "test accuracy": r.metrics.get("test_accuracy"),
                 "test ROC-AUC": r.metrics.get("test_roc_auc"),
                 "test Gini": r.metrics.get("test_gini"),
@@ -41,17 +48,64 @@ def runs_frame(runs: list[RunInfo], queue: dict[str, int] | None = None) -> pd.D
     return pd.DataFrame(rows)
 
 
-def progress(run: RunInfo, history: pd.DataFrame) -> tuple[float, str]:
+def ranking_metric(run: RunInfo) -> tuple[float | None, str]:
+    """What a run is ranked on: its mean cross-validated ROC-AUC when it has one (an
+    estimate over every non-test row), else its test ROC-AUC; (value or None, which)."""
+    if "cv_roc_auc_mean" in run.metrics:
+        return run.metrics["cv_roc_auc_mean"], f"{run.params.get('cv_folds', 'k')}-fold CV ROC-AUC"
+    if "test_roc_auc" in run.metrics:
+        return run.metrics["test_roc_auc"], "test ROC-AUC"
+    return None, ""
+
+
+def leaderboard_ranks(runs: list[RunInfo]) -> dict[str, int]:
+    """Rank (1 = best) of each run with results, by :func:`ranking_metric`."""
+    scored = [(v, r.run_id) for r in runs if (v := ranking_metric(r)[0]) is not None]
+    scored.sort(key=lambda item: -item[0])
+    return {run_id: i for i, (_, run_id) in enumerate(scored, start=1)}
+
+
+def cv_table(folds: pd.DataFrame) -> pd.DataFrame:
+    """Cross-validation results for display: one row per metric with its mean, sample sd
+    and the value of each fold.
+
+    Args:
+        folds: the per-fold table of :class:`finml.training.cv.CVResult` (``fold`` and one
+            column per metric).
+
+    Returns:
+        DataFrame with ``metric`` (finml's label), ``mean``, ``sd``, ``fold 1`` ... ``fold k``.
+    """
+    rows = []
+    for key, label in METRIC_LABELS.items():
+        if key not in folds:
+            continue
+        values = folds[key].to_numpy(dtype=np.float64)
+        row = {"metric": label, "mean": values.mean(), "sd": values.std(ddof=1)}
+        row.update({f"fold {int(f)}": v for f, v in zip(folds["fold"], values, strict=True)})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def progress(
+    run: RunInfo, history: pd.DataFrame, folds: pd.DataFrame | None = None
+) -> tuple[float, str]:
     """Progress of a run for a progress bar.
 
     Args:
         run: the run.
         history: its :meth:`RunStore.history`.
+        folds: its :meth:`RunStore.fold_history` (cross-validated runs).
 
     Returns:
         (fraction in [0, 1], label such as ``"running · epoch 12 of 100"``). A finished run
         is complete even if early stopping ended it before the planned epochs.
     """
+    k = int(run.params.get("cv_folds", 0) or 0)
+    if k and run.status == RUNNING and not len(history):
+        done = 0 if folds is None else len(folds)
+        label = f"{run.status} · cross-validation: {done} of {k} folds done"
+        return done / (k + 1), label
     done = int(history["step"].max()) if len(history) else 0
     unit = {"hgb": "iteration", "logreg": "fit"}.get(run.model, "epoch")
     total = run.total_steps or 0

@@ -72,10 +72,16 @@ class SampledSink:
 
 
 class ListSink:
-    """A sink that keeps every step in memory (tests, notebooks)."""
+    """A sink that keeps every step (and every cross-validation fold) in memory (tests,
+    notebooks)."""
 
     def __init__(self) -> None:
         self.steps: list[tuple[int, int, dict[str, float]]] = []
+        self.folds: list[tuple[int, int, dict[str, float]]] = []
+
+    def on_fold(self, fold: int, total: int, metrics: dict[str, float]) -> None:
+        """Append ``(fold, total, metrics)``."""
+        self.folds.append((fold, total, dict(metrics)))
 
     def on_step(self, step: int, total: int, metrics: dict[str, float]) -> None:
         """Append ``(step, total, metrics)``."""
@@ -108,6 +114,9 @@ class TrainResult:
         test_metrics: headline metrics on the test split.
         importance: permutation importance on the validation split
             (:func:`finml.evaluation.explain.permutation_importances`), tables only.
+        cv: the cross-validation (:class:`finml.training.cv.CVResult`) of a run that asked
+            for it; then ``val_predictions`` are its out-of-fold predictions (with a
+            ``fold`` column) and the model was refit on every non-test row.
     """
 
     status: str
@@ -119,6 +128,7 @@ class TrainResult:
     test_predictions: pd.DataFrame = field(default_factory=pd.DataFrame)
     test_metrics: dict[str, float] = field(default_factory=dict)
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cv: object = None
 
 
 def never_stop() -> bool:

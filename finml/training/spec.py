@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from finml.data.spec import DatasetSpec, ImageDatasetSpec, dataset_spec_from_dict
+from finml.data.split import cv_kind
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class RunSpec:
         params: hyperparameters (resolved, see :func:`finml.models.registry.resolve_params`).
         class_weights: weight classes inversely to their frequency in the training split.
         seed: random seed of model initialisation and shuffling.
+        cv_folds: 0 for none, else k-fold cross-validation (2 to 20) on the training and
+            validation rows (:mod:`finml.training.cv`) before the refit that is tested.
     """
 
     dataset: DatasetSpec | ImageDatasetSpec
@@ -25,6 +28,7 @@ class RunSpec:
     params: dict = field(default_factory=dict)
     class_weights: bool = False
     seed: int = 42
+    cv_folds: int = 0
 
     def run_params(self) -> dict[str, object]:
         """What the run store records of this spec as the run's parameters: model, task,
@@ -39,6 +43,7 @@ class RunSpec:
             "positive_class": ds.positive,
             "seed": self.seed,
             "class_weights": self.class_weights,
+            "cv_folds": self.cv_folds,
             "split": f"{ds.split.train}/{ds.split.val}/{ds.split.test}",
             "group_col": ds.split.group_col or "",
             "time_col": ds.split.time_col or "",
@@ -52,6 +57,7 @@ class RunSpec:
                 negative_class=ds.class_labels[0],
                 n_numeric=len(ds.numeric),
                 n_categorical=len(ds.categorical),
+                cv_kind=cv_kind(ds.split) if self.cv_folds else "",
             )
         return params
 

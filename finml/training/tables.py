@@ -26,6 +26,7 @@ from finml.training.base import (
     class_weight_dict,
     never_stop,
 )
+from finml.training.cv import cross_validate
 from finml.training.spec import RunSpec
 
 #: Most training rows scored for the training profile's score bins (a seeded sample above
@@ -94,11 +95,25 @@ def run_training(
         result.status = "stopped"
         return result
 
-    pre = build_preprocessor(numeric, categorical)
-    x_train = pre.fit_transform(X.iloc[split.train]).astype(np.float32)
-    x_val = pre.transform(X.iloc[split.val]).astype(np.float32)
-    y_train, y_val = y[split.train], y[split.val]
     fit = _fit_mlp if info.family == "keras" else _fit_hgb if spec.model == "hgb" else _fit_sklearn
+    fit_rows, val_rows = split.train, split.val
+    if spec.cv_folds:
+        non_test = np.sort(np.concatenate([split.train, split.val]))
+        cv = cross_validate(spec, frame, X, y, non_test, fit, params, sink, should_stop)
+        result.cv = cv
+        if cv.stopped:
+            result.status = "stopped"
+            return result
+        # The model behind the test metrics is refit on every non-test row, with no
+        # validation rows left: a network trains for the folds' median best epoch count.
+        fit_rows, val_rows = non_test, None
+        if info.family == "keras":
+            params = {**params, "epochs": max(1, cv.best_steps)}
+    pre = build_preprocessor(numeric, categorical)
+    x_train = pre.fit_transform(X.iloc[fit_rows]).astype(np.float32)
+    x_val = None if val_rows is None else pre.transform(X.iloc[val_rows]).astype(np.float32)
+    y_train = y[fit_rows]
+    y_val = None if val_rows is None else y[val_rows]
     sampled = SampledSink(sink, progress_every_s)
     estimator, steps, stopped, val_proba = fit(
         params, spec, x_train, y_train, x_val, y_val, sampled, should_stop
@@ -116,17 +131,20 @@ def run_training(
         class_names=ds.class_labels,
         positive=1,
     )
-    rows = _sample(len(split.train), PROFILE_ROWS, spec.seed)
+    rows = _sample(len(fit_rows), PROFILE_ROWS, spec.seed)
     train_scores = model.predict_proba_transformed(x_train[rows])[:, 1]
     model.set_params(
-        profile=training_profile(X.iloc[split.train], numeric, categorical, train_scores),
+        profile=training_profile(X.iloc[fit_rows], numeric, categorical, train_scores),
         background=fit_background(x_train, spec.seed),
     )
     result.model = model
-    if val_proba is None:
-        val_proba = model.predict_proba_transformed(x_val)
-    val_scores = np.asarray(val_proba, dtype=np.float64)[:, 1]
-    result.val_predictions = _predictions(split.val, y_val, val_scores)
+    if result.cv is not None:  # thresholds are chosen on the out-of-fold scores
+        result.val_predictions = result.cv.oof
+    else:
+        if val_proba is None:
+            val_proba = model.predict_proba_transformed(x_val)
+        val_scores = np.asarray(val_proba, dtype=np.float64)[:, 1]
+        result.val_predictions = _predictions(split.val, y_val, val_scores)
     # The test split is touched here, once, after training is over.
     test_scores = model.positive_score(X.iloc[split.test])
     result.test_predictions = _predictions(split.test, y[split.test], test_scores)
@@ -152,7 +170,7 @@ def explain_result(spec: RunSpec, frame: pd.DataFrame, result: TrainResult) -> p
     if result.model is None:
         return pd.DataFrame()
     ds = spec.dataset
-    val = result.split.val
+    val = result.val_predictions["row"].to_numpy()
     X_val = prepare_features(frame.iloc[val], list(ds.numeric), list(ds.categorical))
     y_val = result.val_predictions["y_true"].to_numpy()
     return permutation_importances(result.model, X_val, y_val, spec.seed)
@@ -175,7 +193,7 @@ def shap_result(
     """
     if result.model is None:
         return None
-    val = result.split.val
+    val = result.val_predictions["row"].to_numpy()
     rows = val[_sample(len(val), SHAP_ROWS, spec.seed)]
     return rows, explain_rows(result.model, frame.iloc[rows], seed=spec.seed)
 
@@ -199,13 +217,13 @@ def _fit_sklearn(params, spec, x_train, y_train, x_val, y_val, sink, should_stop
     model = build_sklearn(spec.model, params, class_weights=spec.class_weights, seed=spec.seed)
     model.fit(x_train, y_train)
     p_train = model.predict_proba(x_train)[:, 1]
-    proba_val = model.predict_proba(x_val)
-    p_val = proba_val[:, 1]
-    metrics = {
-        "loss": float(log_loss(y_train, p_train, labels=[0, 1])),
-        "val_loss": float(log_loss(y_val, p_val, labels=[0, 1])),
-        "val_auc": float(roc_auc_score(y_val, p_val)),
-    }
+    metrics = {"loss": float(log_loss(y_train, p_train, labels=[0, 1]))}
+    proba_val = None
+    if x_val is not None:
+        proba_val = model.predict_proba(x_val)
+        p_val = proba_val[:, 1]
+        metrics["val_loss"] = float(log_loss(y_val, p_val, labels=[0, 1]))
+        metrics["val_auc"] = float(roc_auc_score(y_val, p_val))
     sink.on_step(1, 1, metrics)
     return model, 1, False, proba_val
 
@@ -231,7 +249,9 @@ class _BoostingProgress:
     def __call__(self, scores: list[float]) -> bool:
         done = len(scores) - 1  # scores[0] is the constant baseline, before any tree
         if done >= 1:
-            metrics = {"loss": -self.model.train_score_[-1], "val_loss": -scores[-1]}
+            metrics = {"loss": -self.model.train_score_[-1]}
+            if scores is not self.model.train_score_:  # the fit has validation rows
+                metrics["val_loss"] = -scores[-1]
             self.sink.on_step(done, self.total, metrics)
         if self.should_stop():
             self.stopped_ = True
@@ -254,8 +274,12 @@ def _fit_hgb(params, spec, x_train, y_train, x_val, y_val, sink, should_stop):
     # validation loss after every iteration but never stops early on its own.
     model.set_params(early_stopping=True, scoring="loss", n_iter_no_change=total + 1)
     hook = _BoostingProgress(model, sink, total, should_stop)
-    live = _sample(len(y_val), LIVE_VAL_ROWS, spec.seed)
-    x_live, y_live = x_val[live], y_val[live]
+    if y_val is None:  # a refit on every non-test row: the training loss alone
+        model.set_params(validation_fraction=None)
+        x_live = y_live = None
+    else:
+        live = _sample(len(y_val), LIVE_VAL_ROWS, spec.seed)
+        x_live, y_live = x_val[live], y_val[live]
     model._should_stop = hook
     try:
         model.fit(x_train, y_train, X_val=x_live, y_val=y_live)
@@ -264,6 +288,8 @@ def _fit_hgb(params, spec, x_train, y_train, x_val, y_val, sink, should_stop):
     done = int(model.n_iter_)
     if done == 0:
         return None, 0, True, None
+    if y_val is None:
+        return model, done, hook.stopped_, None
     marks = set(np.linspace(1, done, min(done, AUC_POINTS)).round().astype(int).tolist())
     for step, proba in enumerate(model.staged_predict_proba(x_live), start=1):
         if step in marks:  # the same steps again, now with their validation ROC-AUC
@@ -281,17 +307,20 @@ def _fit_mlp(params, spec, x_train, y_train, x_val, y_val, sink, should_stop):
     model = build_mlp(x_train.shape[1], params, seed=spec.seed)
     stopper = StopOnRequest(should_stop)
     reporter = SinkCallback(sink, params["epochs"])
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=params["patience"], restore_best_weights=True
-        ),
-        reporter,
-        stopper,
-    ]
+    callbacks = [reporter, stopper]
+    validation = None
+    if x_val is not None:  # else a refit for a fixed number of epochs (cross-validation)
+        validation = (x_val, y_val.astype(np.float32))
+        callbacks.insert(
+            0,
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=params["patience"], restore_best_weights=True
+            ),
+        )
     model.fit(
         x_train,
         y_train.astype(np.float32),
-        validation_data=(x_val, y_val.astype(np.float32)),
+        validation_data=validation,
         epochs=params["epochs"],
         batch_size=params["batch_size"],
         class_weight=class_weight_dict(y_train) if spec.class_weights else None,

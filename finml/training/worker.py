@@ -43,6 +43,11 @@ class StoreSink:
         """Record the planned total once, then this step's metrics (one write)."""
         self.on_steps([(step, total, metrics)])
 
+    def on_fold(self, fold: int, total: int, metrics: dict[str, float]) -> None:
+        """Record one cross-validation fold's metrics as ``fold_<name>`` at step ``fold``
+        (read back by :meth:`finml.store.RunStore.fold_history`)."""
+        self.store.log_step(self.run_id, fold, {f"fold_{k}": v for k, v in metrics.items()})
+
     def on_steps(self, steps: list[tuple[int, int, dict[str, float]]]) -> None:
         """Record several steps in one batch write (see :class:`SampledSink`)."""
         if steps and steps[-1][1] != self.total_:
@@ -56,6 +61,9 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     store.log_json(run_id, result.split_report.to_dict(orient="records"), "split_report.json")
     store.log_json(run_id, json.loads(spec.to_json()), "spec.json")
     store.log_frame(run_id, result.split.assignment(), "split.parquet")
+    if result.cv is not None and not result.cv.folds.empty:
+        store.log_frame(run_id, result.cv.folds, "cv/folds.parquet")
+        store.log_metrics(run_id, result.cv.summary())
     if result.model is None:
         return
     store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
