@@ -6,6 +6,7 @@ import streamlit as st
 
 from finml.errors import FinmlError
 from finml.evaluation import metrics
+from finml.evaluation.compare import delong_table
 from finml.reporting import charts
 from finml.reporting.exchange import export_run, import_run
 from finml.reporting.runs import runs_frame
@@ -87,13 +88,21 @@ chosen = st.multiselect(
     "Runs to overlay", comparable, format_func=lambda i: by_id[i].label, key="compare"
 )
 if len(chosen) >= 2:
-    rocs, histories = {}, {}
+    rocs, histories, paired = {}, {}, {}
     for rid in chosen:
         test, val, history = common.predictions(common.data_dir(), rid)
         y, score, _, _, _ = metrics.binary_view_of_run(by_id[rid].params, test, val)
         fpr, tpr = metrics.roc_points(y, score)
         rocs[by_id[rid].label] = (fpr, tpr, metrics.threshold_free_metrics(y, score)["roc_auc"])
         histories[by_id[rid].label] = history
+        paired[by_id[rid].label] = test.assign(y_true=y, score=score)
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.overlay_roc(rocs), width="stretch")
     c2.plotly_chart(charts.overlay_learning(histories), width="stretch")
+    st.markdown("**Paired test of the ROC-AUC difference** (DeLong, on the same test rows)")
+    st.dataframe(delong_table(paired).round(4), hide_index=True, width="stretch")
+    st.caption(
+        "Each run against the first one chosen. p < 0.05: the difference in ROC-AUC is "
+        "unlikely to be chance on these test rows. Runs of another dataset, split or seed "
+        "did not score the same rows and are not tested."
+    )

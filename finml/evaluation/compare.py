@@ -104,3 +104,39 @@ def paired_scores(a: pd.DataFrame, b: pd.DataFrame) -> tuple[np.ndarray, np.ndar
         joined["score_a"].to_numpy(),
         joined["score_b"].to_numpy(),
     )
+
+
+def delong_table(predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """DeLong's test of each run against the first, on the rows both scored.
+
+    Args:
+        predictions: run label -> its test predictions (``row``, ``y_true``, ``score``);
+            the first entry is the reference.
+
+    Returns:
+        One row per other run: ``run``, ``against``, ``ROC-AUC``, ``reference ROC-AUC``,
+        ``difference``, ``95% CI low`` / ``high``, ``p-value``, and ``note`` (why a pair
+        cannot be tested; then the numbers are missing).
+    """
+    (ref_label, ref), *others = predictions.items()
+    rows = []
+    for label, pred in others:
+        row = {"run": label, "against": ref_label}
+        try:
+            out = delong_test(*paired_scores(pred, ref))
+        except DataError as exc:
+            rows.append({**row, "note": str(exc)})
+            continue
+        rows.append(
+            {
+                **row,
+                "ROC-AUC": out["auc_a"],
+                "reference ROC-AUC": out["auc_b"],
+                "difference": out["difference"],
+                "95% CI low": out["ci_low"],
+                "95% CI high": out["ci_high"],
+                "p-value": out["p_value"],
+                "note": "",
+            }
+        )
+    return pd.DataFrame(rows)

@@ -31,6 +31,15 @@ def test_compare_overlays_and_delete(finished_run, german_spec):
     assert not at.exception, at.exception
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "ROC curves (test split)" in titles and "Learning curves: val_loss" in titles
+    delong = next(d.value for d in at.dataframe if "p-value" in d.value)
+    assert delong["run"].str.startswith("hgb · German").tolist() == [True] and delong[
+        "note"
+    ].tolist() == [""]
+    assert 0 <= delong["p-value"].iloc[0] <= 1
+    board = at.dataframe[0].value.set_index("run")  # ranked on test ROC-AUC (no CV)
+    assert sorted(board["rank"]) == [1, 2] and set(board["ranked on"]) == {"test ROC-AUC"}
+    best = board["test ROC-AUC"].idxmax()
+    assert board.loc[best, "rank"] == 1
     at.selectbox(key="run").set_value(second).run()
     assert at.button(key="delete").disabled
     at.checkbox(key="confirm_delete").check().run()

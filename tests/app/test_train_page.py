@@ -98,3 +98,34 @@ def test_a_reload_restores_the_dataset_from_the_url(german_spec):
     gone = open_app("train", {"dataset": "f" * 32})
     assert "no longer in the workspace" in shown(gone.warning[0])
     assert "Data page" in shown(gone.info[0])
+
+
+def test_cross_validation_from_the_form_is_shown_live_then_in_evaluate_and_runs(german_spec, reap):
+    at = _with_dataset(german_spec)
+    at.toggle(key="use_cv").set_value(True)
+    at.number_input(key="cv_k").set_value(4)
+    at.button(key="start").click().run()
+    run_id = at.session_state["active_run"]
+    store = RunStore()
+    assert wait_for(lambda: store.get_run(run_id).status == "finished")
+    run = store.get_run(run_id)
+    assert run.params["cv_folds"] == "4" and run.params["cv_kind"] == "stratified"
+    assert store.fold_history(run_id)["step"].tolist() == [1, 2, 3, 4]
+    at.run()
+    assert not at.exception, at.exception
+    folds = next(d.value for d in at.dataframe if "roc_auc" in d.value)
+    assert folds["fold"].tolist() == [1, 2, 3, 4]
+    cv = next(m for m in at.metric if "CV ROC-AUC" in m.label)
+    mean, sd = (float(v) for v in cv.value.split(" ± "))
+    assert mean == round(folds["roc_auc"].mean(), 3) and sd > 0
+    # Evaluate: a Cross-validation tab with mean ± sd and per-fold values, and fold ROCs
+    ev = open_app("evaluate")
+    assert "Cross-validation" in [t.label for t in ev.tabs]
+    table = next(d.value for d in ev.dataframe if "fold 4" in d.value)
+    auc = table.set_index("metric").loc["ROC-AUC"]
+    assert auc["mean"] == round(run.metrics["cv_roc_auc_mean"], 4)
+    charts = " ".join(c.proto.spec for c in ev.get("plotly_chart"))
+    assert "ROC curve of each fold" in charts and "fold 4 (AUC" in charts
+    # Runs: ranked on its CV ROC-AUC
+    board = open_app("runs").dataframe[0].value
+    assert board["ranked on"].tolist() == ["4-fold CV ROC-AUC"] and board["rank"].tolist() == [1]
