@@ -10,6 +10,7 @@ points a team at a shared server.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -210,6 +211,60 @@ class RunStore:
         _retry(self.client.update_run, run_id, status=_MLFLOW_STATUS[QUEUED])
         return run_id
 
+    def log_trial(self, study_run_id: str, trial: dict[str, object]) -> str:
+        """Record one hyperparameter-search trial as an MLflow child run of the study's run
+        (tags ``mlflow.parentRunId`` and ``finml.trial_of``): its parameters, its validation
+        ROC-AUC and its state. Trials are not listed as runs of their own
+        (:meth:`list_runs`); read them with :meth:`trials`.
+
+        Args:
+            study_run_id: the study's run.
+            trial: a row of :attr:`finml.training.tuning.TuneResult.trials`.
+
+        Returns:
+            The child run's id.
+        """
+        from mlflow.entities import Metric, Param
+
+        tags = {
+            "mlflow.parentRunId": study_run_id,
+            "finml.trial_of": study_run_id,
+            "finml.trial": str(trial["trial"]),
+            "finml.status": str(trial["state"]),
+        }
+        name = f"trial {trial['trial']}"
+        run = _retry(self.client.create_run, self.experiment_id, run_name=name, tags=tags)
+        child = run.info.run_id
+        numbers = ("val_roc_auc", "seconds", "steps")
+        params = [Param(k, str(v)) for k, v in trial.items() if k not in (*numbers, "state")]
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(k, float(trial[k]), now, 0) for k in numbers if math.isfinite(float(trial[k]))
+        ]
+        _retry(self.client.log_batch, child, metrics=metrics, params=params)
+        _retry(self.client.set_terminated, child, "FINISHED")
+        return child
+
+    def trials(self, study_run_id: str) -> pd.DataFrame:
+        """The trials of a study run so far, by trial number: ``trial``, ``state``,
+        ``val_roc_auc``, ``seconds``, ``steps`` and each drawn hyperparameter (as text);
+        empty if none."""
+        found = _retry(
+            self.client.search_runs,
+            [self.experiment_id],
+            filter_string=f"tags.finml.trial_of = '{study_run_id}'",
+            max_results=PAGE_SIZE,
+        )
+        rows = []
+        for r in found:
+            row = {"trial": int(r.data.tags["finml.trial"]), "state": r.data.tags["finml.status"]}
+            row.update({k: r.data.metrics.get(k) for k in ("val_roc_auc", "seconds", "steps")})
+            row.update({k: v for k, v in r.data.params.items() if k != "trial"})
+            rows.append(row)
+        if not rows:
+            return pd.DataFrame()
+        return pd.DataFrame(rows).sort_values("trial").reset_index(drop=True)
+
     def set_status(self, run_id: str, status: str, reason: str = "") -> None:
         """Set finml's status (and MLflow's); terminal statuses also set the end time."""
         tags = {"finml.status": status}
@@ -281,6 +336,13 @@ class RunStore:
             StoreError: no such run.
         """
         run = self.get_run(run_id)  # raises StoreError for an unknown run
+        for trial in _retry(
+            self.client.search_runs,
+            [self.experiment_id],
+            filter_string=f"tags.finml.trial_of = '{run.run_id}'",
+            max_results=PAGE_SIZE,
+        ):
+            self.delete_run(trial.info.run_id)  # a study's trials go with it
         artifact_uri = _retry(self.client.get_run, run.run_id).info.artifact_uri
         _retry(self.client.delete_run, run_id)
         uri = self.settings.tracking_uri
@@ -327,7 +389,7 @@ class RunStore:
                 max_results=PAGE_SIZE,
                 page_token=token,
             )
-            out.extend(_info(r) for r in page)
+            out.extend(_info(r) for r in page if "finml.trial_of" not in r.data.tags)
             token = page.token
             if not token:
                 return out

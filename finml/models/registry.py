@@ -28,6 +28,9 @@ class Param:
         choices: allowed values (choice).
         log: a float best shown on a log scale (learning rates, penalties).
         help: one line for the widget's help.
+        tune: what "Tune" searches: ``(low, high)`` for a number (on a log scale when
+            ``low > 0`` and the parameter is ``log`` or ``high / low >= 100``), or the
+            values to try for a choice or layers; ``()`` keeps the value set on the form.
     """
 
     name: str
@@ -39,6 +42,7 @@ class Param:
     choices: tuple = ()
     log: bool = False
     help: str = ""
+    tune: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,20 @@ def _image_model(
 ) -> ModelInfo:
     """An image model: the hyperparameters every image model shares, plus ``extra``."""
     params = (
-        Param("learning_rate", "Learning rate (Adam)", "float", 1e-3, 1e-6, 1.0, log=True),
+        Param(
+            "learning_rate",
+            "Learning rate (Adam)",
+            "float",
+            1e-3,
+            1e-6,
+            1.0,
+            log=True,
+            tune=(1e-4, 3e-3),
+        ),
         Param("batch_size", "Batch size", "int", 32, 1, 1024),
         Param("epochs", "Epochs", "int", epochs, 1, 1000),
         Param("patience", "Early-stopping patience (epochs)", "int", 8, 1, 1000),
-        Param("dropout", "Dropout before the classifier", "float", 0.3, 0.0, 0.9),
+        Param("dropout", "Dropout before the classifier", "float", 0.3, 0.0, 0.9, tune=(0.0, 0.5)),
         Param("flip", "Augment: horizontal flip", "bool", True),
         Param("rotation", "Augment: rotation (±18°)", "bool", True),
         Param("zoom", "Augment: zoom (±10%)", "bool", True),
@@ -115,6 +128,7 @@ MODELS: dict[str, ModelInfo] = {
                     1e4,
                     log=True,
                     help="Smaller C = stronger L2 penalty.",
+                    tune=(1e-3, 1e2),
                 ),
                 Param("max_iter", "Max. solver iterations", "int", 2000, 100, 100000),
             ),
@@ -125,11 +139,28 @@ MODELS: dict[str, ModelInfo] = {
             "Histogram gradient boosting (scikit-learn)",
             "sklearn",
             (
-                Param("learning_rate", "Learning rate", "float", 0.05, 1e-3, 1.0, log=True),
+                Param(
+                    "learning_rate",
+                    "Learning rate",
+                    "float",
+                    0.05,
+                    1e-3,
+                    1.0,
+                    log=True,
+                    tune=(0.01, 0.3),
+                ),
                 Param("max_iter", "Boosting iterations", "int", 200, 10, 5000),
-                Param("max_leaf_nodes", "Max. leaves per tree", "int", 8, 2, 256),
-                Param("min_samples_leaf", "Min. rows per leaf", "int", 20, 1, 10000),
-                Param("l2_regularization", "L2 regularisation", "float", 1.0, 0.0, 1e4),
+                Param("max_leaf_nodes", "Max. leaves per tree", "int", 8, 2, 256, tune=(4, 64)),
+                Param("min_samples_leaf", "Min. rows per leaf", "int", 20, 1, 10000, tune=(5, 100)),
+                Param(
+                    "l2_regularization",
+                    "L2 regularisation",
+                    "float",
+                    1.0,
+                    0.0,
+                    1e4,
+                    tune=(0.0, 10.0),
+                ),
             ),
             "Boosted trees, fitted once; training and validation loss after every iteration.",
         ),
@@ -144,6 +175,7 @@ MODELS: dict[str, ModelInfo] = {
                     "layers",
                     "64,32",
                     help="e.g. 64,32 = two hidden layers of 64 and 32 units.",
+                    tune=("32", "64,32", "128,64"),
                 ),
                 Param(
                     "activation",
@@ -152,9 +184,18 @@ MODELS: dict[str, ModelInfo] = {
                     "relu",
                     choices=("relu", "gelu", "tanh", "selu", "elu"),
                 ),
-                Param("dropout", "Dropout", "float", 0.3, 0.0, 0.9),
-                Param("l2", "L2 penalty", "float", 1e-3, 0.0, 1.0),
-                Param("learning_rate", "Learning rate (Adam)", "float", 1e-3, 1e-5, 1.0, log=True),
+                Param("dropout", "Dropout", "float", 0.3, 0.0, 0.9, tune=(0.0, 0.5)),
+                Param("l2", "L2 penalty", "float", 1e-3, 0.0, 1.0, tune=(1e-6, 1e-2)),
+                Param(
+                    "learning_rate",
+                    "Learning rate (Adam)",
+                    "float",
+                    1e-3,
+                    1e-5,
+                    1.0,
+                    log=True,
+                    tune=(1e-4, 1e-2),
+                ),
                 Param("batch_size", "Batch size", "int", 32, 1, 65536),
                 Param("epochs", "Epochs", "int", 100, 1, 10000),
                 Param(

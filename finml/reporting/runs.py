@@ -88,7 +88,10 @@ def cv_table(folds: pd.DataFrame) -> pd.DataFrame:
 
 
 def progress(
-    run: RunInfo, history: pd.DataFrame, folds: pd.DataFrame | None = None
+    run: RunInfo,
+    history: pd.DataFrame,
+    folds: pd.DataFrame | None = None,
+    trials: pd.DataFrame | None = None,
 ) -> tuple[float, str]:
     """Progress of a run for a progress bar.
 
@@ -96,12 +99,18 @@ def progress(
         run: the run.
         history: its :meth:`RunStore.history`.
         folds: its :meth:`RunStore.fold_history` (cross-validated runs).
+        trials: its :meth:`RunStore.trials` (runs with a hyperparameter search).
 
     Returns:
         (fraction in [0, 1], label such as ``"running · epoch 12 of 100"``). A finished run
         is complete even if early stopping ended it before the planned epochs.
     """
     k = int(run.params.get("cv_folds", 0) or 0)
+    n = int(run.params.get("tune_trials", 0) or 0)
+    searching = n and (folds is None or not len(folds))
+    if searching and run.status == RUNNING and not len(history):
+        done = 0 if trials is None else len(trials)
+        return min(done / (n + 1), 1.0), f"{run.status} · search: {done} of {n} trials done"
     if k and run.status == RUNNING and not len(history):
         done = 0 if folds is None else len(folds)
         label = f"{run.status} · cross-validation: {done} of {k} folds done"

@@ -117,6 +117,8 @@ class TrainResult:
         cv: the cross-validation (:class:`finml.training.cv.CVResult`) of a run that asked
             for it; then ``val_predictions`` are its out-of-fold predictions (with a
             ``fold`` column) and the model was refit on every non-test row.
+        tuning: the Optuna study (:class:`finml.training.tuning.TuneResult`) of a run that
+            asked for one; the model was refit with its best parameters.
     """
 
     status: str
@@ -129,6 +131,7 @@ class TrainResult:
     test_metrics: dict[str, float] = field(default_factory=dict)
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)
     cv: object = None
+    tuning: object = None
 
 
 def never_stop() -> bool:

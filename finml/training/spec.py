@@ -21,6 +21,9 @@ class RunSpec:
         seed: random seed of model initialisation and shuffling.
         cv_folds: 0 for none, else k-fold cross-validation (2 to 20) on the training and
             validation rows (:mod:`finml.training.cv`) before the refit that is tested.
+        tune_trials: 0 for none, else the trial budget of an Optuna search
+            (:mod:`finml.training.tuning`) before the refit that is tested.
+        tune_minutes: the study's time budget in minutes (0: trials alone bound it).
     """
 
     dataset: DatasetSpec | ImageDatasetSpec
@@ -29,6 +32,8 @@ class RunSpec:
     class_weights: bool = False
     seed: int = 42
     cv_folds: int = 0
+    tune_trials: int = 0
+    tune_minutes: float = 0.0
 
     def run_params(self) -> dict[str, object]:
         """What the run store records of this spec as the run's parameters: model, task,
@@ -44,6 +49,8 @@ class RunSpec:
             "seed": self.seed,
             "class_weights": self.class_weights,
             "cv_folds": self.cv_folds,
+            "tune_trials": self.tune_trials,
+            "tune_minutes": self.tune_minutes,
             "split": f"{ds.split.train}/{ds.split.val}/{ds.split.test}",
             "group_col": ds.split.group_col or "",
             "time_col": ds.split.time_col or "",

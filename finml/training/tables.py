@@ -11,6 +11,7 @@ import pandas as pd
 
 from finml.data.split import make_split, split_report
 from finml.data.target import validate_target
+from finml.errors import SpecError
 from finml.evaluation.drift import training_profile
 from finml.evaluation.explain import permutation_importances
 from finml.evaluation.metrics import binary_metrics
@@ -28,6 +29,7 @@ from finml.training.base import (
 )
 from finml.training.cv import cross_validate
 from finml.training.spec import RunSpec
+from finml.training.tuning import tune
 
 #: Most training rows scored for the training profile's score bins (a seeded sample above
 #: this; the standard error of a decile estimated from 20,000 rows is about 0.002 in
@@ -97,6 +99,17 @@ def run_training(
 
     fit = _fit_mlp if info.family == "keras" else _fit_hgb if spec.model == "hgb" else _fit_sklearn
     fit_rows, val_rows = split.train, split.val
+    if spec.tune_trials:
+        result.tuning = _tune(spec, frame, X, y, split, fit, params, sink, should_stop)
+        if result.tuning.stopped:
+            result.status = "stopped"
+            return result
+        if not result.tuning.best_params:
+            raise SpecError(
+                "No trial of the search finished (all were pruned or failed). Give it more "
+                "trials or time, or train with the form's values."
+            )
+        params = result.tuning.best_params  # the best trial, refit below and tested once
     if spec.cv_folds:
         non_test = np.sort(np.concatenate([split.train, split.val]))
         cv = cross_validate(spec, frame, X, y, non_test, fit, params, sink, should_stop)
@@ -152,6 +165,53 @@ def run_training(
     if explain:
         result.importance = explain_result(spec, frame, result)
     return result
+
+
+def _tune(spec, frame, X, y, split, fit, params, sink, should_stop):
+    """The Optuna study of a run: each trial scored on the validation split, or by its
+    mean out-of-fold ROC-AUC when the run is cross-validated (the pruner sees each fold)."""
+    from sklearn.metrics import roc_auc_score
+
+    ds = spec.dataset
+    if spec.cv_folds:
+        non_test = np.sort(np.concatenate([split.train, split.val]))
+
+        def score(trial_params, reporter, stop):
+            folds = _FoldsToPruner(reporter)
+            cv = cross_validate(spec, frame, X, y, non_test, fit, trial_params, folds, stop)
+            value = None if cv.stopped else float(cv.folds["roc_auc"].mean())
+            return value, len(folds.seen)
+
+        return tune(spec, params, score, sink, should_stop, warmup_steps=1)
+
+    pre = build_preprocessor(list(ds.numeric), list(ds.categorical))
+    x_train = pre.fit_transform(X.iloc[split.train]).astype(np.float32)
+    x_val = pre.transform(X.iloc[split.val]).astype(np.float32)
+    y_train, y_val = y[split.train], y[split.val]
+
+    def score(trial_params, reporter, stop):
+        estimator, steps, halted, proba = fit(
+            trial_params, spec, x_train, y_train, x_val, y_val, reporter, stop
+        )
+        if halted or estimator is None:
+            return None, steps
+        if proba is None:
+            proba = FittedModel(estimator=estimator).predict_proba_transformed(x_val)
+        return float(roc_auc_score(y_val, np.asarray(proba)[:, 1])), steps
+
+    return tune(spec, params, score, sink, should_stop)
+
+
+class _FoldsToPruner:
+    """Passes the running mean of the folds' ROC-AUC to the pruner, one step per fold."""
+
+    def __init__(self, reporter):
+        self.reporter = reporter
+        self.seen: list[float] = []
+
+    def on_fold(self, fold: int, total: int, metrics: dict[str, float]) -> None:
+        self.seen.append(metrics["roc_auc"])
+        self.reporter.on_step(fold, total, {"val_auc": float(np.mean(self.seen))})
 
 
 def explain_result(spec: RunSpec, frame: pd.DataFrame, result: TrainResult) -> pd.DataFrame:

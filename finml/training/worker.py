@@ -48,6 +48,14 @@ class StoreSink:
         (read back by :meth:`finml.store.RunStore.fold_history`)."""
         self.store.log_step(self.run_id, fold, {f"fold_{k}": v for k, v in metrics.items()})
 
+    def on_trial(self, trial: int, total: int, row: dict[str, object]) -> None:
+        """Record one hyperparameter-search trial as a child run (:meth:`RunStore
+        .log_trial`); the progress bar counts trials until the refit starts."""
+        if total != self.total_:
+            self.store.set_total_steps(self.run_id, total)
+            self.total_ = total
+        self.store.log_trial(self.run_id, row)
+
     def on_steps(self, steps: list[tuple[int, int, dict[str, float]]]) -> None:
         """Record several steps in one batch write (see :class:`SampledSink`)."""
         if steps and steps[-1][1] != self.total_:
@@ -64,6 +72,11 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     if result.cv is not None and not result.cv.folds.empty:
         store.log_frame(run_id, result.cv.folds, "cv/folds.parquet")
         store.log_metrics(run_id, result.cv.summary())
+    if result.tuning is not None and not result.tuning.trials.empty:
+        store.log_frame(run_id, result.tuning.trials, "tuning/trials.parquet")
+        if result.tuning.best_params:
+            store.log_json(run_id, result.tuning.best_params, "tuning/best_params.json")
+            store.log_metrics(run_id, {"tune_best_val_roc_auc": result.tuning.best_value})
     if result.model is None:
         return
     store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
