@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from finml.data.split import class_report, make_split
-from finml.errors import DataError, listing
+from finml.errors import DataError, SpecError, listing
 from finml.evaluation.metrics import image_metrics
 from finml.models.pipeline import FittedModel
 from finml.models.registry import resolve_params
@@ -95,11 +95,6 @@ def run_image_training(
     Raises:
         DataError, SplitError, SpecError: bad labels, an impossible split, bad parameters.
     """
-    import keras
-
-    from finml.models.vision import build_vision_model
-    from finml.training.callbacks import SinkCallback, StopOnRequest, ValidationAUC
-
     ds = spec.dataset
     params = resolve_params(spec.model, spec.params)
     y = encode_labels(data["labels"], ds.classes)
@@ -111,6 +106,41 @@ def run_image_training(
         result.status = "stopped"
         return result
     images = data["images"]
+    if spec.tune_trials:
+        result.tuning = _tune_images(spec, params, images, y, split, sink, should_stop)
+        if result.tuning.stopped:
+            result.status = "stopped"
+            return result
+        if not result.tuning.best_params:
+            raise SpecError(
+                "No trial of the search finished (all were pruned or failed). Give it more "
+                "trials or time, or train with the form's values."
+            )
+        params = result.tuning.best_params  # the best trial, refit here and tested once
+    model, result.steps, stopped = _fit_images(params, spec, images, y, split, sink, should_stop)
+    result.status = "stopped" if stopped else "finished"
+    if result.steps == 0:
+        return result
+    positive = ds.classes.index(ds.positive)
+    result.model = FittedModel(estimator=model, class_names=ds.classes, positive=positive)
+    val_proba = result.model.predict_proba(images[split.val])
+    result.val_predictions = predictions_frame(split.val, y[split.val], val_proba, positive)
+    # The test split is touched here, once, after training is over.
+    test_proba = result.model.predict_proba(images[split.test])
+    result.test_predictions = predictions_frame(split.test, y[split.test], test_proba, positive)
+    result.test_metrics = image_metrics(y[split.test], test_proba, positive)
+    return result
+
+
+def _fit_images(params, spec, images, y, split, sink, should_stop):
+    """Fit one image model on the training split with early stopping on the validation
+    split; returns (Keras model, epochs done, stopped)."""
+    import keras
+
+    from finml.models.vision import build_vision_model
+    from finml.training.callbacks import SinkCallback, StopOnRequest, ValidationAUC
+
+    ds = spec.dataset
     bs = params["batch_size"]
     train = make_dataset(images[split.train], y[split.train], bs, shuffle=True, seed=spec.seed)
     val = make_dataset(images[split.val], y[split.val], bs)
@@ -137,16 +167,21 @@ def run_image_training(
         ],
         verbose=0,
     )
-    result.steps = reporter.epochs_done_
-    result.status = "stopped" if stopper.stopped_ else "finished"
-    if result.steps == 0:
-        return result
-    positive = ds.classes.index(ds.positive)
-    result.model = FittedModel(estimator=model, class_names=ds.classes, positive=positive)
-    val_proba = result.model.predict_proba(images[split.val])
-    result.val_predictions = predictions_frame(split.val, y[split.val], val_proba, positive)
-    # The test split is touched here, once, after training is over.
-    test_proba = result.model.predict_proba(images[split.test])
-    result.test_predictions = predictions_frame(split.test, y[split.test], test_proba, positive)
-    result.test_metrics = image_metrics(y[split.test], test_proba, positive)
-    return result
+    return model, reporter.epochs_done_, stopper.stopped_
+
+
+def _tune_images(spec, params, images, y, split, sink, should_stop):
+    """The Optuna study of an image run: each trial judged on the validation split's ROC-AUC
+    (one-vs-rest macro for more than two classes) of its early-stopped weights; the pruner
+    sees each epoch's validation ROC-AUC."""
+    from finml.evaluation.metrics import multiclass_auc
+    from finml.training.tuning import tune
+
+    def score(trial_params, reporter, stop):
+        model, steps, halted = _fit_images(trial_params, spec, images, y, split, reporter, stop)
+        if halted or steps == 0:
+            return None, steps
+        proba = FittedModel(estimator=model, class_names=spec.dataset.classes)
+        return float(multiclass_auc(y[split.val], proba.predict_proba(images[split.val]))), steps
+
+    return tune(spec, params, score, sink, should_stop)

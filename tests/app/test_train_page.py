@@ -129,3 +129,34 @@ def test_cross_validation_from_the_form_is_shown_live_then_in_evaluate_and_runs(
     # Runs: ranked on its CV ROC-AUC
     board = open_app("runs").dataframe[0].value
     assert board["ranked on"].tolist() == ["4-fold CV ROC-AUC"] and board["rank"].tolist() == [1]
+
+
+def test_tune_from_the_form_records_trials_as_child_runs_and_shows_optunas_charts(
+    german_spec, reap
+):
+    from finml.training import jobs
+
+    at = _with_dataset(german_spec)
+    at.toggle(key="tune").set_value(True)
+    at.number_input(key="tune_trials").set_value(4)
+    at.button(key="start").click().run()
+    run_id = at.session_state["active_run"]
+    store = RunStore()
+    assert wait_for(lambda: store.get_run(run_id).status == "finished")
+    trials = store.trials(run_id)
+    assert trials["trial"].tolist() == [0, 1, 2, 3] and set(trials["state"]) == {"complete"}
+    children = store.client.search_runs(
+        [store.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert len(children) == 4  # MLflow's own UI nests them under the study's run
+    assert [r.run_id for r in store.list_runs()] == [run_id]  # not listed as runs
+    best = store.read_json(run_id, "tuning/best_params.json")
+    assert best["C"] == float(trials.loc[trials["val_roc_auc"].idxmax(), "C"])
+    at.run()
+    assert not at.exception, at.exception
+    shown_trials = next(d.value for d in at.dataframe if "val_roc_auc" in d.value)
+    assert len(shown_trials) == 4
+    charts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Optimization History Plot" in charts and "Hyperparameter Importances" in charts
+    jobs.delete_run(run_id, store)  # the trials go with their study
+    assert store.trials(run_id).empty

@@ -88,3 +88,24 @@ def test_random_and_group_splits_differ_on_near_duplicates(br35h_small):
     assert np.array_equal(
         np.sort(np.concatenate(list(grouped.parts().values()))), np.arange(len(y))
     )
+
+
+def test_tuning_an_image_model_refits_the_best_trial_and_tests_it_once(br35h_small):
+    from dataclasses import replace
+
+    image_set, groups = br35h_small
+    dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
+    spec = replace(_spec(dataset_id, epochs=2, batch_size=32, width=8), tune_trials=2)
+    from tests.training.test_tuning import TrialSink
+
+    sink = TrialSink()
+    result = run_image_training(spec, load_staged_images(dataset_id), sink)
+    trials = result.tuning.trials
+    assert len(sink.trials) == 2 and trials["state"].tolist() == ["complete", "complete"]
+    assert set(trials.columns) >= {"learning_rate", "dropout", "val_roc_auc"}
+    assert trials["learning_rate"].between(1e-4, 3e-3).all()
+    best = trials.loc[trials["val_roc_auc"].idxmax()]
+    assert result.tuning.best_params["learning_rate"] == pytest.approx(best["learning_rate"])
+    assert result.model is not None and 0.0 <= result.test_metrics["roc_auc"] <= 1.0
+    refit_lr = float(result.model.estimator.optimizer.learning_rate.numpy())
+    assert refit_lr == pytest.approx(best["learning_rate"], rel=1e-5)
