@@ -214,3 +214,25 @@ def progress_callback(text: str):
         bar.progress(min(done / max(total, 1), 1.0), text=f"{text} ({done:,} of {total:,})")
 
     return bar, update
+
+
+def search_view(run, trials) -> None:
+    """The trials so far, and Optuna's optimisation history and parameter importances."""
+    done = trials[trials["state"] == "complete"]
+    st.caption(
+        f"Hyperparameter search: {len(trials)} trial(s), {len(done)} complete, "
+        f"{int((trials['state'] == 'pruned').sum())} pruned (validation ROC-AUC)."
+    )
+    st.dataframe(trials.round(4), hide_index=True)
+    if len(done) >= 2:
+        import optuna.visualization as ov
+
+        from finml.training.tuning import study_from_trials
+
+        study = study_from_trials(run.model, trials)
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(ov.plot_optimization_history(study), width="stretch")
+        try:
+            c2.plotly_chart(ov.plot_param_importances(study), width="stretch")
+        except (RuntimeError, ValueError):  # e.g. every trial drew the same values
+            c2.caption("Parameter importances need trials that differ.")

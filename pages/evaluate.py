@@ -140,10 +140,16 @@ def binary_view(run, test, val, positive=None):
     drill_down(run, test, y, score, threshold)
     names = ["ROC and PR", "Costs and operating points", domain.pack, "Explanations"]
     cv = int(run.params.get("cv_folds", 0) or 0) and "fold" in val
-    tabs = st.tabs(names + (["Cross-validation"] if cv else []))
+    tuned = int(run.params.get("tune_trials", 0) or 0)
+    names += (["Cross-validation"] if cv else []) + (["Tuning"] if tuned else [])
+    tabs = dict(zip(names, st.tabs(names, key="eval_tabs"), strict=True))
     if cv:
-        with tabs[4]:
+        with tabs["Cross-validation"]:
             cv_view(run, val)
+    if tuned:
+        with tabs["Tuning"]:
+            tuning_view(run)
+    tabs = list(tabs.values())
     with tabs[0]:
         band = band_of(run, labels[1], y, score)
         auc = tuple(cis.loc["roc_auc", ["value", "lower", "upper"]])
@@ -236,6 +242,18 @@ def shap_summary(run, shap) -> None:
         f"value {about['base_value']:.3f} plus a row's contributions is the model's log-odds "
         "for that row. One-hot columns are summed back into their original column."
     )
+
+
+def tuning_view(run) -> None:
+    """The trials of the run's hyperparameter search and the best trial's parameters."""
+    common.search_view(run, store.trials(run.run_id))
+    with contextlib.suppress(FinmlError):
+        best = store.read_json(run.run_id, "tuning/best_params.json")
+        st.caption(
+            "The model was refit with the best trial's parameters (validation ROC-AUC "
+            f"{run.metrics.get('tune_best_val_roc_auc', float('nan')):.4f}) and tested once:"
+        )
+        st.json(best)
 
 
 def cv_view(run, oof) -> None:

@@ -11,8 +11,7 @@ from finml.reporting.runs import headline_metrics, progress
 from finml.store import ACTIVE, QUEUED
 from finml.training import jobs
 from finml.training.spec import RunSpec
-from finml.training.tuning import study_from_trials
-from pages.common import guarded, open_run, show_error, show_warning, text
+from pages.common import guarded, open_run, search_view, show_error, show_warning, text
 from pages.common import store as run_store
 
 st.title("Train")
@@ -171,7 +170,7 @@ def monitor(run_id: str, was_active: bool) -> None:
     if run.status in ("failed", "interrupted"):
         show_error(f"Run {run.status}: {run.reason}")
     if trials is not None and len(trials):
-        search_progress(run, trials)
+        search_view(run, trials)
     if folds is not None and len(folds):
         cv_progress(run, folds, k)
     if len(history):
@@ -183,26 +182,6 @@ def monitor(run_id: str, was_active: bool) -> None:
             col.metric(label, f"{value:.3f}")
         if st.button("Open in Evaluate", type="primary", key="open_eval"):
             open_run("pages/evaluate.py", run_id)
-
-
-def search_progress(run, trials) -> None:
-    """The trials so far, and Optuna's optimisation history and parameter importances."""
-    done = trials[trials["state"] == "complete"]
-    st.caption(
-        f"Hyperparameter search: {len(trials)} trial(s), {len(done)} complete, "
-        f"{int((trials['state'] == 'pruned').sum())} pruned (validation ROC-AUC)."
-    )
-    st.dataframe(trials.round(4), hide_index=True)
-    if len(done) >= 2:
-        import optuna.visualization as ov
-
-        study = study_from_trials(run.model, trials)
-        c1, c2 = st.columns(2)
-        c1.plotly_chart(ov.plot_optimization_history(study), width="stretch")
-        try:
-            c2.plotly_chart(ov.plot_param_importances(study), width="stretch")
-        except (RuntimeError, ValueError):  # e.g. every trial drew the same values
-            c2.caption("Parameter importances need trials that differ.")
 
 
 def cv_progress(run, folds, k: int) -> None:

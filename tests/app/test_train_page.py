@@ -158,5 +158,8 @@ def test_tune_from_the_form_records_trials_as_child_runs_and_shows_optunas_chart
     assert len(shown_trials) == 4
     charts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "Optimization History Plot" in charts and "Hyperparameter Importances" in charts
+    ev = open_app("evaluate")  # the Tuning tab keeps the study beside the results
+    assert "Tuning" in [t.label for t in ev.tabs]
+    assert any(j.value and "C" in j.value for j in ev.json)
     jobs.delete_run(run_id, store)  # the trials go with their study
     assert store.trials(run_id).empty

@@ -38,3 +38,32 @@ def test_demo_to_confusion_matrix(page, app_url, tmp_path):
     page.screenshot(path=str(screenshot_path("screenshot.png", tmp_path)), full_page=True)
     page.get_by_role("tab", name="Credit pack").click()
     expect(page.get_by_text("KS plot (test split)")).to_be_visible()
+
+
+def test_cross_validation_tuning_and_shap_from_the_browser(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("button", name="Use this dataset for training").click()
+    expect(page.get_by_text("Ready: German Credit (Statlog)")).to_be_visible()
+    page.get_by_role("link", name="Go to Train").click()
+    page.get_by_text("k-fold cross-validation").click()
+    page.get_by_label("Folds (k)").fill("3")
+    page.get_by_text("Tune (Optuna").click()
+    page.get_by_label("Trials").fill("3")
+    page.get_by_role("button", name="Start training").click()
+
+    # live: the trials, then the folds of the best trial's cross-validation, then the tiles
+    expect(page.get_by_text(re.compile(r"Hyperparameter search: 3 trial"))).to_be_visible(
+        timeout=180_000
+    )
+    expect(page.get_by_text("Cross-validation: 3 of 3 folds done")).to_be_visible(timeout=180_000)
+    expect(page.get_by_text("3-fold CV ROC-AUC (mean ± sd)")).to_be_visible(timeout=180_000)
+    expect(page.get_by_text("Optimization History Plot")).to_be_visible()
+    page.get_by_role("button", name="Open in Evaluate").click()
+
+    page.get_by_role("tab", name="Cross-validation").click()
+    expect(page.get_by_text("ROC curve of each fold")).to_be_visible()
+    page.get_by_role("tab", name="Tuning").click()
+    expect(page.get_by_text("refit with the best trial's parameters")).to_be_visible()
+    page.get_by_role("tab", name="Explanations").click()
+    # the SHAP summary follows the result in the worker; the tab shows it once it is done
+    expect(page.get_by_text("SHAP summary (validation rows)")).to_be_visible(timeout=120_000)
