@@ -222,9 +222,9 @@ def load_bundle(bundle_dir: Path) -> FittedModel:
         positive=meta["positive"],
         profile=meta.get("profile"),
         meta=meta,
-        background=_background(meta, pre),
     )
     _smoke_test(model)
+    model.set_params(background=_background(meta, pre))
     return model
 
 
