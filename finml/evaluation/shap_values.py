@@ -90,6 +90,8 @@ def output_groups(preprocessor, numeric, categorical) -> np.ndarray:
             out += [features.index(cols[i]) for i in kept]
             if imputer.indicator_ is not None:
                 out += [features.index(cols[i]) for i in imputer.indicator_.features_]
+        elif name == "cat" and "ordinal" in pipe.named_steps:  # one code column each
+            out += [features.index(col) for col in cols]
         elif name == "cat":
             onehot = pipe.named_steps["onehot"]
             for col, cats in zip(cols, onehot.categories_, strict=True):

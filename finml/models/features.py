@@ -50,16 +50,25 @@ def prepare_features(
     return out
 
 
-def build_preprocessor(numeric: list[str], categorical: list[str]):
-    """Build an unfitted preprocessor: impute + scale numeric, impute + one-hot categorical.
+#: Most categories a natively split categorical column keeps (gradient boosting bins each
+#: category; rarer ones are grouped into one "infrequent" category).
+MAX_NATIVE_CATEGORIES = 250
+
+
+def build_preprocessor(numeric: list[str], categorical: list[str], categories: str = "one-hot"):
+    """Build an unfitted preprocessor: impute + scale numeric, impute + encode categorical.
 
     Numeric: median imputation with a missing-indicator, then standard scaling. Categorical:
-    a constant ``"(missing)"`` category, then one-hot encoding that ignores categories unseen
-    in training (all zeros). Output is a dense float array.
+    a constant ``"(missing)"`` category, then either one-hot encoding that ignores
+    categories unseen in training (all zeros), or (``categories="native"``, for gradient
+    boosting's own categorical splits) one integer code per category, categorical columns
+    first, unseen categories coded -1 (boosting treats them as missing) and at most
+    :data:`MAX_NATIVE_CATEGORIES` categories per column. Output is a dense float array.
 
     Args:
         numeric: numeric feature columns.
         categorical: categorical feature columns.
+        categories: ``"one-hot"`` or ``"native"``.
 
     Returns:
         sklearn.compose.ColumnTransformer: to be fitted on the training split only.
@@ -67,7 +76,7 @@ def build_preprocessor(numeric: list[str], categorical: list[str]):
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
     transformers = []
     if numeric:
@@ -78,7 +87,20 @@ def build_preprocessor(numeric: list[str], categorical: list[str]):
             ]
         )
         transformers.append(("num", num, list(numeric)))
-    if categorical:
+    if categorical and categories == "native":
+        codes = OrdinalEncoder(
+            handle_unknown="use_encoded_value",
+            unknown_value=-1,
+            max_categories=MAX_NATIVE_CATEGORIES,
+        )
+        cat = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
+                ("ordinal", codes),
+            ]
+        )
+        transformers.insert(0, ("cat", cat, list(categorical)))
+    elif categorical:
         cat = Pipeline(
             [
                 ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),

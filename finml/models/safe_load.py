@@ -64,6 +64,7 @@ SKLEARN_CLASSES = frozenset(
         "sklearn.pipeline.Pipeline",
         "sklearn.preprocessing._data.StandardScaler",
         "sklearn.preprocessing._encoders.OneHotEncoder",
+        "sklearn.preprocessing._encoders.OrdinalEncoder",
         "sklearn.preprocessing._label.LabelEncoder",
     }
 )
@@ -242,10 +243,17 @@ def audit_objects(root: object, label: str) -> None:
             _check_boosting(obj, label)
 
 
-def _check_tree(tree, label: str, where: str, n_features: int | None = None) -> None:
+def _check_tree(
+    tree,
+    label: str,
+    where: str,
+    n_features: int | None = None,
+    categorical: np.ndarray | None = None,
+) -> None:
     """Refuse a tree whose nodes point outside it, backwards (a loop), at a feature at or
-    above ``n_features``, or at a categorical bitset: scikit-learn's Cython prediction
-    follows them without bounds checks."""
+    above ``n_features``, or whose categorical splits name a feature that is not
+    categorical (``categorical``: bool per feature) or a bitset the tree does not hold:
+    scikit-learn's Cython prediction follows all of them without bounds checks."""
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
     nodes = getattr(tree, "nodes", None)
@@ -265,32 +273,84 @@ def _check_tree(tree, label: str, where: str, n_features: int | None = None) -> 
     ok = ok and bool((features >= 0).all())
     if n_features is not None:
         ok = ok and bool((features < n_features).all())
-    if ok and nodes["is_categorical"][inner].any():
-        ok = False  # finml's models split on numbers only; a categorical node is not ours
+    split_on_category = inner & (nodes["is_categorical"] != 0)
+    if ok and split_on_category.any():
+        ok = categorical is not None and _bitsets_fit(tree, nodes[split_on_category], categorical)
     if not ok:
         raise BundleError(
             f"{label}: {where} has nodes that point outside the tree, backwards, at a missing "
-            "feature, or at a categorical split finml never makes; such a file could crash "
-            "the server."
+            "feature, or at a categorical split it cannot hold; such a file could crash the "
+            "server."
         )
 
 
+def _bitsets_fit(tree, nodes: np.ndarray, categorical: np.ndarray) -> bool:
+    """Categorical split nodes: their feature is categorical, and their bitset index is a
+    row of both bitset arrays (uint32, shape (k, 8), C-contiguous)."""
+    rows = None
+    for name in ("raw_left_cat_bitsets", "binned_left_cat_bitsets"):
+        bits = getattr(tree, name, None)
+        if not (
+            isinstance(bits, np.ndarray)
+            and bits.dtype == np.uint32
+            and bits.ndim == 2
+            and bits.shape[1] == 8
+            and bits.flags.c_contiguous
+        ):
+            return False
+        rows = len(bits) if rows is None else min(rows, len(bits))
+    features = nodes["feature_idx"].astype(np.int64)
+    in_range = bool((features < len(categorical)).all())
+    return (
+        in_range
+        and bool(categorical[features].all())
+        and bool((nodes["bitset_idx"].astype(np.int64) < rows).all())
+    )
+
+
 def _check_boosting(model, label: str) -> None:
-    """The boosting model's trees must use features below ``n_features_in_``, and its bin
-    mapper must declare no categorical features (prediction writes to fixed-size bitsets)."""
+    """The boosting model's trees must use features below ``n_features_in_``; its bin
+    mapper's categorical features (``is_categorical_``, one bool per feature) must have
+    known categories that are whole numbers 0..255 (prediction sets bits in fixed-size
+    bitsets from them), and its trees' categorical splits must fit their bitsets."""
     n_features = getattr(model, "n_features_in_", None)
     if not isinstance(n_features, int | np.integer) or n_features < 1:
         raise BundleError(f"{label}: the boosting model does not say how many features it takes.")
-    mapper = getattr(model, "_bin_mapper", None)
-    categorical = getattr(mapper, "is_categorical_", None)
-    if categorical is not None and np.asarray(categorical).any():
-        raise BundleError(f"{label}: the boosting model declares categorical features.")
+    categorical = _categorical_features(getattr(model, "_bin_mapper", None), int(n_features))
+    if categorical is None:
+        raise BundleError(
+            f"{label}: the boosting model's categorical features are not stored as finml does."
+        )
     predictors = getattr(model, "_predictors", None)
     if not isinstance(predictors, list) or not all(isinstance(r, list) for r in predictors):
         raise BundleError(f"{label}: the boosting model's trees are not stored as finml does.")
     for i, row in enumerate(predictors):
         for tree in row:
-            _check_tree(tree, label, f"boosting tree {i + 1}", int(n_features))
+            _check_tree(tree, label, f"boosting tree {i + 1}", int(n_features), categorical)
+
+
+def _categorical_features(mapper, n_features: int) -> np.ndarray | None:
+    """``is_categorical_`` of a bin mapper as a bool array of ``n_features``, all False when
+    it has none; ``None`` if malformed (wrong length, or a categorical feature whose known
+    categories are not whole numbers in 0..255)."""
+    flags = getattr(mapper, "is_categorical_", None)
+    if flags is None:
+        return np.zeros(n_features, dtype=bool)
+    flags = np.asarray(flags)
+    if flags.shape != (n_features,) or flags.dtype.kind not in "bu":
+        return None
+    flags = flags.astype(bool)
+    known = getattr(mapper, "bin_thresholds_", None)
+    if flags.any():
+        if not isinstance(known, list) or len(known) != n_features:
+            return None
+        for f in np.flatnonzero(flags):
+            values = known[f]
+            if not isinstance(values, np.ndarray) or values.dtype.kind != "f":
+                return None
+            if not ((values >= 0) & (values <= 255) & (values == np.round(values))).all():
+                return None
+    return flags
 
 
 def check_keras_archive(path: Path, label: str) -> None:

@@ -91,7 +91,7 @@ def cross_validate(
     k = len(pairs)
     tables, oofs, best = [], [], []
     for i, (tr, va) in enumerate(pairs, start=1):
-        pre = build_preprocessor(numeric, categorical)
+        pre = build_preprocessor(numeric, categorical, params.get("categories", "one-hot"))
         x_tr = pre.fit_transform(X.iloc[tr]).astype(np.float32)
         x_va = pre.transform(X.iloc[va]).astype(np.float32)
         curves = ListSink()

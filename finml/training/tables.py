@@ -122,7 +122,7 @@ def run_training(
         fit_rows, val_rows = non_test, None
         if info.family == "keras":
             params = {**params, "epochs": max(1, cv.best_steps)}
-    pre = build_preprocessor(numeric, categorical)
+    pre = build_preprocessor(numeric, categorical, params.get("categories", "one-hot"))
     x_train = pre.fit_transform(X.iloc[fit_rows]).astype(np.float32)
     x_val = None if val_rows is None else pre.transform(X.iloc[val_rows]).astype(np.float32)
     y_train = y[fit_rows]
@@ -184,7 +184,8 @@ def _tune(spec, frame, X, y, split, fit, params, sink, should_stop):
 
         return tune(spec, params, score, sink, should_stop, warmup_steps=1)
 
-    pre = build_preprocessor(list(ds.numeric), list(ds.categorical))
+    encoding = params.get("categories", "one-hot")
+    pre = build_preprocessor(list(ds.numeric), list(ds.categorical), encoding)
     x_train = pre.fit_transform(X.iloc[split.train]).astype(np.float32)
     x_val = pre.transform(X.iloc[split.val]).astype(np.float32)
     y_train, y_val = y[split.train], y[split.val]
@@ -329,6 +330,10 @@ def _fit_hgb(params, spec, x_train, y_train, x_val, y_val, sink, should_stop):
     from finml.models.tabular import build_sklearn
 
     model = build_sklearn("hgb", params, class_weights=spec.class_weights, seed=spec.seed)
+    if params.get("categories") == "native" and spec.dataset.categorical:
+        # build_preprocessor(categories="native") puts the category codes first
+        n_cat = len(spec.dataset.categorical)
+        model.set_params(categorical_features=np.arange(x_train.shape[1]) < n_cat)
     total = params["max_iter"]
     # scoring="loss" with a patience longer than the run: the fit records the training and
     # validation loss after every iteration but never stops early on its own.

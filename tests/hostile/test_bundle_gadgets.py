@@ -233,7 +233,6 @@ def _first_split(model):
         ("a child outside the tree", "left", 10_000_000),
         ("a child pointing back (an endless loop)", "right", 0),
         ("a feature the model does not have", "feature_idx", 9_999),
-        ("a categorical split", "is_categorical", 1),
     ],
 )
 def test_a_malformed_boosting_tree_is_refused(fitted, tmp_path, what, field, value):
@@ -245,11 +244,46 @@ def test_a_malformed_boosting_tree_is_refused(fitted, tmp_path, what, field, val
         load_bundle(_tree_bundle(fitted, tmp_path, edit))
 
 
-def test_a_boosting_model_with_categorical_bins_is_refused(fitted, tmp_path):
-    def edit(model):
-        model._bin_mapper.is_categorical_ = np.ones(model.n_features_in_, dtype=np.uint8)
+def _split_node(model, on_category: bool):
+    """(nodes, index) of the first split on a categorical (or a numeric) feature."""
+    flags = model._bin_mapper.is_categorical_
+    for row in model._predictors:
+        nodes = row[0].nodes
+        inner = np.flatnonzero(nodes["is_leaf"] == 0)
+        hits = [i for i in inner if bool(flags[nodes["feature_idx"][i]]) == on_category]
+        if hits and (not on_category or nodes["is_categorical"][hits[0]]):
+            return nodes, hits[0]
+    raise AssertionError("no such split in the fitted model")
 
-    with pytest.raises(BundleError, match="categorical features"):
+
+@pytest.mark.parametrize(
+    "what",
+    [
+        "a categorical split on a numeric feature",
+        "a categorical split whose bitset the tree does not hold",
+        "known categories outside 0..255 (bits set outside the bitset)",
+        "a categorical-feature mask of the wrong length",
+    ],
+)
+def test_malformed_native_categorical_splits_are_refused(fitted, tmp_path, what):
+    model = fitted[("hgb", False, True, True)]
+    assert model.estimator._bin_mapper.is_categorical_.any()  # native categories (default)
+
+    def edit(est):
+        mapper = est._bin_mapper
+        if what.startswith("a categorical split on a numeric"):
+            nodes, i = _split_node(est, on_category=False)
+            nodes["is_categorical"][i] = 1
+        elif what.startswith("a categorical split whose"):
+            nodes, i = _split_node(est, on_category=True)
+            nodes["bitset_idx"][i] = 10_000
+        elif what.startswith("known categories"):
+            f = int(np.flatnonzero(mapper.is_categorical_)[0])
+            mapper.bin_thresholds_[f] = np.array([0.0, 3000.0])
+        else:
+            mapper.is_categorical_ = np.ones(est.n_features_in_ + 5, dtype=np.uint8)
+
+    with pytest.raises(BundleError, match=r"could crash the server|categorical features"):
         load_bundle(_tree_bundle(fitted, tmp_path, edit))
 
 
