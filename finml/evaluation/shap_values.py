@@ -12,7 +12,8 @@ Explainers, from the ``shap`` library:
   background needed);
 - logistic regression: ``shap.LinearExplainer`` with an independent masker over the
   background;
-- the Keras MLP: ``shap.PermutationExplainer`` over the background (exactly additive by
+- the Keras MLP, and gradient boosting with native categorical splits (which Tree SHAP
+  does not read): ``shap.PermutationExplainer`` over the background (exactly additive by
   construction; model-agnostic, so slower: see :data:`MAX_EVALS`).
 
 The explainers work on the columns the estimator sees (after imputation, scaling and
@@ -160,10 +161,16 @@ def log_odds(model, x: np.ndarray) -> np.ndarray:
 
 def explainer_kind(model) -> str:
     """The explainer :func:`explain_rows` uses for ``model``: ``"tree"`` (gradient
-    boosting), ``"linear"`` (logistic regression) or ``"permutation"`` (Keras)."""
+    boosting), ``"linear"`` (logistic regression) or ``"permutation"`` (Keras, and boosting
+    with native categorical splits)."""
     if model.family == "keras":
         return "permutation"
-    return "tree" if type(model.estimator).__name__.startswith("HistGradient") else "linear"
+    if type(model.estimator).__name__.startswith("HistGradient"):
+        # shap's Tree SHAP reads numeric thresholds only: native categorical splits
+        # (bitsets) go through the model-agnostic explainer instead
+        categorical = getattr(model.estimator, "is_categorical_", None)
+        return "permutation" if categorical is not None and categorical.any() else "tree"
+    return "linear"
 
 
 def explain_rows(model, X: pd.DataFrame, seed: int = 0) -> ShapValues:

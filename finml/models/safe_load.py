@@ -65,6 +65,7 @@ SKLEARN_CLASSES = frozenset(
         "sklearn.preprocessing._data.StandardScaler",
         "sklearn.preprocessing._encoders.OneHotEncoder",
         "sklearn.preprocessing._encoders.OrdinalEncoder",
+        "sklearn.preprocessing._function_transformer.FunctionTransformer",
         "sklearn.preprocessing._label.LabelEncoder",
     }
 )
@@ -237,8 +238,15 @@ def audit_objects(root: object, label: str) -> None:
                     "with stored data; finml refuses such a file."
                 )
             stack.append((value, f"{where}.{key}"))
-        if type(obj).__name__ == "TreePredictor":
-            _check_tree(obj, label, where)
+        if type(obj).__name__ == "FunctionTransformer" and (
+            obj.func is not None or obj.inverse_func is not None or obj.kw_args
+        ):
+            raise BundleError(
+                f"{label}: {where} is a FunctionTransformer that calls a function; finml's "
+                "bundles hold only the identity (func=None). The file may try to run code."
+            )
+        if type(obj).__name__ == "TreePredictor":  # its splits: by _check_boosting
+            _check_tree(obj, label, where, structure_only=True)
         elif type(obj).__name__.startswith("HistGradientBoosting"):
             _check_boosting(obj, label)
 
@@ -249,11 +257,14 @@ def _check_tree(
     where: str,
     n_features: int | None = None,
     categorical: np.ndarray | None = None,
+    structure_only: bool = False,
 ) -> None:
     """Refuse a tree whose nodes point outside it, backwards (a loop), at a feature at or
     above ``n_features``, or whose categorical splits name a feature that is not
     categorical (``categorical``: bool per feature) or a bitset the tree does not hold:
-    scikit-learn's Cython prediction follows all of them without bounds checks."""
+    scikit-learn's Cython prediction follows all of them without bounds checks.
+    ``structure_only`` checks the nodes alone (the boosting model that holds the tree
+    checks its splits against its features, :func:`_check_boosting`)."""
     from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
 
     nodes = getattr(tree, "nodes", None)
@@ -274,7 +285,7 @@ def _check_tree(
     if n_features is not None:
         ok = ok and bool((features < n_features).all())
     split_on_category = inner & (nodes["is_categorical"] != 0)
-    if ok and split_on_category.any():
+    if ok and split_on_category.any() and not structure_only:
         ok = categorical is not None and _bitsets_fit(tree, nodes[split_on_category], categorical)
     if not ok:
         raise BundleError(

@@ -350,6 +350,7 @@ def _fit_hgb(params, spec, x_train, y_train, x_val, y_val, sink, should_stop):
         model.fit(x_train, y_train, X_val=x_live, y_val=y_live)
     finally:
         del model._should_stop
+    _plain_numeric_passthrough(model)
     done = int(model.n_iter_)
     if done == 0:
         return None, 0, True, None
@@ -361,6 +362,23 @@ def _fit_hgb(params, spec, x_train, y_train, x_val, y_val, sink, should_stop):
             sink.on_step(step, total, {"val_auc": float(roc_auc_score(y_live, proba[:, 1]))})
     whole = len(live) == len(y_val)  # then the last stage is the validation scores
     return model, done, hook.stopped_, proba if whole else None
+
+
+def _plain_numeric_passthrough(model) -> None:
+    """With native categories, scikit-learn's boosting keeps an internal ColumnTransformer
+    whose numeric part is ``FunctionTransformer(functools.partial(check_array, ...))``. A
+    bundle must hold no callables (:mod:`finml.models.safe_load` refuses ``functools.partial``
+    outright), so the numeric part becomes the identity (``func=None``): finml's own
+    preprocessor already hands it a validated float array, and the outcome is the same
+    float64 matrix (asserted by ``tests/training/test_tables.py``)."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    inner = getattr(model, "_preprocessor", None)
+    if inner is None:
+        return
+    for _, part, _ in [*inner.transformers, *inner.transformers_]:
+        if isinstance(part, FunctionTransformer):
+            part.set_params(func=None)
 
 
 def _fit_mlp(params, spec, x_train, y_train, x_val, y_val, sink, should_stop):

@@ -49,6 +49,9 @@ def fitted(german):
         params = resolve_params(model, {"max_iter": 20} if model == "hgb" else {})
         result = run_training(RunSpec(ds, model, params, cw, 1), frame, ListSink())
         out[(model, cw, bool(cols[0]), bool(cols[1]))] = result.model
+    ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
+    params = resolve_params("hgb", {"max_iter": 20, "categories": "native"})
+    out["hgb-native"] = run_training(RunSpec(ds, "hgb", params), frame, ListSink()).model
     return out
 
 
@@ -197,7 +200,7 @@ def test_only_default_trusted_types_still_cannot_smuggle_a_callable(fitted, tmp_
     # skops trusts every scikit-learn estimator and numpy ufunc by default.
     _write_skops(folder, "preprocessor.skops", FunctionTransformer(np.negative))
     assert sio.get_untrusted_types(file=folder / "preprocessor.skops") == []
-    with pytest.raises(BundleError, match="FunctionTransformer, which finml bundles never"):
+    with pytest.raises(BundleError, match="FunctionTransformer that calls a function"):
         load_bundle(folder)
 
 
@@ -212,8 +215,8 @@ def test_an_attribute_that_replaces_a_method_is_refused(fitted, tmp_path):
 
 
 # -- malformed boosting trees (scikit-learn's Cython code does not bounds-check them) ----
-def _tree_bundle(fitted, tmp_path, edit):
-    model = fitted[("hgb", False, True, True)]
+def _tree_bundle(fitted, tmp_path, edit, kind=("hgb", False, True, True)):
+    model = fitted[kind]
     data = sio.dumps(model.estimator)
     broken = sio.loads(data, trusted=sio.get_untrusted_types(data=data))
     edit(broken)
@@ -266,8 +269,8 @@ def _split_node(model, on_category: bool):
     ],
 )
 def test_malformed_native_categorical_splits_are_refused(fitted, tmp_path, what):
-    model = fitted[("hgb", False, True, True)]
-    assert model.estimator._bin_mapper.is_categorical_.any()  # native categories (default)
+    model = fitted["hgb-native"]
+    assert model.estimator._bin_mapper.is_categorical_.any()  # native categorical splits
 
     def edit(est):
         mapper = est._bin_mapper
@@ -284,7 +287,21 @@ def test_malformed_native_categorical_splits_are_refused(fitted, tmp_path, what)
             mapper.is_categorical_ = np.ones(est.n_features_in_ + 5, dtype=np.uint8)
 
     with pytest.raises(BundleError, match=r"could crash the server|categorical features"):
-        load_bundle(_tree_bundle(fitted, tmp_path, edit))
+        load_bundle(_tree_bundle(fitted, tmp_path, edit, "hgb-native"))
+
+
+def test_a_function_transformer_that_calls_a_function_is_refused(fitted, tmp_path):
+    import functools
+
+    from sklearn.utils.validation import check_array
+
+    def edit(est):  # what scikit-learn itself stores, before finml strips it
+        for _, part, _ in est._preprocessor.transformers_:
+            if type(part).__name__ == "FunctionTransformer":
+                part.func = functools.partial(check_array, ensure_all_finite=False)
+
+    with pytest.raises(BundleError, match=r"functools\.partial"):
+        load_bundle(_tree_bundle(fitted, tmp_path, edit, "hgb-native"))
 
 
 def test_damaged_and_bomb_skops_files_are_refused(fitted, tmp_path):
