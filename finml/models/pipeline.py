@@ -2,7 +2,7 @@
 
 Training (:mod:`finml.training`) fits the parts with live progress and assembles a
 :class:`FittedModel`; everything downstream calls it: validation and test scores,
-permutation importance, reason codes, Predict, Grad-CAM, bundles and imports.
+permutation importance, SHAP values, Predict, Grad-CAM, bundles and imports.
 """
 
 from __future__ import annotations
