@@ -215,6 +215,12 @@ def explanations_view(run, pending: bool) -> None:
         st.plotly_chart(charts.importance_bar(importance), width="stretch")
     if shap is not None:
         shap_summary(run, shap)
+    if int(run.params.get("cv_folds", 0) or 0) and (importance is not None or shap is not None):
+        st.caption(
+            "Cross-validated run: these explanations use the out-of-fold rows, which the "
+            "refit model was trained on (no untouched validation rows are left); read them "
+            "as what the model relies on, not as held-out performance."
+        )
     if pending:
         _explanation_pending(run.run_id)
     elif importance is None and shap is None:

@@ -119,7 +119,9 @@ def test_cross_validation_from_the_form_is_shown_live_then_in_evaluate_and_runs(
     mean, sd = (float(v) for v in cv.value.split(" ± "))
     assert mean == round(folds["roc_auc"].mean(), 3) and sd > 0
     # Evaluate: a Cross-validation tab with mean ± sd and per-fold values, and fold ROCs
+    assert wait_for(lambda: store.get_run(run_id).followup == "")  # importance and SHAP
     ev = open_app("evaluate")
+    assert any("out-of-fold rows, which the refit model" in shown(c) for c in ev.caption)
     assert "Cross-validation" in [t.label for t in ev.tabs]
     table = next(d.value for d in ev.dataframe if "fold 4" in d.value)
     auc = table.set_index("metric").loc["ROC-AUC"]

@@ -101,11 +101,11 @@ def test_out_of_fold_scores_come_from_preprocessing_and_model_fitted_on_the_othe
 
 
 def test_a_cross_validated_mlp_is_refit_for_the_folds_median_best_epochs(german):
-    spec = _spec(german, "mlp", k=3, epochs=40, patience=3)
+    spec = _spec(german, "mlp", k=3, epochs=15, patience=2)
     sink = ListSink()
     result = run_training(spec, german, sink, explain=False)
     assert result.status == "finished" and len(sink.folds) == 3
-    assert 1 <= result.cv.best_steps <= 40
+    assert 1 <= result.cv.best_steps <= 15
     assert result.steps == result.cv.best_steps  # the refit trains exactly that long
     history = sink.history()
     assert "loss" in history and "val_loss" not in history

@@ -66,7 +66,7 @@ def _plain_logistic_regression_cv(frame, spec) -> float:
 
 
 def test_tuned_boosting_reaches_the_published_cv_auc_on_german_credit(german):
-    _, result = _tuned_cv(german, "creditability", "bad", trials=25)
+    _, result = _tuned_cv(german, "creditability", "bad", trials=20)
     cv = result.cv.summary()
     print(f"German Credit: tuned HGB 5-fold CV ROC-AUC {cv['cv_roc_auc_mean']:.4f}")
     assert cv["cv_roc_auc_mean"] >= 0.79  # published results: about 0.80
@@ -83,7 +83,7 @@ def test_no_worse_than_a_plain_logistic_regression_on_two_more_credit_tables(
     name, target, positive, drop
 ):
     frame = read_table((CREDIT / name).read_bytes(), name).frame
-    spec, result = _tuned_cv(frame, target, positive, trials=12, drop=drop)
+    spec, result = _tuned_cv(frame, target, positive, trials=6, drop=drop)
     finml = result.cv.summary()["cv_roc_auc_mean"]
     plain = _plain_logistic_regression_cv(frame, spec)
     print(f"{name}: finml tuned HGB 5-fold CV ROC-AUC {finml:.4f}, plain LR {plain:.4f}")
