@@ -71,16 +71,7 @@ def _image_model(
 ) -> ModelInfo:
     """An image model: the hyperparameters every image model shares, plus ``extra``."""
     params = (
-        Param(
-            "learning_rate",
-            "Learning rate (Adam)",
-            "float",
-            1e-3,
-            1e-6,
-            1.0,
-            log=True,
-            tune=(1e-4, 3e-3),
-        ),
+        _adam_rate(1e-6, (1e-4, 3e-3)),
         Param("batch_size", "Batch size", "int", 32, 1, 1024),
         Param("epochs", "Epochs", "int", epochs, 1, 1000),
         Param("patience", "Early-stopping patience (epochs)", "int", 8, 1, 1000),
@@ -92,6 +83,13 @@ def _image_model(
         *extra,
     )
     return ModelInfo(name, label, "keras", params, description, task="images")
+
+
+def _adam_rate(low: float, tune: tuple[float, float]) -> Param:
+    """The Adam learning rate of a network: default 1e-3, from ``low`` to 1, log scale."""
+    return Param(
+        "learning_rate", "Learning rate (Adam)", "float", 1e-3, low, 1.0, log=True, tune=tune
+    )
 
 
 def _width(label: str) -> Param:
@@ -196,16 +194,7 @@ MODELS: dict[str, ModelInfo] = {
                 ),
                 Param("dropout", "Dropout", "float", 0.3, 0.0, 0.9, tune=(0.0, 0.5)),
                 Param("l2", "L2 penalty", "float", 1e-3, 0.0, 1.0, tune=(1e-6, 1e-2)),
-                Param(
-                    "learning_rate",
-                    "Learning rate (Adam)",
-                    "float",
-                    1e-3,
-                    1e-5,
-                    1.0,
-                    log=True,
-                    tune=(1e-4, 1e-2),
-                ),
+                _adam_rate(1e-5, (1e-4, 1e-2)),
                 Param("batch_size", "Batch size", "int", 32, 1, 65536),
                 Param("epochs", "Epochs", "int", 100, 1, 10000),
                 Param(

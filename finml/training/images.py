@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 
 from finml.data.split import class_report, make_split
-from finml.errors import DataError, SpecError, listing
+from finml.errors import DataError, listing
 from finml.evaluation.metrics import image_metrics
 from finml.models.pipeline import FittedModel
 from finml.models.registry import resolve_params
 from finml.training.base import Sink, TrainResult, class_weight_dict, never_stop
 from finml.training.spec import RunSpec
+from finml.training.tuning import best_params_of
 
 
 def encode_labels(labels: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
@@ -108,15 +109,10 @@ def run_image_training(
     images = data["images"]
     if spec.tune_trials:
         result.tuning = _tune_images(spec, params, images, y, split, sink, should_stop)
-        if result.tuning.stopped:
+        params = best_params_of(result.tuning)  # the best trial, refit here, tested once
+        if params is None:
             result.status = "stopped"
             return result
-        if not result.tuning.best_params:
-            raise SpecError(
-                "No trial of the search finished (all were pruned or failed). Give it more "
-                "trials or time, or train with the form's values."
-            )
-        params = result.tuning.best_params  # the best trial, refit here and tested once
     model, result.steps, stopped = _fit_images(params, spec, images, y, split, sink, should_stop)
     result.status = "stopped" if stopped else "finished"
     if result.steps == 0:

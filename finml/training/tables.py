@@ -11,7 +11,6 @@ import pandas as pd
 
 from finml.data.split import make_split, split_report
 from finml.data.target import validate_target
-from finml.errors import SpecError
 from finml.evaluation.drift import training_profile
 from finml.evaluation.explain import permutation_importances
 from finml.evaluation.metrics import binary_metrics
@@ -34,7 +33,7 @@ from finml.training.base import (
 )
 from finml.training.cv import cross_validate
 from finml.training.spec import RunSpec
-from finml.training.tuning import tune
+from finml.training.tuning import best_params_of, tune
 
 #: Most training rows scored for the training profile's score bins (a seeded sample above
 #: this; the standard error of a decile estimated from 20,000 rows is about 0.002 in
@@ -108,15 +107,10 @@ def run_training(
     fit_rows, val_rows = split.train, split.val
     if spec.tune_trials:
         result.tuning = _tune(spec, frame, X, y, split, fit, params, sink, should_stop)
-        if result.tuning.stopped:
+        params = best_params_of(result.tuning)  # the best trial, refit below, tested once
+        if params is None:
             result.status = "stopped"
             return result
-        if not result.tuning.best_params:
-            raise SpecError(
-                "No trial of the search finished (all were pruned or failed). Give it more "
-                "trials or time, or train with the form's values."
-            )
-        params = result.tuning.best_params  # the best trial, refit below and tested once
     if spec.cv_folds:
         non_test = np.sort(np.concatenate([split.train, split.val]))
         cv = cross_validate(spec, frame, X, y, non_test, fit, params, sink, should_stop)

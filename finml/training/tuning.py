@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from finml.errors import SpecError
 from finml.models.registry import get_model, resolve_params
 
 #: Trials the median pruner lets finish before it prunes, and steps before it judges one.
@@ -43,6 +44,25 @@ class TuneResult:
     best_params: dict = field(default_factory=dict)
     best_value: float = float("nan")
     stopped: bool = False
+
+
+def best_params_of(tuning: TuneResult) -> dict | None:
+    """The best trial's hyperparameters, for the refit that is tested once.
+
+    Returns:
+        The parameters, or ``None`` when a stop request ended the study.
+
+    Raises:
+        SpecError: no trial finished (all pruned or failed).
+    """
+    if tuning.stopped:
+        return None
+    if not tuning.best_params:
+        raise SpecError(
+            "No trial of the search finished (all were pruned or failed). Give it more "
+            "trials or time, or train with the form's values."
+        )
+    return tuning.best_params
 
 
 def search_space(model: str) -> dict:

@@ -15,6 +15,15 @@ def _with_dataset(german_spec, model="logreg"):
     return at
 
 
+def _start_and_finish(at):
+    """Press Start; wait until the submitted run has finished. Returns (run id, store)."""
+    at.button(key="start").click().run()
+    run_id = at.session_state["active_run"]
+    store = RunStore()
+    assert wait_for(lambda: store.get_run(run_id).status == "finished")
+    return run_id, store
+
+
 def test_without_data_the_page_says_where_to_start():
     at = open_app("train")
     assert "Data page" in shown(at.info[0])
@@ -22,10 +31,7 @@ def test_without_data_the_page_says_where_to_start():
 
 def test_start_submits_a_job_that_the_page_then_shows(german_spec, reap):
     at = _with_dataset(german_spec)
-    at.button(key="start").click().run()
-    run_id = at.session_state["active_run"]
-    store = RunStore()
-    assert wait_for(lambda: store.get_run(run_id).status == "finished")
+    _start_and_finish(at)
     at.run()
     assert not at.exception, at.exception
     labels = [m.label for m in at.metric]
@@ -104,10 +110,7 @@ def test_cross_validation_from_the_form_is_shown_live_then_in_evaluate_and_runs(
     at = _with_dataset(german_spec)
     at.toggle(key="use_cv").set_value(True)
     at.number_input(key="cv_k").set_value(4)
-    at.button(key="start").click().run()
-    run_id = at.session_state["active_run"]
-    store = RunStore()
-    assert wait_for(lambda: store.get_run(run_id).status == "finished")
+    run_id, store = _start_and_finish(at)
     run = store.get_run(run_id)
     assert run.params["cv_folds"] == "4" and run.params["cv_kind"] == "stratified"
     assert store.fold_history(run_id)["step"].tolist() == [1, 2, 3, 4]
@@ -141,10 +144,7 @@ def test_tune_from_the_form_records_trials_as_child_runs_and_shows_optunas_chart
     at = _with_dataset(german_spec)
     at.toggle(key="tune").set_value(True)
     at.number_input(key="tune_trials").set_value(4)
-    at.button(key="start").click().run()
-    run_id = at.session_state["active_run"]
-    store = RunStore()
-    assert wait_for(lambda: store.get_run(run_id).status == "finished")
+    run_id, store = _start_and_finish(at)
     trials = store.trials(run_id)
     assert trials["trial"].tolist() == [0, 1, 2, 3] and set(trials["state"]) == {"complete"}
     children = store.client.search_runs(
