@@ -249,14 +249,8 @@ class RunStore:
         """The trials of a study run so far, by trial number: ``trial``, ``state``,
         ``val_roc_auc``, ``seconds``, ``steps`` and each drawn hyperparameter (as text);
         empty if none."""
-        found = _retry(
-            self.client.search_runs,
-            [self.experiment_id],
-            filter_string=f"tags.finml.trial_of = '{study_run_id}'",
-            max_results=PAGE_SIZE,
-        )
         rows = []
-        for r in found:
+        for r in self._trial_runs(study_run_id):
             row = {"trial": int(r.data.tags["finml.trial"]), "state": r.data.tags["finml.status"]}
             row.update({k: r.data.metrics.get(k) for k in ("val_roc_auc", "seconds", "steps")})
             row.update({k: v for k, v in r.data.params.items() if k != "trial"})
@@ -264,6 +258,16 @@ class RunStore:
         if not rows:
             return pd.DataFrame()
         return pd.DataFrame(rows).sort_values("trial").reset_index(drop=True)
+
+    def _trial_runs(self, study_run_id: str) -> list:
+        """The MLflow child runs recording the trials of a study run (at most 1,000: the
+        Train form allows 500 trials)."""
+        return _retry(
+            self.client.search_runs,
+            [self.experiment_id],
+            filter_string=f"tags.finml.trial_of = '{study_run_id}'",
+            max_results=PAGE_SIZE,
+        )
 
     def set_status(self, run_id: str, status: str, reason: str = "") -> None:
         """Set finml's status (and MLflow's); terminal statuses also set the end time."""
@@ -336,12 +340,7 @@ class RunStore:
             StoreError: no such run.
         """
         run = self.get_run(run_id)  # raises StoreError for an unknown run
-        for trial in _retry(
-            self.client.search_runs,
-            [self.experiment_id],
-            filter_string=f"tags.finml.trial_of = '{run.run_id}'",
-            max_results=PAGE_SIZE,
-        ):
+        for trial in self._trial_runs(run.run_id):
             self.delete_run(trial.info.run_id)  # a study's trials go with it
         artifact_uri = _retry(self.client.get_run, run.run_id).info.artifact_uri
         _retry(self.client.delete_run, run_id)

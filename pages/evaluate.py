@@ -252,7 +252,11 @@ def shap_summary(run, shap) -> None:
 
 def tuning_view(run) -> None:
     """The trials of the run's hyperparameter search and the best trial's parameters."""
-    common.search_view(run, store.trials(run.run_id))
+    try:  # the run's own record of its trials (it travels with an export)
+        trials = store.read_frame(run.run_id, "tuning/trials.parquet")
+    except FinmlError:  # stopped before any trial ended: the child runs, if any
+        trials = store.trials(run.run_id)
+    common.search_view(run, trials)
     with contextlib.suppress(FinmlError):
         best = store.read_json(run.run_id, "tuning/best_params.json")
         st.caption(
@@ -268,16 +272,11 @@ def cv_view(run, oof) -> None:
     folds = store.read_frame(run.run_id, "cv/folds.parquet")
     k = len(folds)
     st.dataframe(cv_table(folds).round(4), hide_index=True, width="stretch")
+    auc = folds.set_index("fold")["roc_auc"]
     curves = {}
     for fold, part in oof.groupby("fold"):
         fpr, tpr = metrics.roc_points(part["y_true"], part["score"])
-        curves[f"fold {fold}"] = (
-            fpr,
-            tpr,
-            metrics.threshold_free_metrics(part["y_true"].to_numpy(), part["score"].to_numpy())[
-                "roc_auc"
-            ],
-        )
+        curves[f"fold {fold}"] = (fpr, tpr, float(auc[fold]))
     title = f"ROC curve of each fold ({k}-fold cross-validation, out-of-fold rows)"
     st.plotly_chart(charts.overlay_roc(curves, title), width="stretch")
     st.caption(

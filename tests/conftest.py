@@ -55,6 +55,21 @@ def german_spec(german):
     return make
 
 
+def table_spec(frame, model: str, target="creditability", positive="bad", drop=(), **kw):
+    """A RunSpec on ``frame`` (not staged: for ``run_training(spec, frame, ...)``) with the
+    default features less ``drop``; ``params`` holds hyperparameters, the rest goes to
+    RunSpec (``cv_folds``, ``tune_trials``, ``seed``, ...)."""
+    from finml.data.schema import default_features, infer_schema
+    from finml.data.spec import DatasetSpec
+    from finml.models.registry import resolve_params
+    from finml.training.spec import RunSpec
+
+    numeric, categorical = default_features(infer_schema(frame), target)
+    keep = lambda cols: tuple(c for c in cols if c not in drop)  # noqa: E731
+    ds = DatasetSpec("0" * 32, "t", target, positive, keep(numeric), keep(categorical))
+    return RunSpec(ds, model, resolve_params(model, kw.pop("params", {})), **kw)
+
+
 def _finml_processes(data_dir) -> list[int]:
     """PIDs of finml supervisor/worker processes started for ``data_dir``."""
     import os

@@ -29,6 +29,16 @@ METRIC_LABELS = {
 THRESHOLD_FREE = ("roc_auc", "gini", "ks", "brier")
 
 
+def mean_sd(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof 1; 0 for a single value) of per-fold values.
+
+    Args:
+        values: float array of shape (k,), k >= 1.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
 def confusion(y_true: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> np.ndarray:
     """Confusion matrix at ``threshold``.
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from finml.evaluation.metrics import METRIC_LABELS
+from finml.evaluation.metrics import METRIC_LABELS, mean_sd
 from finml.store import FINISHED, RUNNING, RunInfo
 
 
@@ -80,9 +79,9 @@ def cv_table(folds: pd.DataFrame) -> pd.DataFrame:
     for key, label in METRIC_LABELS.items():
         if key not in folds:
             continue
-        values = folds[key].to_numpy(dtype=np.float64)
-        row = {"metric": label, "mean": values.mean(), "sd": values.std(ddof=1)}
-        row.update({f"fold {int(f)}": v for f, v in zip(folds["fold"], values, strict=True)})
+        mean, sd = mean_sd(folds[key])
+        row = {"metric": label, "mean": mean, "sd": sd}
+        row.update({f"fold {int(f)}": v for f, v in zip(folds["fold"], folds[key], strict=True)})
         rows.append(row)
     return pd.DataFrame(rows)
 

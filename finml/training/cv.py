@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from finml.data.split import cv_folds
-from finml.evaluation.metrics import THRESHOLD_FREE, binary_metrics
+from finml.evaluation.metrics import THRESHOLD_FREE, binary_metrics, mean_sd
 from finml.models.features import build_preprocessor
 from finml.models.pipeline import FittedModel
 from finml.training.base import ListSink, Sink
@@ -46,9 +46,7 @@ class CVResult:
         out = {}
         skip = ("fold", "rows", "positives", "steps")
         for col in (c for c in self.folds.columns if c not in skip):
-            values = self.folds[col].to_numpy(dtype=np.float64)
-            out[f"cv_{col}_mean"] = float(values.mean())
-            out[f"cv_{col}_sd"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            out[f"cv_{col}_mean"], out[f"cv_{col}_sd"] = mean_sd(self.folds[col])
         return out
 
 

@@ -112,3 +112,10 @@ def test_rates_from_counts_work_on_arrays_and_empty_denominators():
     rates = evaluate.rates_from_counts(np.array([5, 0]), np.array([1, 0]), 2, np.array([2, 0]))
     assert rates["precision"].tolist() == pytest.approx([2 / 3, 0.0])
     assert rates["npv"].tolist() == pytest.approx([5 / 7, 0.0])
+
+
+def test_mean_and_sample_sd_over_folds():
+    from finml.evaluation.metrics import mean_sd
+
+    assert mean_sd([1.0, 2.0, 3.0]) == (2.0, 1.0)  # sd with ddof 1
+    assert mean_sd([0.7]) == (0.7, 0.0)  # one fold: no spread, not NaN

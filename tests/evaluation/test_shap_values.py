@@ -23,21 +23,15 @@ from finml.evaluation.shap_values import (
 from finml.models.bundle import load_bundle, save_bundle
 from finml.training.base import ListSink
 from finml.training.tables import run_training
+from tests.conftest import table_spec
 
 
 @pytest.fixture(scope="module")
 def runs(german):
     """One trained run per model (small), keyed by model name."""
-    from finml.data.schema import default_features, infer_schema
-    from finml.data.spec import DatasetSpec
-    from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
-
-    numeric, categorical = default_features(infer_schema(german), "creditability")
-    ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
     out = {}
     for name, params in (("logreg", {}), ("hgb", {"max_iter": 60}), ("mlp", {"epochs": 5})):
-        spec = RunSpec(ds, name, resolve_params(name, params))
+        spec = table_spec(german, name, params=params)
         out[name] = run_training(spec, german, ListSink(), explain=False)
     return out
 

@@ -13,17 +13,11 @@ from finml.errors import SplitError
 from finml.evaluation.metrics import binary_metrics
 from finml.training.base import ListSink
 from finml.training.tables import run_training
+from tests.conftest import table_spec
 
 
 def _spec(german, model="logreg", k=5, **params):
-    from finml.data.schema import default_features, infer_schema
-    from finml.data.spec import DatasetSpec
-    from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
-
-    numeric, categorical = default_features(infer_schema(german), "creditability")
-    ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
-    return RunSpec(ds, model, resolve_params(model, params), cv_folds=k)
+    return table_spec(german, model, params=params, cv_folds=k)
 
 
 def test_folds_of_each_kind_partition_the_rows_without_leaking():

@@ -9,30 +9,18 @@ import pytest
 
 from finml.config import PROJECT_ROOT
 from finml.data.reader import read_table
-from finml.data.schema import default_features, infer_schema
-from finml.data.spec import DatasetSpec
 from finml.data.split import cv_folds, make_split
 from finml.data.target import validate_target
-from finml.models.registry import resolve_params
 from finml.training.base import ListSink
-from finml.training.spec import RunSpec
 from finml.training.tables import run_training
+from tests.conftest import table_spec
 
 pytestmark = pytest.mark.slow
 CREDIT = PROJECT_ROOT / "tests" / "fixtures" / "credit"
 
 
 def _tuned_cv(frame, target, positive, trials, drop=()):
-    numeric, categorical = default_features(infer_schema(frame), target)
-    ds = DatasetSpec(
-        "0" * 32,
-        "t",
-        target,
-        positive,
-        tuple(c for c in numeric if c not in drop),
-        tuple(c for c in categorical if c not in drop),
-    )
-    spec = RunSpec(ds, "hgb", resolve_params("hgb"), cv_folds=5, tune_trials=trials, seed=42)
+    spec = table_spec(frame, "hgb", target, positive, drop, cv_folds=5, tune_trials=trials, seed=42)
     return spec, run_training(spec, frame, ListSink(), explain=False)
 
 

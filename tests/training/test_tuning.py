@@ -10,6 +10,7 @@ import pytest
 from finml.training.base import ListSink
 from finml.training.tables import run_training
 from finml.training.tuning import search_space, study_from_trials
+from tests.conftest import table_spec
 
 
 class TrialSink(ListSink):
@@ -21,18 +22,6 @@ class TrialSink(ListSink):
 
     def on_trial(self, trial, total, row):
         self.trials.append((trial, total, row))
-
-
-def _spec(german, model="logreg", **kw):
-    from finml.data.schema import default_features, infer_schema
-    from finml.data.spec import DatasetSpec
-    from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
-
-    numeric, categorical = default_features(infer_schema(german), "creditability")
-    ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
-    params = kw.pop("params", {})
-    return RunSpec(ds, model, resolve_params(model, params), **kw)
 
 
 def test_the_search_space_comes_from_the_registry():
@@ -50,7 +39,7 @@ def test_the_search_space_comes_from_the_registry():
 
 
 def test_the_best_trial_is_refit_and_tested_once_and_the_study_is_reproducible(german):
-    spec = _spec(german, tune_trials=6, seed=7)
+    spec = table_spec(german, "logreg", tune_trials=6, seed=7)
     sink = TrialSink()
     result = run_training(spec, german, sink, explain=False)
     trials = result.tuning.trials
@@ -70,7 +59,7 @@ def test_the_best_trial_is_refit_and_tested_once_and_the_study_is_reproducible(g
 
 
 def test_stop_ends_the_study_without_a_model(german):
-    spec = _spec(german, "hgb", tune_trials=20, params={"max_iter": 300})
+    spec = table_spec(german, "hgb", tune_trials=20, params={"max_iter": 300})
     sink = TrialSink()
     result = run_training(spec, german, sink, lambda: len(sink.trials) >= 2, explain=False)
     assert result.status == "stopped" and result.model is None
