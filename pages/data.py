@@ -5,9 +5,16 @@ import streamlit as st
 from finml.config import get_settings
 from finml.data import demo, reader, schema, target
 from finml.data.spec import DatasetSpec
-from finml.data.split import SplitSpec, make_split, split_report, split_warnings
+from finml.data.split import (
+    SplitSpec,
+    make_split,
+    regression_split_report,
+    split_report,
+    split_warnings,
+)
 from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
+from finml.reporting import regression_charts
 from finml.training import jobs
 from pages.common import dataset_ready, show_error, show_info, show_warning, text
 
@@ -35,6 +42,7 @@ if source == "Built-in demo":
     st.caption(demo.DEMOS[name][3])
     key, raw, filename = ("demo", name), None, demo.DEMOS[name][0]
     encoding = delimiter = None
+    demo_target = demo.DEMOS[name][1]
 else:
     upload = st.file_uploader(
         "CSV, Excel (.xlsx) or Parquet", type=["csv", "txt", "tsv", "xlsx", "parquet"]
@@ -55,6 +63,7 @@ else:
     encoding = None if enc_choice == "detect" else enc_choice
     delimiter = delim_labels[delim_choice]
     key, raw, filename = (upload.file_id, encoding, delimiter), upload, upload.name
+    demo_target = None
 
 if st.session_state.get("table_key") != key:
     try:
@@ -71,6 +80,7 @@ if st.session_state.get("table_key") != key:
         show_error(exc)
         st.stop()
     st.session_state.table_key, st.session_state.table = key, table
+    st.session_state.pop("target", None)  # a new table: its own likely target first
     st.session_state.table_name = key[1] if raw is None else filename
 table = st.session_state.table
 frame, table_schema = table.frame, table.schema
@@ -91,10 +101,8 @@ with st.expander("Preview (first 20 rows)"):
     st.dataframe(frame.head(20), width="stretch")
 
 st.subheader("Target")
-if not table_schema.target_candidates:
-    st.error("No column has 2 to 10 distinct values, so none can be a classification target.")
-    st.stop()
-candidates = table_schema.target_candidates
+candidates = [c for c in [demo_target, *table_schema.target_candidates] if c]
+candidates = list(dict.fromkeys(candidates))
 target_col = st.selectbox(
     "Target column",
     [*candidates, *[c for c in table_schema.names() if c not in candidates]],
@@ -103,36 +111,64 @@ target_col = st.selectbox(
     "...) and values (good/bad, default/non-default, 0/1).",
     key="target",
 )
-try:
-    values = target.class_values(frame[target_col])
-    guess = target.guess_positive(frame[target_col])
-except FinmlError as exc:
-    show_error(exc)
-    st.stop()
-positive = st.selectbox(
-    "Positive class (the event to predict: bad, default, ...)",
-    values,
-    index=values.index(guess),
-    key="positive",
+if st.session_state.get("task_for") != (key, target_col):  # a new target: guess its task
+    st.session_state.pop("task_kind", None)
+    st.session_state.task_for = (key, target_col)
+task_labels = {"binary": "Binary classification", "regression": "Regression (a number)"}
+task_kind = st.radio(
+    "Task",
+    list(task_labels),
+    index=list(task_labels).index(target.infer_task(frame[target_col])),
+    format_func=task_labels.get,
+    horizontal=True,
+    help="Guessed from the target: a numeric column with more than "
+    f"{target.REGRESSION_MIN_DISTINCT} distinct values is a regression target.",
+    key="task_kind",
 )
-st.dataframe(target.class_counts(frame[target_col], positive), hide_index=True)
-try:
-    target.validate_target(frame, target_col, positive)
-except FinmlError as exc:
-    show_error(exc)
-    st.stop()
-leaks = leakage(st.session_state.table_key, frame, table_schema, target_col, positive)
-for column, auc in leaks:
-    show_warning(
-        f"Possible leakage: {column!r} alone predicts the target with ROC-AUC {auc:.3f}. "
-        "If it is only known after the outcome, leave it out of the features."
+regression = task_kind == "regression"
+if regression:
+    try:
+        y_value = target.validate_regression_target(frame, target_col)
+    except FinmlError as exc:
+        show_error(exc)
+        st.stop()
+    c1, c2 = st.columns([1, 2])
+    c1.dataframe(target.target_summary(y_value).round(4), hide_index=True)
+    c2.plotly_chart(regression_charts.target_histogram(y_value, target_col), width="stretch")
+    positive, values = "", []
+else:
+    try:
+        values = target.class_values(frame[target_col])
+        guess = target.guess_positive(frame[target_col])
+    except FinmlError as exc:
+        show_error(exc)
+        st.stop()
+    positive = st.selectbox(
+        "Positive class (the event to predict: bad, default, ...)",
+        values,
+        index=values.index(guess),
+        key="positive",
     )
+    st.dataframe(target.class_counts(frame[target_col], positive), hide_index=True)
+    try:
+        target.validate_target(frame, target_col, positive)
+    except FinmlError as exc:
+        show_error(exc)
+        st.stop()
+    leaks = leakage(st.session_state.table_key, frame, table_schema, target_col, positive)
+    for column, auc in leaks:
+        show_warning(
+            f"Possible leakage: {column!r} alone predicts the target with ROC-AUC {auc:.3f}. "
+            "If it is only known after the outcome, leave it out of the features."
+        )
 
 st.subheader("Split")
 mode = st.radio(
     "Split",
     ["Stratified", "Group (no group on two sides)", "Out-of-time (by date)"],
     horizontal=True,
+    help="Stratified keeps the class balance (a numeric target: its quintiles) alike on "
+    "every side.",
     key="split_mode",
 )
 c1, c2, c3, c4 = st.columns(4)
@@ -159,20 +195,27 @@ split_spec = SplitSpec(
     time_col=time_col,
 )
 exclude = tuple(c for c in (group_col, time_col) if c)
+if source == "Built-in demo":
+    exclude += demo.LEAVE_OUT.get(name, ())
 numeric, categorical = schema.default_features(table_schema, target_col, exclude)
 with st.expander(f"Features ({len(numeric)} numeric, {len(categorical)} categorical)"):
     numeric = st.multiselect("Numeric features", numeric, default=numeric)
     categorical = st.multiselect("Categorical features", categorical, default=categorical)
 try:
-    y = target.validate_target(frame, target_col, positive)
-    split = make_split(frame, y, split_spec)
-    report = split_report(frame, y, split, split_spec)
+    if regression:
+        strata = target.quantile_strata(y_value)
+        split = make_split(frame, strata, split_spec)
+        report = regression_split_report(frame, y_value, strata, split, split_spec)
+    else:
+        y = target.validate_target(frame, target_col, positive)
+        split = make_split(frame, y, split_spec)
+        report = split_report(frame, y, split, split_spec)
 except FinmlError as exc:
     show_error(exc)
     st.stop()
 st.table(report.set_index("split"))  # numbers and dates only: nothing from the data as text
 others_label = " / ".join(v for v in values if v != positive)
-for warning in split_warnings(y, (others_label, positive), split):
+for warning in [] if regression else split_warnings(y, (others_label, positive), split):
     show_warning(warning)
 
 if not numeric and not categorical:
@@ -190,8 +233,14 @@ if st.button("Use this dataset for training", type="primary", key="use_dataset")
         categorical=tuple(categorical),
         split=split_spec,
         negative=negatives[0] if len(negatives) == 1 else "",
+        task=task_kind,
     )
     save_dataset_spec(st.session_state.dataset, settings)
 ds = st.session_state.get("dataset")
 if ds is not None and ds.kind == "table":
-    dataset_ready(text(f"Ready: {ds.name}, target {ds.target!r} = {ds.positive!r}."), ds)
+    what = (
+        f"{ds.target!r} (regression)"
+        if ds.task == "regression"
+        else f"{ds.target!r} = {ds.positive!r}"
+    )
+    dataset_ready(text(f"Ready: {ds.name}, target {what}."), ds)

@@ -437,6 +437,14 @@ runs = common.runs_with_results(
 )
 run = common.pick_run(runs, "Run", key="eval_run")
 test, val, history = common.predictions(common.data_dir(), run.run_id)
+if run.params.get("task") == "regression":
+    from pages import regression_view
+
+    regression_view.render(run, test, store)
+    if len(history):
+        st.plotly_chart(charts.learning_curves(history), width="stretch")
+    split_download(run)
+    st.stop()
 classes = run.params.get("classes", "").split(",") if run.params.get("classes") else []
 if len(classes) > 2:
     view = st.segmented_control(

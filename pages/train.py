@@ -61,11 +61,13 @@ else:
                 st.session_state[f"{model_name}.{name}"] = value
     else:
         n_features = len(ds.numeric) + len(ds.categorical)
+        what = "(regression)" if ds.task == "regression" else f"= {ds.positive!r}"
         st.caption(
-            f"Dataset: **{text(ds.name)}**, target {text(repr(ds.target))} = "
-            f"{text(repr(ds.positive))}, {n_features} features, {split}."
+            f"Dataset: **{text(ds.name)}**, target {text(repr(ds.target))} {text(what)}, "
+            f"{n_features} features, {split}."
         )
-    choices = model_names_for(ds.kind)
+    regression = getattr(ds, "task", "binary") == "regression"
+    choices = model_names_for("regression" if regression else ds.kind)
     if st.session_state.get("model") not in choices:
         st.session_state.pop("model", None)  # chosen for the other kind of data
     model = st.selectbox(
@@ -82,14 +84,20 @@ else:
         for i, p in enumerate(info.params):
             with cols[i % 3]:
                 values[p.name] = param_widget(p, f"{model}.{p.name}")
-        class_weights = st.toggle(
+        class_weights = not regression and st.toggle(
             "Class weights (balanced, from the training split)",
             help="Weights each class by n / (2 * n_class) so the minority class counts as much.",
             key="class_weights",
         )
         seed = st.number_input("Seed", 0, 2**31 - 1, 42)
-        folds = 0
-        if ds.kind == "table":
+        folds = trials = 0
+        tune_on, minutes = False, 0.0
+        if regression:
+            st.caption(
+                "Cross-validation and tuning are offered for classification; a regression "
+                "run trains once, validates on the validation split and is tested once."
+            )
+        elif ds.kind == "table":
             kind = cv_kind(ds.split)
             c1, c2 = st.columns([2, 1])
             use_cv = c1.toggle(
@@ -101,16 +109,19 @@ else:
             )
             k = c2.number_input("Folds (k)", 2, 20, 5, key="cv_k")
             folds = int(k) if use_cv else 0
-        c1, c2, c3 = st.columns([2, 1, 1])
-        tune_on = c1.toggle(
-            "Tune (Optuna: TPE sampler, median pruner)",
-            help="Searches the ranges marked for tuning; each trial is judged on the "
-            "validation split (on the folds' mean ROC-AUC with cross-validation). The best "
-            "trial is refit and tested once.",
-            key="tune",
-        )
-        trials = c2.number_input("Trials", 2, 500, 20, key="tune_trials")
-        minutes = c3.number_input("Time budget (min, 0 = none)", 0.0, 600.0, 0.0, key="tune_min")
+        if not regression:
+            c1, c2, c3 = st.columns([2, 1, 1])
+            tune_on = c1.toggle(
+                "Tune (Optuna: TPE sampler, median pruner)",
+                help="Searches the ranges marked for tuning; each trial is judged on the "
+                "validation split (on the folds' mean ROC-AUC with cross-validation). The best "
+                "trial is refit and tested once.",
+                key="tune",
+            )
+            trials = c2.number_input("Trials", 2, 500, 20, key="tune_trials")
+            minutes = c3.number_input(
+                "Time budget (min, 0 = none)", 0.0, 600.0, 0.0, key="tune_min"
+            )
         start = st.form_submit_button("Start training", type="primary", key="start")
     if start:
         try:

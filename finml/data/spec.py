@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from finml.data.split import SplitSpec
 
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """What the analyst chose on the Data page.
@@ -19,6 +20,9 @@ class DatasetSpec:
         categorical: categorical feature columns.
         split: how to split the rows.
         negative: display name of the other class ("good"), or "" for "not <positive>".
+        kind: ``"table"``.
+        task: ``"binary"`` (a class target) or ``"regression"`` (a numeric target; then
+            ``positive`` and ``negative`` are empty).
     """
 
     dataset_id: str
@@ -30,6 +34,7 @@ class DatasetSpec:
     split: SplitSpec = field(default_factory=SplitSpec)
     negative: str = ""
     kind: str = "table"
+    task: str = "binary"
 
     @property
     def class_labels(self) -> tuple[str, str]:

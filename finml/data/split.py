@@ -261,6 +261,27 @@ def split_report(frame: pd.DataFrame, y: np.ndarray, split: Split, spec: SplitSp
     return report
 
 
+def regression_split_report(
+    frame: pd.DataFrame, y: np.ndarray, strata: np.ndarray, split: Split, spec: SplitSpec
+) -> pd.DataFrame:
+    """The split audit of :func:`split_report` (rows, groups, dates) for a numeric target:
+    the target's mean and standard deviation on each side instead of class rates.
+
+    Args:
+        frame: the table.
+        y: the numeric target, float (n,).
+        strata: the quantile bins the split was stratified on
+            (:func:`finml.data.target.quantile_strata`), int (n,).
+        split: the split.
+        spec: its settings.
+    """
+    report = split_report(frame, strata, split, spec).drop(columns=["positives", "positive rate"])
+    parts = list(split.parts().values())
+    report.insert(2, "target mean", [round(float(y[p].mean()), 4) for p in parts])
+    report.insert(3, "target sd", [round(float(y[p].std()), 4) for p in parts])
+    return report
+
+
 def class_report(
     y: np.ndarray, classes: tuple[str, ...], split: Split, groups: np.ndarray | None = None
 ) -> pd.DataFrame:

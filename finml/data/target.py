@@ -187,3 +187,90 @@ def class_counts(series: pd.Series, positive: str) -> pd.DataFrame:
             "positive": counts.index == str(positive),
         }
     )
+
+
+#: Task kinds of a table target: a class (binary) or a number (regression).
+TASKS = ("binary", "regression")
+
+#: Fewest rows a regression target needs (train, validation and test each get some).
+MIN_REGRESSION_ROWS = 30
+
+#: A numeric target with more distinct values than this is taken as a regression target.
+REGRESSION_MIN_DISTINCT = 20
+
+
+def infer_task(series: pd.Series) -> str:
+    """Guess the task of a target column: ``"regression"`` for a numeric column with more
+    than :data:`REGRESSION_MIN_DISTINCT` distinct values, else ``"binary"``. The analyst
+    can override the guess on the Data page."""
+    values = pd.to_numeric(series.dropna(), errors="coerce")
+    if len(values) and values.notna().all() and values.nunique() > REGRESSION_MIN_DISTINCT:
+        return "regression"
+    return "binary"
+
+
+def validate_regression_target(frame: pd.DataFrame, target: str) -> np.ndarray:
+    """Check that a numeric target can be trained on and return it.
+
+    Args:
+        frame: the table.
+        target: the target column.
+
+    Returns:
+        float64 array of shape (n_rows,).
+
+    Raises:
+        TargetError: the column is missing, has missing values, text, infinite values, a
+            single value, or fewer than :data:`MIN_REGRESSION_ROWS` rows.
+    """
+    if target not in frame.columns:
+        raise TargetError(f"The target column {target!r} is not in the data.")
+    s = frame[target]
+    missing = s.isna()
+    if missing.any():
+        first = int(np.flatnonzero(missing.to_numpy())[0]) + 1
+        raise TargetError(
+            f"The target {target!r} is missing on {int(missing.sum())} rows (first at data "
+            f"row {first}). Drop those rows or fill them in."
+        )
+    values = pd.to_numeric(s, errors="coerce")
+    text = values.isna()
+    if text.any():
+        first = int(np.flatnonzero(text.to_numpy())[0])
+        raise TargetError(
+            f"The target {target!r} holds text where a number is needed ({int(text.sum())} "
+            f"rows, first {str(s.iloc[first])[:40]!r} at data row {first + 1}). A regression "
+            "target must be numeric; fix those cells or choose the binary task."
+        )
+    y = values.to_numpy(dtype=np.float64)
+    inf = ~np.isfinite(y)
+    if inf.any():
+        first = int(np.flatnonzero(inf)[0]) + 1
+        raise TargetError(
+            f"The target {target!r} has {int(inf.sum())} infinite values (first at data row "
+            f"{first}). Replace them with real numbers or drop those rows."
+        )
+    if len(y) < MIN_REGRESSION_ROWS:
+        raise TargetError(
+            f"The table has only {len(y)} rows; a regression needs at least "
+            f"{MIN_REGRESSION_ROWS} to train, validate and test."
+        )
+    if np.ptp(y) == 0:
+        raise TargetError(
+            f"The target {target!r} has a single value ({y[0]:g}) on every row: there is "
+            "nothing to predict. Choose another column."
+        )
+    return y
+
+
+def quantile_strata(y: np.ndarray, n_bins: int = 5) -> np.ndarray:
+    """Quantile bin of each value (0 .. n_bins-1, ties share a bin), to stratify a
+    regression split by the target's distribution. int64 array of shape (n,)."""
+    ranks = pd.Series(np.asarray(y, dtype=np.float64)).rank(method="first")
+    return pd.qcut(ranks, min(n_bins, len(y)), labels=False).to_numpy(dtype=np.int64)
+
+
+def target_summary(y: np.ndarray) -> pd.DataFrame:
+    """Count, mean, sd, min, quartiles and max of a numeric target, one row per statistic."""
+    stats = pd.Series(np.asarray(y, dtype=np.float64)).describe()
+    return pd.DataFrame({"statistic": stats.index, "value": stats.to_numpy()})

@@ -20,7 +20,12 @@ IMPORTANCE_ROWS = 20_000
 
 
 def permutation_importances(
-    model, x_val: pd.DataFrame, y_val: np.ndarray, seed: int, n_repeats: int = 5
+    model,
+    x_val: pd.DataFrame,
+    y_val: np.ndarray,
+    seed: int,
+    n_repeats: int = 5,
+    scoring: str = "roc_auc",
 ) -> pd.DataFrame:
     """Permutation importance of each raw feature column on the validation split.
 
@@ -28,13 +33,16 @@ def permutation_importances(
         model: a fitted table model (:class:`finml.models.pipeline.FittedModel`), passed to
             ``sklearn.inspection.permutation_importance`` as it is.
         x_val: the validation rows, with at least the model's feature columns.
-        y_val: their int 0/1 labels (1 = the positive class), shape (n,).
+        y_val: their int 0/1 labels (1 = the positive class), shape (n,), or float values
+            for a regression model.
         seed: random seed of the shuffles.
         n_repeats: shuffles per feature (each on at most :data:`IMPORTANCE_ROWS` rows).
+        scoring: a scikit-learn scorer name: ``"roc_auc"`` (classifiers) or
+            ``"neg_root_mean_squared_error"`` (regressors: the importance is the RMSE rise).
 
     Returns:
-        DataFrame with ``feature``, ``importance`` (mean ROC-AUC drop) and ``std``, largest
-        first.
+        DataFrame with ``feature``, ``importance`` (mean drop of the score: of ROC-AUC, or
+        the rise of RMSE) and ``std``, largest first.
     """
     from sklearn.inspection import permutation_importance
 
@@ -43,7 +51,7 @@ def permutation_importances(
         model,
         x_val[features],
         y_val,
-        scoring="roc_auc",
+        scoring=scoring,
         n_repeats=n_repeats,
         random_state=seed,
         max_samples=min(len(x_val), IMPORTANCE_ROWS),

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from finml.errors import BundleError
-from finml.models.pipeline import FittedModel
+from finml.models.pipeline import FittedModel, FittedRegressor
 from finml.models.safe_load import load_keras, load_skops
 
 FORMAT_VERSION = 2
@@ -42,7 +42,7 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def save_bundle(out_dir: Path, model: FittedModel) -> Path:
+def save_bundle(out_dir: Path, model: FittedModel | FittedRegressor) -> Path:
     """Write a fitted model as a bundle folder.
 
     Args:
@@ -67,13 +67,22 @@ def save_bundle(out_dir: Path, model: FittedModel) -> Path:
         "format": FORMAT_VERSION,
         "family": model.family,
         "task": "images" if model.is_image_model else "table",
-        "class_names": [str(c) for c in model.class_names],
-        "positive": int(model.positive),
         "numeric": list(model.numeric),
         "categorical": list(model.categorical),
         "profile": model.profile,
         "versions": library_versions(),
     }
+    if isinstance(model, FittedRegressor):
+        meta["task"] = "regression"
+        meta["target_transform"] = {
+            "log1p": bool(model.log_target),
+            "mean": float(model.target_mean),
+            "scale": float(model.target_scale),
+        }
+        meta["intervals"] = {str(k): float(v) for k, v in (model.intervals or {}).items()}
+    else:
+        meta["class_names"] = [str(c) for c in model.class_names]
+        meta["positive"] = int(model.positive)
     if model.background is not None:
         meta["shap_background"] = np.asarray(model.background, dtype=np.float64).tolist()
     (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
@@ -106,7 +115,7 @@ def read_meta(bundle_dir: Path) -> dict:
             f"{', '.join(map(str, READABLE_FORMATS))}. Export it again from the finml that "
             "trained it, or train the model again."
         )
-    if meta.get("task") not in ("table", "images") or meta.get("family") not in (
+    if meta.get("task") not in ("table", "images", "regression") or meta.get("family") not in (
         "sklearn",
         "keras",
     ):
@@ -128,12 +137,52 @@ def _from_format_1(meta: dict) -> dict:
     return {**meta, "class_names": names, "positive": index}
 
 
+def _strings(meta: dict, key: str) -> list[str]:
+    value = meta.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BundleError(f"meta.json: {key!r} must be a list of names.")
+    return value
+
+
+def _check_features(meta: dict) -> None:
+    numeric, categorical = _strings(meta, "numeric"), _strings(meta, "categorical")
+    if not numeric and not categorical:
+        raise BundleError("meta.json: a table model must name its feature columns.")
+    _check_profile(meta.get("profile"), numeric, categorical)
+
+
+def _check_regression(meta: dict) -> None:
+    """A regression bundle: features and profile, the target transform (finite numbers,
+    a positive scale) and the interval half-widths (levels in (0, 1), widths >= 0)."""
+    _check_features(meta)
+    tt = meta.get("target_transform")
+    ok = isinstance(tt, dict) and isinstance(tt.get("log1p"), bool)
+    ok = ok and _numbers([tt.get("mean"), tt.get("scale")]) and tt["scale"] > 0
+    if not ok:
+        raise BundleError(
+            "meta.json: 'target_transform' must hold log1p (true/false), a finite mean and "
+            "a positive scale."
+        )
+    intervals = meta.get("intervals")
+    ok = isinstance(intervals, dict) and _numbers(list(intervals.values()))
+    for level, q in (intervals or {}).items() if ok else ():
+        try:
+            ok = ok and 0 < float(level) < 1 and q >= 0
+        except ValueError:
+            ok = False
+    if not ok:
+        raise BundleError(
+            "meta.json: 'intervals' must map levels between 0 and 1 to half-widths >= 0."
+        )
+
+
 def _check_fields(meta: dict) -> None:
+    if meta["task"] == "regression":
+        _check_regression(meta)
+        return
+
     def strings(key):
-        value = meta.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise BundleError(f"meta.json: {key!r} must be a list of names.")
-        return value
+        return _strings(meta, key)
 
     names = strings("class_names")
     if len(names) < 2 or len(set(names)) != len(names):
@@ -146,10 +195,7 @@ def _check_fields(meta: dict) -> None:
     ):
         raise BundleError("meta.json: 'positive' is not the index of one of the classes.")
     if meta["task"] == "table":
-        numeric, categorical = strings("numeric"), strings("categorical")
-        if not numeric and not categorical:
-            raise BundleError("meta.json: a table model must name its feature columns.")
-        _check_profile(meta.get("profile"), numeric, categorical)
+        _check_features(meta)
 
 
 def _check_profile(profile, numeric: list[str], categorical: list[str]) -> None:
@@ -192,11 +238,12 @@ def _member(bundle_dir: Path, name: str) -> Path:
     return path
 
 
-def load_bundle(bundle_dir: Path) -> FittedModel:
+def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor:
     """Load a bundle folder written by :func:`save_bundle` (format 1 or 2), safely.
 
     Returns:
-        FittedModel: with ``meta`` holding the bundle's metadata.
+        FittedModel (a :class:`FittedRegressor` for a regression bundle): with ``meta``
+        holding the bundle's metadata.
 
     Raises:
         BundleError: files missing, an unknown format, malformed metadata, a model file that
@@ -207,22 +254,33 @@ def load_bundle(bundle_dir: Path) -> FittedModel:
     bundle_dir = Path(bundle_dir)
     meta = read_meta(bundle_dir)
     pre = None
-    if meta["task"] == "table":
+    if meta["task"] != "images":
         pre = load_skops(_member(bundle_dir, "preprocessor.skops"), "preprocessor.skops")
     if meta["family"] == "keras":
         estimator = load_keras(_member(bundle_dir, "model.keras"), "model.keras")
     else:
         estimator = load_skops(_member(bundle_dir, "model.skops"), "model.skops")
-    model = FittedModel(
-        estimator=estimator,
-        preprocessor=pre,
-        numeric=tuple(meta.get("numeric", ())),
-        categorical=tuple(meta.get("categorical", ())),
-        class_names=tuple(meta["class_names"]),
-        positive=meta["positive"],
-        profile=meta.get("profile"),
-        meta=meta,
-    )
+    parts = {
+        "estimator": estimator,
+        "preprocessor": pre,
+        "numeric": tuple(meta.get("numeric", ())),
+        "categorical": tuple(meta.get("categorical", ())),
+        "profile": meta.get("profile"),
+        "meta": meta,
+    }
+    if meta["task"] == "regression":
+        tt = meta["target_transform"]
+        model = FittedRegressor(
+            **parts,
+            log_target=tt["log1p"],
+            target_mean=tt["mean"],
+            target_scale=tt["scale"],
+            intervals=meta["intervals"],
+        )
+    else:
+        model = FittedModel(
+            **parts, class_names=tuple(meta["class_names"]), positive=meta["positive"]
+        )
     _smoke_test(model)
     model.set_params(background=_background(meta, pre))
     return model
@@ -246,9 +304,9 @@ def _background(meta: dict, preprocessor) -> np.ndarray | None:
     return np.asarray(rows, dtype=np.float32)
 
 
-def _smoke_test(model: FittedModel) -> None:
+def _smoke_test(model: FittedModel | FittedRegressor) -> None:
     """Score one synthetic row (typical training values) or one blank image: the parts must
-    fit together and give one probability per class."""
+    fit together and give one probability per class (one finite value for a regressor)."""
     import pandas as pd
 
     if model.is_image_model:
@@ -262,6 +320,11 @@ def _smoke_test(model: FittedModel) -> None:
             profile = model.profile
             row = {c: [profile["numeric"][c]["median"]] for c in model.numeric}
             row |= {c: [profile["categorical"][c]["mode"]] for c in model.categorical}
+            if isinstance(model, FittedRegressor):
+                value = model.predict(pd.DataFrame(row))
+                if value.shape != (1,) or not np.isfinite(value).all():
+                    raise ValueError(f"it gives {value!r} for one row")
+                return
             proba = model.predict_proba(pd.DataFrame(row))
     except Exception as exc:  # any failure here means a bundle finml cannot use
         raise BundleError(
@@ -272,7 +335,7 @@ def _smoke_test(model: FittedModel) -> None:
         raise BundleError(f"The model gives {proba.shape[1:]} outputs for {k} classes.")
 
 
-def load_run_bundle(store, run_id: str) -> FittedModel:
+def load_run_bundle(store, run_id: str) -> FittedModel | FittedRegressor:
     """Download and safely load the fitted model of a run.
 
     Args:

@@ -55,7 +55,8 @@ class ModelInfo:
         family: ``"sklearn"`` or ``"keras"``.
         params: its hyperparameters.
         description: one line for the page.
-        task: ``"table"`` or ``"images"``.
+        task: ``"table"`` (binary classification of a table), ``"regression"`` or
+            ``"images"``.
     """
 
     name: str
@@ -241,6 +242,81 @@ MODELS: dict[str, ModelInfo] = {
     )
 }
 
+
+def _regression_model(
+    name: str, label: str, base: str, losses: tuple[str, ...], description: str
+) -> ModelInfo:
+    """A regression model: ``base``'s hyperparameters (``ridge``: its own), a loss choice
+    and the optional log transform of the target."""
+    params = MODELS[base].params if base else _RIDGE_PARAMS
+    extra = (
+        Param(
+            "loss",
+            "Loss",
+            "choice",
+            losses[0],
+            choices=losses,
+            help="MSE: squared error (the mean); MAE: absolute error (the median, robust to "
+            "outliers); Huber: squared near zero, absolute far out.",
+        ),
+        Param(
+            "log_target",
+            "Log-transform the target (log1p)",
+            "bool",
+            False,
+            help="Fit on log(1 + y) and invert for predictions and metrics: for amounts "
+            "that are positive and skewed. Needs every target value >= 0.",
+        ),
+    )
+    if len(losses) == 1:
+        extra = extra[1:]
+    family = "keras" if base == "mlp" else "sklearn"
+    return ModelInfo(name, label, family, (*params, *extra), description, task="regression")
+
+
+_RIDGE_PARAMS = (
+    Param(
+        "alpha",
+        "L2 penalty alpha",
+        "float",
+        1.0,
+        0.0,
+        1e6,
+        help="Larger alpha = stronger shrinkage of the coefficients.",
+        tune=(1e-3, 1e3),
+    ),
+)
+
+MODELS.update(
+    {
+        m.name: m
+        for m in (
+            _regression_model(
+                "ridge",
+                "Ridge regression (scikit-learn)",
+                "",
+                ("MSE",),
+                "The linear baseline: least squares with an L2 penalty.",
+            ),
+            _regression_model(
+                "hgb_reg",
+                "Histogram gradient boosting regressor (scikit-learn)",
+                "hgb",
+                ("MSE", "MAE"),
+                "Boosted trees, fitted once; training and validation loss after every iteration.",
+            ),
+            _regression_model(
+                "mlp_reg",
+                "Keras MLP regressor (deep learning)",
+                "mlp",
+                ("MSE", "MAE", "Huber"),
+                "A feed-forward network with a linear output, trained epoch by epoch with "
+                "early stopping.",
+            ),
+        )
+    }
+)
+
 #: Documented presets: name -> (model, hyperparameters, what it is for).
 PRESETS: dict[str, tuple[str, dict, str]] = {
     "br35h-64": (
@@ -266,7 +342,8 @@ PRESETS: dict[str, tuple[str, dict, str]] = {
 
 
 def model_names_for(task: str) -> list[str]:
-    """Registry keys of the models for ``task`` (``"table"`` or ``"images"``)."""
+    """Registry keys of the models for ``task`` (``"table"``, ``"regression"`` or
+    ``"images"``)."""
     return [m.name for m in MODELS.values() if m.task == task]
 
 

@@ -50,17 +50,24 @@ SKLEARN_CLASSES = frozenset(
     {
         "numpy.ndarray",
         "numpy.random._generator.Generator",
+        "sklearn._loss._loss.CyAbsoluteError",
         "sklearn._loss._loss.CyHalfBinomialLoss",
+        "sklearn._loss._loss.CyHalfSquaredError",
+        "sklearn._loss.link.IdentityLink",
         "sklearn._loss.link.Interval",
         "sklearn._loss.link.LogitLink",
+        "sklearn._loss.loss.AbsoluteError",
         "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.loss.HalfSquaredError",
         "sklearn.compose._column_transformer.ColumnTransformer",
         "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
         "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
         "sklearn.impute._base.MissingIndicator",
         "sklearn.impute._base.SimpleImputer",
         "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.linear_model._ridge.Ridge",
         "sklearn.pipeline.Pipeline",
         "sklearn.preprocessing._data.StandardScaler",
         "sklearn.preprocessing._encoders.OneHotEncoder",
@@ -70,7 +77,14 @@ SKLEARN_CLASSES = frozenset(
     }
 )
 #: Objects of these classes are leaves: their state lives in C, not in ``__dict__``.
-_OPAQUE = frozenset({"numpy.random._generator.Generator", "sklearn._loss._loss.CyHalfBinomialLoss"})
+_OPAQUE = frozenset(
+    {
+        "numpy.random._generator.Generator",
+        "sklearn._loss._loss.CyAbsoluteError",
+        "sklearn._loss._loss.CyHalfBinomialLoss",
+        "sklearn._loss._loss.CyHalfSquaredError",
+    }
+)
 #: Type objects that may appear as values (the ``dtype`` parameter of an encoder).
 TYPE_VALUES = frozenset({"numpy.float64", "numpy.float32"})
 #: (module, class_name) of every object a finml ``.keras`` config may name, exactly.

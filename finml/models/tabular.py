@@ -40,17 +40,58 @@ def build_sklearn(name: str, params: dict, *, class_weights: bool, seed: int):
     )
 
 
-def build_mlp(n_features: int, params: dict, *, seed: int):
-    """Build and compile a Keras MLP for binary classification.
+#: Keras loss of each regression loss choice (the target is standardised first, so Huber's
+#: delta of 1 is one standard deviation of the training target).
+KERAS_LOSSES = {"MSE": "mean_squared_error", "MAE": "mean_absolute_error", "Huber": "huber"}
+#: scikit-learn boosting loss of each regression loss choice.
+HGB_LOSSES = {"MSE": "squared_error", "MAE": "absolute_error"}
+
+
+def build_regressor(name: str, params: dict, *, seed: int):
+    """Build an unfitted scikit-learn regressor.
+
+    Args:
+        name: ``"ridge"`` or ``"hgb_reg"``.
+        params: resolved hyperparameters.
+        seed: random state.
+
+    Returns:
+        A ``Ridge`` or a ``HistGradientBoostingRegressor`` (no early stopping, as in
+        :func:`build_sklearn`).
+    """
+    if name == "ridge":
+        from sklearn.linear_model import Ridge
+
+        return Ridge(alpha=params["alpha"])
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(
+        loss=HGB_LOSSES[params["loss"]],
+        learning_rate=params["learning_rate"],
+        max_iter=params["max_iter"],
+        max_leaf_nodes=params["max_leaf_nodes"],
+        min_samples_leaf=params["min_samples_leaf"],
+        l2_regularization=params["l2_regularization"],
+        early_stopping=False,
+        random_state=seed,
+    )
+
+
+def build_mlp(n_features: int, params: dict, *, seed: int, regression: bool = False):
+    """Build and compile a Keras MLP for binary classification or regression.
 
     Architecture: ``Input(n_features)`` -> for each hidden size: ``Dense(units, activation,
-    L2)`` + ``Dropout`` -> ``Dense(1, sigmoid)``. Loss: binary cross-entropy; optimizer:
-    Adam; metric: ROC-AUC (``keras.metrics.AUC``, 200 thresholds) named ``auc``.
+    L2)`` + ``Dropout`` -> ``Dense(1, sigmoid)`` (classification; loss binary cross-entropy,
+    metric ROC-AUC, ``keras.metrics.AUC`` with 200 thresholds, named ``auc``) or
+    ``Dense(1)`` with a linear output (regression; loss from :data:`KERAS_LOSSES` on the
+    standardised target). Optimizer: Adam.
 
     Args:
         n_features: width of the preprocessed input.
-        params: resolved hyperparameters (hidden, activation, dropout, l2, learning_rate).
+        params: resolved hyperparameters (hidden, activation, dropout, l2, learning_rate;
+            ``loss`` for regression).
         seed: seed of weight initialisation and dropout (``keras.utils.set_random_seed``).
+        regression: a linear output for a numeric target.
 
     Returns:
         keras.Model: compiled.
@@ -66,6 +107,14 @@ def build_mlp(n_features: int, params: dict, *, seed: int):
         )
         if params["dropout"] > 0:
             layers.append(keras.layers.Dropout(params["dropout"]))
+    if regression:
+        layers.append(keras.layers.Dense(1, name="value"))
+        model = keras.Sequential(layers, name="finml_mlp_regressor")
+        model.compile(
+            optimizer=keras.optimizers.Adam(params["learning_rate"]),
+            loss=KERAS_LOSSES[params["loss"]],
+        )
+        return model
     layers.append(keras.layers.Dense(1, activation="sigmoid", name="score"))
     model = keras.Sequential(layers, name="finml_mlp")
     model.compile(

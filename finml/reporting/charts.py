@@ -24,10 +24,12 @@ _LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 50}, "template": "plotly_w
 
 
 def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go.Figure:
-    """Loss and validation loss (left axis) and validation ROC-AUC (right axis) per step.
+    """Loss and validation loss (left axis) and validation ROC-AUC or, for regression, the
+    validation RMSE in the target's units (right axis) per step.
 
     Args:
-        history: columns ``step`` and any of ``loss``, ``val_loss``, ``val_auc``.
+        history: columns ``step`` and any of ``loss``, ``val_loss``, ``val_auc``,
+            ``val_rmse``.
         title: figure title.
     """
     fig = go.Figure()
@@ -41,21 +43,24 @@ def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go
                 name=label,
                 connectgaps=True,  # boosting has ROC-AUC at sampled steps only
             )
-    if "val_auc" in history:
+    regression = "val_rmse" in history
+    right, label = ("val_rmse", "validation RMSE") if regression else ("val_auc", "ROC-AUC")
+    if right in history:
         fig.add_scatter(
             x=history["step"],
-            y=history["val_auc"],
+            y=history[right],
             mode="lines+markers",
-            name="validation ROC-AUC",
+            name=label if regression else "validation ROC-AUC",
             yaxis="y2",
             line={"dash": "dot"},
             connectgaps=True,
         )
+    axis2 = {"title": label, "overlaying": "y", "side": "right"}
     fig.update_layout(
         title=title,
         xaxis_title="epoch / iteration",
-        yaxis={"title": "log loss"},
-        yaxis2={"title": "ROC-AUC", "overlaying": "y", "side": "right", "range": [0.4, 1.0]},
+        yaxis={"title": "loss (standardised target)" if regression else "log loss"},
+        yaxis2=axis2 if regression else {**axis2, "range": [0.4, 1.0]},
         legend={"orientation": "h", "y": -0.2},
         **_LAYOUT,
     )
@@ -305,9 +310,11 @@ def score_distribution(y: np.ndarray, score: np.ndarray, labels: tuple[str, str]
     return fig
 
 
-def importance_bar(table: pd.DataFrame, top: int = 15) -> go.Figure:
-    """Horizontal bars of permutation importance (mean drop of ROC-AUC, with its std)."""
+def importance_bar(table: pd.DataFrame, top: int = 15, score: str = "ROC-AUC") -> go.Figure:
+    """Horizontal bars of permutation importance (mean drop of ROC-AUC, with its std; for a
+    regression run ``score="RMSE"`` and the bars are the rise of the RMSE)."""
     part = table.head(top).iloc[::-1]
+    change = "rise" if score == "RMSE" else "drop"
     fig = go.Figure(
         go.Bar(
             x=part["importance"],
@@ -317,8 +324,8 @@ def importance_bar(table: pd.DataFrame, top: int = 15) -> go.Figure:
         )
     )
     fig.update_layout(
-        title="Permutation importance (validation split): drop of ROC-AUC",
-        xaxis_title="ROC-AUC drop when the column is shuffled",
+        title=f"Permutation importance (validation split): {change} of {score}",
+        xaxis_title=f"{score} {change} when the column is shuffled",
         **_LAYOUT,
     )
     return fig

@@ -40,6 +40,9 @@ def runs_frame(runs: list[RunInfo], queue: dict[str, int] | None = None) -> pd.D
                 "test Gini": r.metrics.get("test_gini"),
                 "test KS": r.metrics.get("test_ks"),
                 "test Brier": r.metrics.get("test_brier"),
+                "test RMSE": r.metrics.get("test_rmse"),
+                "test MAE": r.metrics.get("test_mae"),
+                "test R²": r.metrics.get("test_r2"),
                 "reason": r.reason.splitlines()[0] if r.reason else "",
                 "run id": r.run_id,
             }
@@ -49,7 +52,10 @@ def runs_frame(runs: list[RunInfo], queue: dict[str, int] | None = None) -> pd.D
 
 def ranking_metric(run: RunInfo) -> tuple[float | None, str]:
     """What a run is ranked on: its mean cross-validated ROC-AUC when it has one (an
-    estimate over every non-test row), else its test ROC-AUC; (value or None, which)."""
+    estimate over every non-test row), else its test ROC-AUC, or a regression run's test R²
+    (higher is better in all three); (value or None, which)."""
+    if "test_r2" in run.metrics:
+        return run.metrics["test_r2"], "test R²"
     if "cv_roc_auc_mean" in run.metrics:
         return run.metrics["cv_roc_auc_mean"], f"{run.params.get('cv_folds', 'k')}-fold CV ROC-AUC"
     if "test_roc_auc" in run.metrics:
@@ -115,7 +121,9 @@ def progress(
         label = f"{run.status} · cross-validation: {done} of {k} folds done"
         return done / (k + 1), label
     done = int(history["step"].max()) if len(history) else 0
-    unit = {"hgb": "iteration", "logreg": "fit"}.get(run.model, "epoch")
+    unit = {"hgb": "iteration", "hgb_reg": "iteration", "logreg": "fit", "ridge": "fit"}.get(
+        run.model, "epoch"
+    )
     total = run.total_steps or 0
     label = f"{run.status} · {unit} {done} of {total}" if total else run.status
     if run.status == FINISHED:
@@ -131,14 +139,22 @@ HEADLINE = (
     ("test_ks", "KS statistic"),
     ("test_brier", "Brier score"),
     ("test_macro_f1", "Macro F1"),
+    ("test_rmse", "Test RMSE"),
+    ("test_mae", "MAE"),
+    ("test_r2", "R²"),
+    ("test_smape", "sMAPE (%)"),
+    ("test_mase", "MASE"),
 )
 
 
 def headline_metrics(run: RunInfo, table_keys: int = 4) -> list[tuple[str, float]]:
     """The test metrics a run logged, as (label, value) tiles: ROC-AUC, Gini, KS and Brier
-    for tables; ROC-AUC, accuracy and what else it has for images (3+ classes log no Gini)."""
+    for tables; ROC-AUC, accuracy and what else it has for images (3+ classes log no Gini);
+    RMSE, MAE, R² (and MASE with an out-of-time split) for regression."""
     keys = [k for k, _ in HEADLINE if k in run.metrics]
-    if run.params.get("task", "table") == "table":
+    if run.params.get("task") == "regression":
+        keys = [k for k in keys if k in ("test_rmse", "test_mae", "test_r2", "test_mase")]
+    elif run.params.get("task", "table") == "table":
         keys = [k for k in keys if k != "test_accuracy"][:table_keys]
     labels = dict(HEADLINE)
     return [(labels[k], run.metrics[k]) for k in keys[:5]]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import keras
 
 #: Keras log keys forwarded to the sink, and the names they get there.
-EPOCH_KEYS = {"loss": "loss", "val_loss": "val_loss", "val_auc": "val_auc"}
+EPOCH_KEYS = {"loss": "loss", "val_loss": "val_loss", "val_auc": "val_auc", "val_rmse": "val_rmse"}
 
 
 class SinkCallback(keras.callbacks.Callback):
@@ -81,3 +81,33 @@ class ValidationAUC(keras.callbacks.Callback):
         self.history_.append(auc)
         if logs is not None:
             logs["val_auc"] = auc
+
+
+class ValidationRMSE(keras.callbacks.Callback):
+    """Add ``val_rmse`` (root mean squared error on the validation rows, in the target's own
+    units) to each epoch's logs. Put it before :class:`SinkCallback` so the sink sees it.
+
+    Args:
+        x: preprocessed validation rows, float32 (n, n_features).
+        y: their actual values in the target's units, float64 (n,).
+        decode: maps the network's outputs (n, 1) to the target's units
+            (:meth:`finml.models.pipeline.FittedRegressor.decode_target`).
+    """
+
+    def __init__(self, x, y, decode: Callable):
+        super().__init__()
+        self.x = x
+        self.y = y
+        self.decode = decode
+
+    def on_train_begin(self, logs=None):
+        self.history_ = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        import numpy as np
+
+        pred = self.decode(keras.ops.convert_to_numpy(self.model(self.x, training=False)))
+        rmse = float(np.sqrt(np.mean((self.y - pred) ** 2)))
+        self.history_.append(rmse)
+        if logs is not None:
+            logs["val_rmse"] = rmse

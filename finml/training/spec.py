@@ -35,6 +35,12 @@ class RunSpec:
     tune_trials: int = 0
     tune_minutes: float = 0.0
 
+    @property
+    def task(self) -> str:
+        """``"table"`` (binary classification of a table), ``"regression"`` or ``"images"``."""
+        ds = self.dataset
+        return "regression" if getattr(ds, "task", "binary") == "regression" else ds.kind
+
     def run_params(self) -> dict[str, object]:
         """What the run store records of this spec as the run's parameters: model, task,
         dataset, positive class, seed, split, the classes or target, and ``hp.<name>`` for
@@ -42,7 +48,7 @@ class RunSpec:
         ds = self.dataset
         params = {
             "model": self.model,
-            "task": ds.kind,
+            "task": self.task,
             "dataset": ds.name,
             "dataset_id": ds.dataset_id,
             "positive_class": ds.positive,
@@ -61,7 +67,7 @@ class RunSpec:
         else:
             params.update(
                 target=ds.target,
-                negative_class=ds.class_labels[0],
+                negative_class=ds.class_labels[0] if ds.task == "binary" else "",
                 n_numeric=len(ds.numeric),
                 n_categorical=len(ds.categorical),
                 cv_kind=cv_kind(ds.split) if self.cv_folds else "",
@@ -80,7 +86,7 @@ class RunSpec:
             "finml.model": self.model,
             "finml.dataset": self.dataset.name,
             "finml.family": get_model(self.model).family,
-            "finml.task": self.dataset.kind,
+            "finml.task": self.task,
         }
 
     def to_json(self) -> str:

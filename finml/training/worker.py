@@ -22,6 +22,7 @@ from finml.errors import FinmlError
 from finml.store import FAILED, RUNNING, RunStore
 from finml.training.base import TrainResult
 from finml.training.local import JobFiles
+from finml.training.regression import explain_regression, run_regression
 from finml.training.spec import RunSpec
 from finml.training.tables import explain_result, run_training, shap_result
 
@@ -82,6 +83,8 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
     store.log_frame(run_id, result.test_predictions, "predictions/test.parquet")
     store.log_metrics(run_id, {f"test_{k}": v for k, v in result.test_metrics.items()})
+    if spec.task == "regression":
+        store.log_json(run_id, result.model.intervals, "intervals.json")
     log_importance(store, run_id, result)
     from finml.models.bundle import save_bundle
 
@@ -116,16 +119,18 @@ def log_shap(store: RunStore, run_id: str, spec: RunSpec, frame, result: TrainRe
 
 def _follow_up(store: RunStore, run_id: str, spec: RunSpec, frame, result: TrainResult) -> None:
     """What explains a finished table run, after its result is shown: permutation importance,
-    then SHAP values. A failure leaves the run finished, only that explanation missing."""
+    then SHAP values (classification only). A failure leaves the run finished, only that
+    explanation missing."""
+    regression = spec.task == "regression"
 
     def importance():
-        result.importance = explain_result(spec, frame, result)
+        explain = explain_regression if regression else explain_result
+        result.importance = explain(spec, frame, result)
         log_importance(store, run_id, result)
 
-    steps = [
-        ("permutation importance", importance),
-        ("SHAP values", lambda: log_shap(store, run_id, spec, frame, result)),
-    ]
+    steps = [("permutation importance", importance)]
+    if not regression:
+        steps.append(("SHAP values", lambda: log_shap(store, run_id, spec, frame, result)))
     try:
         for what, compute in steps:
             store.set_followup(run_id, what)
@@ -153,7 +158,8 @@ def run_job(run_id: str) -> int:
             result = run_image_training(spec, data, sink, job.stop_requested)
         else:
             frame = load_staged(spec.dataset.dataset_id, settings)
-            result = run_training(spec, frame, sink, job.stop_requested, explain=False)
+            train = run_regression if spec.task == "regression" else run_training
+            result = train(spec, frame, sink, job.stop_requested, explain=False)
         log_result(store, run_id, spec, result)
         if spec.dataset.kind == "images" or result.model is None:
             store.set_status(run_id, result.status)
@@ -184,6 +190,7 @@ def standby(warm_marker: str) -> int:
     """Warm up (import TensorFlow, Keras, scikit-learn, skops, shap; open the store), create
     ``warm_marker``, then read one run id from stdin and run it. Empty stdin: exit."""
     import keras
+    import mapie.regression  # noqa: F401
     import shap  # noqa: F401
     import sklearn.compose
     import sklearn.ensemble

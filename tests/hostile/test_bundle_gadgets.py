@@ -52,6 +52,15 @@ def fitted(german):
     ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
     params = resolve_params("hgb", {"max_iter": 20, "categories": "native"})
     out["hgb-native"] = run_training(RunSpec(ds, "hgb", params), frame, ListSink()).model
+    from finml.training.regression import run_regression
+
+    reg = DatasetSpec(
+        "0" * 32, "g", "credit_amount", "", ("duration_in_month",), ("purpose",), task="regression"
+    )
+    for model, extra in (("ridge", {}), ("hgb_reg", {"loss": "MSE"}), ("hgb_reg", {"loss": "MAE"})):
+        params = resolve_params(model, {**extra, **({"max_iter": 20} if model != "ridge" else {})})
+        result = run_regression(RunSpec(reg, model, params), frame, ListSink(), explain=False)
+        out[(model, str(extra))] = result.model
     return out
 
 
@@ -142,7 +151,8 @@ def test_real_bundles_of_every_tabular_kind_load(fitted, german, tmp_path):
     for i, model in enumerate(fitted.values()):
         bundle = load_bundle(_bundle(tmp_path / str(i), model))
         rows = german.head(30)
-        np.testing.assert_allclose(bundle.predict_proba(rows), model.predict_proba(rows))
+        score = "predict" if hasattr(model, "predict_interval") else "predict_proba"
+        np.testing.assert_allclose(getattr(bundle, score)(rows), getattr(model, score)(rows))
 
 
 # -- skops gadgets ----------------------------------------------------------------------
