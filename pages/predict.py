@@ -16,10 +16,62 @@ from finml.data.reader import read_table
 from finml.errors import FinmlError
 from finml.evaluation.drift import psi_table
 from finml.prediction.images import predict_image_files
-from finml.prediction.tables import score_rows
+from finml.prediction.tables import predict_rows, score_rows
 from finml.reporting.domains import domain_of
 from finml.reporting.exports import png_bytes, to_csv_bytes
 from pages import common
+
+
+def uploaded_rows():
+    """The uploaded table of new rows, read with the Data page's reader and limits (stops
+    the script until there is one, or with the reader's message)."""
+    up = st.file_uploader(
+        "New rows (CSV, Excel or Parquet)",
+        type=["csv", "txt", "tsv", "xlsx", "parquet"],
+        key="rows",
+    )
+    if up is None:
+        st.stop()
+    try:
+        return read_table(up.getvalue(), up.name, **get_settings().read_limits()).frame
+    except FinmlError as exc:
+        common.show_error(exc)
+        st.stop()
+
+
+def predict_values(run, model):
+    """Predict a numeric target for uploaded rows, with prediction intervals."""
+    levels = sorted(model.intervals or {}, key=float)
+    if not levels:
+        common.show_error("This model carries no prediction intervals; train it again.")
+        st.stop()
+    level = st.select_slider(
+        "Prediction interval (split-conformal, calibrated on the validation split)",
+        levels,
+        value="0.9" if "0.9" in levels else levels[-1],
+        format_func=lambda v: f"{float(v):.0%}",
+        key="interval_level",
+    )
+    frame = uploaded_rows()
+    try:
+        predicted, messages = predict_rows(model, frame, float(level))
+    except FinmlError as exc:
+        common.show_error(exc)
+        st.stop()
+    for message in messages:
+        common.show_warning(message)
+    c1, c2 = st.columns(2)
+    c1.metric("Rows predicted", f"{len(predicted):,}")
+    c2.metric("Rows with data issues", f"{int((predicted['issues'] != '').sum()):,}")
+    st.dataframe(predicted, hide_index=True, width="stretch")
+    st.download_button("Download as CSV", to_csv_bytes(predicted), "predictions.csv", "text/csv")
+    st.subheader("Population stability (PSI) against the training split")
+    values = predicted["prediction"].to_numpy()
+    st.dataframe(psi_table(model.profile, frame, values), hide_index=True)
+    st.caption(
+        f"'score' is the prediction of {common.text(run.params.get('target', 'the target'))}. "
+        "Bands: < 0.1 stable, 0.1 to 0.25 moderate shift, > 0.25 major shift."
+    )
 
 
 def predict_table(run, model):
@@ -31,16 +83,8 @@ def predict_table(run, model):
         f"Decision threshold {threshold:.3f} ({how}): score >= threshold is "
         f"{domain.positive_action}."
     )
-    up = st.file_uploader(
-        "New rows (CSV, Excel or Parquet)",
-        type=["csv", "txt", "tsv", "xlsx", "parquet"],
-        key="rows",
-    )
-    if up is None:
-        st.stop()
-    settings = get_settings()
+    frame = uploaded_rows()
     try:
-        frame = read_table(up.getvalue(), up.name, **settings.read_limits()).frame
         outcome = "the risk" if domain.name == "credit" else "the score"
         with st.spinner("Scoring and explaining (SHAP)..."):
             scored, messages = score_rows(model, frame, threshold, outcome)
@@ -126,5 +170,7 @@ except FinmlError as exc:
     st.stop()
 if model.is_image_model:
     predict_images(run, model)
+elif run.params.get("task") == "regression":
+    predict_values(run, model)
 else:
     predict_table(run, model)

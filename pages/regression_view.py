@@ -24,9 +24,7 @@ def render(run, test, store) -> None:
     intervals = {}
     with contextlib.suppress(FinmlError):
         intervals = store.read_json(run.run_id, "intervals.json")
-    scale = None
-    if "test_mase" in run.metrics:  # MASE's scale: MAE / MASE as logged by the worker
-        scale = run.metrics["test_mae"] / run.metrics["test_mase"]
+    scale = regression.mase_scale(run.metrics)
 
     def compute():
         with st.spinner("Bootstrap confidence intervals"):

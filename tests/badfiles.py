@@ -47,3 +47,31 @@ BAD_FILES: dict[str, tuple[str, bytes, str]] = {
     "unsupported extension": ("table.json", b'{"a": 1}', "not supported"),
     "blank header name": ("blank_name.csv", b"a,,c\n1,2,3\n", "have no name"),
 }
+
+
+def _amounts(values: list[str]) -> bytes:
+    """A table of 60 rows whose numeric target ``amount`` takes ``values`` in turn."""
+    rows = [f"{i},{'ABC'[i % 3]},{values[i % len(values)]}" for i in range(60)]
+    return ("x,grade,amount\n" + "\n".join(rows) + "\n").encode()
+
+
+#: Real bad files for a regression target: name -> (filename, bytes, phrase of the message
+#: shown once ``amount`` is the target and the task is regression).
+BAD_REGRESSION_FILES: dict[str, tuple[str, bytes, str]] = {
+    "text in the target": (
+        "text.csv",
+        _amounts([str(v) for v in range(30)] + ["unknown"] + [str(v) for v in range(30, 59)]),
+        "holds text where a number is needed (1 rows, first 'unknown' at data row 31)",
+    ),
+    "infinite values": (
+        "inf.csv",
+        _amounts([str(v) for v in range(25)] + ["inf", "-inf"] + [str(v) for v in range(33)]),
+        "has 2 infinite values (first at data row 26)",
+    ),
+    "a single value": ("constant.csv", _amounts(["1250"]), "single value (1250) on every row"),
+    "too few rows": (
+        "few.csv",
+        b"x,amount\n" + b"".join(f"{i},{i * 10}\n".encode() for i in range(12)),
+        "only 12 rows; a regression needs at least 30",
+    ),
+}

@@ -55,6 +55,20 @@ def german_spec(german):
     return make
 
 
+@pytest.fixture
+def loan_amount_run(german):
+    """A ridge regression of the loan amount trained for real and logged as a worker does
+    (intervals, predictions, bundle)."""
+    from dataclasses import replace
+
+    from finml.data.staging import stage_frame
+
+    spec = table_spec(german, "ridge", "credit_amount", "", drop=("creditability",))
+    ds = replace(spec.dataset, dataset_id=stage_frame(german), task="regression")
+    ds = replace(ds, name="German Credit: loan amount (regression)")
+    return train_and_log(replace(spec, dataset=ds), "ridge · loan amount")
+
+
 def table_spec(frame, model: str, target="creditability", positive="bad", drop=(), **kw):
     """A RunSpec on ``frame`` (not staged: for ``run_training(spec, frame, ...)``) with the
     default features less ``drop``; ``params`` holds hyperparameters, the rest goes to
@@ -130,9 +144,11 @@ def train_and_log(spec, name: str | None = None) -> str:
         data = load_staged_images(spec.dataset.dataset_id)
         result = run_image_training(spec, data, ListSink())
     else:
+        from finml.training.regression import run_regression
         from finml.training.tables import run_training
 
-        result = run_training(spec, load_staged(spec.dataset.dataset_id), ListSink())
+        train = run_regression if spec.task == "regression" else run_training
+        result = train(spec, load_staged(spec.dataset.dataset_id), ListSink())
     log_result(store, run_id, spec, result)
     store.set_status(run_id, FINISHED)
     return run_id

@@ -12,6 +12,8 @@ M4 competition (Makridakis et al., Int. J. Forecasting 36, 2020): the mean of
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -130,6 +132,13 @@ def naive_mae(y_train: np.ndarray, lag: int = 1) -> float:
     return float(np.mean(np.abs(y[lag:] - y[:-lag])))
 
 
+def mase_scale(run_metrics: dict[str, float]) -> float | None:
+    """MASE's scale of a finished run, from its logged test metrics (MAE / MASE), or
+    ``None`` when the run has no MASE (no time order)."""
+    mase = run_metrics.get("test_mase")
+    return run_metrics["test_mae"] / mase if mase else None
+
+
 def regression_cis(
     y_true: np.ndarray,
     y_pred: np.ndarray,
@@ -162,16 +171,18 @@ def regression_cis(
     def statistic(a, b, axis=-1):
         return regression_statistics(a, b, naive_mae_, axis)
 
-    res = bootstrap(
-        (y, p),
-        statistic,
-        paired=True,
-        vectorized=True,
-        n_resamples=n_resamples or bs.N_RESAMPLES,
-        confidence_level=bs.LEVEL,
-        method="percentile",
-        random_state=np.random.default_rng(bs.SEED if seed is None else seed),
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a metric left out (NaN) is dropped below
+        res = bootstrap(
+            (y, p),
+            statistic,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples or bs.N_RESAMPLES,
+            confidence_level=bs.LEVEL,
+            method="percentile",
+            random_state=np.random.default_rng(bs.SEED if seed is None else seed),
+        )
     keys = list(REGRESSION_LABELS)
     table = pd.DataFrame(
         {

@@ -39,8 +39,9 @@ MAX_EXPORT_BYTES = 1 << 30
 MAX_EXPORT_RATIO = 200
 #: Most learning-curve steps an import may carry.
 MAX_STEPS = 100_000
-#: Columns the stored predictions must have.
+#: Columns the stored predictions must have: of a classifier, and of a regression run.
 PREDICTION_COLUMNS = ("row", "y_true", "score")
+REGRESSION_COLUMNS = ("row", "y_true", "y_pred")
 
 
 def export_run(store, run_id: str) -> bytes:
@@ -158,12 +159,13 @@ def parse_record(text: bytes, name: str) -> RunRecord:
     )
 
 
-def _read_predictions(path: Path, member: str, name: str) -> None:
+def _read_predictions(path: Path, member: str, name: str, regression: bool = False) -> None:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a damaged file
         raise BundleError(f"{name}: {member} is not a readable Parquet file.") from exc
-    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    needed = REGRESSION_COLUMNS if regression else PREDICTION_COLUMNS
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise BundleError(f"{name}: {member} lacks the column(s) {', '.join(missing)}.")
 
@@ -257,10 +259,10 @@ def import_run(data: bytes, store, name: str = "bundle", owner: str = "local") -
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         model = load_bundle(root / "bundle")  # raises BundleError unless it loads safely
+        task = "images" if model.is_image_model else model.meta["task"]
         predictions = root / "predictions"
         for path in sorted(predictions.glob("*.parquet")) if predictions.is_dir() else ():
-            _read_predictions(path, f"predictions/{path.name}", name)
-        task = "images" if model.is_image_model else "table"
+            _read_predictions(path, f"predictions/{path.name}", name, task == "regression")
         tags = {
             "finml.model": record.model,
             "finml.dataset": record.dataset,
@@ -290,4 +292,7 @@ def _log_import(store, run_id: str, root: Path, record: RunRecord) -> None:
     store.log_metrics(run_id, {k: v for k, v in record.metrics.items() if k.startswith("test_")})
     if record.threshold is not None:
         store.set_threshold(run_id, record.threshold, "imported")
+    meta = json.loads((root / "bundle" / "meta.json").read_text())
+    if meta.get("task") == "regression":  # the intervals Evaluate reads, from the bundle
+        store.log_json(run_id, meta["intervals"], "intervals.json")
     store.set_status(run_id, "finished")

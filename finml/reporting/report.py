@@ -10,6 +10,7 @@ once, so the file opens offline.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -78,6 +79,8 @@ def build_report(
     """
     run = store.get_run(run_id)
     test = store.read_frame(run_id, "predictions/test.parquet")
+    if run.params.get("task") == "regression":
+        return _regression_report(store, run, test)
     val = store.read_frame(run_id, "predictions/validation.parquet")
     if threshold is None:
         threshold = run.threshold if run.threshold is not None else 0.5
@@ -124,33 +127,92 @@ def build_report(
         proba = test[[c for c in test.columns if c.startswith("p_")]].to_numpy()
         names = tuple(classes.split(","))
         context["per_class"] = metrics.per_class_metrics(test["y_true"].to_numpy(), proba, names)
-    split, shared = _split_audit(store, run_id)
+    return _render(
+        "report.html.j2",
+        store,
+        run,
+        figures,
+        leakage=_leakage(run),
+        threshold=threshold,
+        n_test=len(y),
+        n_positive=int(y.sum()),
+        labels=labels,
+        n_resamples=bootstrap.N_RESAMPLES,
+        metrics=metrics.metrics_table(values, cis),
+        domain=domain,
+        cost_labels=domain.cost_labels(*labels),
+        cost_fp=cost_fp,
+        cost_fn=cost_fn,
+        cost_at=thresholds.expected_cost(cm, cost_fp, cost_fn),
+        best=best,
+        **context,
+    )
+
+
+def _render(template: str, store: RunStore, run, figures: dict, **context) -> str:
+    """Render a report template with what every report shows (settings, split audit,
+    library versions, figures)."""
+    split, shared = _split_audit(store, run.run_id)
     return (
         _environment()
-        .get_template("report.html.j2")
+        .get_template(template)
         .render(
             run=run,
             generated=f"{datetime.now(UTC):%Y-%m-%d %H:%M}",
             settings=_settings(run),
             split=split,
             shared=shared,
-            leakage=_leakage(run),
-            versions=_versions(store, run_id),
-            threshold=threshold,
-            n_test=len(y),
-            n_positive=int(y.sum()),
-            labels=labels,
-            n_resamples=bootstrap.N_RESAMPLES,
-            metrics=metrics.metrics_table(values, cis),
-            domain=domain,
-            cost_labels=domain.cost_labels(*labels),
-            cost_fp=cost_fp,
-            cost_fn=cost_fn,
-            cost_at=thresholds.expected_cost(cm, cost_fp, cost_fn),
-            best=best,
+            versions=_versions(store, run.run_id),
             figures=figures,
-            **context,
+            **{"leakage": None, **context},
         )
+    )
+
+
+def _regression_report(store: RunStore, run, test: pd.DataFrame) -> str:
+    """The report of a regression run: metrics with CIs against the mean baseline, interval
+    coverage, fit and residual charts, error by decile, permutation importance."""
+    from finml.evaluation import regression
+    from finml.reporting import regression_charts as rc
+
+    y, pred = test["y_true"].to_numpy(), test["y_pred"].to_numpy()
+    scale = regression.mase_scale(run.metrics)
+    values = regression.regression_metrics(y, pred, scale)
+    fig = _Figures()
+    figures = {}
+    history = store.history(run.run_id)
+    if len(history):
+        figures["learning"] = fig(charts.learning_curves(history))
+    intervals = None
+    with contextlib.suppress(FinmlError):
+        intervals = store.read_json(run.run_id, "intervals.json")
+    target = run.params.get("target", "target")
+    residuals = y - pred
+    deciles = regression.error_by_decile(y, pred)
+    figures["fit"] = fig(rc.predicted_vs_actual(test, target, (intervals or {}).get("0.9")))
+    figures["residuals"] = fig(rc.residuals_vs_predicted(test))
+    figures["distribution"] = fig(
+        rc.residual_distribution(residuals, regression.qq_points(residuals))
+    )
+    figures["deciles"] = fig(rc.error_by_decile(deciles))
+    try:
+        importance = store.read_frame(run.run_id, "explain/permutation_importance.parquet")
+        figures["importance"] = fig(charts.importance_bar(importance, score="RMSE"))
+    except FinmlError:
+        pass
+    return _render(
+        "regression_report.html.j2",
+        store,
+        run,
+        figures,
+        n_test=len(y),
+        n_resamples=bootstrap.N_RESAMPLES,
+        metrics=regression.regression_table(values, regression.regression_cis(y, pred, scale)),
+        mape_note=regression.mape_note(y),
+        baseline_rmse=run.metrics.get("test_baseline_rmse", float("nan")),
+        baseline_mae=run.metrics.get("test_baseline_mae", float("nan")),
+        coverage=None if not intervals else regression.coverage_table(y, pred, intervals),
+        deciles=deciles,
     )
 
 

@@ -40,3 +40,37 @@ def test_untrainable_targets_are_refused(values, phrase, tmp_path):
     read = reader.read_table(path.read_bytes(), "t.csv")
     with pytest.raises(TargetError, match=phrase):
         target.validate_target(read.frame, "target", "bad")
+
+
+# -- regression targets -------------------------------------------------------------------
+from tests.badfiles import BAD_REGRESSION_FILES  # noqa: E402
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REGRESSION_FILES))
+def test_a_bad_regression_target_is_refused_with_where_and_how(case):
+    filename, content, phrase = BAD_REGRESSION_FILES[case]
+    frame = reader.read_table(content, filename).frame
+    with pytest.raises(TargetError) as err:
+        target.validate_regression_target(frame, "amount")
+    assert phrase in str(err.value)
+
+
+def test_a_missing_regression_target_names_the_first_row():
+    frame = pd.DataFrame({"x": range(40), "amount": [1.0, None] + [2.0] * 38})
+    with pytest.raises(TargetError, match="missing on 1 rows \\(first at data row 2\\)"):
+        target.validate_regression_target(frame, "amount")
+
+
+def test_the_task_is_inferred_from_the_target(german):
+    assert target.infer_task(german["credit_amount"]) == "regression"
+    assert target.infer_task(german["creditability"]) == "binary"
+    assert target.infer_task(german["number_of_existing_credits_at_this_bank"]) == "binary"
+    assert target.infer_task(pd.Series(["a", "b"] * 30)) == "binary"
+
+
+def test_quantile_strata_are_balanced_bins_of_the_target(german):
+    y = german["credit_amount"].to_numpy(dtype=float)
+    strata = target.quantile_strata(y)
+    assert np.bincount(strata).tolist() == [200] * 5
+    means = pd.Series(y).groupby(strata).mean()
+    assert means.is_monotonic_increasing

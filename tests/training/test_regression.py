@@ -1,0 +1,104 @@
+"""Real regression training on the German Credit loan-amount demo (small, seeded)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finml.data.demo import LEAVE_OUT
+from finml.errors import DataError, SpecError
+from finml.evaluation.regression import regression_metrics
+from finml.training.base import ListSink
+from finml.training.regression import run_regression
+from tests.conftest import table_spec
+
+DEMO = "German Credit: loan amount (regression)"
+
+
+def regression_spec(frame, model: str, drop=(), **kw):
+    """A regression RunSpec on the loan-amount demo's default features less ``drop``."""
+    from dataclasses import replace
+
+    spec = table_spec(frame, model, "credit_amount", "", drop=(*LEAVE_OUT[DEMO], *drop), **kw)
+    return replace(spec, dataset=replace(spec.dataset, task="regression"))
+
+
+@pytest.mark.parametrize(
+    ("model", "params"),
+    [("ridge", {}), ("hgb_reg", {"max_iter": 150}), ("mlp_reg", {"epochs": 40})],
+)
+def test_each_regressor_beats_the_mean_baseline_on_the_test_split(model, params, german):
+    sink = ListSink()
+    result = run_regression(regression_spec(german, model, params=params), german, sink)
+    m = result.test_metrics
+    assert result.status == "finished"
+    # the amount follows the loan's duration: every model explains a good part of it
+    assert m["r2"] > 0.3, m
+    assert m["rmse"] < m["baseline_rmse"] and m["mae"] < m["baseline_mae"]
+    test = result.test_predictions
+    assert len(test) == 200 and set(test["row"]) == set(result.split.test.tolist())
+    again = regression_metrics(test["y_true"].to_numpy(), test["y_pred"].to_numpy())
+    assert again["rmse"] == pytest.approx(m["rmse"])
+    # the fitted pipeline predicts raw rows exactly as the stored test predictions
+    np.testing.assert_allclose(result.model.predict(german.iloc[test["row"]]), test["y_pred"])
+    history = sink.history()
+    assert history[["loss", "val_loss"]].notna().all(axis=None)
+    assert history["val_rmse"].dropna().iloc[-1] > 0
+    q = result.model.intervals
+    assert 0 < q["0.8"] < q["0.9"] < q["0.95"]
+
+
+def test_the_target_transform_is_fitted_on_the_training_split_only(german):
+    spec = regression_spec(german, "ridge", params={"log_target": True})
+    result = run_regression(spec, german, ListSink())
+    y = german["credit_amount"].to_numpy(dtype=float)
+    train = np.log1p(y[result.split.train])
+    assert result.model.target_mean == pytest.approx(train.mean())
+    assert result.model.target_scale == pytest.approx(train.std())
+    everything = np.log1p(y)
+    assert result.model.target_mean != pytest.approx(everything.mean(), abs=1e-9)
+    # the split is stratified by target quintile: each side's mean is close to the whole's
+    report = result.split_report.set_index("split")
+    assert (abs(report["target mean"] / y.mean() - 1) < 0.08).all()
+    assert np.isclose(result.model.decode_target(result.model.encode_target(y[:5])), y[:5]).all()
+
+
+def test_the_log_transform_refuses_negative_targets(german):
+    frame = german.assign(credit_amount=german["credit_amount"] - 1000)
+    spec = regression_spec(frame, "ridge", params={"log_target": True})
+    with pytest.raises(DataError, match="needs values >= 0"):
+        run_regression(spec, frame, ListSink())
+
+
+def test_classifier_models_and_cv_are_refused_for_regression(german):
+    with pytest.raises(SpecError, match="is a classifier"):
+        run_regression(regression_spec(german, "logreg"), german, ListSink())
+    with pytest.raises(SpecError, match="not offered for regression"):
+        run_regression(regression_spec(german, "ridge", cv_folds=5), german, ListSink())
+
+
+def test_a_stop_request_keeps_what_was_trained(german):
+    calls = {"n": 0}
+
+    def stop_after_some():
+        calls["n"] += 1
+        return calls["n"] > 30
+
+    spec = regression_spec(german, "hgb_reg", params={"max_iter": 500})
+    result = run_regression(spec, german, ListSink(), stop_after_some)
+    assert result.status == "stopped" and 0 < result.steps < 500
+    assert result.model is not None and len(result.test_predictions) == 200
+
+
+def test_an_out_of_time_split_gives_mase(german):
+    from dataclasses import replace
+
+    from finml.data.split import SplitSpec
+
+    frame = german.assign(opened=pd.date_range("2020-01-01", periods=len(german), freq="D"))
+    spec = regression_spec(frame, "ridge", drop=("opened",))
+    spec = replace(spec, dataset=replace(spec.dataset, split=SplitSpec(time_col="opened")))
+    result = run_regression(spec, frame, ListSink())
+    assert result.split.train.max() < result.split.test.min()  # oldest train, newest test
+    assert 0 < result.test_metrics["mase"] < 2
