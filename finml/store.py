@@ -46,7 +46,7 @@ _MLFLOW_STATUS = {
     INTERRUPTED: "KILLED",
 }
 #: Per-step metrics kept in the learning-curve history.
-HISTORY_METRICS = ("loss", "val_loss", "val_auc")
+HISTORY_METRICS = ("loss", "val_loss", "val_auc", "val_rmse")
 #: Per-fold metrics of a cross-validated run, logged at step = fold (1-based).
 FOLD_METRICS = ("fold_roc_auc", "fold_gini", "fold_ks", "fold_brier")
 
@@ -95,7 +95,8 @@ class RunInfo:
     @property
     def has_results(self) -> bool:
         """True once the run ended with test predictions and metrics to evaluate."""
-        return self.status in EVALUABLE and "test_roc_auc" in self.metrics
+        headline = "test_rmse" if self.params.get("task") == "regression" else "test_roc_auc"
+        return self.status in EVALUABLE and headline in self.metrics
 
     @property
     def label(self) -> str:

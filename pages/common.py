@@ -236,3 +236,19 @@ def search_view(run, trials) -> None:
             c2.plotly_chart(ov.plot_param_importances(study), width="stretch")
         except (RuntimeError, ValueError):  # e.g. every trial drew the same values
             c2.caption("Parameter importances need trials that differ.")
+
+
+def report_buttons(where, run, build) -> None:
+    """The "Make the HTML model report" button in ``where`` (a column) and, once made, its
+    download; ``build()`` returns the report's HTML."""
+    if where.button("Make the HTML model report", key="make_report"):
+        with st.spinner("Building the report..."):
+            st.session_state.report = (run.run_id, build().encode())
+    if st.session_state.get("report", (None,))[0] == run.run_id:
+        where.download_button(
+            "Download the report (HTML)",
+            st.session_state.report[1],
+            f"finml-report-{run.run_id[:8]}.html",
+            "text/html",
+            key="report_file",
+        )

@@ -103,18 +103,9 @@ def binary_view(run, test, val, positive=None):
     ):
         store.set_threshold(run.run_id, threshold, mode)
         st.toast(f"Threshold {threshold:.3f} saved with the run.")
-    if b2.button("Make the HTML model report", key="make_report"):
-        with st.spinner("Building the report..."):
-            page = build_report(store, run.run_id, threshold, cost_fp, cost_fn)
-            st.session_state.report = (run.run_id, page.encode())
-    if st.session_state.get("report", (None,))[0] == run.run_id:
-        b2.download_button(
-            "Download the report (HTML)",
-            st.session_state.report[1],
-            f"finml-report-{run.run_id[:8]}.html",
-            "text/html",
-            key="report_file",
-        )
+    common.report_buttons(
+        b2, run, lambda: build_report(store, run.run_id, threshold, cost_fp, cost_fn)
+    )
     values = metrics.binary_metrics(y, score, threshold)
     cis = cis_of(run, labels[1], y, score, threshold)
     cm = metrics.confusion(y, score, threshold)

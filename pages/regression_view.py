@@ -32,7 +32,10 @@ def render(run, test, store) -> None:
 
     cis = common.memo((run.run_id, "regression_ci"), compute)
     values = regression.regression_metrics(y, pred, scale)
+    from finml.reporting.report import build_report
+
     st.subheader(f"Test metrics ({len(test)} rows)")
+    common.report_buttons(st, run, lambda: build_report(store, run.run_id))
     c1, c2 = st.columns([3, 2])
     c1.dataframe(regression.regression_table(values, cis), hide_index=True, width="stretch")
     base_rmse, base_mae = (

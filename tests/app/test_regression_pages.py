@@ -1,0 +1,149 @@
+"""AppTest of the regression path: the Data page's task choice and bad targets, the Train
+page's regressors, Evaluate's regression view and report, Predict with intervals, Runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from finml.store import RunStore
+from tests.app.conftest import open_app, shown
+from tests.badfiles import BAD_REGRESSION_FILES
+
+DEMO = "German Credit: loan amount (regression)"
+
+
+def test_the_regression_demo_opens_as_a_regression_and_can_be_used():
+    at = open_app()
+    at.selectbox[0].set_value(DEMO).run()
+    assert at.selectbox(key="target").value == "credit_amount"
+    assert at.radio(key="task_kind").value == "regression"
+    assert not at.error and not at.exception
+    report = at.table[0].value
+    assert {"target mean", "target sd"} <= set(report.columns)
+    at.button(key="use_dataset").click().run()
+    ds = at.session_state["dataset"]
+    assert (ds.task, ds.target, ds.positive) == ("regression", "credit_amount", "")
+    assert "creditability" not in (*ds.numeric, *ds.categorical)  # left out: a leak
+    assert any("(regression)" in shown(s) for s in at.success)
+    # switching back to the classification demo guesses its task again
+    at.selectbox[0].set_value("German Credit (Statlog)").run()
+    assert at.radio(key="task_kind").value == "binary"
+    assert at.selectbox(key="target").value == "creditability"
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REGRESSION_FILES))
+def test_a_bad_regression_target_shows_its_message(case):
+    filename, content, phrase = BAD_REGRESSION_FILES[case]
+    at = open_app()
+    at.radio(key="source").set_value("Upload a file").run()
+    at.file_uploader[0].set_value((filename, content, "text/csv")).run()
+    at.selectbox(key="target").set_value("amount").run()
+    at.radio(key="task_kind").set_value("regression").run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1 and phrase in shown(at.error[0])
+    assert not [b for b in at.button if b.key == "use_dataset"]
+
+
+def test_train_offers_the_regressors_and_no_class_weights(loan_amount_run):
+    import json
+
+    from finml.training.spec import RunSpec
+
+    spec = RunSpec.from_json(json.dumps(RunStore().read_json(loan_amount_run, "spec.json")))
+    at = open_app("train")
+    at.session_state["dataset"] = spec.dataset
+    at.run()
+    assert at.selectbox(key="model").options == [
+        "Ridge regression (scikit-learn)",
+        "Histogram gradient boosting regressor (scikit-learn)",
+        "Keras MLP regressor (deep learning)",
+    ]
+    assert not [t for t in at.toggle if t.key in ("class_weights", "use_cv", "tune")]
+
+
+def test_evaluate_shows_metrics_with_cis_coverage_and_charts(loan_amount_run):
+    at = open_app("evaluate")
+    assert not at.exception, at.exception
+    metrics = at.dataframe[0].value.set_index("metric")
+    run = RunStore().get_run(loan_amount_run)
+    assert metrics.loc["RMSE", "value"] == pytest.approx(run.metrics["test_rmse"])
+    assert metrics.loc["R²", "value"] > 0.3 and "–" in metrics.loc["RMSE", "95% CI"]
+    coverage = at.dataframe[1].value
+    assert coverage["nominal"].tolist() == [0.8, 0.9, 0.95]
+    assert coverage["covered (test)"].between(0.7, 1.0).all()
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    for title in (
+        "Predicted against actual",
+        "Residuals against predicted",
+        "Normal QQ plot",
+        "Error by decile",
+    ):
+        assert title in titles
+    largest = at.dataframe[3].value
+    assert "duration_in_month" in largest and largest["error"].abs().is_monotonic_decreasing
+    at.button(key="make_report").click().run()
+    page = at.session_state["report"][1].decode()
+    assert "Prediction intervals" in page and "Mean baseline" in page
+
+
+def test_predict_gives_values_with_intervals(loan_amount_run, german):
+    at = open_app("predict")
+    rows = german.head(20).drop(columns="credit_amount").to_csv(index=False).encode()
+    at.file_uploader(key="rows").set_value(("loans.csv", rows, "text/csv")).run()
+    assert not at.exception, at.exception
+    out = at.dataframe[0].value
+    assert len(out) == 20 and (out["lower"] < out["prediction"]).all()
+    assert (out["prediction"] < out["upper"]).all()
+    at.select_slider(key="interval_level").set_value("0.95").run()
+    wider = at.dataframe[0].value
+    assert ((wider["upper"] - wider["lower"]) > (out["upper"] - out["lower"])).all()
+    assert at.dataframe[1].value["variable"].iloc[0] == "score"
+
+
+def test_runs_ranks_a_regression_run_on_test_r2(loan_amount_run):
+    at = open_app("runs")
+    assert not at.exception, at.exception
+    board = at.dataframe[0].value
+    row = board.iloc[0]
+    assert row["ranked on"] == "test R²" and row["test R²"] > 0.3
+
+
+def test_a_regression_run_from_the_form_trains_in_a_worker_live(loan_amount_run, reap):
+    import json
+
+    from finml.training.spec import RunSpec
+    from tests.conftest import wait_for
+
+    spec = RunSpec.from_json(json.dumps(RunStore().read_json(loan_amount_run, "spec.json")))
+    at = open_app("train")
+    at.session_state["dataset"] = spec.dataset
+    at.run()
+    at.selectbox(key="model").set_value("hgb_reg").run()
+    at.number_input(key="hgb_reg.max_iter").set_value(60)
+    at.button(key="start").click().run()
+    run_id = at.session_state["active_run"]
+    store = RunStore()
+    assert wait_for(lambda: store.get_run(run_id).status == "finished", timeout=120)
+    history = store.history(run_id)
+    assert history["step"].max() == 60 and history["val_rmse"].notna().sum() == 20
+    assert set(store.read_json(run_id, "intervals.json")) == {"0.8", "0.9", "0.95"}
+    at.run()
+    assert [m.label for m in at.metric] == ["Test RMSE", "MAE", "R²"]
+    wait_for(lambda: not store.get_run(run_id).followup)
+    assert len(store.read_frame(run_id, "explain/permutation_importance.parquet"))
+
+
+def test_a_regression_run_exports_and_imports_with_its_intervals(loan_amount_run):
+    from finml.reporting.exchange import export_run, import_run
+
+    store = RunStore()
+    data = export_run(store, loan_amount_run)
+    copy = import_run(data, store, "loan.zip", "local")
+    run = store.get_run(copy)
+    assert run.params["task"] == "regression" and run.has_results
+    assert store.read_json(copy, "intervals.json") == store.read_json(
+        loan_amount_run, "intervals.json"
+    )
+    at = open_app("evaluate", {"run": copy})
+    assert not at.exception, at.exception
+    assert at.dataframe[1].value["nominal"].tolist() == [0.8, 0.9, 0.95]
