@@ -28,6 +28,20 @@ DEMOS = {
     ),
 }
 
+#: Demos read from a registry package rather than a file: name -> (loader, target,
+#: description). The loader returns the table; it goes through the same reader as uploads.
+PACKAGED = {
+    "US macroeconomic series (forecasting)": (
+        "statsmodels.datasets.macrodata",
+        "realcons",
+        "US quarterly macroeconomic data 1959 Q1 to 2009 Q3 (203 quarters): real GDP, "
+        "consumption, investment, inflation, unemployment, ... Forecast real personal "
+        "consumption (billions of chained 2005 dollars) one quarter ahead. Source: the "
+        "statsmodels package (statsmodels.datasets.macrodata; U.S. Bureau of Economic "
+        "Analysis, Bureau of Labor Statistics and Federal Reserve data, public domain).",
+    ),
+}
+
 #: Columns a demo leaves out of the default features (known only after the outcome).
 LEAVE_OUT = {"German Credit: loan amount (regression)": ("creditability",)}
 
@@ -38,12 +52,29 @@ def demo_bytes(name: str) -> bytes:
     Raises:
         KeyError: no such demo.
     """
+    if name in PACKAGED:
+        return macro_frame().to_csv(index=False).encode()
     filename = DEMOS[name][0]
     return resources.files("finml.data.builtin").joinpath(filename).read_bytes()
+
+
+def macro_frame() -> pd.DataFrame:
+    """The statsmodels US macro series with a ``date`` column (the quarter's first day)
+    in front of its 14 columns (year and quarter kept)."""
+    from statsmodels.datasets import macrodata
+
+    data = macrodata.load_pandas().data
+    quarters = pd.PeriodIndex.from_fields(
+        year=data["year"].astype(int), quarter=data["quarter"].astype(int), freq="Q"
+    )
+    return pd.concat(
+        [pd.DataFrame({"date": quarters.to_timestamp().strftime("%Y-%m-%d")}), data], axis=1
+    )
 
 
 def demo_frame(name: str) -> pd.DataFrame:
     """Return demo ``name`` as a DataFrame (read by :func:`finml.data.reader.read_table`)."""
     from finml.data.reader import read_table
 
-    return read_table(demo_bytes(name), DEMOS[name][0]).frame
+    filename = "macrodata.csv" if name in PACKAGED else DEMOS[name][0]
+    return read_table(demo_bytes(name), filename).frame

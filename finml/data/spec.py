@@ -21,8 +21,10 @@ class DatasetSpec:
         split: how to split the rows.
         negative: display name of the other class ("good"), or "" for "not <positive>".
         kind: ``"table"``.
-        task: ``"binary"`` (a class target) or ``"regression"`` (a numeric target; then
-            ``positive`` and ``negative`` are empty).
+        task: ``"binary"`` (a class target), ``"regression"`` (a numeric target; then
+            ``positive`` and ``negative`` are empty) or ``"forecast"`` (a numeric series
+            ordered by ``split.time_col``, forecast ``horizon`` steps ahead).
+        horizon: steps ahead of a forecast (``"forecast"`` only).
     """
 
     dataset_id: str
@@ -35,6 +37,7 @@ class DatasetSpec:
     negative: str = ""
     kind: str = "table"
     task: str = "binary"
+    horizon: int = 0
 
     @property
     def class_labels(self) -> tuple[str, str]:

@@ -55,8 +55,8 @@ class ModelInfo:
         family: ``"sklearn"`` or ``"keras"``.
         params: its hyperparameters.
         description: one line for the page.
-        task: ``"table"`` (binary classification of a table), ``"regression"`` or
-            ``"images"``.
+        task: ``"table"`` (binary classification of a table), ``"regression"``,
+            ``"forecast"`` or ``"images"``.
     """
 
     name: str
@@ -312,6 +312,75 @@ MODELS.update(
                 ("MSE", "MAE", "Huber"),
                 "A feed-forward network with a linear output, trained epoch by epoch with "
                 "early stopping.",
+            ),
+        )
+    }
+)
+
+_LAGS = Param(
+    "lags",
+    "Lags (past changes per window)",
+    "int",
+    8,
+    1,
+    512,
+    help="How many past period-to-period changes each forecast sees.",
+)
+
+
+def _forecaster(name: str, label: str, params: tuple[Param, ...], description: str) -> ModelInfo:
+    family = "sklearn" if name in ("ridge_lags", "hgb_lags") else "keras"
+    return ModelInfo(name, label, family, (_LAGS, *params), description, task="forecast")
+
+
+_SEQUENCE_PARAMS = (
+    Param("units", "Units (filters / cells)", "int", 32, 2, 1024, tune=(8, 128)),
+    Param("dropout", "Dropout", "float", 0.1, 0.0, 0.9, tune=(0.0, 0.5)),
+    _adam_rate(1e-5, (1e-4, 1e-2)),
+    Param("batch_size", "Batch size", "int", 16, 1, 65536),
+    Param("epochs", "Epochs", "int", 200, 1, 10000),
+    Param("patience", "Early-stopping patience (epochs)", "int", 20, 1, 1000),
+)
+
+MODELS.update(
+    {
+        m.name: m
+        for m in (
+            _forecaster(
+                "ridge_lags",
+                "Ridge on lagged changes (scikit-learn)",
+                _RIDGE_PARAMS,
+                "A linear autoregression of the next h changes on the last p changes.",
+            ),
+            _forecaster(
+                "hgb_lags",
+                "Gradient boosting on lagged changes (scikit-learn)",
+                tuple(p for p in MODELS["hgb"].params if p.name != "categories"),
+                "One boosted model per step ahead, on the last p changes.",
+            ),
+            _forecaster(
+                "mlp_lags",
+                "Keras MLP on lagged changes",
+                _SEQUENCE_PARAMS,
+                "Two dense layers over the window, h linear outputs.",
+            ),
+            _forecaster(
+                "cnn_seq",
+                "Keras 1-D CNN (sequence)",
+                _SEQUENCE_PARAMS,
+                "Two causal Conv1D layers over the window, h linear outputs.",
+            ),
+            _forecaster(
+                "lstm_seq",
+                "Keras LSTM (sequence)",
+                _SEQUENCE_PARAMS,
+                "One LSTM layer over the window, h linear outputs.",
+            ),
+            _forecaster(
+                "gru_seq",
+                "Keras GRU (sequence)",
+                _SEQUENCE_PARAMS,
+                "One GRU layer over the window, h linear outputs.",
             ),
         )
     }

@@ -37,9 +37,11 @@ class RunSpec:
 
     @property
     def task(self) -> str:
-        """``"table"`` (binary classification of a table), ``"regression"`` or ``"images"``."""
+        """``"table"`` (binary classification of a table), ``"regression"``, ``"forecast"``
+        or ``"images"``."""
         ds = self.dataset
-        return "regression" if getattr(ds, "task", "binary") == "regression" else ds.kind
+        task = getattr(ds, "task", "binary")
+        return task if task in ("regression", "forecast") else ds.kind
 
     def run_params(self) -> dict[str, object]:
         """What the run store records of this spec as the run's parameters: model, task,

@@ -1,0 +1,193 @@
+"""Forecasting on the statsmodels US macro series, trained for real (small, seeded): the
+series checks with real bad files, the chronological split with gaps, no look-ahead, the
+baselines, per-step conformal intervals, and the deep models against the naive forecast."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finml.data import reader
+from finml.data.demo import macro_frame
+from finml.data.series import SeriesSpec, chronological_split, load_series, windows
+from finml.data.spec import DatasetSpec
+from finml.data.split import SplitSpec
+from finml.errors import SplitError, TargetError
+from finml.models.forecaster import (
+    naive_forecasts,
+    seasonal_naive_forecasts,
+)
+from finml.models.registry import resolve_params
+from finml.training.base import ListSink
+from finml.training.forecast import run_forecast
+from finml.training.spec import RunSpec
+
+
+@pytest.fixture(scope="module")
+def macro():
+    return reader.read_table(macro_frame().to_csv(index=False).encode(), "macro.csv").frame
+
+
+def forecast_spec(model: str, horizon: int = 1, target: str = "realcons", **params) -> RunSpec:
+    ds = DatasetSpec(
+        "0" * 32,
+        "macro",
+        target,
+        "",
+        (),
+        (),
+        split=SplitSpec(0.7, 0.15, 0.15, time_col="date"),
+        task="forecast",
+        horizon=horizon,
+    )
+    return RunSpec(ds, model, resolve_params(model, params), seed=42)
+
+
+def _csv(rows: list[str]) -> pd.DataFrame:
+    return reader.read_table(("date,sales\n" + "\n".join(rows) + "\n").encode(), "s.csv").frame
+
+
+MONTHS = [f"{2000 + i // 12}-{i % 12 + 1:02d}-01" for i in range(60)]
+
+
+@pytest.mark.parametrize(
+    ("rows", "horizon", "error", "phrase"),
+    [
+        (
+            [f"{d},{i}" for i, d in enumerate(MONTHS[:30])] + ["soon,5"],
+            1,
+            SplitError,
+            "1 values that are not dates (first 'soon' at data row 31)",
+        ),
+        (
+            [f"{d},{i}" for i, d in enumerate(MONTHS)] + [f"{MONTHS[3]},9"],
+            1,
+            SplitError,
+            "1 duplicate dates (first 2000-04-01 at data row 4)",
+        ),
+        (
+            [f"{d},{i}" for i, d in enumerate(MONTHS) if i not in (10, 11, 40)],
+            1,
+            SplitError,
+            "3 period(s) are missing (2000-11-01, 2000-12-01, 2003-05-01)",
+        ),
+        ([f"{d},{i}" for i, d in enumerate(MONTHS)], 0, TargetError, "horizon must be 1"),
+        (
+            [f"{d},{'x' if i == 7 else i}" for i, d in enumerate(MONTHS)],
+            1,
+            TargetError,
+            "holds text where a number is needed",
+        ),
+        (
+            [f"{d},{'inf' if i == 7 else i}" for i, d in enumerate(MONTHS)],
+            1,
+            TargetError,
+            "infinite values",
+        ),
+        ([f"{d},5" for d in MONTHS], 1, TargetError, "single value (5)"),
+    ],
+    ids=["unparseable date", "duplicate date", "gaps", "horizon 0", "text", "inf", "constant"],
+)
+def test_bad_series_are_refused_with_what_where_and_how(rows, horizon, error, phrase):
+    with pytest.raises(error) as err:
+        load_series(_csv(rows), SeriesSpec("date", "sales", horizon))
+    assert phrase in str(err.value)
+
+
+def test_a_horizon_longer_than_the_test_window_or_the_data_is_refused():
+    with pytest.raises(SplitError, match="longer than the test window \\(9 of 60 periods\\)"):
+        chronological_split(60, 10, 4)
+    with pytest.raises(SplitError, match=r"Only .* training windows remain"):
+        chronological_split(60, 2, 30)
+
+
+def test_the_macro_series_is_quarterly_with_season_4(macro):
+    series = load_series(macro, SeriesSpec("date", "realcons", 4))
+    assert series.freq.startswith("QS") and series.season == 4 and len(series.y) == 203
+
+
+def test_segments_keep_a_gap_of_the_horizon_and_targets_stay_inside():
+    seg = chronological_split(203, 4, 8)
+    assert seg.val[0] - seg.train[1] == 4 and seg.test[0] - seg.val[1] == 4
+    for part in ("train", "val", "test"):
+        start, end = getattr(seg, part)
+        o = seg.origins(part)
+        assert (o + 1 >= start).all() and (o + 4 <= end - 1).all()
+    y = np.arange(20.0) ** 2
+    x, t = windows(y, np.array([5]), 3, 2)
+    np.testing.assert_allclose(x[0], [y[3] - y[2], y[4] - y[3], y[5] - y[4]])
+    np.testing.assert_allclose(t[0], [y[6] - y[5], y[7] - y[5]])
+
+
+def test_no_test_period_value_reaches_training(macro):
+    """Replace every test-period value with nonsense: the fitted model and its validation
+    forecasts do not change (nothing from the test period entered training)."""
+    spec = forecast_spec("ridge_lags", horizon=2)
+    first = run_forecast(spec, macro, ListSink())
+    test_start = first.split.test[0]
+    changed = macro.copy()
+    changed.loc[changed.index[test_start:], "realcons"] = 1e9
+    second = run_forecast(spec, changed, ListSink())
+    np.testing.assert_array_equal(first.model.estimator.coef_, second.model.estimator.coef_)
+    assert first.model.x_mean == second.model.x_mean and first.model.t_scale == second.model.t_scale
+    pd.testing.assert_frame_equal(first.val_predictions, second.val_predictions)
+    assert not first.test_predictions["y_pred"].equals(second.test_predictions["y_pred"])
+
+
+def test_baselines_by_hand():
+    y = np.array([1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    np.testing.assert_allclose(naive_forecasts(y, np.array([4]), 3), [[5, 5, 5]])
+    # season 4, origin 5 (value 6): steps 1..6 repeat the values one season back
+    got = seasonal_naive_forecasts(y, np.array([5]), 6, 4)
+    np.testing.assert_allclose(got, [[3, 4, 5, 6, 3, 4]])
+
+
+def test_ridge_beats_naive_and_the_intervals_cover(macro):
+    result = run_forecast(forecast_spec("ridge_lags", horizon=2), macro, ListSink())
+    m = result.test_metrics
+    assert m["mase"] < m["naive_mase"] and m["mase"] < m["seasonal_naive_mase"], m
+    test = result.test_predictions
+    assert set(test["step"]) == {1, 2} and test["y_true"].notna().all()
+    q = np.asarray(result.model.intervals["0.9"])
+    assert q[0] < q[1]  # two quarters ahead is less certain than one
+    inside = (test["y_true"] - test["y_pred"]).abs().to_numpy() <= q[test["step"] - 1]
+    assert inside.mean() >= 0.7
+    # the fitted forecaster extends a history exactly as the stored test forecasts
+    series = load_series(macro, SeriesSpec("date", "realcons", 2))
+    origin = int(test["origin"].iloc[-1])
+    np.testing.assert_allclose(
+        result.model.predict(series.y[: origin + 1]), test["y_pred"].to_numpy()[-2:]
+    )
+
+
+@pytest.mark.slow
+def test_the_lstm_beats_the_naive_forecast_on_the_demo(macro):
+    sink = ListSink()
+    result = run_forecast(forecast_spec("lstm_seq"), macro, sink)
+    m = result.test_metrics
+    assert m["mase"] < 1 and m["mase"] < m["naive_mase"], m
+    history = sink.history()
+    assert history[["loss", "val_loss", "val_rmse"]].notna().all(axis=None)
+
+
+def test_a_stop_request_ends_a_network_early(macro):
+    calls = {"n": 0}
+
+    def stop_soon():
+        calls["n"] += 1
+        return calls["n"] > 40
+
+    spec = forecast_spec("gru_seq", epochs=500, patience=500)
+    result = run_forecast(spec, macro, ListSink(), stop_soon)
+    assert result.status == "stopped" and 0 < result.steps < 500
+
+
+def test_a_classifier_is_refused_for_a_forecast(macro):
+    from finml.errors import SpecError
+
+    spec = replace(forecast_spec("ridge_lags"), model="ridge", params={})
+    with pytest.raises(SpecError, match="not a forecasting model"):
+        run_forecast(spec, macro, ListSink())
