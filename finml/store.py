@@ -95,7 +95,8 @@ class RunInfo:
     @property
     def has_results(self) -> bool:
         """True once the run ended with test predictions and metrics to evaluate."""
-        headline = "test_rmse" if self.params.get("task") == "regression" else "test_roc_auc"
+        task = self.params.get("task")
+        headline = "test_rmse" if task in ("regression", "forecast") else "test_roc_auc"
         return self.status in EVALUABLE and headline in self.metrics
 
     @property

@@ -38,11 +38,11 @@ if task.startswith("Images"):
 
 source = st.radio("Source", ["Built-in demo", "Upload a file"], horizontal=True, key="source")
 if source == "Built-in demo":
-    name = st.selectbox("Demo dataset", list(demo.DEMOS))
-    st.caption(demo.DEMOS[name][3])
-    key, raw, filename = ("demo", name), None, demo.DEMOS[name][0]
+    name = st.selectbox("Demo dataset", demo.demo_names())
+    filename, demo_target, about = demo.demo_about(name)
+    st.caption(about)
+    key, raw = ("demo", name), None
     encoding = delimiter = None
-    demo_target = demo.DEMOS[name][1]
 else:
     upload = st.file_uploader(
         "CSV, Excel (.xlsx) or Parquet", type=["csv", "txt", "tsv", "xlsx", "parquet"]
@@ -114,17 +114,30 @@ target_col = st.selectbox(
 if st.session_state.get("task_for") != (key, target_col):  # a new target: guess its task
     st.session_state.pop("task_kind", None)
     st.session_state.task_for = (key, target_col)
-task_labels = {"binary": "Binary classification", "regression": "Regression (a number)"}
+task_labels = {
+    "binary": "Binary classification",
+    "regression": "Regression (a number)",
+    "forecast": "Forecasting (a series over time)",
+}
+guessed = target.infer_task(frame[target_col])
+if source == "Built-in demo" and target_col == demo_target:
+    guessed = demo.DEMO_TASKS.get(name, guessed)
 task_kind = st.radio(
     "Task",
     list(task_labels),
-    index=list(task_labels).index(target.infer_task(frame[target_col])),
+    index=list(task_labels).index(guessed),
     format_func=task_labels.get,
     horizontal=True,
     help="Guessed from the target: a numeric column with more than "
     f"{target.REGRESSION_MIN_DISTINCT} distinct values is a regression target.",
     key="task_kind",
 )
+if task_kind == "forecast":
+    from pages import forecast_data
+
+    series_defaults = demo.DEMO_SERIES.get(name) if source == "Built-in demo" else None
+    forecast_data.render(frame, table_schema, target_col, settings, series_defaults)
+    st.stop()
 regression = task_kind == "regression"
 if regression:
     try:

@@ -428,10 +428,11 @@ runs = common.runs_with_results(
 )
 run = common.pick_run(runs, "Run", key="eval_run")
 test, val, history = common.predictions(common.data_dir(), run.run_id)
-if run.params.get("task") == "regression":
-    from pages import regression_view
+if run.params.get("task") in ("regression", "forecast"):
+    from pages import forecast_view, regression_view
 
-    regression_view.render(run, test, store)
+    view = forecast_view if run.params["task"] == "forecast" else regression_view
+    view.render(run, test, store)
     if len(history):
         st.plotly_chart(charts.learning_curves(history), width="stretch")
     split_download(run)

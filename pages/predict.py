@@ -74,6 +74,38 @@ def predict_values(run, model):
     )
 
 
+def predict_forecast(run, model):
+    """Extend an uploaded history h periods with the run's forecaster."""
+    from finml.prediction.forecast import extend_series
+    from finml.reporting.regression_charts import forecast_chart
+
+    date_col, target = run.params.get("time_col", ""), run.params.get("target", "")
+    st.caption(
+        f"Upload the history of {common.text(repr(target))} with its date column "
+        f"{common.text(repr(date_col))}, one row per period; the model forecasts the next "
+        f"{model.horizon} period(s)."
+    )
+    level = st.select_slider(
+        "Prediction interval",
+        sorted(model.intervals or {"0.9": []}, key=float),
+        value="0.9",
+        format_func=lambda v: f"{float(v):.0%}",
+        key="interval_level",
+    )
+    frame = uploaded_rows()
+    try:
+        forecasts, history = extend_series(model, frame, date_col, target, float(level))
+    except FinmlError as exc:
+        common.show_error(exc)
+        st.stop()
+    title = f"{target}: history and the next {model.horizon} period(s)"
+    st.plotly_chart(
+        forecast_chart(history["date"], history["y"], forecasts, title), width="stretch"
+    )
+    st.dataframe(forecasts, hide_index=True, width="stretch")
+    st.download_button("Download as CSV", to_csv_bytes(forecasts), "forecast.csv", "text/csv")
+
+
 def predict_table(run, model):
     """Score uploaded rows."""
     domain = domain_of(run.params)
@@ -168,7 +200,9 @@ try:
 except FinmlError as exc:
     common.show_error(exc)
     st.stop()
-if model.is_image_model:
+if run.params.get("task") == "forecast":
+    predict_forecast(run, model)
+elif model.is_image_model:
     predict_images(run, model)
 elif run.params.get("task") == "regression":
     predict_values(run, model)

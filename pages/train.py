@@ -61,13 +61,17 @@ else:
                 st.session_state[f"{model_name}.{name}"] = value
     else:
         n_features = len(ds.numeric) + len(ds.categorical)
-        what = "(regression)" if ds.task == "regression" else f"= {ds.positive!r}"
+        what = {
+            "regression": "(regression)",
+            "forecast": f"forecast {ds.horizon} step(s) ahead",
+        }.get(ds.task, f"= {ds.positive!r}")
         st.caption(
             f"Dataset: **{text(ds.name)}**, target {text(repr(ds.target))} {text(what)}, "
             f"{n_features} features, {split}."
         )
-    regression = getattr(ds, "task", "binary") == "regression"
-    choices = model_names_for("regression" if regression else ds.kind)
+    task = getattr(ds, "task", "binary")
+    regression = task in ("regression", "forecast")  # a numeric target
+    choices = model_names_for(task if regression else ds.kind)
     if st.session_state.get("model") not in choices:
         st.session_state.pop("model", None)  # chosen for the other kind of data
     model = st.selectbox(
@@ -94,8 +98,8 @@ else:
         tune_on, minutes = False, 0.0
         if regression:
             st.caption(
-                "Cross-validation and tuning are offered for classification; a regression "
-                "run trains once, validates on the validation split and is tested once."
+                "Cross-validation and tuning are offered for classification; this run "
+                "trains once, validates on the validation split and is tested once."
             )
         elif ds.kind == "table":
             kind = cv_kind(ds.split)

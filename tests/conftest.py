@@ -69,6 +69,34 @@ def loan_amount_run(german):
     return train_and_log(replace(spec, dataset=ds), "ridge · loan amount")
 
 
+@pytest.fixture
+def macro_forecast_run():
+    """A ridge forecaster of US real consumption, two quarters ahead, trained for real on
+    the staged macro demo and logged as a worker does."""
+    from finml.data.demo import macro_frame
+    from finml.data.reader import read_table
+    from finml.data.spec import DatasetSpec
+    from finml.data.split import SplitSpec
+    from finml.data.staging import stage_frame
+    from finml.models.registry import resolve_params
+    from finml.training.spec import RunSpec
+
+    frame = read_table(macro_frame().to_csv(index=False).encode(), "macro.csv").frame
+    ds = DatasetSpec(
+        stage_frame(frame),
+        "US macroeconomic series (forecasting)",
+        "realcons",
+        "",
+        (),
+        (),
+        split=SplitSpec(0.7, 0.15, 0.15, time_col="date"),
+        task="forecast",
+        horizon=2,
+    )
+    spec = RunSpec(ds, "ridge_lags", resolve_params("ridge_lags"))
+    return train_and_log(spec, "ridge · realcons")
+
+
 def table_spec(frame, model: str, target="creditability", positive="bad", drop=(), **kw):
     """A RunSpec on ``frame`` (not staged: for ``run_training(spec, frame, ...)``) with the
     default features less ``drop``; ``params`` holds hyperparameters, the rest goes to
@@ -147,8 +175,14 @@ def train_and_log(spec, name: str | None = None) -> str:
         from finml.training.regression import run_regression
         from finml.training.tables import run_training
 
-        train = run_regression if spec.task == "regression" else run_training
-        result = train(spec, load_staged(spec.dataset.dataset_id), ListSink())
+        frame = load_staged(spec.dataset.dataset_id)
+        if spec.task == "forecast":
+            from finml.training.forecast import run_forecast
+
+            result = run_forecast(spec, frame, ListSink())
+        else:
+            train = run_regression if spec.task == "regression" else run_training
+            result = train(spec, frame, ListSink())
     log_result(store, run_id, spec, result)
     store.set_status(run_id, FINISHED)
     return run_id

@@ -42,6 +42,29 @@ PACKAGED = {
     ),
 }
 
+#: The task a demo opens with when it is not the one its target suggests.
+DEMO_TASKS = {"US macroeconomic series (forecasting)": "forecast"}
+#: Date column and horizon a forecasting demo opens with.
+DEMO_SERIES = {"US macroeconomic series (forecasting)": ("date", 1)}
+
+
+def demo_names() -> list[str]:
+    """Every built-in demo, files first, then those read from registry packages."""
+    return [*DEMOS, *PACKAGED]
+
+
+def demo_about(name: str) -> tuple[str, str, str]:
+    """(file name for the reader, target, description) of demo ``name``.
+
+    Raises:
+        KeyError: no such demo.
+    """
+    if name in PACKAGED:
+        return "macrodata.csv", PACKAGED[name][1], PACKAGED[name][2]
+    filename, target, _, about = DEMOS[name]
+    return filename, target, about
+
+
 #: Columns a demo leaves out of the default features (known only after the outcome).
 LEAVE_OUT = {"German Credit: loan amount (regression)": ("creditability",)}
 
@@ -76,5 +99,4 @@ def demo_frame(name: str) -> pd.DataFrame:
     """Return demo ``name`` as a DataFrame (read by :func:`finml.data.reader.read_table`)."""
     from finml.data.reader import read_table
 
-    filename = "macrodata.csv" if name in PACKAGED else DEMOS[name][0]
-    return read_table(demo_bytes(name), filename).frame
+    return read_table(demo_bytes(name), demo_about(name)[0]).frame

@@ -182,6 +182,24 @@ def chronological_split(
     return split
 
 
+def segment_report(seg: SeriesSplit, series: Series) -> pd.DataFrame:
+    """The split audit of a series: periods, forecast origins and first and last date of
+    each segment (the gaps between segments belong to none)."""
+    rows = []
+    for name, part in (("train", "train"), ("validation", "val"), ("test", "test")):
+        start, end = getattr(seg, part)
+        rows.append(
+            {
+                "split": name,
+                "rows": end - start,
+                "origins": len(seg.origins(part)),
+                "from": str(series.dates[start].date()),
+                "to": str(series.dates[end - 1].date()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def windows(y: np.ndarray, origins: np.ndarray, lags: int, horizon: int):
     """The inputs and targets at each origin: the last ``lags`` changes up to the origin
     (``y[t-i] - y[t-i-1]``, oldest first) and the next ``horizon`` changes from the origin's

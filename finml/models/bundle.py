@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from finml.errors import BundleError
+from finml.models.forecaster import FittedForecaster
 from finml.models.pipeline import FittedModel, FittedRegressor
 from finml.models.safe_load import load_keras, load_skops
 
@@ -42,7 +43,7 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def save_bundle(out_dir: Path, model: FittedModel | FittedRegressor) -> Path:
+def save_bundle(out_dir: Path, model: FittedModel | FittedRegressor | FittedForecaster) -> Path:
     """Write a fitted model as a bundle folder.
 
     Args:
@@ -56,6 +57,8 @@ def save_bundle(out_dir: Path, model: FittedModel | FittedRegressor) -> Path:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, FittedForecaster):
+        return _save_forecaster(out_dir, model)
     if not model.is_image_model:  # image models scale their inputs themselves
         sio.dump(model.preprocessor, out_dir / "preprocessor.skops")
     if model.family == "keras":
@@ -89,6 +92,68 @@ def save_bundle(out_dir: Path, model: FittedModel | FittedRegressor) -> Path:
     return out_dir
 
 
+#: The numbers a forecaster's ``meta.json`` holds: name -> length (``"p"`` lags, ``"h"``
+#: horizon).
+_FORECASTER_LISTS = {"x_mean": "p", "x_scale": "p", "t_mean": "h", "t_scale": "h"}
+
+
+def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
+    """A forecaster's bundle: the estimator (``model.skops``: a Ridge or a list of boosted
+    models; ``model.keras``: a network) and ``meta.json`` with its windows' standardisation,
+    season, frequency and per-step intervals."""
+    import skops.io as sio
+
+    if model.family == "keras":
+        model.estimator.save(out_dir / "model.keras")
+    else:
+        sio.dump(model.estimator, out_dir / "model.skops")
+    meta = {
+        **(model.meta or {}),
+        "format": FORMAT_VERSION,
+        "family": model.family,
+        "task": "forecast",
+        "forecaster": {
+            "lags": int(model.lags),
+            "horizon": int(model.horizon),
+            **{k: [float(v) for v in getattr(model, k)] for k in _FORECASTER_LISTS},
+            "season": int(model.season),
+            "freq": str(model.freq),
+        },
+        "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
+        "versions": library_versions(),
+    }
+    (out_dir / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
+    return out_dir
+
+
+def _check_forecaster(meta: dict) -> None:
+    """A forecasting bundle: whole lags and horizon from 1 up, standardisation lists of
+    finite numbers of their lengths (scales > 0), and per-step interval half-widths."""
+    fc = meta.get("forecaster")
+    sizes = {}
+    ok = isinstance(fc, dict)
+    for key in ("lags", "horizon", "season") if ok else ():
+        value = fc.get(key)
+        ok = ok and isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000
+    if ok:
+        sizes = {"p": fc["lags"], "h": fc["horizon"]}
+        for key, size in _FORECASTER_LISTS.items():
+            values = fc.get(key)
+            ok = ok and _numbers(values) and len(values) == sizes[size]
+        ok = ok and min(fc["x_scale"] + fc["t_scale"]) > 0 and isinstance(fc.get("freq"), str)
+    if not ok:
+        raise BundleError(
+            "meta.json: 'forecaster' must hold whole lags, horizon and season, and "
+            "standardisation lists of finite numbers (lags or horizon long, scales > 0)."
+        )
+    intervals = meta.get("intervals")
+    good = isinstance(intervals, dict) and all(
+        _numbers(q) and len(q) == sizes["h"] and min(q) >= 0 for q in intervals.values()
+    )
+    if not good:
+        raise BundleError("meta.json: 'intervals' must give each level one half-width per step.")
+
+
 def read_meta(bundle_dir: Path) -> dict:
     """Read and check ``meta.json`` of a bundle, of any readable format, and return it in
     format 2's terms (``class_names``, ``positive`` index, feature lists, profile).
@@ -115,7 +180,9 @@ def read_meta(bundle_dir: Path) -> dict:
             f"{', '.join(map(str, READABLE_FORMATS))}. Export it again from the finml that "
             "trained it, or train the model again."
         )
-    if meta.get("task") not in ("table", "images", "regression") or meta.get("family") not in (
+    if meta.get("task") not in ("table", "images", "regression", "forecast") or meta.get(
+        "family"
+    ) not in (
         "sklearn",
         "keras",
     ):
@@ -180,6 +247,9 @@ def _check_fields(meta: dict) -> None:
     if meta["task"] == "regression":
         _check_regression(meta)
         return
+    if meta["task"] == "forecast":
+        _check_forecaster(meta)
+        return
 
     def strings(key):
         return _strings(meta, key)
@@ -238,7 +308,7 @@ def _member(bundle_dir: Path, name: str) -> Path:
     return path
 
 
-def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor:
+def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor | FittedForecaster:
     """Load a bundle folder written by :func:`save_bundle` (format 1 or 2), safely.
 
     Returns:
@@ -253,6 +323,8 @@ def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor:
     """
     bundle_dir = Path(bundle_dir)
     meta = read_meta(bundle_dir)
+    if meta["task"] == "forecast":
+        return _load_forecaster(bundle_dir, meta)
     pre = None
     if meta["task"] != "images":
         pre = load_skops(_member(bundle_dir, "preprocessor.skops"), "preprocessor.skops")
@@ -283,6 +355,25 @@ def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor:
         )
     _smoke_test(model)
     model.set_params(background=_background(meta, pre))
+    return model
+
+
+def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:
+    """Load a checked forecaster bundle and make it forecast once from a flat history."""
+    if meta["family"] == "keras":
+        estimator = load_keras(_member(bundle_dir, "model.keras"), "model.keras")
+    else:
+        estimator = load_skops(_member(bundle_dir, "model.skops"), "model.skops")
+    fc = meta["forecaster"]
+    model = FittedForecaster(estimator=estimator, intervals=meta["intervals"], meta=meta, **fc)
+    try:
+        out = model.predict(np.arange(fc["lags"] + 1, dtype=np.float64))
+    except Exception as exc:  # any failure here means a bundle finml cannot use
+        raise BundleError(
+            f"The bundle's parts do not fit together ({type(exc).__name__}: {exc})."
+        ) from exc
+    if out.shape != (fc["horizon"],) or not np.isfinite(out).all():
+        raise BundleError(f"The forecaster gives {out.shape} values for {fc['horizon']} steps.")
     return model
 
 
@@ -335,7 +426,7 @@ def _smoke_test(model: FittedModel | FittedRegressor) -> None:
         raise BundleError(f"The model gives {proba.shape[1:]} outputs for {k} classes.")
 
 
-def load_run_bundle(store, run_id: str) -> FittedModel | FittedRegressor:
+def load_run_bundle(store, run_id: str) -> FittedModel | FittedRegressor | FittedForecaster:
     """Download and safely load the fitted model of a run.
 
     Args:

@@ -259,10 +259,12 @@ def import_run(data: bytes, store, name: str = "bundle", owner: str = "local") -
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         model = load_bundle(root / "bundle")  # raises BundleError unless it loads safely
-        task = "images" if model.is_image_model else model.meta["task"]
+        task = model.meta["task"]
         predictions = root / "predictions"
         for path in sorted(predictions.glob("*.parquet")) if predictions.is_dir() else ():
-            _read_predictions(path, f"predictions/{path.name}", name, task == "regression")
+            _read_predictions(
+                path, f"predictions/{path.name}", name, task in ("regression", "forecast")
+            )
         tags = {
             "finml.model": record.model,
             "finml.dataset": record.dataset,
@@ -293,6 +295,6 @@ def _log_import(store, run_id: str, root: Path, record: RunRecord) -> None:
     if record.threshold is not None:
         store.set_threshold(run_id, record.threshold, "imported")
     meta = json.loads((root / "bundle" / "meta.json").read_text())
-    if meta.get("task") == "regression":  # the intervals Evaluate reads, from the bundle
+    if meta.get("task") in ("regression", "forecast"):  # the intervals Evaluate reads
         store.log_json(run_id, meta["intervals"], "intervals.json")
     store.set_status(run_id, "finished")

@@ -110,3 +110,68 @@ def target_histogram(y: np.ndarray, target: str) -> go.Figure:
         **_LAYOUT,
     )
     return fig
+
+
+def series_segments(dates, y: np.ndarray, seg, target: str) -> go.Figure:
+    """A series over time, coloured by its chronological segment (train, validation,
+    test; the gaps between them grey)."""
+    fig = go.Figure()
+    fig.add_scatter(x=dates, y=y, mode="lines", name="series", line={"color": "#bbbbbb"})
+    for name, part in (("train", seg.train), ("validation", seg.val), ("test", seg.test)):
+        start, end = part
+        fig.add_scatter(x=dates[start:end], y=y[start:end], mode="lines", name=name)
+    fig.update_layout(
+        title=f"{plain(target)} over time",
+        xaxis_title="date",
+        yaxis_title=plain(target),
+        **_LAYOUT,
+    )
+    return fig
+
+
+def forecast_chart(
+    history_dates, history: np.ndarray, forecasts: pd.DataFrame, title: str
+) -> go.Figure:
+    """Actual values over time with forecasts and their interval band.
+
+    Args:
+        history_dates: dates of the actual values.
+        history: the actual values, float (n,).
+        forecasts: ``date``, ``y_pred`` and optionally ``lower`` / ``upper`` (one row per
+            forecast date) and columns of baseline forecasts named in ``baselines``.
+        title: figure title.
+    """
+    fig = go.Figure()
+    fig.add_scatter(x=history_dates, y=history, mode="lines", name="actual")
+    if "lower" in forecasts:
+        fig.add_scatter(
+            x=forecasts["date"],
+            y=forecasts["upper"],
+            mode="lines",
+            line={"width": 0},
+            showlegend=False,
+            name="upper",
+        )
+        fig.add_scatter(
+            x=forecasts["date"],
+            y=forecasts["lower"],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor="rgba(99,110,250,0.2)",
+            name="prediction interval",
+        )
+    fig.add_scatter(
+        x=forecasts["date"], y=forecasts["y_pred"], mode="lines+markers", name="forecast"
+    )
+    for col in ("naive", "ets"):
+        if col in forecasts:
+            fig.add_scatter(
+                x=forecasts["date"],
+                y=forecasts[col],
+                mode="lines",
+                name=col,
+                line={"dash": "dot"},
+            )
+    fig.update_layout(title=plain(title), xaxis_title="date", **_LAYOUT)
+    return fig

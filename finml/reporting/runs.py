@@ -43,6 +43,7 @@ def runs_frame(runs: list[RunInfo], queue: dict[str, int] | None = None) -> pd.D
                 "test RMSE": r.metrics.get("test_rmse"),
                 "test MAE": r.metrics.get("test_mae"),
                 "test R²": r.metrics.get("test_r2"),
+                "test MASE": r.metrics.get("test_mase"),
                 "reason": r.reason.splitlines()[0] if r.reason else "",
                 "run id": r.run_id,
             }
@@ -54,6 +55,8 @@ def ranking_metric(run: RunInfo) -> tuple[float | None, str]:
     """What a run is ranked on: its mean cross-validated ROC-AUC when it has one (an
     estimate over every non-test row), else its test ROC-AUC, or a regression run's test R²
     (higher is better in all three); (value or None, which)."""
+    if run.params.get("task") == "forecast" and "test_mase" in run.metrics:
+        return -run.metrics["test_mase"], "test MASE (lower is better)"
     if "test_r2" in run.metrics:
         return run.metrics["test_r2"], "test R²"
     if "cv_roc_auc_mean" in run.metrics:
@@ -121,9 +124,9 @@ def progress(
         label = f"{run.status} · cross-validation: {done} of {k} folds done"
         return done / (k + 1), label
     done = int(history["step"].max()) if len(history) else 0
-    unit = {"hgb": "iteration", "hgb_reg": "iteration", "logreg": "fit", "ridge": "fit"}.get(
-        run.model, "epoch"
-    )
+    units = {"hgb": "iteration", "hgb_reg": "iteration", "hgb_lags": "step ahead"}
+    units |= {"logreg": "fit", "ridge": "fit", "ridge_lags": "fit"}
+    unit = units.get(run.model, "epoch")
     total = run.total_steps or 0
     label = f"{run.status} · {unit} {done} of {total}" if total else run.status
     if run.status == FINISHED:
@@ -150,7 +153,16 @@ HEADLINE = (
 def headline_metrics(run: RunInfo, table_keys: int = 4) -> list[tuple[str, float]]:
     """The test metrics a run logged, as (label, value) tiles: ROC-AUC, Gini, KS and Brier
     for tables; ROC-AUC, accuracy and what else it has for images (3+ classes log no Gini);
-    RMSE, MAE, R² (and MASE with an out-of-time split) for regression."""
+    RMSE, MAE, R² (and MASE with an out-of-time split) for regression; for a forecast its
+    MASE beside the naive and ETS baselines' MASE, and its RMSE."""
+    if run.params.get("task") == "forecast":
+        tiles = (
+            ("test_mase", "MASE"),
+            ("test_naive_mase", "Naive MASE"),
+            ("test_ets_mase", "ETS MASE"),
+            ("test_rmse", "Test RMSE"),
+        )
+        return [(label, run.metrics[k]) for k, label in tiles if k in run.metrics]
     keys = [k for k, _ in HEADLINE if k in run.metrics]
     if run.params.get("task") == "regression":
         keys = [k for k in keys if k in ("test_rmse", "test_mae", "test_r2", "test_mase")]

@@ -11,7 +11,13 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from finml.data.series import SeriesSpec, chronological_split, load_series, windows
+from finml.data.series import (
+    SeriesSpec,
+    chronological_split,
+    load_series,
+    segment_report,
+    windows,
+)
 from finml.data.split import Split
 from finml.errors import SpecError
 from finml.evaluation.regression import INTERVAL_LEVELS, naive_mae, regression_metrics
@@ -92,7 +98,7 @@ def run_forecast(
         freq=series.freq,
     )
     result = TrainResult(
-        status="finished", steps=0, split=_rows(seg), split_report=_report(seg, series)
+        status="finished", steps=0, split=_rows(seg), split_report=segment_report(seg, series)
     )
     if should_stop():
         result.status = "stopped"
@@ -151,8 +157,9 @@ def conformal_per_step(
         pred: their forecasts, float64 (m, h).
 
     Returns:
-        ``{"0.8": [q_1..q_h], "0.9": [...], "0.95": [...]}``; ``inf`` where a step has too
-        few validation errors for the level.
+        ``{"0.8": [q_1..q_h], "0.9": [...], "0.95": [...]}``. Where a level needs more
+        validation errors than there are (n < 1 / a - 1), the largest error is used and the
+        interval may cover less than nominal.
     """
     h = pred.shape[1]
     actual = np.asarray(y)[np.asarray(origins)[:, None] + np.arange(1, h + 1)[None, :]]
@@ -160,8 +167,8 @@ def conformal_per_step(
     n = len(errors)
     out = {}
     for level in INTERVAL_LEVELS:
-        rank = int(np.ceil((n + 1) * level))
-        q = errors[rank - 1] if rank <= n else np.full(h, np.inf)
+        rank = min(int(np.ceil((n + 1) * level)), n)
+        q = errors[rank - 1]
         out[str(level)] = [float(v) for v in q]
     return out
 
@@ -199,23 +206,6 @@ def _standard(model: FittedForecaster, t: np.ndarray) -> np.ndarray:
 def _rows(seg) -> Split:
     """The periods of each segment as a :class:`Split` (the gaps belong to none)."""
     return Split(*(np.arange(*getattr(seg, p), dtype=np.int64) for p in ("train", "val", "test")))
-
-
-def _report(seg, series) -> pd.DataFrame:
-    """Periods, origins and dates of each segment."""
-    rows = []
-    for name, part in (("train", "train"), ("validation", "val"), ("test", "test")):
-        start, end = getattr(seg, part)
-        rows.append(
-            {
-                "split": name,
-                "rows": end - start,
-                "origins": len(seg.origins(part)),
-                "from": str(series.dates[start].date()),
-                "to": str(series.dates[end - 1].date()),
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def _val_rmse(model, zt_pred, t_va) -> float:

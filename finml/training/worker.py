@@ -83,7 +83,7 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
     store.log_frame(run_id, result.test_predictions, "predictions/test.parquet")
     store.log_metrics(run_id, {f"test_{k}": v for k, v in result.test_metrics.items()})
-    if spec.task == "regression":
+    if spec.task in ("regression", "forecast"):
         store.log_json(run_id, result.model.intervals, "intervals.json")
     log_importance(store, run_id, result)
     from finml.models.bundle import save_bundle
@@ -158,10 +158,15 @@ def run_job(run_id: str) -> int:
             result = run_image_training(spec, data, sink, job.stop_requested)
         else:
             frame = load_staged(spec.dataset.dataset_id, settings)
-            train = run_regression if spec.task == "regression" else run_training
-            result = train(spec, frame, sink, job.stop_requested, explain=False)
+            if spec.task == "forecast":
+                from finml.training.forecast import run_forecast
+
+                result = run_forecast(spec, frame, sink, job.stop_requested)
+            else:
+                train = run_regression if spec.task == "regression" else run_training
+                result = train(spec, frame, sink, job.stop_requested, explain=False)
         log_result(store, run_id, spec, result)
-        if spec.dataset.kind == "images" or result.model is None:
+        if spec.task in ("images", "forecast") or result.model is None:
             store.set_status(run_id, result.status)
             return 0
         # The result is complete and shown; what explains it follows in this process.

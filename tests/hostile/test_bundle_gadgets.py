@@ -106,11 +106,15 @@ def _classes(root) -> set[str]:
 
 @pytest.mark.slow
 def test_the_keras_allow_list_is_exactly_what_real_models_name(tmp_path):
+    from finml.models.forecaster import build_sequence_net
     from finml.models.registry import model_names_for, resolve_params
     from finml.models.tabular import build_mlp
     from finml.models.vision import build_vision_model
 
     models = [build_mlp(5, resolve_params("mlp"), seed=1)]
+    models.append(build_mlp(5, resolve_params("mlp_reg"), seed=1, regression=True))
+    for kind in ("mlp", "cnn", "lstm", "gru"):
+        models.append(build_sequence_net(kind, 8, 2, resolve_params("lstm_seq"), seed=1))
     for name in model_names_for("images"):
         for channels in (1, 3):
             params = {**resolve_params(name), "contrast": True}

@@ -1,0 +1,71 @@
+"""Data page, forecasting: the date column, horizon and test window; the series checked
+(dates parse, no duplicates, regular steps) and drawn with its chronological segments."""
+
+import streamlit as st
+
+from finml.data.series import SeriesSpec, chronological_split, load_series, segment_report
+from finml.data.spec import DatasetSpec
+from finml.data.split import SplitSpec
+from finml.data.staging import save_dataset_spec, stage_frame
+from finml.errors import FinmlError
+from finml.reporting import regression_charts
+from finml.training import jobs
+from pages.common import dataset_ready, show_error, text
+
+
+def render(frame, table_schema, target_col: str, settings, defaults=None) -> None:
+    """The forecasting part of the Data page for target ``target_col``; ``defaults`` is a
+    demo's (date column, horizon)."""
+    dates = table_schema.names("date")
+    if not dates:
+        st.error(
+            "No column was recognised as a date, so the rows cannot be put in time order. "
+            "Add a date column (one row per period) to forecast."
+        )
+        st.stop()
+    date_default, horizon_default = defaults or (dates[0], 1)
+    c1, c2, c3, c4 = st.columns(4)
+    date_col = c1.selectbox(
+        "Date column", dates, index=dates.index(date_default), key="series_date"
+    )
+    horizon = c2.number_input(
+        "Horizon (steps ahead)", 0, 1000, horizon_default, key="series_horizon"
+    )
+    val_pct = c3.number_input("Validation %", 5, 50, 15, step=5, key="series_val")
+    test_pct = c4.number_input("Test %", 5, 50, 15, step=5, key="series_test")
+    try:
+        series = load_series(frame, SeriesSpec(date_col, target_col, int(horizon)))
+        seg = chronological_split(len(series.y), int(horizon), 1, val_pct / 100, test_pct / 100)
+    except FinmlError as exc:
+        show_error(exc)
+        st.stop()
+    st.caption(
+        f"{len(series.y)} periods, frequency {series.freq}, season length {series.season}. "
+        f"Train, validation and test follow in time, with a gap of {int(horizon)} period(s) "
+        "before validation and before test, so no target of one is a target of the next."
+    )
+    st.plotly_chart(
+        regression_charts.series_segments(series.dates, series.y, seg, target_col),
+        width="stretch",
+    )
+    st.table(segment_report(seg, series).set_index("split"))
+    if st.button("Use this dataset for training", type="primary", key="use_dataset"):
+        jobs.warm_up(settings)
+        train = 1 - (val_pct + test_pct) / 100
+        split = SplitSpec(train, val_pct / 100, test_pct / 100, time_col=date_col)
+        st.session_state.dataset = DatasetSpec(
+            dataset_id=stage_frame(frame, settings),
+            name=st.session_state.table_name,
+            target=target_col,
+            positive="",
+            numeric=(),
+            categorical=(),
+            split=split,
+            task="forecast",
+            horizon=int(horizon),
+        )
+        save_dataset_spec(st.session_state.dataset, settings)
+    ds = st.session_state.get("dataset")
+    if ds is not None and getattr(ds, "task", "") == "forecast":
+        message = f"Ready: {ds.name}, forecast {ds.target!r} {ds.horizon} step(s) ahead."
+        dataset_ready(text(message), ds)

@@ -1,0 +1,128 @@
+"""AppTest of the forecasting path: the macro demo on the Data page, bad series, the
+forecasters on Train, Evaluate's baselines leaderboard and chart, Predict extending a
+history, a worker run from the form, and export/import."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from finml.data.demo import macro_frame
+from finml.store import RunStore
+from tests.app.conftest import open_app, shown
+
+DEMO = "US macroeconomic series (forecasting)"
+
+
+def test_the_macro_demo_opens_as_a_forecast_and_can_be_used():
+    at = open_app()
+    at.selectbox[0].set_value(DEMO).run()
+    assert at.selectbox(key="target").value == "realcons"
+    assert at.radio(key="task_kind").value == "forecast"
+    assert at.selectbox(key="series_date").value == "date"
+    assert not at.error and not at.exception
+    report = at.table[0].value
+    assert list(report.index) == ["train", "validation", "test"]
+    assert report.loc["test", "to"] == "2009-07-01"
+    at.button(key="use_dataset").click().run()
+    ds = at.session_state["dataset"]
+    assert (ds.task, ds.target, ds.horizon, ds.split.time_col) == (
+        "forecast",
+        "realcons",
+        1,
+        "date",
+    )
+    assert any("1 step(s) ahead" in shown(s) for s in at.success)
+
+
+@pytest.mark.parametrize(
+    ("horizon", "phrase"),
+    [(0, "horizon must be 1 step or more"), (40, "longer than the test window (30 of 203")],
+)
+def test_a_bad_horizon_is_refused(horizon, phrase):
+    at = open_app()
+    at.selectbox[0].set_value(DEMO).run()
+    at.number_input(key="series_horizon").set_value(horizon).run()
+    assert not at.exception, at.exception
+    assert phrase in shown(at.error[0])
+    assert not [b for b in at.button if b.key == "use_dataset"]
+
+
+def test_an_irregular_series_names_its_missing_periods():
+    frame = macro_frame().drop(index=[50, 51])
+    at = open_app()
+    at.radio(key="source").set_value("Upload a file").run()
+    data = frame.to_csv(index=False).encode()
+    at.file_uploader[0].set_value(("macro.csv", data, "text/csv")).run()
+    at.selectbox(key="target").set_value("realcons").run()
+    at.radio(key="task_kind").set_value("forecast").run()
+    assert not at.exception, at.exception
+    assert "2 period(s) are missing (1971-07-01, 1971-10-01)" in shown(at.error[0])
+
+
+def _spec(run_id):
+    from finml.training.spec import RunSpec
+
+    return RunSpec.from_json(json.dumps(RunStore().read_json(run_id, "spec.json")))
+
+
+def test_evaluate_compares_the_model_with_the_baselines(macro_forecast_run):
+    at = open_app("evaluate")
+    assert not at.exception, at.exception
+    board = at.dataframe[0].value
+    assert set(board["forecaster"]) == {
+        "this model",
+        "naive (last value)",
+        "seasonal naive",
+        "ETS (additive trend)",
+    }
+    assert board["MASE"].is_monotonic_increasing and "MASE 95% CI" in board
+    steps = at.dataframe[1].value
+    assert steps["step"].tolist() == [1, 2] and "covered (test)" in steps
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "1-step-ahead forecasts" in titles and "prediction interval" in titles
+    at.select_slider(key="fc_step").set_value(2).run()
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "2-step-ahead forecasts" in titles
+
+
+def test_predict_extends_an_uploaded_history(macro_forecast_run):
+    at = open_app("predict")
+    history = macro_frame().head(120).to_csv(index=False).encode()
+    at.file_uploader(key="rows").set_value(("history.csv", history, "text/csv")).run()
+    assert not at.exception, at.exception
+    out = at.dataframe[0].value
+    assert len(out) == 2 and out["step"].tolist() == [1, 2]
+    assert str(out["date"].iloc[0])[:10] == "1989-01-01"  # the quarter after the history
+    assert (out["lower"] < out["y_pred"]).all() and (out["y_pred"] < out["upper"]).all()
+
+
+def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_run, reap):
+    from tests.conftest import wait_for
+
+    at = open_app("train")
+    at.session_state["dataset"] = _spec(macro_forecast_run).dataset
+    at.run()
+    assert len(at.selectbox(key="model").options) == 6
+    at.selectbox(key="model").set_value("ridge_lags").run()
+    at.button(key="start").click().run()
+    run_id = at.session_state["active_run"]
+    store = RunStore()
+    assert wait_for(lambda: store.get_run(run_id).status == "finished", timeout=120)
+    at.run()
+    assert [m.label for m in at.metric] == ["MASE", "Naive MASE", "ETS MASE", "Test RMSE"]
+    assert len(store.read_json(run_id, "intervals.json")["0.9"]) == 2
+    board = open_app("runs").dataframe[0].value
+    assert board["ranked on"].iloc[0] == "test MASE (lower is better)"
+
+
+def test_a_forecast_run_exports_and_imports(macro_forecast_run):
+    from finml.reporting.exchange import export_run, import_run
+
+    store = RunStore()
+    copy = import_run(export_run(store, macro_forecast_run), store, "fc.zip", "local")
+    assert store.get_run(copy).params["task"] == "forecast"
+    assert store.read_json(copy, "intervals.json") == store.read_json(
+        macro_forecast_run, "intervals.json"
+    )
