@@ -9,7 +9,7 @@ from finml.evaluation import metrics
 from finml.evaluation.compare import delong_table
 from finml.reporting import charts
 from finml.reporting.exchange import export_run, import_run
-from finml.reporting.runs import runs_frame
+from finml.reporting.runs import numeric_comparison, runs_frame
 from finml.store import ACTIVE
 from finml.training import jobs
 from pages import common
@@ -87,7 +87,23 @@ comparable = [r.run_id for r in runs if r.has_results]
 chosen = st.multiselect(
     "Runs to overlay", comparable, format_func=lambda i: by_id[i].label, key="compare"
 )
-if len(chosen) >= 2:
+tasks = {by_id[rid].params.get("task", "table") for rid in chosen}
+if len(tasks) > 1:
+    st.info(
+        "These runs solve different tasks (classification, regression, forecasting); "
+        "choose runs of one task to compare them."
+    )
+elif len(chosen) >= 2 and tasks <= {"regression", "forecast"}:
+    picked_runs = [by_id[rid] for rid in chosen]
+    st.dataframe(numeric_comparison(picked_runs).round(4), hide_index=True, width="stretch")
+    histories = {r.label: common.predictions(common.data_dir(), r.run_id)[2] for r in picked_runs}
+    st.plotly_chart(charts.overlay_learning(histories, "val_rmse"), width="stretch")
+    st.caption(
+        "Test metrics of each run (lower RMSE, MAE and MASE are better; higher R²) and the "
+        "validation RMSE per epoch in the target's units. Runs of another dataset, split or "
+        "horizon were tested on other rows."
+    )
+elif len(chosen) >= 2:
     rocs, histories, paired = {}, {}, {}
     for rid in chosen:
         test, val, history = common.predictions(common.data_dir(), rid)

@@ -170,3 +170,21 @@ def headline_metrics(run: RunInfo, table_keys: int = 4) -> list[tuple[str, float
         keys = [k for k in keys if k != "test_accuracy"][:table_keys]
     labels = dict(HEADLINE)
     return [(labels[k], run.metrics[k]) for k in keys[:5]]
+
+
+def numeric_comparison(runs: list[RunInfo]) -> pd.DataFrame:
+    """Test metrics of regression or forecasting runs side by side: run, model, RMSE, MAE,
+    R² (regression), MASE and the naive forecast's MASE (forecasting), where logged."""
+    keys = {
+        "test RMSE": "test_rmse",
+        "test MAE": "test_mae",
+        "test R²": "test_r2",
+        "test MASE": "test_mase",
+        "naive MASE": "test_naive_mase",
+    }
+    rows = [
+        {"run": r.name, "model": r.model, **{k: r.metrics.get(m) for k, m in keys.items()}}
+        for r in runs
+    ]
+    table = pd.DataFrame(rows)
+    return table.dropna(axis=1, how="all")

@@ -147,3 +147,38 @@ def test_a_regression_run_exports_and_imports_with_its_intervals(loan_amount_run
     at = open_app("evaluate", {"run": copy})
     assert not at.exception, at.exception
     assert at.dataframe[1].value["nominal"].tolist() == [0.8, 0.9, 0.95]
+
+
+def test_runs_compares_regression_runs_and_refuses_mixed_tasks(loan_amount_run, finished_run):
+    from dataclasses import replace
+
+    from tests.conftest import train_and_log
+
+    store = RunStore()
+    spec = _loan_spec(loan_amount_run)
+    second = train_and_log(replace(spec, model="hgb_reg", params=_hgb()), "hgb · loan amount")
+    at = open_app("runs")
+    at.multiselect(key="compare").set_value([loan_amount_run, second]).run()
+    assert not at.exception, at.exception
+    table = at.dataframe[1].value
+    assert set(table["model"]) == {"ridge", "hgb_reg"} and "test R²" in table
+    assert table["test RMSE"].tolist() == [
+        round(store.get_run(r).metrics["test_rmse"], 4) for r in (loan_amount_run, second)
+    ]
+    at.multiselect(key="compare").set_value([loan_amount_run, finished_run]).run()
+    assert not at.exception, at.exception
+    assert "different tasks" in shown(at.info[0])
+
+
+def _loan_spec(run_id):
+    import json
+
+    from finml.training.spec import RunSpec
+
+    return RunSpec.from_json(json.dumps(RunStore().read_json(run_id, "spec.json")))
+
+
+def _hgb():
+    from finml.models.registry import resolve_params
+
+    return resolve_params("hgb_reg", {"max_iter": 40})
