@@ -4,58 +4,13 @@ actual against forecast over time with the interval band. From stored prediction
 
 import contextlib
 
-import pandas as pd
 import streamlit as st
 
 from finml.errors import FinmlError
 from finml.evaluation import regression
+from finml.evaluation.forecast import actuals, by_step, leaderboard, step_forecasts
 from finml.reporting import regression_charts
 from pages import common
-
-#: Forecasts compared on the leaderboard: column of the test predictions -> label.
-FORECASTERS = {
-    "y_pred": "this model",
-    "naive": "naive (last value)",
-    "seasonal_naive": "seasonal naive",
-    "ets": "ETS (additive trend)",
-}
-
-
-def leaderboard(test: pd.DataFrame, scale: float | None) -> pd.DataFrame:
-    """MASE, RMSE and MAE of the model and each baseline with 95% bootstrap CIs."""
-    rows = []
-    y = test["y_true"].to_numpy()
-    for col, label in FORECASTERS.items():
-        if col not in test:
-            continue
-        cis = regression.regression_cis(y, test[col].to_numpy(), scale, n_resamples=500)
-        row = {"forecaster": label}
-        for key, name in (("mase", "MASE"), ("rmse", "RMSE"), ("mae", "MAE")):
-            if key in cis.index:
-                row[name] = cis.loc[key, "value"]
-                row[f"{name} 95% CI"] = f"{cis.loc[key, 'lower']:.3f} – {cis.loc[key, 'upper']:.3f}"
-        rows.append(row)
-    return pd.DataFrame(rows).sort_values("MASE" if scale else "RMSE").reset_index(drop=True)
-
-
-def by_step(test: pd.DataFrame, intervals: dict) -> pd.DataFrame:
-    """MAE and RMSE per step ahead, with the share of test values inside each step's
-    interval (90%)."""
-    err = test["y_true"] - test["y_pred"]
-    table = (
-        test.assign(abs=err.abs(), sq=err**2)
-        .groupby("step")
-        .agg(forecasts=("abs", "size"), mae=("abs", "mean"), mse=("sq", "mean"))
-        .reset_index()
-    )
-    table["rmse"] = table.pop("mse") ** 0.5
-    q90 = intervals.get("0.9")
-    if q90:
-        widths = test["step"].map(lambda k: q90[k - 1])
-        inside = (err.abs() <= widths).groupby(test["step"]).mean()
-        table["90% half-width"] = [q90[k - 1] for k in table["step"]]
-        table["covered (test)"] = inside.to_numpy()
-    return table
 
 
 def render(run, test, store) -> None:
@@ -77,13 +32,13 @@ def render(run, test, store) -> None:
     st.dataframe(by_step(test, intervals).round(4), hide_index=True, width="stretch")
     h = int(test["step"].max())
     step = st.select_slider("Step ahead shown", list(range(1, h + 1)), value=1, key="fc_step")
-    shown = test[test["step"] == step].sort_values("date")
-    if intervals.get("0.9"):
-        q = intervals["0.9"][step - 1]
-        shown = shown.assign(lower=shown["y_pred"] - q, upper=shown["y_pred"] + q)
-    history = test.drop_duplicates("row").sort_values("date")
+    shown = step_forecasts(test, intervals, step)
+    history = actuals(test)
     title = f"Actual and {step}-step-ahead forecasts (test segment), 90% interval"
     st.plotly_chart(
         regression_charts.forecast_chart(history["date"], history["y_true"], shown, title),
         width="stretch",
     )
+    from finml.reporting.report import build_report
+
+    common.report_buttons(st, run, lambda: build_report(store, run.run_id))

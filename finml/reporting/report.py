@@ -81,6 +81,8 @@ def build_report(
     test = store.read_frame(run_id, "predictions/test.parquet")
     if run.params.get("task") == "regression":
         return _regression_report(store, run, test)
+    if run.params.get("task") == "forecast":
+        return _forecast_report(store, run, test)
     val = store.read_frame(run_id, "predictions/validation.parquet")
     if threshold is None:
         threshold = run.threshold if run.threshold is not None else 0.5
@@ -253,3 +255,35 @@ def _leakage(run) -> dict | None:
         return None
     hits = leakage_warnings(frame, infer_schema(frame), target, run.params["positive_class"])
     return {"available": True, "hits": hits}
+
+
+def _forecast_report(store: RunStore, run, test: pd.DataFrame) -> str:
+    """The report of a forecasting run: the model against the baselines on MASE with CIs,
+    errors and coverage by step, and the forecasts of each step ahead over time."""
+    from finml.evaluation import forecast, regression
+    from finml.reporting import regression_charts as rc
+
+    intervals = {}
+    with contextlib.suppress(FinmlError):
+        intervals = store.read_json(run.run_id, "intervals.json")
+    fig = _Figures()
+    figures = {}
+    history = store.history(run.run_id)
+    if len(history):
+        figures["learning"] = fig(charts.learning_curves(history))
+    truth = forecast.actuals(test)
+    steps = []
+    for step in sorted(test["step"].unique()):
+        title = f"Actual and {step}-step-ahead forecasts (test segment), 90% interval"
+        shown = forecast.step_forecasts(test, intervals, int(step))
+        steps.append(fig(rc.forecast_chart(truth["date"], truth["y_true"], shown, title)))
+    return _render(
+        "forecast_report.html.j2",
+        store,
+        run,
+        figures,
+        board=forecast.leaderboard(test, regression.mase_scale(run.metrics)),
+        by_step=forecast.by_step(test, intervals),
+        step_figures=steps,
+        n_test=int(test["origin"].nunique()),
+    )

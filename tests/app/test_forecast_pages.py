@@ -85,6 +85,10 @@ def test_evaluate_compares_the_model_with_the_baselines(macro_forecast_run):
     at.select_slider(key="fc_step").set_value(2).run()
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "2-step-ahead forecasts" in titles
+    at.button(key="make_report").click().run()
+    page = at.session_state["report"][1].decode()
+    assert "The model against the baselines" in page and "ETS (additive trend)" in page
+    assert page.count("step-ahead forecasts") >= 2
 
 
 def test_predict_extends_an_uploaded_history(macro_forecast_run):
