@@ -81,6 +81,7 @@ if st.session_state.get("table_key") != key:
         st.stop()
     st.session_state.table_key, st.session_state.table = key, table
     st.session_state.pop("target", None)  # a new table: its own likely target first
+    st.session_state.pop("task_for", None)
     st.session_state.table_name = key[1] if raw is None else filename
 table = st.session_state.table
 frame, table_schema = table.frame, table.schema
@@ -111,21 +112,21 @@ target_col = st.selectbox(
     "...) and values (good/bad, default/non-default, 0/1).",
     key="target",
 )
-if st.session_state.get("task_for") != (key, target_col):  # a new target: guess its task
-    st.session_state.pop("task_kind", None)
-    st.session_state.task_for = (key, target_col)
 task_labels = {
     "binary": "Binary classification",
     "regression": "Regression (a number)",
     "forecast": "Forecasting (a series over time)",
 }
-guessed = target.infer_task(frame[target_col])
-if source == "Built-in demo" and target_col == demo_target:
-    guessed = demo.DEMO_TASKS.get(name, guessed)
+if st.session_state.get("task_for") != (key, target_col):  # a new target: guess its task
+    guessed = target.infer_task(frame[target_col])
+    if source == "Built-in demo" and target_col == demo_target:
+        guessed = demo.DEMO_TASKS.get(name, guessed)
+    # set through Session State (not a default): the browser's radio follows the guess
+    st.session_state.task_kind = guessed
+    st.session_state.task_for = (key, target_col)
 task_kind = st.radio(
     "Task",
     list(task_labels),
-    index=list(task_labels).index(guessed),
     format_func=task_labels.get,
     horizontal=True,
     help="Guessed from the target: a numeric column with more than "
