@@ -3,7 +3,9 @@ write it in a notebook, for one of finml's three table models with finml's defau
 hyperparameters (the MLP with the bench's epochs and batch size).
 
 Reads the CSV, splits 60/20/20 stratified, imputes, scales and one-hot encodes (fitted on
-the training rows), fits, scores the test rows and prints the test ROC-AUC. Usage:
+the training rows), fits, scores the test rows and prints the test ROC-AUC. The regression
+models (ridge, hgb_reg, mlp_reg) predict credit_amount (creditability left out) on a
+standardised target, split stratified by target quintile, and print the test RMSE. Usage:
     python bench/plain_tables.py MODEL CSV [EPOCHS BATCH]
 """
 
@@ -20,7 +22,13 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 model_name, csv = sys.argv[1], sys.argv[2]
 frame = pd.read_csv(csv)
-y = (frame.pop("creditability") == "bad").to_numpy(np.int8)
+regression = model_name in ("ridge", "hgb_reg", "mlp_reg")
+if regression:
+    amount = frame.pop("credit_amount").to_numpy(np.float64)
+    frame.pop("creditability")
+    y = pd.qcut(pd.Series(amount).rank(method="first"), 5, labels=False).to_numpy()
+else:
+    y = (frame.pop("creditability") == "bad").to_numpy(np.int8)
 numeric = frame.select_dtypes("number").columns.tolist()
 categorical = [c for c in frame.columns if c not in numeric]
 idx = np.arange(len(frame))
@@ -53,25 +61,22 @@ pre = ColumnTransformer(
 )
 x_train = pre.fit_transform(frame.iloc[train]).astype(np.float32)
 x_test = pre.transform(frame.iloc[test]).astype(np.float32)
-if model_name == "logreg":
-    from sklearn.linear_model import LogisticRegression
 
-    model = LogisticRegression(C=1.0, max_iter=2000, random_state=42).fit(x_train, y[train])
-    score = model.predict_proba(x_test)[:, 1]
-elif model_name == "hgb":
-    from sklearn.ensemble import HistGradientBoostingClassifier
+#: finml's default boosting hyperparameters (classifier and regressor alike).
+HGB = {
+    "learning_rate": 0.05,
+    "max_iter": 200,
+    "max_leaf_nodes": 8,
+    "min_samples_leaf": 20,
+    "l2_regularization": 1.0,
+    "early_stopping": False,
+    "random_state": 42,
+}
 
-    model = HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_iter=200,
-        max_leaf_nodes=8,
-        min_samples_leaf=20,
-        l2_regularization=1.0,
-        early_stopping=False,
-        random_state=42,
-    ).fit(x_train, y[train])
-    score = model.predict_proba(x_test)[:, 1]
-else:
+
+def fit_net(activation, loss, y_train, y_val, auc=False):
+    """finml's default MLP (64, 32, ReLU, dropout 0.3, L2 1e-3, Adam 1e-3) with the bench's
+    epochs and batch, early stopping on the validation loss; the test rows' outputs."""
     import keras
 
     epochs, batch = int(sys.argv[3]), int(sys.argv[4])
@@ -85,18 +90,15 @@ else:
             keras.layers.Dropout(0.3),
             keras.layers.Dense(32, activation="relu", kernel_regularizer=reg),
             keras.layers.Dropout(0.3),
-            keras.layers.Dense(1, activation="sigmoid"),
+            keras.layers.Dense(1, activation=activation),
         ]
     )
-    net.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
-        loss="binary_crossentropy",
-        metrics=[keras.metrics.AUC(name="auc", num_thresholds=200)],
-    )
+    metrics = [keras.metrics.AUC(name="auc", num_thresholds=200)] if auc else []
+    net.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss, metrics=metrics)
     net.fit(
         x_train,
-        y[train].astype(np.float32),
-        validation_data=(x_val, y[val].astype(np.float32)),
+        y_train.astype(np.float32),
+        validation_data=(x_val, y_val.astype(np.float32)),
         epochs=epochs,
         batch_size=batch,
         callbacks=[
@@ -106,5 +108,35 @@ else:
         ],
         verbose=0,
     )
-    score = net.predict(x_test, verbose=0, batch_size=4096).ravel()
+    return net.predict(x_test, verbose=0, batch_size=4096).ravel()
+
+
+if regression:
+    mean, sd = amount[train].mean(), amount[train].std()
+    z = ((amount - mean) / sd).astype(np.float32)
+    if model_name == "ridge":
+        from sklearn.linear_model import Ridge
+
+        pred = Ridge(alpha=1.0).fit(x_train, z[train]).predict(x_test)
+    elif model_name == "hgb_reg":
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        pred = HistGradientBoostingRegressor(**HGB).fit(x_train, z[train]).predict(x_test)
+    else:
+        pred = fit_net(None, "mean_squared_error", z[train], z[val])
+    rmse = np.sqrt(np.mean((amount[test] - (pred * sd + mean)) ** 2))
+    print(f"test RMSE {rmse:.2f}")
+    sys.exit(0)
+if model_name == "logreg":
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0, max_iter=2000, random_state=42).fit(x_train, y[train])
+    score = model.predict_proba(x_test)[:, 1]
+elif model_name == "hgb":
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(**HGB).fit(x_train, y[train])
+    score = model.predict_proba(x_test)[:, 1]
+else:
+    score = fit_net("sigmoid", "binary_crossentropy", y[train], y[val], auc=True)
 print(f"test ROC-AUC {roc_auc_score(y[test], score):.4f}")

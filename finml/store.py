@@ -49,6 +49,8 @@ _MLFLOW_STATUS = {
 HISTORY_METRICS = ("loss", "val_loss", "val_auc", "val_rmse")
 #: Per-fold metrics of a cross-validated run, logged at step = fold (1-based).
 FOLD_METRICS = ("fold_roc_auc", "fold_gini", "fold_ks", "fold_brier")
+#: Per-fold metrics of a forecasting run's rolling-origin backtest.
+BACKTEST_METRICS = ("fold_mase", "fold_rmse", "fold_mae", "fold_naive_mase")
 
 
 @dataclass(frozen=True)
@@ -411,10 +413,11 @@ class RunStore:
             return pd.DataFrame({"step": pd.Series(dtype=int)})
         return pd.concat(frames, axis=1).sort_index().reset_index()
 
-    def fold_history(self, run_id: str) -> pd.DataFrame:
+    def fold_history(self, run_id: str, keys: tuple[str, ...] = FOLD_METRICS) -> pd.DataFrame:
         """The cross-validation folds done so far: ``step`` (the fold, 1-based) and each of
-        :data:`FOLD_METRICS`; empty for a run without cross-validation."""
-        return self.history(run_id, FOLD_METRICS)
+        ``keys`` (:data:`FOLD_METRICS`, or :data:`BACKTEST_METRICS` for a forecast's
+        backtest); empty for a run without cross-validation."""
+        return self.history(run_id, keys)
 
     def read_frame(self, run_id: str, artifact_file: str) -> pd.DataFrame:
         """Read a Parquet artifact written by :meth:`log_frame`.

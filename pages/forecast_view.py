@@ -28,6 +28,19 @@ def render(run, test, store) -> None:
         "paired bootstrap over the test forecasts (forecasts from nearby origins are "
         "correlated, so read them as a lower bound on the uncertainty)."
     )
+    folds = None
+    with contextlib.suppress(FinmlError):
+        folds = store.read_frame(run.run_id, "cv/folds.parquet")
+    if folds is not None and len(folds):
+        st.subheader(f"Rolling-origin backtest ({len(folds)} folds)")
+        st.dataframe(folds.round(4), hide_index=True, width="stretch")
+        mean, sd = run.metrics.get("cv_mase_mean"), run.metrics.get("cv_mase_sd")
+        if mean is not None:
+            st.caption(
+                f"Backtest MASE {mean:.3f} ± {sd:.3f} (mean ± sd over folds). Each fold was "
+                "refitted from scratch on the periods before it (expanding window) and "
+                "forecast its own block; the test window took no part."
+            )
     st.subheader("By step ahead")
     st.dataframe(by_step(test, intervals).round(4), hide_index=True, width="stretch")
     h = int(test["step"].max())

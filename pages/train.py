@@ -8,7 +8,7 @@ from finml.errors import FinmlError
 from finml.models.registry import MODELS, PRESETS, get_model, model_names_for, resolve_params
 from finml.reporting import charts
 from finml.reporting.runs import headline_metrics, progress
-from finml.store import ACTIVE, QUEUED
+from finml.store import ACTIVE, BACKTEST_METRICS, FOLD_METRICS, QUEUED
 from finml.training import jobs
 from finml.training.spec import RunSpec
 from pages.common import guarded, open_run, search_view, show_error, show_warning, text
@@ -96,7 +96,18 @@ else:
         seed = st.number_input("Seed", 0, 2**31 - 1, 42)
         folds = trials = 0
         tune_on, minutes = False, 0.0
-        if regression:
+        if task == "forecast":
+            c1, c2 = st.columns([2, 1])
+            use_cv = c1.toggle(
+                "Rolling-origin backtest (expanding window)",
+                help="Before the final fit, the training and validation periods are cut "
+                "into k + 1 blocks; each of the last k is forecast by a model refitted "
+                "from scratch on the periods before it. The test window stays out.",
+                key="use_cv",
+            )
+            k = c2.number_input("Folds (k)", 2, 20, 3, key="cv_k")
+            folds = int(k) if use_cv else 0
+        elif regression:
             st.caption(
                 "Cross-validation and tuning are offered for classification; this run "
                 "trains once, validates on the validation split and is tested once."
@@ -168,7 +179,10 @@ def monitor(run_id: str, was_active: bool) -> None:
     run = store.get_run(run_id)
     history = store.history(run_id)
     k = int(run.params.get("cv_folds", 0) or 0)
-    folds = store.fold_history(run_id) if k else None
+    forecast = run.params.get("task") == "forecast"
+    folds = (
+        store.fold_history(run_id, BACKTEST_METRICS if forecast else FOLD_METRICS) if k else None
+    )
     trials = store.trials(run_id) if int(run.params.get("tune_trials", 0) or 0) else None
     st.subheader(f"Run {text(run.name)}")
     fraction, label = progress(run, history, folds, trials)
@@ -189,7 +203,8 @@ def monitor(run_id: str, was_active: bool) -> None:
     if folds is not None and len(folds):
         cv_progress(run, folds, k)
     if len(history):
-        title = "Learning curves of the refit on all non-test rows" if k else "Learning curves"
+        refit = k and not forecast
+        title = "Learning curves of the refit on all non-test rows" if refit else "Learning curves"
         st.plotly_chart(charts.learning_curves(history, title), width="stretch")
     if run.has_results:
         tiles = headline_metrics(run)
@@ -202,6 +217,13 @@ def monitor(run_id: str, was_active: bool) -> None:
 def cv_progress(run, folds, k: int) -> None:
     """The cross-validation folds done so far, and their mean ± sd once all are in."""
     shown = folds.rename(columns={"step": "fold"}).rename(columns=lambda c: c.replace("fold_", ""))
+    if run.params.get("task") == "forecast":
+        st.caption(f"Backtest: {len(folds)} of {k} folds done (each refitted on its past).")
+        st.dataframe(shown.round(4), hide_index=True)
+        if "cv_mase_mean" in run.metrics:
+            mean, sd = run.metrics["cv_mase_mean"], run.metrics["cv_mase_sd"]
+            st.metric(f"{k}-fold backtest MASE (mean ± sd)", f"{mean:.3f} ± {sd:.3f}")
+        return
     st.caption(f"Cross-validation: {len(folds)} of {k} folds done (threshold-free metrics).")
     st.dataframe(shown.round(4), hide_index=True)
     if "cv_roc_auc_mean" in run.metrics:

@@ -121,7 +121,8 @@ def progress(
         return min(done / (n + 1), 1.0), f"{run.status} · search: {done} of {n} trials done"
     if k and run.status == RUNNING and not len(history):
         done = 0 if folds is None else len(folds)
-        label = f"{run.status} · cross-validation: {done} of {k} folds done"
+        what = "backtest" if run.params.get("task") == "forecast" else "cross-validation"
+        label = f"{run.status} · {what}: {done} of {k} folds done"
         return done / (k + 1), label
     done = int(history["step"].max()) if len(history) else 0
     units = {"hgb": "iteration", "hgb_reg": "iteration", "hgb_lags": "step ahead"}

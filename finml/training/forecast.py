@@ -7,6 +7,7 @@ on the test origins, with MASE scaled by the naive forecast's in-sample MAE."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from finml.data.series import (
     windows,
 )
 from finml.data.split import Split
-from finml.errors import SpecError
+from finml.errors import SpecError, SplitError
 from finml.evaluation.regression import INTERVAL_LEVELS, naive_mae, regression_metrics
 from finml.models.forecaster import (
     FittedForecaster,
@@ -34,6 +35,9 @@ from finml.training.spec import RunSpec
 
 #: The baselines every forecasting run is scored against, in display order.
 BASELINES = ("naive", "seasonal_naive", "ets")
+
+#: Fewest origins the first backtest fold trains on.
+MIN_FOLD_ORIGINS = 20
 
 #: The Keras architecture of each sequence model.
 _NETS = {"mlp_lags": "mlp", "cnn_seq": "cnn", "lstm_seq": "lstm", "gru_seq": "gru"}
@@ -85,42 +89,25 @@ def run_forecast(
     train_o = seg.origins("train")
     train_o = train_o[train_o >= p]
     val_o, test_o = seg.origins("val"), seg.origins("test")
-    x_tr, t_tr = windows(y, train_o, p, h)
-    x_va, t_va = windows(y, val_o, p, h)
-    model = FittedForecaster(
-        lags=p,
-        horizon=h,
-        x_mean=x_tr.mean(axis=0).tolist(),
-        x_scale=_scale(x_tr.std(axis=0)).tolist(),
-        t_mean=t_tr.mean(axis=0).tolist(),
-        t_scale=_scale(t_tr.std(axis=0)).tolist(),
-        season=series.season,
-        freq=series.freq,
-    )
     result = TrainResult(
         status="finished", steps=0, split=_rows(seg), split_report=segment_report(seg, series)
     )
     if should_stop():
         result.status = "stopped"
         return result
-    z_tr, z_va = model.encode(x_tr), model.encode(x_va)
-    zt_tr, zt_va = _standard(model, t_tr), _standard(model, t_va)
+    if spec.cv_folds:
+        result.cv = backtest(spec, params, series, seg, sink, should_stop)
+        if result.cv.stopped:
+            result.status = "stopped"
+            return result
     sampled = SampledSink(sink, progress_every_s)
-    fit = (
-        _fit_hgb
-        if spec.model == "hgb_lags"
-        else _fit_ridge
-        if spec.model == "ridge_lags"
-        else _fit_net
-    )
-    estimator, steps, stopped = fit(
-        params, spec, model, (z_tr, zt_tr), (z_va, zt_va, t_va), sampled, should_stop
+    model, steps, stopped = fit_forecaster(
+        spec, params, series, train_o, val_o, sampled, should_stop
     )
     sampled.flush()
     result.steps, result.status = steps, "stopped" if stopped else "finished"
-    if estimator is None:
+    if model is None:
         return result
-    model.set_params(estimator=estimator)
     val_pred = model.predict_origins(y, val_o)
     model.set_params(intervals=conformal_per_step(y, val_o, val_pred))
     result.model = model
@@ -140,6 +127,119 @@ def run_forecast(
         metrics |= {f"{name}_mase": base["mase"], f"{name}_rmse": base["rmse"]}
     result.test_metrics = metrics
     return result
+
+
+def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
+    """Fit the windows' standardisation on the training origins and the model on their
+    windows, with early stopping (networks) on the validation origins.
+
+    Returns:
+        (the :class:`FittedForecaster` or ``None`` if stopped before any step, steps done,
+        stopped).
+    """
+    y, p, h = series.y, int(params["lags"]), int(spec.dataset.horizon)
+    x_tr, t_tr = windows(y, train_o, p, h)
+    x_va, t_va = windows(y, val_o, p, h)
+    model = FittedForecaster(
+        lags=p,
+        horizon=h,
+        x_mean=x_tr.mean(axis=0).tolist(),
+        x_scale=_scale(x_tr.std(axis=0)).tolist(),
+        t_mean=t_tr.mean(axis=0).tolist(),
+        t_scale=_scale(t_tr.std(axis=0)).tolist(),
+        season=series.season,
+        freq=series.freq,
+    )
+    z_tr, z_va = model.encode(x_tr), model.encode(x_va)
+    zt_tr, zt_va = _standard(model, t_tr), _standard(model, t_va)
+    fit = {"hgb_lags": _fit_hgb, "ridge_lags": _fit_ridge}.get(spec.model, _fit_net)
+    estimator, steps, stopped = fit(
+        params, spec, model, (z_tr, zt_tr), (z_va, zt_va, t_va), sink, should_stop
+    )
+    if estimator is None:
+        return None, steps, True
+    return model.set_params(estimator=estimator), steps, stopped
+
+
+@dataclass
+class Backtest:
+    """A rolling-origin backtest: ``folds`` has one row per fold (``fold``, ``origins``,
+    ``from`` / ``to`` dates of its targets, ``mase``, ``rmse``, ``mae``, ``naive_mase``);
+    ``stopped`` when a stop request ended it."""
+
+    folds: pd.DataFrame
+    stopped: bool = False
+
+    def summary(self) -> dict[str, float]:
+        """``cv_<metric>_mean`` and ``cv_<metric>_sd`` over the folds."""
+        from finml.evaluation.metrics import mean_sd
+
+        out = {}
+        for key in ("mase", "rmse", "mae", "naive_mase"):
+            if key in self.folds and len(self.folds):
+                out[f"cv_{key}_mean"], out[f"cv_{key}_sd"] = mean_sd(self.folds[key])
+        return out
+
+
+def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
+    """Rolling-origin backtesting with an expanding window over the training and validation
+    periods (the test periods stay out): their origins are cut into ``spec.cv_folds + 1``
+    consecutive blocks; fold i is refitted from scratch (standardisation and model) on the
+    origins before block i, less the last h (so no training target is a fold target), with
+    the last 15% of those (after a gap of h) for early stopping, and scored on block i.
+
+    Each fold reports ``on_fold(i, k, metrics)`` to the sink when it has one.
+
+    Raises:
+        SplitError: too few origins for that many folds.
+    """
+    y, p, h, k = series.y, int(params["lags"]), int(spec.dataset.horizon), int(spec.cv_folds)
+    origins = np.arange(p, seg.val[1] - h, dtype=np.int64)
+    blocks = np.array_split(origins, k + 1)
+    if min(len(b) for b in blocks[1:]) < 1 or len(blocks[0]) < MIN_FOLD_ORIGINS:
+        raise SplitError(
+            f"{k} backtest folds need more than {len(origins)} forecast origins before the "
+            "test window; use fewer folds or a longer series."
+        )
+    rows, stopped = [], False
+    for i in range(1, k + 1):
+        block = blocks[i]
+        past = origins[origins <= block[0] - h]
+        n_inner = max(h, round(0.15 * len(past)))
+        inner_val = past[-n_inner:]
+        inner_train = past[past <= inner_val[0] - h]
+        model, _, stopped = fit_forecaster(
+            spec, params, series, inner_train, inner_val, _Quiet(), should_stop
+        )
+        if stopped or model is None:
+            return Backtest(pd.DataFrame(rows), stopped=True)
+        scale = naive_mae(y[: block[0] + 1])  # MASE's scale from the fold's own past
+        pred = model.predict_origins(y, block)
+        actual = y[block[:, None] + np.arange(1, h + 1)[None, :]]
+        m = regression_metrics(actual.ravel(), pred.ravel(), scale)
+        naive = regression_metrics(actual.ravel(), naive_forecasts(y, block, h).ravel(), scale)
+        row = {
+            "fold": i,
+            "origins": len(block),
+            "from": str(series.dates[block[0] + 1].date()),
+            "to": str(series.dates[block[-1] + h].date()),
+            "mase": m["mase"],
+            "rmse": m["rmse"],
+            "mae": m["mae"],
+            "naive_mase": naive["mase"],
+        }
+        rows.append(row)
+        if hasattr(sink, "on_fold"):
+            sink.on_fold(i, k, {key: row[key] for key in ("mase", "rmse", "mae", "naive_mase")})
+    return Backtest(pd.DataFrame(rows))
+
+
+class _Quiet:
+    """A sink that drops the per-epoch progress of the backtest's refits (the folds report
+    through ``on_fold``)."""
+
+    def on_step(self, step, total, metrics) -> None:
+        """Drop it."""
 
 
 def conformal_per_step(

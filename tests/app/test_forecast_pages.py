@@ -110,15 +110,26 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     at.run()
     assert len(at.selectbox(key="model").options) == 6
     at.selectbox(key="model").set_value("ridge_lags").run()
+    at.toggle(key="use_cv").set_value(True)
+    at.number_input(key="cv_k").set_value(2)
     at.button(key="start").click().run()
     run_id = at.session_state["active_run"]
     store = RunStore()
     assert wait_for(lambda: store.get_run(run_id).status == "finished", timeout=120)
     at.run()
-    assert [m.label for m in at.metric] == ["MASE", "Naive MASE", "ETS MASE", "Test RMSE"]
+    labels = [m.label for m in at.metric]
+    assert labels == [
+        "2-fold backtest MASE (mean ± sd)",
+        "MASE",
+        "Naive MASE",
+        "ETS MASE",
+        "Test RMSE",
+    ]
     assert len(store.read_json(run_id, "intervals.json")["0.9"]) == 2
     board = open_app("runs").dataframe[0].value
     assert board["ranked on"].iloc[0] == "test MASE (lower is better)"
+    evaluate = open_app("evaluate", {"run": run_id})
+    assert evaluate.dataframe[1].value["fold"].tolist() == [1, 2]
 
 
 def test_a_forecast_run_exports_and_imports(macro_forecast_run):

@@ -191,3 +191,26 @@ def test_a_classifier_is_refused_for_a_forecast(macro):
     spec = replace(forecast_spec("ridge_lags"), model="ridge", params={})
     with pytest.raises(SpecError, match="not a forecasting model"):
         run_forecast(spec, macro, ListSink())
+
+
+def test_a_rolling_origin_backtest_refits_each_fold_on_its_past_only(macro):
+    spec = replace(forecast_spec("ridge_lags", horizon=2), cv_folds=3)
+    result = run_forecast(spec, macro, ListSink())
+    folds = result.cv.folds
+    assert folds["fold"].tolist() == [1, 2, 3]
+    assert (folds["from"] < folds["to"]).all() and folds["to"].is_monotonic_increasing
+    assert folds["to"].iloc[-1] < str(result.test_predictions["date"].min().date())
+    assert (folds["mase"] > 0).all() and set(result.cv.summary()) >= {"cv_mase_mean", "cv_mase_sd"}
+    # values after fold 1's last target change later folds, never fold 1
+    later = macro.copy()
+    cut = later.index[pd.to_datetime(later["date"]) > pd.Timestamp(folds["to"].iloc[0])]
+    later.loc[cut, "realcons"] = later.loc[cut, "realcons"] * 1.5
+    again = run_forecast(spec, later, ListSink()).cv.folds
+    assert again.loc[0, "mase"] == pytest.approx(folds.loc[0, "mase"])
+    assert again.loc[2, "mase"] != pytest.approx(folds.loc[2, "mase"])
+
+
+def test_too_many_backtest_folds_are_refused(macro):
+    spec = replace(forecast_spec("ridge_lags"), cv_folds=20)
+    with pytest.raises(SplitError, match="20 backtest folds need more than"):
+        run_forecast(spec, macro, ListSink())
