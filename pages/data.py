@@ -7,6 +7,7 @@ from finml.data import demo, reader, schema, target
 from finml.data.spec import DatasetSpec
 from finml.data.split import (
     SplitSpec,
+    class_report,
     make_split,
     regression_split_report,
     split_report,
@@ -114,6 +115,7 @@ target_col = st.selectbox(
 )
 task_labels = {
     "binary": "Binary classification",
+    "multiclass": "Multi-class (3+ classes)",
     "regression": "Regression (a number)",
     "forecast": "Forecasting (a series over time)",
 }
@@ -157,15 +159,21 @@ else:
     except FinmlError as exc:
         show_error(exc)
         st.stop()
+    multiclass = task_kind == "multiclass"
     positive = st.selectbox(
-        "Positive class (the event to predict: bad, default, ...)",
+        "Class of interest (its one-against-the-rest view on Evaluate)"
+        if multiclass
+        else "Positive class (the event to predict: bad, default, ...)",
         values,
         index=values.index(guess),
         key="positive",
     )
     st.dataframe(target.class_counts(frame[target_col], positive), hide_index=True)
     try:
-        target.validate_target(frame, target_col, positive)
+        if multiclass:
+            target.validate_classes(frame[target_col], tuple(values))
+        else:
+            target.validate_target(frame, target_col, positive)
     except FinmlError as exc:
         show_error(exc)
         st.stop()
@@ -220,6 +228,10 @@ try:
         strata = target.quantile_strata(y_value)
         split = make_split(frame, strata, split_spec)
         report = regression_split_report(frame, y_value, strata, split, split_spec)
+    elif task_kind == "multiclass":
+        y = target.validate_classes(frame[target_col], tuple(values))
+        split = make_split(frame, y, split_spec)
+        report = class_report(y, tuple(values), split)
     else:
         y = target.validate_target(frame, target_col, positive)
         split = make_split(frame, y, split_spec)
@@ -229,7 +241,8 @@ except FinmlError as exc:
     st.stop()
 st.table(report.set_index("split"))  # numbers and dates only: nothing from the data as text
 others_label = " / ".join(v for v in values if v != positive)
-for warning in [] if regression else split_warnings(y, (others_label, positive), split):
+binary = task_kind == "binary"
+for warning in split_warnings(y, (others_label, positive), split) if binary else []:
     show_warning(warning)
 
 if not numeric and not categorical:
@@ -248,13 +261,13 @@ if st.button("Use this dataset for training", type="primary", key="use_dataset")
         split=split_spec,
         negative=negatives[0] if len(negatives) == 1 else "",
         task=task_kind,
+        classes=tuple(values) if task_kind == "multiclass" else (),
     )
     save_dataset_spec(st.session_state.dataset, settings)
 ds = st.session_state.get("dataset")
 if ds is not None and ds.kind == "table":
-    what = (
-        f"{ds.target!r} (regression)"
-        if ds.task == "regression"
-        else f"{ds.target!r} = {ds.positive!r}"
-    )
+    what = {
+        "regression": f"{ds.target!r} (regression)",
+        "multiclass": f"{ds.target!r} ({len(ds.classes)} classes)",
+    }.get(ds.task, f"{ds.target!r} = {ds.positive!r}")
     dataset_ready(text(f"Ready: {ds.name}, target {what}."), ds)

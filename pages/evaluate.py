@@ -447,7 +447,8 @@ if len(classes) > 2:
         binary_view(run, test, val, chosen)
     else:
         proba, y = class_view(run, test, classes)
-        image_view(run, test, classes, proba, y)
+        if run.params.get("task") == "images":
+            image_view(run, test, classes, proba, y)
 else:
     if classes:
         positive = run.params.get("positive_class")

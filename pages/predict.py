@@ -16,7 +16,7 @@ from finml.data.reader import read_table
 from finml.errors import FinmlError
 from finml.evaluation.drift import psi_table
 from finml.prediction.images import predict_image_files
-from finml.prediction.tables import predict_rows, score_rows
+from finml.prediction.tables import classify_rows, predict_rows, score_rows
 from finml.reporting.domains import domain_of
 from finml.reporting.exports import png_bytes, to_csv_bytes
 from pages import common
@@ -104,6 +104,24 @@ def predict_forecast(run, model):
     )
     st.dataframe(forecasts, hide_index=True, width="stretch")
     st.download_button("Download as CSV", to_csv_bytes(forecasts), "forecast.csv", "text/csv")
+
+
+def predict_classes(run, model):
+    """Classify uploaded rows with a multi-class model."""
+    frame = uploaded_rows()
+    try:
+        classified, messages = classify_rows(model, frame)
+    except FinmlError as exc:
+        common.show_error(exc)
+        st.stop()
+    for message in messages:
+        common.show_warning(message)
+    st.dataframe(classified, hide_index=True, width="stretch")
+    st.download_button("Download as CSV", to_csv_bytes(classified), "classes.csv", "text/csv")
+    st.subheader("Population stability (PSI) against the training split")
+    top = classified["probability"].to_numpy()
+    st.dataframe(psi_table(model.profile, frame, top), hide_index=True)
+    st.caption("'score' is the probability of the predicted class.")
 
 
 def predict_table(run, model):
@@ -206,5 +224,7 @@ elif model.is_image_model:
     predict_images(run, model)
 elif run.params.get("task") == "regression":
     predict_values(run, model)
+elif run.params.get("task") == "multiclass":
+    predict_classes(run, model)
 else:
     predict_table(run, model)

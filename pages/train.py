@@ -37,6 +37,14 @@ def param_widget(p, key):
     )
 
 
+def folds_input(label: str, help_text: str, default_k: int) -> int:
+    """A toggle and a fold count (2 to 20); returns the folds asked for, 0 when off."""
+    c1, c2 = st.columns([2, 1])
+    on = c1.toggle(label, help=help_text, key="use_cv")
+    k = c2.number_input("Folds (k)", 2, 20, default_k, key="cv_k")
+    return int(k) if on else 0
+
+
 ds = st.session_state.get("dataset")
 if ds is None and st.query_params.get("dataset"):  # a reload or a link: restore the choices
     try:
@@ -63,6 +71,7 @@ else:
         n_features = len(ds.numeric) + len(ds.categorical)
         what = {
             "regression": "(regression)",
+            "multiclass": f"({len(ds.classes)} classes)",
             "forecast": f"forecast {ds.horizon} step(s) ahead",
         }.get(ds.task, f"= {ds.positive!r}")
         st.caption(
@@ -97,34 +106,27 @@ else:
         folds = trials = 0
         tune_on, minutes = False, 0.0
         if task == "forecast":
-            c1, c2 = st.columns([2, 1])
-            use_cv = c1.toggle(
+            folds = folds_input(
                 "Rolling-origin backtest (expanding window)",
-                help="Before the final fit, the training and validation periods are cut "
-                "into k + 1 blocks; each of the last k is forecast by a model refitted "
-                "from scratch on the periods before it. The test window stays out.",
-                key="use_cv",
+                "Before the final fit, the training and validation periods are cut into k + "
+                "1 blocks; each of the last k is forecast by a model refitted from scratch "
+                "on the periods before it. The test window stays out.",
+                3,
             )
-            k = c2.number_input("Folds (k)", 2, 20, 3, key="cv_k")
-            folds = int(k) if use_cv else 0
-        elif regression:
+        elif regression or task == "multiclass":
             st.caption(
-                "Cross-validation and tuning are offered for classification; this run "
-                "trains once, validates on the validation split and is tested once."
+                "Cross-validation and tuning are offered for binary classification; this "
+                "run trains once, validates on the validation split and is tested once."
             )
         elif ds.kind == "table":
-            kind = cv_kind(ds.split)
-            c1, c2 = st.columns([2, 1])
-            use_cv = c1.toggle(
-                f"k-fold cross-validation ({kind}, as the Data page's split)",
-                help="Each fold fits its own preprocessing and model on the training and "
+            folds = folds_input(
+                f"k-fold cross-validation ({cv_kind(ds.split)}, as the Data page's split)",
+                "Each fold fits its own preprocessing and model on the training and "
                 "validation rows; the test split is still scored once, by the model refit on "
                 "all non-test rows. Takes about k + 1 times as long.",
-                key="use_cv",
+                5,
             )
-            k = c2.number_input("Folds (k)", 2, 20, 5, key="cv_k")
-            folds = int(k) if use_cv else 0
-        if not regression:
+        if not regression and task != "multiclass":
             c1, c2, c3 = st.columns([2, 1, 1])
             tune_on = c1.toggle(
                 "Tune (Optuna: TPE sampler, median pruner)",

@@ -172,17 +172,15 @@ def train_and_log(spec, name: str | None = None) -> str:
         data = load_staged_images(spec.dataset.dataset_id)
         result = run_image_training(spec, data, ListSink())
     else:
-        from finml.training.regression import run_regression
-        from finml.training.tables import run_training
-
         frame = load_staged(spec.dataset.dataset_id)
         if spec.task == "forecast":
             from finml.training.forecast import run_forecast
 
             result = run_forecast(spec, frame, ListSink())
         else:
-            train = run_regression if spec.task == "regression" else run_training
-            result = train(spec, frame, ListSink())
+            from finml.training.worker import _table_trainer
+
+            result = _table_trainer(spec)(spec, frame, ListSink())
     log_result(store, run_id, spec, result)
     store.set_status(run_id, FINISHED)
     return run_id

@@ -21,10 +21,13 @@ class DatasetSpec:
         split: how to split the rows.
         negative: display name of the other class ("good"), or "" for "not <positive>".
         kind: ``"table"``.
-        task: ``"binary"`` (a class target), ``"regression"`` (a numeric target; then
+        task: ``"binary"`` (a class target), ``"multiclass"`` (3 to 20 classes),
+            ``"regression"`` (a numeric target; then
             ``positive`` and ``negative`` are empty) or ``"forecast"`` (a numeric series
             ordered by ``split.time_col``, forecast ``horizon`` steps ahead).
         horizon: steps ahead of a forecast (``"forecast"`` only).
+        classes: the class names of a ``"multiclass"`` target (index i = class i);
+            ``positive`` is then the class of the one-against-the-rest view.
     """
 
     dataset_id: str
@@ -38,6 +41,7 @@ class DatasetSpec:
     kind: str = "table"
     task: str = "binary"
     horizon: int = 0
+    classes: tuple[str, ...] = ()
 
     @property
     def class_labels(self) -> tuple[str, str]:
@@ -97,4 +101,5 @@ def dataset_spec_from_dict(raw: dict) -> DatasetSpec | ImageDatasetSpec:
         raw["classes"] = tuple(raw["classes"])
         return ImageDatasetSpec(**raw)
     raw["numeric"], raw["categorical"] = tuple(raw["numeric"]), tuple(raw["categorical"])
+    raw["classes"] = tuple(raw.get("classes", ()))
     return DatasetSpec(**raw)

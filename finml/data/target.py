@@ -201,11 +201,14 @@ REGRESSION_MIN_DISTINCT = 20
 
 def infer_task(series: pd.Series) -> str:
     """Guess the task of a target column: ``"regression"`` for a numeric column with more
-    than :data:`REGRESSION_MIN_DISTINCT` distinct values, else ``"binary"``. The analyst
-    can override the guess on the Data page."""
+    than :data:`REGRESSION_MIN_DISTINCT` distinct values, ``"multiclass"`` for 3 to
+    :data:`MAX_CLASSES` classes, else ``"binary"``. The analyst can override the guess on
+    the Data page."""
     values = pd.to_numeric(series.dropna(), errors="coerce")
     if len(values) and values.notna().all() and values.nunique() > REGRESSION_MIN_DISTINCT:
         return "regression"
+    if 3 <= series.dropna().astype(str).nunique() <= MAX_CLASSES:
+        return "multiclass"
     return "binary"
 
 
@@ -274,3 +277,38 @@ def target_summary(y: np.ndarray) -> pd.DataFrame:
     """Count, mean, sd, min, quartiles and max of a numeric target, one row per statistic."""
     stats = pd.Series(np.asarray(y, dtype=np.float64)).describe()
     return pd.DataFrame({"statistic": stats.index, "value": stats.to_numpy()})
+
+
+#: Most classes a multi-class table target may have.
+MAX_CLASSES = 20
+
+
+def validate_classes(series: pd.Series, classes: tuple[str, ...]) -> np.ndarray:
+    """Class indices of a target column in ``classes`` (int64, shape (n,)).
+
+    Raises:
+        TargetError: missing values, fewer than 3 or more than :data:`MAX_CLASSES` classes,
+            a value outside ``classes``, or a class with too few rows.
+    """
+    if series.isna().any():
+        raise TargetError(
+            f"The target {series.name!r} is missing on {int(series.isna().sum())} rows. Drop "
+            "those rows."
+        )
+    if not 3 <= len(classes) <= MAX_CLASSES:
+        raise TargetError(
+            f"A multi-class target needs 3 to {MAX_CLASSES} classes; {series.name!r} has "
+            f"{len(classes)}. Choose binary classification (2) or regression (many values)."
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    text = series.astype(str)
+    unknown = sorted(set(text) - set(index))
+    if unknown:
+        raise TargetError(f"The target has values outside its classes: {unknown[:5]}.")
+    y = text.map(index).to_numpy(dtype=np.int64)
+    counts = np.bincount(y, minlength=len(classes))
+    check_class_counts(
+        {f"class {c!r}": int(n) for c, n in zip(classes, counts, strict=True)},
+        f"of {series.name!r}",
+    )
+    return y

@@ -61,14 +61,8 @@ def save_bundle(out_dir: Path, model: FittedModel | FittedRegressor | FittedFore
         return _save_forecaster(out_dir, model)
     if not model.is_image_model:  # image models scale their inputs themselves
         sio.dump(model.preprocessor, out_dir / "preprocessor.skops")
-    if model.family == "keras":
-        model.estimator.save(out_dir / "model.keras")
-    else:
-        sio.dump(model.estimator, out_dir / "model.skops")
     meta = {
-        **(model.meta or {}),
-        "format": FORMAT_VERSION,
-        "family": model.family,
+        **_dump_estimator(out_dir, model),
         "task": "images" if model.is_image_model else "table",
         "numeric": list(model.numeric),
         "categorical": list(model.categorical),
@@ -97,20 +91,24 @@ def save_bundle(out_dir: Path, model: FittedModel | FittedRegressor | FittedFore
 _FORECASTER_LISTS = {"x_mean": "p", "x_scale": "p", "t_mean": "h", "t_scale": "h"}
 
 
-def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
-    """A forecaster's bundle: the estimator (``model.skops``: a Ridge or a list of boosted
-    models; ``model.keras``: a network) and ``meta.json`` with its windows' standardisation,
-    season, frequency and per-step intervals."""
+def _dump_estimator(out_dir: Path, model) -> dict:
+    """Write the estimator (``model.keras`` or ``model.skops``) and return the head of
+    ``meta.json``: the model's provenance, the format and the family."""
     import skops.io as sio
 
     if model.family == "keras":
         model.estimator.save(out_dir / "model.keras")
     else:
         sio.dump(model.estimator, out_dir / "model.skops")
+    return {**(model.meta or {}), "format": FORMAT_VERSION, "family": model.family}
+
+
+def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
+    """A forecaster's bundle: the estimator (``model.skops``: a Ridge or a list of boosted
+    models; ``model.keras``: a network) and ``meta.json`` with its windows' standardisation,
+    season, frequency and per-step intervals."""
     meta = {
-        **(model.meta or {}),
-        "format": FORMAT_VERSION,
-        "family": model.family,
+        **_dump_estimator(out_dir, model),
         "task": "forecast",
         "forecaster": {
             "lags": int(model.lags),

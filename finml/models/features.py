@@ -111,3 +111,24 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
     if not transformers:
         raise DataError("No feature columns are selected. Choose at least one feature.")
     return ColumnTransformer(transformers, sparse_threshold=0.0, verbose_feature_names_out=False)
+
+
+def fit_preprocessing(X, numeric, categorical, params: dict, train_rows, val_rows=None):
+    """Fit a preprocessor (:func:`build_preprocessor`, the model's ``categories`` choice) on
+    the training rows only and apply it to the training and validation rows.
+
+    Args:
+        X: prepared features (:func:`prepare_features`), shape (n, k).
+        numeric, categorical: the feature columns.
+        params: the model's hyperparameters (``categories``: ``"one-hot"`` or ``"native"``).
+        train_rows: int positions fitted on.
+        val_rows: int positions transformed, or ``None``.
+
+    Returns:
+        (the fitted ColumnTransformer, float32 training matrix, float32 validation matrix or
+        ``None``).
+    """
+    pre = build_preprocessor(list(numeric), list(categorical), params.get("categories", "one-hot"))
+    x_train = pre.fit_transform(X.iloc[train_rows]).astype(np.float32)
+    x_val = None if val_rows is None else pre.transform(X.iloc[val_rows]).astype(np.float32)
+    return pre, x_train, x_val

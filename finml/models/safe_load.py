@@ -52,12 +52,15 @@ SKLEARN_CLASSES = frozenset(
         "numpy.random._generator.Generator",
         "sklearn._loss._loss.CyAbsoluteError",
         "sklearn._loss._loss.CyHalfBinomialLoss",
+        "sklearn._loss._loss.CyHalfMultinomialLoss",
         "sklearn._loss._loss.CyHalfSquaredError",
         "sklearn._loss.link.IdentityLink",
         "sklearn._loss.link.Interval",
         "sklearn._loss.link.LogitLink",
+        "sklearn._loss.link.MultinomialLogit",
         "sklearn._loss.loss.AbsoluteError",
         "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.loss.HalfMultinomialLoss",
         "sklearn._loss.loss.HalfSquaredError",
         "sklearn.compose._column_transformer.ColumnTransformer",
         "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
@@ -82,6 +85,7 @@ _OPAQUE = frozenset(
         "numpy.random._generator.Generator",
         "sklearn._loss._loss.CyAbsoluteError",
         "sklearn._loss._loss.CyHalfBinomialLoss",
+        "sklearn._loss._loss.CyHalfMultinomialLoss",
         "sklearn._loss._loss.CyHalfSquaredError",
     }
 )

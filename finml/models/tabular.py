@@ -28,16 +28,21 @@ def build_sklearn(name: str, params: dict, *, class_weights: bool, seed: int):
         )
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    return HistGradientBoostingClassifier(
-        learning_rate=params["learning_rate"],
-        max_iter=params["max_iter"],
-        max_leaf_nodes=params["max_leaf_nodes"],
-        min_samples_leaf=params["min_samples_leaf"],
-        l2_regularization=params["l2_regularization"],
-        early_stopping=False,
-        class_weight=cw,
-        random_state=seed,
-    )
+    return HistGradientBoostingClassifier(**hgb_kwargs(params, seed), class_weight=cw)
+
+
+def hgb_kwargs(params: dict, seed: int) -> dict:
+    """The boosting hyperparameters finml sets on a ``HistGradientBoosting*`` estimator
+    (no early stopping: the trainer turns on the per-iteration bookkeeping itself)."""
+    return {
+        "learning_rate": params["learning_rate"],
+        "max_iter": params["max_iter"],
+        "max_leaf_nodes": params["max_leaf_nodes"],
+        "min_samples_leaf": params["min_samples_leaf"],
+        "l2_regularization": params["l2_regularization"],
+        "early_stopping": False,
+        "random_state": seed,
+    }
 
 
 #: Keras loss of each regression loss choice (the target is standardised first, so Huber's
@@ -65,19 +70,13 @@ def build_regressor(name: str, params: dict, *, seed: int):
         return Ridge(alpha=params["alpha"])
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    return HistGradientBoostingRegressor(
-        loss=HGB_LOSSES[params["loss"]],
-        learning_rate=params["learning_rate"],
-        max_iter=params["max_iter"],
-        max_leaf_nodes=params["max_leaf_nodes"],
-        min_samples_leaf=params["min_samples_leaf"],
-        l2_regularization=params["l2_regularization"],
-        early_stopping=False,
-        random_state=seed,
-    )
+    loss = HGB_LOSSES[params.get("loss", "MSE")]
+    return HistGradientBoostingRegressor(loss=loss, **hgb_kwargs(params, seed))
 
 
-def build_mlp(n_features: int, params: dict, *, seed: int, regression: bool = False):
+def build_mlp(
+    n_features: int, params: dict, *, seed: int, regression: bool = False, n_classes: int = 2
+):
     """Build and compile a Keras MLP for binary classification or regression.
 
     Architecture: ``Input(n_features)`` -> for each hidden size: ``Dense(units, activation,
@@ -92,6 +91,8 @@ def build_mlp(n_features: int, params: dict, *, seed: int, regression: bool = Fa
             ``loss`` for regression).
         seed: seed of weight initialisation and dropout (``keras.utils.set_random_seed``).
         regression: a linear output for a numeric target.
+        n_classes: more than 2: a softmax over the classes (loss sparse categorical
+            cross-entropy, metric accuracy) for a multi-class target.
 
     Returns:
         keras.Model: compiled.
@@ -113,6 +114,15 @@ def build_mlp(n_features: int, params: dict, *, seed: int, regression: bool = Fa
         model.compile(
             optimizer=keras.optimizers.Adam(params["learning_rate"]),
             loss=KERAS_LOSSES[params["loss"]],
+        )
+        return model
+    if n_classes > 2:
+        layers.append(keras.layers.Dense(n_classes, activation="softmax", name="proba"))
+        model = keras.Sequential(layers, name="finml_mlp_multiclass")
+        model.compile(
+            optimizer=keras.optimizers.Adam(params["learning_rate"]),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
         )
         return model
     layers.append(keras.layers.Dense(1, activation="sigmoid", name="score"))

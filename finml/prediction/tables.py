@@ -164,3 +164,28 @@ def predict_rows(
     out = model.predict_interval(x, level).set_axis(frame.index)
     out["issues"] = issues["issues"].to_numpy()
     return pd.concat([out, frame], axis=1), messages
+
+
+def classify_rows(model: FittedModel, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Classify new rows with a multi-class model: schema check (as :func:`check_schema`),
+    the most probable class, its probability and each class's probability.
+
+    Returns:
+        (table with ``predicted class``, ``probability``, ``p(<class>)`` per class,
+        ``issues`` and the input columns; table-level messages).
+
+    Raises:
+        DataError: feature columns are missing.
+    """
+    issues, messages = check_schema(frame, model)
+    x = prepare_features(frame, list(model.numeric), list(model.categorical))
+    proba = model.predict_proba(x)
+    names = np.asarray(model.class_names, dtype=object)
+    out = pd.DataFrame(
+        {"predicted class": names[proba.argmax(axis=1)], "probability": proba.max(axis=1)},
+        index=frame.index,
+    )
+    for i, name in enumerate(model.class_names):
+        out[f"p({name})"] = proba[:, i].round(4)
+    out["issues"] = issues["issues"].to_numpy()
+    return pd.concat([out, frame], axis=1), messages

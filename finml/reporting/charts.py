@@ -173,28 +173,28 @@ def counts_bar(counts: dict[str, int], title: str) -> go.Figure:
     return fig
 
 
+def add_band(fig: go.Figure, x, lower, upper, name: str) -> None:
+    """A shaded band between ``lower`` and ``upper`` over ``x`` (one legend entry)."""
+    fig.add_scatter(
+        x=x, y=upper, mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"
+    )
+    fig.add_scatter(
+        x=x,
+        y=lower,
+        mode="lines",
+        line={"width": 0},
+        fill="tonexty",
+        fillcolor="rgba(99,110,250,0.2)",
+        name=name,
+    )
+
+
 def roc_with_band(band: pd.DataFrame, auc: tuple[float, float, float], point=None) -> go.Figure:
     """ROC curve with its pointwise bootstrap band
     (:func:`finml.evaluation.bootstrap.roc_band`) and the AUC with its confidence interval
     ``(auc, lower, upper)`` in the legend."""
     fig = go.Figure()
-    fig.add_scatter(
-        x=band["fpr"],
-        y=band["upper"],
-        mode="lines",
-        line={"width": 0},
-        showlegend=False,
-        hoverinfo="skip",
-    )
-    fig.add_scatter(
-        x=band["fpr"],
-        y=band["lower"],
-        mode="lines",
-        line={"width": 0},
-        fill="tonexty",
-        fillcolor="rgba(99,110,250,0.2)",
-        name="95% band",
-    )
+    add_band(fig, band["fpr"], band["lower"], band["upper"], "95% band")
     fig.add_scatter(
         x=band["fpr"],
         y=band["tpr"],

@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from finml.reporting.charts import _LAYOUT, plain
+from finml.reporting.charts import _LAYOUT, add_band, plain
 
 
 def predicted_vs_actual(predictions: pd.DataFrame, target: str, half_width: float | None = None):
@@ -144,22 +144,8 @@ def forecast_chart(
     fig = go.Figure()
     fig.add_scatter(x=history_dates, y=history, mode="lines", name="actual")
     if "lower" in forecasts:
-        fig.add_scatter(
-            x=forecasts["date"],
-            y=forecasts["upper"],
-            mode="lines",
-            line={"width": 0},
-            showlegend=False,
-            name="upper",
-        )
-        fig.add_scatter(
-            x=forecasts["date"],
-            y=forecasts["lower"],
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor="rgba(99,110,250,0.2)",
-            name="prediction interval",
+        add_band(
+            fig, forecasts["date"], forecasts["lower"], forecasts["upper"], "prediction interval"
         )
     fig.add_scatter(
         x=forecasts["date"], y=forecasts["y_pred"], mode="lines+markers", name="forecast"

@@ -167,7 +167,7 @@ def headline_metrics(run: RunInfo, table_keys: int = 4) -> list[tuple[str, float
     keys = [k for k, _ in HEADLINE if k in run.metrics]
     if run.params.get("task") == "regression":
         keys = [k for k in keys if k in ("test_rmse", "test_mae", "test_r2", "test_mase")]
-    elif run.params.get("task", "table") == "table":
+    elif run.params.get("task", "table") == "table":  # binary tables; k classes: as images
         keys = [k for k in keys if k != "test_accuracy"][:table_keys]
     labels = dict(HEADLINE)
     return [(labels[k], run.metrics[k]) for k in keys[:5]]

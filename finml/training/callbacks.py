@@ -111,3 +111,44 @@ class ValidationRMSE(keras.callbacks.Callback):
         self.history_.append(rmse)
         if logs is not None:
             logs["val_rmse"] = rmse
+
+
+def fit_with_progress(net, x, y, val, params: dict, sink, should_stop, extra=(), class_weight=None):
+    """Fit a compiled network with finml's progress and stop callbacks: early stopping on
+    the validation loss (best weights restored) when there are validation rows, then the
+    ``extra`` callbacks (which add metrics to the logs), the sink and the stop request.
+
+    Args:
+        net: a compiled ``keras.Model``.
+        x, y: training inputs and targets.
+        val: ``(x_val, y_val)``, or ``None`` for a fixed number of epochs.
+        params: ``epochs``, ``batch_size``, ``patience``.
+        sink: receives each epoch's metrics (:class:`SinkCallback`).
+        should_stop: checked after every batch.
+        extra: callbacks run before the sink sees the logs.
+        class_weight: Keras class weights, or ``None``.
+
+    Returns:
+        (epochs done, stopped by a request).
+    """
+    reporter = SinkCallback(sink, params["epochs"])
+    stopper = StopOnRequest(should_stop)
+    callbacks = [*extra, reporter, stopper]
+    if val is not None:
+        callbacks.insert(
+            0,
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=params["patience"], restore_best_weights=True
+            ),
+        )
+    net.fit(
+        x,
+        y,
+        validation_data=val,
+        epochs=params["epochs"],
+        batch_size=params["batch_size"],
+        class_weight=class_weight,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    return reporter.epochs_done_, stopper.stopped_

@@ -16,7 +16,7 @@ import pandas as pd
 
 from finml.data.split import cv_folds
 from finml.evaluation.metrics import THRESHOLD_FREE, binary_metrics, mean_sd
-from finml.models.features import build_preprocessor
+from finml.models.features import fit_preprocessing
 from finml.models.pipeline import FittedModel
 from finml.training.base import ListSink, Sink
 
@@ -89,9 +89,7 @@ def cross_validate(
     k = len(pairs)
     tables, oofs, best = [], [], []
     for i, (tr, va) in enumerate(pairs, start=1):
-        pre = build_preprocessor(numeric, categorical, params.get("categories", "one-hot"))
-        x_tr = pre.fit_transform(X.iloc[tr]).astype(np.float32)
-        x_va = pre.transform(X.iloc[va]).astype(np.float32)
+        pre, x_tr, x_va = fit_preprocessing(X, numeric, categorical, params, tr, va)
         curves = ListSink()
         estimator, steps, stopped, proba = fit(
             params, spec, x_tr, y[tr], x_va, y[va], curves, should_stop

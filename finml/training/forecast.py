@@ -329,20 +329,13 @@ def _fit_ridge(params, spec, model, train, val, sink, should_stop):
 
 def _fit_hgb(params, spec, model, train, val, sink, should_stop):
     """One boosted model per step ahead; progress after each (the step is the unit)."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
+    from finml.models.tabular import build_regressor
 
     (z_tr, zt_tr), (z_va, zt_va, t_va) = train, val
     h, models = zt_tr.shape[1], []
+    leaf = min(params["min_samples_leaf"], max(1, len(z_tr) // 4))  # a short series
     for k in range(h):
-        est = HistGradientBoostingRegressor(
-            learning_rate=params["learning_rate"],
-            max_iter=params["max_iter"],
-            max_leaf_nodes=params["max_leaf_nodes"],
-            min_samples_leaf=min(params["min_samples_leaf"], max(1, len(z_tr) // 4)),
-            l2_regularization=params["l2_regularization"],
-            early_stopping=False,
-            random_state=spec.seed,
-        )
+        est = build_regressor("hgb_reg", {**params, "min_samples_leaf": leaf}, seed=spec.seed)
         models.append(est.fit(z_tr, zt_tr[:, k]))
         done = np.column_stack([m.predict(z_va) for m in models])
         loss = float(
@@ -359,30 +352,12 @@ def _fit_hgb(params, spec, model, train, val, sink, should_stop):
 
 
 def _fit_net(params, spec, model, train, val, sink, should_stop):
-    import keras
-
-    from finml.training.callbacks import SinkCallback, StopOnRequest, ValidationRMSE
+    from finml.training.callbacks import ValidationRMSE, fit_with_progress
 
     (z_tr, zt_tr), (z_va, zt_va, t_va) = train, val
     net = build_sequence_net(_NETS[spec.model], model.lags, model.horizon, params, seed=spec.seed)
-    reporter = SinkCallback(sink, params["epochs"])
-    stopper = StopOnRequest(should_stop)
-    net.fit(
-        z_tr,
-        zt_tr,
-        validation_data=(z_va, zt_va),
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        callbacks=[
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=params["patience"], restore_best_weights=True
-            ),
-            ValidationRMSE(z_va, t_va, model.decode),
-            reporter,
-            stopper,
-        ],
-        verbose=0,
+    rmse = ValidationRMSE(z_va, t_va, model.decode)
+    epochs, stopped = fit_with_progress(
+        net, z_tr, zt_tr, (z_va, zt_va), params, sink, should_stop, (rmse,)
     )
-    if reporter.epochs_done_ == 0:
-        return None, 0, True
-    return net, reporter.epochs_done_, stopper.stopped_
+    return (None, 0, True) if epochs == 0 else (net, epochs, stopped)

@@ -20,7 +20,7 @@ from finml.evaluation.regression import (
     naive_mae,
     regression_metrics,
 )
-from finml.models.features import build_preprocessor, prepare_features
+from finml.models.features import fit_preprocessing, prepare_features
 from finml.models.pipeline import FittedRegressor
 from finml.models.registry import get_model, resolve_params
 from finml.training.base import PROGRESS_EVERY_S, SampledSink, Sink, TrainResult, never_stop
@@ -92,9 +92,7 @@ def run_regression(
     t = np.log1p(y_train) if model.log_target and (y_train >= 0).all() else y_train
     model.set_params(target_mean=float(t.mean()), target_scale=float(t.std()) or 1.0)
     z_train, z_val = model.encode_target(y_train), model.encode_target(y_val)
-    pre = build_preprocessor(numeric, categorical, params.get("categories", "one-hot"))
-    x_train = pre.fit_transform(X.iloc[split.train]).astype(np.float32)
-    x_val = pre.transform(X.iloc[split.val]).astype(np.float32)
+    pre, x_train, x_val = fit_preprocessing(X, numeric, categorical, params, split.train, split.val)
     model.set_params(preprocessor=pre)
 
     fit = _FITS[spec.model]
@@ -221,35 +219,16 @@ def _fit_hgb_reg(params, spec, model, train, val, live, sink, should_stop):
 
 
 def _fit_mlp_reg(params, spec, model, train, val, live, sink, should_stop):
-    import keras
-
     from finml.models.tabular import build_mlp
-    from finml.training.callbacks import SinkCallback, StopOnRequest, ValidationRMSE
+    from finml.training.callbacks import ValidationRMSE, fit_with_progress
 
     (x_train, z_train), (x_val, z_val), (rows, y_val) = train, val, live
     net = build_mlp(x_train.shape[1], params, seed=spec.seed, regression=True)
-    stopper = StopOnRequest(should_stop)
-    reporter = SinkCallback(sink, params["epochs"])
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=params["patience"], restore_best_weights=True
-        ),
-        ValidationRMSE(x_val[rows], y_val[rows], model.decode_target),
-        reporter,
-        stopper,
-    ]
-    net.fit(
-        x_train,
-        z_train,
-        validation_data=(x_val, z_val),
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        callbacks=callbacks,
-        verbose=0,
+    rmse = ValidationRMSE(x_val[rows], y_val[rows], model.decode_target)
+    epochs, stopped = fit_with_progress(
+        net, x_train, z_train, (x_val, z_val), params, sink, should_stop, (rmse,)
     )
-    if reporter.epochs_done_ == 0:
-        return None, 0, True
-    return net, reporter.epochs_done_, stopper.stopped_
+    return (None, 0, True) if epochs == 0 else (net, epochs, stopped)
 
 
 _FITS = {"ridge": _fit_ridge, "hgb_reg": _fit_hgb_reg, "mlp_reg": _fit_mlp_reg}

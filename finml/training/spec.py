@@ -37,11 +37,11 @@ class RunSpec:
 
     @property
     def task(self) -> str:
-        """``"table"`` (binary classification of a table), ``"regression"``, ``"forecast"``
-        or ``"images"``."""
+        """``"table"`` (binary classification of a table), ``"multiclass"``,
+        ``"regression"``, ``"forecast"`` or ``"images"``."""
         ds = self.dataset
         task = getattr(ds, "task", "binary")
-        return task if task in ("regression", "forecast") else ds.kind
+        return task if task in ("regression", "forecast", "multiclass") else ds.kind
 
     def run_params(self) -> dict[str, object]:
         """What the run store records of this spec as the run's parameters: model, task,
@@ -74,6 +74,8 @@ class RunSpec:
                 n_categorical=len(ds.categorical),
                 cv_kind=cv_kind(ds.split) if self.cv_folds else "",
             )
+            if ds.task == "multiclass":
+                params.update(classes=",".join(ds.classes), negative_class="")
         return params
 
     def run_tags(self) -> dict[str, str]:

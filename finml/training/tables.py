@@ -20,7 +20,7 @@ from finml.evaluation.shap_values import (
     explainer_kind,
     fit_background,
 )
-from finml.models.features import build_preprocessor, prepare_features
+from finml.models.features import fit_preprocessing, prepare_features
 from finml.models.pipeline import FittedModel
 from finml.models.registry import get_model, resolve_params
 from finml.training.base import (
@@ -123,9 +123,7 @@ def run_training(
         fit_rows, val_rows = non_test, None
         if info.family == "keras":
             params = {**params, "epochs": max(1, cv.best_steps)}
-    pre = build_preprocessor(numeric, categorical, params.get("categories", "one-hot"))
-    x_train = pre.fit_transform(X.iloc[fit_rows]).astype(np.float32)
-    x_val = None if val_rows is None else pre.transform(X.iloc[val_rows]).astype(np.float32)
+    pre, x_train, x_val = fit_preprocessing(X, numeric, categorical, params, fit_rows, val_rows)
     y_train = y[fit_rows]
     y_val = None if val_rows is None else y[val_rows]
     sampled = SampledSink(sink, progress_every_s)
@@ -185,10 +183,9 @@ def _tune(spec, frame, X, y, split, fit, params, sink, should_stop):
 
         return tune(spec, params, score, sink, should_stop, warmup_steps=1)
 
-    encoding = params.get("categories", "one-hot")
-    pre = build_preprocessor(list(ds.numeric), list(ds.categorical), encoding)
-    x_train = pre.fit_transform(X.iloc[split.train]).astype(np.float32)
-    x_val = pre.transform(X.iloc[split.val]).astype(np.float32)
+    _, x_train, x_val = fit_preprocessing(
+        X, ds.numeric, ds.categorical, params, split.train, split.val
+    )
     y_train, y_val = y[split.train], y[split.val]
 
     def score(trial_params, reporter, stop):
@@ -384,32 +381,14 @@ def _plain_numeric_passthrough(model) -> None:
 
 
 def _fit_mlp(params, spec, x_train, y_train, x_val, y_val, sink, should_stop):
-    import keras
-
     from finml.models.tabular import build_mlp
-    from finml.training.callbacks import SinkCallback, StopOnRequest
+    from finml.training.callbacks import fit_with_progress
 
     model = build_mlp(x_train.shape[1], params, seed=spec.seed)
-    stopper = StopOnRequest(should_stop)
-    reporter = SinkCallback(sink, params["epochs"])
-    callbacks = [reporter, stopper]
-    validation = None
-    if x_val is not None:  # else a refit for a fixed number of epochs (cross-validation)
-        validation = (x_val, y_val.astype(np.float32))
-        callbacks.insert(
-            0,
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=params["patience"], restore_best_weights=True
-            ),
-        )
-    model.fit(
-        x_train,
-        y_train.astype(np.float32),
-        validation_data=validation,
-        epochs=params["epochs"],
-        batch_size=params["batch_size"],
-        class_weight=class_weight_dict(y_train) if spec.class_weights else None,
-        callbacks=callbacks,
-        verbose=0,
+    # without validation rows: a refit for a fixed number of epochs (cross-validation)
+    val = None if x_val is None else (x_val, y_val.astype(np.float32))
+    weights = class_weight_dict(y_train) if spec.class_weights else None
+    epochs, stopped = fit_with_progress(
+        model, x_train, y_train.astype(np.float32), val, params, sink, should_stop, (), weights
     )
-    return model, reporter.epochs_done_, stopper.stopped_, None
+    return model, epochs, stopped, None

@@ -119,17 +119,15 @@ def log_shap(store: RunStore, run_id: str, spec: RunSpec, frame, result: TrainRe
 
 def _follow_up(store: RunStore, run_id: str, spec: RunSpec, frame, result: TrainResult) -> None:
     """What explains a finished table run, after its result is shown: permutation importance,
-    then SHAP values (classification only). A failure leaves the run finished, only that
-    explanation missing."""
-    regression = spec.task == "regression"
+    then SHAP values (binary classification only). A failure leaves the run finished, only
+    that explanation missing."""
 
     def importance():
-        explain = explain_regression if regression else explain_result
-        result.importance = explain(spec, frame, result)
+        result.importance = _explainer(spec)(spec, frame, result)
         log_importance(store, run_id, result)
 
     steps = [("permutation importance", importance)]
-    if not regression:
+    if spec.task == "table":  # SHAP reason codes: binary tables
         steps.append(("SHAP values", lambda: log_shap(store, run_id, spec, frame, result)))
     try:
         for what, compute in steps:
@@ -140,6 +138,24 @@ def _follow_up(store: RunStore, run_id: str, spec: RunSpec, frame, result: Train
                 traceback.print_exc()
     finally:
         store.set_followup(run_id, "")
+
+
+def _table_trainer(spec: RunSpec):
+    """The trainer of a table run's task (binary, multi-class or regression)."""
+    if spec.task == "multiclass":
+        from finml.training.multiclass import run_multiclass
+
+        return run_multiclass
+    return run_regression if spec.task == "regression" else run_training
+
+
+def _explainer(spec: RunSpec):
+    """The permutation-importance follow-up of a table run's task."""
+    if spec.task == "multiclass":
+        from finml.training.multiclass import explain_multiclass
+
+        return explain_multiclass
+    return explain_regression if spec.task == "regression" else explain_result
 
 
 def run_job(run_id: str) -> int:
@@ -163,8 +179,7 @@ def run_job(run_id: str) -> int:
 
                 result = run_forecast(spec, frame, sink, job.stop_requested)
             else:
-                train = run_regression if spec.task == "regression" else run_training
-                result = train(spec, frame, sink, job.stop_requested, explain=False)
+                result = _table_trainer(spec)(spec, frame, sink, job.stop_requested, explain=False)
         log_result(store, run_id, spec, result)
         if spec.task in ("images", "forecast") or result.model is None:
             store.set_status(run_id, result.status)

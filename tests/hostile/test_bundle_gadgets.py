@@ -61,6 +61,19 @@ def fitted(german):
         params = resolve_params(model, {**extra, **({"max_iter": 20} if model != "ridge" else {})})
         result = run_regression(RunSpec(reg, model, params), frame, ListSink(), explain=False)
         out[(model, str(extra))] = result.model
+    from dataclasses import replace
+
+    from finml.training.multiclass import run_multiclass
+
+    housing = replace(
+        DatasetSpec("0" * 32, "g", "housing", "own", tuple(numeric), ()),
+        task="multiclass",
+        classes=("for free", "own", "rent"),
+    )
+    for model in ("logreg", "hgb"):
+        params = resolve_params(model, {"max_iter": 20} if model == "hgb" else {})
+        result = run_multiclass(RunSpec(housing, model, params), frame, ListSink(), explain=False)
+        out[(model, "multiclass")] = result.model
     return out
 
 

@@ -1,0 +1,59 @@
+"""AppTest of the multi-class table path: the task guessed from a 3-class target, the
+k-class views on Evaluate (no image views), Predict giving classes and probabilities."""
+
+from __future__ import annotations
+
+from tests.app.conftest import open_app, shown
+
+
+def _upload_german(at, german):
+    at.radio(key="source").set_value("Upload a file").run()
+    data = german.to_csv(index=False).encode()
+    at.file_uploader[0].set_value(("german.csv", data, "text/csv")).run()
+    at.selectbox(key="target").set_value("housing").run()
+    return at
+
+
+def test_a_three_class_target_opens_as_multiclass_and_can_be_used(german):
+    at = _upload_german(open_app(), german)
+    assert at.radio(key="task_kind").value == "multiclass"
+    assert not at.error and not at.exception
+    report = at.table[0].value
+    assert {"for free", "own", "rent"} <= set(report.columns)
+    at.button(key="use_dataset").click().run()
+    ds = at.session_state["dataset"]
+    assert (ds.task, ds.classes) == ("multiclass", ("for free", "own", "rent"))
+    assert any("(3 classes)" in shown(s) for s in at.success)
+
+
+def test_evaluate_and_predict_a_multiclass_run(german):
+    from dataclasses import replace
+
+    from finml.data.staging import stage_frame
+    from tests.conftest import table_spec, train_and_log
+
+    spec = table_spec(german, "logreg", "housing", "for free", drop=("creditability",))
+    ds = replace(
+        spec.dataset,
+        dataset_id=stage_frame(german),
+        task="multiclass",
+        classes=("for free", "own", "rent"),
+    )
+    train_and_log(replace(spec, dataset=ds), "logreg · housing")
+    at = open_app("evaluate")
+    assert not at.exception, at.exception
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "One-vs-rest ROC curves" in titles
+    per_class = at.dataframe[0].value
+    assert {"for free", "own", "rent", "macro avg"} <= set(per_class.index)
+    assert not at.info  # no "test images are no longer in the workspace"
+    at.segmented_control(key="class_view").set_value("One class against the rest").run()
+    assert not at.exception, at.exception
+
+    at = open_app("predict")
+    rows = german.head(25).drop(columns=["housing", "creditability"]).to_csv(index=False)
+    at.file_uploader(key="rows").set_value(("people.csv", rows.encode(), "text/csv")).run()
+    assert not at.exception, at.exception
+    out = at.dataframe[0].value
+    assert len(out) == 25 and set(out["predicted class"]) <= {"for free", "own", "rent"}
+    assert {"p(for free)", "p(own)", "p(rent)"} <= set(out.columns)

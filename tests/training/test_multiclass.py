@@ -1,0 +1,61 @@
+"""Multi-class table targets, trained for real: German Credit's housing (own / rent / for
+free) from the other attributes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finml.data.target import class_values, infer_task, validate_classes
+from finml.errors import SpecError, TargetError
+from finml.evaluation.metrics import image_metrics
+from finml.training.base import ListSink
+from finml.training.multiclass import run_multiclass
+from tests.conftest import table_spec
+
+
+def housing_spec(frame, model: str, **kw):
+    spec = table_spec(frame, model, "housing", "for free", drop=("creditability",), **kw)
+    classes = tuple(class_values(frame["housing"]))
+    return replace(spec, dataset=replace(spec.dataset, task="multiclass", classes=classes))
+
+
+@pytest.mark.parametrize(
+    ("model", "params"), [("logreg", {}), ("hgb", {"max_iter": 60}), ("mlp", {"epochs": 30})]
+)
+def test_each_model_separates_the_classes(model, params, german):
+    sink = ListSink()
+    result = run_multiclass(housing_spec(german, model, params=params), german, sink)
+    m = result.test_metrics
+    # owning property, or not, tells "for free" and "own" apart: well above chance (0.5)
+    assert m["roc_auc"] > 0.75 and m["accuracy"] > 0.7, m
+    test = result.test_predictions
+    proba = test[["p_0", "p_1", "p_2"]].to_numpy()
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert image_metrics(test["y_true"].to_numpy(), proba, 0)["roc_auc"] == pytest.approx(
+        m["roc_auc"]
+    )
+    np.testing.assert_allclose(
+        result.model.predict_proba(german.iloc[test["row"]]), proba, rtol=1e-5
+    )
+    assert sink.history()["val_auc"].dropna().iloc[-1] > 0.7
+    report = result.split_report.set_index("split")
+    assert list(report.columns[1:4]) == ["for free", "own", "rent"]
+
+
+def test_the_task_guess_and_bad_class_targets():
+    assert infer_task(pd.Series(list("ABCDEFG") * 10)) == "multiclass"
+    assert infer_task(pd.Series(["good", "bad"] * 10)) == "binary"
+    few = pd.Series(["A"] * 50 + ["B"] * 50 + ["C"] * 4, name="grade")
+    with pytest.raises(TargetError, match="class 'C' of 'grade' has only 4 rows"):
+        validate_classes(few, ("A", "B", "C"))
+    with pytest.raises(TargetError, match="needs 3 to 20 classes; 'grade' has 2"):
+        validate_classes(few[:100], ("A", "B"))
+
+
+def test_cross_validation_is_refused_for_multiclass(german):
+    with pytest.raises(SpecError, match="not offered for multi-class"):
+        run_multiclass(housing_spec(german, "logreg", cv_folds=3), german, ListSink())
