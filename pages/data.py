@@ -208,7 +208,17 @@ elif mode.startswith("Out-of-time"):
         st.error("No column was recognised as a date; out-of-time splitting needs one.")
         st.stop()
     time_col = st.selectbox("Date column", dates, key="time_col")
+stratify = True
+if regression and mode == "Stratified":
+    stratify = st.toggle(
+        "Stratify by target quintile",
+        value=True,
+        help="Off: a plain random split (each side may then hold fewer of the largest "
+        "or smallest values).",
+        key="stratify",
+    )
 split_spec = SplitSpec(
+    stratify=stratify,
     train=train_pct / 100,
     val=val_pct / 100,
     test=test_pct / 100,

@@ -13,6 +13,19 @@ from finml.reporting import regression_charts
 from pages import common
 
 
+def fold_view(forecasts) -> None:
+    """Actual against the one-step-ahead forecasts of one backtest fold."""
+    folds = sorted(int(f) for f in forecasts["fold"].unique())
+    fold = st.select_slider("Backtest fold shown", folds, value=folds[-1], key="fc_fold")
+    part = forecasts[forecasts["fold"] == fold]
+    shown = step_forecasts(part, {}, 1)
+    title = f"Backtest fold {fold}: actual and 1-step-ahead forecasts"
+    st.plotly_chart(
+        regression_charts.forecast_chart(shown["date"], shown["y_true"], shown, title),
+        width="stretch",
+    )
+
+
 def render(run, test, store) -> None:
     """The forecasting view of ``run`` (its long-form test forecasts ``test``)."""
     intervals = {}
@@ -41,6 +54,8 @@ def render(run, test, store) -> None:
                 "refitted from scratch on the periods before it (expanding window) and "
                 "forecast its own block; the test window took no part."
             )
+        with contextlib.suppress(FinmlError):
+            fold_view(store.read_frame(run.run_id, "cv/forecasts.parquet"))
     st.subheader("By step ahead")
     st.dataframe(by_step(test, intervals).round(4), hide_index=True, width="stretch")
     h = int(test["step"].max())

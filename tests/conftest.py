@@ -56,17 +56,23 @@ def german_spec(german):
 
 
 @pytest.fixture
-def loan_amount_run(german):
-    """A ridge regression of the loan amount trained for real and logged as a worker does
-    (intervals, predictions, bundle)."""
+def loan_amount_spec(german):
+    """A ridge RunSpec of the loan amount (the regression demo) on the staged German
+    Credit table, not trained."""
     from dataclasses import replace
 
     from finml.data.staging import stage_frame
 
     spec = table_spec(german, "ridge", "credit_amount", "", drop=("creditability",))
     ds = replace(spec.dataset, dataset_id=stage_frame(german), task="regression")
-    ds = replace(ds, name="German Credit: loan amount (regression)")
-    return train_and_log(replace(spec, dataset=ds), "ridge · loan amount")
+    return replace(spec, dataset=replace(ds, name="German Credit: loan amount (regression)"))
+
+
+@pytest.fixture
+def loan_amount_run(loan_amount_spec):
+    """The ridge regression of :func:`loan_amount_spec` trained for real and logged as a
+    worker does (intervals, predictions, bundle)."""
+    return train_and_log(loan_amount_spec, "ridge · loan amount")
 
 
 @pytest.fixture

@@ -25,6 +25,8 @@ class SplitSpec:
         seed: random seed of the shuffle.
         group_col: rows sharing a value of this column (a customer, a patient) stay on one side.
         time_col: if set, an out-of-time split: oldest rows train, newest rows test.
+        stratify: keep the class balance (for a numeric target: its quintiles) alike on
+            every side; off: a plain random split.
     """
 
     train: float = 0.6
@@ -33,6 +35,7 @@ class SplitSpec:
     seed: int = 42
     group_col: str | None = None
     time_col: str | None = None
+    stratify: bool = True
 
     def check(self) -> None:
         """Raise :class:`SplitError` if the fractions are not positive and summing to 1."""
@@ -113,12 +116,13 @@ def make_split(frame: pd.DataFrame, y: np.ndarray, spec: SplitSpec) -> Split:
     else:
         try:
             rest, test = train_test_split(
-                idx, test_size=spec.test, stratify=y, random_state=spec.seed
+                idx, test_size=spec.test, stratify=y if spec.stratify else None,
+                random_state=spec.seed,
             )
             tr, va = train_test_split(
                 rest,
                 test_size=spec.val / (spec.train + spec.val),
-                stratify=y[rest],
+                stratify=y[rest] if spec.stratify else None,
                 random_state=spec.seed,
             )
         except ValueError as exc:

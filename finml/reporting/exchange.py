@@ -260,6 +260,8 @@ def import_run(data: bytes, store, name: str = "bundle", owner: str = "local") -
             target.write_bytes(content)
         model = load_bundle(root / "bundle")  # raises BundleError unless it loads safely
         task = model.meta["task"]
+        if task == "table" and record.params.get("task") == "multiclass":
+            task = "multiclass"  # a k-class table model: its bundle says "table"
         predictions = root / "predictions"
         for path in sorted(predictions.glob("*.parquet")) if predictions.is_dir() else ():
             _read_predictions(

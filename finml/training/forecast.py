@@ -7,7 +7,7 @@ on the test origins, with MASE scaled by the naive forecast's in-sample MAE."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -165,10 +165,12 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
 class Backtest:
     """A rolling-origin backtest: ``folds`` has one row per fold (``fold``, ``origins``,
     ``from`` / ``to`` dates of its targets, ``mase``, ``rmse``, ``mae``, ``naive_mase``);
-    ``stopped`` when a stop request ended it."""
+    ``forecasts`` the folds' forecasts in the long form of :func:`forecast_table` with a
+    ``fold`` column; ``stopped`` when a stop request ended it."""
 
     folds: pd.DataFrame
     stopped: bool = False
+    forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def summary(self) -> dict[str, float]:
         """``cv_<metric>_mean`` and ``cv_<metric>_sd`` over the folds."""
@@ -201,7 +203,7 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
             f"{k} backtest folds need more than {len(origins)} forecast origins before the "
             "test window; use fewer folds or a longer series."
         )
-    rows, stopped = [], False
+    rows, tables, stopped = [], [], False
     for i in range(1, k + 1):
         block = blocks[i]
         past = origins[origins <= block[0] - h]
@@ -229,9 +231,10 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
             "naive_mase": naive["mase"],
         }
         rows.append(row)
+        tables.append(forecast_table(series, block, pred, h).assign(fold=i))
         if hasattr(sink, "on_fold"):
             sink.on_fold(i, k, {key: row[key] for key in ("mase", "rmse", "mae", "naive_mase")})
-    return Backtest(pd.DataFrame(rows))
+    return Backtest(pd.DataFrame(rows), forecasts=pd.concat(tables, ignore_index=True))
 
 
 class _Quiet:

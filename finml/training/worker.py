@@ -73,6 +73,9 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     if result.cv is not None and not result.cv.folds.empty:
         store.log_frame(run_id, result.cv.folds, "cv/folds.parquet")
         store.log_metrics(run_id, result.cv.summary())
+        forecasts = getattr(result.cv, "forecasts", None)  # a forecast's backtest
+        if forecasts is not None and len(forecasts):
+            store.log_frame(run_id, forecasts, "cv/forecasts.parquet")
     if result.tuning is not None and not result.tuning.trials.empty:
         store.log_frame(run_id, result.tuning.trials, "tuning/trials.parquet")
         if result.tuning.best_params:

@@ -130,6 +130,8 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     assert board["ranked on"].iloc[0] == "test MASE (lower is better)"
     evaluate = open_app("evaluate", {"run": run_id})
     assert evaluate.dataframe[1].value["fold"].tolist() == [1, 2]
+    titles = " ".join(c.proto.spec for c in evaluate.get("plotly_chart"))
+    assert "Backtest fold 2: actual and 1-step-ahead forecasts" in titles
 
 
 def test_a_forecast_run_exports_and_imports(macro_forecast_run):

@@ -26,20 +26,25 @@ def test_a_three_class_target_opens_as_multiclass_and_can_be_used(german):
     assert any("(3 classes)" in shown(s) for s in at.success)
 
 
-def test_evaluate_and_predict_a_multiclass_run(german):
+def _housing_run(german, positive: str) -> str:
+    """A logistic regression of housing (3 classes) trained and logged as a worker does."""
     from dataclasses import replace
 
     from finml.data.staging import stage_frame
     from tests.conftest import table_spec, train_and_log
 
-    spec = table_spec(german, "logreg", "housing", "for free", drop=("creditability",))
+    spec = table_spec(german, "logreg", "housing", positive, drop=("creditability",))
     ds = replace(
         spec.dataset,
         dataset_id=stage_frame(german),
         task="multiclass",
         classes=("for free", "own", "rent"),
     )
-    train_and_log(replace(spec, dataset=ds), "logreg · housing")
+    return train_and_log(replace(spec, dataset=ds), "logreg · housing")
+
+
+def test_evaluate_and_predict_a_multiclass_run(german):
+    _housing_run(german, "for free")
     at = open_app("evaluate")
     assert not at.exception, at.exception
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
@@ -57,3 +62,14 @@ def test_evaluate_and_predict_a_multiclass_run(german):
     out = at.dataframe[0].value
     assert len(out) == 25 and set(out["predicted class"]) <= {"for free", "own", "rent"}
     assert {"p(for free)", "p(own)", "p(rent)"} <= set(out.columns)
+
+
+def test_a_multiclass_run_exports_and_imports_as_multiclass(german):
+    from finml.reporting.exchange import export_run, import_run
+    from finml.store import RunStore
+
+    run_id = _housing_run(german, "rent")
+    store = RunStore()
+    copy = import_run(export_run(store, run_id), store, "housing.zip", "local")
+    params = store.get_run(copy).params
+    assert params["task"] == "multiclass" and params["classes"] == "for free,own,rent"

@@ -20,7 +20,10 @@ def test_the_regression_demo_opens_as_a_regression_and_can_be_used():
     assert not at.error and not at.exception
     report = at.table[0].value
     assert {"target mean", "target sd"} <= set(report.columns)
+    at.toggle(key="stratify").set_value(False).run()
+    assert at.table[0].value["target mean"].tolist() != report["target mean"].tolist()
     at.button(key="use_dataset").click().run()
+    assert at.session_state["dataset"].split.stratify is False
     ds = at.session_state["dataset"]
     assert (ds.task, ds.target, ds.positive) == ("regression", "credit_amount", "")
     assert "creditability" not in (*ds.numeric, *ds.categorical)  # left out: a leak
@@ -44,14 +47,9 @@ def test_a_bad_regression_target_shows_its_message(case):
     assert not [b for b in at.button if b.key == "use_dataset"]
 
 
-def test_train_offers_the_regressors_and_no_class_weights(loan_amount_run):
-    import json
-
-    from finml.training.spec import RunSpec
-
-    spec = RunSpec.from_json(json.dumps(RunStore().read_json(loan_amount_run, "spec.json")))
+def test_train_offers_the_regressors_and_no_class_weights(loan_amount_spec):
     at = open_app("train")
-    at.session_state["dataset"] = spec.dataset
+    at.session_state["dataset"] = loan_amount_spec.dataset
     at.run()
     assert at.selectbox(key="model").options == [
         "Ridge regression (scikit-learn)",
@@ -61,7 +59,7 @@ def test_train_offers_the_regressors_and_no_class_weights(loan_amount_run):
     assert not [t for t in at.toggle if t.key in ("class_weights", "use_cv", "tune")]
 
 
-def test_evaluate_shows_metrics_with_cis_coverage_and_charts(loan_amount_run):
+def test_evaluate_predict_and_runs_read_a_regression_run(loan_amount_run, german):
     at = open_app("evaluate")
     assert not at.exception, at.exception
     metrics = at.dataframe[0].value.set_index("metric")
@@ -85,8 +83,7 @@ def test_evaluate_shows_metrics_with_cis_coverage_and_charts(loan_amount_run):
     page = at.session_state["report"][1].decode()
     assert "Prediction intervals" in page and "Mean baseline" in page
 
-
-def test_predict_gives_values_with_intervals(loan_amount_run, german):
+    # Predict: values with intervals
     at = open_app("predict")
     rows = german.head(20).drop(columns="credit_amount").to_csv(index=False).encode()
     at.file_uploader(key="rows").set_value(("loans.csv", rows, "text/csv")).run()
@@ -99,8 +96,7 @@ def test_predict_gives_values_with_intervals(loan_amount_run, german):
     assert ((wider["upper"] - wider["lower"]) > (out["upper"] - out["lower"])).all()
     assert at.dataframe[1].value["variable"].iloc[0] == "score"
 
-
-def test_runs_ranks_a_regression_run_on_test_r2(loan_amount_run):
+    # Runs: ranked on test R²
     at = open_app("runs")
     assert not at.exception, at.exception
     board = at.dataframe[0].value
@@ -108,15 +104,11 @@ def test_runs_ranks_a_regression_run_on_test_r2(loan_amount_run):
     assert row["ranked on"] == "test R²" and row["test R²"] > 0.3
 
 
-def test_a_regression_run_from_the_form_trains_in_a_worker_live(loan_amount_run, reap):
-    import json
-
-    from finml.training.spec import RunSpec
+def test_a_regression_run_from_the_form_trains_in_a_worker_live(loan_amount_spec, reap):
     from tests.conftest import wait_for
 
-    spec = RunSpec.from_json(json.dumps(RunStore().read_json(loan_amount_run, "spec.json")))
     at = open_app("train")
-    at.session_state["dataset"] = spec.dataset
+    at.session_state["dataset"] = loan_amount_spec.dataset
     at.run()
     at.selectbox(key="model").set_value("hgb_reg").run()
     at.number_input(key="hgb_reg.max_iter").set_value(60)

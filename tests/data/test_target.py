@@ -64,7 +64,7 @@ def test_a_missing_regression_target_names_the_first_row():
 def test_the_task_is_inferred_from_the_target(german):
     assert target.infer_task(german["credit_amount"]) == "regression"
     assert target.infer_task(german["creditability"]) == "binary"
-    assert target.infer_task(german["number_of_existing_credits_at_this_bank"]) == "binary"
+    assert target.infer_task(german["number_of_existing_credits_at_this_bank"]) == "multiclass"
     assert target.infer_task(pd.Series(["a", "b"] * 30)) == "binary"
 
 

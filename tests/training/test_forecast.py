@@ -163,14 +163,15 @@ def test_ridge_beats_naive_and_the_intervals_cover(macro):
     )
 
 
-@pytest.mark.slow
-def test_the_lstm_beats_the_naive_forecast_on_the_demo(macro):
+def test_boosting_beats_the_naive_forecast_on_the_demo(macro):
+    """The issue's quality bar (MASE < 1 on the demo for the best deep or boosted model),
+    with boosting: 0.4 s here. The LSTM (MASE 0.88, bench/bench_targets.py) is trained by
+    the browser test; the networks' live curves are checked just below."""
     sink = ListSink()
-    result = run_forecast(forecast_spec("lstm_seq"), macro, sink)
+    result = run_forecast(forecast_spec("hgb_lags"), macro, sink)
     m = result.test_metrics
     assert m["mase"] < 1 and m["mase"] < m["naive_mase"], m
-    history = sink.history()
-    assert history[["loss", "val_loss", "val_rmse"]].notna().all(axis=None)
+    assert sink.history()[["loss", "val_loss"]].notna().all(axis=None)
 
 
 def test_a_stop_request_ends_a_network_early(macro):
@@ -181,8 +182,11 @@ def test_a_stop_request_ends_a_network_early(macro):
         return calls["n"] > 40
 
     spec = forecast_spec("gru_seq", epochs=500, patience=500)
-    result = run_forecast(spec, macro, ListSink(), stop_soon)
+    sink = ListSink()
+    result = run_forecast(spec, macro, sink, stop_soon)
     assert result.status == "stopped" and 0 < result.steps < 500
+    history = sink.history()  # a network's live curves: loss, val loss, val RMSE
+    assert history[["loss", "val_loss", "val_rmse"]].notna().all(axis=None)
 
 
 def test_a_classifier_is_refused_for_a_forecast(macro):
@@ -201,6 +205,9 @@ def test_a_rolling_origin_backtest_refits_each_fold_on_its_past_only(macro):
     assert (folds["from"] < folds["to"]).all() and folds["to"].is_monotonic_increasing
     assert folds["to"].iloc[-1] < str(result.test_predictions["date"].min().date())
     assert (folds["mase"] > 0).all() and set(result.cv.summary()) >= {"cv_mase_mean", "cv_mase_sd"}
+    forecasts = result.cv.forecasts
+    assert sorted(forecasts["fold"].unique()) == [1, 2, 3] and set(forecasts["step"]) == {1, 2}
+    assert forecasts["y_true"].notna().all()
     # values after fold 1's last target change later folds, never fold 1
     later = macro.copy()
     cut = later.index[pd.to_datetime(later["date"]) > pd.Timestamp(folds["to"].iloc[0])]

@@ -26,11 +26,12 @@ def regression_spec(frame, model: str, drop=(), **kw):
 
 @pytest.mark.parametrize(
     ("model", "params"),
-    [("ridge", {}), ("hgb_reg", {"max_iter": 150}), ("mlp_reg", {"epochs": 40})],
+    [("ridge", {}), ("hgb_reg", {"max_iter": 150}), ("mlp_reg", {"epochs": 25, "batch_size": 64})],
 )
 def test_each_regressor_beats_the_mean_baseline_on_the_test_split(model, params, german):
     sink = ListSink()
-    result = run_regression(regression_spec(german, model, params=params), german, sink)
+    spec = regression_spec(german, model, params=params)
+    result = run_regression(spec, german, sink, explain=model == "ridge")
     m = result.test_metrics
     assert result.status == "finished"
     # the amount follows the loan's duration: every model explains a good part of it
@@ -47,6 +48,8 @@ def test_each_regressor_beats_the_mean_baseline_on_the_test_split(model, params,
     assert history["val_rmse"].dropna().iloc[-1] > 0
     q = result.model.intervals
     assert 0 < q["0.8"] < q["0.9"] < q["0.95"]
+    if model == "ridge":  # permutation importance: the RMSE rise, duration first
+        assert result.importance["feature"].iloc[0] == "duration_in_month"
 
 
 def test_the_target_transform_is_fitted_on_the_training_split_only(german):
@@ -102,3 +105,27 @@ def test_an_out_of_time_split_gives_mase(german):
     result = run_regression(spec, frame, ListSink())
     assert result.split.train.max() < result.split.test.min()  # oldest train, newest test
     assert 0 < result.test_metrics["mase"] < 2
+
+
+def test_the_quintile_stratification_can_be_turned_off(german):
+    from finml.data.split import SplitSpec
+
+    plain = regression_spec(german, "ridge")
+    plain = replace_split(plain, SplitSpec(stratify=False))
+    a = run_regression(plain, german, ListSink(), explain=False)
+    b = run_regression(regression_spec(german, "ridge"), german, ListSink(), explain=False)
+    assert not np.array_equal(a.split.test, b.split.test)
+    y = german["credit_amount"].to_numpy(float)
+    # stratified: every side's quintile shares are within a row of 20%
+    from finml.data.target import quantile_strata
+
+    strata = quantile_strata(y)
+    shares = np.bincount(strata[b.split.test], minlength=5) / len(b.split.test)
+    assert np.abs(shares - 0.2).max() <= 0.01
+    assert a.test_metrics["r2"] > 0.2
+
+
+def replace_split(spec, split):
+    from dataclasses import replace
+
+    return replace(spec, dataset=replace(spec.dataset, split=split))
