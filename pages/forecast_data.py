@@ -1,5 +1,7 @@
-"""Data page, forecasting: the date column, horizon and test window; the series checked
-(dates parse, no duplicates, regular steps) and drawn with its chronological segments."""
+"""Data page, forecasting: the date column, horizon and test window, an optional entity
+column (a panel of series) and exogenous columns; the series checked (dates parse, no
+duplicates within an entity, regular steps, every entity on every date) and drawn with its
+chronological segments."""
 
 import streamlit as st
 
@@ -15,7 +17,7 @@ from pages.common import dataset_ready, show_error, text
 
 def render(frame, table_schema, target_col: str, settings, defaults=None) -> None:
     """The forecasting part of the Data page for target ``target_col``; ``defaults`` is a
-    demo's (date column, horizon)."""
+    demo's (date column, horizon, entity column or "")."""
     dates = table_schema.names("date")
     if not dates:
         st.error(
@@ -23,7 +25,7 @@ def render(frame, table_schema, target_col: str, settings, defaults=None) -> Non
             "Add a date column (one row per period) to forecast."
         )
         st.stop()
-    date_default, horizon_default = defaults or (dates[0], 1)
+    date_default, horizon_default, entity_default = defaults or (dates[0], 1, "")
     c1, c2, c3, c4 = st.columns(4)
     date_col = c1.selectbox(
         "Date column", dates, index=dates.index(date_default), key="series_date"
@@ -33,19 +35,47 @@ def render(frame, table_schema, target_col: str, settings, defaults=None) -> Non
     )
     val_pct = c3.number_input("Validation %", 5, 50, 15, step=5, key="series_val")
     test_pct = c4.number_input("Test %", 5, 50, 15, step=5, key="series_test")
+    e1, e2 = st.columns(2)
+    kinds = ("categorical", "id", "numeric")
+    others = [c for c in table_schema.names(*kinds) if c not in (target_col, date_col)]
+    entity_col = e1.selectbox(
+        "Entity column (optional: one series per entity)",
+        ["(none)", *others],
+        index=others.index(entity_default) + 1 if entity_default in others else 0,
+        key="series_entity",
+        help="A panel: one global model learns from every entity's series, each in units "
+        "of its own typical change.",
+    )
+    entity_col = "" if entity_col == "(none)" else entity_col
+    numeric = [c for c in table_schema.names("numeric") if c not in (target_col, entity_col)]
+    exog = e2.multiselect(
+        "Exogenous columns (optional)",
+        numeric,
+        key="series_exog",
+        help="Their past changes join the inputs; only values up to each forecast origin "
+        "are read, so they need not be known in advance.",
+    )
     try:
-        series = load_series(frame, SeriesSpec(date_col, target_col, int(horizon)))
-        seg = chronological_split(len(series.y), int(horizon), 1, val_pct / 100, test_pct / 100)
+        spec = SeriesSpec(date_col, target_col, int(horizon), 1, 0, entity_col, tuple(exog))
+        series = load_series(frame, spec)
+        seg = chronological_split(
+            series.n, int(horizon), 1, val_pct / 100, test_pct / 100, len(series.entities)
+        )
     except FinmlError as exc:
         show_error(exc)
         st.stop()
+    panel = f"{len(series.entities)} entities × " if entity_col else ""
     st.caption(
-        f"{len(series.y)} periods, frequency {series.freq}, season length {series.season}. "
+        f"{panel}{series.n} periods, frequency {series.freq}, season length {series.season}. "
         f"Train, validation and test follow in time, with a gap of {int(horizon)} period(s) "
         "before validation and before test, so no target of one is a target of the next."
     )
+    shown = 0
+    if entity_col:
+        names = list(series.entities)
+        shown = names.index(st.selectbox("Entity shown", names, key="series_entity_shown"))
     st.plotly_chart(
-        regression_charts.series_segments(series.dates, series.y, seg, target_col),
+        regression_charts.series_segments(series.dates, series.values[shown], seg, target_col),
         width="stretch",
     )
     st.table(segment_report(seg, series).set_index("split"))
@@ -63,9 +93,14 @@ def render(frame, table_schema, target_col: str, settings, defaults=None) -> Non
             split=split,
             task="forecast",
             horizon=int(horizon),
+            entity_col=entity_col,
+            exog=tuple(exog),
         )
         save_dataset_spec(st.session_state.dataset, settings)
     ds = st.session_state.get("dataset")
     if ds is not None and getattr(ds, "task", "") == "forecast":
-        message = f"Ready: {ds.name}, forecast {ds.target!r} {ds.horizon} step(s) ahead."
+        message = f"Ready: {ds.name}, forecast {ds.target!r} {ds.horizon} step(s) ahead"
+        if ds.entity_col:
+            message += f" for each {ds.entity_col!r}"
+        message += f", with {', '.join(ds.exog)}." if ds.exog else "."
         dataset_ready(text(message), ds)

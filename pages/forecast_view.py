@@ -1,6 +1,7 @@
 """Evaluate, forecasting runs: the model against the naive, seasonal naive and ETS
-baselines on MASE with bootstrap CIs, errors and interval coverage by step ahead, and
-actual against forecast over time with the interval band. From stored predictions only."""
+baselines on MASE with bootstrap CIs, errors and interval coverage by step ahead (and by
+entity for a panel), and actual against forecast over time with the interval band, per
+entity and per backtest fold. From stored predictions only."""
 
 import contextlib
 
@@ -8,16 +9,24 @@ import streamlit as st
 
 from finml.errors import FinmlError
 from finml.evaluation import regression
-from finml.evaluation.forecast import actuals, by_step, leaderboard, step_forecasts
+from finml.evaluation.forecast import (
+    actuals,
+    by_entity,
+    by_step,
+    entities,
+    for_entity,
+    leaderboard,
+    step_forecasts,
+)
 from finml.reporting import regression_charts
 from pages import common
 
 
-def fold_view(forecasts) -> None:
-    """Actual against the one-step-ahead forecasts of one backtest fold."""
+def fold_view(forecasts, entity) -> None:
+    """Actual against the one-step-ahead forecasts of one backtest fold (of ``entity``)."""
     folds = sorted(int(f) for f in forecasts["fold"].unique())
     fold = st.select_slider("Backtest fold shown", folds, value=folds[-1], key="fc_fold")
-    part = forecasts[forecasts["fold"] == fold]
+    part = for_entity(forecasts[forecasts["fold"] == fold], entity)
     shown = step_forecasts(part, {}, 1)
     title = f"Backtest fold {fold}: actual and 1-step-ahead forecasts"
     st.plotly_chart(
@@ -32,6 +41,12 @@ def render(run, test, store) -> None:
     with contextlib.suppress(FinmlError):
         intervals = store.read_json(run.run_id, "intervals.json")
     scale = regression.mase_scale(run.metrics)
+    names = entities(test)
+    entity = None
+    if names:
+        entity = st.selectbox(
+            f"Entity shown in the charts ({len(names)} series)", names, key="fc_entity"
+        )
     st.subheader("The model against the baselines (test origins)")
     board = common.memo((run.run_id, "forecast_board"), lambda: leaderboard(test, scale))
     st.dataframe(board.round(4), hide_index=True, width="stretch")
@@ -40,7 +55,16 @@ def render(run, test, store) -> None:
         "training segment (below 1: better than a naive forecast made one step ahead). CIs: "
         "paired bootstrap over the test forecasts (forecasts from nearby origins are "
         "correlated, so read them as a lower bound on the uncertainty)."
+        + (
+            f" A panel of {len(names)} series: MASE is the mean of the entities' MASEs, "
+            "each scaled by its own training naive MAE; RMSE and MAE pool the entities."
+            if names
+            else ""
+        )
     )
+    if names:
+        st.subheader("By entity (worst first)")
+        st.dataframe(by_entity(test).round(4), hide_index=True, width="stretch")
     folds = None
     with contextlib.suppress(FinmlError):
         folds = store.read_frame(run.run_id, "cv/folds.parquet")
@@ -55,14 +79,16 @@ def render(run, test, store) -> None:
                 "forecast its own block; the test window took no part."
             )
         with contextlib.suppress(FinmlError):
-            fold_view(store.read_frame(run.run_id, "cv/forecasts.parquet"))
+            fold_view(store.read_frame(run.run_id, "cv/forecasts.parquet"), entity)
     st.subheader("By step ahead")
     st.dataframe(by_step(test, intervals).round(4), hide_index=True, width="stretch")
     h = int(test["step"].max())
     step = st.select_slider("Step ahead shown", list(range(1, h + 1)), value=1, key="fc_step")
-    shown = step_forecasts(test, intervals, step)
-    history = actuals(test)
-    title = f"Actual and {step}-step-ahead forecasts (test segment), 90% interval"
+    own = for_entity(test, entity)
+    shown = step_forecasts(own, intervals, step)
+    history = actuals(own)
+    of = f"{entity}: " if entity is not None else ""
+    title = f"{of}actual and {step}-step-ahead forecasts (test segment), 90% interval"
     st.plotly_chart(
         regression_charts.forecast_chart(history["date"], history["y_true"], shown, title),
         width="stretch",

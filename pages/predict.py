@@ -80,9 +80,15 @@ def predict_forecast(run, model):
     from finml.reporting.regression_charts import forecast_chart
 
     date_col, target = run.params.get("time_col", ""), run.params.get("target", "")
+    entity_col = run.params.get("entity_col", "")
+    needs = [f"its date column {date_col!r}"]
+    if entity_col:
+        needs.append(f"the entity column {entity_col!r} (one series per entity)")
+    if model.exog:
+        needs.append(f"the exogenous columns {', '.join(map(repr, model.exog))}")
     st.caption(
-        f"Upload the history of {common.text(repr(target))} with its date column "
-        f"{common.text(repr(date_col))}, one row per period; the model forecasts the next "
+        f"Upload the history of {common.text(repr(target))} with "
+        f"{common.text('; '.join(needs))}, one row per period; the model forecasts the next "
         f"{model.horizon} period(s)."
     )
     level = st.select_slider(
@@ -94,14 +100,18 @@ def predict_forecast(run, model):
     )
     frame = uploaded_rows()
     try:
-        forecasts, history = extend_series(model, frame, date_col, target, float(level))
+        forecasts, history = extend_series(model, frame, date_col, target, float(level), entity_col)
     except FinmlError as exc:
         common.show_error(exc)
         st.stop()
-    title = f"{target}: history and the next {model.horizon} period(s)"
-    st.plotly_chart(
-        forecast_chart(history["date"], history["y"], forecasts, title), width="stretch"
-    )
+    shown, past, of = forecasts, history, ""
+    if entity_col:
+        names = sorted(forecasts["entity"].unique())
+        entity = st.selectbox("Entity shown", names, key="predict_entity")
+        shown = forecasts[forecasts["entity"] == entity]
+        past, of = history[history["entity"] == entity], f" ({entity})"
+    title = f"{target}{of}: history and the next {model.horizon} period(s)"
+    st.plotly_chart(forecast_chart(past["date"], past["y"], shown, title), width="stretch")
     st.dataframe(forecasts, hide_index=True, width="stretch")
     st.download_button("Download as CSV", to_csv_bytes(forecasts), "forecast.csv", "text/csv")
 

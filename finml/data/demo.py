@@ -29,10 +29,11 @@ DEMOS = {
 }
 
 #: Demos read from a registry package rather than a file: name -> (loader, target,
-#: description). The loader returns the table; it goes through the same reader as uploads.
+#: description). The loader (a function of this module) returns the table; it goes through
+#: the same reader as uploads.
 PACKAGED = {
     "US macroeconomic series (forecasting)": (
-        "statsmodels.datasets.macrodata",
+        "macro_frame",
         "realcons",
         "US quarterly macroeconomic data 1959 Q1 to 2009 Q3 (203 quarters): real GDP, "
         "consumption, investment, inflation, unemployment, ... Forecast real personal "
@@ -40,12 +41,27 @@ PACKAGED = {
         "statsmodels package (statsmodels.datasets.macrodata; U.S. Bureau of Economic "
         "Analysis, Bureau of Labor Statistics and Federal Reserve data, public domain).",
     ),
+    "US macroeconomic panel (forecasting per series)": (
+        "macro_panel_frame",
+        "value",
+        "The same quarters as a panel of five series in long form (one row per series and "
+        "quarter): real GDP, consumption, investment, government spending and disposable "
+        "income, billions of chained 2005 dollars, of very different sizes. One global model "
+        "forecasts each of them one quarter ahead, each in units of its own typical change. "
+        "Source: statsmodels.datasets.macrodata (public domain).",
+    ),
 }
 
 #: The task a demo opens with when it is not the one its target suggests.
-DEMO_TASKS = {"US macroeconomic series (forecasting)": "forecast"}
-#: Date column and horizon a forecasting demo opens with.
-DEMO_SERIES = {"US macroeconomic series (forecasting)": ("date", 1)}
+DEMO_TASKS = {name: "forecast" for name in PACKAGED}
+#: Date column, horizon and entity column ("" for one series) a forecasting demo opens with.
+DEMO_SERIES = {
+    "US macroeconomic series (forecasting)": ("date", 1, ""),
+    "US macroeconomic panel (forecasting per series)": ("date", 1, "series"),
+}
+
+#: The series of the panel demo (macrodata's real aggregates).
+PANEL_SERIES = ("realgdp", "realcons", "realinv", "realgovt", "realdpi")
 
 
 def demo_names() -> list[str]:
@@ -60,7 +76,7 @@ def demo_about(name: str) -> tuple[str, str, str]:
         KeyError: no such demo.
     """
     if name in PACKAGED:
-        return "macrodata.csv", PACKAGED[name][1], PACKAGED[name][2]
+        return f"{PACKAGED[name][0]}.csv", PACKAGED[name][1], PACKAGED[name][2]
     filename, target, _, about = DEMOS[name]
     return filename, target, about
 
@@ -76,7 +92,7 @@ def demo_bytes(name: str) -> bytes:
         KeyError: no such demo.
     """
     if name in PACKAGED:
-        return macro_frame().to_csv(index=False).encode()
+        return globals()[PACKAGED[name][0]]().to_csv(index=False).encode()
     filename = DEMOS[name][0]
     return resources.files("finml.data.builtin").joinpath(filename).read_bytes()
 
@@ -93,6 +109,13 @@ def macro_frame() -> pd.DataFrame:
     return pd.concat(
         [pd.DataFrame({"date": quarters.to_timestamp().strftime("%Y-%m-%d")}), data], axis=1
     )
+
+
+def macro_panel_frame() -> pd.DataFrame:
+    """The panel demo: :data:`PANEL_SERIES` of :func:`macro_frame` in long form, columns
+    ``date``, ``series``, ``value`` (5 x 203 rows)."""
+    wide = macro_frame()[["date", *PANEL_SERIES]]
+    return wide.melt(id_vars="date", var_name="series", value_name="value")
 
 
 def demo_frame(name: str) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from finml.data.target import validate_regression_target
-from finml.errors import SplitError, TargetError
+from finml.errors import DataError, SplitError, TargetError
 
 #: Season length of each pandas frequency prefix (quarterly, monthly, weekly, daily,
 #: business-daily, hourly).
@@ -30,11 +30,15 @@ class SeriesSpec:
     """What to forecast.
 
     Attributes:
-        date_col: the date column (one row per period, regular steps).
+        date_col: the date column (one row per period, and per entity, regular steps).
         target: the numeric column to forecast.
         horizon: steps ahead (h >= 1).
         lags: past changes each window holds (p >= 1).
         season: season length in steps (1: none); 0 infers it from the dates.
+        entity_col: the id column of a panel (several series, e.g. one per branch or
+            portfolio), or ``""`` for one series.
+        exog: exogenous numeric columns whose past changes the models also read (only values
+            up to each origin are used, so they need not be known in advance).
     """
 
     date_col: str
@@ -42,24 +46,59 @@ class SeriesSpec:
     horizon: int = 4
     lags: int = 8
     season: int = 0
+    entity_col: str = ""
+    exog: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Series:
-    """A checked series: its values and dates in order, its frequency and season length."""
+    """A checked series or balanced panel, in date order.
 
-    y: np.ndarray
+    Attributes:
+        values: the target, float64 (E, n): one row per entity (E = 1 for one series).
+        dates: the n common dates.
+        freq: pandas frequency of the dates.
+        season: season length in steps.
+        entities: the E entity names (``("",)`` for one series).
+        exog: the exogenous columns, float64 (E, n, X), X >= 0.
+        exog_names: their X names.
+    """
+
+    values: np.ndarray
     dates: pd.DatetimeIndex
     freq: str
     season: int
+    entities: tuple[str, ...] = ("",)
+    exog: np.ndarray | None = None
+    exog_names: tuple[str, ...] = ()
+
+    @property
+    def y(self) -> np.ndarray:
+        """The values of a single series, float64 (n,).
+
+        Raises:
+            ValueError: a panel of several entities.
+        """
+        if len(self.values) != 1:
+            raise ValueError("A panel has one series per entity; read `values` instead.")
+        return self.values[0]
+
+    @property
+    def n(self) -> int:
+        """Periods per entity."""
+        return self.values.shape[1]
+
+
+#: Most entities (series) one panel may hold.
+MAX_ENTITIES = 1000
 
 
 def load_series(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
-    """Check a table as a series and return it in date order.
+    """Check a table as a series (or a balanced panel) and return it in date order.
 
     Args:
-        frame: the table, one row per period.
-        spec: the date column, target and horizon.
+        frame: the table, one row per period (per entity with ``spec.entity_col``).
+        spec: the date column, target, horizon, entity column and exogenous columns.
 
     Returns:
         Series.
@@ -67,8 +106,12 @@ def load_series(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
     Raises:
         TargetError: the target is missing, text, infinite or constant, or the horizon is
             not a whole number from 1 up.
-        SplitError: the date column is missing, does not parse (first bad row named), has
-            duplicate dates, or irregular steps (the missing dates listed, with how to fix).
+        SplitError: the date or entity column is missing, a date does not parse (first bad
+            row named), duplicate dates (within an entity), irregular steps (the missing
+            dates listed, with how to fix), or entities on different dates (the entity and
+            its missing dates named).
+        DataError: an exogenous column that is missing, the target itself, or not a finite
+            number on every row (the row named).
     """
     if spec.horizon < 1:
         raise TargetError(f"The horizon must be 1 step or more; got {spec.horizon}.")
@@ -83,20 +126,101 @@ def load_series(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
             f"dates (first {str(frame[spec.date_col].iloc[first])[:30]!r} at data row "
             f"{first + 1}). Fix them, or choose another date column."
         )
-    dup = dates.duplicated(keep=False).to_numpy()
-    if dup.any():
-        first = int(np.flatnonzero(dup)[0])
-        raise SplitError(
-            f"The date column {spec.date_col!r} has {int(dates.duplicated().sum())} duplicate "
-            f"dates (first {dates.iloc[first].date()} at data row {first + 1}). A series has "
-            "one row per period: aggregate the duplicates first."
-        )
-    order = np.argsort(dates.to_numpy(), kind="stable")
-    y = validate_regression_target(frame.iloc[order], spec.target)
-    index = pd.DatetimeIndex(dates.to_numpy()[order])
+    ids = _entity_ids(frame, spec.entity_col)
+    _no_duplicates(dates, ids, spec)
+    order = np.lexsort((dates.to_numpy(), ids))
+    entities = tuple(dict.fromkeys(ids[order]).keys()) if spec.entity_col else ("",)
+    index = pd.DatetimeIndex(np.unique(dates.to_numpy()))
+    n = len(index)
+    if spec.entity_col:
+        _balanced(dates, ids, entities, index, spec.entity_col)
+    y = validate_regression_target(frame, spec.target)
+    exog = np.zeros((len(frame), len(spec.exog)))
+    for j, col in enumerate(spec.exog):
+        exog[:, j] = _exog_values(frame, col, spec.target)
     freq = _regular_frequency(index, spec.date_col)
     season = spec.season or SEASONS.get(freq.lstrip("0123456789")[:1], 1)
-    return Series(y=y, dates=index, freq=freq, season=season)
+    e = len(entities)
+    return Series(
+        values=y[order].reshape(e, n),
+        dates=index,
+        freq=freq,
+        season=season,
+        entities=entities,
+        exog=exog[order].reshape(e, n, len(spec.exog)),
+        exog_names=tuple(spec.exog),
+    )
+
+
+def _entity_ids(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """Each row's entity as text (all ``""`` without an entity column)."""
+    if not col:
+        return np.full(len(frame), "", dtype=object)
+    if col not in frame.columns:
+        raise SplitError(f"The entity column {col!r} is not in the data.")
+    missing = frame[col].isna().to_numpy()
+    if missing.any():
+        raise SplitError(
+            f"The entity column {col!r} is empty on {int(missing.sum())} rows (first at data "
+            f"row {int(np.flatnonzero(missing)[0]) + 1}). Fill them in or drop those rows."
+        )
+    ids = frame[col].astype(str).to_numpy(dtype=object)
+    count = len(set(ids))
+    if count > MAX_ENTITIES:
+        raise SplitError(
+            f"The entity column {col!r} has {count} distinct values; a panel may hold at most "
+            f"{MAX_ENTITIES} series. Is it really an id of series (not of rows)?"
+        )
+    return ids
+
+
+def _no_duplicates(dates: pd.Series, ids: np.ndarray, spec: SeriesSpec) -> None:
+    keys = pd.DataFrame({"id": ids, "date": dates.to_numpy()})
+    dup = keys.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    first = int(np.flatnonzero(dup)[0])
+    where = f" within entity {ids[first]!r}" if spec.entity_col else ""
+    per = "entity and period" if spec.entity_col else "period"
+    raise SplitError(
+        f"The date column {spec.date_col!r} has {int(keys.duplicated().sum())} duplicate "
+        f"dates{where} (first {dates.iloc[first].date()} at data row {first + 1}). A series "
+        f"has one row per {per}: aggregate the duplicates first."
+    )
+
+
+def _balanced(dates, ids, entities, index: pd.DatetimeIndex, col: str) -> None:
+    """Every entity on every date of the panel; else a SplitError naming one that is not."""
+    for name in entities:
+        own = pd.DatetimeIndex(dates.to_numpy()[ids == name])
+        if len(own) < len(index):
+            missing = index.difference(own)
+            listed = ", ".join(str(d.date()) for d in missing[:5])
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise SplitError(
+                f"Entity {name!r} (column {col!r}) has no row for {len(missing)} date(s) that "
+                f"other entities have ({listed}{more}). Every entity needs a row on every "
+                "date: fill those periods in, or drop that entity."
+            )
+
+
+def _exog_values(frame: pd.DataFrame, col: str, target: str) -> np.ndarray:
+    """An exogenous column as float64 (n,); a DataError says what is wrong and where."""
+    if col not in frame.columns or col == target:
+        raise DataError(
+            f"The exogenous column {col!r} is "
+            + ("the target itself." if col == target else "not in the data.")
+        )
+    values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"The exogenous column {col!r} is not a finite number on {int(bad.sum())} rows "
+            f"(first {str(frame[col].iloc[first])[:30]!r} at data row {first + 1}). Fill those "
+            "cells in or leave the column out."
+        )
+    return values
 
 
 def _regular_frequency(index: pd.DatetimeIndex, col: str) -> str:
@@ -145,7 +269,7 @@ class SeriesSplit:
 
 
 def chronological_split(
-    n: int, horizon: int, lags: int, val: float = 0.15, test: float = 0.15
+    n: int, horizon: int, lags: int, val: float = 0.15, test: float = 0.15, entities: int = 1
 ) -> SeriesSplit:
     """Split ``n`` periods into train, validation and test in time order, with a gap of
     ``horizon`` periods before validation and before test.
@@ -156,6 +280,7 @@ def chronological_split(
         lags: past changes per window (the first origin needs ``lags`` changes before it).
         val: share of periods for validation.
         test: share of periods for test.
+        entities: series in the panel (their training windows are pooled).
 
     Raises:
         SplitError: the horizon is longer than the test window, or too few training
@@ -172,7 +297,7 @@ def chronological_split(
     train_end = val_start - horizon
     split = SeriesSplit((0, train_end), (val_start, test_start - horizon), (test_start, n), horizon)
     first = lags  # the first origin with `lags` changes before it
-    usable = int((split.origins("train") >= first).sum())
+    usable = int((split.origins("train") >= first).sum()) * entities
     if usable < MIN_TRAIN_ORIGINS:
         raise SplitError(
             f"Only {usable} training windows remain for {n} periods with horizon {horizon} and "
@@ -200,26 +325,62 @@ def segment_report(seg: SeriesSplit, series: Series) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def windows(y: np.ndarray, origins: np.ndarray, lags: int, horizon: int):
-    """The inputs and targets at each origin: the last ``lags`` changes up to the origin
-    (``y[t-i] - y[t-i-1]``, oldest first) and the next ``horizon`` changes from the origin's
-    value (``y[t+k] - y[t]``, k = 1..h). Nothing after ``y[t]`` enters the inputs.
+def windows(
+    y: np.ndarray,
+    origins: np.ndarray,
+    lags: int,
+    horizon: int,
+    *,
+    scales: np.ndarray | None = None,
+    exog: np.ndarray | None = None,
+    rolling: bool = False,
+):
+    """The inputs and targets at each origin of each entity: the last ``lags`` changes up to
+    the origin (``y[t-i] - y[t-i-1]``, oldest first) and the next ``horizon`` changes from
+    the origin's value (``y[t+k] - y[t]``, k = 1..h), the target's changes divided by the
+    entity's scale. Nothing after ``y[t]`` enters the inputs.
 
     Args:
-        y: the series, float64 (n,).
+        y: the series, float64 (n,), or a panel (E, n).
         origins: positions t with ``t >= lags``; targets need ``t + horizon < n``.
         lags: p.
         horizon: h.
+        scales: each entity's scale of changes, float (E,) > 0 (default 1).
+        exog: exogenous columns, float64 (E, n, X); their last p changes join the inputs.
+        rolling: add the mean and the standard deviation of the last p (scaled) changes.
 
     Returns:
-        (x float64 (m, p), targets float64 (m, h) or ``None`` where an origin has fewer
-        than h future values).
+        (x float64 (E * m, p * (1 + X) [+ 2]), entity-major (entity e's origins are rows
+        ``e*m .. e*m + m - 1``), time-major within a row (lag i's channels together);
+        targets float64 (E * m, h), or ``None`` where an origin has fewer than h future
+        values).
     """
-    y = np.asarray(y, dtype=np.float64)
-    d = np.diff(y, prepend=np.nan)  # d[i] = y[i] - y[i-1]
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    e, n = y.shape
+    s = np.ones(e) if scales is None else np.asarray(scales, dtype=np.float64)
+    d = np.diff(y, axis=1, prepend=np.nan) / s[:, None]  # d[:, i] = y[:, i] - y[:, i-1]
+    channels = d[:, :, None]
+    if exog is not None and exog.shape[-1]:
+        channels = np.concatenate([channels, np.diff(exog, axis=1, prepend=np.nan)], axis=2)
     t = np.asarray(origins, dtype=np.int64)
-    x = d[t[:, None] + np.arange(-lags + 1, 1)[None, :]]
-    if (t + horizon >= len(y)).any():
+    pos = t[:, None] + np.arange(-lags + 1, 1)[None, :]  # (m, p)
+    x = channels[:, pos, :].reshape(e * len(t), -1)  # (E*m, p*c), time-major
+    if rolling:
+        own = d[:, pos].reshape(e * len(t), lags)
+        x = np.column_stack([x, own.mean(axis=1), own.std(axis=1)])
+    if (t + horizon >= n).any():
         return x, None
-    targets = y[t[:, None] + np.arange(1, horizon + 1)[None, :]] - y[t][:, None]
-    return x, targets
+    ahead = y[:, t[:, None] + np.arange(1, horizon + 1)[None, :]] - y[:, t][:, :, None]
+    return x, (ahead / s[:, None, None]).reshape(e * len(t), horizon)
+
+
+def naive_scales(values: np.ndarray, end: int) -> np.ndarray:
+    """Each entity's naive one-step MAE over its first ``end`` values (MASE's scale,
+    Hyndman & Koehler 2006), float64 (E,); a flat stretch gets 1.
+
+    Args:
+        values: the panel, float64 (E, n).
+        end: how many leading values to read (the training periods).
+    """
+    mae = np.mean(np.abs(np.diff(np.asarray(values)[:, :end], axis=1)), axis=1)
+    return np.where(mae > 0, mae, 1.0)

@@ -28,6 +28,8 @@ class DatasetSpec:
         horizon: steps ahead of a forecast (``"forecast"`` only).
         classes: the class names of a ``"multiclass"`` target (index i = class i);
             ``positive`` is then the class of the one-against-the-rest view.
+        entity_col: the id column of a forecast panel (one series per entity), or ``""``.
+        exog: the exogenous columns of a forecast (their past changes are inputs).
     """
 
     dataset_id: str
@@ -42,6 +44,8 @@ class DatasetSpec:
     task: str = "binary"
     horizon: int = 0
     classes: tuple[str, ...] = ()
+    entity_col: str = ""
+    exog: tuple[str, ...] = ()
 
     @property
     def class_labels(self) -> tuple[str, str]:
@@ -102,4 +106,5 @@ def dataset_spec_from_dict(raw: dict) -> DatasetSpec | ImageDatasetSpec:
         return ImageDatasetSpec(**raw)
     raw["numeric"], raw["categorical"] = tuple(raw["numeric"]), tuple(raw["categorical"])
     raw["classes"] = tuple(raw.get("classes", ()))
+    raw["exog"] = tuple(raw.get("exog", ()))
     return DatasetSpec(**raw)

@@ -1,5 +1,9 @@
 """Evaluation of forecasting runs from their stored test forecasts: the model against the
-baselines with bootstrap CIs, and errors and interval coverage by step ahead."""
+baselines with bootstrap CIs, and errors and interval coverage by step ahead and by entity.
+
+Test forecasts are long-form tables (:func:`finml.training.forecast.forecast_table`); runs
+from before panels lack the ``entity`` and ``scale`` columns: one series, intervals in the
+target's units, MASE's scale from the run's metrics."""
 
 from __future__ import annotations
 
@@ -16,6 +20,28 @@ FORECASTERS = {
 }
 
 
+def row_scales(test: pd.DataFrame, scale: float | None = 1.0):
+    """Each forecast's entity scale (the ``scale`` column), else ``scale`` for all."""
+    return test["scale"].to_numpy() if "scale" in test else scale
+
+
+def half_widths(test: pd.DataFrame, intervals: dict, level: str = "0.9"):
+    """Each forecast's interval half-width in the target's units, float (n,), or ``None``
+    when the run has no interval at ``level``."""
+    q = intervals.get(level)
+    if not q:
+        return None
+    return test["step"].map(lambda k: q[k - 1]).to_numpy() * row_scales(test)
+
+
+def entities(test: pd.DataFrame) -> list[str]:
+    """The entities of a panel's forecasts (``[]`` for one series)."""
+    if "entity" not in test:
+        return []
+    names = sorted(str(e) for e in test["entity"].unique())
+    return [] if names == [""] else names
+
+
 def leaderboard(test: pd.DataFrame, scale: float | None) -> pd.DataFrame:
     """MASE, RMSE and MAE of the model and each baseline with 95% bootstrap CIs (paired
     bootstrap over the forecasts, :func:`finml.evaluation.regression.regression_cis`, 500
@@ -24,13 +50,17 @@ def leaderboard(test: pd.DataFrame, scale: float | None) -> pd.DataFrame:
     Args:
         test: the long-form test forecasts (``y_true``, ``y_pred`` and a column per
             baseline, :func:`finml.training.forecast.forecast_table`).
-        scale: MASE's scale, or ``None`` (then sorted by RMSE).
+        scale: MASE's scale when the forecasts carry no ``scale`` column (older runs), or
+            ``None`` (then sorted by RMSE).
 
     Returns:
-        One row per forecaster, best first.
+        One row per forecaster, best first. For a panel, MASE is the mean of the entities'
+        (each forecast's error divided by its entity's scale); RMSE and MAE pool the
+        entities in the target's units.
     """
     rows = []
     y = test["y_true"].to_numpy()
+    scale = row_scales(test, scale)
     for col, label in FORECASTERS.items():
         if col not in test:
             continue
@@ -41,7 +71,8 @@ def leaderboard(test: pd.DataFrame, scale: float | None) -> pd.DataFrame:
                 row[name] = cis.loc[key, "value"]
                 row[f"{name} 95% CI"] = f"{cis.loc[key, 'lower']:.3f} – {cis.loc[key, 'upper']:.3f}"
         rows.append(row)
-    return pd.DataFrame(rows).sort_values("MASE" if scale else "RMSE").reset_index(drop=True)
+    by = "MASE" if scale is not None else "RMSE"
+    return pd.DataFrame(rows).sort_values(by).reset_index(drop=True)
 
 
 def by_step(test: pd.DataFrame, intervals: dict) -> pd.DataFrame:
@@ -50,11 +81,12 @@ def by_step(test: pd.DataFrame, intervals: dict) -> pd.DataFrame:
 
     Args:
         test: the long-form test forecasts (``step``, ``y_true``, ``y_pred``).
-        intervals: the run's half-widths per level and step (``{"0.9": [q_1, ...]}``).
+        intervals: the run's half-widths per level and step (``{"0.9": [q_1, ...]}``, in
+            units of each forecast's ``scale``).
 
     Returns:
         One row per step: ``step``, ``forecasts``, ``mae``, ``rmse`` and, with a 90%
-        interval, ``90% half-width`` and ``covered (test)``.
+        interval, ``90% half-width`` (the mean over entities) and ``covered (test)``.
     """
     err = test["y_true"] - test["y_pred"]
     table = (
@@ -64,25 +96,59 @@ def by_step(test: pd.DataFrame, intervals: dict) -> pd.DataFrame:
         .reset_index()
     )
     table["rmse"] = table.pop("mse") ** 0.5
-    q90 = intervals.get("0.9")
-    if q90:
-        widths = test["step"].map(lambda k: q90[k - 1])
-        inside = (err.abs() <= widths).groupby(test["step"]).mean()
-        table["90% half-width"] = [q90[k - 1] for k in table["step"]]
-        table["covered (test)"] = inside.to_numpy()
+    widths = half_widths(test, intervals)
+    if widths is not None:
+        inside = (err.abs().to_numpy() <= widths).astype(float)
+        by = pd.DataFrame({"step": test["step"], "w": widths, "in": inside}).groupby("step")
+        table["90% half-width"] = by["w"].mean().to_numpy()
+        table["covered (test)"] = by["in"].mean().to_numpy()
     return table
 
 
+def by_entity(test: pd.DataFrame) -> pd.DataFrame:
+    """A panel's MASE per entity, for the model and the naive forecast, worst first: one
+    row per entity with ``forecasts``, ``mase``, ``naive_mase`` and ``mae`` (target units)."""
+    err = (test["y_true"] - test["y_pred"]).abs()
+    naive = (test["y_true"] - test["naive"]).abs() if "naive" in test else err * float("nan")
+    scale = row_scales(test)
+    table = (
+        pd.DataFrame(
+            {
+                "entity": test["entity"],
+                "ae": err,
+                "se": err / scale,
+                "ne": naive / scale,
+            }
+        )
+        .groupby("entity")
+        .agg(
+            forecasts=("ae", "size"),
+            mase=("se", "mean"),
+            naive_mase=("ne", "mean"),
+            mae=("ae", "mean"),
+        )
+        .reset_index()
+    )
+    return table.sort_values("mase", ascending=False).reset_index(drop=True)
+
+
+def for_entity(test: pd.DataFrame, entity: str | None) -> pd.DataFrame:
+    """The forecasts of one entity of a panel (all of them for one series or ``None``)."""
+    if entity is None or "entity" not in test:
+        return test
+    return test[test["entity"].astype(str) == str(entity)]
+
+
 def step_forecasts(test: pd.DataFrame, intervals: dict, step: int) -> pd.DataFrame:
-    """The test forecasts made ``step`` periods ahead, in date order, with the 90% band
-    (``lower`` / ``upper``) when the run has one."""
+    """The test forecasts of one series (:func:`for_entity`) made ``step`` periods ahead,
+    in date order, with the 90% band (``lower`` / ``upper``) when the run has one."""
     shown = test[test["step"] == step].sort_values("date")
-    q = (intervals.get("0.9") or [None] * step)[step - 1]
-    if q is not None:
-        shown = shown.assign(lower=shown["y_pred"] - q, upper=shown["y_pred"] + q)
+    widths = half_widths(shown, intervals)
+    if widths is not None:
+        shown = shown.assign(lower=shown["y_pred"] - widths, upper=shown["y_pred"] + widths)
     return shown
 
 
 def actuals(test: pd.DataFrame) -> pd.DataFrame:
-    """The actual values behind the test forecasts, one per date, in date order."""
+    """The actual values behind one series' test forecasts, one per date, in date order."""
     return test.drop_duplicates("row").sort_values("date")[["date", "y_true"]]

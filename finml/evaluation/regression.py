@@ -64,7 +64,9 @@ def regression_statistics(y_true, y_pred, naive_mae: float | None = None, axis: 
     Args:
         y_true: actual values, shape (..., n) along ``axis``.
         y_pred: predictions, same shape.
-        naive_mae: the naive forecast's in-sample MAE (MASE's scale), or ``None`` (MASE NaN).
+        naive_mae: the naive forecast's in-sample MAE (MASE's scale), or ``None`` (MASE NaN);
+            or one scale per case, same shape as ``y_true`` (a panel: each entity's own
+            scale, so MASE is the mean of the entities' MASEs when each has as many cases).
         axis: the axis of the cases.
 
     Returns:
@@ -85,21 +87,26 @@ def regression_statistics(y_true, y_pred, naive_mae: float | None = None, axis: 
         r2 = 1 - np.sum(err**2, axis=-1) / ss_tot
     if mape_note(np.asarray(y_true).ravel()):
         mape = np.full_like(mse, np.nan)
-    mase = mae / naive_mae if naive_mae else np.full_like(mae, np.nan)
+    if np.ndim(naive_mae):
+        s = np.moveaxis(np.asarray(naive_mae, dtype=np.float64), axis, -1)
+        mase = np.mean(np.abs(err) / s, axis=-1)
+    else:
+        mase = mae / naive_mae if naive_mae else np.full_like(mae, np.nan)
     values = {"rmse": np.sqrt(mse), "mse": mse, "mae": mae, "mape": mape}
     values |= {"smape": smape, "r2": r2, "mase": mase}
     return np.stack([np.broadcast_to(values[m], mse.shape) for m in REGRESSION_LABELS])
 
 
 def regression_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, naive_mae: float | None = None
+    y_true: np.ndarray, y_pred: np.ndarray, naive_mae: float | np.ndarray | None = None
 ) -> dict[str, float]:
     """The regression metrics of :data:`REGRESSION_LABELS` on one set of predictions.
 
     Args:
         y_true: actual values, float (n,), n >= 2.
         y_pred: predictions, float (n,).
-        naive_mae: MASE's scale (:func:`naive_mae`), or ``None`` to leave MASE out.
+        naive_mae: MASE's scale (:func:`naive_mae`), one per case (float (n,)), or ``None``
+            to leave MASE out.
 
     Returns:
         metric key -> value; ``mape`` is left out where :func:`mape_note` refuses it.
@@ -142,7 +149,7 @@ def mase_scale(run_metrics: dict[str, float]) -> float | None:
 def regression_cis(
     y_true: np.ndarray,
     y_pred: np.ndarray,
-    naive_mae_: float | None = None,
+    naive_mae_: float | np.ndarray | None = None,
     n_resamples: int | None = None,
     seed: int | None = None,
 ) -> pd.DataFrame:
@@ -153,7 +160,7 @@ def regression_cis(
     Args:
         y_true: actual values, float (n,), n >= 2.
         y_pred: predictions, float (n,).
-        naive_mae_: MASE's scale, or ``None``.
+        naive_mae_: MASE's scale, one per case (resampled with its case), or ``None``.
         n_resamples: resamples (default ``bootstrap.N_RESAMPLES``).
         seed: random seed (default ``bootstrap.SEED``).
 
@@ -168,13 +175,16 @@ def regression_cis(
     y, p = np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
     point = regression_metrics(y, p, naive_mae_)
 
-    def statistic(a, b, axis=-1):
-        return regression_statistics(a, b, naive_mae_, axis)
+    per_case = bool(np.ndim(naive_mae_))
+    data = (y, p, np.asarray(naive_mae_, dtype=np.float64)) if per_case else (y, p)
+
+    def statistic(a, b, *s, axis=-1):
+        return regression_statistics(a, b, s[0] if per_case else naive_mae_, axis)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a metric left out (NaN) is dropped below
         res = bootstrap(
-            (y, p),
+            data,
             statistic,
             paired=True,
             vectorized=True,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from finml.data.series import MAX_ENTITIES
 from finml.errors import BundleError
 from finml.models.forecaster import FittedForecaster
 from finml.models.pipeline import FittedModel, FittedRegressor
@@ -86,9 +87,12 @@ def save_bundle(out_dir: Path, model: FittedModel | FittedRegressor | FittedFore
     return out_dir
 
 
-#: The numbers a forecaster's ``meta.json`` holds: name -> length (``"p"`` lags, ``"h"``
-#: horizon).
+#: The numbers a forecaster's ``meta.json`` holds: name -> length (``"p"`` the inputs per
+#: window, ``"h"`` the horizon).
 _FORECASTER_LISTS = {"x_mean": "p", "x_scale": "p", "t_mean": "h", "t_scale": "h"}
+
+#: Most exogenous columns a forecaster may name.
+_MAX_EXOG = 100
 
 
 def _dump_estimator(out_dir: Path, model) -> dict:
@@ -116,6 +120,10 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             **{k: [float(v) for v in getattr(model, k)] for k in _FORECASTER_LISTS},
             "season": int(model.season),
             "freq": str(model.freq),
+            "exog": [str(c) for c in model.exog or ()],
+            "rolling": bool(model.rolling),
+            "entities": [str(e) for e in model.entities or ("",)],
+            "entity_scales": [float(v) for v in model.entity_scales or [1.0]],
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -133,16 +141,19 @@ def _check_forecaster(meta: dict) -> None:
     for key in ("lags", "horizon", "season") if ok else ():
         value = fc.get(key)
         ok = ok and isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000
+    ok = ok and _panel_fields(fc)
     if ok:
-        sizes = {"p": fc["lags"], "h": fc["horizon"]}
+        inputs = fc["lags"] * (1 + len(fc.get("exog", []))) + (2 if fc.get("rolling") else 0)
+        sizes = {"p": inputs, "h": fc["horizon"]}
         for key, size in _FORECASTER_LISTS.items():
             values = fc.get(key)
             ok = ok and _numbers(values) and len(values) == sizes[size]
         ok = ok and min(fc["x_scale"] + fc["t_scale"]) > 0 and isinstance(fc.get("freq"), str)
     if not ok:
         raise BundleError(
-            "meta.json: 'forecaster' must hold whole lags, horizon and season, and "
-            "standardisation lists of finite numbers (lags or horizon long, scales > 0)."
+            "meta.json: 'forecaster' must hold whole lags, horizon and season, short text "
+            "lists of exogenous columns and entities with one scale > 0 per entity, and "
+            "standardisation lists of finite numbers (inputs or horizon long, scales > 0)."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and all(
@@ -150,6 +161,27 @@ def _check_forecaster(meta: dict) -> None:
     )
     if not good:
         raise BundleError("meta.json: 'intervals' must give each level one half-width per step.")
+
+
+def _panel_fields(fc: dict) -> bool:
+    """The optional panel and exogenous fields of a forecaster (absent before them): text
+    lists of bounded size, a bool, and one finite scale > 0 per entity."""
+    exog = fc.get("exog", [])
+    entities = fc.get("entities", [""])
+    scales = fc.get("entity_scales", [1.0])
+    texts = all(
+        isinstance(v, list) and all(isinstance(t, str) and len(t) <= 200 for t in v)
+        for v in (exog, entities)
+    )
+    return (
+        texts
+        and len(exog) <= _MAX_EXOG
+        and 1 <= len(entities) <= MAX_ENTITIES
+        and isinstance(fc.get("rolling", False), bool)
+        and _numbers(scales)
+        and len(scales) == len(entities)
+        and min(scales) > 0
+    )
 
 
 def read_meta(bundle_dir: Path) -> dict:
@@ -365,7 +397,9 @@ def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:
     fc = meta["forecaster"]
     model = FittedForecaster(estimator=estimator, intervals=meta["intervals"], meta=meta, **fc)
     try:
-        out = model.predict(np.arange(fc["lags"] + 1, dtype=np.float64))
+        history = np.arange(fc["lags"] + 1, dtype=np.float64)
+        exog = np.zeros((len(history), len(model.exog)))
+        out = model.predict(history, exog, scale=float(model.scales_for(model.entities)[0]))
     except Exception as exc:  # any failure here means a bundle finml cannot use
         raise BundleError(
             f"The bundle's parts do not fit together ({type(exc).__name__}: {exc})."

@@ -23,7 +23,7 @@ from finml.models.pipeline import EAGER_ROWS
 
 
 class FittedForecaster(RegressorMixin, BaseEstimator):
-    """A fitted forecaster of one series.
+    """A fitted forecaster of one series, or a global one of a panel of series.
 
     Args:
         estimator: a multi-output ``Ridge``, a list of h ``HistGradientBoostingRegressor``
@@ -35,8 +35,14 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         season: season length in steps.
         freq: pandas frequency of the dates (``"QS-OCT"``, ``"MS"``, ...).
         intervals: split-conformal half-widths per level and step,
-            ``{"0.9": [q_1, ..., q_h]}``, in the target's units.
+            ``{"0.9": [q_1, ..., q_h]}``, in units of the entity's scale (the target's
+            units where ``entity_scales`` is absent).
         meta: provenance, JSON.
+        exog: the exogenous columns whose past changes are inputs (names, X of them).
+        rolling: whether the inputs end with the mean and sd of the last p changes.
+        entities: the entity names of a panel (``[""]`` for one series).
+        entity_scales: each entity's scale of changes (its training naive MAE); changes are
+            learned in these units, so one model serves series of any size. ``None``: 1.
     """
 
     def __init__(
@@ -52,6 +58,10 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         freq="",
         intervals=None,
         meta=None,
+        exog=(),
+        rolling=False,
+        entities=("",),
+        entity_scales=None,
     ):
         self.estimator = estimator
         self.lags = lags
@@ -64,6 +74,10 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.freq = freq
         self.intervals = intervals
         self.meta = meta
+        self.exog = exog
+        self.rolling = rolling
+        self.entities = entities
+        self.entity_scales = entity_scales
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -94,58 +108,102 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         out = est(z, training=False) if len(z) <= EAGER_ROWS else est.predict(z, verbose=0)
         return np.asarray(out, dtype=np.float64).reshape(len(z), -1)
 
-    def predict_origins(self, y: np.ndarray, origins: np.ndarray) -> np.ndarray:
-        """Forecasts from each origin: ``y[t]`` plus the decoded changes, float64 (m, h).
+    @property
+    def n_inputs(self) -> int:
+        """Inputs per window: p per channel (the target and each exogenous column), and 2
+        rolling statistics."""
+        return int(self.lags) * (1 + len(self.exog or ())) + (2 if self.rolling else 0)
+
+    def scales_for(self, entities) -> np.ndarray:
+        """The scale of each named entity, float64 (E,); ``NaN`` for one not trained on."""
+        known = dict(zip(self.entities or ("",), self.entity_scales or [1.0], strict=False))
+        return np.array([known.get(str(e), np.nan) for e in entities], dtype=np.float64)
+
+    def predict_origins(
+        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None
+    ) -> np.ndarray:
+        """Forecasts from each origin of each entity: ``y[e, t]`` plus the decoded changes
+        times the entity's scale, float64 (E * m, h), entity-major.
 
         Args:
-            y: the series, float64 (n,).
-            origins: positions t >= p (only ``y[:t+1]`` is read for origin t).
+            y: the series, float64 (n,), or a panel (E, n).
+            origins: positions t >= p (only ``y[:, :t+1]`` is read for origin t).
+            exog: the exogenous columns, float64 (E, n, X), when the model has any.
+            scales: the entities' scales, float (E,); default the trained ones (one per
+                row of ``y``).
         """
-        x, _ = windows(y, origins, self.lags, self.horizon)
+        y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+        s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
+        x, _ = windows(
+            y, origins, self.lags, self.horizon, scales=s, exog=exog, rolling=self.rolling
+        )
         changes = self.decode(self.predict_changes(self.encode(x)))
-        return np.asarray(y, dtype=np.float64)[origins][:, None] + changes
+        o = np.asarray(origins, dtype=np.int64)
+        return (
+            y[:, o][:, :, None] + changes.reshape(len(y), len(o), -1) * s[:, None, None]
+        ).reshape(-1, self.horizon)
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, exog=None, scale: float | None = None) -> np.ndarray:
         """The next h values after the history ``X`` (a 1-D series): float64 (h,).
 
+        Args:
+            X: the history in date order, float (n,).
+            exog: its exogenous columns, float (n, X), when the model has any.
+            scale: the entity's scale; default the trained one of a single series, else
+                the history's own naive one-step MAE.
+
         Raises:
-            ValueError: fewer than p + 1 values.
+            ValueError: fewer than p + 1 values, or exogenous columns missing.
         """
         y = np.asarray(X, dtype=np.float64).reshape(-1)
         if len(y) <= self.lags:
             raise ValueError(f"The history needs more than {self.lags} values to forecast from.")
-        return self.predict_origins(y, np.array([len(y) - 1]))[0]
+        if self.exog and (exog is None or np.shape(exog) != (len(y), len(self.exog))):
+            raise ValueError(f"The history needs the exogenous columns {list(self.exog)}.")
+        if scale is None:
+            scales = self.entity_scales or [1.0]
+            scale = scales[0] if len(scales) == 1 else float(np.mean(np.abs(np.diff(y)))) or 1.0
+        ex = None if not self.exog else np.asarray(exog, dtype=np.float64)[None]
+        return self.predict_origins(y, np.array([len(y) - 1]), ex, [scale])[0]
 
 
 def naive_forecasts(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
-    """The naive forecast (the origin's value for every step), float64 (m, h)."""
-    return np.repeat(np.asarray(y, dtype=np.float64)[origins][:, None], horizon, axis=1)
+    """The naive forecast (the origin's value for every step) of a series (n,) or panel
+    (E, n): float64 (E * m, h), entity-major."""
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    return np.repeat(y[:, origins].reshape(-1, 1), horizon, axis=1)
 
 
 def seasonal_naive_forecasts(
     y: np.ndarray, origins: np.ndarray, horizon: int, season: int
 ) -> np.ndarray:
     """The seasonal naive forecast: step k repeats the value one season before its target
-    date, ``y[t + k - m * ceil(k / m)]``; with m = 1 it is the naive forecast. (m, h)."""
-    y = np.asarray(y, dtype=np.float64)
+    date, ``y[t + k - m * ceil(k / m)]``; with m = 1 it is the naive forecast. Series (n,)
+    or panel (E, n) -> float64 (E * m, h), entity-major."""
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
     k = np.arange(1, horizon + 1)
     back = k - season * np.ceil(k / season).astype(int)  # <= 0: at or before the origin
-    return y[np.asarray(origins)[:, None] + back[None, :]]
+    return y[:, np.asarray(origins)[:, None] + back[None, :]].reshape(-1, horizon)
 
 
 def ets_forecasts(y: np.ndarray, origins: np.ndarray, horizon: int, train_end: int) -> np.ndarray:
     """ETS forecasts (additive trend, no season) from each origin, with the smoothing
     parameters estimated on ``y[:train_end]`` only, then held fixed while each origin's
-    own history is filtered. float64 (m, h).
+    own history is filtered; one ETS per entity of a panel. Series (n,) or panel (E, n) ->
+    float64 (E * m, h), entity-major.
 
     Raises:
         ValueError: fewer than 10 training values.
     """
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    return np.concatenate([_ets_one(row, origins, horizon, train_end) for row in y])
+
+
+def _ets_one(y: np.ndarray, origins: np.ndarray, horizon: int, train_end: int) -> np.ndarray:
     import warnings
 
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    y = np.asarray(y, dtype=np.float64)
     if train_end < 10:
         raise ValueError("ETS needs at least 10 training values.")
     with warnings.catch_warnings():
@@ -173,8 +231,11 @@ def ets_forecasts(y: np.ndarray, origins: np.ndarray, horizon: int, train_end: i
     return np.asarray(out, dtype=np.float64).reshape(len(out), horizon)
 
 
-def build_sequence_net(kind: str, lags: int, horizon: int, params: dict, *, seed: int):
-    """A Keras network over a window of p standardised changes with h linear outputs.
+def build_sequence_net(
+    kind: str, lags: int, horizon: int, params: dict, *, seed: int, channels: int = 1, extra=0
+):
+    """A Keras network over a window of p standardised changes (of ``channels`` columns,
+    time-major, plus ``extra`` summary inputs for the MLP) with h linear outputs.
 
     Architectures: ``"mlp"``: Dense layers; ``"cnn"``: two ``Conv1D`` (kernel 3, causal
     padding) and global average pooling; ``"lstm"`` / ``"gru"``: one recurrent layer. Each
@@ -186,17 +247,19 @@ def build_sequence_net(kind: str, lags: int, horizon: int, params: dict, *, seed
         horizon: h, the outputs.
         params: ``units``, ``dropout``, ``learning_rate``.
         seed: weight initialisation and dropout.
+        channels: the target and the exogenous columns (1 + X).
+        extra: inputs after the window (rolling statistics; MLP only).
     """
     import keras
 
     keras.utils.set_random_seed(seed)
     units = int(params["units"])
-    inputs = keras.Input(shape=(lags,), name="changes")
+    inputs = keras.Input(shape=(lags * channels + extra,), name="changes")
     if kind == "mlp":
         h = keras.layers.Dense(units, activation="relu")(inputs)
         h = keras.layers.Dense(units, activation="relu")(h)
     else:
-        seq = keras.layers.Reshape((lags, 1))(inputs)
+        seq = keras.layers.Reshape((lags, channels))(inputs)
         if kind == "cnn":
             h = keras.layers.Conv1D(units, 3, padding="causal", activation="relu")(seq)
             h = keras.layers.Conv1D(units, 3, padding="causal", activation="relu")(h)

@@ -328,9 +328,19 @@ _LAGS = Param(
 )
 
 
+_ROLLING = Param(
+    "rolling",
+    "Rolling-window features",
+    "bool",
+    True,
+    help="Add the mean and the standard deviation of the last p changes to the inputs.",
+)
+
+
 def _forecaster(name: str, label: str, params: tuple[Param, ...], description: str) -> ModelInfo:
     family = "sklearn" if name in ("ridge_lags", "hgb_lags") else "keras"
-    return ModelInfo(name, label, family, (_LAGS, *params), description, task="forecast")
+    lagged = (_ROLLING,) if name.endswith("_lags") else ()
+    return ModelInfo(name, label, family, (_LAGS, *lagged, *params), description, task="forecast")
 
 
 _SEQUENCE_PARAMS = (

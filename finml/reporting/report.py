@@ -271,12 +271,17 @@ def _forecast_report(store: RunStore, run, test: pd.DataFrame) -> str:
     history = store.history(run.run_id)
     if len(history):
         figures["learning"] = fig(charts.learning_curves(history))
-    truth = forecast.actuals(test)
+    names = forecast.entities(test)
+    shown_entities = names[:3] or [None]  # a panel: its first three entities
     steps = []
-    for step in sorted(test["step"].unique()):
-        title = f"Actual and {step}-step-ahead forecasts (test segment), 90% interval"
-        shown = forecast.step_forecasts(test, intervals, int(step))
-        steps.append(fig(rc.forecast_chart(truth["date"], truth["y_true"], shown, title)))
+    for entity in shown_entities:
+        own = forecast.for_entity(test, entity)
+        truth = forecast.actuals(own)
+        of = f"{entity}: " if entity is not None else ""
+        for step in sorted(own["step"].unique()):
+            title = f"{of}actual and {step}-step-ahead forecasts (test segment), 90% interval"
+            shown = forecast.step_forecasts(own, intervals, int(step))
+            steps.append(fig(rc.forecast_chart(truth["date"], truth["y_true"], shown, title)))
     return _render(
         "forecast_report.html.j2",
         store,
@@ -284,6 +289,8 @@ def _forecast_report(store: RunStore, run, test: pd.DataFrame) -> str:
         figures,
         board=forecast.leaderboard(test, regression.mase_scale(run.metrics)),
         by_step=forecast.by_step(test, intervals),
+        by_entity=forecast.by_entity(test) if names else None,
+        n_entities=len(names),
         step_figures=steps,
         n_test=int(test["origin"].nunique()),
     )

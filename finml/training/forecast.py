@@ -16,12 +16,13 @@ from finml.data.series import (
     SeriesSpec,
     chronological_split,
     load_series,
+    naive_scales,
     segment_report,
     windows,
 )
 from finml.data.split import Split
 from finml.errors import SpecError, SplitError
-from finml.evaluation.regression import INTERVAL_LEVELS, naive_mae, regression_metrics
+from finml.evaluation.regression import INTERVAL_LEVELS, regression_metrics
 from finml.models.forecaster import (
     FittedForecaster,
     build_sequence_net,
@@ -56,26 +57,29 @@ def run_forecast(
     Args:
         spec: the run spec: ``dataset.task == "forecast"``, ``dataset.split.time_col`` the
             date column, ``dataset.horizon`` the steps ahead, ``dataset.split.val`` /
-            ``.test`` the shares of periods; a forecasting model with its ``lags``.
-        frame: the table, one row per period.
+            ``.test`` the shares of periods, ``dataset.entity_col`` (a panel: one global
+            model over every entity's windows, each entity's changes in units of its own
+            training naive MAE) and ``dataset.exog``; a forecasting model with its ``lags``.
+        frame: the table, one row per period (per entity and period for a panel).
         sink: receives ``loss`` / ``val_loss`` (standardised changes) and ``val_rmse``
             (target units, over every step ahead) per epoch or per fitted step.
         should_stop: checked after every batch (networks) or fitted step (boosting).
         progress_every_s: seconds between two progress calls.
 
     Returns:
-        TrainResult: ``val_predictions`` / ``test_predictions`` in long form (``origin``,
-        ``origin_date``, ``step``, ``row`` (the target's position), ``date``, ``y_true``,
-        ``y_pred`` and one column per baseline); ``test_metrics`` of the model
-        (:func:`finml.evaluation.regression.regression_metrics`, with MASE) and
-        ``<baseline>_mase`` / ``<baseline>_rmse`` for each baseline; the model's
-        ``intervals`` hold per-step conformal half-widths.
+        TrainResult: ``val_predictions`` / ``test_predictions`` in long form
+        (:func:`forecast_table`, and one column per baseline); ``test_metrics`` of the
+        model (:func:`finml.evaluation.regression.regression_metrics`, with MASE: for a
+        panel the mean of the entities' MASEs) and ``<baseline>_mase`` / ``<baseline>_rmse``
+        for each baseline; the model's ``intervals`` hold per-step conformal half-widths in
+        units of the entity scale.
 
     Raises:
         TargetError: the target cannot be forecast (text, inf, constant, horizon < 1).
-        SplitError: bad dates (unparseable, duplicate, irregular), a horizon longer than the
-            test window, or too short a series.
-        SpecError: not a forecasting model.
+        SplitError: bad dates (unparseable, duplicate within an entity, irregular), an
+            unbalanced panel, a horizon longer than the test window, or too short a series.
+        DataError: an exogenous column that is not a finite number on every row.
+        SpecError: not a forecasting model, or rolling features asked of a sequence model.
     """
     ds = spec.dataset
     info = get_model(spec.model)
@@ -83,9 +87,12 @@ def run_forecast(
         raise SpecError(f"{info.label} is not a forecasting model; choose one that is.")
     params = resolve_params(spec.model, spec.params)
     p, h = int(params["lags"]), int(ds.horizon)
-    series = load_series(frame, SeriesSpec(ds.split.time_col or "", ds.target, h, p))
-    y = series.y
-    seg = chronological_split(len(y), h, p, ds.split.val, ds.split.test)
+    if params.get("rolling") and spec.model in _NETS and _NETS[spec.model] != "mlp":
+        raise SpecError("Rolling-window features are for the models on lags, not sequences.")
+    sspec = SeriesSpec(ds.split.time_col or "", ds.target, h, p, 0, ds.entity_col, ds.exog)
+    series = load_series(frame, sspec)
+    y = series.values
+    seg = chronological_split(series.n, h, p, ds.split.val, ds.split.test, len(series.entities))
     train_o = seg.origins("train")
     train_o = train_o[train_o >= p]
     val_o, test_o = seg.origins("val"), seg.origins("test")
@@ -108,38 +115,51 @@ def run_forecast(
     result.steps, result.status = steps, "stopped" if stopped else "finished"
     if model is None:
         return result
-    val_pred = model.predict_origins(y, val_o)
-    model.set_params(intervals=conformal_per_step(y, val_o, val_pred))
+    ex = series.exog
+    val_pred = model.predict_origins(y, val_o, ex)
+    scales = np.asarray(model.entity_scales)
+    model.set_params(intervals=conformal_per_step(y, val_o, val_pred, scales))
     result.model = model
-    result.val_predictions = forecast_table(series, val_o, val_pred, h)
+    result.val_predictions = forecast_table(series, val_o, val_pred, h, scales)
     # The test origins are scored here, once, after training is over.
-    test_pred = model.predict_origins(y, test_o)
-    table = forecast_table(series, test_o, test_pred, h)
-    train_end = seg.train[1]
+    test_pred = model.predict_origins(y, test_o, ex)
+    table = forecast_table(series, test_o, test_pred, h, scales)
     table["naive"] = naive_forecasts(y, test_o, h).ravel()
     table["seasonal_naive"] = seasonal_naive_forecasts(y, test_o, h, series.season).ravel()
-    table["ets"] = ets_forecasts(y, test_o, h, train_end).ravel()
+    table["ets"] = ets_forecasts(y, test_o, h, seg.train[1]).ravel()
     result.test_predictions = table
-    scale = naive_mae(y[:train_end])
-    metrics = regression_metrics(table["y_true"].to_numpy(), table["y_pred"].to_numpy(), scale)
-    for name in BASELINES:
-        base = regression_metrics(table["y_true"].to_numpy(), table[name].to_numpy(), scale)
-        metrics |= {f"{name}_mase": base["mase"], f"{name}_rmse": base["rmse"]}
-    result.test_metrics = metrics
+    result.test_metrics = scored(table)
     return result
 
 
+def scored(table: pd.DataFrame) -> dict[str, float]:
+    """The model's metrics on long-form forecasts (MASE with each row's ``scale``), and
+    ``<baseline>_mase`` / ``<baseline>_rmse`` for each baseline column present."""
+    actual, scale = table["y_true"].to_numpy(), table["scale"].to_numpy()
+    metrics = regression_metrics(actual, table["y_pred"].to_numpy(), scale)
+    for name in BASELINES:
+        if name in table:
+            base = regression_metrics(actual, table[name].to_numpy(), scale)
+            metrics |= {f"{name}_mase": base["mase"], f"{name}_rmse": base["rmse"]}
+    return metrics
+
+
 def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
-    """Fit the windows' standardisation on the training origins and the model on their
-    windows, with early stopping (networks) on the validation origins.
+    """Fit the entities' scales on the training periods (each entity's naive one-step MAE
+    up to the last training target), the windows' standardisation on the training origins
+    and the model on their windows, with early stopping (networks) on the validation
+    origins.
 
     Returns:
         (the :class:`FittedForecaster` or ``None`` if stopped before any step, steps done,
         stopped).
     """
-    y, p, h = series.y, int(params["lags"]), int(spec.dataset.horizon)
-    x_tr, t_tr = windows(y, train_o, p, h)
-    x_va, t_va = windows(y, val_o, p, h)
+    y, p, h = series.values, int(params["lags"]), int(spec.dataset.horizon)
+    scales = naive_scales(y, int(train_o[-1]) + h + 1)
+    rolling = bool(params.get("rolling", False))
+    kw = {"scales": scales, "exog": series.exog, "rolling": rolling}
+    x_tr, t_tr = windows(y, train_o, p, h, **kw)
+    x_va, t_va = windows(y, val_o, p, h, **kw)
     model = FittedForecaster(
         lags=p,
         horizon=h,
@@ -149,13 +169,21 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         t_scale=_scale(t_tr.std(axis=0)).tolist(),
         season=series.season,
         freq=series.freq,
+        exog=list(series.exog_names),
+        rolling=rolling,
+        entities=list(series.entities),
+        entity_scales=scales.tolist(),
     )
     z_tr, z_va = model.encode(x_tr), model.encode(x_va)
     zt_tr, zt_va = _standard(model, t_tr), _standard(model, t_va)
+    row_scale = np.repeat(scales, len(val_o))[:, None]  # validation RMSE in target units
+
+    def decode(z):
+        return model.decode(z) * row_scale
+
     fit = {"hgb_lags": _fit_hgb, "ridge_lags": _fit_ridge}.get(spec.model, _fit_net)
-    estimator, steps, stopped = fit(
-        params, spec, model, (z_tr, zt_tr), (z_va, zt_va, t_va), sink, should_stop
-    )
+    val = (z_va, zt_va, t_va * row_scale, decode)
+    estimator, steps, stopped = fit(params, spec, model, (z_tr, zt_tr), val, sink, should_stop)
     if estimator is None:
         return None, steps, True
     return model.set_params(estimator=estimator), steps, stopped
@@ -195,7 +223,7 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
     Raises:
         SplitError: too few origins for that many folds.
     """
-    y, p, h, k = series.y, int(params["lags"]), int(spec.dataset.horizon), int(spec.cv_folds)
+    y, p, h, k = series.values, int(params["lags"]), int(spec.dataset.horizon), int(spec.cv_folds)
     origins = np.arange(p, seg.val[1] - h, dtype=np.int64)
     blocks = np.array_split(origins, k + 1)
     if min(len(b) for b in blocks[1:]) < 1 or len(blocks[0]) < MIN_FOLD_ORIGINS:
@@ -215,11 +243,11 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
         )
         if stopped or model is None:
             return Backtest(pd.DataFrame(rows), stopped=True)
-        scale = naive_mae(y[: block[0] + 1])  # MASE's scale from the fold's own past
-        pred = model.predict_origins(y, block)
-        actual = y[block[:, None] + np.arange(1, h + 1)[None, :]]
-        m = regression_metrics(actual.ravel(), pred.ravel(), scale)
-        naive = regression_metrics(actual.ravel(), naive_forecasts(y, block, h).ravel(), scale)
+        scale = naive_scales(y, block[0] + 1)  # MASE's scale from the fold's own past
+        pred = model.predict_origins(y, block, series.exog)
+        table = forecast_table(series, block, pred, h, scale)
+        table["naive"] = naive_forecasts(y, block, h).ravel()
+        m = scored(table)
         row = {
             "fold": i,
             "origins": len(block),
@@ -228,10 +256,10 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
             "mase": m["mase"],
             "rmse": m["rmse"],
             "mae": m["mae"],
-            "naive_mase": naive["mase"],
+            "naive_mase": m["naive_mase"],
         }
         rows.append(row)
-        tables.append(forecast_table(series, block, pred, h).assign(fold=i))
+        tables.append(table.drop(columns="naive").assign(fold=i))
         if hasattr(sink, "on_fold"):
             sink.on_fold(i, k, {key: row[key] for key in ("mase", "rmse", "mae", "naive_mase")})
     return Backtest(pd.DataFrame(rows), forecasts=pd.concat(tables, ignore_index=True))
@@ -246,7 +274,7 @@ class _Quiet:
 
 
 def conformal_per_step(
-    y: np.ndarray, origins: np.ndarray, pred: np.ndarray
+    y: np.ndarray, origins: np.ndarray, pred: np.ndarray, scales=None
 ) -> dict[str, list[float]]:
     """Split-conformal half-widths of each step ahead, from the validation origins'
     absolute errors: for level 1 - a, the ceil((n + 1)(1 - a))-th smallest of the n errors
@@ -255,18 +283,25 @@ def conformal_per_step(
     forecast are calibrated here one by one with the same rule.
 
     Args:
-        y: the series, float64 (n,).
+        y: the series, float64 (n,), or a panel (E, n).
         origins: the validation origins, int (m,).
-        pred: their forecasts, float64 (m, h).
+        pred: their forecasts, float64 (E * m, h), entity-major.
+        scales: each entity's scale, float (E,): errors are pooled over the entities in
+            these units (default 1: the target's units).
 
     Returns:
-        ``{"0.8": [q_1..q_h], "0.9": [...], "0.95": [...]}``. Where a level needs more
+        ``{"0.8": [q_1..q_h], "0.9": [...], "0.95": [...]}``, in units of the entity
+        scale (half-width for entity e: q * scale_e). Where a level needs more
         validation errors than there are (n < 1 / a - 1), the largest error is used and the
         interval may cover less than nominal.
     """
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
     h = pred.shape[1]
-    actual = np.asarray(y)[np.asarray(origins)[:, None] + np.arange(1, h + 1)[None, :]]
-    errors = np.sort(np.abs(actual - pred), axis=0)
+    s = np.ones(len(y)) if scales is None else np.asarray(scales, dtype=np.float64)
+    ahead = np.asarray(origins)[:, None] + np.arange(1, h + 1)[None, :]
+    actual = y[:, ahead].reshape(-1, h)
+    per_row = np.repeat(s, len(origins))[:, None]
+    errors = np.sort(np.abs(actual - pred) / per_row, axis=0)
     n = len(errors)
     out = {}
     for level in INTERVAL_LEVELS:
@@ -276,24 +311,34 @@ def conformal_per_step(
     return out
 
 
-def forecast_table(series, origins: np.ndarray, pred: np.ndarray, h: int) -> pd.DataFrame:
-    """Forecasts in long form: one row per (origin, step) with the target's position, date
-    and actual value (NaN beyond the series)."""
+def forecast_table(
+    series, origins: np.ndarray, pred: np.ndarray, h: int, scales=None
+) -> pd.DataFrame:
+    """Forecasts in long form: one row per (entity, origin, step), entity-major, with
+    ``entity`` (``""`` for one series), ``origin``, ``origin_date``, ``step``, ``row`` (the
+    target's position), ``date``, ``y_true`` (NaN beyond the series), ``y_pred`` and
+    ``scale`` (the entity's scale: MASE's denominator, the intervals' unit)."""
+    values = series.values
+    e, n = values.shape
     origins = np.asarray(origins, dtype=np.int64)
     steps = np.tile(np.arange(1, h + 1), len(origins))
     origin = np.repeat(origins, h)
     rows = origin + steps
-    inside = rows < len(series.y)
-    actual = np.where(inside, series.y[np.minimum(rows, len(series.y) - 1)], np.nan)
+    inside = rows < n
+    clipped = np.minimum(rows, n - 1)
+    actual = np.where(inside[None, :], values[:, clipped], np.nan)
+    s = np.ones(e) if scales is None else np.asarray(scales, dtype=np.float64)
     return pd.DataFrame(
         {
-            "origin": origin,
-            "origin_date": series.dates[origin],
-            "step": steps,
-            "row": rows,
-            "date": series.dates[np.minimum(rows, len(series.y) - 1)],
-            "y_true": actual,
+            "entity": np.repeat(np.asarray(series.entities, dtype=object), len(rows)),
+            "origin": np.tile(origin, e),
+            "origin_date": np.tile(series.dates[origin], e),
+            "step": np.tile(steps, e),
+            "row": np.tile(rows, e),
+            "date": np.tile(series.dates[clipped], e),
+            "y_true": actual.ravel(),
             "y_pred": np.asarray(pred, dtype=np.float64).ravel(),
+            "scale": np.repeat(s, len(rows)),
         }
     )
 
@@ -311,20 +356,20 @@ def _rows(seg) -> Split:
     return Split(*(np.arange(*getattr(seg, p), dtype=np.int64) for p in ("train", "val", "test")))
 
 
-def _val_rmse(model, zt_pred, t_va) -> float:
-    return float(np.sqrt(np.mean((model.decode(zt_pred) - t_va) ** 2)))
+def _val_rmse(decode, zt_pred, t_va) -> float:
+    return float(np.sqrt(np.mean((decode(zt_pred) - t_va) ** 2)))
 
 
 def _fit_ridge(params, spec, model, train, val, sink, should_stop):
     from sklearn.linear_model import Ridge
 
-    (z_tr, zt_tr), (z_va, zt_va, t_va) = train, val
+    (z_tr, zt_tr), (z_va, zt_va, t_va, decode) = train, val
     est = Ridge(alpha=params["alpha"]).fit(z_tr, zt_tr)
     pred_va = est.predict(z_va)
     metrics = {
         "loss": float(np.mean((est.predict(z_tr) - zt_tr) ** 2)),
         "val_loss": float(np.mean((pred_va - zt_va) ** 2)),
-        "val_rmse": _val_rmse(model, pred_va, t_va),
+        "val_rmse": _val_rmse(decode, pred_va, t_va),
     }
     sink.on_step(1, 1, metrics)
     return est, 1, False
@@ -334,7 +379,7 @@ def _fit_hgb(params, spec, model, train, val, sink, should_stop):
     """One boosted model per step ahead; progress after each (the step is the unit)."""
     from finml.models.tabular import build_regressor
 
-    (z_tr, zt_tr), (z_va, zt_va, t_va) = train, val
+    (z_tr, zt_tr), (z_va, zt_va, t_va, decode) = train, val
     h, models = zt_tr.shape[1], []
     leaf = min(params["min_samples_leaf"], max(1, len(z_tr) // 4))  # a short series
     for k in range(h):
@@ -350,16 +395,24 @@ def _fit_hgb(params, spec, model, train, val, sink, should_stop):
         if should_stop() and k + 1 < h:
             return None, k + 1, True  # a forecaster needs every step ahead
     full = np.column_stack([m.predict(z_va) for m in models])
-    sink.on_step(h, h, {"val_rmse": _val_rmse(model, full, t_va)})
+    sink.on_step(h, h, {"val_rmse": _val_rmse(decode, full, t_va)})
     return models, h, False
 
 
 def _fit_net(params, spec, model, train, val, sink, should_stop):
     from finml.training.callbacks import ValidationRMSE, fit_with_progress
 
-    (z_tr, zt_tr), (z_va, zt_va, t_va) = train, val
-    net = build_sequence_net(_NETS[spec.model], model.lags, model.horizon, params, seed=spec.seed)
-    rmse = ValidationRMSE(z_va, t_va, model.decode)
+    (z_tr, zt_tr), (z_va, zt_va, t_va, decode) = train, val
+    net = build_sequence_net(
+        _NETS[spec.model],
+        model.lags,
+        model.horizon,
+        params,
+        seed=spec.seed,
+        channels=1 + len(model.exog),
+        extra=2 if model.rolling else 0,
+    )
+    rmse = ValidationRMSE(z_va, t_va, decode)
     epochs, stopped = fit_with_progress(
         net, z_tr, zt_tr, (z_va, zt_va), params, sink, should_stop, (rmse,)
     )

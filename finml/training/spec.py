@@ -76,6 +76,8 @@ class RunSpec:
             )
             if ds.task == "multiclass":
                 params.update(classes=",".join(ds.classes), negative_class="")
+            if ds.task == "forecast":
+                params.update(entity_col=ds.entity_col, exog=",".join(ds.exog))
         return params
 
     def run_tags(self) -> dict[str, str]:

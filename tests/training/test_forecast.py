@@ -151,9 +151,11 @@ def test_ridge_beats_naive_and_the_intervals_cover(macro):
     assert m["mase"] < m["naive_mase"] and m["mase"] < m["seasonal_naive_mase"], m
     test = result.test_predictions
     assert set(test["step"]) == {1, 2} and test["y_true"].notna().all()
-    q = np.asarray(result.model.intervals["0.9"])
+    q = np.asarray(result.model.intervals["0.9"])  # in units of the series' scale
     assert q[0] < q[1]  # two quarters ahead is less certain than one
-    inside = (test["y_true"] - test["y_pred"]).abs().to_numpy() <= q[test["step"] - 1]
+    half = q[test["step"] - 1] * test["scale"].to_numpy()
+    assert test["scale"].nunique() == 1 and result.model.entity_scales == [test["scale"][0]]
+    inside = (test["y_true"] - test["y_pred"]).abs().to_numpy() <= half
     assert inside.mean() >= 0.7
     # the fitted forecaster extends a history exactly as the stored test forecasts
     series = load_series(macro, SeriesSpec("date", "realcons", 2))
