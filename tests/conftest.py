@@ -103,6 +103,35 @@ def macro_forecast_run():
     return train_and_log(spec, "ridge · realcons")
 
 
+@pytest.fixture
+def macro_panel_run():
+    """A global ridge forecaster of the five-series macro panel, one quarter ahead, trained
+    for real on the staged panel demo and logged as a worker does."""
+    from finml.data.demo import macro_panel_frame
+    from finml.data.reader import read_table
+    from finml.data.spec import DatasetSpec
+    from finml.data.split import SplitSpec
+    from finml.data.staging import stage_frame
+    from finml.models.registry import resolve_params
+    from finml.training.spec import RunSpec
+
+    frame = read_table(macro_panel_frame().to_csv(index=False).encode(), "panel.csv").frame
+    ds = DatasetSpec(
+        stage_frame(frame),
+        "US macroeconomic panel (forecasting per series)",
+        "value",
+        "",
+        (),
+        (),
+        split=SplitSpec(0.7, 0.15, 0.15, time_col="date"),
+        task="forecast",
+        horizon=1,
+        entity_col="series",
+    )
+    spec = RunSpec(ds, "ridge_lags", resolve_params("ridge_lags"))
+    return train_and_log(spec, "ridge · macro panel")
+
+
 def table_spec(frame, model: str, target="creditability", positive="bad", drop=(), **kw):
     """A RunSpec on ``frame`` (not staged: for ``run_training(spec, frame, ...)``) with the
     default features less ``drop``; ``params`` holds hyperparameters, the rest goes to

@@ -143,3 +143,68 @@ def test_a_forecast_run_exports_and_imports(macro_forecast_run):
     assert store.read_json(copy, "intervals.json") == store.read_json(
         macro_forecast_run, "intervals.json"
     )
+
+
+PANEL = "US macroeconomic panel (forecasting per series)"
+
+
+def test_the_panel_demo_opens_with_its_entity_column():
+    at = open_app()
+    at.selectbox[0].set_value(PANEL).run()
+    assert at.radio(key="task_kind").value == "forecast"
+    assert at.selectbox(key="series_entity").value == "series"
+    assert not at.error and not at.exception
+    assert any("5 entities × 203 periods" in shown(c) for c in at.caption)
+    at.selectbox(key="series_entity_shown").set_value("realinv").run()
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "value over time" in titles
+    at.button(key="use_dataset").click().run()
+    ds = at.session_state["dataset"]
+    assert (ds.entity_col, ds.exog, ds.target) == ("series", (), "value")
+    assert any("for each 'series'" in shown(s) for s in at.success)
+
+
+def test_an_unbalanced_panel_names_the_entity_and_its_missing_dates():
+    from finml.data.demo import macro_panel_frame
+
+    frame = macro_panel_frame()
+    frame = frame.drop(index=frame.index[(frame["series"] == "realinv")][[10, 11]])
+    at = open_app()
+    at.radio(key="source").set_value("Upload a file").run()
+    data = frame.to_csv(index=False).encode()
+    at.file_uploader[0].set_value(("panel.csv", data, "text/csv")).run()
+    at.selectbox(key="target").set_value("value").run()
+    at.radio(key="task_kind").set_value("forecast").run()
+    at.selectbox(key="series_entity").set_value("series").run()
+    assert not at.exception, at.exception
+    message = shown(at.error[0])
+    assert "Entity 'realinv'" in message and "(1961-07-01, 1961-10-01)" in message
+
+
+def test_evaluate_and_predict_show_a_panel_entity_by_entity(macro_panel_run):
+    from finml.data.demo import macro_panel_frame
+
+    at = open_app("evaluate")
+    assert not at.exception, at.exception
+    entities = at.dataframe[1].value
+    assert sorted(entities["entity"]) == sorted(
+        ["realgdp", "realcons", "realinv", "realgovt", "realdpi"]
+    )
+    assert (entities["mase"] < entities["naive_mase"]).all()
+    at.selectbox(key="fc_entity").set_value("realgovt").run()
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "realgovt: actual and 1-step-ahead forecasts" in titles
+    at.button(key="make_report").click().run()
+    page = at.session_state["report"][1].decode()
+    assert "By entity" in page and "A panel of 5 series" in page
+
+    predict = open_app("predict")
+    history = macro_panel_frame()
+    history = history[history["date"] < "1990-01-01"].to_csv(index=False).encode()
+    predict.file_uploader(key="rows").set_value(("h.csv", history, "text/csv")).run()
+    assert not predict.exception, predict.exception
+    out = predict.dataframe[0].value
+    assert len(out) == 5 and set(out["entity"]) >= {"realgdp", "realinv"}
+    predict.selectbox(key="predict_entity").set_value("realinv").run()
+    titles = " ".join(c.proto.spec for c in predict.get("plotly_chart"))
+    assert "value (realinv): history and the next 1 period(s)" in titles
