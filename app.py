@@ -3,7 +3,7 @@
 import streamlit as st
 
 from finml.errors import FinmlError
-from pages.common import page_icon, show_error, show_unexpected
+from pages.common import gate, page_icon, show_error, show_unexpected
 
 # The icon is an image made here: a :material/...: page icon makes browsers fetch it from
 # fonts.gstatic.com, which tells an outside server about every visit (and fails offline).
@@ -19,6 +19,7 @@ navigation = st.navigation(
     ]
 )
 try:
+    gate()  # who this session acts for; a sign-in or refusal page stops here
     navigation.run()
 except FinmlError as exc:  # a known condition (the store stayed locked, ...): said plainly
     show_error(exc)

@@ -14,6 +14,8 @@
 | ``FINML_WARM_IDLE_S`` | ``1800`` | seconds an unused spare worker waits before it exits |
 | ``FINML_SECRET_KEY`` | generated | the installation's secret key (64 hex characters); |
 |  |  | default: ``<data dir>/secrets/finml.key``, made on first use |
+| ``FINML_ADMINS`` | empty | e-mails of the admins of a team deployment (comma separated) |
+| ``FINML_ALLOW_ANONYMOUS`` | ``0`` | ``1``: serve a non-loopback address without sign-in |
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class Settings:
     import_quota_bytes: int = 2048 << 20
     warm_worker: bool = True
     warm_idle_s: int = 1800
+    admins: frozenset[str] = frozenset()
+    allow_anonymous: bool = False
 
     @property
     def artifact_root(self) -> Path:
@@ -86,6 +90,11 @@ class Settings:
         }
 
 
+def admin_emails(raw: str) -> frozenset[str]:
+    """The admins' e-mails of ``FINML_ADMINS`` (comma or space separated), lower case."""
+    return frozenset(e.strip().lower() for e in raw.replace(",", " ").split() if e.strip())
+
+
 def _int_env(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -122,6 +131,9 @@ def get_settings() -> Settings:
         import_quota_bytes=_int_env("FINML_IMPORT_QUOTA_MB", 2048) << 20,
         warm_worker=os.environ.get("FINML_WARM_WORKER", "1").strip() not in ("0", "false", "no"),
         warm_idle_s=_int_env("FINML_WARM_IDLE_S", 1800),
+        admins=admin_emails(os.environ.get("FINML_ADMINS", "")),
+        allow_anonymous=os.environ.get("FINML_ALLOW_ANONYMOUS", "0").strip()
+        in ("1", "true", "yes"),
     )
 
 

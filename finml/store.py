@@ -292,6 +292,22 @@ class RunStore:
         _retry(self.client.set_tag, run_id, "finml.threshold", repr(float(threshold)))
         _retry(self.client.set_tag, run_id, "finml.threshold_how", how)
 
+    def set_shared(self, run_id: str, shared: bool) -> None:
+        """Share a run with the team (read-only to others) or take it back (tag
+        ``finml.shared``, see :mod:`finml.access`)."""
+        _retry(self.client.set_tag, run_id, "finml.shared", "1" if shared else "0")
+
+    def rename_run(self, run_id: str, name: str) -> None:
+        """Give a run a new display name (1 to 200 characters, surrounding blanks dropped).
+
+        Raises:
+            StoreError: an empty name.
+        """
+        name = " ".join(str(name).split())[:200]
+        if not name:
+            raise StoreError("A run name needs at least one character that is not a space.")
+        _retry(self.client.set_tag, run_id, "mlflow.runName", name)
+
     def set_total_steps(self, run_id: str, total: int) -> None:
         """Record the planned number of epochs / iterations (the progress bar's total)."""
         _retry(self.client.set_tag, run_id, "finml.total_steps", str(int(total)))

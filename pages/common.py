@@ -14,6 +14,7 @@ from collections import OrderedDict
 
 import streamlit as st
 
+from finml import access, audit
 from finml.config import get_settings
 from finml.errors import FinmlError
 from finml.store import RunStore
@@ -97,9 +98,88 @@ def page_icon():
     return Image.fromarray(icon)
 
 
-def store() -> RunStore:
-    """The run store of the current settings (cheap)."""
-    return RunStore(get_settings())
+def team_mode() -> bool:
+    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section: sign-in with
+    ``st.login`` (OpenID Connect) is on and every page needs it."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: Streamlit raises its own error type
+        return False
+
+
+def gate() -> access.Principal:
+    """Who this session acts for, or a page that says why nothing is served (then the
+    script stops).
+
+    - Team mode: a signed-out visitor sees only a sign-in page; a signed-in one gets the
+      sidebar with their name and Sign out. The sign-in is recorded once per session.
+    - No sign-in configured: the local user, but only on a loopback address (or with
+      ``FINML_ALLOW_ANONYMOUS=1``); otherwise a page says why and how to configure it.
+    """
+    settings = get_settings()
+    if team_mode():
+        if not st.user.is_logged_in:
+            st.title("finml studio")
+            st.write(
+                "Sign in to reach your datasets and runs. Each analyst sees only their own "
+                "work and what colleagues shared with the team."
+            )
+            st.button("Sign in", type="primary", on_click=st.login, key="sign_in")
+            st.stop()
+        who = access.principal_from_claims(st.user.to_dict(), settings.admins)
+        if st.session_state.get("signed_in_as") != who.user_id:
+            st.session_state["signed_in_as"] = who.user_id
+            audit.record(who, "sign_in", settings=settings, email=who.email, admin=who.admin)
+        role = " (admin)" if who.admin else ""
+        st.sidebar.caption(f"Signed in as {text(who.name)}{role}")
+        st.sidebar.button("Sign out", on_click=st.logout, key="sign_out")
+        st.session_state["principal"] = who
+        return who
+    address = st.get_option("server.address")
+    if not access.is_loopback(address) and not settings.allow_anonymous:
+        st.title("finml is not served on this address")
+        st.error(
+            "This server listens on a network address without sign-in, and finml holds "
+            "personal data (loan applicants, patient scans), so it serves nothing here. "
+            "Either run it for yourself on this machine (`./scripts/run.sh` binds "
+            "127.0.0.1), or configure sign-in: an `[auth]` section in "
+            '`.streamlit/secrets.toml` with your OpenID provider (README, "Deploy for a '
+            'team"). To serve it without sign-in on purpose, set FINML_ALLOW_ANONYMOUS=1.',
+            icon=":material/lock:",
+        )
+        st.stop()
+    st.session_state["principal"] = access.LOCAL
+    return access.LOCAL
+
+
+def principal() -> access.Principal:
+    """The user this session acts for (set by :func:`gate` on every run)."""
+    return st.session_state.get("principal", access.LOCAL)
+
+
+def store() -> access.ScopedStore:
+    """The run store of the current settings as this session's user may use it: only runs
+    they may see, changes only to their own (:mod:`finml.access`). Cheap."""
+    return access.ScopedStore(RunStore(get_settings()), principal())
+
+
+def record(action: str, target: str = "", **details) -> None:
+    """Add an event by this session's user to the audit trail."""
+    audit.record(principal(), action, target, get_settings(), **details)
+
+
+def may_change(run) -> bool:
+    """True if this session's user may change ``run`` (its owner, or an admin)."""
+    return access.may_change(principal(), run)
+
+
+def stop_run(run_store, run_id: str) -> None:
+    """Ask ``run_id`` to stop, if this user may (checked through the scoped store), and
+    record it."""
+    run_store.check(run_id, change=True)
+    jobs.request_stop(run_id, run_store.settings)
+    record("stop", run_id)
+    st.toast("Stop requested: the run ends after the current batch.")
 
 
 def runs_with_results(empty: str, page: str, label: str) -> list:

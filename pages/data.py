@@ -1,5 +1,7 @@
 """Data page: pick the demo or upload a table; validation report; target, features, split."""
 
+import hashlib
+
 import streamlit as st
 
 from finml.config import get_settings
@@ -17,7 +19,15 @@ from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
 from finml.reporting import regression_charts
 from finml.training import jobs
-from pages.common import dataset_ready, show_error, show_info, show_warning, text
+from pages.common import (
+    dataset_ready,
+    principal,
+    record,
+    show_error,
+    show_info,
+    show_warning,
+    text,
+)
 
 
 @st.cache_data(scope="session", max_entries=8, show_spinner="Screening for leakage...")
@@ -81,6 +91,10 @@ if st.session_state.get("table_key") != key:
         show_error(exc)
         st.stop()
     st.session_state.table_key, st.session_state.table = key, table
+    if raw is not None:  # who uploaded what: the file's hash and shape, never its content
+        rows, columns = table.frame.shape
+        digest = hashlib.sha256(data).hexdigest()
+        record("upload", sha256=digest, bytes=len(data), rows=rows, columns=columns)
     st.session_state.pop("target", None)  # a new table: its own likely target first
     st.session_state.pop("task_for", None)
     st.session_state.table_name = key[1] if raw is None else filename
@@ -262,7 +276,7 @@ if st.button("Use this dataset for training", type="primary", key="use_dataset")
     jobs.warm_up(settings)  # TensorFlow warms up in a spare worker while they go on
     negatives = [v for v in values if v != positive]
     st.session_state.dataset = DatasetSpec(
-        dataset_id=stage_frame(frame, settings),
+        dataset_id=stage_frame(frame, settings, principal().user_id),
         name=st.session_state.table_name,
         target=target_col,
         positive=positive,

@@ -98,8 +98,10 @@ def binary_view(run, test, val, positive=None):
         run, val_y, val_score, labels, domain
     )
     b1, b2 = st.columns(2)
-    if positive in (None, run.params.get("positive_class")) and b1.button(
-        f"Save threshold {threshold:.3f} with the run", key="save_threshold"
+    if (
+        positive in (None, run.params.get("positive_class"))
+        and common.may_change(run)
+        and b1.button(f"Save threshold {threshold:.3f} with the run", key="save_threshold")
     ):
         store.set_threshold(run.run_id, threshold, mode)
         st.toast(f"Threshold {threshold:.3f} saved with the run.")

@@ -12,7 +12,7 @@ from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
 from finml.reporting import regression_charts
 from finml.training import jobs
-from pages.common import dataset_ready, show_error, text
+from pages.common import dataset_ready, principal, show_error, text
 
 
 def render(frame, table_schema, target_col: str, settings, defaults=None) -> None:
@@ -84,7 +84,7 @@ def render(frame, table_schema, target_col: str, settings, defaults=None) -> Non
         train = 1 - (val_pct + test_pct) / 100
         split = SplitSpec(train, val_pct / 100, test_pct / 100, time_col=date_col)
         st.session_state.dataset = DatasetSpec(
-            dataset_id=stage_frame(frame, settings),
+            dataset_id=stage_frame(frame, settings, principal().user_id),
             name=st.session_state.table_name,
             target=target_col,
             positive="",

@@ -1,6 +1,7 @@
 """Data page, image mode: demo or upload, safe reading, dataset report, group-aware split.
 Imported by pages/data.py (not a page of its own)."""
 
+import hashlib
 from functools import partial
 
 import numpy as np
@@ -18,7 +19,9 @@ from finml.reporting import charts
 from finml.training import jobs
 from pages.common import (
     dataset_ready,
+    principal,
     progress_callback,
+    record,
     show_error,
     show_info,
     show_warning,
@@ -36,12 +39,14 @@ SOURCES = ["Built-in demo: Br35H brain MRI", "Upload a ZIP", "Upload files", "Up
 
 
 def _reader(source, size, mode):
-    """(cache key, display name, read function) of the chosen source; None until there is input."""
+    """(cache key, display name, read function, SHA-256 of the uploaded bytes or "" for the
+    demo) of the chosen source; None until there is input."""
     if source == SOURCES[0]:
         return (
             ("br35h", size, mode),
             "Br35H brain MRI",
             partial(images.read_br35h, size=size, mode=mode),
+            "",
         )
     if source == SOURCES[1]:
         up = st.file_uploader(
@@ -49,8 +54,9 @@ def _reader(source, size, mode):
         )
         if up is None:
             return None
-        read = partial(images.read_zip, up.getvalue(), size=size, mode=mode, name=up.name)
-        return (up.file_id, size, mode), up.name, read
+        data = up.getvalue()
+        read = partial(images.read_zip, data, size=size, mode=mode, name=up.name)
+        return (up.file_id, size, mode), up.name, read, hashlib.sha256(data).hexdigest()
     ups = st.file_uploader(
         "PNG, JPEG or DICOM images, plus an optional labels CSV (filename,label[,patient_id])",
         type=["png", "jpg", "jpeg", "dcm", "csv"],
@@ -61,10 +67,14 @@ def _reader(source, size, mode):
         return None
     files = [(u.name, u.getvalue()) for u in ups]
     key = (tuple(u.file_id for u in ups), size, mode)
+    digest = hashlib.sha256()
+    for _, data in files:
+        digest.update(hashlib.sha256(data).digest())
     return (
         key,
         f"{len(files)} uploaded files",
         partial(images.read_files, files, size=size, mode=mode),
+        digest.hexdigest(),
     )
 
 
@@ -73,7 +83,7 @@ def _load(source, size, mode):
     reader = _reader(source, size, mode)
     if reader is None:
         return None
-    key, name, read = reader
+    key, name, read, digest = reader
     if st.session_state.get("imageset_key") != key:
         st.session_state.pop("imageset_key", None)
         bar, update = progress_callback("Reading and checking the images")
@@ -81,6 +91,9 @@ def _load(source, size, mode):
         bar, update = progress_callback("Hashing the images to find near-duplicates")
         hashes = duplicates.perceptual_hashes(image_set.images, progress=update)
         bar.empty()
+        if digest:  # who uploaded what: a hash and the shape, never the images
+            shape = list(image_set.images.shape)
+            record("upload", sha256=digest, images=shape[0], shape=shape)
         st.session_state.imageset_key = key
         st.session_state.imageset = (image_set, hashes, name)
     return st.session_state.imageset
@@ -209,7 +222,12 @@ def render():
         jobs.warm_up(get_settings())  # TensorFlow warms up while they go on
         st.session_state.dataset = ImageDatasetSpec(
             dataset_id=stage_images(
-                image_set.images, image_set.labels, groups, image_set.names, get_settings()
+                image_set.images,
+                image_set.labels,
+                groups,
+                image_set.names,
+                get_settings(),
+                principal().user_id,
             ),
             name=name,
             classes=classes,

@@ -33,10 +33,26 @@ def uploaded_rows():
     if up is None:
         st.stop()
     try:
-        return read_table(up.getvalue(), up.name, **get_settings().read_limits()).frame
+        frame = read_table(up.getvalue(), up.name, **get_settings().read_limits()).frame
     except FinmlError as exc:
         common.show_error(exc)
         st.stop()
+    scored_once(up.file_id, [up.getvalue()], rows=len(frame))
+    return frame
+
+
+def scored_once(file_key, contents: list[bytes], **shape) -> None:
+    """Record in the audit trail, once per upload and model, that this user scored it
+    (the files' hash and the shape, never their content)."""
+    key = (st.session_state.get("predict_run"), str(file_key))
+    done = st.session_state.setdefault("_scored", set())
+    if key in done:
+        return
+    digest = hashlib.sha256()
+    for content in contents:
+        digest.update(hashlib.sha256(content).digest())
+    common.record("score", key[0] or "", sha256=digest.hexdigest(), **shape)
+    done.add(key)
 
 
 def predict_values(run, model):
@@ -181,7 +197,11 @@ def predict_images(run, model):
     )
     if not files:
         st.stop()
-    table, batch, skipped = predict_image_files(model, [(f.name, f.getvalue()) for f in files])
+    contents = [f.getvalue() for f in files]
+    table, batch, skipped = predict_image_files(
+        model, [(f.name, c) for f, c in zip(files, contents, strict=True)]
+    )
+    scored_once(tuple(f.file_id for f in files), contents, images=len(table))
     for name, why in skipped:
         common.show_warning(f"{name}: {why}")
     if table.empty:

@@ -1,9 +1,14 @@
-"""Runs page: the leaderboard of every run (sortable; click a row to open it), the chosen
-run's actions (open in Evaluate, watch or stop in Train, export, delete), comparison of
-runs (ROC and learning curves overlaid), and import of a run exported by finml."""
+"""Runs page: the leaderboard of the runs this user may see (sortable; click a row to open
+it), the chosen run's actions (open in Evaluate, watch or stop in Train, and for its owner:
+share with the team, rename, export, delete), comparison of runs (ROC and learning curves
+overlaid), import of a run exported by finml, and for admins the audit trail."""
+
+import hashlib
 
 import streamlit as st
 
+from finml import access, audit
+from finml.config import get_settings
 from finml.errors import FinmlError
 from finml.evaluation import metrics
 from finml.evaluation.compare import delong_table
@@ -20,10 +25,13 @@ with st.expander("Import a run exported by finml"):
     upload = st.file_uploader("finml bundle (.zip)", type=["zip"], key="import")
     if upload is not None and st.button("Import", key="do_import"):
         try:
-            new_id = import_run(upload.getvalue(), store, name=upload.name)
+            data = upload.getvalue()
+            owner = common.principal().user_id
+            new_id = import_run(data, store, name=upload.name, owner=owner)
         except FinmlError as exc:
             common.show_error(exc)
         else:
+            common.record("import", new_id, sha256=hashlib.sha256(data).hexdigest())
             st.success(f"Imported as run {new_id[:8]}.")
 runs = jobs.list_runs(store)
 if not runs:
@@ -33,7 +41,7 @@ if not runs:
 by_id = {r.run_id: r for r in runs}
 st.caption("Click a row to open that run below; click a column header to sort.")
 picked = st.dataframe(
-    runs_frame(runs, jobs.queue_positions(runs)),
+    runs_frame(runs, jobs.queue_positions(access.unscoped(store).list_runs())),
     hide_index=True,
     width="stretch",
     on_select="rerun",
@@ -52,6 +60,10 @@ choice = st.selectbox("Run", ids, format_func=lambda i: by_id[i].label, key="run
 run = by_id[choice]
 if run.reason:
     common.show_error(f"{run.status}: {run.reason}")
+owns = common.may_change(run)
+if not owns:
+    owner = run.tags.get(access.OWNER_NAME_TAG) or access.owner_of(run)
+    st.caption(f"Shared with the team by {common.text(owner)}: read-only to you.")
 cols = st.columns(4)
 if run.has_results and cols[0].button("Open in Evaluate", key="open_eval"):
     common.open_run("pages/evaluate.py", choice)
@@ -59,14 +71,16 @@ if run.status in ACTIVE:
     if cols[1].button("Watch in Train", key="watch"):
         st.session_state.active_run = choice
         st.switch_page("pages/train.py", query_params={"run": choice})
-    if cols[2].button("Stop", icon=":material/stop:", key="stop"):
-        jobs.request_stop(choice, store.settings)
-        st.toast("Stop requested: the run ends after the current batch.")
-if run.has_results and cols[2].button("Prepare export file", key="export"):
+    if owns and cols[2].button("Stop", icon=":material/stop:", key="stop"):
+        common.stop_run(store, choice)
+if owns and run.has_results and cols[2].button("Prepare export file", key="export"):
     try:
+        store.check(choice, change=True)
         st.session_state.export_file = (choice, export_run(store, choice))
     except FinmlError as exc:
         common.show_error(exc)
+    else:
+        common.record("export", choice)
 if st.session_state.get("export_file", (None,))[0] == choice:
     cols[2].download_button(
         "Download bundle",
@@ -75,12 +89,30 @@ if st.session_state.get("export_file", (None,))[0] == choice:
         "application/zip",
         key="download",
     )
-if run.status not in ACTIVE:
+if owns and run.status not in ACTIVE:
     confirm = cols[3].checkbox("Confirm delete", key="confirm_delete")
     if cols[3].button("Delete run", key="delete", disabled=not confirm):
         jobs.delete_run(choice, store)
+        common.record("delete", choice, name=run.name)
         st.session_state.pop("run", None)
         st.rerun()
+if owns and common.team_mode():
+    shared = access.is_shared(run)
+    if st.toggle("Share with my team (read-only)", value=shared, key=f"share_{choice}") != shared:
+        store.set_shared(choice, not shared)
+        common.record("unshare" if shared else "share", choice)
+        st.rerun()
+if owns:
+    with st.popover("Rename"):
+        new_name = st.text_input("New name", run.name, max_chars=200, key=f"name_{choice}")
+        if st.button("Rename", key="rename") and new_name != run.name:
+            try:
+                store.rename_run(choice, new_name)
+            except FinmlError as exc:
+                common.show_error(exc)
+            else:
+                common.record("rename", choice, name=new_name)
+                st.rerun()
 
 st.subheader("Compare runs")
 comparable = [r.run_id for r in runs if r.has_results]
@@ -121,4 +153,21 @@ elif len(chosen) >= 2:
         "Each run against the first one chosen. p < 0.05: the difference in ROC-AUC is "
         "unlikely to be chance on these test rows. Runs of another dataset, split or seed "
         "did not score the same rows and are not tested."
+    )
+
+if common.principal().admin and common.team_mode():
+    st.subheader("Audit trail (admins)")
+    trail = audit.read(get_settings())
+    broken = audit.verify(get_settings())
+    if broken:
+        common.show_error(f"The trail's chain breaks at line {broken}: it was edited there.")
+    st.caption(
+        f"{len(trail)} events, newest first: who signed in, uploaded (hash and shape), "
+        "trained, stopped, exported, imported, scored, shared, renamed and deleted what."
+    )
+    st.dataframe(trail.iloc[::-1], hide_index=True, width="stretch")
+    from finml.reporting.exports import to_csv_bytes
+
+    st.download_button(
+        "Download the audit trail (CSV)", to_csv_bytes(trail), "finml-audit.csv", key="audit"
     )

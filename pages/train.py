@@ -2,8 +2,9 @@
 
 import streamlit as st
 
+from finml.access import unscoped
 from finml.data.split import cv_kind
-from finml.data.staging import load_dataset_spec
+from finml.data.staging import check_dataset, load_dataset_spec
 from finml.errors import FinmlError
 from finml.models.registry import MODELS, PRESETS, get_model, model_names_for, resolve_params
 from finml.reporting import charts
@@ -11,7 +12,18 @@ from finml.reporting.runs import headline_metrics, progress
 from finml.store import ACTIVE, BACKTEST_METRICS, FOLD_METRICS, QUEUED
 from finml.training import jobs
 from finml.training.spec import RunSpec
-from pages.common import guarded, open_run, search_view, show_error, show_warning, text
+from pages.common import (
+    guarded,
+    may_change,
+    open_run,
+    principal,
+    record,
+    search_view,
+    show_error,
+    show_warning,
+    stop_run,
+    text,
+)
 from pages.common import store as run_store
 
 st.title("Train")
@@ -48,6 +60,7 @@ def folds_input(label: str, help_text: str, default_k: int) -> int:
 ds = st.session_state.get("dataset")
 if ds is None and st.query_params.get("dataset"):  # a reload or a link: restore the choices
     try:
+        check_dataset(principal(), st.query_params["dataset"])  # another user's: "gone"
         ds = st.session_state["dataset"] = load_dataset_spec(st.query_params["dataset"])
     except FinmlError as exc:
         show_warning(exc)
@@ -152,10 +165,12 @@ else:
                 int(trials) if tune_on else 0,
                 float(minutes) if tune_on else 0.0,
             )
+            check_dataset(principal(), ds.dataset_id)
             run_id = jobs.submit(spec, store)
         except FinmlError as exc:
             show_error(exc)
         else:
+            record("train", run_id, model=model, dataset=ds.dataset_id, task=spec.task)
             st.session_state.active_run = run_id
             st.query_params["run"] = run_id
 
@@ -189,13 +204,12 @@ def monitor(run_id: str, was_active: bool) -> None:
     st.subheader(f"Run {text(run.name)}")
     fraction, label = progress(run, history, folds, trials)
     if run.status == QUEUED:
-        place = jobs.queue_positions(store.list_runs()).get(run_id)
+        place = jobs.queue_positions(unscoped(store).list_runs()).get(run_id)
         label += f" · place {place} in the queue" if place else ""
     st.progress(fraction, text=label)
     if run.status in ACTIVE:
-        if st.button("Stop", icon=":material/stop:", key="stop"):
-            jobs.request_stop(run_id, store.settings)
-            st.toast("Stop requested: the run ends after the current batch.")
+        if may_change(run) and st.button("Stop", icon=":material/stop:", key="stop"):
+            stop_run(store, run_id)
     elif was_active:
         st.rerun()  # the run ended: redraw the page once, without polling
     if run.status in ("failed", "interrupted"):

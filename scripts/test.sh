@@ -12,4 +12,5 @@ fi
 source scripts/venv.sh requirements-dev.txt
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-exec .venv/bin/python -m pytest "$@"
+# Two test processes (pytest-xdist), one file each at a time: module fixtures stay shared.
+exec .venv/bin/python -m pytest -n 2 --dist loadfile "$@"

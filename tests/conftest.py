@@ -191,16 +191,18 @@ def wait_for(predicate, timeout: float = 60.0, every: float = 0.1):
     raise AssertionError(f"condition not met within {timeout} s")
 
 
-def train_and_log(spec, name: str | None = None) -> str:
+def train_and_log(spec, name: str | None = None, owner: str = "") -> str:
     """Train ``spec`` in this process on its staged data and log the run exactly as a
-    worker does (parameters, tags, predictions, bundle); return the finished run's id."""
+    worker does (parameters, tags, predictions, bundle), owned by ``owner`` (a user id;
+    "" for the local user); return the finished run's id."""
     from finml.data.staging import load_staged, load_staged_images
     from finml.store import FINISHED, RunStore
     from finml.training.base import ListSink
     from finml.training.worker import log_result
 
     store = RunStore()
-    run_id = store.create_run(name or spec.model, spec.run_params(), spec.run_tags())
+    tags = {**spec.run_tags(), **({"finml.owner": owner} if owner else {})}
+    run_id = store.create_run(name or spec.model, spec.run_params(), tags)
     if spec.dataset.kind == "images":
         from finml.training.images import run_image_training
 

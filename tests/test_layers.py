@@ -14,6 +14,8 @@ LAYERS = {
     "finml.config": 0,
     "finml.errors": 0,
     "finml.store": 1,
+    "finml.access": 1,
+    "finml.audit": 1,
     "finml.data": 2,
     "finml.models": 3,
     "finml.evaluation": 3,

@@ -2,8 +2,14 @@
 a reloaded page can find it again.
 
 Uploaded bytes never reach disk under the client's filename: only the parsed table is
-written, as Parquet (images as ``.npz``, no pickle), under a fresh UUID; the analyst's
+written, as Parquet (images as ``.npz``, no pickle), under a fresh UUID in the owner's own
+folder (named by a hash of the user id, :func:`finml.access.user_folder`); the analyst's
 choices (the dataset spec) are kept beside it as JSON.
+
+A dataset id is ``<owner folder>-<uuid>`` (16 + 1 + 32 hex characters), so a worker finds
+the file from the id alone and :func:`finml.access.check_dataset` can tell whose it is.
+Ids of plain 32 hex characters (staged before owners existed) live at the top of the
+datasets folder and belong to the local user.
 """
 
 from __future__ import annotations
@@ -22,13 +28,62 @@ import pandas as pd
 from finml.config import Settings, get_settings
 from finml.errors import StoreError
 
-_ID = re.compile(r"^[0-9a-f]{32}$")
+_ID = re.compile(r"^(?:([0-9a-f]{16})-)?([0-9a-f]{32})$")
+
+#: What a missing dataset, a malformed id and another user's dataset all say.
+GONE = "That dataset is no longer in the workspace; choose the data again."
 
 
 def _path(dataset_id: str, settings: Settings, suffix: str = ".parquet") -> Path:
-    if not _ID.match(dataset_id):
+    match = _ID.match(dataset_id)
+    if not match:
         raise StoreError(f"{dataset_id!r} is not a dataset id.")
-    return settings.datasets_dir / f"{dataset_id}{suffix}"
+    folder, key = match.groups()
+    base = settings.datasets_dir / folder if folder else settings.datasets_dir
+    return base / f"{key}{suffix}"
+
+
+def dataset_owner_folder(dataset_id: str) -> str:
+    """The owner's folder named in a dataset id (the local user's for an id without one).
+
+    Raises:
+        StoreError: a malformed id.
+    """
+    from finml.access import LOCAL_ID, user_folder
+
+    match = _ID.match(dataset_id)
+    if not match:
+        raise StoreError(f"{dataset_id!r} is not a dataset id.")
+    return match.group(1) or user_folder(LOCAL_ID)
+
+
+def check_dataset(who, dataset_id: str) -> None:
+    """The one ownership check of a staged dataset: its id names its owner's folder; an id
+    of another user's dataset fails exactly like one that does not exist (or a malformed
+    one).
+
+    Args:
+        who: the :class:`finml.access.Principal` asking.
+        dataset_id: the id, perhaps from a URL.
+
+    Raises:
+        StoreError: :data:`GONE`, unless the dataset is ``who``'s or ``who`` is an admin.
+    """
+    try:
+        folder = dataset_owner_folder(dataset_id)
+    except StoreError as exc:
+        raise StoreError(GONE) from exc
+    if not who.admin and folder != who.folder:
+        raise StoreError(GONE)
+
+
+def _new_id(settings: Settings, owner: str) -> str:
+    """A fresh dataset id in ``owner``'s folder (created if new)."""
+    from finml.access import user_folder
+
+    folder = user_folder(owner)
+    (settings.datasets_dir / folder).mkdir(parents=True, exist_ok=True)
+    return f"{folder}-{uuid.uuid4().hex}"
 
 
 @contextmanager
@@ -47,14 +102,13 @@ def _writing(tmp: Path, what: str):
         raise StoreError(f"{what} could not be saved ({exc.strerror or exc}).") from exc
 
 
-def stage_frame(frame: pd.DataFrame, settings: Settings | None = None) -> str:
-    """Write ``frame`` to the workspace and return its new id (32 hex characters).
+def stage_frame(frame: pd.DataFrame, settings: Settings | None = None, owner: str = "local") -> str:
+    """Write ``frame`` to ``owner``'s folder of the workspace and return its new id.
 
     Text-like columns of mixed types are stored as strings so Parquet can hold them.
     """
     settings = settings or get_settings()
-    settings.datasets_dir.mkdir(parents=True, exist_ok=True)
-    dataset_id = uuid.uuid4().hex
+    dataset_id = _new_id(settings, owner)
     out = frame.copy()
     for c in out.columns:
         if out[c].dtype == object:
@@ -92,8 +146,10 @@ def stage_images(
     groups: np.ndarray,
     names: list[str],
     settings: Settings | None = None,
+    owner: str = "local",
 ) -> str:
-    """Write an image set to the workspace (``.npz``, no pickle) and return its new id.
+    """Write an image set to ``owner``'s folder of the workspace (``.npz``, no pickle) and
+    return its new id.
 
     Args:
         images: uint8 array of shape (n, size, size, channels).
@@ -102,8 +158,7 @@ def stage_images(
         names: display name per image.
     """
     settings = settings or get_settings()
-    settings.datasets_dir.mkdir(parents=True, exist_ok=True)
-    dataset_id = uuid.uuid4().hex
+    dataset_id = _new_id(settings, owner)
     tmp = _path(dataset_id, settings, ".tmp.npz")
     with _writing(tmp, "The images"):
         np.savez(
@@ -150,7 +205,7 @@ def load_dataset_spec(dataset_id: str, settings: Settings | None = None):
     """
     from finml.data.spec import dataset_spec_from_dict
 
-    gone = StoreError("That dataset is no longer in the workspace; choose the data again.")
+    gone = StoreError(GONE)
     if not _ID.match(dataset_id):
         raise gone  # a malformed id (from a URL) is never echoed back
     path = _path(dataset_id, settings or get_settings(), ".json")
@@ -189,8 +244,12 @@ def sweep_datasets(
     if not settings.datasets_dir.is_dir():
         return []
     now, removed = time.time(), set()
-    for path in settings.datasets_dir.iterdir():
+    for path in list(settings.datasets_dir.rglob("*")):
+        if not path.is_file():  # a folder, or a sibling removed just before
+            continue
         dataset_id = path.name.split(".", 1)[0]
+        if path.parent != settings.datasets_dir:  # an owner's folder
+            dataset_id = f"{path.parent.name}-{dataset_id}"
         age = now - path.stat().st_mtime
         if ".tmp" in path.suffixes:
             if age > 3600:

@@ -150,12 +150,14 @@ def _alive_or_starting(run: RunInfo, settings: Settings) -> bool:
 
 
 def list_runs(store: RunStore | None = None) -> list[RunInfo]:
-    """Recover interrupted runs, then list every run, newest first."""
+    """Recover interrupted runs, then list every run (every run the user of a
+    :class:`finml.access.ScopedStore` may see), newest first."""
+    from finml.access import unscoped
     from finml.store import RunStore
 
     store = store or RunStore()
     runs = store.list_runs()
-    if recover_interrupted(store, runs):
+    if recover_interrupted(unscoped(store), runs):  # a system action, whoever looks
         runs = store.list_runs()
     return runs
 

@@ -12,12 +12,29 @@ from finml.config import PROJECT_ROOT
 TIMEOUT = 120
 
 
-def open_app(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
+#: An ``[auth]`` section as a team deployment's secrets.toml has one (sign-in is on).
+AUTH = {
+    "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+    "cookie_secret": "a-test-cookie-secret",
+    "client_id": "finml",
+    "client_secret": "secret",
+    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
+
+
+def open_app(
+    page: str | None = None, query: dict[str, str] | None = None, user: dict | None = None
+) -> AppTest:
     """Run app.py (st.navigation) and optionally switch to ``pages/<page>.py``, as a fresh
-    session (a reload) whose URL holds ``query``."""
+    session (a reload) whose URL holds ``query``. With ``user`` (OpenID claims, e.g.
+    ``{"sub": ..., "email": ...}``, or ``{}`` for a signed-out visitor) the app runs in
+    team mode with that user signed in."""
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=TIMEOUT)
     for key, value in (query or {}).items():
         at.query_params[key] = value
+    if user is not None:
+        at.secrets["auth"] = AUTH
+        at.user = {"is_logged_in": bool(user), **user}
     at.run()
     if page:
         at.switch_page(f"pages/{page}.py")

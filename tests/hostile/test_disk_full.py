@@ -40,7 +40,8 @@ SCRIPT = textwrap.dedent(
         stage_frame(noise)
     except StoreError as exc:
         out["stage"] = str(exc)
-    out["tmp_left"] = [p for p in os.listdir(os.path.join(sys.argv[1], "datasets"))]
+    staged = os.path.join(sys.argv[1], "datasets")  # files, in each owner folder too
+    out["tmp_left"] = [f for _, _, files in os.walk(staged) for f in files]
     from finml.data.spec import DatasetSpec
     from finml.models.registry import resolve_params
     from finml.training import jobs
