@@ -251,15 +251,28 @@ def fitted_model(data_dir: str, run_id: str):
     return load_run_bundle(store(), run_id)
 
 
-@st.cache_resource(scope="session", max_entries=2, show_spinner=False)
 def staged_images(data_dir: str, dataset_id: str):
-    """A staged image set (at most two kept per session), or None if it is gone."""
+    """The staged image set of a run this user may see (callers pass the dataset id of a
+    run from :func:`store`), or None if it is gone.
+
+    Held once per dataset for the whole server, not per session (3,000 images at 224 px
+    are about 450 MB): a bounded cache of two sets, keyed by the dataset id (which names
+    its owner's folder), with read-only arrays so no session can change another's view.
+    """
+    return _shared_images(data_dir, dataset_id)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _shared_images(data_dir: str, dataset_id: str):
     from finml.data.staging import load_staged_images
 
     try:
-        return load_staged_images(dataset_id)
+        arrays = load_staged_images(dataset_id)
     except FinmlError:
         return None
+    for array in arrays.values():
+        array.flags.writeable = False
+    return arrays
 
 
 #: Results kept by :func:`memo` per session (least recently used dropped first).

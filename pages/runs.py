@@ -41,7 +41,11 @@ if not runs:
 by_id = {r.run_id: r for r in runs}
 st.caption("Click a row to open that run below; click a column header to sort.")
 picked = st.dataframe(
-    runs_frame(runs, jobs.queue_positions(access.unscoped(store).list_runs())),
+    runs_frame(
+        runs,
+        jobs.queue_positions(access.unscoped(store).list_runs()),
+        common.team_mode(),
+    ),
     hide_index=True,
     width="stretch",
     on_select="rerun",

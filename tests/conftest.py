@@ -75,61 +75,44 @@ def loan_amount_run(loan_amount_spec):
     return train_and_log(loan_amount_spec, "ridge · loan amount")
 
 
-@pytest.fixture
-def macro_forecast_run():
-    """A ridge forecaster of US real consumption, two quarters ahead, trained for real on
-    the staged macro demo and logged as a worker does."""
-    from finml.data.demo import macro_frame
-    from finml.data.reader import read_table
+def forecast_demo_run(demo: str, target: str, horizon: int, entity_col: str = "") -> str:
+    """A ridge forecaster of a packaged forecasting demo, trained for real on the staged
+    demo and logged as a worker does; its run id."""
+    from finml.data.demo import demo_frame
     from finml.data.spec import DatasetSpec
     from finml.data.split import SplitSpec
     from finml.data.staging import stage_frame
     from finml.models.registry import resolve_params
     from finml.training.spec import RunSpec
 
-    frame = read_table(macro_frame().to_csv(index=False).encode(), "macro.csv").frame
     ds = DatasetSpec(
-        stage_frame(frame),
-        "US macroeconomic series (forecasting)",
-        "realcons",
+        stage_frame(demo_frame(demo)),
+        demo,
+        target,
         "",
         (),
         (),
         split=SplitSpec(0.7, 0.15, 0.15, time_col="date"),
         task="forecast",
-        horizon=2,
+        horizon=horizon,
+        entity_col=entity_col,
     )
     spec = RunSpec(ds, "ridge_lags", resolve_params("ridge_lags"))
-    return train_and_log(spec, "ridge · realcons")
+    return train_and_log(spec, f"ridge · {target}")
+
+
+@pytest.fixture
+def macro_forecast_run():
+    """A ridge forecaster of US real consumption, two quarters ahead."""
+    return forecast_demo_run("US macroeconomic series (forecasting)", "realcons", 2)
 
 
 @pytest.fixture
 def macro_panel_run():
-    """A global ridge forecaster of the five-series macro panel, one quarter ahead, trained
-    for real on the staged panel demo and logged as a worker does."""
-    from finml.data.demo import macro_panel_frame
-    from finml.data.reader import read_table
-    from finml.data.spec import DatasetSpec
-    from finml.data.split import SplitSpec
-    from finml.data.staging import stage_frame
-    from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
-
-    frame = read_table(macro_panel_frame().to_csv(index=False).encode(), "panel.csv").frame
-    ds = DatasetSpec(
-        stage_frame(frame),
-        "US macroeconomic panel (forecasting per series)",
-        "value",
-        "",
-        (),
-        (),
-        split=SplitSpec(0.7, 0.15, 0.15, time_col="date"),
-        task="forecast",
-        horizon=1,
-        entity_col="series",
+    """A global ridge forecaster of the five-series macro panel, one quarter ahead."""
+    return forecast_demo_run(
+        "US macroeconomic panel (forecasting per series)", "value", 1, "series"
     )
-    spec = RunSpec(ds, "ridge_lags", resolve_params("ridge_lags"))
-    return train_and_log(spec, "ridge · macro panel")
 
 
 def table_spec(frame, model: str, target="creditability", positive="bad", drop=(), **kw):

@@ -195,13 +195,17 @@ def _balanced(dates, ids, entities, index: pd.DatetimeIndex, col: str) -> None:
         own = pd.DatetimeIndex(dates.to_numpy()[ids == name])
         if len(own) < len(index):
             missing = index.difference(own)
-            listed = ", ".join(str(d.date()) for d in missing[:5])
-            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
             raise SplitError(
                 f"Entity {name!r} (column {col!r}) has no row for {len(missing)} date(s) that "
-                f"other entities have ({listed}{more}). Every entity needs a row on every "
+                f"other entities have ({_listed(missing)}). Every entity needs a row on every "
                 "date: fill those periods in, or drop that entity."
             )
+
+
+def _listed(dates: pd.DatetimeIndex) -> str:
+    """The first five dates, and how many more."""
+    more = f" and {len(dates) - 5} more" if len(dates) > 5 else ""
+    return ", ".join(str(d.date()) for d in dates[:5]) + more
 
 
 def _exog_values(frame: pd.DataFrame, col: str, target: str) -> np.ndarray:
@@ -234,11 +238,9 @@ def _regular_frequency(index: pd.DatetimeIndex, col: str) -> str:
         full = pd.date_range(index[0], index[-1], freq=guess)
         if len(full) and len(full) >= len(index) and index.isin(full).all():
             missing = full.difference(index)
-            listed = ", ".join(str(d.date()) for d in missing[:5])
-            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
             raise SplitError(
                 f"The dates in {col!r} are not evenly spaced: {len(missing)} period(s) are "
-                f"missing ({listed}{more}). Add those rows (or resample the data to one row "
+                f"missing ({_listed(missing)}). Add those rows (or resample the data to one row "
                 "per period) before forecasting."
             )
     raise SplitError(

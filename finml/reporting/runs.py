@@ -8,7 +8,9 @@ from finml.evaluation.metrics import METRIC_LABELS, mean_sd
 from finml.store import FINISHED, RUNNING, RunInfo
 
 
-def runs_frame(runs: list[RunInfo], queue: dict[str, int] | None = None) -> pd.DataFrame:
+def runs_frame(
+    runs: list[RunInfo], queue: dict[str, int] | None = None, owners: bool = False
+) -> pd.DataFrame:
     """A table of runs for display: name, model, dataset, status (with the place in the
     queue of a queued run), submitted, started (UTC), duration (s), key test metrics and the
     reason of a failure. One row per run, in the order given (newest first).
@@ -16,15 +18,21 @@ def runs_frame(runs: list[RunInfo], queue: dict[str, int] | None = None) -> pd.D
     Args:
         runs: the runs.
         queue: run id -> place in the queue (:func:`finml.training.jobs.queue_positions`).
+        owners: add ``owner`` (display name) and ``shared`` after the name (team mode).
     """
     queue = queue or {}
     ranks = leaderboard_ranks(runs)
     rows = []
     for r in runs:
         status = f"{r.status} (place {queue[r.run_id]})" if r.run_id in queue else r.status
+        who = {}
+        if owners:
+            owner = r.tags.get("finml.owner_name") or r.tags.get("finml.owner") or "local"
+            who = {"owner": owner, "shared": r.tags.get("finml.shared") == "1"}
         rows.append(
             {
                 "run": r.name,
+                **who,
                 "model": r.model,
                 "dataset": r.dataset,
                 "status": status,

@@ -89,8 +89,14 @@ class JobFiles:
         return self.stop.exists()
 
 
+def server_pid() -> int:
+    """The web server this process works for: ``FINML_SERVER_PID`` in its children (set by
+    :func:`_child_env`), else this process itself (the server)."""
+    return int(os.environ.get("FINML_SERVER_PID") or os.getpid())
+
+
 def _child_env(settings: Settings) -> dict[str, str]:
-    env = {**os.environ, **settings.environment()}
+    env = {**os.environ, **settings.environment(), "FINML_SERVER_PID": str(server_pid())}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     return env
@@ -297,8 +303,9 @@ def ensure_spare(settings: Settings | None = None) -> None:
     if not settings.warm_worker:
         return
     spares = _spares_dir(settings)
-    if not _lock_held(spares / "spare.lock"):
-        _spawn(["finml.training.local", "spare"], settings, spares / "spare.log")
+    if not _lock_held(spares / "spare.lock"):  # it watches this process: the web server
+        args = ["finml.training.local", "spare", str(server_pid())]
+        _spawn(args, settings, spares / "spare.log")
 
 
 def _claim_spare(settings: Settings, run_id: str) -> bool:
@@ -329,8 +336,14 @@ def stop_spare(settings: Settings | None = None, wait_s: float = 10.0) -> bool:
     return True
 
 
-def run_spare() -> int:
-    """Body of a spare supervisor: start a warm worker, wait for a run, then supervise it."""
+def run_spare(server_pid: int | None = None) -> int:
+    """Body of a spare supervisor: start a warm worker, wait for a run, then supervise it.
+
+    Args:
+        server_pid: the web server that asked for the spare; an idle spare exits within
+            a poll (:data:`SPARE_POLL_S`) once that process is gone, so it never outlives
+            its server by more than a moment (it holds TensorFlow: about 800 MB).
+    """
     settings = get_settings()
     spares = _spares_dir(settings)
     spare_fd = os.open(spares / "spare.lock", os.O_CREAT | os.O_RDWR, 0o600)
@@ -351,7 +364,7 @@ def run_spare() -> int:
     warm.unlink()
     (spares / "claimed").unlink(missing_ok=True)
     (spares / "ready").write_text(str(os.getpid()))
-    run_id = _wait_for_assignment(spares, settings.warm_idle_s)
+    run_id = _wait_for_assignment(spares, settings.warm_idle_s, server_pid)
     os.close(spare_fd)  # from here on, a new spare may start
     if run_id is None or run_id == _STOP_SPARE:
         worker.kill()
@@ -359,20 +372,34 @@ def run_spare() -> int:
     return _supervise_spare(settings, run_id, worker)
 
 
-def _wait_for_assignment(spares: Path, idle_s: float) -> str | None:
-    """Wait for a run id in ``assign``; None after ``idle_s`` unclaimed, or if the data
-    folder was removed (a spare must never outlive its workspace)."""
+def _alive(pid: int | None) -> bool:
+    """True if process ``pid`` exists (``None``: nothing to watch)."""
+    if pid is None:
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
+def _wait_for_assignment(spares: Path, idle_s: float, server_pid: int | None = None) -> str | None:
+    """Wait for a run id in ``assign``; None after ``idle_s`` unclaimed, once the web
+    server ``server_pid`` is gone, or if the data folder was removed (a spare must never
+    outlive its workspace nor its server)."""
     deadline = time.monotonic() + idle_s
     assign = spares / "assign"
     while not assign.exists():
         if not spares.is_dir():
             return None
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or not _alive(server_pid):
             try:
                 os.rename(spares / "ready", spares / "retired")
                 return None
             except FileNotFoundError:  # claimed just now: the assignment follows at once
-                deadline = time.monotonic() + CLAIM_GRACE_S
+                deadline, server_pid = time.monotonic() + CLAIM_GRACE_S, None
                 if not (spares / "claimed").exists():
                     return None
         time.sleep(SPARE_POLL_S)
@@ -407,5 +434,5 @@ def _supervise_spare(settings: Settings, run_id: str, worker: subprocess.Popen) 
 
 if __name__ == "__main__":
     if sys.argv[1] == "spare":
-        sys.exit(run_spare())
+        sys.exit(run_spare(int(sys.argv[2]) if len(sys.argv) > 2 else None))
     sys.exit(supervise(sys.argv[2], int(sys.argv[3])))

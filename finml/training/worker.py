@@ -177,6 +177,7 @@ def run_job(run_id: str) -> int:
             result = run_image_training(spec, data, sink, job.stop_requested)
         else:
             frame = load_staged(spec.dataset.dataset_id, settings)
+            store.log_dataset(run_id, frame, spec.dataset.name, spec.dataset.target)
             if spec.task == "forecast":
                 from finml.training.forecast import run_forecast
 

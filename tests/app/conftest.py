@@ -43,6 +43,16 @@ def open_app(
     return at
 
 
+def open_demo(name: str, task: str) -> AppTest:
+    """The Data page with built-in demo ``name`` chosen; it must open on ``task`` with no
+    error."""
+    at = open_app()
+    at.selectbox[0].set_value(name).run()
+    assert at.radio(key="task_kind").value == task
+    assert not at.error and not at.exception, (at.error, at.exception)
+    return at
+
+
 @pytest.fixture
 def finished_run(german_spec):
     """A logistic-regression run trained for real and logged to the store as a worker does."""

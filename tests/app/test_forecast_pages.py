@@ -10,18 +10,15 @@ import pytest
 
 from finml.data.demo import macro_frame
 from finml.store import RunStore
-from tests.app.conftest import open_app, shown
+from tests.app.conftest import open_app, open_demo, shown
 
 DEMO = "US macroeconomic series (forecasting)"
 
 
 def test_the_macro_demo_opens_as_a_forecast_and_can_be_used():
-    at = open_app()
-    at.selectbox[0].set_value(DEMO).run()
+    at = open_demo(DEMO, "forecast")
     assert at.selectbox(key="target").value == "realcons"
-    assert at.radio(key="task_kind").value == "forecast"
     assert at.selectbox(key="series_date").value == "date"
-    assert not at.error and not at.exception
     report = at.table[0].value
     assert list(report.index) == ["train", "validation", "test"]
     assert report.loc["test", "to"] == "2009-07-01"
@@ -49,14 +46,19 @@ def test_a_bad_horizon_is_refused(horizon, phrase):
     assert not [b for b in at.button if b.key == "use_dataset"]
 
 
-def test_an_irregular_series_names_its_missing_periods():
-    frame = macro_frame().drop(index=[50, 51])
+def upload_as_forecast(frame, target: str):
+    """The Data page with ``frame`` uploaded as a CSV, ``target`` chosen, task forecast."""
     at = open_app()
     at.radio(key="source").set_value("Upload a file").run()
     data = frame.to_csv(index=False).encode()
-    at.file_uploader[0].set_value(("macro.csv", data, "text/csv")).run()
-    at.selectbox(key="target").set_value("realcons").run()
+    at.file_uploader[0].set_value(("data.csv", data, "text/csv")).run()
+    at.selectbox(key="target").set_value(target).run()
     at.radio(key="task_kind").set_value("forecast").run()
+    return at
+
+
+def test_an_irregular_series_names_its_missing_periods():
+    at = upload_as_forecast(macro_frame().drop(index=[50, 51]), "realcons")
     assert not at.exception, at.exception
     assert "2 period(s) are missing (1971-07-01, 1971-10-01)" in shown(at.error[0])
 
@@ -149,11 +151,8 @@ PANEL = "US macroeconomic panel (forecasting per series)"
 
 
 def test_the_panel_demo_opens_with_its_entity_column():
-    at = open_app()
-    at.selectbox[0].set_value(PANEL).run()
-    assert at.radio(key="task_kind").value == "forecast"
+    at = open_demo(PANEL, "forecast")
     assert at.selectbox(key="series_entity").value == "series"
-    assert not at.error and not at.exception
     assert any("5 entities × 203 periods" in shown(c) for c in at.caption)
     at.selectbox(key="series_entity_shown").set_value("realinv").run()
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
@@ -169,12 +168,7 @@ def test_an_unbalanced_panel_names_the_entity_and_its_missing_dates():
 
     frame = macro_panel_frame()
     frame = frame.drop(index=frame.index[(frame["series"] == "realinv")][[10, 11]])
-    at = open_app()
-    at.radio(key="source").set_value("Upload a file").run()
-    data = frame.to_csv(index=False).encode()
-    at.file_uploader[0].set_value(("panel.csv", data, "text/csv")).run()
-    at.selectbox(key="target").set_value("value").run()
-    at.radio(key="task_kind").set_value("forecast").run()
+    at = upload_as_forecast(frame, "value")
     at.selectbox(key="series_entity").set_value("series").run()
     assert not at.exception, at.exception
     message = shown(at.error[0])

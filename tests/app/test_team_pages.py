@@ -84,7 +84,10 @@ def test_a_shared_run_is_read_only_and_an_admin_sees_all_and_the_trail(german_sp
     assert RunStore().get_run(alice_run).tags["finml.shared"] == "1"
 
     bob = open_app("runs", user=BOB)
-    assert bob.dataframe[0].value["run"].tolist() == ["alice's model"]
+    board = bob.dataframe[0].value
+    assert board[["run", "owner", "shared"]].values.tolist() == [
+        ["alice's model", "alice-sub", True]
+    ]
     assert "Shared with the team by alice-sub: read-only to you." in shown(bob.caption[1])
     keys = {b.key for b in bob.button}
     assert "open_eval" in keys and not keys & {"delete", "export", "rename"}

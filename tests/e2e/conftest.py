@@ -7,6 +7,7 @@ temporary folder."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -46,12 +47,12 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def app_url(data_dir, reap, monkeypatch):
-    """Start the app with the product defaults (warm spare on) in this test's data folder."""
-    monkeypatch.setenv("FINML_WARM_WORKER", "1")
-    port = _free_port()
-    log = open(data_dir.parent / "streamlit.log", "wb")  # noqa: SIM115
+@contextlib.contextmanager
+def serving(log_path, *args: str, port: int | None = None):
+    """``streamlit run serve.py`` on loopback ``port`` (default a free one) with extra
+    ``args``; yields its URL once the health endpoint answers, and ends the server after."""
+    port = port or _free_port()
+    log = open(log_path, "wb")  # noqa: SIM115
     server = subprocess.Popen(
         [
             sys.executable,
@@ -63,6 +64,7 @@ def app_url(data_dir, reap, monkeypatch):
             str(port),
             "--server.address",
             "127.0.0.1",
+            *args,
         ],
         cwd=PROJECT_ROOT,
         env=dict(os.environ),
@@ -75,10 +77,20 @@ def app_url(data_dir, reap, monkeypatch):
         assert server.poll() is None, "streamlit exited; see streamlit.log"
         assert time.monotonic() < deadline, "streamlit did not become healthy in 60 s"
         time.sleep(0.2)
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
-    log.close()
+    try:
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+        log.close()
+
+
+@pytest.fixture
+def app_url(data_dir, reap, monkeypatch):
+    """Start the app with the product defaults (warm spare on) in this test's data folder."""
+    monkeypatch.setenv("FINML_WARM_WORKER", "1")
+    with serving(data_dir.parent / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture

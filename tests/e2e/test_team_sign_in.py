@@ -5,7 +5,6 @@ upload, and neither sees the other's run, data or file name, even with the run's
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,9 +12,8 @@ import urllib.request
 
 import pytest
 
-from finml.config import PROJECT_ROOT
 from finml.data.demo import demo_bytes
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, _free_port, _healthy
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, _free_port, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -63,9 +61,9 @@ def provider(tmp_path):
 def team_url(provider, data_dir, reap, tmp_path, monkeypatch):
     """The app in team mode: an [auth] section pointing at the provider."""
     monkeypatch.setenv("FINML_WARM_WORKER", "1")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
     secrets = tmp_path / "secrets.toml"
+    port = _free_port()  # the redirect URI names the port: ask streamlit for that one
+    url = f"http://127.0.0.1:{port}"
     secrets.write_text(
         "[auth]\n"
         f'redirect_uri = "{url}/oauth2callback"\n'
@@ -74,32 +72,9 @@ def team_url(provider, data_dir, reap, tmp_path, monkeypatch):
         'client_secret = "finml-secret"\n'
         f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
     )
-    log = open(data_dir.parent / "streamlit.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "serve.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--secrets.files",
-            str(secrets),
-        ],
-        cwd=PROJECT_ROOT,
-        env=dict(os.environ),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    _wait(lambda: _healthy(url) or server.poll() is not None, "streamlit")
-    assert server.poll() is None, "streamlit exited; see streamlit.log"
-    yield url
-    server.terminate()
-    server.wait(timeout=20)
-    log.close()
+    log = data_dir.parent / "streamlit.log"
+    with serving(log, "--secrets.files", str(secrets), port=port):
+        yield url
 
 
 def _sign_in(context, url: str, sub: str):

@@ -10,6 +10,7 @@ import pickle
 import pandas as pd
 import pytest
 
+from finml.config import get_settings
 from finml.errors import BundleError
 from finml.reporting.exchange import export_run, import_run
 from finml.store import RunStore
@@ -184,19 +185,22 @@ def test_staged_datasets_no_run_uses_expire_after_the_retention(data_dir, monkey
     import os
     import time
 
-    from finml.data.staging import stage_frame
+    from finml.data.staging import _path, stage_frame
     from finml.training import jobs
 
     old, fresh = stage_frame(pd.DataFrame({"a": [1]})), stage_frame(pd.DataFrame({"a": [2]}))
     used = stage_frame(pd.DataFrame({"a": [3]}))
+    legacy = "c" * 32  # staged before owner folders: at the top of the datasets folder
+    pd.DataFrame({"a": [4]}).to_parquet(data_dir / "datasets" / f"{legacy}.parquet")
     store = RunStore()
     run_id = store.create_run("r", {"dataset_id": used}, {})
     month_ago = time.time() - 31 * 86400
-    for dataset_id in (old, used):
-        os.utime(data_dir / "datasets" / f"{dataset_id}.parquet", (month_ago, month_ago))
+    settings = get_settings()
+    for dataset_id in (old, used, legacy):
+        os.utime(_path(dataset_id, settings), (month_ago, month_ago))
     (data_dir / "datasets" / "stray.tmp").write_bytes(b"half")
     os.utime(data_dir / "datasets" / "stray.tmp", (month_ago, month_ago))
-    assert jobs.housekeeping(store) == [old]
-    left = sorted(p.name for p in (data_dir / "datasets").iterdir())
-    assert left == sorted([f"{fresh}.parquet", f"{used}.parquet"])
+    assert jobs.housekeeping(store) == sorted([old, legacy])
+    left = sorted(p.name for p in (data_dir / "datasets").rglob("*") if p.is_file())
+    assert left == sorted([_path(fresh, settings).name, _path(used, settings).name])
     assert store.get_run(run_id).params["dataset_id"] == used

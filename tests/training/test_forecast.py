@@ -31,7 +31,10 @@ def macro():
     return reader.read_table(macro_frame().to_csv(index=False).encode(), "macro.csv").frame
 
 
-def forecast_spec(model: str, horizon: int = 1, target: str = "realcons", **params) -> RunSpec:
+def forecast_spec(
+    model: str, horizon: int = 1, target: str = "realcons", entity="", exog=(), **params
+) -> RunSpec:
+    """A forecasting spec on the macro data (a panel with ``entity``, exogenous ``exog``)."""
     ds = DatasetSpec(
         "0" * 32,
         "macro",
@@ -42,6 +45,8 @@ def forecast_spec(model: str, horizon: int = 1, target: str = "realcons", **para
         split=SplitSpec(0.7, 0.15, 0.15, time_col="date"),
         task="forecast",
         horizon=horizon,
+        entity_col=entity,
+        exog=tuple(exog),
     )
     return RunSpec(ds, model, resolve_params(model, params), seed=42)
 

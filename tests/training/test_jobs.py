@@ -231,3 +231,27 @@ def test_a_spare_never_outlives_its_workspace(reap, monkeypatch):
     assert reap()  # the spare supervisor and its warm worker are alive
     shutil.rmtree(settings.jobs_dir)  # e.g. a temporary data folder removed under it
     wait_for(lambda: not reap(), timeout=30)
+
+
+def test_an_idle_spare_exits_within_seconds_of_its_web_server(reap, monkeypatch):
+    """A stand-in web server (a process that asks for a spare, as the pages do) is killed:
+    the idle spare and its warm worker (TensorFlow loaded) exit, well within a minute."""
+    import subprocess
+    import sys
+    import time
+
+    monkeypatch.setenv("FINML_WARM_WORKER", "1")
+    settings = get_settings()
+    spares = settings.jobs_dir / "spares"
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from finml.training import jobs; jobs.warm_up(); input()"],
+        stdin=subprocess.PIPE,
+    )
+    wait_for(lambda: (spares / "ready").exists(), timeout=90)
+    assert reap()  # the spare and its worker are alive while the server is
+    server.kill()
+    server.wait()
+    gone = time.monotonic()
+    assert wait_for(lambda: not reap(), timeout=60)
+    assert time.monotonic() - gone < 60
+    assert (spares / "retired").exists() and not (spares / "ready").exists()

@@ -12,14 +12,11 @@ import pytest
 from finml.data import reader
 from finml.data.demo import macro_frame, macro_panel_frame
 from finml.data.series import SeriesSpec, load_series, naive_scales, windows
-from finml.data.spec import DatasetSpec
-from finml.data.split import SplitSpec
 from finml.errors import BundleError, DataError, SplitError
 from finml.evaluation.forecast import by_entity
-from finml.models.registry import resolve_params
 from finml.training.base import ListSink
 from finml.training.forecast import run_forecast
-from finml.training.spec import RunSpec
+from tests.training.test_forecast import forecast_spec
 
 
 def _read(frame: pd.DataFrame) -> pd.DataFrame:
@@ -37,20 +34,7 @@ def macro():
 
 
 def panel_spec(model="ridge_lags", entity="series", target="value", exog=(), **params):
-    ds = DatasetSpec(
-        "0" * 32,
-        "panel",
-        target,
-        "",
-        (),
-        (),
-        split=SplitSpec(0.7, 0.15, 0.15, time_col="date"),
-        task="forecast",
-        horizon=1,
-        entity_col=entity,
-        exog=tuple(exog),
-    )
-    return RunSpec(ds, model, resolve_params(model, params), seed=42)
+    return forecast_spec(model, 1, target, entity, exog, **params)
 
 
 def _panel_csv(text: str) -> pd.DataFrame:

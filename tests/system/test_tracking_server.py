@@ -1,0 +1,56 @@
+"""A shared MLflow tracking server on PostgreSQL (both started here, on 127.0.0.1): a run
+trained by one app server's worker is seen, evaluated and scored from a second app server
+with its own data folder, by the same user only; the run's training table is logged as an
+MLflow dataset input with its digest."""
+
+from __future__ import annotations
+
+import pytest
+
+from finml.access import Principal, ScopedStore
+from finml.config import get_settings
+from finml.data.staging import stage_frame
+from finml.models.bundle import load_run_bundle
+from finml.store import RunStore
+from finml.training import jobs
+from tests.app.conftest import open_app
+from tests.conftest import GERMAN, table_spec, wait_for
+
+pytestmark = pytest.mark.system
+
+ALICE = Principal("alice-sub", "Alice", "alice@bank.test")
+BOB = Principal("bob-sub", "Bob", "bob@bank.test")
+
+
+def test_a_run_from_one_app_server_is_read_from_another(
+    tracking_server, tmp_path, monkeypatch, german, reap
+):
+    from dataclasses import replace
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    monkeypatch.setenv("FINML_DATA_DIR", str(tmp_path / "server-a"))
+    server_a = get_settings()
+    assert server_a.tracking_uri == tracking_server
+    spec = table_spec(german, "logreg")
+    dataset = replace(spec.dataset, dataset_id=stage_frame(german, server_a, ALICE.user_id))
+    spec = replace(spec, dataset=replace(dataset, name=GERMAN))
+    store_a = ScopedStore(RunStore(server_a), ALICE)
+    run_id = jobs.submit(spec, store_a)
+    assert wait_for(lambda: store_a.get_run(run_id).status == "finished", timeout=180)
+
+    monkeypatch.setenv("FINML_DATA_DIR", str(tmp_path / "server-b"))
+    server_b = get_settings()
+    store_b = ScopedStore(RunStore(server_b), ALICE)
+    run = store_b.get_run(run_id)
+    assert run.has_results and run.metrics["test_roc_auc"] > 0.7
+    model = load_run_bundle(store_b, run_id)  # through the server: no shared folder
+    scores = model.predict_proba(german.drop(columns="creditability").head(5))
+    assert scores.shape == (5, 2)
+    assert not (tmp_path / "server-b" / "artifacts").exists()
+    assert ScopedStore(RunStore(server_b), BOB).list_runs() == []
+
+    inputs = RunStore(server_b).client.get_run(run_id).inputs.dataset_inputs
+    assert [d.dataset.name for d in inputs] == [GERMAN] and len(inputs[0].dataset.digest) >= 8
+
+    at = open_app("evaluate", {"run": run_id}, user={"sub": "alice-sub", "email": "a@b.test"})
+    assert not at.exception and at.selectbox(key="eval_run").value == run_id
