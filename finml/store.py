@@ -308,29 +308,43 @@ class RunStore:
             raise StoreError("A run name needs at least one character that is not a space.")
         _retry(self.client.set_tag, run_id, "mlflow.runName", name)
 
-    def log_dataset(self, run_id: str, frame: pd.DataFrame, name: str, target: str) -> str:
-        """Record the run's training table as an MLflow dataset input (``mlflow.data``:
-        its name, digest, schema and row count, never its rows), so lineage shows in
-        MLflow's own UI; return the digest.
+    def log_dataset(
+        self, run_id: str, frame: pd.DataFrame, name: str, target: str, digest: str
+    ) -> None:
+        """Record the run's training table as an MLflow dataset input (name, digest, schema
+        and size, never its rows), so lineage shows in MLflow's own UI.
+
+        The schema is MLflow's own (``mlflow.data.from_pandas``), inferred on the first
+        1,000 rows: on a whole table MLflow inspects every cell in Python (22 s for 1M rows
+        x 20 columns). The digest is the caller's: the staged file's SHA-256 covers every
+        row, where MLflow's own hashes 10,000 rows after visiting every cell.
 
         Args:
             run_id: the run.
             frame: the table the run trained on, (n_rows, n_columns).
             name: the dataset's display name.
-            target: the target column.
+            target: the target column ("" if none).
+            digest: a digest of the whole table (hex).
         """
         import warnings
 
         import mlflow.data
-        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.entities import Dataset, DatasetInput, InputTag
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # MLflow's hint about integer columns
-            dataset = mlflow.data.from_pandas(frame, name=name, targets=target or None)
-            entity = dataset._to_mlflow_entity()
+            sample = mlflow.data.from_pandas(frame.head(1000), name=name, targets=target or None)
+            schema = json.dumps({"mlflow_colspec": sample.schema.to_dict()})
+        dataset = Dataset(
+            name=name,
+            digest=digest[:36],
+            source_type="finml",
+            source=json.dumps({"staged": "finml workspace"}),
+            schema=schema,
+            profile=json.dumps({"num_rows": len(frame), "num_elements": int(frame.size)}),
+        )
         context = InputTag("mlflow.data.context", "training")
-        _retry(self.client.log_inputs, run_id, [DatasetInput(entity, tags=[context])])
-        return dataset.digest
+        _retry(self.client.log_inputs, run_id, [DatasetInput(dataset, tags=[context])])
 
     def set_total_steps(self, run_id: str, total: int) -> None:
         """Record the planned number of epochs / iterations (the progress bar's total)."""

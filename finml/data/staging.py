@@ -120,6 +120,25 @@ def stage_frame(frame: pd.DataFrame, settings: Settings | None = None, owner: st
     return dataset_id
 
 
+def dataset_digest(dataset_id: str, settings: Settings | None = None) -> str:
+    """SHA-256 (hex) of a staged table's file: the same rows and types give the same digest.
+
+    Raises:
+        StoreError: the id is malformed or no such dataset is staged.
+    """
+    import hashlib
+
+    path = _path(dataset_id, settings or get_settings())
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError as exc:
+        raise StoreError(f"Dataset {dataset_id} is no longer in the workspace.") from exc
+    return digest.hexdigest()
+
+
 def load_staged(dataset_id: str, settings: Settings | None = None) -> pd.DataFrame:
     """Read a staged table back.
 

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from finml.config import get_settings
-from finml.data.staging import load_staged, load_staged_images
+from finml.data.staging import dataset_digest, load_staged, load_staged_images
 from finml.errors import FinmlError
 from finml.store import FAILED, RUNNING, RunStore
 from finml.training.base import TrainResult
@@ -177,7 +177,8 @@ def run_job(run_id: str) -> int:
             result = run_image_training(spec, data, sink, job.stop_requested)
         else:
             frame = load_staged(spec.dataset.dataset_id, settings)
-            store.log_dataset(run_id, frame, spec.dataset.name, spec.dataset.target)
+            digest = dataset_digest(spec.dataset.dataset_id, settings)
+            store.log_dataset(run_id, frame, spec.dataset.name, spec.dataset.target, digest)
             if spec.task == "forecast":
                 from finml.training.forecast import run_forecast
 
