@@ -43,6 +43,33 @@ def _path(dataset_id: str, settings: Settings, suffix: str = ".parquet") -> Path
     return base / f"{key}{suffix}"
 
 
+def _published(dataset_id: str, settings: Settings, suffix: str) -> None:
+    """Upload a staged file to the tracking server when the store is one
+    (:mod:`finml.data.remote`), so workers elsewhere can read it."""
+    from finml.data import remote
+
+    if not remote.is_remote(settings):
+        return
+    try:
+        remote.publish(_path(dataset_id, settings, suffix), dataset_owner_folder(dataset_id), settings)
+    except Exception as exc:  # the server is down, refused the upload, ...
+        raise StoreError(
+            "The data could not be sent to the tracking server "
+            f"({type(exc).__name__}: {str(exc)[:200]}). Check that it is running, then try again."
+        ) from exc
+
+
+def _local(dataset_id: str, settings: Settings, suffix: str = ".parquet") -> Path:
+    """The staged file's path, fetched from the tracking server first if it is not here."""
+    from finml.data import remote
+
+    path = _path(dataset_id, settings, suffix)
+    if not path.exists() and remote.is_remote(settings):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remote.fetch(path, dataset_owner_folder(dataset_id), settings)
+    return path
+
+
 def dataset_owner_folder(dataset_id: str) -> str:
     """The owner's folder named in a dataset id (the local user's for an id without one).
 
@@ -117,6 +144,7 @@ def stage_frame(frame: pd.DataFrame, settings: Settings | None = None, owner: st
     with _writing(tmp, "The table"):
         out.to_parquet(tmp, index=False)
         tmp.rename(_path(dataset_id, settings))
+    _published(dataset_id, settings, ".parquet")
     return dataset_id
 
 
@@ -128,7 +156,7 @@ def dataset_digest(dataset_id: str, settings: Settings | None = None) -> str:
     """
     import hashlib
 
-    path = _path(dataset_id, settings or get_settings())
+    path = _local(dataset_id, settings or get_settings())
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
@@ -145,7 +173,7 @@ def load_staged(dataset_id: str, settings: Settings | None = None) -> pd.DataFra
     Raises:
         StoreError: the id is malformed or no such dataset is staged.
     """
-    path = _path(dataset_id, settings or get_settings())
+    path = _local(dataset_id, settings or get_settings())
     if not path.exists():
         raise StoreError(f"Dataset {dataset_id} is no longer in the workspace; load the data again.")
     frame = pd.read_parquet(path)
@@ -188,6 +216,7 @@ def stage_images(
             names=np.asarray(names, dtype=str),
         )
         tmp.rename(_path(dataset_id, settings, ".npz"))
+    _published(dataset_id, settings, ".npz")
     return dataset_id
 
 
@@ -197,7 +226,7 @@ def load_staged_images(dataset_id: str, settings: Settings | None = None) -> dic
     Raises:
         StoreError: the id is malformed or no such image set is staged.
     """
-    path = _path(dataset_id, settings or get_settings(), ".npz")
+    path = _local(dataset_id, settings or get_settings(), ".npz")
     if not path.exists():
         raise StoreError(f"Image set {dataset_id} is no longer in the workspace; load it again.")
     with np.load(path, allow_pickle=False) as data:
@@ -209,11 +238,13 @@ def save_dataset_spec(spec, settings: Settings | None = None) -> None:
     page reloaded with ``?dataset=<id>`` can restore them."""
     from finml.data.spec import dataset_spec_to_dict
 
-    path = _path(spec.dataset_id, settings or get_settings(), ".json")
+    settings = settings or get_settings()
+    path = _path(spec.dataset_id, settings, ".json")
     tmp = path.with_suffix(".json.tmp")
     with _writing(tmp, "The dataset's settings"):
         tmp.write_text(json.dumps(dataset_spec_to_dict(spec)))
         tmp.rename(path)
+    _published(spec.dataset_id, settings, ".json")
 
 
 def load_dataset_spec(dataset_id: str, settings: Settings | None = None):
@@ -227,7 +258,7 @@ def load_dataset_spec(dataset_id: str, settings: Settings | None = None):
     gone = StoreError(GONE)
     if not _ID.match(dataset_id):
         raise gone  # a malformed id (from a URL) is never echoed back
-    path = _path(dataset_id, settings or get_settings(), ".json")
+    path = _local(dataset_id, settings or get_settings(), ".json")
     try:
         return dataset_spec_from_dict(json.loads(path.read_text()))
     except (OSError, ValueError, TypeError, KeyError) as exc:

@@ -1,9 +1,12 @@
 """A shared MLflow tracking server on PostgreSQL (both started here, on 127.0.0.1): a run
 trained by one app server's worker is seen, evaluated and scored from a second app server
-with its own data folder, by the same user only; the run's training table is logged as an
-MLflow dataset input with its digest."""
+with its own data folder, by the same user only; a dataset staged on the first trains on
+the second (it travels through the server, no shared folder); the run's training table is
+logged as an MLflow dataset input with its digest."""
 
 from __future__ import annotations
+
+import shutil
 
 import pytest
 
@@ -47,6 +50,7 @@ def test_a_run_from_one_app_server_is_read_from_another(
     scores = model.predict_proba(german.drop(columns="creditability").head(5))
     assert scores.shape == (5, 2)
     assert not (tmp_path / "server-b" / "artifacts").exists()
+    assert not (tmp_path / "server-b" / "datasets").exists()
     assert ScopedStore(RunStore(server_b), BOB).list_runs() == []
 
     inputs = RunStore(server_b).client.get_run(run_id).inputs.dataset_inputs
@@ -54,3 +58,11 @@ def test_a_run_from_one_app_server_is_read_from_another(
 
     at = open_app("evaluate", {"run": run_id}, user={"sub": "alice-sub", "email": "a@b.test"})
     assert not at.exception and at.selectbox(key="eval_run").value == run_id
+
+    # the dataset staged on server A trains from server B: its worker fetches it
+    shutil.rmtree(tmp_path / "server-b" / "datasets")  # (Evaluate's drill-down cached it)
+    second = jobs.submit(spec, store_b)
+    assert wait_for(lambda: store_b.get_run(second).status == "finished", timeout=180)
+    cached = list((tmp_path / "server-b" / "datasets").rglob("*.parquet"))
+    assert [p.name for p in cached] == [dataset.dataset_id.split("-")[1] + ".parquet"]
+    assert store_b.get_run(second).metrics["test_roc_auc"] == run.metrics["test_roc_auc"]
