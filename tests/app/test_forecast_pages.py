@@ -202,3 +202,15 @@ def test_evaluate_and_predict_show_a_panel_entity_by_entity(macro_panel_run):
     predict.selectbox(key="predict_entity").set_value("realinv").run()
     titles = " ".join(c.proto.spec for c in predict.get("plotly_chart"))
     assert "value (realinv): history and the next 1 period(s)" in titles
+
+
+def test_a_panel_run_exports_and_imports_with_its_entities(macro_panel_run):
+    from finml.models.bundle import load_run_bundle
+    from finml.reporting.exchange import export_run, import_run
+
+    store = RunStore()
+    copy = import_run(export_run(store, macro_panel_run), store, "panel.zip", "local")
+    test = store.read_frame(copy, "predictions/test.parquet")
+    assert test["entity"].nunique() == 5 and (test["scale"] > 0).all()
+    model = load_run_bundle(store, copy)
+    assert model.entities == load_run_bundle(store, macro_panel_run).entities
