@@ -18,8 +18,8 @@ from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, _free_port, servin
 pytestmark = pytest.mark.e2e
 
 USERS = {
-    "alice": {"sub": "alice", "email": "alice@bank.test", "name": "Alice"},
-    "bob": {"sub": "bob", "email": "bob@bank.test", "name": "Bob"},
+    name: {"sub": name, "email": f"{name}@bank.test", "name": name.title()}
+    for name in ("alice", "bob", "carol", "dave")
 }
 
 
@@ -106,13 +106,7 @@ def test_two_analysts_each_see_only_their_own_work(team_url, tmp_path):
             browser.new_context(viewport={"width": 1400, "height": 1000}), team_url, "bob"
         )
 
-        alice.get_by_text("Upload a file").click()
-        alice.locator("input[type='file']").set_input_files(str(upload))
-        expect(alice.get_by_text("Validation report")).to_be_visible()
-        alice.wait_for_selector(IDLE)
-        alice.get_by_role("button", name="Use this dataset for training").click()
-        alice.get_by_role("link", name="Go to Train").click()
-        alice.wait_for_selector(IDLE)
+        _staged(alice, team_url, upload)
         alice.get_by_role("button", name="Start training").click()
         expect(alice.get_by_role("button", name="Open in Evaluate")).to_be_visible(timeout=120_000)
         run_url = alice.url
@@ -129,3 +123,89 @@ def test_two_analysts_each_see_only_their_own_work(team_url, tmp_path):
         alice.goto(f"{team_url}/train?run={run_id}")  # a reload finds her run again
         expect(alice.get_by_text("Run logreg · alice_customers.csv")).to_be_visible()
         browser.close()
+
+
+def _staged(page, url: str, upload, epochs: int = 0) -> None:
+    """Upload ``upload`` on the Data page, use it, and open Train; with ``epochs``, choose
+    the Keras MLP with that many epochs (and patience), so the run takes a while."""
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    page.get_by_text("Upload a file").click()
+    page.locator("input[type='file']").set_input_files(str(upload))
+    expect(page.get_by_text("Validation report")).to_be_visible()
+    page.wait_for_selector(IDLE)
+    page.get_by_role("button", name="Use this dataset for training").click()
+    page.get_by_role("link", name="Go to Train").click()
+    page.wait_for_selector(IDLE)
+    if epochs:
+        page.get_by_test_id("stSelectbox").filter(has_text="Architecture").click()
+        page.get_by_role("option", name="Keras MLP (deep learning)").click()
+        page.get_by_label("Epochs", exact=True).fill(str(epochs))
+        page.get_by_label("Early-stopping patience (epochs)", exact=True).fill(str(epochs))
+        page.wait_for_selector(IDLE)
+
+
+def test_four_analysts_train_at_once_two_wait_queued(team_url, tmp_path, data_dir):
+    """Four users in four browser contexts start a run each within seconds, with two
+    worker slots: two wait as queued, then all four finish; each sees only their own run;
+    a reload mid-run finds it again. Prints the server's RSS for the closing note."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from finml.store import RunStore
+
+    expect.set_options(timeout=60_000)
+    store = RunStore()
+    pages = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        for name in USERS:
+            upload = tmp_path / f"{name}_applicants.csv"
+            upload.write_bytes(demo_bytes("German Credit (Statlog)"))
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            pages[name] = _sign_in(context, team_url, name)
+            _staged(pages[name], team_url, upload, epochs=40)
+        for page in pages.values():  # four starts within seconds
+            page.get_by_role("button", name="Start training").click()
+        _wait(lambda: len(store.list_runs()) == 4, "four runs", 60)
+        states = [r.status for r in store.list_runs()]
+        _wait(
+            lambda: (
+                [r.status for r in store.list_runs()].count("queued") == 2
+                or states.count("queued") == 2
+            ),
+            "two queued runs",
+            30,
+        )
+        alice = pages["alice"]
+        alice.reload()  # mid-run: the page finds her run again from its URL
+        expect(alice.get_by_text("Run mlp · alice_applicants.csv")).to_be_visible()
+        _wait(lambda: all(r.status == "finished" for r in store.list_runs()), "every run", 300)
+        for name, page in pages.items():
+            page.goto(f"{team_url}/runs")
+            page.wait_for_selector(IDLE)
+            for other in USERS:
+                shown = page.get_by_text(f"{other}_applicants.csv")
+                if other != name:
+                    expect(shown).to_have_count(0)
+        owners = sorted(r.tags["finml.owner"] for r in store.list_runs())
+        assert owners == sorted(USERS)
+        browser.close()
+    port = team_url.rsplit(":", 1)[1]
+    print(f"streamlit server RSS after 4 users x 1 run: {_rss_mib(port):.0f} MiB")
+
+
+def _rss_mib(port: str) -> float:
+    """Resident memory of the streamlit server on ``port`` (from /proc), MiB."""
+    from pathlib import Path
+
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"streamlit" in b" ".join(cmd) and port.encode() in cmd:
+                status = (proc / "status").read_text()
+                kb = next(line for line in status.splitlines() if line.startswith("VmRSS"))
+                return int(kb.split()[1]) / 1024
+        except OSError:
+            continue
+    return float("nan")
