@@ -16,6 +16,9 @@
 |  |  | default: ``<data dir>/secrets/finml.key``, made on first use |
 | ``FINML_ADMINS`` | empty | e-mails of the admins of a team deployment (comma separated) |
 | ``FINML_ALLOW_ANONYMOUS`` | ``0`` | ``1``: serve a non-loopback address without sign-in |
+| ``FINML_RAY_ADDRESS`` | empty | Ray dashboard address (``http://head:8265``): runs become |
+|  |  | Ray jobs (:mod:`finml.training.ray_jobs`); empty: local workers |
+| ``FINML_RAY_CPUS`` | ``1`` | CPUs each Ray job asks for |
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class Settings:
     warm_idle_s: int = 1800
     admins: frozenset[str] = frozenset()
     allow_anonymous: bool = False
+    ray_address: str = ""
+    ray_cpus: int = 1
 
     @property
     def artifact_root(self) -> Path:
@@ -134,6 +139,8 @@ def get_settings() -> Settings:
         admins=admin_emails(os.environ.get("FINML_ADMINS", "")),
         allow_anonymous=os.environ.get("FINML_ALLOW_ANONYMOUS", "0").strip()
         in ("1", "true", "yes"),
+        ray_address=os.environ.get("FINML_RAY_ADDRESS", "").strip().rstrip("/"),
+        ray_cpus=_int_env("FINML_RAY_CPUS", 1),
     )
 
 

@@ -152,6 +152,12 @@ else:
             minutes = c3.number_input(
                 "Time budget (min, 0 = none)", 0.0, 600.0, 0.0, key="tune_min"
             )
+        gpu = bool(store.settings.ray_address) and info.family == "keras"
+        gpu = gpu and st.toggle(
+            "Train on a GPU of the Ray cluster",
+            help="The run's Ray job asks for one GPU; it waits queued until a node has one free.",
+            key="gpu",
+        )
         start = st.form_submit_button("Start training", type="primary", key="start")
     if start:
         try:
@@ -164,6 +170,7 @@ else:
                 folds,
                 int(trials) if tune_on else 0,
                 float(minutes) if tune_on else 0.0,
+                gpus=int(gpu),
             )
             check_dataset(principal(), ds.dataset_id)
             run_id = jobs.submit(spec, store)
@@ -194,6 +201,8 @@ status = store.get_run(run_id).status
 def monitor(run_id: str, was_active: bool) -> None:
     """Redraw status, progress and learning curves from the run store."""
     run = store.get_run(run_id)
+    if run.status in ACTIVE and jobs.recover_interrupted(unscoped(store), [run]):
+        run = store.get_run(run_id)  # its job ended without reporting (killed, lost)
     history = store.history(run_id)
     k = int(run.params.get("cv_folds", 0) or 0)
     forecast = run.params.get("task") == "forecast"

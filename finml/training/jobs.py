@@ -1,19 +1,23 @@
 """Training runs as jobs: submit, stop, liveness, queue places and recovery.
 
-:func:`submit` creates the run in the store (status ``queued``), writes its spec and hands
-it to the executor, returning at once. The executor (:mod:`finml.training.local`: worker
-processes on this machine) runs :mod:`finml.training.worker`, which writes progress and
-results to the run store. Pages only call this module, never an executor directly.
+:func:`submit` creates the run in the store (status ``queued``) and hands it to the
+executor, returning at once. Two executors run :mod:`finml.training.worker`, which writes
+progress and results to the run store:
 
-A run still ``queued``/``running`` whose processes are gone was left behind by a dead
-server and is marked ``interrupted`` by :func:`recover_interrupted`.
+- :mod:`finml.training.local` (the default): worker processes on this machine;
+- :mod:`finml.training.ray_jobs` (``FINML_RAY_ADDRESS`` set): Ray jobs on a cluster.
+
+Both offer the same functions (``launch``, ``request_stop``, ``is_alive``, ``ended``,
+``ensure_spare``); pages only call this module, never an executor directly.
+
+A run still ``queued``/``running`` whose job is gone without reporting (a dead server, a
+killed job) gets its final status from :func:`recover_interrupted`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import time
 from typing import TYPE_CHECKING
 
 from finml.config import Settings, get_settings
@@ -24,8 +28,15 @@ if TYPE_CHECKING:
     from finml.store import RunInfo, RunStore
     from finml.training.spec import RunSpec
 
-#: A run this young without a lock file is still being started, not interrupted.
-START_GRACE_S = 30.0
+
+def executor(settings: Settings):
+    """The executor module of these settings: :mod:`finml.training.ray_jobs` if
+    ``FINML_RAY_ADDRESS`` is set, else :mod:`finml.training.local`."""
+    if settings.ray_address:
+        from finml.training import ray_jobs
+
+        return ray_jobs
+    return local
 
 
 def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None) -> str:
@@ -41,6 +52,8 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
 
     Raises:
         SpecError: unknown model.
+        StoreError: the run could not be started (a full disk, the Ray cluster did not
+            answer); no run is left behind.
     """
     from finml.store import RunStore
 
@@ -48,11 +61,11 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
     name = name or f"{spec.model} · {spec.dataset.name}"
     run_id = store.create_run(name, spec.run_params(), spec.run_tags())
     try:
-        job = local.JobFiles(store.settings, run_id)
-        job.dir.mkdir(parents=True, exist_ok=True)
-        job.spec.write_text(spec.to_json())
-        local.launch(store.settings, run_id)
-    except OSError as exc:  # e.g. a full disk: leave no orphan run behind
+        executor(store.settings).launch(store.settings, run_id, spec)
+    except StoreError:  # e.g. the Ray cluster did not answer: leave no orphan run behind
+        delete_run(run_id, store, keep_dataset=True)
+        raise
+    except OSError as exc:  # e.g. a full disk
         delete_run(run_id, store, keep_dataset=True)
         why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise StoreError(f"The run could not be started: {why}. Nothing was saved.") from exc
@@ -74,7 +87,7 @@ def delete_run(run_id: str, store: RunStore | None = None, keep_dataset: bool = 
     store = store or RunStore()
     dataset_id = store.get_run(run_id).params.get("dataset_id", "")
     store.delete_run(run_id)
-    shutil.rmtree(local.JobFiles(store.settings, run_id).dir, ignore_errors=True)
+    shutil.rmtree(local.JobFiles(store.settings, run_id).dir, ignore_errors=True)  # if local
     others = {r.params.get("dataset_id") for r in store.list_runs()}
     if dataset_id and not keep_dataset and dataset_id not in others:
         with contextlib.suppress(StoreError):  # a malformed id was never a staged dataset
@@ -98,24 +111,33 @@ def housekeeping(store: RunStore | None = None) -> list[str]:
 
 def warm_up(settings: Settings | None = None) -> None:
     """Get a worker ready before the analyst presses Start (the local executor's warm
-    spare; a no-op if warm start is off). Cheap: pages call it on every render."""
-    local.ensure_spare(settings or get_settings())
+    spare; a no-op if warm start is off or runs go to Ray). Cheap: pages call it on every
+    render."""
+    settings = settings or get_settings()
+    executor(settings).ensure_spare(settings)
 
 
 def request_stop(run_id: str, settings: Settings | None = None) -> None:
     """Ask a run to stop: a running worker ends after its current batch, a queued one never
-    starts. Both keep status ``stopped`` and what they logged."""
-    local.request_stop(settings or get_settings(), run_id)
+    starts. Both keep status ``stopped`` and what they logged.
+
+    Raises:
+        StoreError: the Ray cluster did not answer.
+    """
+    settings = settings or get_settings()
+    executor(settings).request_stop(settings, run_id)
 
 
 def is_alive(run_id: str, settings: Settings | None = None) -> bool:
-    """True while the run's processes live."""
-    return local.is_alive(settings or get_settings(), run_id)
+    """True while the run's processes (or Ray job) live."""
+    settings = settings or get_settings()
+    return executor(settings).is_alive(settings, run_id)
 
 
 def recover_interrupted(store: RunStore | None = None, runs: list | None = None) -> list[str]:
-    """Mark ``interrupted`` every queued/running run whose processes are gone, and clear
-    the follow-up of a finished run whose worker is gone (it will not come).
+    """Give every queued/running run whose job is gone without reporting its final status
+    (the executor's ``ended``: ``interrupted``, or ``failed``/``stopped`` with Ray's reason),
+    and clear the follow-up of a finished run whose worker is gone (it will not come).
 
     Args:
         store: the run store.
@@ -124,29 +146,22 @@ def recover_interrupted(store: RunStore | None = None, runs: list | None = None)
     Returns:
         list[str]: ids of the runs changed.
     """
-    from finml.store import ACTIVE, INTERRUPTED, RunStore
+    from finml.store import ACTIVE, RunStore
 
     store = store or RunStore()
+    settings = store.settings
+    run_executor = executor(settings)
     marked = []
     for run in store.list_runs() if runs is None else runs:
-        if run.status in ACTIVE and not _alive_or_starting(run, store.settings):
-            store.set_status(
-                run.run_id,
-                INTERRUPTED,
-                "The worker ended without reporting back (the server or machine stopped).",
-            )
-            marked.append(run.run_id)
-        elif run.followup and not local.is_alive(store.settings, run.run_id):
+        if run.status in ACTIVE:
+            final = run_executor.ended(settings, run)
+            if final is not None:
+                store.set_status(run.run_id, *final)
+                marked.append(run.run_id)
+        elif run.followup and not run_executor.is_alive(settings, run.run_id):
             store.set_followup(run.run_id, "")  # the worker died after the result
             marked.append(run.run_id)
     return marked
-
-
-def _alive_or_starting(run: RunInfo, settings: Settings) -> bool:
-    if local.is_alive(settings, run.run_id):
-        return True
-    starting = local.handing_over(settings, run.run_id)
-    return starting and time.time() - run.submitted < START_GRACE_S
 
 
 def list_runs(store: RunStore | None = None) -> list[RunInfo]:

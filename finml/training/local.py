@@ -50,6 +50,8 @@ SPARE_POLL_S = 0.05
 #: Seconds a queue entry counts as waiting even before its process holds the run's lock
 #: (a spare takes the lock a moment after it is claimed).
 QUEUE_GRACE_S = 30.0
+#: A run this young without a lock file is still being started, not interrupted.
+START_GRACE_S = 30.0
 #: Seconds a claimed spare waits for its assignment before giving up.
 CLAIM_GRACE_S = 10.0
 
@@ -118,11 +120,17 @@ def _spawn(args: list[str], settings: Settings, log: Path, pass_fds: tuple[int, 
     return proc
 
 
-def launch(settings: Settings, run_id: str) -> None:
-    """Start run ``run_id`` (status ``queued``, spec written): give it to the ready spare,
-    or start a cold supervisor. Returns at once; the supervisor or spare holds the run's
-    ``alive.lock`` from here on."""
+def launch(settings: Settings, run_id: str, spec) -> None:
+    """Start run ``run_id`` (status ``queued``): write its spec to the job folder, give it
+    to the ready spare, or start a cold supervisor. Returns at once; the supervisor or spare
+    holds the run's ``alive.lock`` from here on.
+
+    Raises:
+        OSError: the job folder could not be written (e.g. a full disk).
+    """
     job = JobFiles(settings, run_id)
+    job.dir.mkdir(parents=True, exist_ok=True)
+    job.spec.write_text(spec.to_json())
     _enqueue(settings, run_id)
     fd = os.open(job.lock, os.O_CREAT | os.O_RDWR, 0o600)
     try:
@@ -166,6 +174,19 @@ def handing_over(settings: Settings, run_id: str) -> bool:
     locked it yet (it writes a line), or not created yet."""
     lock = JobFiles(settings, run_id).lock
     return not lock.exists() or lock.stat().st_size == 0
+
+
+def ended(settings: Settings, run) -> tuple[str, str] | None:
+    """(``interrupted``, why) for an active run whose processes are gone (a dead supervisor
+    reports a dead worker itself, so only a dead server or machine leaves one); None while
+    they live or the run is still being handed over (:data:`START_GRACE_S`)."""
+    if is_alive(settings, run.run_id):
+        return None
+    if handing_over(settings, run.run_id) and time.time() - run.submitted < START_GRACE_S:
+        return None
+    from finml.store import INTERRUPTED
+
+    return INTERRUPTED, "The worker ended without reporting back (the server or machine stopped)."
 
 
 # -- supervisor ------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ class RunSpec:
         tune_trials: 0 for none, else the trial budget of an Optuna search
             (:mod:`finml.training.tuning`) before the refit that is tested.
         tune_minutes: the study's time budget in minutes (0: trials alone bound it).
+        gpus: GPUs the run asks of a Ray cluster (0 or 1; Keras models only; the local
+            executor trains on the CPU).
     """
 
     dataset: DatasetSpec | ImageDatasetSpec
@@ -34,6 +36,7 @@ class RunSpec:
     cv_folds: int = 0
     tune_trials: int = 0
     tune_minutes: float = 0.0
+    gpus: int = 0
 
     @property
     def task(self) -> str:
@@ -64,6 +67,8 @@ class RunSpec:
             "time_col": ds.split.time_col or "",
             **{f"hp.{k}": v for k, v in self.params.items()},
         }
+        if self.gpus:
+            params["gpus"] = self.gpus
         if ds.kind == "images":
             params.update(classes=",".join(ds.classes), image_size=ds.size, image_mode=ds.mode)
         else:

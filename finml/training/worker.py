@@ -1,6 +1,7 @@
 """The training worker process: ``python -m finml.training.worker RUN_ID``.
 
-Started by the local executor (:mod:`finml.training.local`). Reads the run spec and the staged data,
+Started by the local executor (:mod:`finml.training.local`) or as a Ray job
+(:mod:`finml.training.ray_jobs`). Reads the run spec and the staged data,
 trains with progress going to the run store, evaluates once on the test split and logs
 predictions, metrics and the model bundle. A finml error becomes status ``failed`` with its
 message; any other exception too, with its type (the traceback goes to ``job.log``).
@@ -11,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -19,7 +21,7 @@ from pathlib import Path
 from finml.config import get_settings
 from finml.data.staging import dataset_digest, load_staged, load_staged_images
 from finml.errors import FinmlError
-from finml.store import FAILED, RUNNING, RunStore
+from finml.store import FAILED, RUNNING, STOPPED, RunStore
 from finml.training.base import TrainResult
 from finml.training.local import JobFiles
 from finml.training.regression import explain_regression, run_regression
@@ -68,7 +70,7 @@ class StoreSink:
 def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult) -> None:
     """Log what a training run produced: split audit, predictions, test metrics, bundle."""
     store.log_json(run_id, result.split_report.to_dict(orient="records"), "split_report.json")
-    store.log_json(run_id, json.loads(spec.to_json()), "spec.json")
+    store.log_json(run_id, json.loads(spec.to_json()), "spec.json")  # a Ray run's, again
     store.log_frame(run_id, result.split.assignment(), "split.parquet")
     if result.cv is not None and not result.cv.folds.empty:
         store.log_frame(run_id, result.cv.folds, "cv/folds.parquet")
@@ -161,20 +163,57 @@ def _explainer(spec: RunSpec):
     return explain_regression if spec.task == "regression" else explain_result
 
 
+class StopRequest:
+    """Whether the run was asked to stop: the local executor's ``stop`` file, or SIGTERM
+    (how a Ray job is stopped, :func:`finml.training.ray_jobs.request_stop`), which the
+    worker takes as a request: it ends after the current batch and logs what it has.
+
+    Args:
+        job: the run's job files (the ``stop`` file; absent on a Ray node).
+    """
+
+    def __init__(self, job: JobFiles):
+        self.job = job
+        self.signalled_ = False
+
+    def install(self) -> StopRequest:
+        """Take SIGTERM as a stop request from now on (main thread only); returns self."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        return self
+
+    def _on_signal(self, signum, frame) -> None:
+        self.signalled_ = True
+
+    def __call__(self) -> bool:
+        """True once a stop was requested (cheap: one ``stat`` per call)."""
+        return self.signalled_ or self.job.stop_requested()
+
+
+def _read_spec(store: RunStore, job: JobFiles) -> RunSpec:
+    """The run's spec: the job folder's (local executor) or the run's ``spec.json`` in the
+    store (a Ray job, on a node that shares no disk with the web server)."""
+    if job.spec.exists():
+        return RunSpec.from_json(job.spec.read_text())
+    return RunSpec.from_json(json.dumps(store.read_json(job.run_id, "spec.json")))
+
+
 def run_job(run_id: str) -> int:
     """Train run ``run_id`` and log everything. Returns the process exit code."""
     settings = get_settings()
     store = RunStore(settings)
     job = JobFiles(settings, run_id)
+    stop = StopRequest(job).install()
     try:
-        spec = RunSpec.from_json(job.spec.read_text())
+        if store.get_run(run_id).status == STOPPED:
+            return 0  # stopped while queued, just as it started
+        spec = _read_spec(store, job)
         store.set_status(run_id, RUNNING)
         sink = StoreSink(store, run_id)
         if spec.dataset.kind == "images":
             from finml.training.images import run_image_training
 
             data = load_staged_images(spec.dataset.dataset_id, settings)
-            result = run_image_training(spec, data, sink, job.stop_requested)
+            result = run_image_training(spec, data, sink, stop)
         else:
             frame = load_staged(spec.dataset.dataset_id, settings)
             digest = dataset_digest(spec.dataset.dataset_id, settings)
@@ -182,9 +221,9 @@ def run_job(run_id: str) -> int:
             if spec.task == "forecast":
                 from finml.training.forecast import run_forecast
 
-                result = run_forecast(spec, frame, sink, job.stop_requested)
+                result = run_forecast(spec, frame, sink, stop)
             else:
-                result = _table_trainer(spec)(spec, frame, sink, job.stop_requested, explain=False)
+                result = _table_trainer(spec)(spec, frame, sink, stop, explain=False)
         log_result(store, run_id, spec, result)
         if spec.task in ("images", "forecast") or result.model is None:
             store.set_status(run_id, result.status)
