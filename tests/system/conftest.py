@@ -119,3 +119,76 @@ def tracking_server(postgres):
     server.wait(timeout=30)
     log.close()
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _ray_ports() -> list[str]:
+    """Explicit free ports for one Ray node's servers (two nodes share this machine)."""
+    names = (
+        "--node-manager-port",
+        "--object-manager-port",
+        "--dashboard-agent-listen-port",
+        "--dashboard-agent-grpc-port",
+        "--runtime-env-agent-port",
+        "--metrics-export-port",
+    )
+    return [arg for name in names for arg in (name, str(_free_port()))]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):
+    """A real Ray cluster on 127.0.0.1: ``ray start --head`` plus one extra worker node, one
+    CPU each, with token authentication on (Ray's default): yields ``(dashboard address,
+    environment a client needs)``. Pending jobs may wait an hour (RAY_JOB_START_TIMEOUT_SECONDS)."""
+    import secrets
+
+    ray = str(Path(sys.executable).parent / "ray")
+    temp = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # Ray's socket paths must stay short
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    env = {
+        **os.environ,
+        **auth,
+        "RAY_JOB_START_TIMEOUT_SECONDS": "3600",
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+    gcs, dashboard = _free_port(), _free_port()
+    common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--num-gpus", "0"]
+    log = tmp_path_factory.mktemp("ray") / "ray.log"
+
+    def start(*args: str) -> None:
+        with open(log, "ab") as out:
+            done = subprocess.run(
+                [ray, "start", *common, *_ray_ports(), *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=180,
+            )
+        assert done.returncode == 0, log.read_text()[-3000:]
+
+    start(
+        "--head",
+        "--port",
+        str(gcs),
+        "--dashboard-host",
+        "127.0.0.1",
+        "--dashboard-port",
+        str(dashboard),
+        "--disable-usage-stats",
+        "--temp-dir",
+        temp,
+        "--include-dashboard",
+        "true",
+    )
+    start("--address", f"127.0.0.1:{gcs}")
+    status = [ray, "status", "--address", f"127.0.0.1:{gcs}"]
+
+    def two_nodes() -> bool:
+        out = subprocess.run(status, env=env, capture_output=True, text=True).stdout
+        return out.count(" node_") >= 2
+
+    _wait(two_nodes, "the second Ray node", 120)
+    try:
+        yield f"http://127.0.0.1:{dashboard}", auth
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)

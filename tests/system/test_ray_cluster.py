@@ -1,0 +1,136 @@
+"""Training on a real Ray cluster (a head and one extra worker node on 127.0.0.1, one CPU
+each, token authentication on) with a real MLflow tracking server on PostgreSQL: runs are
+Ray jobs that take their spec and data from the tracking server (no shared folder), wait
+``queued`` while both CPUs are busy, stop through Ray (a queued one never starts, a running
+one keeps what it has), and a killed job's run fails with Ray's message and its log's tail.
+Every state is read back on the Runs page."""
+
+from __future__ import annotations
+
+import os
+import signal
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from finml.access import Principal, ScopedStore
+from finml.config import get_settings
+from finml.data import duplicates, images
+from finml.data.spec import ImageDatasetSpec
+from finml.data.split import SplitSpec
+from finml.data.staging import stage_frame, stage_images
+from finml.models.bundle import load_run_bundle
+from finml.models.registry import PRESETS, resolve_params
+from finml.store import RunStore
+from finml.training import jobs, ray_jobs
+from finml.training.spec import RunSpec
+from tests.app.conftest import open_app
+from tests.conftest import table_spec, wait_for
+
+pytestmark = pytest.mark.system
+
+ALICE = Principal("alice-sub", "Alice", "alice@bank.test")
+CLAIMS = {"sub": "alice-sub", "email": "alice@bank.test", "name": "Alice"}
+
+
+def _worker_pids(run_id: str) -> list[int]:
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmd = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if proc.name.isdigit() and f"finml.training.worker\0{run_id}".encode() in cmd:
+            out.append(int(proc.name))
+    return out
+
+
+def _image_spec(settings) -> RunSpec:
+    """The Br35H preset on 60 images per class at 64 px (a CI-sized image run)."""
+    image_set = images.read_br35h(size=64, mode="L", limit_per_class=60)
+    dup = duplicates.near_duplicate_groups(duplicates.perceptual_hashes(image_set.images), 4)
+    groups = duplicates.split_groups(image_set, dup)
+    dataset_id = stage_images(
+        image_set.images, image_set.labels, groups, image_set.names, settings, ALICE.user_id
+    )
+    model, preset, _ = PRESETS["br35h-64"]
+    ds = ImageDatasetSpec(
+        dataset_id, "Br35H subset", ("no", "yes"), "yes", 64, "L", SplitSpec(group_col="group")
+    )
+    return RunSpec(ds, model, resolve_params(model, {**preset, "epochs": 2}), seed=42)
+
+
+def test_runs_are_ray_jobs_that_queue_stop_fail_and_show_every_state(
+    tracking_server, ray_cluster, tmp_path, monkeypatch, german
+):
+    address, auth = ray_cluster
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    monkeypatch.setenv("FINML_RAY_ADDRESS", address)
+    for name, value in auth.items():
+        monkeypatch.setenv(name, value)
+    settings = get_settings()
+    assert jobs.executor(settings) is ray_jobs
+    store = ScopedStore(RunStore(settings), ALICE)
+    table_id = stage_frame(german, settings, ALICE.user_id)
+
+    def on_table(model: str, **params) -> RunSpec:
+        spec = table_spec(german, model, params=params)
+        return replace(spec, dataset=replace(spec.dataset, dataset_id=table_id))
+
+    def status(run_id: str) -> str:
+        jobs.list_runs(store)  # what every page does: a job gone quiet gets its final status
+        return store.get_run(run_id).status
+
+    # two long runs take both CPUs of the cluster
+    to_stop = jobs.submit(on_table("mlp", epochs=2000, patience=1000), store)
+    to_kill = jobs.submit(on_table("mlp", epochs=2000, patience=1000), store)
+    wait_for(lambda: len(store.history(to_stop)) and len(store.history(to_kill)), timeout=240)
+    # the next ones wait as Ray jobs PENDING on resources: queued
+    image_run = jobs.submit(_image_spec(settings), store)
+    table_run = jobs.submit(on_table("logreg"), store)
+    never = jobs.submit(on_table("logreg"), store)
+    assert [status(r) for r in (image_run, table_run, never)] == ["queued"] * 3
+    client = ray_jobs.client(settings)
+    assert client.get_job_status(ray_jobs.job_id(table_run)) == "PENDING"
+
+    at = open_app("runs", user=CLAIMS)
+    shown = at.dataframe[0].value.set_index("run id")["status"]
+    assert shown[to_stop] == shown[to_kill] == "running"
+    assert shown[image_run].startswith("queued (place ")
+
+    jobs.request_stop(never, settings)  # queued: it never starts
+    assert status(never) == "stopped" and store.get_run(never).reason == "Stopped while queued."
+
+    (worker,) = _worker_pids(to_kill)  # the job's process dies (OOM killer, a lost node)
+    os.kill(worker, signal.SIGKILL)
+    assert wait_for(lambda: status(to_kill) == "failed", timeout=120)
+    reason = store.get_run(to_kill).reason
+    assert reason.startswith("The Ray job failed:") and "Last output:" in reason, reason
+
+    jobs.request_stop(to_stop, settings)  # Stop reaches the job: SIGTERM, the worker saves
+    assert wait_for(lambda: status(to_stop) == "stopped", timeout=120)
+    assert store.get_run(to_stop).has_results  # it kept what it had
+    wait_for(lambda: client.get_job_status(ray_jobs.job_id(to_stop)) == "STOPPED", timeout=90)
+
+    done = lambda r: status(r) not in ("queued", "running")  # noqa: E731
+    wait_for(lambda: done(image_run) and done(table_run), timeout=400, every=1.0)
+    assert status(image_run) == status(table_run) == "finished"
+    image = store.get_run(image_run)  # 2 epochs on 120 images: it ran, not how well
+    assert image.has_results and 0.0 <= image.metrics["test_roc_auc"] <= 1.0
+    assert len(store.read_frame(image_run, "predictions/test.parquet")) > 0
+    model = load_run_bundle(store, table_run)  # trained on a node, read through the server
+    assert model.predict_proba(german.drop(columns="creditability").head(3)).shape == (3, 2)
+    assert not (tmp_path / "finml-data" / "jobs").exists()  # no job files on this server
+    assert client.get_job_status(ray_jobs.job_id(never)) == "STOPPED"
+    assert store.history(never).empty
+
+    at = open_app("runs", user=CLAIMS)
+    shown = at.dataframe[0].value.set_index("run id")["status"]
+    assert shown.loc[[image_run, table_run, to_stop, never, to_kill]].tolist() == [
+        "finished",
+        "finished",
+        "stopped",
+        "stopped",
+        "failed",
+    ]
