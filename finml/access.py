@@ -27,14 +27,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from finml.errors import FinmlError, StoreError
+from finml.store import OWNER_NAME_TAG, OWNER_TAG, SHARED_TAG
 
 #: The single user of a deployment without sign-in.
 LOCAL_ID = "local"
-
-#: Tags of ownership on a run.
-OWNER_TAG = "finml.owner"
-OWNER_NAME_TAG = "finml.owner_name"
-SHARED_TAG = "finml.shared"
 
 
 class AccessError(FinmlError):

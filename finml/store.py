@@ -25,6 +25,9 @@ from finml.config import Settings, get_settings
 from finml.errors import StoreError
 
 EXPERIMENT = "finml"
+#: Tags of ownership on a run (read through :mod:`finml.access`): the owner's stable id,
+#: their display name, and "1" when shared with the team.
+OWNER_TAG, OWNER_NAME_TAG, SHARED_TAG = "finml.owner", "finml.owner_name", "finml.shared"
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED = (
     "queued",
     "running",
@@ -295,7 +298,7 @@ class RunStore:
     def set_shared(self, run_id: str, shared: bool) -> None:
         """Share a run with the team (read-only to others) or take it back (tag
         ``finml.shared``, see :mod:`finml.access`)."""
-        _retry(self.client.set_tag, run_id, "finml.shared", "1" if shared else "0")
+        _retry(self.client.set_tag, run_id, SHARED_TAG, "1" if shared else "0")
 
     def rename_run(self, run_id: str, name: str) -> None:
         """Give a run a new display name (1 to 200 characters, surrounding blanks dropped).

@@ -14,14 +14,14 @@ LAYERS = {
     "finml.config": 0,
     "finml.errors": 0,
     "finml.store": 1,
-    "finml.access": 1,
-    "finml.audit": 1,
-    "finml.data": 2,
-    "finml.models": 3,
-    "finml.evaluation": 3,
-    "finml.training": 4,
-    "finml.prediction": 4,
-    "finml.reporting": 4,
+    "finml.access": 2,
+    "finml.audit": 2,
+    "finml.data": 3,
+    "finml.models": 4,
+    "finml.evaluation": 4,
+    "finml.training": 5,
+    "finml.prediction": 5,
+    "finml.reporting": 5,
 }
 
 

@@ -10,11 +10,11 @@ it first; the local folder is then a cache. With a local store nothing here is u
 
 from __future__ import annotations
 
-import contextlib
 import tempfile
 from pathlib import Path
 
 from finml.config import Settings
+from finml.errors import StoreError
 
 #: The MLflow experiment holding staged datasets (one run per owner folder).
 EXPERIMENT = "finml-datasets"
@@ -62,14 +62,50 @@ def fetch(path: Path, folder: str, settings: Settings) -> bool:
     """Download a staged file from the tracking server to ``path`` unless it is there.
 
     Returns:
-        True if ``path`` exists afterwards.
+        True if ``path`` exists afterwards (False: the server has no such file).
+
+    Raises:
+        StoreError: the tracking server did not answer (down, wrong address): said so,
+            rather than calling the dataset gone.
     """
     if path.exists():
         return True
-    client = _client(settings)
-    for run_id in _owner_runs(client, folder, create=False):
-        with tempfile.TemporaryDirectory(dir=path.parent) as tmp, contextlib.suppress(Exception):
-            got = Path(client.download_artifacts(run_id, path.name, tmp))
-            got.replace(path)  # same file system: an atomic move into the cache
+    try:
+        client = _client(settings)
+        for run_id in _owner_runs(client, folder, create=False):
+            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+                try:
+                    got = Path(client.download_artifacts(run_id, path.name, tmp))
+                except Exception as exc:
+                    if _unreachable(exc):
+                        raise
+                    continue  # not in this run: try the owner's next one
+                got.replace(path)  # same file system: an atomic move into the cache
+                return True
+    except Exception as exc:
+        if _unreachable(exc):
+            raise StoreError(
+                f"The tracking server at {settings.tracking_uri} did not answer, so the "
+                "dataset could not be fetched from it. Check that it is running."
+            ) from exc
+        raise
+    return False
+
+
+#: What a failed request says when the server is not there (requests/urllib3 wording).
+_DOWN = ("Connection refused", "Max retries exceeded", "Failed to establish", "timed out")
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """True if ``exc`` (or what caused it) says the tracking server could not be reached."""
+    import requests
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout):
             return True
+        if any(word in str(exc) for word in _DOWN):
+            return True
+        exc = exc.__cause__ or exc.__context__
     return False

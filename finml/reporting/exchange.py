@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from finml import access
 from finml.errors import BundleError, StoreError, listing
 from finml.models.bundle import load_bundle
 
@@ -220,7 +221,7 @@ def imported_bytes(store, owner: str) -> int:
     return sum(
         int(r.tags.get("finml.import_bytes", 0))
         for r in store.list_runs()
-        if r.tags.get("finml.imported") == "1" and r.tags.get("finml.owner", "local") == owner
+        if r.tags.get("finml.imported") == "1" and access.owner_of(r) == owner
     )
 
 
@@ -272,7 +273,7 @@ def import_run(data: bytes, store, name: str = "bundle", owner: str = "local") -
             "finml.dataset": record.dataset,
             "finml.imported": "1",
             "finml.import_bytes": str(size),
-            "finml.owner": owner,
+            access.OWNER_TAG: owner,  # also when the store is not scoped (a script)
             "finml.task": task,
         }
         params = {**record.params, "task": task}

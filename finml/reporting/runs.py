@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from finml import access
 from finml.evaluation.metrics import METRIC_LABELS, mean_sd
 from finml.store import FINISHED, RUNNING, RunInfo
 
@@ -27,8 +28,8 @@ def runs_frame(
         status = f"{r.status} (place {queue[r.run_id]})" if r.run_id in queue else r.status
         who = {}
         if owners:
-            owner = r.tags.get("finml.owner_name") or r.tags.get("finml.owner") or "local"
-            who = {"owner": owner, "shared": r.tags.get("finml.shared") == "1"}
+            owner = r.tags.get(access.OWNER_NAME_TAG) or access.owner_of(r)
+            who = {"owner": owner, "shared": access.is_shared(r)}
         rows.append(
             {
                 "run": r.name,

@@ -4,7 +4,9 @@ upload, and neither sees the other's run, data or file name, even with the run's
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -38,30 +40,32 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture
-def provider(tmp_path):
-    """oidc-provider-mock with the two users' claims, on a free loopback port."""
+@contextlib.contextmanager
+def oidc_provider(log_path):
+    """oidc-provider-mock with the users' claims on a free loopback port; yields its URL."""
     port = _free_port()
     claims = [arg for u in USERS.values() for arg in ("--user-claims", json.dumps(u))]
-    log = open(tmp_path / "oidc.log", "wb")  # noqa: SIM115
+    log = open(log_path, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "oidc_provider_mock", "-p", str(port), *claims],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    _wait(lambda: _answers(f"{url}/.well-known/openid-configuration"), "the OpenID provider")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    try:
+        _wait(lambda: _answers(f"{url}/.well-known/openid-configuration"), "the OpenID provider")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
 
 
-@pytest.fixture
-def team_url(provider, data_dir, reap, tmp_path, monkeypatch):
-    """The app in team mode: an [auth] section pointing at the provider."""
-    monkeypatch.setenv("FINML_WARM_WORKER", "1")
-    secrets = tmp_path / "secrets.toml"
+@contextlib.contextmanager
+def team_server(provider: str, folder):
+    """``streamlit run`` in team mode (an [auth] section pointing at ``provider``, the
+    secrets file and log in ``folder``); yields its URL."""
+    secrets = folder / "secrets.toml"
     port = _free_port()  # the redirect URI names the port: ask streamlit for that one
     url = f"http://127.0.0.1:{port}"
     secrets.write_text(
@@ -72,8 +76,22 @@ def team_url(provider, data_dir, reap, tmp_path, monkeypatch):
         'client_secret = "finml-secret"\n'
         f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
     )
-    log = data_dir.parent / "streamlit.log"
-    with serving(log, "--secrets.files", str(secrets), port=port):
+    with serving(folder / "streamlit.log", "--secrets.files", str(secrets), port=port):
+        yield url
+
+
+@pytest.fixture
+def provider(tmp_path):
+    """The OpenID provider of the test's users."""
+    with oidc_provider(tmp_path / "oidc.log") as url:
+        yield url
+
+
+@pytest.fixture
+def team_url(provider, data_dir, reap, tmp_path, monkeypatch):
+    """The app in team mode: an [auth] section pointing at the provider."""
+    monkeypatch.setenv("FINML_WARM_WORKER", "1")
+    with team_server(provider, tmp_path) as url:
         yield url
 
 
@@ -148,8 +166,9 @@ def _staged(page, url: str, upload, epochs: int = 0) -> None:
 
 def test_four_analysts_train_at_once_two_wait_queued(team_url, tmp_path, data_dir):
     """Four users in four browser contexts start a run each within seconds, with two
-    worker slots: two wait as queued, then all four finish; each sees only their own run;
-    a reload mid-run finds it again. Prints the server's RSS for the closing note."""
+    worker slots: two wait as queued, then all four finish; a reload mid-run finds it
+    again; each user sees only their own run and data on every page. Prints the server's
+    RSS (bench/bench_team_load.py measures it after 4 users x 5 runs)."""
     from playwright.sync_api import expect, sync_playwright
 
     from finml.store import RunStore
@@ -181,18 +200,21 @@ def test_four_analysts_train_at_once_two_wait_queued(team_url, tmp_path, data_di
         alice.reload()  # mid-run: the page finds her run again from its URL
         expect(alice.get_by_text("Run mlp · alice_applicants.csv")).to_be_visible()
         _wait(lambda: all(r.status == "finished" for r in store.list_runs()), "every run", 300)
-        for name, page in pages.items():
-            page.goto(f"{team_url}/runs")
-            page.wait_for_selector(IDLE)
-            for other in USERS:
-                shown = page.get_by_text(f"{other}_applicants.csv")
-                if other != name:
-                    expect(shown).to_have_count(0)
+        selectors = {"evaluate": "Run", "predict": "Model (run)", "runs": "Run"}
+        for name, page in pages.items():  # every page: their own run, nobody else's
+            for where in ("data", "train", "evaluate", "predict", "runs"):
+                page.goto(f"{team_url}/{where}")
+                page.wait_for_selector(IDLE)
+                if where in selectors:
+                    picked = page.get_by_role("combobox", name=selectors[where], exact=True)
+                    expect(picked).to_have_value(re.compile(f"· {name}_applicants.csv"))
+                for other in set(USERS) - {name}:
+                    expect(page.get_by_text(f"{other}_applicants.csv")).to_have_count(0)
         owners = sorted(r.tags["finml.owner"] for r in store.list_runs())
         assert owners == sorted(USERS)
         browser.close()
     port = team_url.rsplit(":", 1)[1]
-    print(f"streamlit server RSS after 4 users x 1 run: {_rss_mib(port):.0f} MiB")
+    print(f"streamlit server RSS after 4 users x 1 run, every page seen: {_rss_mib(port):.0f} MiB")
 
 
 def _rss_mib(port: str) -> float:
