@@ -7,6 +7,14 @@ Each event is one JSON line of ``<data dir>/audit/trail.jsonl``: ``time`` (UTC, 
 (sizes, hashes, names: never the content of a file or a row). Lines are only ever
 appended, under an exclusive lock, and each carries ``prev``, the SHA-256 of the line
 before it, so a line edited or removed later breaks the chain (:func:`verify`).
+
+A team with several app servers on one tracking server (``MLFLOW_TRACKING_URI=http://``)
+shares the trail: after each event the server uploads its whole trail as the artifact
+``trail-<server id>.jsonl`` of the run ``trails`` in the MLflow experiment
+:data:`EXPERIMENT`, and :func:`read` / :func:`trails` gather every server's trail from
+there, so an admin on any server sees every event. Each server's chain is checked apart.
+An upload that fails (the server is down) leaves the event in the local trail; the next
+successful upload carries it.
 """
 
 from __future__ import annotations
@@ -39,6 +47,19 @@ ACTIONS = (
 
 #: ``prev`` of the first line.
 GENESIS = "0" * 64
+#: The MLflow experiment holding the app servers' trails (one run, ``trails``).
+EXPERIMENT = "finml-audit"
+
+
+def server_id(settings: Settings | None = None) -> str:
+    """This app server's id (12 hex characters, made once per data folder): names its
+    trail on the tracking server."""
+    import secrets
+
+    path = trail_path(settings).parent / "server-id"
+    with contextlib.suppress(FileExistsError), open(path, "x") as handle:
+        handle.write(secrets.token_hex(6))
+    return path.read_text().strip()
 
 
 def trail_path(settings: Settings | None = None) -> Path:
@@ -90,7 +111,52 @@ def record(who, action: str, target: str = "", settings: Settings | None = None,
             handle.flush()
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+    _publish(settings or get_settings())
     return event
+
+
+def _publish(settings: Settings) -> None:
+    """Upload this server's trail to the tracking server, if there is one. A failure keeps
+    the event here (the next upload carries it) and is reported on stderr."""
+    import shutil
+    import sys
+    import tempfile
+
+    from finml.data import remote
+
+    if not remote.is_remote(settings):
+        return
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / f"trail-{server_id(settings)}.jsonl"
+            shutil.copyfile(trail_path(settings), copy)
+            remote.publish(copy, "trails", settings, EXPERIMENT)
+    except Exception as exc:  # the action itself succeeded; its event is kept here
+        print(f"finml: the audit trail could not be uploaded: {exc}", file=sys.stderr)
+
+
+def trails(settings: Settings | None = None) -> dict[str, Path]:
+    """Every app server's trail: this server's own file, and with a tracking server the
+    other servers' trails downloaded from it (into ``audit/servers/``).
+
+    Returns:
+        dict: server id -> trail file, this server first.
+
+    Raises:
+        StoreError: the tracking server did not answer.
+    """
+    from finml.data import remote
+
+    settings = settings or get_settings()
+    own = server_id(settings)
+    found = {own: trail_path(settings)}
+    if remote.is_remote(settings):
+        folder = trail_path(settings).parent / "servers"
+        for path in remote.fetch_all("trails", folder, settings, EXPERIMENT):
+            sid = path.stem.removeprefix("trail-")
+            if sid != own and path.name == f"trail-{sid}.jsonl":
+                found[sid] = path
+    return found
 
 
 def _last_line(handle) -> bytes:
@@ -108,22 +174,27 @@ def _last_line(handle) -> bytes:
 
 
 def read(settings: Settings | None = None) -> pd.DataFrame:
-    """The whole trail, oldest first: ``time``, ``user``, ``name``, ``action``, ``target``,
-    ``details`` (as JSON text)."""
-    path = trail_path(settings)
+    """Every server's trail (:func:`trails`), oldest first: ``time``, ``server``, ``user``,
+    ``name``, ``action``, ``target``, ``details`` (as JSON text).
+
+    Raises:
+        StoreError: the tracking server did not answer.
+    """
     rows = []
-    with contextlib.suppress(FileNotFoundError), open(path, "rb") as handle:
-        for line in handle:
-            event = json.loads(line)
-            event["details"] = json.dumps(event.get("details", {}), sort_keys=True)
-            event.pop("prev", None)
-            rows.append(event)
-    columns = ["time", "user", "name", "action", "target", "details"]
-    return pd.DataFrame(rows, columns=columns)
+    for sid, path in trails(settings).items():
+        with contextlib.suppress(FileNotFoundError), open(path, "rb") as handle:
+            for line in handle:
+                with contextlib.suppress(ValueError):  # a broken line shows in verify
+                    event = json.loads(line)
+                    event["details"] = json.dumps(event.get("details", {}), sort_keys=True)
+                    event.pop("prev", None)
+                    rows.append({**event, "server": sid})
+    columns = ["time", "server", "user", "name", "action", "target", "details"]
+    return pd.DataFrame(rows, columns=columns).sort_values("time", kind="stable", ignore_index=True)
 
 
-def verify(settings: Settings | None = None) -> int | None:
-    """Check the chain of the trail.
+def verify(settings: Settings | None = None, path: Path | None = None) -> int | None:
+    """Check the chain of a trail (this server's, unless ``path`` names another).
 
     Returns:
         ``None`` if every line's ``prev`` is the hash of the line before it; else the
@@ -131,7 +202,7 @@ def verify(settings: Settings | None = None) -> int | None:
         before it).
     """
     prev = GENESIS
-    with contextlib.suppress(FileNotFoundError), open(trail_path(settings), "rb") as handle:
+    with contextlib.suppress(FileNotFoundError), open(path or trail_path(settings), "rb") as handle:
         for number, line in enumerate(handle, start=1):
             raw = line.rstrip(b"\n")
             try:

@@ -161,10 +161,19 @@ elif len(chosen) >= 2:
 
 if common.principal().admin and common.team_mode():
     st.subheader("Audit trail (admins)")
-    trail = audit.read(get_settings())
-    broken = audit.verify(get_settings())
-    if broken:
-        common.show_error(f"The trail's chain breaks at line {broken}: it was edited there.")
+    try:
+        trail = audit.read(get_settings())
+        chains = {
+            sid: audit.verify(path=path) for sid, path in audit.trails(get_settings()).items()
+        }
+    except FinmlError as exc:
+        common.show_error(exc)
+        st.stop()
+    for sid, broken in chains.items():
+        if broken:
+            common.show_error(
+                f"The trail of app server {sid} breaks at line {broken}: it was edited there."
+            )
     st.caption(
         f"{len(trail)} events, newest first: who signed in, uploaded (hash and shape), "
         "trained, stopped, exported, imported, scored, shared, renamed and deleted what."

@@ -15,7 +15,7 @@ LAYERS = {
     "finml.errors": 0,
     "finml.store": 1,
     "finml.access": 2,
-    "finml.audit": 2,
+    "finml.audit": 4,
     "finml.data": 3,
     "finml.models": 4,
     "finml.evaluation": 4,

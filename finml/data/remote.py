@@ -33,10 +33,11 @@ def _client(settings: Settings):
     return MlflowClient(settings.tracking_uri)
 
 
-def _owner_runs(client, folder: str, create: bool) -> list[str]:
-    """The datasets runs of ``folder``, oldest first (one is created if asked and none)."""
-    exp = client.get_experiment_by_name(EXPERIMENT)
-    exp_id = exp.experiment_id if exp else client.create_experiment(EXPERIMENT)
+def _owner_runs(client, folder: str, create: bool, experiment: str = EXPERIMENT) -> list[str]:
+    """The runs of ``folder`` in ``experiment``, oldest first (one is created if asked and
+    none)."""
+    exp = client.get_experiment_by_name(experiment)
+    exp_id = exp.experiment_id if exp else client.create_experiment(experiment)
     found = client.search_runs(
         [exp_id], f"tags.`{OWNER_TAG}` = '{folder}'", order_by=["attributes.start_time ASC"]
     )
@@ -46,16 +47,49 @@ def _owner_runs(client, folder: str, create: bool) -> list[str]:
     return ids
 
 
-def publish(path: Path, folder: str, settings: Settings) -> None:
-    """Upload a staged file to its owner's datasets run on the tracking server.
+def publish(path: Path, folder: str, settings: Settings, experiment: str = EXPERIMENT) -> None:
+    """Upload a file to the run of ``folder`` on the tracking server (a staged file to its
+    owner's datasets run; an app server's audit trail, :mod:`finml.audit`).
 
     Args:
-        path: the staged file (its name is its artifact name).
-        folder: the owner's folder (:func:`finml.access.user_folder`).
+        path: the file (its name is its artifact name; a new upload replaces the old).
+        folder: the owner's folder (:func:`finml.access.user_folder`), or another name.
         settings: the settings (its tracking URI).
+        experiment: the MLflow experiment of the folder's runs.
     """
     client = _client(settings)
-    client.log_artifact(_owner_runs(client, folder, create=True)[0], str(path))
+    client.log_artifact(_owner_runs(client, folder, True, experiment)[0], str(path))
+
+
+def fetch_all(folder: str, dest: Path, settings: Settings, experiment: str) -> list[Path]:
+    """Download every file of the runs of ``folder`` in ``experiment`` into ``dest``.
+
+    Returns:
+        list[Path]: the files downloaded (none if the folder has no run yet).
+
+    Raises:
+        StoreError: the tracking server did not answer.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        client = _client(settings)
+        out = []
+        for run_id in _owner_runs(client, folder, False, experiment):
+            for item in client.list_artifacts(run_id):
+                if not item.is_dir:
+                    out.append(Path(client.download_artifacts(run_id, item.path, str(dest))))
+        return out
+    except Exception as exc:
+        if _unreachable(exc):
+            raise _down(settings) from exc
+        raise
+
+
+def _down(settings: Settings) -> StoreError:
+    return StoreError(
+        f"The tracking server at {settings.tracking_uri} did not answer. "
+        "Check that it is running."
+    )
 
 
 def fetch(path: Path, folder: str, settings: Settings) -> bool:
@@ -84,10 +118,7 @@ def fetch(path: Path, folder: str, settings: Settings) -> bool:
                 return True
     except Exception as exc:
         if _unreachable(exc):
-            raise StoreError(
-                f"The tracking server at {settings.tracking_uri} did not answer, so the "
-                "dataset could not be fetched from it. Check that it is running."
-            ) from exc
+            raise _down(settings) from exc
         raise
     return False
 

@@ -66,3 +66,31 @@ def test_a_run_from_one_app_server_is_read_from_another(
     cached = list((tmp_path / "server-b" / "datasets").rglob("*.parquet"))
     assert [p.name for p in cached] == [dataset.dataset_id.split("-")[1] + ".parquet"]
     assert store_b.get_run(second).metrics["test_roc_auc"] == run.metrics["test_roc_auc"]
+
+
+def test_every_app_servers_audit_trail_is_read_from_any_of_them(
+    tracking_server, tmp_path, monkeypatch
+):
+    from finml import audit
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_server)
+    servers = []
+    for name, who in (("server-a", ALICE), ("server-b", BOB)):
+        monkeypatch.setenv("FINML_DATA_DIR", str(tmp_path / name))
+        settings = get_settings()
+        audit.record(who, "sign_in", settings=settings)
+        audit.record(who, "train", f"run-of-{who.user_id}", settings=settings, model="logreg")
+        servers.append(settings)
+    for settings in servers:  # an admin on either server sees all four events
+        trail = audit.read(settings)
+        assert sorted(trail["user"]) == ["alice-sub", "alice-sub", "bob-sub", "bob-sub"]
+        assert trail["server"].nunique() == 2 and trail["time"].is_monotonic_increasing
+        chains = {sid: audit.verify(path=path) for sid, path in audit.trails(settings).items()}
+        assert list(chains.values()) == [None, None]
+    # an edit in server A's trail shows from server B once A uploads again
+    path = audit.trail_path(servers[0])
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0].replace(b"alice-sub", b"mallory") + lines[1])
+    audit.record(ALICE, "stop", "run-of-alice-sub", settings=servers[0])
+    chains = {sid: audit.verify(path=p) for sid, p in audit.trails(servers[1]).items()}
+    assert chains[audit.server_id(servers[0])] == 2
