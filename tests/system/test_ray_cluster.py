@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from finml.access import Principal, ScopedStore
+from finml.access import Principal, ScopedStore, unscoped
 from finml.config import get_settings
 from finml.data import duplicates, images
 from finml.data.spec import ImageDatasetSpec
@@ -82,6 +82,9 @@ def test_runs_are_ray_jobs_that_queue_stop_fail_and_show_every_state(
         jobs.list_runs(store)  # what every page does: a job gone quiet gets its final status
         return store.get_run(run_id).status
 
+    def done(run_id: str) -> bool:
+        return status(run_id) not in ("queued", "running")
+
     # two long runs take both CPUs of the cluster
     to_stop = jobs.submit(on_table("mlp", epochs=2000, patience=1000), store)
     to_kill = jobs.submit(on_table("mlp", epochs=2000, patience=1000), store)
@@ -113,9 +116,9 @@ def test_runs_are_ray_jobs_that_queue_stop_fail_and_show_every_state(
     assert store.get_run(to_stop).has_results  # it kept what it had
     wait_for(lambda: client.get_job_status(ray_jobs.job_id(to_stop)) == "STOPPED", timeout=90)
 
-    done = lambda r: status(r) not in ("queued", "running")  # noqa: E731
     wait_for(lambda: done(image_run) and done(table_run), timeout=400, every=1.0)
-    assert status(image_run) == status(table_run) == "finished"
+    for run_id in (image_run, table_run):
+        assert status(run_id) == "finished", store.get_run(run_id).reason
     image = store.get_run(image_run)  # 2 epochs on 120 images: it ran, not how well
     assert image.has_results and 0.0 <= image.metrics["test_roc_auc"] <= 1.0
     assert len(store.read_frame(image_run, "predictions/test.parquet")) > 0
@@ -125,12 +128,39 @@ def test_runs_are_ray_jobs_that_queue_stop_fail_and_show_every_state(
     assert client.get_job_status(ray_jobs.job_id(never)) == "STOPPED"
     assert store.history(never).empty
 
+    # a Keras run may ask for a GPU (the Train page offers it with Ray): none here, it waits
+    at = open_app("train", user=CLAIMS)
+    at.session_state["dataset"] = on_table("logreg").dataset
+    at.run()
+    at.selectbox(key="model").set_value("logreg").run()
+    assert "gpu" not in {t.key for t in at.toggle}  # no GPU offer for a scikit-learn model
+    at.selectbox(key="model").set_value("mlp").run()
+    at.toggle(key="gpu").set_value(True)
+    at.button(key="start").click().run()
+    on_gpu = at.session_state["active_run"]
+    assert store.get_run(on_gpu).params["gpus"] == "1"
+    after = jobs.submit(on_table("logreg"), store)  # CPUs are free: a CPU run goes past it
+    wait_for(lambda: done(after), timeout=300, every=1.0)
+    assert status(after) == "finished", store.get_run(after).reason
+    assert client.get_job_status(ray_jobs.job_id(on_gpu)) == "PENDING"
+    assert status(on_gpu) == "queued"
+    jobs.request_stop(on_gpu, settings)
+
+    # a run whose job Ray does not know (a restarted cluster), past the submit grace
+    lost = store.create_run("lost", {"task": "table"}, {})
+    info = store.get_run(lost)
+    assert jobs.recover_interrupted(unscoped(store), [replace(info, submitted=info.submitted - 60)])
+
     at = open_app("runs", user=CLAIMS)
     shown = at.dataframe[0].value.set_index("run id")["status"]
-    assert shown.loc[[image_run, table_run, to_stop, never, to_kill]].tolist() == [
+    ids = [image_run, table_run, to_stop, never, to_kill, on_gpu, lost]
+    assert shown.loc[ids].tolist() == [
         "finished",
         "finished",
         "stopped",
         "stopped",
         "failed",
+        "stopped",
+        "interrupted",
     ]
+    assert "no longer knows" in store.get_run(lost).reason
