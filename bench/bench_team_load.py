@@ -6,7 +6,9 @@ one browser context per user), then each user uploads the German Credit table, s
 and starts five runs (a Keras MLP of 20 epochs, then four logistic regressions), all four
 users at once. Waits until all 20 runs are finished, opens every page as every user, and
 prints the wall time and the streamlit server's resident memory (RSS, from /proc) before
-the users came, after they signed in, and after the 20 runs and the page visits.
+the users came, after they signed in, after the 20 runs and the page visits (the newest
+run of each user, a logistic regression, is what the pages show), and once every user
+opened their Keras run on Evaluate (TensorFlow is then loaded in the server, once).
 
 The peer is the same server with nobody signed in: the figure to read is how much the
 server grows per user and per run (it should not grow per run: runs live in the store).
@@ -29,15 +31,13 @@ sys.path.insert(0, str(ROOT))
 def main(runs_per_user: int = 5) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    from finml.data.demo import demo_bytes
     from finml.store import RunStore
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE
     from tests.e2e.test_team_sign_in import (
         USERS,
         _rss_mib,
-        _sign_in,
-        _staged,
         _wait,
+        analysts_ready,
         oidc_provider,
         team_server,
     )
@@ -55,13 +55,7 @@ def main(runs_per_user: int = 5) -> None:
         print(f"RSS of the idle server: {_rss_mib(port):.0f} MiB")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            pages = {}
-            for name in USERS:
-                upload = folder / f"{name}_applicants.csv"
-                upload.write_bytes(demo_bytes("German Credit (Statlog)"))
-                context = browser.new_context(viewport={"width": 1400, "height": 1000})
-                pages[name] = _sign_in(context, url, name)
-                _staged(pages[name], url, upload, epochs=20)
+            pages = analysts_ready(browser, url, folder, epochs=20)
             print(f"RSS after 4 sign-ins and uploads: {_rss_mib(port):.0f} MiB")
             start = time.monotonic()
             for page in pages.values():
@@ -85,9 +79,15 @@ def main(runs_per_user: int = 5) -> None:
                     page.goto(f"{url}/{where}")
                     page.wait_for_selector(IDLE)
             rss = _rss_mib(port)
+            keras = {r.tags["finml.owner"]: r.run_id for r in store.list_runs() if r.model == "mlp"}
+            for name, page in pages.items():  # a Keras model in the server: TensorFlow loads
+                page.goto(f"{url}/evaluate?run={keras[name]}")
+                page.wait_for_selector(IDLE)
+            rss_keras = _rss_mib(port)
             browser.close()
         print(f"{total} runs by {len(USERS)} users finished in {elapsed:.0f} s")
         print(f"RSS after {len(USERS)} users x {runs_per_user} runs and every page: {rss:.0f} MiB")
+        print(f"RSS once each user opened their Keras run on Evaluate: {rss_keras:.0f} MiB")
         time.sleep(5)  # the sessions end with their tabs
         print(f"RSS once the {len(USERS)} tabs are closed: {_rss_mib(port):.0f} MiB")
 

@@ -48,41 +48,33 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
+def process(args: list[str], log_path, **popen):
+    """Run ``args`` with its output in ``log_path``; yields the process and ends it after
+    (terminate, then wait up to 20 s)."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, **popen)
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+@contextlib.contextmanager
 def serving(log_path, *args: str, port: int | None = None):
     """``streamlit run serve.py`` on loopback ``port`` (default a free one) with extra
     ``args``; yields its URL once the health endpoint answers, and ends the server after."""
     port = port or _free_port()
-    log = open(log_path, "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "serve.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            *args,
-        ],
-        cwd=PROJECT_ROOT,
-        env=dict(os.environ),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while not _healthy(url):  # wait on the server's health endpoint
-        assert server.poll() is None, "streamlit exited; see streamlit.log"
-        assert time.monotonic() < deadline, "streamlit did not become healthy in 60 s"
-        time.sleep(0.2)
-    try:
+    command = [sys.executable, "-m", "streamlit", "run", "serve.py", "--server.port", str(port)]
+    command += ["--server.address", "127.0.0.1", *args]
+    with process(command, log_path, cwd=PROJECT_ROOT, env=dict(os.environ)) as server:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while not _healthy(url):  # wait on the server's health endpoint
+            assert server.poll() is None, "streamlit exited; see streamlit.log"
+            assert time.monotonic() < deadline, "streamlit did not become healthy in 60 s"
+            time.sleep(0.2)
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture

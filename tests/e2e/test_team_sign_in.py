@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import subprocess
 import sys
 import time
 import urllib.request
@@ -15,7 +14,7 @@ import urllib.request
 import pytest
 
 from finml.data.demo import demo_bytes
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, _free_port, serving
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, IDLE, _free_port, process, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -45,20 +44,11 @@ def oidc_provider(log_path):
     """oidc-provider-mock with the users' claims on a free loopback port; yields its URL."""
     port = _free_port()
     claims = [arg for u in USERS.values() for arg in ("--user-claims", json.dumps(u))]
-    log = open(log_path, "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "oidc_provider_mock", "-p", str(port), *claims],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
+    command = [sys.executable, "-m", "oidc_provider_mock", "-p", str(port), *claims]
+    with process(command, log_path):
+        url = f"http://127.0.0.1:{port}"
         _wait(lambda: _answers(f"{url}/.well-known/openid-configuration"), "the OpenID provider")
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
 
 
 @contextlib.contextmanager
@@ -143,6 +133,20 @@ def test_two_analysts_each_see_only_their_own_work(team_url, tmp_path):
         browser.close()
 
 
+def analysts_ready(browser, url: str, folder, epochs: int) -> dict:
+    """Each of :data:`USERS` signs in in a browser context of their own, uploads the German
+    Credit table as ``<name>_applicants.csv`` (written in ``folder``), stages it and opens
+    Train with a Keras MLP of ``epochs`` epochs. Returns name -> page."""
+    pages = {}
+    for name in USERS:
+        upload = folder / f"{name}_applicants.csv"
+        upload.write_bytes(demo_bytes("German Credit (Statlog)"))
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pages[name] = _sign_in(context, url, name)
+        _staged(pages[name], url, upload, epochs=epochs)
+    return pages
+
+
 def _staged(page, url: str, upload, epochs: int = 0) -> None:
     """Upload ``upload`` on the Data page, use it, and open Train; with ``epochs``, choose
     the Keras MLP with that many epochs (and patience), so the run takes a while."""
@@ -175,15 +179,9 @@ def test_four_analysts_train_at_once_two_wait_queued(team_url, tmp_path, data_di
 
     expect.set_options(timeout=60_000)
     store = RunStore()
-    pages = {}
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        for name in USERS:
-            upload = tmp_path / f"{name}_applicants.csv"
-            upload.write_bytes(demo_bytes("German Credit (Statlog)"))
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            pages[name] = _sign_in(context, team_url, name)
-            _staged(pages[name], team_url, upload, epochs=40)
+        pages = analysts_ready(browser, team_url, tmp_path, epochs=40)
         for page in pages.values():  # four starts within seconds
             page.get_by_role("button", name="Start training").click()
         _wait(lambda: len(store.list_runs()) == 4, "four runs", 60)
