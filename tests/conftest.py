@@ -12,6 +12,18 @@ from finml.data.demo import demo_frame
 GERMAN = "German Credit (Statlog)"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Run the slow files first: the system tests (real servers), then the browser tests.
+    The two xdist workers take whole files in this order, so a slow file left for the end
+    would keep one worker busy minutes after the other is done."""
+    weight = {"system": 0, "e2e": 1}
+    items.sort(
+        key=lambda item: min(
+            [weight[m.name] for m in item.iter_markers() if m.name in weight] or [2]
+        )
+    )
+
+
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     """A fresh FINML_DATA_DIR (run store, staged data, jobs) for each test."""

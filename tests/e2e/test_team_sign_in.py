@@ -198,14 +198,14 @@ def test_four_analysts_train_at_once_two_wait_queued(team_url, tmp_path, data_di
         alice.reload()  # mid-run: the page finds her run again from its URL
         expect(alice.get_by_text("Run mlp · alice_applicants.csv")).to_be_visible()
         _wait(lambda: all(r.status == "finished" for r in store.list_runs()), "every run", 300)
-        selectors = {"evaluate": "Run", "predict": "Model (run)", "runs": "Run"}
-        for name, page in pages.items():  # every page: their own run, nobody else's
-            for where in ("data", "train", "evaluate", "predict", "runs"):
+        # Evaluate and Runs: their own run, nobody else's (every page is checked the same
+        # way, one session per user, in tests/app/test_team_pages.py)
+        for name, page in pages.items():
+            for where in ("evaluate", "runs"):
                 page.goto(f"{team_url}/{where}")
                 page.wait_for_selector(IDLE)
-                if where in selectors:
-                    picked = page.get_by_role("combobox", name=selectors[where], exact=True)
-                    expect(picked).to_have_value(re.compile(f"· {name}_applicants.csv"))
+                picked = page.get_by_role("combobox", name="Run", exact=True)
+                expect(picked).to_have_value(re.compile(f"· {name}_applicants.csv"))
                 for other in set(USERS) - {name}:
                     expect(page.get_by_text(f"{other}_applicants.csv")).to_have_count(0)
         owners = sorted(r.tags["finml.owner"] for r in store.list_runs())

@@ -41,7 +41,7 @@ def _wait(check, what: str, seconds: float = 60) -> None:
         time.sleep(0.2)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres():
     """A fresh PostgreSQL cluster on a free port; yields its SQLAlchemy URL of database
     ``mlflow`` (driver psycopg 3)."""
@@ -75,7 +75,7 @@ def postgres():
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tracking_server(postgres):
     """``mlflow server`` on PostgreSQL with ``--serve-artifacts``; yields its http URL."""
     root = Path(tempfile.mkdtemp(prefix="finml-mlflow-"))
@@ -101,7 +101,12 @@ def tracking_server(postgres):
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+        # finml needs no MLflow server jobs: no huey consumers (five processes) to start
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": "",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        },
     )
     url = f"http://127.0.0.1:{port}"
 

@@ -60,7 +60,7 @@ def test_a_run_from_one_app_server_is_read_from_another(
     assert not at.exception and at.selectbox(key="eval_run").value == run_id
 
     # the dataset staged on server A trains from server B: its worker fetches it
-    shutil.rmtree(tmp_path / "server-b" / "datasets")  # (Evaluate's drill-down cached it)
+    shutil.rmtree(tmp_path / "server-b" / "datasets", ignore_errors=True)  # (a page's cache)
     second = jobs.submit(spec, store_b)
     assert wait_for(lambda: store_b.get_run(second).status == "finished", timeout=180)
     cached = list((tmp_path / "server-b" / "datasets").rglob("*.parquet"))
@@ -81,16 +81,18 @@ def test_every_app_servers_audit_trail_is_read_from_any_of_them(
         audit.record(who, "sign_in", settings=settings)
         audit.record(who, "train", f"run-of-{who.user_id}", settings=settings, model="logreg")
         servers.append(settings)
+    ids = [audit.server_id(settings) for settings in servers]
     for settings in servers:  # an admin on either server sees all four events
-        trail = audit.read(settings)
-        assert sorted(trail["user"]) == ["alice-sub", "alice-sub", "bob-sub", "bob-sub"]
-        assert trail["server"].nunique() == 2 and trail["time"].is_monotonic_increasing
-        chains = {sid: audit.verify(path=path) for sid, path in audit.trails(settings).items()}
-        assert list(chains.values()) == [None, None]
+        trail = audit.read(settings)  # (other tests' servers share the tracking server)
+        assert trail["time"].is_monotonic_increasing
+        ours = trail[trail["server"].isin(ids)]
+        assert sorted(ours["user"]) == ["alice-sub", "alice-sub", "bob-sub", "bob-sub"]
+        assert sorted(set(ours["server"])) == sorted(ids)
+        trails = audit.trails(settings)
+        assert [audit.verify(path=trails[sid]) for sid in ids] == [None, None]
     # an edit in server A's trail shows from server B once A uploads again
     path = audit.trail_path(servers[0])
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(lines[0].replace(b"alice-sub", b"mallory") + lines[1])
     audit.record(ALICE, "stop", "run-of-alice-sub", settings=servers[0])
-    chains = {sid: audit.verify(path=p) for sid, p in audit.trails(servers[1]).items()}
-    assert chains[audit.server_id(servers[0])] == 2
+    assert audit.verify(path=audit.trails(servers[1])[ids[0]]) == 2
