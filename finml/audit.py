@@ -173,15 +173,19 @@ def _last_line(handle) -> bytes:
     return lines[-1] if lines and lines[-1] else b""
 
 
-def read(settings: Settings | None = None) -> pd.DataFrame:
-    """Every server's trail (:func:`trails`), oldest first: ``time``, ``server``, ``user``,
-    ``name``, ``action``, ``target``, ``details`` (as JSON text).
+def read(settings: Settings | None = None, found: dict[str, Path] | None = None) -> pd.DataFrame:
+    """Every server's trail, oldest first: ``time``, ``server``, ``user``, ``name``,
+    ``action``, ``target``, ``details`` (as JSON text).
+
+    Args:
+        settings: where this server's trail is.
+        found: the trails to read, as :func:`trails` returned them (default: fetch them).
 
     Raises:
         StoreError: the tracking server did not answer.
     """
     rows = []
-    for sid, path in trails(settings).items():
+    for sid, path in (found if found is not None else trails(settings)).items():
         with contextlib.suppress(FileNotFoundError), open(path, "rb") as handle:
             for line in handle:
                 with contextlib.suppress(ValueError):  # a broken line shows in verify

@@ -162,10 +162,9 @@ elif len(chosen) >= 2:
 if common.principal().admin and common.team_mode():
     st.subheader("Audit trail (admins)")
     try:
-        trail = audit.read(get_settings())
-        chains = {
-            sid: audit.verify(path=path) for sid, path in audit.trails(get_settings()).items()
-        }
+        found = audit.trails(get_settings())  # every server's trail, downloaded once
+        trail = audit.read(found=found)
+        chains = {sid: audit.verify(path=path) for sid, path in found.items()}
     except FinmlError as exc:
         common.show_error(exc)
         st.stop()
