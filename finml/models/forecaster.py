@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from finml.data.series import windows
 from finml.models.pipeline import EAGER_ROWS
+from finml.models.safe_load import check_network_size
 
 
 class FittedForecaster(RegressorMixin, BaseEstimator):
@@ -270,5 +271,6 @@ def build_sequence_net(
     h = keras.layers.Dropout(params["dropout"])(h)
     outputs = keras.layers.Dense(horizon, name="changes_ahead")(h)
     model = keras.Model(inputs, outputs, name=f"finml_{kind}_forecaster")
+    check_network_size(model)
     model.compile(optimizer=keras.optimizers.Adam(params["learning_rate"]), loss="mse")
     return model

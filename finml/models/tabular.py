@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from finml.models.registry import parse_layers
+from finml.models.safe_load import check_network_size
 
 
 def build_sklearn(name: str, params: dict, *, class_weights: bool, seed: int):
@@ -111,6 +112,7 @@ def build_mlp(
     if regression:
         layers.append(keras.layers.Dense(1, name="value"))
         model = keras.Sequential(layers, name="finml_mlp_regressor")
+        check_network_size(model)
         model.compile(
             optimizer=keras.optimizers.Adam(params["learning_rate"]),
             loss=KERAS_LOSSES[params["loss"]],
@@ -119,6 +121,7 @@ def build_mlp(
     if n_classes > 2:
         layers.append(keras.layers.Dense(n_classes, activation="softmax", name="proba"))
         model = keras.Sequential(layers, name="finml_mlp_multiclass")
+        check_network_size(model)
         model.compile(
             optimizer=keras.optimizers.Adam(params["learning_rate"]),
             loss="sparse_categorical_crossentropy",
@@ -127,6 +130,7 @@ def build_mlp(
         return model
     layers.append(keras.layers.Dense(1, activation="sigmoid", name="score"))
     model = keras.Sequential(layers, name="finml_mlp")
+    check_network_size(model)
     model.compile(
         optimizer=keras.optimizers.Adam(params["learning_rate"]),
         loss="binary_crossentropy",

@@ -9,6 +9,8 @@ model's own input tensor), so Grad-CAM can reach the last convolutional layer of
 
 from __future__ import annotations
 
+from finml.models.safe_load import check_network_size
+
 #: Momentum of the batch-normalisation moving statistics in our own networks (Keras default
 #: 0.99 needs hundreds of steps to settle; small medical sets have few steps per epoch).
 BN_MOMENTUM = 0.9
@@ -124,6 +126,7 @@ def build_vision_model(
         x = keras.layers.Dropout(params["dropout"], name="head_dropout")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
     model = keras.Model(inputs, outputs, name=f"finml_{name}")
+    check_network_size(model)
     model.compile(
         optimizer=keras.optimizers.Adam(params.get("learning_rate", 1e-3)),
         loss="sparse_categorical_crossentropy",
