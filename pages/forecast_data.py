@@ -1,7 +1,8 @@
 """Data page, forecasting: the date column, horizon and test window, an optional entity
 column (a panel of series) and exogenous columns; the series checked (dates parse, no
-duplicates within an entity, regular steps, every entity on every date) and drawn with its
-chronological segments."""
+duplicates within an entity, regular steps, every entity on every date, values small enough
+to compute with) and drawn with its chronological segments. Dates of different UTC offsets
+are read in UTC, with a note."""
 
 import streamlit as st
 
@@ -12,7 +13,7 @@ from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
 from finml.reporting import regression_charts
 from finml.training import jobs
-from pages.common import dataset_ready, principal, show_error, text
+from pages.common import dataset_ready, principal, show_error, show_info, text
 
 
 def render(frame, table_schema, target_col: str, settings, defaults=None) -> None:
@@ -64,6 +65,10 @@ def render(frame, table_schema, target_col: str, settings, defaults=None) -> Non
     except FinmlError as exc:
         show_error(exc)
         st.stop()
+    shown_above = getattr(st.session_state.get("table"), "notes", ())  # the reader's notes
+    for note in series.notes:  # e.g. dates of different UTC offsets, converted to UTC
+        if note not in shown_above:
+            show_info(note)
     panel = f"{len(series.entities)} entities × " if entity_col else ""
     st.caption(
         f"{panel}{series.n} periods, frequency {series.freq}, season length {series.season}. "

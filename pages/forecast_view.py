@@ -1,12 +1,17 @@
 """Evaluate, forecasting runs: the model against the naive, seasonal naive and ETS
 baselines on MASE with bootstrap CIs, errors and interval coverage by step ahead (and by
 entity for a panel), and actual against forecast over time with the interval band, per
-entity and per backtest fold. From stored predictions only."""
+entity and per backtest fold. From stored predictions only.
+
+Predict, forecasting runs: :func:`extended_upload` reads an uploaded history and forecasts
+from it once per upload (cached per session), so the page's other widgets rerun fast."""
 
 import contextlib
+import hashlib
 
 import streamlit as st
 
+from finml.config import get_settings
 from finml.errors import FinmlError
 from finml.evaluation import regression
 from finml.evaluation.forecast import (
@@ -96,3 +101,58 @@ def render(run, test, store) -> None:
     from finml.reporting.report import build_report
 
     common.report_buttons(st, run, lambda: build_report(store, run.run_id))
+
+
+#: File types the Predict page accepts for a history.
+HISTORY_TYPES = ["csv", "txt", "tsv", "xlsx", "parquet"]
+
+
+def extended_upload(run, model, level: float, audit=None):
+    """The Predict page's history upload for forecasting run ``run``, read and forecast
+    once per upload: the uploader (key ``rows``), then
+    :func:`finml.prediction.forecast.extend_upload` cached with :func:`common.memo` on the
+    run, the upload's SHA-256, its file name, ``level`` and the read limits. Reruns (an
+    entity picked, a chart zoomed) reuse the result; a refusal is cached too, so it is not
+    recomputed either. Stops the script until there is an upload, or with the message.
+
+    Args:
+        run: the forecasting run (its ``time_col``, ``target``, ``entity_col`` params).
+        model: its fitted forecaster.
+        level: the interval's nominal coverage (0.9).
+        audit: called as ``audit(file_id, [bytes], rows=n)`` after a forecast is made (the
+            Predict page's audit record), or ``None``.
+
+    Returns:
+        (forecasts, history), as :func:`finml.prediction.forecast.extend_series`.
+    """
+    from finml.prediction import forecast as forecasting
+
+    up = st.file_uploader("History (CSV, Excel or Parquet)", type=HISTORY_TYPES, key="rows")
+    if up is None:
+        st.stop()
+    data = up.getvalue()
+    limits = get_settings().read_limits()
+    params = run.params
+    date_col, target = params.get("time_col", ""), params.get("target", "")
+    entity_col = params.get("entity_col", "")
+    digest = hashlib.sha256(data).hexdigest()
+    key = (run.run_id, "forecast_upload", digest, up.name, float(level), *sorted(limits.items()))
+
+    def compute():
+        try:
+            with st.spinner("Reading the history and forecasting..."):
+                return forecasting.extend_upload(
+                    model, data, up.name, date_col, target, float(level), entity_col, **limits
+                )
+        except FinmlError as exc:  # cached too (its text only: a traceback would hold the
+            return str(exc)  # upload's frame), so a refused upload is not re-read on reruns
+
+    result = common.memo(key, compute)
+    if isinstance(result, str):
+        common.show_error(result)
+        st.stop()
+    for note in result.notes:
+        common.show_info(note)
+    if audit is not None:
+        audit(up.file_id, [data], rows=result.rows)
+    return result.forecasts, result.history

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from finml.data.schema import TableSchema, infer_schema
+from finml.data.schema import DATE_SAMPLE, TableSchema, infer_schema, parse_dates
 from finml.errors import DataError, listing
 
 #: Delimiters tried by the sniffer, in order of preference on a tie.
@@ -57,7 +57,8 @@ class TableRead:
         file_format: ``"csv"``, ``"excel"`` or ``"parquet"``.
         encoding: text encoding used (CSV only).
         delimiter: field delimiter used (CSV only).
-        notes: things the analyst should know (detected encoding, sheet used, ...).
+        notes: things the analyst should know (detected encoding, sheet used, dates of
+            different UTC offsets read in UTC, ...).
     """
 
     frame: pd.DataFrame
@@ -127,14 +128,31 @@ def read_table(
             "Upload a CSV (.csv, .txt, .tsv), an Excel workbook (.xlsx) or a Parquet file."
         )
     _check_frame(frame, name, max_rows)
+    schema = infer_schema(frame)
+    notes.extend(_date_notes(frame, schema))
     return TableRead(
         frame=frame,
-        schema=infer_schema(frame),
+        schema=schema,
         file_format=fmt,
         encoding=enc,
         delimiter=delim,
         notes=tuple(notes),
     )
+
+
+def _date_notes(frame: pd.DataFrame, schema: TableSchema) -> list[str]:
+    """A note for each text date column whose dates carry different UTC offsets (read in
+    UTC, :func:`~finml.data.schema.parse_dates`). The first :data:`DATE_SAMPLE` values are
+    tried first; only a column they show mixing offsets is parsed whole."""
+    notes = []
+    for col in schema.names("date"):
+        values = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        if parse_dates(values.dropna().head(DATE_SAMPLE), col)[1]:
+            note = parse_dates(values, col)[1]
+            notes += [note] if note else []
+    return notes
 
 
 def _binary_kind(data: bytes) -> str | None:
@@ -350,7 +368,9 @@ def _read_excel(
             "Open and re-save it in Excel, or export it as CSV."
         ) from exc
     if len(book.sheet_names) > 1:
-        notes.append(f"The workbook has {len(book.sheet_names)} sheets; the first, {sheet!r}, was read.")
+        notes.append(
+            f"The workbook has {len(book.sheet_names)} sheets; the first, {sheet!r}, was read."
+        )
     if raw.empty:
         raise DataError(f"{name}: the first sheet ({sheet!r}) is empty.")
     header = ["" if pd.isna(h) else str(h).strip() for h in raw.iloc[0]]
@@ -358,7 +378,8 @@ def _read_excel(
     _check_header(header, name)
     if len(raw) > max_rows + 1:
         raise DataError(
-            f"{name} has more than {max_rows:,} data rows. Upload a sample, or raise FINML_MAX_ROWS."
+            f"{name} has more than {max_rows:,} data rows. Upload a sample, or raise "
+            "FINML_MAX_ROWS."
         )
     frame = raw.iloc[1:].reset_index(drop=True)
     frame.columns = header
@@ -376,7 +397,9 @@ def _read_parquet(data: bytes, name: str, max_rows: int, max_columns: int) -> pd
 
         meta = pq.ParquetFile(io.BytesIO(data)).metadata  # the footer: no column data read
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataError(f"{name} could not be read as Parquet ({type(exc).__name__}: {exc}).") from exc
+        raise DataError(
+            f"{name} could not be read as Parquet ({type(exc).__name__}: {exc})."
+        ) from exc
     _check_width(meta.num_columns, name, max_columns)
     if meta.num_rows > max_rows:
         raise DataError(
@@ -386,7 +409,9 @@ def _read_parquet(data: bytes, name: str, max_rows: int, max_columns: int) -> pd
     try:
         frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataError(f"{name} could not be read as Parquet ({type(exc).__name__}: {exc}).") from exc
+        raise DataError(
+            f"{name} could not be read as Parquet ({type(exc).__name__}: {exc})."
+        ) from exc
     _check_header([str(c) for c in frame.columns], name)
     frame.columns = [str(c) for c in frame.columns]
     return frame

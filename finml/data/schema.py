@@ -48,6 +48,11 @@ _ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|guid|key)$", re.IGNORECASE)
 
 
 _DATE_LIKE = re.compile(r"^\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})")
+#: A UTC offset after the time at the end of a date text: ``Z``, ``+01:00``, ``-0500``,
+#: ``+01``.
+_OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(Z|[+-]\d\d(?::?\d\d)?)\s*$", re.IGNORECASE)
+#: Rows of a column read to decide whether it holds dates (and to describe its offsets).
+DATE_SAMPLE = 500
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,9 @@ class TableSchema:
                 "kind": [c.kind for c in self.columns],
                 "dtype": [c.dtype for c in self.columns],
                 "missing": [c.n_missing for c in self.columns],
-                "missing %": [round(100 * c.n_missing / max(self.n_rows, 1), 1) for c in self.columns],
+                "missing %": [
+                    round(100 * c.n_missing / max(self.n_rows, 1), 1) for c in self.columns
+                ],
                 "distinct": [c.n_unique for c in self.columns],
             }
         )
@@ -212,11 +219,73 @@ def _kind(s: pd.Series, name: str, n_unique: int, n: int) -> str:
 
 
 def _looks_like_dates(s: pd.Series) -> bool:
-    sample = s.dropna().astype(str).head(500).tolist()
+    sample = s.dropna().astype(str).head(DATE_SAMPLE).tolist()
     if not sample or sum(1 for v in sample if _DATE_LIKE.match(v)) < 0.9 * len(sample):
         return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    parsed, _ = parse_dates(pd.Series(sample, dtype=object))
     return bool(parsed.notna().mean() >= 0.9)
+
+
+def parse_dates(values: pd.Series, name: str = "") -> tuple[pd.Series, str]:
+    """Parse a column as dates without ever raising, whatever offsets its texts carry.
+
+    Texts in one format or several (``format="mixed"``) are parsed; a value that is not a
+    date becomes ``NaT``. Dates that all carry the same UTC offset (or a time zone-aware
+    datetime column) keep their wall time, as written, without the zone. Dates with
+    *different* UTC offsets (``+01:00`` on some rows, ``-05:00`` on others, or an offset
+    on some and none on others), which pandas refuses to put in one column, are converted
+    to UTC (values without an offset are taken as UTC), and the note says so.
+
+    Args:
+        values: the column, any dtype, shape (n,).
+        name: the column's name, for the note.
+
+    Returns:
+        (the dates: a Series of datetime64 without time zone, shape (n,), on ``values``'s
+        index, ``NaT`` where a value is not a date; a note for the analyst, ``""`` when the
+        dates were read as written).
+    """
+    if not isinstance(values, pd.Series):
+        values = pd.Series(values, dtype=object)
+    try:
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
+    except (ValueError, TypeError, OverflowError):  # mixed offsets: pandas raises despite coerce
+        try:
+            parsed = pd.to_datetime(values, errors="coerce", format="mixed", utc=True)
+        except (ValueError, TypeError, OverflowError) as exc:
+            where = f" in {name!r}" if name else ""
+            return (
+                pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]"),
+                f"The values{where} could not be read as dates ({exc}).",
+            )
+        return parsed.dt.tz_convert(None), _offsets_note(values, parsed, name)
+    if not pd.api.types.is_datetime64_any_dtype(parsed):  # e.g. a column of Python objects
+        parsed = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    elif parsed.dt.tz is not None:
+        parsed = parsed.dt.tz_localize(None)
+    return parsed, ""
+
+
+def _offsets_note(values: pd.Series, parsed: pd.Series, name: str) -> str:
+    """What :func:`parse_dates` did with dates of different UTC offsets, in words."""
+    dated = parsed.notna().to_numpy()
+    found = values[dated].astype(str).str.extract(_OFFSET, expand=False)
+    offsets = sorted({"+00:00" if o.upper() == "Z" else o for o in found.dropna().unique()})
+    naive = int(found.isna().sum())
+    of = f"The dates in {name!r}" if name else "The dates"
+    if len(offsets) > 1:
+        what = f"{of} carry different UTC offsets ({listing(offsets, 4, str)})"
+        if naive:
+            what += f"; {naive:,} have none and were taken as UTC"
+    else:
+        shown = listing(offsets, 4, str) or "an offset"
+        what = f"{of} carry a UTC offset ({shown}) on some rows and none on {naive:,} other row(s)"
+        what += " (taken as UTC)"
+    return (
+        f"{what}. finml converted them all to UTC, so a date near midnight may move to the "
+        "day before or after. To keep the local dates, export them without offsets (or all "
+        "in one offset)."
+    )
 
 
 def guess_target(schema: TableSchema) -> str | None:
@@ -251,10 +320,7 @@ def column_warnings(schema: TableSchema) -> list[str]:
         )
     const = schema.names("constant")
     if const:
-        out.append(
-            f"Constant column(s) {listing(const)} carry no information and are "
-            "left out."
-        )
+        out.append(f"Constant column(s) {listing(const)} carry no information and are left out.")
     dates = schema.names("date")
     if dates:
         out.append(

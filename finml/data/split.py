@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from finml.data.schema import parse_dates
 from finml.errors import SplitError
 
 SPLIT_NAMES = ("train", "validation", "test")
@@ -116,7 +117,9 @@ def make_split(frame: pd.DataFrame, y: np.ndarray, spec: SplitSpec) -> Split:
     else:
         try:
             rest, test = train_test_split(
-                idx, test_size=spec.test, stratify=y if spec.stratify else None,
+                idx,
+                test_size=spec.test,
+                stratify=y if spec.stratify else None,
                 random_state=spec.seed,
             )
             tr, va = train_test_split(
@@ -216,7 +219,7 @@ def _groups(frame: pd.DataFrame, col: str) -> np.ndarray:
 def _time_order(frame: pd.DataFrame, col: str) -> np.ndarray:
     if col not in frame.columns:
         raise SplitError(f"The date column {col!r} is not in the data.")
-    dates = pd.to_datetime(frame[col], errors="coerce", format="mixed")
+    dates = parse_dates(frame[col], col)[0]
     bad = int(dates.isna().sum())
     if bad:
         first = int(np.flatnonzero(dates.isna().to_numpy())[0])
@@ -253,7 +256,7 @@ def split_report(frame: pd.DataFrame, y: np.ndarray, split: Split, spec: SplitSp
             group_sets[name] = set(frame[spec.group_col].astype(str).iloc[part])
             row["groups"] = len(group_sets[name])
         if spec.time_col:
-            dates = pd.to_datetime(frame[spec.time_col].iloc[part], errors="coerce", format="mixed")
+            dates = parse_dates(frame[spec.time_col].iloc[part], spec.time_col)[0]
             row["from"], row["to"] = str(dates.min().date()), str(dates.max().date())
         rows.append(row)
     report = pd.DataFrame(rows)
@@ -342,7 +345,9 @@ def split_warnings(y: np.ndarray, class_names, split: Split) -> list[str]:
         split: the split.
     """
     counts = np.bincount(y[split.test], minlength=len(class_names))
-    small = [(str(c), int(k)) for c, k in zip(class_names, counts, strict=True) if k < MIN_TEST_CASES]
+    small = [
+        (str(c), int(k)) for c, k in zip(class_names, counts, strict=True) if k < MIN_TEST_CASES
+    ]
     if not small:
         return []
     fewest = min(k for _, k in small)

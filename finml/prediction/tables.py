@@ -16,6 +16,17 @@ from finml.errors import DataError, listing
 from finml.models.features import prepare_features
 from finml.models.pipeline import FittedModel, FittedRegressor
 
+#: Largest magnitude a numeric feature may have: beyond it the model's arithmetic (float64
+#: tops out near 1.8e308, the estimator's float32 inputs near 3.4e38) overflows. Such values
+#: are placeholders (1e308) or export errors; they are set missing, like infinite ones.
+MAX_MAGNITUDE = 1e150
+
+#: Farthest a numeric feature may lie from its training median, in training ranges (max -
+#: min, or 1 for a column constant in training). The model standardises each feature with
+#: the training split's sd, which is at least range / sqrt(2 n); 1e20 ranges stay near 1e23
+#: standard deviations even for n = 1M rows, far inside float32. Farther values overflow.
+MAX_RANGES = 1e20
+
 #: Most rows given SHAP reasons per explainer (the permutation explainer of the Keras MLP
 #: costs about 0.08 s a row on 2 cores; Tree and Linear SHAP about 0.5 ms).
 REASON_ROWS = {"tree": 100_000, "linear": 100_000, "permutation": 200}
@@ -32,7 +43,9 @@ def check_schema(
 
     Returns:
         (per-row issue flags: a DataFrame with one text column ``issues``, "" when none;
-        messages about the table as a whole: extra columns, wrong types, unseen categories).
+        messages about the table as a whole: extra columns, wrong types, infinite values
+        and values too large to compute with (:func:`too_large`; both set missing, the first
+        data row named), unseen categories).
 
     Raises:
         DataError: feature columns are missing (the model cannot score without them).
@@ -57,16 +70,27 @@ def check_schema(
         bad_type = (num.isna() & raw.notna()).to_numpy()
         if bad_type.any():
             messages.append(f"{c!r}: {int(bad_type.sum())} value(s) are not numbers (set missing).")
+        ref = profile["numeric"][c]
         infinite = np.isinf(num.to_numpy())
         if infinite.any():
             messages.append(
-                f"{c!r}: {int(infinite.sum())} value(s) are infinite (set missing); check the "
-                "export that produced them."
+                f"{c!r}: {int(infinite.sum())} value(s) are infinite (set missing), first at data "
+                f"row {int(np.flatnonzero(infinite)[0]) + 1}; check the export that produced them."
             )
         for i in np.flatnonzero(infinite):
             issues[i].append(f"{c}: infinite value")
-        num = num.where(~np.isinf(num), np.nan)
-        ref = profile["numeric"][c]
+        huge = too_large(num.to_numpy(), ref)
+        if huge.any():
+            first = int(np.flatnonzero(huge)[0])
+            messages.append(
+                f"{c!r}: {int(huge.sum())} value(s) are too large to compute with (set missing), "
+                f"first {str(raw.iloc[first])[:30]!r} at data row {first + 1}; the training data "
+                f"spans [{ref['min']:g}, {ref['max']:g}]. Check the column's units and the export "
+                "that produced them."
+            )
+        for i in np.flatnonzero(huge):
+            issues[i].append(f"{c}={num.iloc[i]:g} too large to compute with (set missing)")
+        num = num.where(~(infinite | huge), np.nan)
         low, high = (num < ref["min"]).to_numpy(), (num > ref["max"]).to_numpy()
         for i in np.flatnonzero(bad_type):
             issues[i].append(f"{c}: not a number")
@@ -86,6 +110,44 @@ def check_schema(
         for i in np.flatnonzero(unseen.to_numpy()):
             issues[i].append(f"{c}={values.iloc[i]!r} unseen in training")
     return pd.DataFrame({"issues": ["; ".join(x) for x in issues]}, index=frame.index), messages
+
+
+def too_large(values: np.ndarray, ref: dict) -> np.ndarray:
+    """Which finite values of a numeric feature are too large for the model's arithmetic:
+    beyond :data:`MAX_MAGNITUDE`, or farther than :data:`MAX_RANGES` training ranges from
+    the training median.
+
+    Args:
+        values: the column, float64 (n,); missing and infinite values are never flagged.
+        ref: the column's training profile (``min``, ``max``, ``median``).
+
+    Returns:
+        bool (n,).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    span = float(ref["max"]) - float(ref["min"])
+    span = span if span > 0 else 1.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        far = np.abs(values - float(ref["median"])) > MAX_RANGES * span
+        return np.isfinite(values) & ((np.abs(values) > MAX_MAGNITUDE) | far)
+
+
+def model_features(frame: pd.DataFrame, model: FittedModel | FittedRegressor) -> pd.DataFrame:
+    """The model's features of new rows (:func:`~finml.models.features.prepare_features`),
+    with the values :func:`too_large` flags set missing, as :func:`check_schema` reports.
+
+    Returns:
+        DataFrame (n, features): numeric columns float64, categorical ones text.
+
+    Raises:
+        DataError: feature columns are missing.
+    """
+    x = prepare_features(frame, list(model.numeric), list(model.categorical))
+    for c in model.numeric:
+        huge = too_large(x[c].to_numpy(), model.profile["numeric"][c])
+        if huge.any():
+            x[c] = x[c].where(~huge, np.nan)
+    return x
 
 
 def score_rows(
@@ -117,7 +179,7 @@ def score_rows(
     )
 
     issues, messages = check_schema(frame, model)
-    x = prepare_features(frame, list(model.numeric), list(model.categorical))
+    x = model_features(frame, model)
     scores = model.positive_score(x)
     out = pd.DataFrame(
         {"score": scores.round(4), "decision": np.where(scores >= threshold, "refuse", "accept")},
@@ -152,17 +214,39 @@ def predict_rows(
         frame: the new rows, shape (n, k).
         level: the interval's nominal coverage, one the model carries (0.8, 0.9, 0.95).
 
+    Values too large for the model's arithmetic are set missing (:func:`model_features`);
+    a row whose prediction still comes out infinite or NaN (e.g. a log-target model far
+    outside its training data) gets ``NaN`` prediction and bounds, never a number, with an
+    issue on the row and a message.
+
     Returns:
-        (table with ``prediction``, ``lower``, ``upper`` (target units), ``issues`` and the
-        input columns; table-level messages).
+        (table with ``prediction``, ``lower``, ``upper`` (float64, target units; ``NaN``
+        where the arithmetic overflowed), ``issues`` and the input columns; table-level
+        messages).
 
     Raises:
         DataError: feature columns are missing, or no interval at ``level``.
     """
     issues, messages = check_schema(frame, model)
-    x = prepare_features(frame, list(model.numeric), list(model.categorical))
-    out = model.predict_interval(x, level).set_axis(frame.index)
-    out["issues"] = issues["issues"].to_numpy()
+    x = model_features(frame, model)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is checked just below
+        out = model.predict_interval(x, level).set_axis(frame.index)
+    flags = issues["issues"].to_numpy(dtype=object)
+    bounds = out[["prediction", "lower", "upper"]].to_numpy(dtype=np.float64)
+    overflow = ~np.isfinite(bounds).all(axis=1)
+    if overflow.any():
+        out.loc[overflow, ["prediction", "lower", "upper"]] = np.nan
+        for i in np.flatnonzero(overflow):
+            flags[i] = "; ".join(
+                [*filter(None, [flags[i]]), "no prediction: the model's arithmetic overflowed"]
+            )
+        messages.append(
+            f"{int(overflow.sum())} row(s) get no prediction (first at data row "
+            f"{int(np.flatnonzero(overflow)[0]) + 1}): on their values the model's arithmetic "
+            "overflows, so the prediction is not a finite number. Check those rows' values and "
+            "units (they lie far outside the training data)."
+        )
+    out["issues"] = flags
     return pd.concat([out, frame], axis=1), messages
 
 
@@ -178,7 +262,7 @@ def classify_rows(model: FittedModel, frame: pd.DataFrame) -> tuple[pd.DataFrame
         DataError: feature columns are missing.
     """
     issues, messages = check_schema(frame, model)
-    x = prepare_features(frame, list(model.numeric), list(model.categorical))
+    x = model_features(frame, model)
     proba = model.predict_proba(x)
     names = np.asarray(model.class_names, dtype=object)
     out = pd.DataFrame(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from finml.data.schema import parse_dates
 from finml.data.split import make_split, regression_split_report
 from finml.data.target import quantile_strata, validate_regression_target
 from finml.errors import SpecError
@@ -134,7 +135,7 @@ def naive_scale(frame: pd.DataFrame, y: np.ndarray, split, time_col: str | None)
     (no MASE) for rows with no time order."""
     if not time_col:
         return None
-    dates = pd.to_datetime(frame[time_col].iloc[split.train], errors="coerce", format="mixed")
+    dates = parse_dates(frame[time_col].iloc[split.train], time_col)[0]
     order = np.argsort(dates.to_numpy(), kind="stable")
     value = naive_mae(y[split.train][order])
     return value or None

@@ -83,3 +83,18 @@ def test_unreadable_dates_say_where():
     frame.loc[7, "opened"] = "someday"
     with pytest.raises(SplitError, match="first at data row 8"):
         make_split(frame, y, SplitSpec(time_col="opened"))
+
+
+def test_an_out_of_time_split_on_dates_with_mixed_utc_offsets_orders_them_in_utc():
+    """Offsets that differ row to row made pandas raise despite errors="coerce"."""
+    frame, y = _frame()
+    dates = pd.to_datetime(frame["opened"])
+    offsets = np.where(np.arange(len(frame)) % 2 == 0, "+01:00", "-05:00")
+    frame["opened"] = [f"{d:%Y-%m-%dT%H:%M:%S}{o}" for d, o in zip(dates, offsets, strict=True)]
+    frame = frame.sample(frac=1, random_state=0).reset_index(drop=True)
+    spec = SplitSpec(time_col="opened")
+    split = make_split(frame, y, spec)
+    utc = pd.to_datetime(frame["opened"], utc=True, format="mixed")
+    assert utc.iloc[split.train].max() <= utc.iloc[split.val].min()
+    assert utc.iloc[split.val].max() <= utc.iloc[split.test].min()
+    assert len(split_report(frame, y, split, spec)) == 3
