@@ -28,6 +28,9 @@ EXPERIMENT = "finml"
 #: Tags of ownership on a run (read through :mod:`finml.access`): the owner's stable id,
 #: their display name, and "1" when shared with the team.
 OWNER_TAG, OWNER_NAME_TAG, SHARED_TAG = "finml.owner", "finml.owner_name", "finml.shared"
+#: The tag of a run whose import is still being written (:mod:`finml.reporting.exchange`):
+#: :meth:`RunStore.list_runs` leaves it out until :meth:`RunStore.finish_import`.
+IMPORTING_TAG = "finml.importing"
 QUEUED, RUNNING, FINISHED, STOPPED, FAILED, INTERRUPTED = (
     "queued",
     "running",
@@ -437,9 +440,15 @@ class RunStore:
             raise StoreError(f"Run {run_id} is not in the run store.") from exc
         return _info(run)
 
-    def list_runs(self) -> list[RunInfo]:
+    def finish_import(self, run_id: str) -> None:
+        """Show an imported run whose every part is written (removes :data:`IMPORTING_TAG`)."""
+        _retry(self.client.delete_tag, run_id, IMPORTING_TAG)
+
+    def list_runs(self, include_importing: bool = False) -> list[RunInfo]:
         """Return every run of the finml experiment, newest first (paged through
-        ``MlflowClient.search_runs``, :data:`PAGE_SIZE` at a time, so none is dropped)."""
+        ``MlflowClient.search_runs``, :data:`PAGE_SIZE` at a time, so none is dropped).
+        Trials of a study are never listed; runs still being imported only with
+        ``include_importing``."""
         out, token = [], None
         while True:
             page = _retry(
@@ -449,7 +458,12 @@ class RunStore:
                 max_results=PAGE_SIZE,
                 page_token=token,
             )
-            out.extend(_info(r) for r in page if "finml.trial_of" not in r.data.tags)
+            out.extend(
+                _info(r)
+                for r in page
+                if "finml.trial_of" not in r.data.tags
+                and (include_importing or IMPORTING_TAG not in r.data.tags)
+            )
             token = page.token
             if not token:
                 return out
@@ -505,6 +519,24 @@ class RunStore:
             except Exception as exc:
                 raise StoreError(f"Run {run_id} has no artifact {artifact_path!r}.") from exc
             yield local
+
+
+def sweep_imports(store: RunStore, older_than_s: float = 3600.0) -> list[str]:
+    """Delete runs whose import never finished (the server died while writing one), once
+    older than ``older_than_s`` seconds (an import in progress is younger).
+
+    Args:
+        store: the run store (a system action: every owner's runs).
+
+    Returns:
+        list[str]: the ids deleted.
+    """
+    gone = []
+    for run in store.list_runs(include_importing=True):
+        if IMPORTING_TAG in run.tags and time.time() - run.submitted > older_than_s:
+            store.delete_run(run.run_id)
+            gone.append(run.run_id)
+    return gone
 
 
 def _info(run) -> RunInfo:

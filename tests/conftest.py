@@ -24,10 +24,34 @@ def pytest_collection_modifyitems(config, items):
     )
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "shared_data: the module's tests share one data folder (a run store created once), "
+        "for tests that only add to it",
+    )
+
+
+@pytest.fixture(scope="module")
+def module_data_dir(tmp_path_factory):
+    """One data folder for a whole module (see the ``shared_data`` marker), already in
+    FINML_DATA_DIR while module-scoped fixtures are set up."""
+    folder = tmp_path_factory.mktemp("module-data") / "finml-data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FINML_DATA_DIR", str(folder))
+        mp.setenv("FINML_WARM_WORKER", "0")
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        yield folder
+
+
 @pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    """A fresh FINML_DATA_DIR (run store, staged data, jobs) for each test."""
+def data_dir(tmp_path, monkeypatch, request):
+    """A fresh FINML_DATA_DIR (run store, staged data, jobs) for each test, or the
+    module's own one for a module marked ``shared_data`` (creating an MLflow store costs
+    about a second; tests that only add runs and look at their own can share one)."""
     folder = tmp_path / "finml-data"
+    if request.node.get_closest_marker("shared_data"):
+        folder = request.getfixturevalue("module_data_dir")
     monkeypatch.setenv("FINML_DATA_DIR", str(folder))
     monkeypatch.setenv("FINML_WARM_WORKER", "0")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

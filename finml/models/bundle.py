@@ -22,13 +22,18 @@ from finml.data.series import MAX_ENTITIES
 from finml.errors import BundleError
 from finml.models.forecaster import FittedForecaster
 from finml.models.pipeline import FittedModel, FittedRegressor
-from finml.models.safe_load import load_keras, load_skops
+from finml.models.safe_load import load_json_bounded, load_keras, load_skops
 
 FORMAT_VERSION = 2
 #: Formats this version reads.
 READABLE_FORMATS = (1, 2)
 #: Largest ``meta.json`` accepted (it holds the training profile), bytes.
 MAX_META_BYTES = 16 << 20
+#: Most nesting levels of ``meta.json`` (finml writes 4).
+MAX_META_DEPTH = 32
+#: The interval levels a regression or forecasting bundle carries, exactly
+#: (:data:`finml.evaluation.regression.INTERVAL_LEVELS`; pages offer each of them).
+INTERVAL_KEYS = ("0.8", "0.9", "0.95")
 
 
 def library_versions() -> dict[str, str]:
@@ -156,11 +161,15 @@ def _check_forecaster(meta: dict) -> None:
             "standardisation lists of finite numbers (inputs or horizon long, scales > 0)."
         )
     intervals = meta.get("intervals")
-    good = isinstance(intervals, dict) and all(
+    good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)
+    good = good and all(
         _numbers(q) and len(q) == sizes["h"] and min(q) >= 0 for q in intervals.values()
     )
     if not good:
-        raise BundleError("meta.json: 'intervals' must give each level one half-width per step.")
+        raise BundleError(
+            "meta.json: 'intervals' must give each of the levels "
+            f"{', '.join(INTERVAL_KEYS)} one half-width per step."
+        )
 
 
 def _panel_fields(fc: dict) -> bool:
@@ -196,11 +205,13 @@ def read_meta(bundle_dir: Path) -> dict:
     try:
         if path.stat().st_size > MAX_META_BYTES:
             raise BundleError(f"meta.json is over {MAX_META_BYTES >> 20} MiB; finml refuses it.")
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BundleError(
-            "This is not a finml bundle: meta.json is missing or is not valid JSON."
-        ) from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleError("This is not a finml bundle: meta.json is missing.") from exc
+    try:
+        meta = load_json_bounded(data, "meta.json", MAX_META_DEPTH, MAX_META_BYTES)
+    except BundleError as exc:
+        raise BundleError(f"This is not a finml bundle: {exc}") from exc
     if not isinstance(meta, dict):
         raise BundleError("This is not a finml bundle: meta.json does not hold an object.")
     fmt = meta.get("format")
@@ -261,15 +272,12 @@ def _check_regression(meta: dict) -> None:
             "a positive scale."
         )
     intervals = meta.get("intervals")
-    ok = isinstance(intervals, dict) and _numbers(list(intervals.values()))
-    for level, q in (intervals or {}).items() if ok else ():
-        try:
-            ok = ok and 0 < float(level) < 1 and q >= 0
-        except ValueError:
-            ok = False
+    ok = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)
+    ok = ok and _numbers(list(intervals.values())) and min(intervals.values()) >= 0
     if not ok:
         raise BundleError(
-            "meta.json: 'intervals' must map levels between 0 and 1 to half-widths >= 0."
+            f"meta.json: 'intervals' must map each of the levels {', '.join(INTERVAL_KEYS)} "
+            "to a half-width >= 0."
         )
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finml.errors import SpecError
+from finml.errors import BundleError, SpecError
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def _adam_rate(low: float, tune: tuple[float, float]) -> Param:
 
 
 def _width(label: str) -> Param:
-    return Param("width", label, "int", 32, 4, 256, help="Doubles at each later block.")
+    return Param("width", label, "int", 32, 4, 128, help="Doubles at each later block.")
 
 
 _ALPHA = Param(
@@ -447,15 +447,15 @@ def parse_layers(text: str) -> tuple[int, ...]:
     """Parse ``"64,32"`` into ``(64, 32)``.
 
     Raises:
-        SpecError: not a comma-separated list of 1 to 10 whole numbers from 1 to 4096.
+        SpecError: not a comma-separated list of 1 to 10 whole numbers from 1 to 1024.
     """
     try:
         units = tuple(int(p) for p in str(text).replace(" ", "").split(",") if p)
     except ValueError:
         units = ()
-    if not 1 <= len(units) <= 10 or not all(1 <= u <= 4096 for u in units):
+    if not 1 <= len(units) <= 10 or not all(1 <= u <= 1024 for u in units):
         raise SpecError(
-            f"Hidden layers {text!r}: give 1 to 10 comma-separated unit counts from 1 to 4096, "
+            f"Hidden layers {text!r}: give 1 to 10 comma-separated unit counts from 1 to 1024, "
             "e.g. 64,32."
         )
     return units
@@ -517,3 +517,115 @@ def _check_path(text: str, where: str) -> str:
     if text and not Path(text).expanduser().is_file():
         raise SpecError(f"{where}: no file at {text!r}. Give the full path of a local file.")
     return str(Path(text).expanduser()) if text else ""
+
+
+#: The run parameters finml writes (:meth:`finml.training.spec.RunSpec.run_params`), with
+#: what each may hold: ``("int", low, high)``, ``("float", low, high)``, ``("bool",)``,
+#: ``("text", longest)``, ``("choice", values)``, ``("split",)`` (three fractions
+#: ``a/b/c``), ``("list", longest item, most items)`` (comma-separated). The model's
+#: hyperparameters are ``hp.<name>``, checked by their :class:`Param`.
+RUN_PARAMS: dict[str, tuple] = {
+    "model": ("text", 100),
+    "task": ("text", 20),
+    "dataset": ("text", 300),
+    "dataset_id": ("text", 60),
+    "positive_class": ("text", 300),
+    "negative_class": ("text", 300),
+    "seed": ("int", 0, 2**32 - 1),
+    "class_weights": ("bool",),
+    "cv_folds": ("int", 0, 20),
+    "tune_trials": ("int", 0, 500),
+    "tune_minutes": ("float", 0, 10_080),
+    "split": ("split",),
+    "group_col": ("text", 300),
+    "time_col": ("text", 300),
+    "gpus": ("int", 0, 8),
+    "classes": ("list", 300, 1_000),
+    "image_size": ("int", 8, 1024),
+    "image_mode": ("choice", ("L", "RGB")),
+    "target": ("text", 300),
+    "n_numeric": ("int", 0, 100_000),
+    "n_categorical": ("int", 0, 100_000),
+    "cv_kind": ("choice", ("", "stratified", "group", "time-ordered")),
+    "entity_col": ("text", 300),
+    "exog": ("list", 300, 100),
+}
+
+
+def check_run_param(name: str, value: object, param: Param | None = None) -> str:
+    """A run parameter as finml writes it (text), or an error if finml would not write it.
+
+    Args:
+        name: the parameter's name: a key of :data:`RUN_PARAMS`, or ``hp.<name>`` with
+            ``param`` its :class:`Param`.
+        value: the value read from an import (text, a number or a bool).
+        param: the hyperparameter's definition, for ``hp.`` names.
+
+    Returns:
+        str: the value as finml logs it.
+
+    Raises:
+        BundleError: a value of another type, out of range, too long, or with line breaks.
+    """
+    if isinstance(value, dict | list) or value is None:
+        raise BundleError(f"run.json: parameter {name!r} is not a single value.")
+    text = str(value)
+    if len(text) > 6000 or any(c in text for c in "\r\n\x00"):
+        raise BundleError(f"run.json: parameter {name!r} is over 6,000 characters or not one line.")
+    rule = RUN_PARAMS.get(name)
+    if param is not None:
+        rule = {
+            "int": ("int", param.low, param.high),
+            "float": ("float", param.low, param.high),
+            "bool": ("bool",),
+            "choice": ("choice", tuple(str(c) for c in param.choices)),
+            "layers": ("layers",),
+        }.get(param.kind, ("text", 300))
+    kind = rule[0]
+    ok = True
+    try:
+        if kind in ("int", "float"):
+            number = float(text)
+            ok = np.isfinite(number) and (kind == "float" or number == int(number))
+            ok = ok and (rule[1] is None or number >= rule[1])
+            ok = ok and (rule[2] is None or number <= rule[2])
+            text = str(int(number)) if kind == "int" and ok else text
+        elif kind == "bool":
+            ok = text in ("True", "False", "true", "false", "1", "0")
+            text = str(text in ("True", "true", "1"))
+        elif kind == "text":
+            ok = len(text) <= rule[1]
+        elif kind == "choice":
+            ok = text in rule[1]
+        elif kind == "split":
+            parts = [float(p) for p in text.split("/")]
+            ok = len(parts) == 3 and all(0 <= p <= 1 for p in parts)
+        elif kind == "list":
+            items = text.split(",") if text else []
+            ok = len(items) <= rule[2] and all(len(i) <= rule[1] for i in items)
+        elif kind == "layers":
+            parse_layers(text.strip("()[] "))
+    except (ValueError, OverflowError, SpecError):
+        ok = False
+    if not ok:
+        raise BundleError(
+            f"run.json: parameter {name!r} is {text[:60]!r}, which finml never writes "
+            f"({_describe(rule)})."
+        )
+    return text
+
+
+def _describe(rule: tuple) -> str:
+    """What a :data:`RUN_PARAMS` rule allows, in words."""
+    kind = rule[0]
+    if kind in ("int", "float"):
+        whole = "a whole number" if kind == "int" else "a number"
+        return f"{whole} from {rule[1]} to {rule[2]}"
+    return {
+        "bool": "True or False",
+        "text": f"text of at most {rule[1]} characters" if len(rule) > 1 else "text",
+        "choice": f"one of {', '.join(map(repr, rule[1]))}" if len(rule) > 1 else "a choice",
+        "split": "three fractions a/b/c",
+        "list": "a comma-separated list",
+        "layers": "comma-separated unit counts",
+    }[kind]
