@@ -79,7 +79,11 @@ def main(runs_per_user: int = 5) -> None:
                     page.goto(f"{url}/{where}")
                     page.wait_for_selector(IDLE)
             rss = _rss_mib(port)
-            keras = {r.tags["finml.owner"]: r.run_id for r in store.list_runs() if r.model == "mlp"}
+            keras = {  # owner ids are <issuer>|<sub>; the subs are the users' names
+                r.tags["finml.owner"].rsplit("|", 1)[1]: r.run_id
+                for r in store.list_runs()
+                if r.model == "mlp"
+            }
             for name, page in pages.items():  # a Keras model in the server: TensorFlow loads
                 page.goto(f"{url}/evaluate?run={keras[name]}")
                 page.wait_for_selector(IDLE)

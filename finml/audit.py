@@ -43,6 +43,10 @@ ACTIONS = (
     "share",
     "unshare",
     "rename",
+    "delete_dataset",
+    "read_rows",
+    "threshold",
+    "download",
 )
 
 #: ``prev`` of the first line.

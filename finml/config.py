@@ -14,7 +14,8 @@
 | ``FINML_WARM_IDLE_S`` | ``1800`` | seconds an unused spare worker waits before it exits |
 | ``FINML_SECRET_KEY`` | generated | the installation's secret key (64 hex characters); |
 |  |  | default: ``<data dir>/secrets/finml.key``, made on first use |
-| ``FINML_ADMINS`` | empty | e-mails of the admins of a team deployment (comma separated) |
+| ``FINML_ADMINS`` | empty | e-mails of the admins of a team deployment (comma separated); |
+|  |  | the role needs the provider's ``email_verified`` claim true |
 | ``FINML_ALLOW_ANONYMOUS`` | ``0`` | ``1``: serve a non-loopback address without sign-in |
 | ``FINML_RAY_ADDRESS`` | empty | Ray dashboard address (``http://head:8265``): runs become |
 |  |  | Ray jobs (:mod:`finml.training.ray_jobs`); empty: local workers |

@@ -6,6 +6,7 @@ bounded (``max_entries``), so a long session does not grow without limit.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -14,7 +15,7 @@ from collections import OrderedDict
 
 import streamlit as st
 
-from finml import access, audit
+from finml import access, audit, run_data
 from finml.config import get_settings
 from finml.errors import FinmlError
 from finml.store import RunStore
@@ -168,6 +169,22 @@ def record(action: str, target: str = "", **details) -> None:
     audit.record(principal(), action, target, get_settings(), **details)
 
 
+def download(where, label: str, data, file_name: str, mime: str, key: str, target: str = ""):
+    """A download button in ``where`` (``st`` or a column) whose click is recorded in the
+    audit trail (``download``: the file's name, of which run), as model-risk teams ask to
+    know what left the studio."""
+    return where.download_button(
+        label,
+        data,
+        file_name,
+        mime,
+        key=key,
+        on_click=record,
+        args=("download", target),
+        kwargs={"file": file_name},
+    )
+
+
 def may_change(run) -> bool:
     """True if this session's user may change ``run`` (its owner, or an admin)."""
     return access.may_change(principal(), run)
@@ -251,15 +268,42 @@ def fitted_model(data_dir: str, run_id: str):
     return load_run_bundle(store(), run_id)
 
 
-def staged_images(data_dir: str, dataset_id: str):
-    """The staged image set of a run this user may see (callers pass the dataset id of a
-    run from :func:`store`), or None if it is gone.
+def run_dataset(run) -> str | None:
+    """The staged dataset ``run`` may reach (:func:`finml.run_data.dataset_of`: the run's
+    owner's own data, never an import's), checked once per session and run (which is also
+    when reading another user's rows through a shared run is audited)."""
+    s = store()
+    s.check(run.run_id)  # still visible on this rerun (e.g. not unshared meanwhile)
+    return memo((run.run_id, "dataset"), lambda: run_data.dataset_of(s, run.run_id))
+
+
+def run_rows(run):
+    """The staged table ``run`` trained on (:func:`run_dataset`), or None if it reaches
+    none; read once per session and run (at most two tables kept)."""
+    dataset_id = run_dataset(run)
+    return None if dataset_id is None else _session_table(data_dir(), dataset_id)
+
+
+@st.cache_resource(scope="session", max_entries=2, show_spinner=False)
+def _session_table(data_dir: str, dataset_id: str):
+    from finml.data.staging import load_staged
+
+    try:
+        return load_staged(dataset_id)
+    except FinmlError:
+        return None
+
+
+def staged_images(run):
+    """The staged image set of ``run`` (:func:`run_dataset`), or None if it reaches none.
 
     Held once per dataset for the whole server, not per session (3,000 images at 224 px
-    are about 450 MB): a bounded cache of two sets, keyed by the dataset id (which names
-    its owner's folder), with read-only arrays so no session can change another's view.
+    are about 450 MB): a bounded cache of two sets, keyed by the dataset id, with
+    read-only arrays so no session can change another's view. Only ids that passed
+    :func:`run_dataset` for this session's user ever reach the cache.
     """
-    return _shared_images(data_dir, dataset_id)
+    dataset_id = run_dataset(run)
+    return None if dataset_id is None else _shared_images(data_dir(), dataset_id)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -309,6 +353,17 @@ def progress_callback(text: str):
     return bar, update
 
 
+def trials_of(run_store, run_id: str):
+    """The trials of a run's hyperparameter search: the study's child runs as they end (a
+    search in progress), else the run's own stored table (it travels with an export);
+    empty if neither."""
+    trials = run_store.trials(run_id)
+    if trials.empty:
+        with contextlib.suppress(FinmlError):
+            trials = run_store.read_frame(run_id, "tuning/trials.parquet")
+    return trials
+
+
 def search_view(run, trials) -> None:
     """The trials so far, and Optuna's optimisation history and parameter importances."""
     done = trials[trials["state"] == "complete"]
@@ -322,7 +377,11 @@ def search_view(run, trials) -> None:
 
         from finml.training.tuning import study_from_trials
 
-        study = study_from_trials(run.model, trials)
+        try:
+            study = study_from_trials(run.model, trials)
+        except (ValueError, KeyError, TypeError):  # values outside the model's search space
+            st.caption("The trials' values do not fit this model's search space: no charts.")
+            return
         c1, c2 = st.columns(2)
         c1.plotly_chart(ov.plot_optimization_history(study), width="stretch")
         try:
@@ -338,10 +397,12 @@ def report_buttons(where, run, build) -> None:
         with st.spinner("Building the report..."):
             st.session_state.report = (run.run_id, build().encode())
     if st.session_state.get("report", (None,))[0] == run.run_id:
-        where.download_button(
+        download(
+            where,
             "Download the report (HTML)",
             st.session_state.report[1],
             f"finml-report-{run.run_id[:8]}.html",
             "text/html",
-            key="report_file",
+            "report_file",
+            run.run_id,
         )

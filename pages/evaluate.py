@@ -104,6 +104,7 @@ def binary_view(run, test, val, positive=None):
         and b1.button(f"Save threshold {threshold:.3f} with the run", key="save_threshold")
     ):
         store.set_threshold(run.run_id, threshold, mode)
+        common.record("threshold", run.run_id, threshold=round(threshold, 6), how=mode)
         st.toast(f"Threshold {threshold:.3f} saved with the run.")
     common.report_buttons(
         b2, run, lambda: build_report(store, run.run_id, threshold, cost_fp, cost_fn)
@@ -123,12 +124,14 @@ def binary_view(run, test, val, positive=None):
         f"{bootstrap.N_RESAMPLES:,} resamples, BCa where it works (the HTML report shows "
         "the same intervals)."
     )
-    right.download_button(
+    common.download(
+        right,
         "Download the metrics with CIs (CSV)",
         to_csv_bytes(table),
         f"finml-metrics-{run.run_id[:8]}.csv",
         "text/csv",
-        key="metrics_csv",
+        "metrics_csv",
+        run.run_id,
     )
     drill_down(run, test, y, score, threshold)
     names = ["ROC and PR", "Costs and operating points", domain.pack, "Explanations"]
@@ -222,14 +225,11 @@ def explanations_view(run, pending: bool) -> None:
 
 def shap_summary(run, shap) -> None:
     """Beeswarm of the validation rows' SHAP values, and the mean |SHAP| per feature."""
-    from finml.data.staging import load_staged
-
     about = store.read_json(run.run_id, "explain/shap.json")
     values = shap.drop(columns="row")
-    features = None
-    with contextlib.suppress(FinmlError):  # staged table gone: the dots are not coloured
-        features = load_staged(run.params.get("dataset_id", "")).iloc[shap["row"]]
-        features = features[list(values.columns)].reset_index(drop=True)
+    features = common.run_rows(run)  # None (gone, or an import's): the dots are not coloured
+    if features is not None:
+        features = features.iloc[shap["row"]][list(values.columns)].reset_index(drop=True)
     st.plotly_chart(charts.shap_beeswarm(values, features), width="stretch")
     table = summary_table(
         ShapValues(values.to_numpy(), about["base_value"], list(values.columns), about["method"])
@@ -245,10 +245,10 @@ def shap_summary(run, shap) -> None:
 
 def tuning_view(run) -> None:
     """The trials of the run's hyperparameter search and the best trial's parameters."""
-    try:  # the run's own record of its trials (it travels with an export)
-        trials = store.read_frame(run.run_id, "tuning/trials.parquet")
-    except FinmlError:  # stopped before any trial ended: the child runs, if any
-        trials = store.trials(run.run_id)
+    trials = common.trials_of(store, run.run_id)
+    if trials.empty:
+        st.info("No trial of this run's hyperparameter search is stored.")
+        return
     common.search_view(run, trials)
     with contextlib.suppress(FinmlError):
         best = store.read_json(run.run_id, "tuning/best_params.json")
@@ -262,14 +262,18 @@ def tuning_view(run) -> None:
 def cv_view(run, oof) -> None:
     """Per-fold metrics with mean ± sd, and the folds' ROC curves from the out-of-fold
     predictions."""
-    folds = store.read_frame(run.run_id, "cv/folds.parquet")
+    try:
+        folds = store.read_frame(run.run_id, "cv/folds.parquet")
+    except FinmlError:
+        st.info("This run's per-fold table is not stored (an export of an older finml).")
+        return
     k = len(folds)
     st.dataframe(cv_table(folds).round(4), hide_index=True, width="stretch")
     auc = folds.set_index("fold")["roc_auc"]
     curves = {}
     for fold, part in oof.groupby("fold"):
         fpr, tpr = metrics.roc_points(part["y_true"], part["score"])
-        curves[f"fold {fold}"] = (fpr, tpr, float(auc[fold]))
+        curves[f"fold {fold}"] = (fpr, tpr, float(auc.get(fold, float("nan"))))
     title = f"ROC curve of each fold ({k}-fold cross-validation, out-of-fold rows)"
     st.plotly_chart(charts.overlay_roc(curves, title), width="stretch")
     st.caption(
@@ -323,7 +327,7 @@ def drill_down(run, test, y, score, threshold):
     picked = test[mask].assign(score=score[mask]).sort_values("score", ascending=False)
     st.caption(f"{len(picked)} test cases in {cell}, highest score first.")
     if run.params.get("task") == "images":
-        staged = common.staged_images(common.data_dir(), run.params.get("dataset_id", ""))
+        staged = common.staged_images(run)
         if staged is not None and len(picked):
             top = picked.head(24)
             st.image(
@@ -335,11 +339,12 @@ def drill_down(run, test, y, score, threshold):
                 width=110,
             )
         return
-    from finml.data.staging import load_staged
-
     rows = picked[["row", "score"]].rename(columns={"row": "data row"})
-    with contextlib.suppress(FinmlError):  # staged table gone: row numbers and scores only
-        rows = rows.join(load_staged(run.params.get("dataset_id", "")), on="data row")
+    frame = common.run_rows(run)  # None (gone, or an import's): row numbers and scores only
+    if frame is not None:
+        rows = rows.join(frame, on="data row")
+    else:
+        st.caption("The rows are not shown: this run's data is not in the workspace.")
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
@@ -358,9 +363,9 @@ def class_view(run, test, classes):
 
 def image_view(run, test, classes, proba, y):
     """The misclassified test images and Grad-CAM."""
-    staged = common.staged_images(common.data_dir(), run.params.get("dataset_id", ""))
+    staged = common.staged_images(run)
     if staged is None:
-        st.info("The test images are no longer in the workspace; they cannot be shown.")
+        st.info("The test images are not in the workspace; they cannot be shown.")
         return
     st.subheader("Misclassified test images")
     wrong = test[proba.argmax(axis=1) != y]
@@ -395,12 +400,14 @@ def image_view(run, test, classes, proba, y):
         caption = f"{names[row]} (true {staged['labels'][row]})"
         c1.image(image, caption=common.text(caption), width=256)
         c2.image(blended, caption=common.text(f"Grad-CAM for class {classes[k]}"), width=256)
-        c2.download_button(
+        common.download(
+            c2,
             "Download the overlay (PNG)",
             png_bytes(blended),
             "grad-cam.png",
             "image/png",
-            key="gradcam_png",
+            "gradcam_png",
+            run.run_id,
         )
 
 
@@ -411,15 +418,17 @@ def split_download(run):
     except FinmlError:
         return
     if run.params.get("task") == "images":
-        staged = common.staged_images(common.data_dir(), run.params.get("dataset_id", ""))
+        staged = common.staged_images(run)
         if staged is not None:
             assignment = assignment.assign(image=staged["names"][assignment["row"]])
-    st.download_button(
+    common.download(
+        st,
         "Download the split assignment (CSV)",
         to_csv_bytes(assignment),
         f"finml-split-{run.run_id[:8]}.csv",
         "text/csv",
-        key="split_csv",
+        "split_csv",
+        run.run_id,
     )
 
 

@@ -41,6 +41,14 @@ def uploaded_rows():
     return frame
 
 
+def csv_download(run, table, file_name: str) -> None:
+    """The "Download as CSV" button of a results table (spreadsheet formulas neutralised,
+    the download recorded in the audit trail)."""
+    common.download(
+        st, "Download as CSV", to_csv_bytes(table), file_name, "text/csv", "csv", run.run_id
+    )
+
+
 def scored_once(file_key, contents: list[bytes], **shape) -> None:
     """Record in the audit trail, once per upload and model, that this user scored it
     (the files' hash and the shape, never their content)."""
@@ -55,19 +63,25 @@ def scored_once(file_key, contents: list[bytes], **shape) -> None:
     done.add(key)
 
 
-def predict_values(run, model):
-    """Predict a numeric target for uploaded rows, with prediction intervals."""
+def interval_level(model) -> str:
+    """The interval level to show (a slider over the levels the model carries, 90% when it
+    has one); stops the page with a message if the model carries none."""
     levels = sorted(model.intervals or {}, key=float)
     if not levels:
         common.show_error("This model carries no prediction intervals; train it again.")
         st.stop()
-    level = st.select_slider(
+    return st.select_slider(
         "Prediction interval (split-conformal, calibrated on the validation split)",
         levels,
         value="0.9" if "0.9" in levels else levels[-1],
         format_func=lambda v: f"{float(v):.0%}",
         key="interval_level",
     )
+
+
+def predict_values(run, model):
+    """Predict a numeric target for uploaded rows, with prediction intervals."""
+    level = interval_level(model)
     frame = uploaded_rows()
     try:
         predicted, messages = predict_rows(model, frame, float(level))
@@ -80,7 +94,7 @@ def predict_values(run, model):
     c1.metric("Rows predicted", f"{len(predicted):,}")
     c2.metric("Rows with data issues", f"{int((predicted['issues'] != '').sum()):,}")
     st.dataframe(predicted, hide_index=True, width="stretch")
-    st.download_button("Download as CSV", to_csv_bytes(predicted), "predictions.csv", "text/csv")
+    csv_download(run, predicted, "predictions.csv")
     st.subheader("Population stability (PSI) against the training split")
     values = predicted["prediction"].to_numpy()
     st.dataframe(psi_table(model.profile, frame, values), hide_index=True)
@@ -92,8 +106,8 @@ def predict_values(run, model):
 
 def predict_forecast(run, model):
     """Extend an uploaded history h periods with the run's forecaster."""
-    from finml.prediction.forecast import extend_series
     from finml.reporting.regression_charts import forecast_chart
+    from pages import forecast_view
 
     date_col, target = run.params.get("time_col", ""), run.params.get("target", "")
     entity_col = run.params.get("entity_col", "")
@@ -107,19 +121,8 @@ def predict_forecast(run, model):
         f"{common.text('; '.join(needs))}, one row per period; the model forecasts the next "
         f"{model.horizon} period(s)."
     )
-    level = st.select_slider(
-        "Prediction interval",
-        sorted(model.intervals or {"0.9": []}, key=float),
-        value="0.9",
-        format_func=lambda v: f"{float(v):.0%}",
-        key="interval_level",
-    )
-    frame = uploaded_rows()
-    try:
-        forecasts, history = extend_series(model, frame, date_col, target, float(level), entity_col)
-    except FinmlError as exc:
-        common.show_error(exc)
-        st.stop()
+    level = interval_level(model)
+    forecasts, history = forecast_view.extended_upload(run, model, float(level), scored_once)
     shown, past, of = forecasts, history, ""
     if entity_col:
         names = sorted(forecasts["entity"].unique())
@@ -129,7 +132,7 @@ def predict_forecast(run, model):
     title = f"{target}{of}: history and the next {model.horizon} period(s)"
     st.plotly_chart(forecast_chart(past["date"], past["y"], shown, title), width="stretch")
     st.dataframe(forecasts, hide_index=True, width="stretch")
-    st.download_button("Download as CSV", to_csv_bytes(forecasts), "forecast.csv", "text/csv")
+    csv_download(run, forecasts, "forecast.csv")
 
 
 def predict_classes(run, model):
@@ -143,7 +146,7 @@ def predict_classes(run, model):
     for message in messages:
         common.show_warning(message)
     st.dataframe(classified, hide_index=True, width="stretch")
-    st.download_button("Download as CSV", to_csv_bytes(classified), "classes.csv", "text/csv")
+    csv_download(run, classified, "classes.csv")
     st.subheader("Population stability (PSI) against the training split")
     top = classified["probability"].to_numpy()
     st.dataframe(psi_table(model.profile, frame, top), hide_index=True)
@@ -175,7 +178,7 @@ def predict_table(run, model):
     c2.metric("Refused", f"{int((scored['decision'] == 'refuse').sum()):,}")
     c3.metric("Rows with data issues", f"{flagged:,}")
     st.dataframe(scored, hide_index=True, width="stretch")
-    st.download_button("Download as CSV", to_csv_bytes(scored), "scores.csv", "text/csv")
+    csv_download(run, scored, "scores.csv")
     st.subheader("Population stability (PSI) against the training split")
     st.dataframe(psi_table(model.profile, frame, scored["score"].to_numpy()), hide_index=True)
     st.caption(
@@ -207,7 +210,7 @@ def predict_images(run, model):
     if table.empty:
         st.stop()
     st.dataframe(table, hide_index=True, width="stretch")
-    st.download_button("Download as CSV", to_csv_bytes(table), "predictions.csv", "text/csv")
+    csv_download(run, table, "predictions.csv")
     classes = list(model.class_names)
     bar, update = common.progress_callback("Grad-CAM")
     overlays = []
@@ -223,12 +226,14 @@ def predict_images(run, model):
     with zipfile.ZipFile(archive, "w") as zf:
         for i, (blended, _) in enumerate(overlays):
             zf.writestr(f"grad-cam-{i + 1:03d}.png", png_bytes(blended))
-    st.download_button(
+    common.download(
+        st,
         "Download the Grad-CAM overlays (ZIP of PNG)",
         archive.getvalue(),
         "grad-cam.zip",
         "application/zip",
-        key="gradcam_zip",
+        "gradcam_zip",
+        run.run_id,
     )
     for i, row in table.iterrows():
         c1, c2 = st.columns(2)

@@ -98,11 +98,7 @@ def render(run, test, store) -> None:
 
 def largest_errors(run, test) -> None:
     """The test rows with the largest absolute errors, with their input columns."""
-    from finml.data.staging import load_staged
-
-    frame = None
-    with contextlib.suppress(FinmlError):  # staged table gone: rows and values only
-        frame = load_staged(run.params.get("dataset_id", ""))
+    frame = common.run_rows(run)  # None: gone, or an import's (it brought no rows)
     if frame is None:
         table = test.assign(error=test["y_true"] - test["y_pred"])
         table = table.reindex(table["error"].abs().sort_values(ascending=False).index)

@@ -43,7 +43,7 @@ st.caption("Click a row to open that run below; click a column header to sort.")
 picked = st.dataframe(
     runs_frame(
         runs,
-        jobs.queue_positions(access.unscoped(store).list_runs()),
+        jobs.queue_positions(store.settings),
         common.team_mode(),
     ),
     hide_index=True,
@@ -66,7 +66,7 @@ if run.reason:
     common.show_error(f"{run.status}: {run.reason}")
 owns = common.may_change(run)
 if not owns:
-    owner = run.tags.get(access.OWNER_NAME_TAG) or access.owner_of(run)
+    owner = access.owner_display(run)
     st.caption(f"Shared with the team by {common.text(owner)}: read-only to you.")
 cols = st.columns(4)
 if run.has_results and cols[0].button("Open in Evaluate", key="open_eval"):
@@ -86,12 +86,14 @@ if owns and run.has_results and cols[2].button("Prepare export file", key="expor
     else:
         common.record("export", choice)
 if st.session_state.get("export_file", (None,))[0] == choice:
-    cols[2].download_button(
+    common.download(
+        cols[2],
         "Download bundle",
         st.session_state.export_file[1],
         f"finml-run-{choice[:8]}.zip",
         "application/zip",
-        key="download",
+        "download",
+        choice,
     )
 if owns and run.status not in ACTIVE:
     confirm = cols[3].checkbox("Confirm delete", key="confirm_delete")
@@ -180,6 +182,11 @@ if common.principal().admin and common.team_mode():
     st.dataframe(trail.iloc[::-1], hide_index=True, width="stretch")
     from finml.reporting.exports import to_csv_bytes
 
-    st.download_button(
-        "Download the audit trail (CSV)", to_csv_bytes(trail), "finml-audit.csv", key="audit"
+    common.download(
+        st,
+        "Download the audit trail (CSV)",
+        to_csv_bytes(trail),
+        "finml-audit.csv",
+        "text/csv",
+        "audit",
     )

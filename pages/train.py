@@ -2,7 +2,6 @@
 
 import streamlit as st
 
-from finml.access import unscoped
 from finml.data.split import cv_kind
 from finml.data.staging import check_dataset, load_dataset_spec
 from finml.errors import FinmlError
@@ -23,6 +22,7 @@ from pages.common import (
     show_warning,
     stop_run,
     text,
+    trials_of,
 )
 from pages.common import store as run_store
 
@@ -201,7 +201,7 @@ status = store.get_run(run_id).status
 def monitor(run_id: str, was_active: bool) -> None:
     """Redraw status, progress and learning curves from the run store."""
     run = store.get_run(run_id)
-    if run.status in ACTIVE and jobs.recover_interrupted(unscoped(store), [run]):
+    if run.status in ACTIVE and jobs.recover_interrupted(store, [run]):
         run = store.get_run(run_id)  # its job ended without reporting (killed, lost)
     history = store.history(run_id)
     k = int(run.params.get("cv_folds", 0) or 0)
@@ -209,11 +209,12 @@ def monitor(run_id: str, was_active: bool) -> None:
     folds = (
         store.fold_history(run_id, BACKTEST_METRICS if forecast else FOLD_METRICS) if k else None
     )
-    trials = store.trials(run_id) if int(run.params.get("tune_trials", 0) or 0) else None
+    tuned = int(run.params.get("tune_trials", 0) or 0)
+    trials = trials_of(store, run_id) if tuned else None
     st.subheader(f"Run {text(run.name)}")
     fraction, label = progress(run, history, folds, trials)
     if run.status == QUEUED:
-        place = jobs.queue_positions(unscoped(store).list_runs()).get(run_id)
+        place = jobs.queue_positions(store.settings).get(run_id)
         label += f" · place {place} in the queue" if place else ""
     st.progress(fraction, text=label)
     if run.status in ACTIVE:

@@ -19,6 +19,7 @@ LAYERS = {
     "finml.data": 3,
     "finml.models": 4,
     "finml.evaluation": 4,
+    "finml.run_data": 4.5,
     "finml.training": 5,
     "finml.prediction": 5,
     "finml.reporting": 5,

@@ -87,20 +87,21 @@ def dataset_owner_folder(dataset_id: str) -> str:
 def check_dataset(who, dataset_id: str) -> None:
     """The one ownership check of a staged dataset: its id names its owner's folder; an id
     of another user's dataset fails exactly like one that does not exist (or a malformed
-    one).
+    one). A staged dataset is its owner's alone, admins' included: others reach its rows
+    only through a run its owner shared (:mod:`finml.run_data`).
 
     Args:
         who: the :class:`finml.access.Principal` asking.
         dataset_id: the id, perhaps from a URL.
 
     Raises:
-        StoreError: :data:`GONE`, unless the dataset is ``who``'s or ``who`` is an admin.
+        StoreError: :data:`GONE`, unless the dataset is in ``who``'s own folder.
     """
     try:
         folder = dataset_owner_folder(dataset_id)
     except StoreError as exc:
         raise StoreError(GONE) from exc
-    if not who.admin and folder != who.folder:
+    if folder != who.folder:
         raise StoreError(GONE)
 
 

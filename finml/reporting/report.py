@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 import pandas as pd
 
+from finml.access import ScopedStore
 from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
 from finml.reporting import charts
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
-from finml.store import RunStore
 
 
 def _environment():
@@ -56,7 +56,7 @@ class _Figures:
 
 
 def build_report(
-    store: RunStore,
+    store: ScopedStore,
     run_id: str,
     threshold: float | None = None,
     cost_fp: float = 1.0,
@@ -65,7 +65,8 @@ def build_report(
     """Build the HTML report of a run.
 
     Args:
-        store: the run store.
+        store: the user's :class:`finml.access.ScopedStore` (the run's rows are reached
+            through :mod:`finml.run_data`, with its ownership rule).
         run_id: a finished or stopped run with test predictions.
         threshold: decision threshold (default: the one saved with the run, else 0.5).
         cost_fp: cost of a false positive.
@@ -134,7 +135,7 @@ def build_report(
         store,
         run,
         figures,
-        leakage=_leakage(run),
+        leakage=_leakage(store, run),
         threshold=threshold,
         n_test=len(y),
         n_positive=int(y.sum()),
@@ -151,7 +152,7 @@ def build_report(
     )
 
 
-def _render(template: str, store: RunStore, run, figures: dict, **context) -> str:
+def _render(template: str, store: ScopedStore, run, figures: dict, **context) -> str:
     """Render a report template with what every report shows (settings, split audit,
     library versions, figures)."""
     split, shared = _split_audit(store, run.run_id)
@@ -171,7 +172,7 @@ def _render(template: str, store: RunStore, run, figures: dict, **context) -> st
     )
 
 
-def _regression_report(store: RunStore, run, test: pd.DataFrame) -> str:
+def _regression_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
     """The report of a regression run: metrics with CIs against the mean baseline, interval
     coverage, fit and residual charts, error by decile, permutation importance."""
     from finml.evaluation import regression
@@ -218,11 +219,16 @@ def _regression_report(store: RunStore, run, test: pd.DataFrame) -> str:
     )
 
 
+#: Run parameters a report never lists: pointers into the workspace, not settings.
+INTERNAL_PARAMS = frozenset({"dataset_id"})
+
+
 def _settings(run) -> dict:
-    return {"model": run.model, "dataset": run.dataset, **dict(sorted(run.params.items()))}
+    params = {k: v for k, v in sorted(run.params.items()) if k not in INTERNAL_PARAMS}
+    return {"model": run.model, "dataset": run.dataset, **params}
 
 
-def _split_audit(store: RunStore, run_id: str) -> tuple[pd.DataFrame | None, int | None]:
+def _split_audit(store: ScopedStore, run_id: str) -> tuple[pd.DataFrame | None, int | None]:
     try:
         split = pd.DataFrame(store.read_json(run_id, "split_report.json"))
     except FinmlError:
@@ -231,24 +237,24 @@ def _split_audit(store: RunStore, run_id: str) -> tuple[pd.DataFrame | None, int
     return split, shared
 
 
-def _versions(store: RunStore, run_id: str) -> dict:
+def _versions(store: ScopedStore, run_id: str) -> dict:
     try:
         return store.read_json(run_id, "bundle/meta.json").get("versions", {})
     except FinmlError:
         return {}
 
 
-def _leakage(run) -> dict | None:
-    """Single-column leakage screening of the run's staged table, if still available."""
+def _leakage(store, run) -> dict | None:
+    """Single-column leakage screening of the run's staged table, if the run may still
+    reach it (:mod:`finml.run_data`: its owner's own rows, never an import's)."""
     if run.params.get("task", "table") != "table":
         return None
     from finml.data.schema import infer_schema
-    from finml.data.staging import load_staged
     from finml.data.target import leakage_warnings
+    from finml.run_data import run_table
 
-    try:
-        frame = load_staged(run.params.get("dataset_id", ""))
-    except FinmlError:
+    frame = run_table(store, run.run_id)
+    if frame is None:
         return {"available": False, "hits": []}
     target = run.params.get("target", "")
     if target not in frame.columns:
@@ -257,7 +263,7 @@ def _leakage(run) -> dict | None:
     return {"available": True, "hits": hits}
 
 
-def _forecast_report(store: RunStore, run, test: pd.DataFrame) -> str:
+def _forecast_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
     """The report of a forecasting run: the model against the baselines on MASE with CIs,
     errors and coverage by step, and the forecasts of each step ahead over time."""
     from finml.evaluation import forecast, regression

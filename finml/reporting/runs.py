@@ -28,8 +28,7 @@ def runs_frame(
         status = f"{r.status} (place {queue[r.run_id]})" if r.run_id in queue else r.status
         who = {}
         if owners:
-            owner = r.tags.get(access.OWNER_NAME_TAG) or access.owner_of(r)
-            who = {"owner": owner, "shared": access.is_shared(r)}
+            who = {"owner": access.owner_display(r), "shared": access.is_shared(r)}
         rows.append(
             {
                 "run": r.name,

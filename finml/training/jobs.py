@@ -53,11 +53,17 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
     Raises:
         SpecError: unknown model.
         StoreError: the run could not be started (a full disk, the Ray cluster did not
-            answer); no run is left behind.
+            answer); no run is left behind. Or, with a :class:`finml.access.ScopedStore`,
+            the dataset is not its user's own (:func:`finml.data.staging.check_dataset`).
     """
+    from finml.access import ScopedStore
     from finml.store import RunStore
 
     store = store or RunStore()
+    if isinstance(store, ScopedStore):  # a user trains on their own staged data only
+        from finml.data.staging import check_dataset
+
+        check_dataset(store.who, spec.dataset.dataset_id)
     name = name or f"{spec.model} · {spec.dataset.name}"
     run_id = store.create_run(name, spec.run_params(), spec.run_tags())
     try:
@@ -74,37 +80,74 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
 
 def delete_run(run_id: str, store: RunStore | None = None, keep_dataset: bool = False) -> None:
     """Delete a run for good (:meth:`finml.store.RunStore.delete_run`: its record and
-    artifacts), its job folder, and its staged dataset unless another run uses it.
+    artifacts), its job folder, and its staged dataset when no run of anyone uses it any
+    more and it lies in the run's owner's folder (an import never points at data, and a
+    run never reaches data of another user: :mod:`finml.run_data`).
+
+    Removing the dataset is recorded in the audit trail (``delete_dataset``: whose, by
+    whom, which run) when ``store`` is a :class:`finml.access.ScopedStore`.
 
     Raises:
-        StoreError: no such run.
+        StoreError: no such run (or one the scoped store's user may not see).
+        AccessError: a run the user sees but may not change.
     """
     import shutil
 
-    from finml.data.staging import remove_dataset
+    from finml.access import ScopedStore, owner_of, user_folder
+    from finml.data.staging import dataset_owner_folder, remove_dataset
     from finml.store import RunStore
 
     store = store or RunStore()
-    dataset_id = store.get_run(run_id).params.get("dataset_id", "")
+    run = store.check(run_id, change=True) if isinstance(store, ScopedStore) else None
+    run = run or store.get_run(run_id)
+    dataset_id = run.params.get("dataset_id", "")
     store.delete_run(run_id)
     shutil.rmtree(local.JobFiles(store.settings, run_id).dir, ignore_errors=True)  # if local
-    others = {r.params.get("dataset_id") for r in store.list_runs()}
-    if dataset_id and not keep_dataset and dataset_id not in others:
-        with contextlib.suppress(StoreError):  # a malformed id was never a staged dataset
-            remove_dataset(dataset_id, store.settings)
+    if not dataset_id or keep_dataset or run.tags.get("finml.imported") == "1":
+        return
+    in_use = datasets_in_use(RunStore(store.settings).list_runs(include_importing=True))
+    with contextlib.suppress(StoreError):  # a malformed id was never a staged dataset
+        if dataset_id in in_use or dataset_owner_folder(dataset_id) != user_folder(owner_of(run)):
+            return
+        remove_dataset(dataset_id, store.settings)
+        if isinstance(store, ScopedStore):
+            from finml import audit
+
+            details = {"owner": owner_of(run), "run": run_id}
+            audit.record(store.who, "delete_dataset", dataset_id, store.settings, **details)
+
+
+def datasets_in_use(runs: list[RunInfo]) -> set[str]:
+    """The staged datasets that ``runs`` (everyone's) may reach: each run's dataset when it
+    lies in the run's owner's folder and the run is not an import (:mod:`finml.run_data`).
+    A pointer to another user's data keeps nothing alive."""
+    from finml.access import owner_of, user_folder
+    from finml.data.staging import dataset_owner_folder
+
+    out = set()
+    for run in runs:
+        dataset_id = run.params.get("dataset_id", "")
+        if not dataset_id or run.tags.get("finml.imported") == "1":
+            continue
+        with contextlib.suppress(StoreError):
+            if dataset_owner_folder(dataset_id) == user_folder(owner_of(run)):
+                out.add(dataset_id)
+    return out
 
 
 def housekeeping(store: RunStore | None = None) -> list[str]:
-    """Remove staged datasets no run uses, past ``FINML_DATASET_RETENTION_DAYS``.
+    """Remove staged datasets no run uses, past ``FINML_DATASET_RETENTION_DAYS``, and runs
+    whose import a dead server left half-written (:func:`finml.store.sweep_imports`).
 
     Returns:
         list[str]: the dataset ids removed.
     """
     from finml.data.staging import sweep_datasets
-    from finml.store import RunStore
+    from finml.store import RunStore, sweep_imports
 
     store = store or RunStore()
-    in_use = {r.params.get("dataset_id", "") for r in store.list_runs()}
+    sweep_imports(store)
+    in_use = datasets_in_use(store.list_runs(include_importing=True))
     days = store.settings.dataset_retention_days
     return sweep_datasets(in_use, days * 86400.0, store.settings)
 
@@ -139,27 +182,30 @@ def recover_interrupted(store: RunStore | None = None, runs: list | None = None)
     (the executor's ``ended``: ``interrupted``, or ``failed``/``stopped`` with Ray's reason),
     and clear the follow-up of a finished run whose worker is gone (it will not come).
 
+    This is the system's own bookkeeping, done with the store of ``store``'s settings
+    whoever looks: a user who sees a shared run whose worker died fixes its status too.
+
     Args:
-        store: the run store.
-        runs: the runs to check (default: all of them).
+        store: the run store, or a user's :class:`finml.access.ScopedStore`.
+        runs: the runs to check (default: every run in the store).
 
     Returns:
         list[str]: ids of the runs changed.
     """
     from finml.store import ACTIVE, RunStore
 
-    store = store or RunStore()
-    settings = store.settings
+    settings = (store or RunStore()).settings
+    system = RunStore(settings)  # a system action: whoever looks, the run's state is fixed
     run_executor = executor(settings)
     marked = []
-    for run in store.list_runs() if runs is None else runs:
+    for run in system.list_runs() if runs is None else runs:
         if run.status in ACTIVE:
             final = run_executor.ended(settings, run)
             if final is not None:
-                store.set_status(run.run_id, *final)
+                system.set_status(run.run_id, *final)
                 marked.append(run.run_id)
         elif run.followup and not run_executor.is_alive(settings, run.run_id):
-            store.set_followup(run.run_id, "")  # the worker died after the result
+            system.set_followup(run.run_id, "")  # the worker died after the result
             marked.append(run.run_id)
     return marked
 
@@ -167,26 +213,24 @@ def recover_interrupted(store: RunStore | None = None, runs: list | None = None)
 def list_runs(store: RunStore | None = None) -> list[RunInfo]:
     """Recover interrupted runs, then list every run (every run the user of a
     :class:`finml.access.ScopedStore` may see), newest first."""
-    from finml.access import unscoped
     from finml.store import RunStore
 
     store = store or RunStore()
     runs = store.list_runs()
-    if recover_interrupted(unscoped(store), runs):  # a system action, whoever looks
+    if recover_interrupted(store, runs):  # a system action, whoever looks
         runs = store.list_runs()
     return runs
 
 
-def queue_positions(runs: list[RunInfo]) -> dict[str, int]:
-    """Place of each queued run in the queue: 1 starts next (oldest submit first).
-
-    Args:
-        runs: runs as listed by the store.
+def queue_positions(settings: Settings | None = None) -> dict[str, int]:
+    """Place of each queued run in the queue of everyone's runs: 1 starts next (oldest
+    submit first). Only places and run ids: a user's page looks up its own runs in it.
 
     Returns:
         dict: run id -> 1-based place, for the queued runs only.
     """
-    from finml.store import QUEUED
+    from finml.store import QUEUED, RunStore
 
+    runs = RunStore(settings or get_settings()).list_runs()
     queued = sorted((r for r in runs if r.status == QUEUED), key=lambda r: r.submitted)
     return {r.run_id: i for i, r in enumerate(queued, start=1)}

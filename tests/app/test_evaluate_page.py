@@ -135,11 +135,12 @@ def test_the_run_is_kept_in_the_url_so_a_reload_or_a_link_opens_it(finished_run,
 
 
 def test_page_and_report_show_the_same_intervals_and_the_tables_download(finished_run):
+    from finml.access import LOCAL, ScopedStore
     from finml.reporting.report import build_report
 
     at = open_app("evaluate")
     page_cis = at.table[0].value["95% CI"].tolist()
-    report = build_report(RunStore(), finished_run, threshold=0.5)
+    report = build_report(ScopedStore(RunStore(), LOCAL), finished_run, threshold=0.5)
     assert all(ci in report for ci in page_cis), page_cis
     labels = [b.label for b in at.get("download_button")]
     assert "Download the metrics with CIs (CSV)" in labels

@@ -10,14 +10,22 @@ import pytest
 from streamlit import config
 
 from finml import audit
+from finml.access import principal_from_claims, short_id
 from finml.config import get_settings
 from finml.store import RunStore
 from tests.app.conftest import open_app, shown
 from tests.conftest import train_and_log
 
-ALICE = {"sub": "alice-sub", "email": "alice@bank.test", "name": "Alice"}
-BOB = {"sub": "bob-sub", "email": "bob@bank.test", "name": "Bob"}
-CAROL = {"sub": "carol-sub", "email": "carol@bank.test", "name": "Carol"}
+ISS = "http://127.0.0.1:9400"
+VERIFIED = {"iss": ISS, "email_verified": True}
+ALICE = {"sub": "alice-sub", "email": "alice@bank.test", "name": "Alice", **VERIFIED}
+BOB = {"sub": "bob-sub", "email": "bob@bank.test", "name": "Bob", **VERIFIED}
+CAROL = {"sub": "carol-sub", "email": "carol@bank.test", "name": "Carol", **VERIFIED}
+
+
+def uid(claims: dict) -> str:
+    """The finml user id of a user with these claims (the subject namespaced by issuer)."""
+    return principal_from_claims(claims).user_id
 
 
 @pytest.fixture
@@ -49,8 +57,8 @@ def test_with_sign_in_on_a_signed_out_visitor_sees_only_the_sign_in_page():
 
 
 def test_each_user_sees_only_their_own_runs_on_every_page(german_spec):
-    alice_run = train_and_log(german_spec("logreg"), "alice's model", owner="alice-sub")
-    bob_run = train_and_log(german_spec("logreg"), "bob's model", owner="bob-sub")
+    alice_run = train_and_log(german_spec("logreg"), "alice's model", owner=uid(ALICE))
+    bob_run = train_and_log(german_spec("logreg"), "bob's model", owner=uid(BOB))
 
     home = open_app(user=ALICE)  # app.py's own run draws the sidebar
     assert "Signed in as Alice" in shown(home.sidebar.caption[0])
@@ -78,7 +86,7 @@ def test_each_user_sees_only_their_own_runs_on_every_page(german_spec):
 
 
 def test_a_shared_run_is_read_only_and_an_admin_sees_all_and_the_trail(german_spec, monkeypatch):
-    alice_run = train_and_log(german_spec("logreg"), "alice's model", owner="alice-sub")
+    alice_run = train_and_log(german_spec("logreg"), "alice's model", owner=uid(ALICE))
     alice = open_app("runs", user=ALICE)
     alice.toggle(key=f"share_{alice_run}").set_value(True).run()
     assert RunStore().get_run(alice_run).tags["finml.shared"] == "1"
@@ -86,9 +94,11 @@ def test_a_shared_run_is_read_only_and_an_admin_sees_all_and_the_trail(german_sp
     bob = open_app("runs", user=BOB)
     board = bob.dataframe[0].value
     assert board[["run", "owner", "shared"]].values.tolist() == [
-        ["alice's model", "alice-sub", True]
+        ["alice's model", f"alice-sub #{short_id(uid(ALICE))}", True]
     ]
-    assert "Shared with the team by alice-sub: read-only to you." in shown(bob.caption[1])
+    assert f"Shared with the team by alice-sub #{short_id(uid(ALICE))}: read-only to you." in (
+        shown(bob.caption[1])
+    )
     keys = {b.key for b in bob.button}
     assert "open_eval" in keys and not keys & {"delete", "export", "rename"}
     assert not [t for t in bob.toggle if t.key == f"share_{alice_run}"]
@@ -96,7 +106,7 @@ def test_a_shared_run_is_read_only_and_an_admin_sees_all_and_the_trail(german_sp
     assert not [b for b in evaluate.button if b.key == "save_threshold"]
 
     monkeypatch.setenv("FINML_ADMINS", "carol@bank.test")
-    bob_run = train_and_log(german_spec("logreg"), "bob's model", owner="bob-sub")
+    bob_run = train_and_log(german_spec("logreg"), "bob's model", owner=uid(BOB))
     assert "Signed in as Carol (admin)" in shown(open_app(user=CAROL).sidebar.caption[0])
     carol = open_app("runs", user=CAROL)
     assert set(carol.dataframe[0].value["run"]) == {"alice's model", "bob's model"}

@@ -40,10 +40,12 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def oidc_provider(log_path):
-    """oidc-provider-mock with the users' claims on a free loopback port; yields its URL."""
+def oidc_provider(log_path, users: dict | None = None):
+    """oidc-provider-mock with the claims of ``users`` (default :data:`USERS`) on a free
+    loopback port; yields its URL."""
     port = _free_port()
-    claims = [arg for u in USERS.values() for arg in ("--user-claims", json.dumps(u))]
+    users = USERS if users is None else users
+    claims = [arg for u in users.values() for arg in ("--user-claims", json.dumps(u))]
     command = [sys.executable, "-m", "oidc_provider_mock", "-p", str(port), *claims]
     with process(command, log_path):
         url = f"http://127.0.0.1:{port}"
@@ -86,6 +88,8 @@ def team_url(provider, data_dir, reap, tmp_path, monkeypatch):
 
 
 def _sign_in(context, url: str, sub: str):
+    """A page of ``context`` signed in as ``sub`` on the provider's own login form, once
+    the sidebar says who is signed in."""
     from playwright.sync_api import expect
 
     page = context.new_page()
@@ -94,7 +98,7 @@ def _sign_in(context, url: str, sub: str):
     page.get_by_role("button", name="Sign in").click()
     page.locator("input[name='sub']").fill(sub)  # the provider's own login form
     page.get_by_role("button", name="Authorize").click()
-    expect(page.get_by_text(f"Signed in as {USERS[sub]['name']}")).to_be_visible()
+    expect(page.get_by_test_id("stSidebar").get_by_text("Signed in as")).to_be_visible()
     page.wait_for_selector(IDLE)
     return page
 
@@ -113,6 +117,7 @@ def test_two_analysts_each_see_only_their_own_work(team_url, tmp_path):
         bob = _sign_in(
             browser.new_context(viewport={"width": 1400, "height": 1000}), team_url, "bob"
         )
+        expect(alice.get_by_text("Signed in as Alice")).to_be_visible()
 
         _staged(alice, team_url, upload)
         alice.get_by_role("button", name="Start training").click()
@@ -209,7 +214,8 @@ def test_four_analysts_train_at_once_two_wait_queued(team_url, tmp_path, data_di
                 for other in set(USERS) - {name}:
                     expect(page.get_by_text(f"{other}_applicants.csv")).to_have_count(0)
         owners = sorted(r.tags["finml.owner"] for r in store.list_runs())
-        assert owners == sorted(USERS)
+        assert [o.rsplit("|", 1)[1] for o in owners] == sorted(USERS)  # <issuer>|<sub>
+        assert all(o.startswith("http://127.0.0.1:") for o in owners)
         browser.close()
     port = team_url.rsplit(":", 1)[1]
     print(f"streamlit server RSS after 4 users x 1 run, every page seen: {_rss_mib(port):.0f} MiB")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from finml.access import LOCAL, ScopedStore
 from finml.reporting.report import build_report
 from finml.store import RunStore
 from finml.training import jobs
@@ -15,7 +16,7 @@ def test_report_is_self_contained_and_holds_every_section(german_spec, reap):
     run_id = jobs.submit(german_spec("logreg"), store)
     wait_for(lambda: store.get_run(run_id).status == "finished")
     store.set_threshold(run_id, 0.3, "Manual")
-    page = build_report(store, run_id, cost_fp=1, cost_fn=5)
+    page = build_report(ScopedStore(store, LOCAL), run_id, cost_fp=1, cost_fn=5)
     for section in (
         "Settings",
         "Data and split audit",
@@ -29,6 +30,8 @@ def test_report_is_self_contained_and_holds_every_section(german_spec, reap):
         assert f">{section}<" in page or f"<h2>{section}" in page, section
     assert "Leakage screening: no single column" in page
     assert "scikit-learn" in page and "seed" in page
+    dataset_id = store.get_run(run_id).params["dataset_id"]
+    assert dataset_id not in page and "dataset_id" not in page  # a pointer, not a setting
     assert re.search(r"95% CI", page)
     # self-contained: plotly.js inline, no external script or stylesheet
     assert "<script src=" not in page and 'rel="stylesheet"' not in page

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from finml.access import Principal, ScopedStore, unscoped
+from finml.access import ScopedStore, principal_from_claims
 from finml.config import get_settings
 from finml.data import duplicates, images
 from finml.data.spec import ImageDatasetSpec
@@ -30,8 +30,13 @@ from tests.conftest import table_spec, wait_for
 
 pytestmark = pytest.mark.system
 
-ALICE = Principal("alice-sub", "Alice", "alice@bank.test")
-CLAIMS = {"sub": "alice-sub", "email": "alice@bank.test", "name": "Alice"}
+CLAIMS = {
+    "iss": "http://127.0.0.1:9400",
+    "sub": "alice-sub",
+    "email": "alice@bank.test",
+    "name": "Alice",
+}
+ALICE = principal_from_claims(CLAIMS)
 
 
 def _worker_pids(run_id: str) -> list[int]:
@@ -152,7 +157,7 @@ def test_runs_are_ray_jobs_that_queue_stop_fail_and_show_every_state(
     # a run whose job Ray does not know (a restarted cluster), past the submit grace
     lost = store.create_run("lost", {"task": "table"}, {})
     info = store.get_run(lost)
-    assert jobs.recover_interrupted(unscoped(store), [replace(info, submitted=info.submitted - 60)])
+    assert jobs.recover_interrupted(store, [replace(info, submitted=info.submitted - 60)])
 
     at = open_app("runs", user=CLAIMS)
     shown = at.dataframe[0].value.set_index("run id")["status"]

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from finml.access import Principal, ScopedStore
+from finml.access import ScopedStore, principal_from_claims
 from finml.config import get_settings
 from finml.data.staging import stage_frame
 from finml.models.bundle import load_run_bundle
@@ -21,8 +21,10 @@ from tests.conftest import GERMAN, table_spec, wait_for
 
 pytestmark = pytest.mark.system
 
-ALICE = Principal("alice-sub", "Alice", "alice@bank.test")
-BOB = Principal("bob-sub", "Bob", "bob@bank.test")
+ISS = "http://127.0.0.1:9400"
+ALICE_CLAIMS = {"iss": ISS, "sub": "alice-sub", "email": "alice@bank.test", "name": "Alice"}
+ALICE = principal_from_claims(ALICE_CLAIMS)
+BOB = principal_from_claims({"iss": ISS, "sub": "bob-sub", "email": "bob@bank.test"})
 
 
 def test_a_run_from_one_app_server_is_read_from_another(
@@ -56,7 +58,7 @@ def test_a_run_from_one_app_server_is_read_from_another(
     inputs = RunStore(server_b).client.get_run(run_id).inputs.dataset_inputs
     assert [d.dataset.name for d in inputs] == [GERMAN] and len(inputs[0].dataset.digest) >= 8
 
-    at = open_app("evaluate", {"run": run_id}, user={"sub": "alice-sub", "email": "a@b.test"})
+    at = open_app("evaluate", {"run": run_id}, user=ALICE_CLAIMS)
     assert not at.exception and at.selectbox(key="eval_run").value == run_id
 
     # the dataset staged on server A trains from server B: its worker fetches it
@@ -86,7 +88,7 @@ def test_every_app_servers_audit_trail_is_read_from_any_of_them(
         trail = audit.read(settings)  # (other tests' servers share the tracking server)
         assert trail["time"].is_monotonic_increasing
         ours = trail[trail["server"].isin(ids)]
-        assert sorted(ours["user"]) == ["alice-sub", "alice-sub", "bob-sub", "bob-sub"]
+        assert sorted(ours["user"]) == sorted([ALICE.user_id] * 2 + [BOB.user_id] * 2)
         assert sorted(set(ours["server"])) == sorted(ids)
         trails = audit.trails(settings)
         assert [audit.verify(path=trails[sid]) for sid in ids] == [None, None]

@@ -133,7 +133,7 @@ def test_queued_runs_start_in_the_order_they_were_submitted(german_spec, reap, m
     first = jobs.submit(german_spec("mlp", epochs=2000, patience=1000), store)
     later = [jobs.submit(german_spec("logreg"), store) for _ in range(3)]
     wait_for(lambda: _status(store, first) == "running")
-    assert jobs.queue_positions(store.list_runs()) == {r: i for i, r in enumerate(later, 1)}
+    assert jobs.queue_positions(store.settings) == {r: i for i, r in enumerate(later, 1)}
     jobs.request_stop(first)
     for run_id in later:
         assert wait_for(lambda r=run_id: _ended(store, r)) == "finished"
