@@ -25,8 +25,8 @@ def run(split_kind: str) -> dict:
     from finml.data.staging import stage_images
     from finml.models.registry import PRESETS, resolve_params
     from finml.store import RunStore
+    from finml.tasks.spec import RunSpec
     from finml.training import jobs
-    from finml.training.spec import RunSpec
 
     image_set = images.read_br35h(size=64, mode="L")
     dup = duplicates.near_duplicate_groups(duplicates.perceptual_hashes(image_set.images), 4)

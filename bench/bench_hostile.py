@@ -27,10 +27,10 @@ def _inputs(german):
     measured), ``feed(data)`` hands it to finml (measured)."""
     from finml.data.schema import default_features, infer_schema
     from finml.data.spec import DatasetSpec
+    from finml.fitters.base import ListSink
     from finml.models.registry import resolve_params
-    from finml.training.base import ListSink
-    from finml.training.spec import RunSpec
-    from finml.training.tables import run_training
+    from finml.tasks import train_spec
+    from finml.tasks.spec import RunSpec
     from tests.hostile import test_import_bounds as bounds
     from tests.hostile.cases import all_cases
     from tests.hostile.test_imports import IMPORT_CASES, _hostile
@@ -38,7 +38,7 @@ def _inputs(german):
 
     numeric, categorical = default_features(infer_schema(german), "creditability")
     ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
-    model = run_training(RunSpec(ds, "logreg", resolve_params("logreg")), german, ListSink()).model
+    model = train_spec(RunSpec(ds, "logreg", resolve_params("logreg")), german, ListSink()).model
     scorer = (model, german.drop(columns="creditability").head(20))
     for case in all_cases():
         yield case.kind, case.id, case.build, lambda data, c=case: run_case(c, scorer, data)

@@ -53,8 +53,8 @@ def finml_job(epochs: int, warm: bool) -> tuple[float, float]:
     from finml.data.staging import stage_frame
     from finml.models.registry import resolve_params
     from finml.store import RunStore
+    from finml.tasks.spec import RunSpec
     from finml.training import jobs, local
-    from finml.training.spec import RunSpec
 
     os.environ["FINML_WARM_WORKER"] = "1" if warm else "0"
     settings = get_settings()

@@ -51,12 +51,13 @@ def arrays(n: int, tmp: str):
 def main() -> None:
     sizes = [int(s) for s in (sys.argv[1] if len(sys.argv) > 1 else "100000").split(",")]
     epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    from finml.fitters import get_fitter
+    from finml.fitters.base import SampledSink
     from finml.models.registry import resolve_params
     from finml.models.tabular import build_sklearn
     from finml.store import RunStore
-    from finml.training import tables
-    from finml.training.base import SampledSink
-    from finml.training.spec import RunSpec
+    from finml.tasks import get_task
+    from finml.tasks.spec import RunSpec
     from finml.training.worker import StoreSink
 
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
@@ -90,9 +91,10 @@ def main() -> None:
                 bare = time.perf_counter() - t0
                 run_id = store.create_run(model, {}, {})
                 sink = SampledSink(StoreSink(store, run_id))
-                fit = tables._fit_hgb if model == "hgb" else tables._fit_mlp
+                binary = get_task("binary")
+                data = binary.fit_data(spec, None, x_train, y_train, x_val, y_val)
                 t0 = time.perf_counter()
-                fit(params, spec, x_train, y_train, x_val, y_val, sink, lambda: False)
+                get_fitter(model).fit(spec, params, data, sink, lambda: False)
                 sink.flush()
                 live = time.perf_counter() - t0
                 print(

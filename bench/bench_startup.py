@@ -104,9 +104,9 @@ from finml.data.spec import DatasetSpec
 from finml.data.staging import stage_frame
 from finml.models.registry import resolve_params
 from finml.store import FINISHED, RunStore
-from finml.training.base import ListSink
-from finml.training.spec import RunSpec
-from finml.training.tables import run_training
+from finml.fitters.base import ListSink
+from finml.tasks.spec import RunSpec
+from finml.tasks import train_spec
 from finml.training.worker import log_result
 
 frame = demo_frame("German Credit (Statlog)")
@@ -116,7 +116,7 @@ ds = DatasetSpec(stage_frame(frame), "German Credit (Statlog)", "creditability",
 spec = RunSpec(ds, "logreg", resolve_params("logreg"))
 store = RunStore()
 run_id = store.create_run("logreg", spec.run_params(), spec.run_tags())
-log_result(store, run_id, spec, run_training(spec, frame, ListSink()))
+log_result(store, run_id, spec, train_spec(spec, frame, ListSink()))
 store.set_status(run_id, FINISHED)
 """
 

@@ -126,8 +126,8 @@ def spare_ready() -> None:
 def finml_job(model: str, ds, epochs: int) -> tuple[float, float]:
     from finml.models.registry import resolve_params
     from finml.store import RunStore
+    from finml.tasks.spec import RunSpec
     from finml.training import jobs
-    from finml.training.spec import RunSpec
 
     store = RunStore()
     spare_ready()

@@ -33,10 +33,10 @@ def regression() -> None:
     from finml.data.schema import default_features, infer_schema
     from finml.data.spec import DatasetSpec
     from finml.evaluation.regression import coverage_table, regression_cis
+    from finml.fitters.base import ListSink
     from finml.models.registry import resolve_params
-    from finml.training.base import ListSink
-    from finml.training.regression import run_regression
-    from finml.training.spec import RunSpec
+    from finml.tasks import train_spec
+    from finml.tasks.spec import RunSpec
 
     demo = "German Credit: loan amount (regression)"
     frame = demo_frame(demo)
@@ -48,7 +48,7 @@ def regression() -> None:
     baseline = None
     for model in ("ridge", "hgb_reg", "mlp_reg"):
         t0 = time.perf_counter()
-        result = run_regression(RunSpec(ds, model, resolve_params(model)), frame, ListSink())
+        result = train_spec(RunSpec(ds, model, resolve_params(model)), frame, ListSink())
         test = result.test_predictions
         y, pred = test["y_true"].to_numpy(), test["y_pred"].to_numpy()
         cis = regression_cis(y, pred)
@@ -75,10 +75,10 @@ def forecasting(
     from finml.data.split import SplitSpec
     from finml.evaluation.forecast import leaderboard
     from finml.evaluation.regression import mase_scale
+    from finml.fitters.base import ListSink
     from finml.models.registry import model_names_for, resolve_params
-    from finml.training.base import ListSink
-    from finml.training.forecast import run_forecast
-    from finml.training.spec import RunSpec
+    from finml.tasks.forecast import run_forecast
+    from finml.tasks.spec import RunSpec
 
     frame = demo_frame(demo)
     split = SplitSpec(0.7, 0.15, 0.15, time_col="date")

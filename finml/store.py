@@ -53,8 +53,19 @@ _MLFLOW_STATUS = {
 }
 #: Per-step metrics kept in the learning-curve history.
 HISTORY_METRICS = ("loss", "val_loss", "val_auc", "val_rmse")
-#: Per-fold metrics of a cross-validated run, logged at step = fold (1-based).
-FOLD_METRICS = ("fold_roc_auc", "fold_gini", "fold_ks", "fold_brier")
+#: Per-fold metrics of a cross-validated run, logged at step = fold (1-based): each task
+#: logs ``fold_<name>`` of its :attr:`finml.tasks.base.TaskTags.fold_metrics`.
+FOLD_METRICS = (
+    "fold_roc_auc",
+    "fold_gini",
+    "fold_ks",
+    "fold_brier",
+    "fold_accuracy",
+    "fold_macro_f1",
+    "fold_rmse",
+    "fold_mae",
+    "fold_r2",
+)
 #: Per-fold metrics of a forecasting run's rolling-origin backtest.
 BACKTEST_METRICS = ("fold_mase", "fold_rmse", "fold_mae", "fold_naive_mase")
 
@@ -102,10 +113,10 @@ class RunInfo:
 
     @property
     def has_results(self) -> bool:
-        """True once the run ended with test predictions and metrics to evaluate."""
-        task = self.params.get("task")
-        headline = "test_rmse" if task in ("regression", "forecast") else "test_roc_auc"
-        return self.status in EVALUABLE and headline in self.metrics
+        """True once the run ended with test predictions and metrics to evaluate (every
+        task logs a test ROC-AUC or a test RMSE with them)."""
+        scored = "test_roc_auc" in self.metrics or "test_rmse" in self.metrics
+        return self.status in EVALUABLE and scored
 
     @property
     def label(self) -> str:
@@ -229,7 +240,7 @@ class RunStore:
 
         Args:
             study_run_id: the study's run.
-            trial: a row of :attr:`finml.training.tuning.TuneResult.trials`.
+            trial: a row of :attr:`finml.tasks.tuning.TuneResult.trials`.
 
         Returns:
             The child run's id.

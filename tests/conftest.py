@@ -71,7 +71,7 @@ def german_spec(german):
     from finml.data.spec import DatasetSpec
     from finml.data.staging import stage_frame
     from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
 
     numeric, categorical = default_features(infer_schema(german), "creditability")
     dataset_id = stage_frame(german)
@@ -119,7 +119,7 @@ def forecast_demo_run(demo: str, target: str, horizon: int, entity_col: str = ""
     from finml.data.split import SplitSpec
     from finml.data.staging import stage_frame
     from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
 
     ds = DatasetSpec(
         stage_frame(demo_frame(demo)),
@@ -152,13 +152,13 @@ def macro_panel_run():
 
 
 def table_spec(frame, model: str, target="creditability", positive="bad", drop=(), **kw):
-    """A RunSpec on ``frame`` (not staged: for ``run_training(spec, frame, ...)``) with the
+    """A RunSpec on ``frame`` (not staged: for ``train_spec(spec, frame, ...)``) with the
     default features less ``drop``; ``params`` holds hyperparameters, the rest goes to
     RunSpec (``cv_folds``, ``tune_trials``, ``seed``, ...)."""
     from finml.data.schema import default_features, infer_schema
     from finml.data.spec import DatasetSpec
     from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
 
     numeric, categorical = default_features(infer_schema(frame), target)
     keep = lambda cols: tuple(c for c in cols if c not in drop)  # noqa: E731
@@ -215,28 +215,28 @@ def train_and_log(spec, name: str | None = None, owner: str = "") -> str:
     worker does (parameters, tags, predictions, bundle), owned by ``owner`` (a user id;
     "" for the local user); return the finished run's id."""
     from finml.data.staging import load_staged, load_staged_images
+    from finml.fitters.base import ListSink
     from finml.store import FINISHED, RunStore
-    from finml.training.base import ListSink
     from finml.training.worker import log_result
 
     store = RunStore()
     tags = {**spec.run_tags(), **({"finml.owner": owner} if owner else {})}
     run_id = store.create_run(name or spec.model, spec.run_params(), tags)
     if spec.dataset.kind == "images":
-        from finml.training.images import run_image_training
+        from finml.tasks import train_spec
 
         data = load_staged_images(spec.dataset.dataset_id)
-        result = run_image_training(spec, data, ListSink())
+        result = train_spec(spec, data, ListSink())
     else:
         frame = load_staged(spec.dataset.dataset_id)
         if spec.task == "forecast":
-            from finml.training.forecast import run_forecast
+            from finml.tasks.forecast import run_forecast
 
             result = run_forecast(spec, frame, ListSink())
         else:
-            from finml.training.worker import _table_trainer
+            from finml.tasks import train_spec
 
-            result = _table_trainer(spec)(spec, frame, ListSink())
+            result = train_spec(spec, frame, ListSink())
     log_result(store, run_id, spec, result)
     store.set_status(run_id, FINISHED)
     return run_id
@@ -266,7 +266,7 @@ def payload_run(reap):
     from finml.models.registry import resolve_params
     from finml.reporting.exchange import export_run, import_run
     from finml.store import RunStore
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
     from tests.conftest import train_and_log
     from tests.hostile import builders as b
     from tests.hostile.builders import PAYLOAD_CSV

@@ -21,7 +21,8 @@ class DatasetSpec:
         split: how to split the rows.
         negative: display name of the other class ("good"), or "" for "not <positive>".
         kind: ``"table"``.
-        task: ``"binary"`` (a class target), ``"multiclass"`` (3 to 20 classes),
+        task: a table task's name (:data:`finml.tasks.TASKS`): ``"binary"`` (a class
+            target), ``"multiclass"`` (3 to 20 classes),
             ``"regression"`` (a numeric target; then
             ``positive`` and ``negative`` are empty) or ``"forecast"`` (a numeric series
             ordered by ``split.time_col``, forecast ``horizon`` steps ahead).
@@ -78,6 +79,11 @@ class ImageDatasetSpec:
     kind: str = "images"
 
     @property
+    def task(self) -> str:
+        """The task of an image set (:data:`finml.tasks.TASKS`)."""
+        return "images"
+
+    @property
     def class_labels(self) -> tuple[str, ...]:
         """Display names of the classes, in output order."""
         return self.classes
@@ -101,7 +107,7 @@ def dataset_spec_from_dict(raw: dict) -> DatasetSpec | ImageDatasetSpec:
     """
     raw = dict(raw)
     raw["split"] = SplitSpec(**raw["split"])
-    if raw.get("kind") == "images":
+    if raw.get("kind") == ImageDatasetSpec.kind:
         raw["classes"] = tuple(raw["classes"])
         return ImageDatasetSpec(**raw)
     raw["numeric"], raw["categorical"] = tuple(raw["numeric"]), tuple(raw["categorical"])

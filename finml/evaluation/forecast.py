@@ -1,7 +1,7 @@
 """Evaluation of forecasting runs from their stored test forecasts: the model against the
 baselines with bootstrap CIs, and errors and interval coverage by step ahead and by entity.
 
-Test forecasts are long-form tables (:func:`finml.training.forecast.forecast_table`); runs
+Test forecasts are long-form tables (:func:`finml.tasks.forecast.forecast_table`); runs
 from before panels lack the ``entity`` and ``scale`` columns: one series, intervals in the
 target's units, MASE's scale from the run's metrics."""
 
@@ -49,7 +49,7 @@ def leaderboard(test: pd.DataFrame, scale: float | None) -> pd.DataFrame:
 
     Args:
         test: the long-form test forecasts (``y_true``, ``y_pred`` and a column per
-            baseline, :func:`finml.training.forecast.forecast_table`).
+            baseline, :func:`finml.tasks.forecast.forecast_table`).
         scale: MASE's scale when the forecasts carry no ``scale`` column (older runs), or
             ``None`` (then sorted by RMSE).
 

@@ -247,6 +247,29 @@ def conformal_half_widths(model, x_cal: pd.DataFrame, y_cal: np.ndarray) -> dict
     return {str(level): float(q) for level, q in zip(INTERVAL_LEVELS, half, strict=True)}
 
 
+def conformal_quantiles(abs_errors: np.ndarray) -> dict[str, np.ndarray]:
+    """Split-conformal half-widths from held-out absolute errors: for level 1 - a, the
+    ceil((n + 1)(1 - a))-th smallest of the n errors (Lei et al., JASA 2018; the
+    finite-sample quantile MAPIE uses), at each of :data:`INTERVAL_LEVELS`. Where a level
+    needs more errors than there are (n < 1 / a - 1), the largest error is used and the
+    interval may cover less than nominal.
+
+    Args:
+        abs_errors: absolute errors of held-out cases, float (n,) or (n, h) (one column per
+            step ahead of a forecast), n >= 1.
+
+    Returns:
+        ``{"0.8": q, "0.9": q, "0.95": q}``: q of shape () or (h,).
+    """
+    errors = np.sort(np.asarray(abs_errors, dtype=np.float64), axis=0)
+    n = len(errors)
+    out = {}
+    for level in INTERVAL_LEVELS:
+        rank = min(int(np.ceil((n + 1) * level)), n)
+        out[str(level)] = errors[rank - 1]
+    return out
+
+
 def interval_coverage(y_true, lower, upper) -> float:
     """Share of actual values inside ``[lower, upper]`` (the empirical coverage)."""
     y = np.asarray(y_true, dtype=np.float64)

@@ -25,6 +25,9 @@ from finml.models.pipeline import FittedModel, FittedRegressor
 from finml.models.safe_load import load_json_bounded, load_keras, load_skops
 
 FORMAT_VERSION = 2
+#: The ``task`` words of ``meta.json`` (the format's vocabulary; a task object knows its
+#: own, :attr:`finml.tasks.base.Task.bundle_task`).
+_TABLE, _IMAGES, _REGRESSION, _FORECAST = "table", "images", "regression", "forecast"
 #: Formats this version reads.
 READABLE_FORMATS = (1, 2)
 #: Largest ``meta.json`` accepted (it holds the training profile), bytes.
@@ -69,14 +72,14 @@ def save_bundle(out_dir: Path, model: FittedModel | FittedRegressor | FittedFore
         sio.dump(model.preprocessor, out_dir / "preprocessor.skops")
     meta = {
         **_dump_estimator(out_dir, model),
-        "task": "images" if model.is_image_model else "table",
+        "task": _IMAGES if model.is_image_model else _TABLE,
         "numeric": list(model.numeric),
         "categorical": list(model.categorical),
         "profile": model.profile,
         "versions": library_versions(),
     }
     if isinstance(model, FittedRegressor):
-        meta["task"] = "regression"
+        meta["task"] = _REGRESSION
         meta["target_transform"] = {
             "log1p": bool(model.log_target),
             "mean": float(model.target_mean),
@@ -118,7 +121,7 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
     season, frequency and per-step intervals."""
     meta = {
         **_dump_estimator(out_dir, model),
-        "task": "forecast",
+        "task": _FORECAST,
         "forecaster": {
             "lags": int(model.lags),
             "horizon": int(model.horizon),
@@ -221,12 +224,7 @@ def read_meta(bundle_dir: Path) -> dict:
             f"{', '.join(map(str, READABLE_FORMATS))}. Export it again from the finml that "
             "trained it, or train the model again."
         )
-    if meta.get("task") not in ("table", "images", "regression", "forecast") or meta.get(
-        "family"
-    ) not in (
-        "sklearn",
-        "keras",
-    ):
+    if meta.get("task") not in _FIELD_CHECKS or meta.get("family") not in ("sklearn", "keras"):
         raise BundleError("meta.json: 'task' or 'family' is not one finml writes.")
     if fmt == 1:
         meta = _from_format_1(meta)
@@ -237,7 +235,7 @@ def read_meta(bundle_dir: Path) -> dict:
 def _from_format_1(meta: dict) -> dict:
     """Format 1 kept the positive class by name, and table classes not at all."""
     positive = str(meta.get("positive_class", ""))
-    if meta["task"] == "images":
+    if meta.get("classes"):  # an image model named its classes
         names = [str(c) for c in meta.get("classes") or []]
         index = names.index(positive) if positive in names else -1
     else:
@@ -281,18 +279,9 @@ def _check_regression(meta: dict) -> None:
         )
 
 
-def _check_fields(meta: dict) -> None:
-    if meta["task"] == "regression":
-        _check_regression(meta)
-        return
-    if meta["task"] == "forecast":
-        _check_forecaster(meta)
-        return
-
-    def strings(key):
-        return _strings(meta, key)
-
-    names = strings("class_names")
+def _check_classes(meta: dict) -> None:
+    """Two or more distinct class names and the index of the positive one."""
+    names = _strings(meta, "class_names")
     if len(names) < 2 or len(set(names)) != len(names):
         raise BundleError("meta.json: 'class_names' must name two or more distinct classes.")
     positive = meta.get("positive")
@@ -302,8 +291,25 @@ def _check_fields(meta: dict) -> None:
         or not 0 <= positive < len(names)
     ):
         raise BundleError("meta.json: 'positive' is not the index of one of the classes.")
-    if meta["task"] == "table":
-        _check_features(meta)
+
+
+def _check_table_classifier(meta: dict) -> None:
+    _check_classes(meta)
+    _check_features(meta)
+
+
+#: The checks of each kind of bundle, by the ``task`` field of its ``meta.json`` (the
+#: bundle format's own words: a table classifier of two or more classes is ``"table"``).
+_FIELD_CHECKS = {
+    _TABLE: _check_table_classifier,
+    _IMAGES: _check_classes,
+    _REGRESSION: _check_regression,
+    _FORECAST: _check_forecaster,
+}
+
+
+def _check_fields(meta: dict) -> None:
+    _FIELD_CHECKS[meta["task"]](meta)
 
 
 def _check_profile(profile, numeric: list[str], categorical: list[str]) -> None:
@@ -361,10 +367,10 @@ def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor | FittedForec
     """
     bundle_dir = Path(bundle_dir)
     meta = read_meta(bundle_dir)
-    if meta["task"] == "forecast":
+    if "forecaster" in meta:
         return _load_forecaster(bundle_dir, meta)
     pre = None
-    if meta["task"] != "images":
+    if meta.get("numeric") or meta.get("categorical"):  # a table model: its preprocessing
         pre = load_skops(_member(bundle_dir, "preprocessor.skops"), "preprocessor.skops")
     if meta["family"] == "keras":
         estimator = load_keras(_member(bundle_dir, "model.keras"), "model.keras")
@@ -378,7 +384,7 @@ def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor | FittedForec
         "profile": meta.get("profile"),
         "meta": meta,
     }
-    if meta["task"] == "regression":
+    if "target_transform" in meta:  # a regression model
         tt = meta["target_transform"]
         model = FittedRegressor(
             **parts,

@@ -55,8 +55,8 @@ class ModelInfo:
         family: ``"sklearn"`` or ``"keras"``.
         params: its hyperparameters.
         description: one line for the page.
-        task: ``"table"`` (binary classification of a table), ``"regression"``,
-            ``"forecast"`` or ``"images"``.
+        tasks: the tasks it serves (names of :data:`finml.tasks.TASKS`).
+        fitter: the fitter that trains it (a name of :data:`finml.fitters.FITTERS`).
     """
 
     name: str
@@ -64,7 +64,8 @@ class ModelInfo:
     family: str
     params: tuple[Param, ...]
     description: str
-    task: str = "table"
+    tasks: tuple[str, ...] = ("binary", "multiclass")
+    fitter: str = ""
 
 
 def _image_model(
@@ -83,7 +84,7 @@ def _image_model(
         Param("contrast", "Augment: contrast (±20%)", "bool", False),
         *extra,
     )
-    return ModelInfo(name, label, "keras", params, description, task="images")
+    return ModelInfo(name, label, "keras", params, description, ("images",), "image")
 
 
 def _adam_rate(low: float, tune: tuple[float, float]) -> Param:
@@ -132,6 +133,7 @@ MODELS: dict[str, ModelInfo] = {
                 Param("max_iter", "Max. solver iterations", "int", 2000, 100, 100000),
             ),
             "The scorecard baseline: a linear model of the log-odds.",
+            fitter="linear",
         ),
         ModelInfo(
             "hgb",
@@ -172,6 +174,7 @@ MODELS: dict[str, ModelInfo] = {
                 ),
             ),
             "Boosted trees, fitted once; training and validation loss after every iteration.",
+            fitter="boosting",
         ),
         ModelInfo(
             "mlp",
@@ -210,6 +213,7 @@ MODELS: dict[str, ModelInfo] = {
                 ),
             ),
             "A feed-forward network trained epoch by epoch with early stopping.",
+            fitter="mlp",
         ),
         _image_model(
             "small_cnn",
@@ -271,7 +275,8 @@ def _regression_model(
     if len(losses) == 1:
         extra = extra[1:]
     family = "keras" if base == "mlp" else "sklearn"
-    return ModelInfo(name, label, family, (*params, *extra), description, task="regression")
+    fitter = MODELS[base].fitter if base else "linear"
+    return ModelInfo(name, label, family, (*params, *extra), description, ("regression",), fitter)
 
 
 _RIDGE_PARAMS = (
@@ -337,10 +342,13 @@ _ROLLING = Param(
 )
 
 
-def _forecaster(name: str, label: str, params: tuple[Param, ...], description: str) -> ModelInfo:
-    family = "sklearn" if name in ("ridge_lags", "hgb_lags") else "keras"
+def _forecaster(
+    name: str, label: str, fitter: str, params: tuple[Param, ...], description: str
+) -> ModelInfo:
+    family = "keras" if fitter == "sequence_net" else "sklearn"
     lagged = (_ROLLING,) if name.endswith("_lags") else ()
-    return ModelInfo(name, label, family, (_LAGS, *lagged, *params), description, task="forecast")
+    params = (_LAGS, *lagged, *params)
+    return ModelInfo(name, label, family, params, description, ("forecast",), fitter)
 
 
 _SEQUENCE_PARAMS = (
@@ -359,36 +367,42 @@ MODELS.update(
             _forecaster(
                 "ridge_lags",
                 "Ridge on lagged changes (scikit-learn)",
+                "ridge_lags",
                 _RIDGE_PARAMS,
                 "A linear autoregression of the next h changes on the last p changes.",
             ),
             _forecaster(
                 "hgb_lags",
                 "Gradient boosting on lagged changes (scikit-learn)",
+                "boosted_lags",
                 tuple(p for p in MODELS["hgb"].params if p.name != "categories"),
                 "One boosted model per step ahead, on the last p changes.",
             ),
             _forecaster(
                 "mlp_lags",
                 "Keras MLP on lagged changes",
+                "sequence_net",
                 _SEQUENCE_PARAMS,
                 "Two dense layers over the window, h linear outputs.",
             ),
             _forecaster(
                 "cnn_seq",
                 "Keras 1-D CNN (sequence)",
+                "sequence_net",
                 _SEQUENCE_PARAMS,
                 "Two causal Conv1D layers over the window, h linear outputs.",
             ),
             _forecaster(
                 "lstm_seq",
                 "Keras LSTM (sequence)",
+                "sequence_net",
                 _SEQUENCE_PARAMS,
                 "One LSTM layer over the window, h linear outputs.",
             ),
             _forecaster(
                 "gru_seq",
                 "Keras GRU (sequence)",
+                "sequence_net",
                 _SEQUENCE_PARAMS,
                 "One GRU layer over the window, h linear outputs.",
             ),
@@ -421,9 +435,9 @@ PRESETS: dict[str, tuple[str, dict, str]] = {
 
 
 def model_names_for(task: str) -> list[str]:
-    """Registry keys of the models for ``task`` (``"table"``, ``"regression"`` or
-    ``"images"``)."""
-    return [m.name for m in MODELS.values() if m.task == task]
+    """Registry keys of the models that serve ``task`` (a name of
+    :data:`finml.tasks.TASKS`), in display order."""
+    return [m.name for m in MODELS.values() if task in m.tasks]
 
 
 def model_names() -> list[str]:
@@ -519,7 +533,7 @@ def _check_path(text: str, where: str) -> str:
     return str(Path(text).expanduser()) if text else ""
 
 
-#: The run parameters finml writes (:meth:`finml.training.spec.RunSpec.run_params`), with
+#: The run parameters finml writes (:meth:`finml.tasks.spec.RunSpec.run_params`), with
 #: what each may hold: ``("int", low, high)``, ``("float", low, high)``, ``("bool",)``,
 #: ``("text", longest)``, ``("choice", values)``, ``("split",)`` (three fractions
 #: ``a/b/c``), ``("list", longest item, most items)`` (comma-separated). The model's

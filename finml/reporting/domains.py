@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from finml.tasks import get_task
+
 
 @dataclass(frozen=True)
 class Domain:
@@ -54,11 +56,13 @@ _WORDS = {
     ),
 }
 CREDIT, MEDICAL = (Domain(name, *words) for name, words in _WORDS.items())
+#: Each field by name (:attr:`finml.tasks.base.Task.domain`).
+DOMAINS = {d.name: d for d in (CREDIT, MEDICAL)}
 #: Specificities (and sensitivities) at which the clinical table reads the other rate.
 CLINICAL_TARGETS = (0.80, 0.90, 0.95)
 
 
 def domain_of(params: dict[str, str]) -> Domain:
-    """The field of a run, from its logged parameters: image runs are medical, tables are
-    credit."""
-    return MEDICAL if params.get("task") == "images" else CREDIT
+    """The field of a run, from its logged parameters: its task's
+    (:attr:`finml.tasks.base.Task.domain`: image runs are medical, tables are credit)."""
+    return DOMAINS[get_task(params.get("task")).domain]

@@ -21,6 +21,7 @@ from finml.errors import BundleError, StoreError, listing
 from finml.models.bundle import load_bundle
 from finml.reporting import import_checks as checks
 from finml.store import IMPORTING_TAG
+from finml.tasks import task_of_bundle
 
 #: Members a run export may contain; anything else makes the import refuse the file.
 EXPORT_MEMBERS = (
@@ -61,7 +62,7 @@ def export_run(store, run_id: str) -> bytes:
     from finml.store import BACKTEST_METRICS, FOLD_METRICS
 
     info = store.get_run(run_id)
-    folds = store.fold_history(run_id, FOLD_METRICS + BACKTEST_METRICS)
+    folds = store.fold_history(run_id, tuple(dict.fromkeys(FOLD_METRICS + BACKTEST_METRICS)))
     record = {
         "name": info.name,
         "model": info.model,
@@ -183,7 +184,7 @@ def import_run(data: bytes, store, name: str = "bundle", owner: str = "local") -
         except BundleError as exc:
             raise BundleError(f"{name}: {exc}") from None
         record = checks.parse_record(members["run.json"], name, model.meta)
-        task = record.params["task"]
+        task = task_of_bundle(model.meta)
         folds = int(record.params.get("cv_folds", "0") or 0)
         for member, content in members.items():
             if member.endswith(".parquet"):
@@ -197,7 +198,7 @@ def import_run(data: bytes, store, name: str = "bundle", owner: str = "local") -
             "finml.imported": "1",
             "finml.import_bytes": str(size),
             access.OWNER_TAG: owner,  # also when the store is not scoped (a script)
-            "finml.task": task,
+            "finml.task": task.name,
             IMPORTING_TAG: "1",  # hidden until complete
         }
         run_id = store.create_run(f"{record.name[:180]} (imported)", record.params, tags)
@@ -236,7 +237,7 @@ def _log_import(store, run_id: str, root: Path, record, meta: dict) -> None:
     store.log_metrics(run_id, record.metrics)
     if record.threshold is not None:
         store.set_threshold(run_id, record.threshold, "imported")
-    if meta.get("task") in ("regression", "forecast"):  # the intervals Evaluate reads
+    if task_of_bundle(meta).tags.intervals:  # the intervals Evaluate reads
         store.log_json(run_id, meta["intervals"], "intervals.json")
     store.set_status(run_id, FINISHED)
     store.finish_import(run_id)

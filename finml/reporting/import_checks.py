@@ -33,6 +33,8 @@ import pandas as pd
 from finml.errors import BundleError, listing
 from finml.models.registry import RUN_PARAMS, check_run_param, get_model, model_names
 from finml.models.safe_load import load_json_bounded
+from finml.store import BACKTEST_METRICS, FOLD_METRICS, HISTORY_METRICS
+from finml.tasks import task_of_bundle
 
 #: Most learning-curve steps an import may carry: the most epochs finml trains (10,000).
 MAX_STEPS = 10_000
@@ -54,17 +56,8 @@ MAX_METRICS = 500
 #: What a metric, a curve or a stored column may be called.
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
 #: Learning curves finml logs per step, and per fold.
-CURVES = ("loss", "val_loss", "val_auc", "val_rmse")
-FOLD_CURVES = (
-    "fold_roc_auc",
-    "fold_gini",
-    "fold_ks",
-    "fold_brier",
-    "fold_mase",
-    "fold_rmse",
-    "fold_mae",
-    "fold_naive_mase",
-)
+CURVES = HISTORY_METRICS
+FOLD_CURVES = tuple(dict.fromkeys(FOLD_METRICS + BACKTEST_METRICS))
 #: Prefixes of the metrics finml logs for a run.
 METRIC_PREFIXES = ("test_", "cv_", "tune_", "backtest_")
 
@@ -164,15 +157,6 @@ def _curves(raw, keys: tuple[str, ...], what: str) -> dict[str, list[float]]:
     return out
 
 
-def task_of(meta: dict) -> str:
-    """The run task of a bundle: its own, with a table model of three or more classes a
-    ``"multiclass"`` run."""
-    task = meta["task"]
-    if task == "table" and len(meta.get("class_names", ())) > 2:
-        return "multiclass"
-    return task
-
-
 def parse_record(text: bytes, name: str, meta: dict) -> RunRecord:
     """Check ``run.json`` of an export against its (already checked) bundle metadata.
 
@@ -259,16 +243,16 @@ def check_params(params: dict, model: str, meta: dict) -> dict[str, str]:
         text = check_run_param(key, value, hps.get(key))
         if text is not None:
             out[key] = text
-    task = task_of(meta)
-    out["task"], out["model"] = task, model
-    if info.task not in (task, "table" if task == "multiclass" else task):
-        raise BundleError(f"run.json: a {info.label} model does not make {task} runs.")
+    task = task_of_bundle(meta)
+    out["task"], out["model"] = task.name, model
+    if task.name not in info.tasks:
+        raise BundleError(f"run.json: a {info.label} model does not make {task.label} runs.")
     for key in ("classes", "positive_class", "negative_class"):
         out.pop(key, None)  # what the model predicts is the bundle's to say
     names = [str(c) for c in meta.get("class_names", ())]
     if names:
         out["positive_class"] = names[meta["positive"]]
-        if task in ("multiclass", "images"):
+        if task.probability_columns:
             out["classes"] = ",".join(names)
         else:
             out["negative_class"] = names[1 - meta["positive"]]
@@ -299,10 +283,11 @@ class TableRules:
     max_rows: int = MAX_TABLE_ROWS
 
 
-def prediction_rules(task: str, meta: dict, folds: int) -> TableRules:
-    """The columns and ranges of a run's stored predictions for ``task``."""
+def prediction_rules(task, meta: dict, folds: int) -> TableRules:
+    """The columns and ranges of the stored predictions of a run of ``task`` (a
+    :class:`finml.tasks.base.Task`)."""
     fold = {"fold": (1, max(folds, 1))}
-    if task == "forecast":
+    if task.evaluation == "forecasts":
         fc = meta["forecaster"]
         entities = {*fc.get("entities", [""]), ""}
         return TableRules(
@@ -310,10 +295,10 @@ def prediction_rules(task: str, meta: dict, folds: int) -> TableRules:
             ints={"origin": (0, None), "step": (1, fc["horizon"]), "row": (0, None), **fold},
             texts={"entity": entities},
         )
-    if task == "regression":
+    if task.evaluation == "values":
         return TableRules(required=("row", "y_true", "y_pred"), ints={"row": (0, None), **fold})
     k = len(meta.get("class_names", ())) or 2
-    probs = tuple(f"p_{i}" for i in range(k)) if task in ("multiclass", "images") else ()
+    probs = tuple(f"p_{i}" for i in range(k)) if task.probability_columns else ()
     return TableRules(
         required=("row", "y_true", "score", *probs),
         ints={"row": (0, None), "y_true": (0, k - 1 if probs else 1), **fold},
@@ -322,7 +307,7 @@ def prediction_rules(task: str, meta: dict, folds: int) -> TableRules:
     )
 
 
-def table_rules(member: str, task: str, meta: dict, folds: int) -> TableRules:
+def table_rules(member: str, task, meta: dict, folds: int) -> TableRules:
     """What finml writes in the stored table ``member`` of a run of ``task`` with ``folds``
     cross-validation (or backtest) folds and the bundle metadata ``meta``.
 
@@ -333,9 +318,9 @@ def table_rules(member: str, task: str, meta: dict, folds: int) -> TableRules:
     if member.startswith("predictions/"):
         return prediction_rules(task, meta, folds)
     if member == "cv/folds.parquet":
-        scores = ("mase", "rmse", "mae", "naive_mase") if task == "forecast" else ("roc_auc",)
+        scores = task.tags.fold_metrics[:1]
         return TableRules(required=("fold", *scores), ints=fold, max_rows=MAX_FOLDS)
-    if member == "cv/forecasts.parquet" and task == "forecast":
+    if member == "cv/forecasts.parquet" and task.evaluation == "forecasts":
         steps = {"step": (1, meta["forecaster"]["horizon"])}
         return TableRules(required=("fold", "step", "y_pred"), ints={**fold, **steps})
     if member == "tuning/trials.parquet":
@@ -355,7 +340,7 @@ def table_rules(member: str, task: str, meta: dict, folds: int) -> TableRules:
             ints={"row": (0, None)},
             texts={"split": {"train", "validation", "test"}},
         )
-    raise BundleError(f"{member} is not a table a {task} run stores.")
+    raise BundleError(f"{member} is not a table a {task.label} run stores.")
 
 
 def read_table(data: bytes, member: str, name: str, rules: TableRules) -> pd.DataFrame:
@@ -471,9 +456,17 @@ def check_json_member(data: bytes, member: str, name: str) -> None:
 
     if member == "tuning/best_params.json":
         ok = flat(raw, 100) and all(NAME.match(k) for k in raw)
-    elif member == "explain/shap.json":
-        ok = flat(raw, 10) and isinstance(raw.get("base_value"), int | float)
-        ok = ok and not isinstance(raw.get("base_value"), bool)
+    elif member == "explain/shap.json":  # a multi-class run: a base value and name per class
+        lists = {
+            k: raw.pop(k)
+            for k in ("base_value", "classes")
+            if isinstance(raw, dict) and isinstance(raw.get(k), list)
+        }
+        ok = flat(raw, 10) and all(
+            len(v) <= MAX_TABLE_COLUMNS and all(scalar(x) for x in v) for v in lists.values()
+        )
+        base = lists.get("base_value", [raw.get("base_value")])
+        ok = ok and all(isinstance(b, int | float) and not isinstance(b, bool) for b in base)
         ok = ok and isinstance(raw.get("method"), str)
     elif member == "split_report.json":
         ok = isinstance(raw, list) and len(raw) <= 100 and all(flat(row, 50) for row in raw)

@@ -20,6 +20,7 @@ from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
 from finml.reporting import charts
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
+from finml.tasks import get_task
 
 
 def _environment():
@@ -80,10 +81,10 @@ def build_report(
     """
     run = store.get_run(run_id)
     test = store.read_frame(run_id, "predictions/test.parquet")
-    if run.params.get("task") == "regression":
-        return _regression_report(store, run, test)
-    if run.params.get("task") == "forecast":
-        return _forecast_report(store, run, test)
+    numeric = {"values": _regression_report, "forecasts": _forecast_report}
+    evaluation = get_task(run.params.get("task")).evaluation
+    if evaluation in numeric:
+        return numeric[evaluation](store, run, test)
     val = store.read_frame(run_id, "predictions/validation.parquet")
     if threshold is None:
         threshold = run.threshold if run.threshold is not None else 0.5
@@ -247,7 +248,8 @@ def _versions(store: ScopedStore, run_id: str) -> dict:
 def _leakage(store, run) -> dict | None:
     """Single-column leakage screening of the run's staged table, if the run may still
     reach it (:mod:`finml.run_data`: its owner's own rows, never an import's)."""
-    if run.params.get("task", "table") != "table":
+    task = get_task(run.params.get("task"))
+    if not (task.tags.threshold and task.data_kind == "table"):  # screened: binary tables
         return None
     from finml.data.schema import infer_schema
     from finml.data.target import leakage_warnings

@@ -6,7 +6,9 @@ import pandas as pd
 
 from finml import access
 from finml.evaluation.metrics import METRIC_LABELS, mean_sd
+from finml.evaluation.regression import REGRESSION_LABELS
 from finml.store import FINISHED, RUNNING, RunInfo
+from finml.tasks import get_task
 
 
 def runs_frame(
@@ -60,25 +62,38 @@ def runs_frame(
 
 
 def ranking_metric(run: RunInfo) -> tuple[float | None, str]:
-    """What a run is ranked on: its mean cross-validated ROC-AUC when it has one (an
-    estimate over every non-test row), else its test ROC-AUC, or a regression run's test R²
-    (higher is better in all three); (value or None, which)."""
-    if run.params.get("task") == "forecast" and "test_mase" in run.metrics:
-        return -run.metrics["test_mase"], "test MASE (lower is better)"
-    if "test_r2" in run.metrics:
-        return run.metrics["test_r2"], "test R²"
-    if "cv_roc_auc_mean" in run.metrics:
-        return run.metrics["cv_roc_auc_mean"], f"{run.params.get('cv_folds', 'k')}-fold CV ROC-AUC"
-    if "test_roc_auc" in run.metrics:
-        return run.metrics["test_roc_auc"], "test ROC-AUC"
-    return None, ""
+    """What a run is ranked on among the runs of its task: the task's headline metric
+    (:attr:`finml.tasks.base.TaskTags.headline`: ROC-AUC, RMSE, MASE), its mean over the
+    cross-validation folds when the run has one (an estimate over every non-test row),
+    else on the test split; (value with larger = better, or None; which, in words)."""
+    task = get_task(run.params.get("task"))
+    name = METRIC_NAMES.get(task.tags.headline, task.tags.headline)
+    value = task.headline(run.metrics)
+    if value is None:
+        return None, ""
+    cv = f"cv_{task.tags.headline}_mean" in run.metrics
+    folds = run.params.get("cv_folds", "k")
+    which = f"{folds}-fold {task.cv_label} {name}" if cv else f"test {name}"
+    if not task.tags.higher_is_better:
+        return -value, f"{which} (lower is better)"
+    return value, which
 
 
 def leaderboard_ranks(runs: list[RunInfo]) -> dict[str, int]:
-    """Rank (1 = best) of each run with results, by :func:`ranking_metric`."""
-    scored = [(v, r.run_id) for r in runs if (v := ranking_metric(r)[0]) is not None]
-    scored.sort(key=lambda item: -item[0])
-    return {run_id: i for i, (_, run_id) in enumerate(scored, start=1)}
+    """Rank (1 = best) of each run with results among the runs of the same task and
+    dataset (runs of other tasks or data were not scored on the same rows, nor on the
+    same metric), by :func:`ranking_metric`."""
+    groups: dict[tuple[str, str], list[tuple[float, str]]] = {}
+    for r in runs:
+        value = ranking_metric(r)[0]
+        if value is not None:
+            key = (get_task(r.params.get("task")).name, r.dataset)
+            groups.setdefault(key, []).append((value, r.run_id))
+    ranks = {}
+    for scored in groups.values():
+        scored.sort(key=lambda item: -item[0])
+        ranks.update({run_id: i for i, (_, run_id) in enumerate(scored, start=1)})
+    return ranks
 
 
 def cv_table(folds: pd.DataFrame) -> pd.DataFrame:
@@ -86,14 +101,15 @@ def cv_table(folds: pd.DataFrame) -> pd.DataFrame:
     and the value of each fold.
 
     Args:
-        folds: the per-fold table of :class:`finml.training.cv.CVResult` (``fold`` and one
+        folds: the per-fold table of :class:`finml.tasks.cv.CVResult` (``fold`` and one
             column per metric).
 
     Returns:
         DataFrame with ``metric`` (finml's label), ``mean``, ``sd``, ``fold 1`` ... ``fold k``.
     """
     rows = []
-    for key, label in METRIC_LABELS.items():
+    labels = METRIC_LABELS | {"macro_f1": "Macro F1"} | REGRESSION_LABELS
+    for key, label in labels.items():
         if key not in folds:
             continue
         mean, sd = mean_sd(folds[key])
@@ -129,7 +145,7 @@ def progress(
         return min(done / (n + 1), 1.0), f"{run.status} · search: {done} of {n} trials done"
     if k and run.status == RUNNING and not len(history):
         done = 0 if folds is None else len(folds)
-        what = "backtest" if run.params.get("task") == "forecast" else "cross-validation"
+        what = get_task(run.params.get("task")).cv_label
         label = f"{run.status} · {what}: {done} of {k} folds done"
         return done / (k + 1), label
     done = int(history["step"].max()) if len(history) else 0
@@ -142,6 +158,9 @@ def progress(
         return 1.0, label
     return (min(done / total, 1.0) if total else 0.0), label
 
+
+#: Readable names of the headline metrics runs are ranked on.
+METRIC_NAMES = {"roc_auc": "ROC-AUC", "rmse": "RMSE", "mase": "MASE"}
 
 #: Test metrics shown as tiles when a run ends, in order: (metric key, label).
 HEADLINE = (
@@ -159,26 +178,14 @@ HEADLINE = (
 )
 
 
-def headline_metrics(run: RunInfo, table_keys: int = 4) -> list[tuple[str, float]]:
-    """The test metrics a run logged, as (label, value) tiles: ROC-AUC, Gini, KS and Brier
-    for tables; ROC-AUC, accuracy and what else it has for images (3+ classes log no Gini);
-    RMSE, MAE, R² (and MASE with an out-of-time split) for regression; for a forecast its
-    MASE beside the naive and ETS baselines' MASE, and its RMSE."""
-    if run.params.get("task") == "forecast":
-        tiles = (
-            ("test_mase", "MASE"),
-            ("test_naive_mase", "Naive MASE"),
-            ("test_ets_mase", "ETS MASE"),
-            ("test_rmse", "Test RMSE"),
-        )
-        return [(label, run.metrics[k]) for k, label in tiles if k in run.metrics]
-    keys = [k for k, _ in HEADLINE if k in run.metrics]
-    if run.params.get("task") == "regression":
-        keys = [k for k in keys if k in ("test_rmse", "test_mae", "test_r2", "test_mase")]
-    elif run.params.get("task", "table") == "table":  # binary tables; k classes: as images
-        keys = [k for k in keys if k != "test_accuracy"][:table_keys]
-    labels = dict(HEADLINE)
-    return [(labels[k], run.metrics[k]) for k in keys[:5]]
+def headline_metrics(run: RunInfo) -> list[tuple[str, float]]:
+    """The test metrics a run logged, as (label, value) tiles: its task's
+    (:attr:`finml.tasks.base.Task.tiles`: ROC-AUC, Gini, KS and Brier for binary tables;
+    ROC-AUC, accuracy and macro F1 for k classes; RMSE, MAE, R² and MASE for regression; a
+    forecast's MASE beside the naive and ETS baselines' and its RMSE), those it has."""
+    labels = dict(HEADLINE) | {"test_naive_mase": "Naive MASE", "test_ets_mase": "ETS MASE"}
+    tiles = get_task(run.params.get("task")).tiles
+    return [(labels[k], run.metrics[k]) for k in tiles if k in run.metrics][:5]
 
 
 def numeric_comparison(runs: list[RunInfo]) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from finml.training import local
 
 if TYPE_CHECKING:
     from finml.store import RunInfo, RunStore
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
 
 
 def executor(settings: Settings):

@@ -21,11 +21,20 @@ Liveness needs no PID bookkeeping: ``alive.lock`` is locked with ``flock`` by th
 that starts or takes the run and is inherited by the worker; the kernel frees it when they
 are gone. Slots are ``flock`` locks too, so a crashed worker never leaks one.
 
+Follow-ups: once a worker has stored its result it calls :func:`release_slot`, which
+creates ``result-stored`` in the job folder; the supervisor (which always holds the slot,
+whether it started the worker or a warm one) sees it within :data:`SLOT_POLL_S` and unlocks
+the slot, so the next queued run starts while the worker computes its follow-ups
+(permutation importance, SHAP). Such a worker no longer counts against
+``FINML_MAX_WORKERS``: it shares the CPU with the next run, the intended trade-off. The run
+stays alive (``alive.lock``) until the worker exits, follow-ups included.
+
 This module is imported by the supervisor: keep its module-level imports light.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -73,6 +82,7 @@ class JobFiles:
         stop: exists once a stop was requested.
         lock: held (``flock``) while the job's supervisor or worker lives.
         log: the output of the supervisor and worker.
+        stored: created by the worker once its result is stored (:func:`release_slot`).
 
     Raises:
         StoreError: ``run_id`` is not a run id (it becomes a path).
@@ -85,6 +95,7 @@ class JobFiles:
         self.dir = settings.jobs_dir / run_id
         self.spec, self.stop = self.dir / "spec.json", self.dir / "stop"
         self.lock, self.log = self.dir / "alive.lock", self.dir / "job.log"
+        self.stored = self.dir / "result-stored"
 
     def stop_requested(self) -> bool:
         """True once :func:`request_stop` was called (one ``stat``: cheap enough per batch)."""
@@ -190,7 +201,6 @@ def ended(settings: Settings, run) -> tuple[str, str] | None:
 
 
 # -- supervisor ------------------------------------------------------------------------------
-# -- supervisor ------------------------------------------------------------------------------
 def _take_slot(settings: Settings) -> int | None:
     slots = settings.jobs_dir / "slots"
     slots.mkdir(parents=True, exist_ok=True)
@@ -202,6 +212,51 @@ def _take_slot(settings: Settings) -> int | None:
         except BlockingIOError:
             os.close(fd)
     return None
+
+
+def release_slot(settings: Settings, run_id: str) -> None:
+    """Called by the worker of ``run_id`` once its result is stored and its status set,
+    before its follow-ups: hand its worker slot to the next queued run.
+
+    It creates the job's ``result-stored`` file; the run's supervisor, which holds the
+    slot on both paths (a cold worker inherits it too, a warm one never had it), unlocks
+    the slot within :data:`SLOT_POLL_S`. Idempotent, and best effort: it never raises (a
+    run whose job folder is gone, or one not run by this executor, keeps its slot until
+    its worker exits, as without the call; so does a cold worker whose supervisor was
+    killed: it holds the inherited slot alone). A worker that dies before the call frees
+    its slot with its supervisor, as ever.
+    """
+    with contextlib.suppress(OSError, StoreError):
+        JobFiles(settings, run_id).stored.touch()
+
+
+def _free_slot(slot: int) -> None:
+    """Unlock and close a slot descriptor. ``LOCK_UN``, not just ``close``: a cold worker
+    shares the lock (the same open file description) through its inherited copy."""
+    try:
+        fcntl.flock(slot, fcntl.LOCK_UN)
+    finally:
+        os.close(slot)
+
+
+def _wait_worker(job: JobFiles, worker: subprocess.Popen, slot: int) -> int:
+    """Wait for ``worker`` to exit and return its exit code. The slot is freed as soon as
+    the worker has stored its result (:func:`release_slot`), else when it exits; exactly
+    once either way."""
+    held = True
+    try:
+        while True:
+            try:
+                return worker.wait(timeout=SLOT_POLL_S)
+            except subprocess.TimeoutExpired:
+                if job.stored.exists():
+                    break
+        held = False  # before freeing: never twice, even if freeing fails
+        _free_slot(slot)
+        return worker.wait()
+    finally:
+        if held:
+            _free_slot(slot)
 
 
 def _queue_dir(settings: Settings) -> Path:
@@ -297,17 +352,17 @@ def supervise(run_id: str, lock_fd: int) -> int:
     slot = _wait_for_slot(settings, job)
     if slot is None:
         return 0
-    proc = subprocess.Popen(
+    job.stored.unlink(missing_ok=True)  # only this run's worker may release the slot
+    proc = subprocess.Popen(  # it inherits the slot: held even if this supervisor dies
         [sys.executable, "-m", "finml.training.worker", run_id],
         pass_fds=(lock_fd, slot),
         stdin=subprocess.DEVNULL,
         cwd=PROJECT_ROOT,
     )
-    _report_death(settings, job, proc.wait())
+    _report_death(settings, job, _wait_worker(job, proc, slot))
     return 0
 
 
-# -- warm spare ------------------------------------------------------------------------------
 # -- warm spare ------------------------------------------------------------------------------
 def _spares_dir(settings: Settings) -> Path:
     path = settings.jobs_dir / "spares"
@@ -438,6 +493,7 @@ def _supervise_spare(settings: Settings, run_id: str, worker: subprocess.Popen) 
     if slot is None:
         worker.kill()
         return 0
+    job.stored.unlink(missing_ok=True)  # only this run's worker may release the slot
     try:
         worker.stdin.write(f"{run_id}\n".encode())
         worker.stdin.close()
@@ -447,8 +503,7 @@ def _supervise_spare(settings: Settings, run_id: str, worker: subprocess.Popen) 
             pass_fds=(slot,),
             cwd=PROJECT_ROOT,
         )
-    _report_death(settings, job, worker.wait())
-    os.close(slot)
+    _report_death(settings, job, _wait_worker(job, worker, slot))
     ensure_spare(settings)
     return 0
 

@@ -117,7 +117,7 @@ def launch(settings: Settings, run_id: str, spec) -> None:
     Args:
         settings: the settings (``ray_address`` set, an ``http(s)`` tracking URI).
         run_id: the run, created in the store.
-        spec: its :class:`~finml.training.spec.RunSpec`.
+        spec: its :class:`~finml.tasks.spec.RunSpec`.
 
     Raises:
         StoreError: the tracking store is not a server, or the cluster refused the job or

@@ -1,10 +1,13 @@
 """The training worker process: ``python -m finml.training.worker RUN_ID``.
 
 Started by the local executor (:mod:`finml.training.local`) or as a Ray job
-(:mod:`finml.training.ray_jobs`). Reads the run spec and the staged data,
-trains with progress going to the run store, evaluates once on the test split and logs
-predictions, metrics and the model bundle. A finml error becomes status ``failed`` with its
-message; any other exception too, with its type (the traceback goes to ``job.log``).
+(:mod:`finml.training.ray_jobs`). Reads the run spec and the staged data through the run's
+task (:func:`finml.tasks.get_task`), trains with progress going to the run store,
+evaluates once on the test split and logs predictions, metrics and the model bundle; then
+computes what the task explains its runs with (permutation importance, SHAP values) after
+the result is shown. It has no task branches: the task says what it supports. A finml
+error becomes status ``failed`` with its message; any other exception too, with its type
+(the traceback goes to ``job.log``).
 """
 
 from __future__ import annotations
@@ -18,18 +21,19 @@ import tempfile
 import traceback
 from pathlib import Path
 
+import pandas as pd
+
 from finml.config import get_settings
-from finml.data.staging import dataset_digest, load_staged, load_staged_images
 from finml.errors import FinmlError
+from finml.fitters.base import Sink
 from finml.store import FAILED, RUNNING, STOPPED, RunStore
-from finml.training.base import TrainResult
-from finml.training.local import JobFiles
-from finml.training.regression import explain_regression, run_regression
-from finml.training.spec import RunSpec
-from finml.training.tables import explain_result, run_training, shap_result
+from finml.tasks import get_task
+from finml.tasks.base import TrainResult
+from finml.tasks.spec import RunSpec
+from finml.training.local import JobFiles, release_slot
 
 
-class StoreSink:
+class StoreSink(Sink):
     """A training sink that logs each step's metrics to the run store.
 
     Args:
@@ -68,7 +72,9 @@ class StoreSink:
 
 
 def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult) -> None:
-    """Log what a training run produced: split audit, predictions, test metrics, bundle."""
+    """Log what a training run produced: split audit, predictions, test metrics, the
+    cross-validation or backtest, the search, the intervals (a task with them) and the
+    bundle."""
     store.log_json(run_id, result.split_report.to_dict(orient="records"), "split_report.json")
     store.log_json(run_id, json.loads(spec.to_json()), "spec.json")  # a Ray run's, again
     store.log_frame(run_id, result.split.assignment(), "split.parquet")
@@ -82,13 +88,14 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
         store.log_frame(run_id, result.tuning.trials, "tuning/trials.parquet")
         if result.tuning.best_params:
             store.log_json(run_id, result.tuning.best_params, "tuning/best_params.json")
-            store.log_metrics(run_id, {"tune_best_val_roc_auc": result.tuning.best_value})
+            best = {f"tune_best_{result.tuning.metric}": result.tuning.best_value}
+            store.log_metrics(run_id, best)
     if result.model is None:
         return
     store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
     store.log_frame(run_id, result.test_predictions, "predictions/test.parquet")
     store.log_metrics(run_id, {f"test_{k}": v for k, v in result.test_metrics.items()})
-    if spec.task in ("regression", "forecast"):
+    if get_task(spec.task).tags.intervals:
         store.log_json(run_id, result.model.intervals, "intervals.json")
     log_importance(store, run_id, result)
     from finml.models.bundle import save_bundle
@@ -108,59 +115,60 @@ def log_importance(store: RunStore, run_id: str, result: TrainResult) -> None:
 
 
 def log_shap(store: RunStore, run_id: str, spec: RunSpec, frame, result: TrainResult) -> None:
-    """Compute and log the run's SHAP summary (:func:`finml.training.tables.shap_result`):
-    ``explain/shap_values.parquet`` (column ``row``, the data-row position, and one column of
-    log-odds contributions per feature) and ``explain/shap.json`` (base value, explainer)."""
-    explained = shap_result(spec, frame, result)
+    """Compute and log the run's SHAP summary (the task's :meth:`~finml.tasks.base.Task.shap`):
+    ``explain/shap_values.parquet`` (column ``row``, the data-row position, for a
+    multi-class run ``class``, the class index, and one column of contributions per
+    feature) and ``explain/shap.json`` (:meth:`~finml.evaluation.shap_values.ShapValues.about`:
+    base value(s), explainer, what the values add up to)."""
+    explained = get_task(spec.task).shap(spec, frame, result)
     if explained is None:
         return
     rows, values = explained
-    table = values.frame()
-    table.insert(0, "row", rows.astype("int64"))
-    store.log_frame(run_id, table, "explain/shap_values.parquet")
-    about = {"base_value": values.base_value, "method": values.method, "output": "log-odds"}
-    store.log_json(run_id, about, "explain/shap.json")
+    classes = range(len(values.classes)) if values.is_multiclass else [None]
+    parts = []
+    for c in classes:
+        part = values.frame(c)
+        part.insert(0, "row", rows.astype("int64"))
+        if c is not None:
+            part.insert(1, "class", c)
+        parts.append(part)
+    store.log_frame(run_id, pd.concat(parts, ignore_index=True), "explain/shap_values.parquet")
+    store.log_json(run_id, values.about(), "explain/shap.json")
+
+
+def follow_ups(spec: RunSpec) -> list[str]:
+    """What explains a run of ``spec``'s task after its result is shown, in order:
+    ``"permutation importance"`` and ``"SHAP values"`` where the task has them."""
+    tags = get_task(spec.task).tags
+    return [
+        name
+        for name, on in (("permutation importance", tags.importance), ("SHAP values", tags.shap))
+        if on
+    ]
 
 
 def _follow_up(store: RunStore, run_id: str, spec: RunSpec, frame, result: TrainResult) -> None:
-    """What explains a finished table run, after its result is shown: permutation importance,
-    then SHAP values (binary classification only). A failure leaves the run finished, only
-    that explanation missing."""
+    """What explains a finished run, after its result is shown (:func:`follow_ups`). A
+    failure leaves the run finished, only that explanation missing."""
+    task = get_task(spec.task)
 
     def importance():
-        result.importance = _explainer(spec)(spec, frame, result)
+        result.importance = task.explain(spec, frame, result)
         log_importance(store, run_id, result)
 
-    steps = [("permutation importance", importance)]
-    if spec.task == "table":  # SHAP reason codes: binary tables
-        steps.append(("SHAP values", lambda: log_shap(store, run_id, spec, frame, result)))
+    steps = {
+        "permutation importance": importance,
+        "SHAP values": lambda: log_shap(store, run_id, spec, frame, result),
+    }
     try:
-        for what, compute in steps:
+        for what in follow_ups(spec):
             store.set_followup(run_id, what)
             try:
-                compute()
+                steps[what]()
             except Exception:  # the run stays finished: only this explanation is missing
                 traceback.print_exc()
     finally:
         store.set_followup(run_id, "")
-
-
-def _table_trainer(spec: RunSpec):
-    """The trainer of a table run's task (binary, multi-class or regression)."""
-    if spec.task == "multiclass":
-        from finml.training.multiclass import run_multiclass
-
-        return run_multiclass
-    return run_regression if spec.task == "regression" else run_training
-
-
-def _explainer(spec: RunSpec):
-    """The permutation-importance follow-up of a table run's task."""
-    if spec.task == "multiclass":
-        from finml.training.multiclass import explain_multiclass
-
-        return explain_multiclass
-    return explain_regression if spec.task == "regression" else explain_result
 
 
 class StopRequest:
@@ -208,30 +216,18 @@ def run_job(run_id: str) -> int:
             return 0  # stopped while queued, just as it started
         spec = _read_spec(store, job)
         store.set_status(run_id, RUNNING)
-        sink = StoreSink(store, run_id)
-        if spec.dataset.kind == "images":
-            from finml.training.images import run_image_training
-
-            data = load_staged_images(spec.dataset.dataset_id, settings)
-            result = run_image_training(spec, data, sink, stop)
-        else:
-            frame = load_staged(spec.dataset.dataset_id, settings)
-            digest = dataset_digest(spec.dataset.dataset_id, settings)
-            store.log_dataset(run_id, frame, spec.dataset.name, spec.dataset.target, digest)
-            if spec.task == "forecast":
-                from finml.training.forecast import run_forecast
-
-                result = run_forecast(spec, frame, sink, stop)
-            else:
-                result = _table_trainer(spec)(spec, frame, sink, stop, explain=False)
+        task = get_task(spec.task)
+        data = task.load(spec.dataset.dataset_id, settings)
+        task.log_inputs(store, run_id, spec, data, settings)
+        result = task.train(spec, data, StoreSink(store, run_id), stop, explain=False)
         log_result(store, run_id, spec, result)
-        if spec.task in ("images", "forecast") or result.model is None:
-            store.set_status(run_id, result.status)
-            return 0
-        # The result is complete and shown; what explains it follows in this process.
-        store.set_followup(run_id, "permutation importance")
+        pending = follow_ups(spec) if result.model is not None else []
+        if pending:  # the result is complete and shown; what explains it follows here
+            store.set_followup(run_id, pending[0])
         store.set_status(run_id, result.status)
-        _follow_up(store, run_id, spec, frame, result)
+        if pending:  # the next queued run may start while this one explains itself
+            release_slot(settings, run_id)
+            _follow_up(store, run_id, spec, data, result)
         return 0
     except FinmlError as exc:
         store.set_status(run_id, FAILED, str(exc))
@@ -261,7 +257,7 @@ def standby(warm_marker: str) -> int:
     import sklearn.linear_model  # noqa: F401
     import skops.io  # noqa: F401
 
-    import finml.training.callbacks  # noqa: F401
+    import finml.fitters.callbacks  # noqa: F401
 
     keras.ops.convert_to_numpy(keras.ops.ones((1, 1)))  # starts the TF runtime
     settings = get_settings()

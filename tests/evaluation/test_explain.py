@@ -54,12 +54,12 @@ def test_grad_cam_points_at_what_a_trained_model_uses():
 def test_permutation_importance_takes_the_fitted_pipeline_and_ranks_a_real_signal(german_spec):
     from finml.data.staging import load_staged
     from finml.evaluation.explain import permutation_importances
-    from finml.training.base import ListSink
-    from finml.training.tables import run_training
+    from finml.fitters.base import ListSink
+    from finml.tasks import train_spec
 
     spec = german_spec("logreg")
     frame = load_staged(spec.dataset.dataset_id)
-    result = run_training(spec, frame, ListSink())
+    result = train_spec(spec, frame, ListSink())
     imp = result.importance.set_index("feature")
     assert len(imp) == 20
     assert imp.index[0] == "status_of_existing_checking_account"

@@ -1,28 +1,39 @@
-"""SHAP values of the three table models on German Credit: additivity (base value + sum of
-contributions = the model's log-odds), the raw-column grouping, reasons in plain words, and
-the background that travels in the bundle."""
+"""SHAP values of the table models on German Credit, trained for real: additivity (base
+value + sum of contributions = the model's output: the log-odds of a binary model, each
+class's centred log-probability of a multi-class one, the prediction in the target's units
+of a regression), the raw-column grouping, the explainer chosen from the estimator's class,
+reasons in plain words, and the background that travels in the bundle."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from finml.data.target import class_values
 from finml.errors import BundleError
 from finml.evaluation.shap_values import (
     MIN_REASON,
     ShapValues,
     adverse_reasons,
+    class_reasons,
     explain_rows,
+    explained_output,
+    explainer_kind,
+    fit_background,
     log_odds,
     output_groups,
+    regression_reasons,
+    row_reasons,
     summary_table,
 )
+from finml.fitters.base import ListSink
 from finml.models.bundle import load_bundle, save_bundle
-from finml.training.base import ListSink
-from finml.training.tables import run_training
+from finml.models.pipeline import FittedModel
+from finml.tasks import train_spec
 from tests.conftest import table_spec
 
 
@@ -32,7 +43,7 @@ def runs(german):
     out = {}
     for name, params in (("logreg", {}), ("hgb", {"max_iter": 60}), ("mlp", {"epochs": 5})):
         spec = table_spec(german, name, params=params)
-        out[name] = run_training(spec, german, ListSink(), explain=False)
+        out[name] = train_spec(spec, german, ListSink(), explain=False)
     return out
 
 
@@ -141,3 +152,291 @@ def test_a_model_saved_without_background_explains_against_a_typical_applicant(
     explained = explain_rows(loaded, X)
     total = explained.base_value + explained.values.sum(axis=1)
     np.testing.assert_allclose(total, log_odds(loaded, loaded.transform(X)), atol=1e-6)
+
+
+# -- regression and multi-class --------------------------------------------------------------
+def _task_spec(frame, model: str, task: str, params: dict):
+    """A regression spec of the loan amount, or a multi-class spec of housing (own / rent /
+    for free), on German Credit less creditability."""
+    if task == "regression":
+        spec = table_spec(frame, model, "credit_amount", "", drop=("creditability",), params=params)
+        return replace(spec, dataset=replace(spec.dataset, task="regression"))
+    spec = table_spec(frame, model, "housing", "for free", drop=("creditability",), params=params)
+    classes = tuple(class_values(frame["housing"]))
+    return replace(spec, dataset=replace(spec.dataset, task="multiclass", classes=classes))
+
+
+def _train(frame, model: str, task: str, params: dict):
+    """A trained run of ``task``; its model carries the training split's background (as
+    a binary run's does) and names its target (as a worker-logged bundle does)."""
+    result = train_spec(_task_spec(frame, model, task, params), frame, ListSink(), explain=False)
+    model = result.model
+    if model.background is None:  # the trainer's own, where it makes one
+        x_train = model.transform(frame.iloc[result.split.train])
+        model.set_params(background=fit_background(x_train, 0))
+    model.set_params(meta={"target": "credit_amount" if task == "regression" else "housing"})
+    return result
+
+
+@pytest.fixture(scope="module")
+def regressions(german):
+    """One small trained regression of the loan amount per model, and ridge on log1p."""
+    models = (
+        ("ridge", {}),
+        ("ridge-log", {"log_target": True}),
+        ("hgb_reg", {"max_iter": 60}),
+        ("mlp_reg", {"epochs": 5}),
+    )
+    return {
+        key: _train(german, key.removesuffix("-log"), "regression", params)
+        for key, params in models
+    }
+
+
+@pytest.fixture(scope="module")
+def multiclass(german):
+    """One small trained multi-class model of housing per model."""
+    models = (("logreg", {}), ("hgb", {"max_iter": 40}), ("mlp", {"epochs": 5}))
+    return {name: _train(german, name, "multiclass", params) for name, params in models}
+
+
+def _rows(german, result, rows):
+    return german.iloc[result.split.test[:rows]]
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "rows", "rtol"),
+    [
+        ("ridge", "linear", 200, 1e-6),
+        ("hgb_reg", "tree", 200, 1e-6),
+        ("mlp_reg", "permutation", 12, 1e-4),
+    ],
+)
+def test_regression_contributions_add_up_to_the_prediction_in_target_units(
+    regressions, german, name, method, rows, rtol
+):
+    result = regressions[name]
+    model = result.model
+    X = _rows(german, result, rows)
+    explained = explain_rows(model, X, seed=1)
+    assert explainer_kind(model) == explained.method == method
+    assert explained.task == "regression" and explained.output == "the predicted credit_amount"
+    assert explained.values.shape == (rows, len(model.feature_names_in_))
+    assert isinstance(explained.base_value, float)
+    pred = model.predict(X)  # DM, as the analyst sees it
+    total = explained.base_value + explained.values.sum(axis=1)
+    # relative to the predictions' size: float32 models round at about 1e-7 of it
+    np.testing.assert_allclose(total, pred, rtol=0, atol=rtol * np.abs(pred).mean())
+    np.testing.assert_allclose(explained.totals(), total)
+    # the base value is a prediction too: of the background (the training split's summary)
+    assert 1_000 < explained.base_value < 6_000
+    # the loan's duration moves the amount most (as permutation importance says)
+    assert summary_table(explained)["feature"].iloc[0] == "duration_in_month"
+
+
+def test_ridge_shap_is_the_coefficient_times_the_target_scale(regressions, german):
+    model = regressions["ridge"].model
+    X = german.iloc[:5]
+    explained = explain_rows(model, X)
+    x = model.transform(X)
+    per_column = model.target_scale * model.estimator.coef_ * (x - model.background.mean(0))
+    groups = output_groups(model.preprocessor, model.numeric, model.categorical)
+    n_features = len(model.feature_names_in_)
+    by_feature = np.stack([per_column[:, groups == j].sum(1) for j in range(n_features)], 1)
+    np.testing.assert_allclose(explained.values, by_feature, rtol=1e-4, atol=1e-2)
+    mean_pred = model.predict_transformed(model.background).mean()
+    assert explained.base_value == pytest.approx(mean_pred, rel=1e-6)
+
+
+def test_a_log_target_is_explained_in_log1p_units_and_reasons_give_percentages(regressions, german):
+    result = regressions["ridge-log"]
+    model = result.model
+    X = _rows(german, result, 50)
+    explained = explain_rows(model, X)
+    assert explained.method == "linear" and explained.log_target
+    assert explained.output == "log1p of the predicted credit_amount"
+    pred = model.predict(X)
+    np.testing.assert_allclose(explained.totals(), np.log1p(pred), rtol=1e-6)
+    # each contribution is an exact factor of 1 + prediction
+    factors = np.exp(explained.values).prod(axis=1)
+    np.testing.assert_allclose((1 + np.expm1(explained.base_value)) * factors, 1 + pred, rtol=1e-5)
+    reasons = regression_reasons(explained, X)
+    row = explained.values[0]
+    j = int(np.argmax(np.abs(row)))
+    verb = "raised" if row[j] > 0 else "lowered"
+    assert reasons[0][0].endswith(
+        f"{verb} the predicted credit_amount by {abs(np.expm1(row[j])):.0%}"
+    )
+    assert all(r.endswith("%") for row in reasons for r in row)
+
+
+def test_regression_reasons_name_what_moved_the_prediction_most_in_plain_words():
+    X = pd.DataFrame(
+        {"duration_in_month": [48.0, 12.0], "purpose": ["car (new)", "tv"], "age": [30.0, 40.0]}
+    )
+    values = np.array([[1234.4, -567.0, 5.0], [-1207.2, 0.0, 12.3456]])
+    explained = ShapValues(
+        values, 3000.0, list(X.columns), "linear", task="regression", target="credit_amount"
+    )
+    assert regression_reasons(explained, X) == [
+        [
+            "Duration in month of 48 raised the predicted credit_amount by 1,234",
+            "Purpose = car (new) lowered the predicted credit_amount by 567",
+            # 5 DM is under 1% of the row's 1,806 DM of contributions: no reason
+        ],
+        [
+            "Duration in month of 12 lowered the predicted credit_amount by 1,207",
+            "Age of 40 raised the predicted credit_amount by 12.3",
+        ],
+    ]
+    assert regression_reasons(replace(explained, target=""), X, top=1)[1] == [
+        "Duration in month of 12 lowered the prediction by 1,207"
+    ]
+
+
+def test_real_regression_reasons_follow_the_largest_contributions(regressions, german):
+    result = regressions["hgb_reg"]
+    X = _rows(german, result, 100)
+    explained = explain_rows(result.model, X)
+    reasons = regression_reasons(explained, X)
+    assert all(0 < len(r) <= 4 for r in reasons)
+    for row, texts in zip(explained.values, reasons, strict=True):
+        j = int(np.argmax(np.abs(row)))
+        feature = explained.features[j].replace("_", " ")
+        assert texts[0].lower().startswith(feature)
+        assert (" raised " in texts[0]) == (row[j] > 0)
+    assert row_reasons(explained, X) == reasons
+    firsts = pd.Series([r[0].split(" of ")[0] for r in reasons]).value_counts()
+    assert firsts.index[0] == "Duration in month"
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "rows", "tol"),
+    [("logreg", "linear", 200, 1e-6), ("hgb", "tree", 200, 1e-6), ("mlp", "permutation", 12, 1e-4)],
+)
+def test_multiclass_contributions_add_up_to_each_classs_centred_log_probability(
+    multiclass, german, name, method, rows, tol
+):
+    result = multiclass[name]
+    model = result.model
+    X = _rows(german, result, rows)
+    explained = explain_rows(model, X, seed=1)
+    k = len(model.class_names)
+    assert k == 3 and explainer_kind(model) == explained.method == method
+    assert explained.task == "multiclass" and explained.classes == tuple(model.class_names)
+    assert explained.values.shape == (rows, len(model.feature_names_in_), k)
+    assert explained.base_value.shape == (k,)
+    log_p = np.log(model.predict_proba(X))
+    centred = log_p - log_p.mean(axis=1, keepdims=True)
+    total = explained.base_value + explained.values.sum(axis=1)
+    np.testing.assert_allclose(total, centred, rtol=tol, atol=tol)
+    np.testing.assert_allclose(total, explained_output(model, model.transform(X)), atol=tol)
+    # centred: every row's and the base value's classes sum to 0; differences are log-odds
+    np.testing.assert_allclose(explained.values.sum(axis=2), 0, atol=1e-9)
+    assert explained.base_value.sum() == pytest.approx(0, abs=1e-9)
+    odds = total[:, 1] - total[:, 0]
+    np.testing.assert_allclose(odds, log_p[:, 1] - log_p[:, 0], rtol=tol, atol=tol)
+    np.testing.assert_array_equal(explained.predicted_class(), model.predict(X))
+    one = explained.for_class(2)
+    assert one.output == f"centred log-probability of '{model.class_names[2]}'"
+    np.testing.assert_allclose(one.totals(), centred[:, 2], rtol=tol, atol=tol)
+
+
+def test_multinomial_linear_shap_is_the_centred_coefficients_times_the_distance(multiclass, german):
+    model = multiclass["logreg"].model
+    X = german.iloc[:5]
+    explained = explain_rows(model, X)
+    coef = model.estimator.coef_ - model.estimator.coef_.mean(axis=0)  # (k, columns)
+    per_column = (model.transform(X) - model.background.mean(0))[:, :, None] * coef.T
+    groups = output_groups(model.preprocessor, model.numeric, model.categorical)
+    by_feature = np.stack(
+        [per_column[:, groups == j].sum(1) for j in range(len(model.feature_names_in_))], 1
+    )
+    np.testing.assert_allclose(explained.values, by_feature, atol=1e-5)
+
+
+def test_class_reasons_explain_the_predicted_class(multiclass, german):
+    X = pd.DataFrame({"property": ["unknown / no property", "real estate"], "age": [60.0, 30.0]})
+    values = np.zeros((2, 2, 3))
+    values[0, :, 0] = [1.5, 0.4]  # row 0 points to class 0 ("for free")
+    values[1, :, 1] = [0.8, MIN_REASON / 2]  # row 1 to "own"; age is too small to tell
+    explained = ShapValues(
+        values,
+        np.array([-0.5, 0.5, 0.0]),
+        list(X.columns),
+        "tree",
+        "",
+        "multiclass",
+        ("for free", "own", "rent"),
+    )
+    assert class_reasons(explained, X) == [
+        ["Property = unknown / no property favoured 'for free'", "Age of 60 favoured 'for free'"],
+        ["Property = real estate favoured 'own'"],
+    ]
+    assert class_reasons(explained, X, class_index=2) == [[], []]
+    with pytest.raises(ValueError, match="class_reasons"):
+        adverse_reasons(explained, X)
+    # a real model: the rows it puts in "for free" housing are told by their property
+    result = multiclass["logreg"]
+    X = _rows(german, result, 200)
+    explained = explain_rows(result.model, X)
+    predicted = explained.predicted_class()
+    free = result.model.class_names.index("for free")
+    reasons = class_reasons(explained, X)
+    told = [r[0] for r, c in zip(reasons, predicted, strict=True) if c == free]
+    assert told and all(r.endswith("favoured 'for free'") for r in told)
+    assert row_reasons(explained, X) == reasons
+    assert pd.Series(told).str.startswith("Property = ").mean() > 0.5
+
+
+def test_the_summary_table_works_per_class_and_over_the_classes(multiclass, german):
+    result = multiclass["hgb"]
+    explained = explain_rows(result.model, _rows(german, result, 100))
+    per_class = summary_table(explained, class_index=1)
+    assert list(per_class.columns) == ["feature", "mean_abs", "mean"]
+    pd.testing.assert_frame_equal(per_class, summary_table(explained.for_class(1)))
+    pd.testing.assert_frame_equal(explained.frame(1), explained.for_class(1).frame())
+    overall = summary_table(explained)
+    names = [f"mean_abs {c}" for c in result.model.class_names]
+    assert list(overall.columns) == ["feature", "mean_abs", *names]
+    np.testing.assert_allclose(overall["mean_abs"], overall[names].sum(axis=1))
+    assert overall["feature"].iloc[0] == "property"  # owning property tells housing apart
+    assert overall["mean_abs"].is_monotonic_decreasing
+    with pytest.raises(ValueError, match="class_index"):
+        explained.frame()
+    about = json.loads(json.dumps(explained.about()))
+    assert about["task"] == "multiclass" and len(about["base_value"]) == 3
+
+
+def test_models_without_a_background_explain_against_a_typical_row(regressions, multiclass, german):
+    for result in (regressions["ridge"], multiclass["logreg"]):
+        model = result.model
+        bare = model.__class__(**{**model.get_params(deep=False), "background": None})
+        X = _rows(german, result, 20)
+        explained = explain_rows(bare, X)
+        np.testing.assert_allclose(
+            explained.totals(), explained_output(bare, bare.transform(X)), rtol=1e-5, atol=1e-5
+        )
+
+
+def test_the_explainer_follows_the_estimators_class_not_its_name():
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+
+    class Scorecard(LogisticRegression):  # a linear model by any name
+        pass
+
+    class Forest(HistGradientBoostingRegressor):
+        pass
+
+    class HistGradientBoostingLookalike:  # the old name check would take it for boosting
+        pass
+
+    def kind(estimator):
+        return explainer_kind(FittedModel(estimator=estimator))
+
+    assert [kind(e()) for e in (LogisticRegression, Ridge, LinearRegression, Scorecard)] == [
+        "linear"
+    ] * 4
+    assert kind(HistGradientBoostingClassifier()) == kind(Forest()) == "tree"
+    assert kind(HistGradientBoostingLookalike()) == "permutation"

@@ -25,12 +25,10 @@ def table_models(german) -> dict[str, object]:
     one-hot and native categories), trained in-process on a few hundred rows."""
     from finml.data.schema import default_features, infer_schema
     from finml.data.spec import DatasetSpec
+    from finml.fitters.base import ListSink
     from finml.models.registry import resolve_params
-    from finml.training.base import ListSink
-    from finml.training.multiclass import run_multiclass
-    from finml.training.regression import run_regression
-    from finml.training.spec import RunSpec
-    from finml.training.tables import run_training
+    from finml.tasks import train_spec
+    from finml.tasks.spec import RunSpec
 
     frame = german.head(TABLE_ROWS).copy()
     frame.loc[::7, "age_in_years"] = np.nan  # missing values: the imputer's indicator
@@ -43,13 +41,13 @@ def table_models(german) -> dict[str, object]:
         ("hgb-native", "hgb", {"max_iter": 10, "categories": "native"}),
     ):
         spec = RunSpec(binary, model, resolve_params(model, params))
-        out[kind] = run_training(spec, frame, ListSink(), explain=False).model
+        out[kind] = train_spec(spec, frame, ListSink(), explain=False).model
     reg = DatasetSpec(
         "0" * 32, "g", "credit_amount", "", ("duration_in_month",), ("purpose",), task="regression"
     )
     for kind, model, params in (("ridge", "ridge", {}), ("hgb_reg", "hgb_reg", {"max_iter": 10})):
         spec = RunSpec(reg, model, resolve_params(model, params))
-        out[kind] = run_regression(spec, frame, ListSink(), explain=False).model
+        out[kind] = train_spec(spec, frame, ListSink(), explain=False).model
     housing = replace(
         DatasetSpec("0" * 32, "g", "housing", "own", tuple(numeric), ()),
         task="multiclass",
@@ -57,7 +55,7 @@ def table_models(german) -> dict[str, object]:
     )
     for kind, model, params in (("logreg-multi", "logreg", {}), ("hgb-multi", "hgb", {})):
         params = resolve_params(model, {"max_iter": 10} if model == "hgb" else params)
-        out[kind] = run_multiclass(
+        out[kind] = train_spec(
             RunSpec(housing, model, params), frame, ListSink(), explain=False
         ).model
     return out
@@ -68,10 +66,10 @@ def sklearn_forecasters(macro) -> dict[str, object]:
     ahead) or a list of boosted regressors (one per step), trained on the US macro data."""
     from finml.data.spec import DatasetSpec
     from finml.data.split import SplitSpec
+    from finml.fitters.base import ListSink
     from finml.models.registry import resolve_params
-    from finml.training.base import ListSink
-    from finml.training.forecast import run_forecast
-    from finml.training.spec import RunSpec
+    from finml.tasks.forecast import run_forecast
+    from finml.tasks.spec import RunSpec
 
     ds = DatasetSpec(
         "0" * 32,

@@ -30,10 +30,10 @@ def fitted(german):
     """Real fitted models of every tabular kind, trained in-process."""
     from finml.data.schema import default_features, infer_schema
     from finml.data.spec import DatasetSpec
+    from finml.fitters.base import ListSink
     from finml.models.registry import resolve_params
-    from finml.training.base import ListSink
-    from finml.training.spec import RunSpec
-    from finml.training.tables import run_training
+    from finml.tasks import train_spec
+    from finml.tasks.spec import RunSpec
 
     frame = german.copy()
     frame.loc[::7, "age_in_years"] = np.nan  # missing values: the imputer's indicator
@@ -47,23 +47,23 @@ def fitted(german):
     ):
         ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(cols[0]), tuple(cols[1]))
         params = resolve_params(model, {"max_iter": 20} if model == "hgb" else {})
-        result = run_training(RunSpec(ds, model, params, cw, 1), frame, ListSink())
+        result = train_spec(RunSpec(ds, model, params, cw, 1), frame, ListSink())
         out[(model, cw, bool(cols[0]), bool(cols[1]))] = result.model
     ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
     params = resolve_params("hgb", {"max_iter": 20, "categories": "native"})
-    out["hgb-native"] = run_training(RunSpec(ds, "hgb", params), frame, ListSink()).model
-    from finml.training.regression import run_regression
+    out["hgb-native"] = train_spec(RunSpec(ds, "hgb", params), frame, ListSink()).model
+    from finml.tasks import train_spec
 
     reg = DatasetSpec(
         "0" * 32, "g", "credit_amount", "", ("duration_in_month",), ("purpose",), task="regression"
     )
     for model, extra in (("ridge", {}), ("hgb_reg", {"loss": "MSE"}), ("hgb_reg", {"loss": "MAE"})):
         params = resolve_params(model, {**extra, **({"max_iter": 20} if model != "ridge" else {})})
-        result = run_regression(RunSpec(reg, model, params), frame, ListSink(), explain=False)
+        result = train_spec(RunSpec(reg, model, params), frame, ListSink(), explain=False)
         out[(model, str(extra))] = result.model
     from dataclasses import replace
 
-    from finml.training.multiclass import run_multiclass
+    from finml.tasks import train_spec
 
     housing = replace(
         DatasetSpec("0" * 32, "g", "housing", "own", tuple(numeric), ()),
@@ -72,7 +72,7 @@ def fitted(german):
     )
     for model in ("logreg", "hgb"):
         params = resolve_params(model, {"max_iter": 20} if model == "hgb" else {})
-        result = run_multiclass(RunSpec(housing, model, params), frame, ListSink(), explain=False)
+        result = train_spec(RunSpec(housing, model, params), frame, ListSink(), explain=False)
         out[(model, "multiclass")] = result.model
     return out
 
@@ -199,15 +199,15 @@ def test_a_gadget_preprocessor_is_refused_and_never_runs(name, fitted, tmp_path)
 def test_the_reported_attack_through_run_import_is_refused_and_creates_no_run(
     german, german_spec, tmp_path
 ):
+    from finml.fitters.base import ListSink
     from finml.store import RunStore
-    from finml.training.base import ListSink
-    from finml.training.tables import run_training
+    from finml.tasks import train_spec
     from finml.training.worker import log_result
 
     store = RunStore()
     spec = german_spec("logreg")
     run_id = store.create_run("lr", {"task": "table"}, {})
-    log_result(store, run_id, spec, run_training(spec, german, ListSink()))
+    log_result(store, run_id, spec, train_spec(spec, german, ListSink()))
     store.set_status(run_id, "finished")
     members = members_of(export_run(store, run_id))
     marker = tmp_path / "pwned"

@@ -45,7 +45,7 @@ SCRIPT = textwrap.dedent(
     from finml.data.spec import DatasetSpec
     from finml.models.registry import resolve_params
     from finml.training import jobs
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
     ds = DatasetSpec("a" * 32, "d", "t", "1", ("x",), ())
     try:
         jobs.submit(RunSpec(ds, "logreg", resolve_params("logreg")), store)

@@ -106,7 +106,7 @@ def export(tmp_path_factory, german):
         from finml.data.spec import DatasetSpec
         from finml.data.staging import stage_frame
         from finml.models.registry import resolve_params
-        from finml.training.spec import RunSpec
+        from finml.tasks.spec import RunSpec
         from tests.conftest import train_and_log
 
         numeric, categorical = default_features(infer_schema(german), "creditability")

@@ -44,14 +44,14 @@ def measured(fn):
 def scorer(german):
     """A logistic regression on German Credit, and rows like its training data."""
     from finml.data.spec import DatasetSpec
+    from finml.fitters.base import ListSink
     from finml.models.registry import resolve_params
-    from finml.training.base import ListSink
-    from finml.training.spec import RunSpec
-    from finml.training.tables import run_training
+    from finml.tasks import train_spec
+    from finml.tasks.spec import RunSpec
 
     numeric, categorical = schema.default_features(schema.infer_schema(german), "creditability")
     ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
-    model = run_training(RunSpec(ds, "logreg", resolve_params("logreg")), german, ListSink()).model
+    model = train_spec(RunSpec(ds, "logreg", resolve_params("logreg")), german, ListSink()).model
     return model, german.drop(columns="creditability").head(20)
 
 

@@ -393,23 +393,23 @@ def _regressor(german, **params):
     """A ridge regression of the loan amount trained in this process."""
     from finml.data.schema import default_features, infer_schema
     from finml.data.spec import DatasetSpec
+    from finml.fitters.base import ListSink
     from finml.models.registry import resolve_params
-    from finml.training.base import ListSink
-    from finml.training.spec import RunSpec
-    from finml.training.worker import _table_trainer
+    from finml.tasks import train_spec
+    from finml.tasks.spec import RunSpec
 
     frame = german.drop(columns="creditability")
     numeric, categorical = default_features(infer_schema(frame), "credit_amount")
     ds = DatasetSpec("0" * 32, "g", "credit_amount", "", tuple(numeric), tuple(categorical))
     spec = RunSpec(replace(ds, task="regression"), "ridge", resolve_params("ridge", params))
-    return _table_trainer(spec)(spec, frame, ListSink()).model
+    return train_spec(spec, frame, ListSink()).model
 
 
 def _forecaster(frame, target: str, entity_col: str = "", exog=()):
     """A ridge forecaster (8 lags, horizon 2) trained in this process."""
-    from finml.training.base import ListSink
-    from finml.training.forecast import run_forecast
-    from tests.training.test_forecast import forecast_spec
+    from finml.fitters.base import ListSink
+    from finml.tasks.forecast import run_forecast
+    from tests.tasks.test_forecast import forecast_spec
 
     spec = forecast_spec("ridge_lags", 2, target, entity_col, exog)
     return run_forecast(spec, frame, ListSink()).model

@@ -11,9 +11,9 @@ import pytest
 
 from finml.config import PROJECT_ROOT
 from finml.errors import BundleError
+from finml.fitters.base import ListSink
 from finml.models.bundle import load_bundle, save_bundle
-from finml.training.base import ListSink
-from finml.training.tables import run_training
+from finml.tasks import train_spec
 
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
 
@@ -24,7 +24,7 @@ def trained(german):
     from finml.data.schema import default_features, infer_schema
     from finml.data.spec import DatasetSpec
     from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
 
     numeric, categorical = default_features(infer_schema(german), "creditability")
     ds = DatasetSpec(
@@ -33,7 +33,7 @@ def trained(german):
     out = {}
     for name, params in (("logreg", {}), ("hgb", {"max_iter": 20}), ("mlp", {"epochs": 2})):
         spec = RunSpec(ds, name, resolve_params(name, params))
-        out[name] = run_training(spec, german, ListSink()).model
+        out[name] = train_spec(spec, german, ListSink()).model
     return out
 
 

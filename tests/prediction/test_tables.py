@@ -11,10 +11,10 @@ from finml.data.reader import read_table
 from finml.data.staging import load_staged
 from finml.errors import DataError
 from finml.evaluation.drift import psi_table
+from finml.fitters.base import ListSink
 from finml.models.bundle import load_bundle
 from finml.prediction.tables import score_rows
-from finml.training.base import ListSink
-from finml.training.tables import run_training
+from finml.tasks import train_spec
 from finml.training.worker import log_result
 
 
@@ -26,12 +26,12 @@ def trained(tmp_path_factory):
     from finml.data.spec import DatasetSpec
     from finml.models.bundle import save_bundle
     from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
 
     frame = demo_frame("German Credit (Statlog)")
     numeric, categorical = default_features(infer_schema(frame), "creditability")
     ds = DatasetSpec("0" * 32, "g", "creditability", "bad", tuple(numeric), tuple(categorical))
-    result = run_training(RunSpec(ds, "logreg", resolve_params("logreg")), frame, ListSink())
+    result = train_spec(RunSpec(ds, "logreg", resolve_params("logreg")), frame, ListSink())
     result.model.set_params(meta={"model": "logreg", "target": "creditability"})
     folder = save_bundle(tmp_path_factory.mktemp("b") / "bundle", result.model)
     return load_bundle(folder), frame, result
@@ -101,7 +101,7 @@ def test_the_worker_stores_importance_and_the_profile(german_spec):
     from finml.store import RunStore
 
     spec = german_spec("logreg")
-    result = run_training(spec, load_staged(spec.dataset.dataset_id), ListSink())
+    result = train_spec(spec, load_staged(spec.dataset.dataset_id), ListSink())
     store = RunStore()
     run_id = store.create_run("r", {}, {})
     log_result(store, run_id, spec, result)

@@ -98,7 +98,7 @@ def test_an_image_run_exports_and_imports():
     from finml.data.spec import ImageDatasetSpec
     from finml.data.split import SplitSpec
     from finml.models.registry import resolve_params
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
     from tests import hostile_images as h
     from tests.conftest import stage_image_folders, train_and_log
 

@@ -23,8 +23,8 @@ from finml.data.staging import stage_frame, stage_images
 from finml.models.bundle import load_run_bundle
 from finml.models.registry import PRESETS, resolve_params
 from finml.store import RunStore
+from finml.tasks.spec import RunSpec
 from finml.training import jobs, ray_jobs
-from finml.training.spec import RunSpec
 from tests.app.conftest import open_app
 from tests.conftest import table_spec, wait_for
 

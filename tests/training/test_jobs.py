@@ -14,8 +14,8 @@ from finml.config import get_settings
 from finml.data.staging import load_staged, stage_frame
 from finml.models.bundle import load_run_bundle
 from finml.store import RunStore
+from finml.tasks.spec import RunSpec
 from finml.training import jobs, local
-from finml.training.spec import RunSpec
 from tests.conftest import wait_for
 
 

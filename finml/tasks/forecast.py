@@ -1,8 +1,11 @@
-"""Fit a forecasting run: check the series, split it in time order with gaps, fit the
-windows' standardisation and the model on the training origins only, report live loss,
-validation loss and validation RMSE, calibrate per-step split-conformal intervals on the
-validation origins, and score the model and the baselines (naive, seasonal naive, ETS) once
-on the test origins, with MASE scaled by the naive forecast's in-sample MAE."""
+"""Forecasting (a series over time, or a panel of them): check the series, split it in
+time order with gaps, fit the windows' standardisation and the model on the training
+origins only (through the model's fitter, :mod:`finml.fitters.forecasting`), report live
+loss, validation loss and validation RMSE, calibrate per-step split-conformal intervals on
+the validation origins, and score the model and the baselines (naive, seasonal naive,
+ETS) once on the test origins, with MASE scaled by the naive forecast's in-sample MAE.
+Its cross-validation is a rolling-origin backtest, and a hyperparameter search is judged
+on the backtest's mean MASE."""
 
 from __future__ import annotations
 
@@ -22,17 +25,19 @@ from finml.data.series import (
 )
 from finml.data.split import Split
 from finml.errors import SpecError, SplitError
-from finml.evaluation.regression import INTERVAL_LEVELS, regression_metrics
+from finml.evaluation.regression import conformal_quantiles, regression_metrics
+from finml.fitters.base import PROGRESS_EVERY_S, FitData, SampledSink, Sink, never_stop
+from finml.fitters.forecasting import NETS
 from finml.models.forecaster import (
     FittedForecaster,
-    build_sequence_net,
     ets_forecasts,
     naive_forecasts,
     seasonal_naive_forecasts,
 )
-from finml.models.registry import get_model, resolve_params
-from finml.training.base import PROGRESS_EVERY_S, SampledSink, Sink, TrainResult, never_stop
-from finml.training.spec import RunSpec
+from finml.models.registry import resolve_params
+from finml.tasks.base import Task, TaskTags, TrainResult
+from finml.tasks.spec import RunSpec
+from finml.tasks.tuning import best_params_of, tune
 
 #: The baselines every forecasting run is scored against, in display order.
 BASELINES = ("naive", "seasonal_naive", "ets")
@@ -40,8 +45,8 @@ BASELINES = ("naive", "seasonal_naive", "ets")
 #: Fewest origins the first backtest fold trains on.
 MIN_FOLD_ORIGINS = 20
 
-#: The Keras architecture of each sequence model.
-_NETS = {"mlp_lags": "mlp", "cnn_seq": "cnn", "lstm_seq": "lstm", "gru_seq": "gru"}
+#: Backtest folds a search is judged on when the run asks for none.
+SEARCH_FOLDS = 3
 
 
 def run_forecast(
@@ -82,12 +87,10 @@ def run_forecast(
         SpecError: not a forecasting model, or rolling features asked of a sequence model.
     """
     ds = spec.dataset
-    info = get_model(spec.model)
-    if info.task != "forecast":
-        raise SpecError(f"{info.label} is not a forecasting model; choose one that is.")
+    FORECAST.check_spec(spec)
     params = resolve_params(spec.model, spec.params)
     p, h = int(params["lags"]), int(ds.horizon)
-    if params.get("rolling") and spec.model in _NETS and _NETS[spec.model] != "mlp":
+    if params.get("rolling") and spec.model in NETS and NETS[spec.model] != "mlp":
         raise SpecError("Rolling-window features are for the models on lags, not sequences.")
     sspec = SeriesSpec(ds.split.time_col or "", ds.target, h, p, 0, ds.entity_col, ds.exog)
     series = load_series(frame, sspec)
@@ -102,6 +105,12 @@ def run_forecast(
     if should_stop():
         result.status = "stopped"
         return result
+    if spec.tune_trials:
+        result.tuning = search(spec, params, series, seg, sink, should_stop)
+        params = best_params_of(result.tuning)  # the best trial, refit below, tested once
+        if params is None:
+            result.status = "stopped"
+            return result
     if spec.cv_folds:
         result.cv = backtest(spec, params, series, seg, sink, should_stop)
         if result.cv.stopped:
@@ -154,6 +163,8 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         (the :class:`FittedForecaster` or ``None`` if stopped before any step, steps done,
         stopped).
     """
+    from finml.fitters import get_fitter
+
     y, p, h = series.values, int(params["lags"]), int(spec.dataset.horizon)
     scales = naive_scales(y, int(train_o[-1]) + h + 1)
     rolling = bool(params.get("rolling", False))
@@ -177,16 +188,19 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
     z_tr, z_va = model.encode(x_tr), model.encode(x_va)
     zt_tr, zt_va = _standard(model, t_tr), _standard(model, t_va)
     row_scale = np.repeat(scales, len(val_o))[:, None]  # validation RMSE in target units
+    t_units = t_va * row_scale
 
-    def decode(z):
-        return model.decode(z) * row_scale
+    def meter(_, raw) -> dict[str, float]:
+        pred = model.decode(np.asarray(raw)) * row_scale
+        return {"val_rmse": float(np.sqrt(np.mean((pred - t_units) ** 2)))}
 
-    fit = {"hgb_lags": _fit_hgb, "ridge_lags": _fit_ridge}.get(spec.model, _fit_net)
-    val = (z_va, zt_va, t_va * row_scale, decode)
-    estimator, steps, stopped = fit(params, spec, model, (z_tr, zt_tr), val, sink, should_stop)
-    if estimator is None:
-        return None, steps, True
-    return model.set_params(estimator=estimator), steps, stopped
+    channels = 1 + len(model.exog)
+    window = (p, channels, 2 if rolling else 0)
+    data = FitData(z_tr, zt_tr, z_va, zt_va, n_classes=0, meter=meter, window=window)
+    fit = get_fitter(spec.model).fit(spec, params, data, sink, should_stop)
+    if fit.estimator is None:
+        return None, fit.steps, True
+    return model.set_params(estimator=fit.estimator), fit.steps, fit.stopped
 
 
 @dataclass
@@ -239,7 +253,7 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
         inner_val = past[-n_inner:]
         inner_train = past[past <= inner_val[0] - h]
         model, _, stopped = fit_forecaster(
-            spec, params, series, inner_train, inner_val, _Quiet(), should_stop
+            spec, params, series, inner_train, inner_val, Sink(), should_stop
         )
         if stopped or model is None:
             return Backtest(pd.DataFrame(rows), stopped=True)
@@ -260,17 +274,8 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
         }
         rows.append(row)
         tables.append(table.drop(columns="naive").assign(fold=i))
-        if hasattr(sink, "on_fold"):
-            sink.on_fold(i, k, {key: row[key] for key in ("mase", "rmse", "mae", "naive_mase")})
+        sink.on_fold(i, k, {key: row[key] for key in ("mase", "rmse", "mae", "naive_mase")})
     return Backtest(pd.DataFrame(rows), forecasts=pd.concat(tables, ignore_index=True))
-
-
-class _Quiet:
-    """A sink that drops the per-epoch progress of the backtest's refits (the folds report
-    through ``on_fold``)."""
-
-    def on_step(self, step, total, metrics) -> None:
-        """Drop it."""
 
 
 def conformal_per_step(
@@ -301,14 +306,8 @@ def conformal_per_step(
     ahead = np.asarray(origins)[:, None] + np.arange(1, h + 1)[None, :]
     actual = y[:, ahead].reshape(-1, h)
     per_row = np.repeat(s, len(origins))[:, None]
-    errors = np.sort(np.abs(actual - pred) / per_row, axis=0)
-    n = len(errors)
-    out = {}
-    for level in INTERVAL_LEVELS:
-        rank = min(int(np.ceil((n + 1) * level)), n)
-        q = errors[rank - 1]
-        out[str(level)] = [float(v) for v in q]
-    return out
+    quantiles = conformal_quantiles(np.abs(actual - pred) / per_row)
+    return {level: [float(v) for v in q] for level, q in quantiles.items()}
 
 
 def forecast_table(
@@ -356,64 +355,68 @@ def _rows(seg) -> Split:
     return Split(*(np.arange(*getattr(seg, p), dtype=np.int64) for p in ("train", "val", "test")))
 
 
-def _val_rmse(decode, zt_pred, t_va) -> float:
-    return float(np.sqrt(np.mean((decode(zt_pred) - t_va) ** 2)))
+def search(spec, params, series, seg, sink, should_stop):
+    """The Optuna study of a forecasting run, each trial judged on the mean MASE of a
+    rolling-origin backtest (the run's folds, else :data:`SEARCH_FOLDS`) over the training
+    and validation periods; the pruner sees the running mean after each fold. The test
+    periods take no part."""
+    from dataclasses import replace
 
+    folds = spec.cv_folds or SEARCH_FOLDS
+    judged = replace(spec, cv_folds=folds)
 
-def _fit_ridge(params, spec, model, train, val, sink, should_stop):
-    from sklearn.linear_model import Ridge
+    def score(trial_params, reporter, stop):
+        seen: list[float] = []
 
-    (z_tr, zt_tr), (z_va, zt_va, t_va, decode) = train, val
-    est = Ridge(alpha=params["alpha"]).fit(z_tr, zt_tr)
-    pred_va = est.predict(z_va)
-    metrics = {
-        "loss": float(np.mean((est.predict(z_tr) - zt_tr) ** 2)),
-        "val_loss": float(np.mean((pred_va - zt_va) ** 2)),
-        "val_rmse": _val_rmse(decode, pred_va, t_va),
-    }
-    sink.on_step(1, 1, metrics)
-    return est, 1, False
+        class Folds(Sink):
+            def on_fold(self, fold, total, metrics):
+                seen.append(metrics["mase"])
+                reporter.on_step(fold, total, {"backtest_mase": float(np.mean(seen))})
 
+        result = backtest(judged, trial_params, series, seg, Folds(), stop)
+        if result.stopped or result.folds.empty:
+            return None, len(seen)
+        return float(result.folds["mase"].mean()), len(seen)
 
-def _fit_hgb(params, spec, model, train, val, sink, should_stop):
-    """One boosted model per step ahead; progress after each (the step is the unit)."""
-    from finml.models.tabular import build_regressor
-
-    (z_tr, zt_tr), (z_va, zt_va, t_va, decode) = train, val
-    h, models = zt_tr.shape[1], []
-    leaf = min(params["min_samples_leaf"], max(1, len(z_tr) // 4))  # a short series
-    for k in range(h):
-        est = build_regressor("hgb_reg", {**params, "min_samples_leaf": leaf}, seed=spec.seed)
-        models.append(est.fit(z_tr, zt_tr[:, k]))
-        done = np.column_stack([m.predict(z_va) for m in models])
-        loss = float(
-            np.mean((np.column_stack([m.predict(z_tr) for m in models]) - zt_tr[:, : k + 1]) ** 2)
-        )
-        sink.on_step(
-            k + 1, h, {"loss": loss, "val_loss": float(np.mean((done - zt_va[:, : k + 1]) ** 2))}
-        )
-        if should_stop() and k + 1 < h:
-            return None, k + 1, True  # a forecaster needs every step ahead
-    full = np.column_stack([m.predict(z_va) for m in models])
-    sink.on_step(h, h, {"val_rmse": _val_rmse(decode, full, t_va)})
-    return models, h, False
-
-
-def _fit_net(params, spec, model, train, val, sink, should_stop):
-    from finml.training.callbacks import ValidationRMSE, fit_with_progress
-
-    (z_tr, zt_tr), (z_va, zt_va, t_va, decode) = train, val
-    net = build_sequence_net(
-        _NETS[spec.model],
-        model.lags,
-        model.horizon,
+    return tune(
+        spec,
         params,
-        seed=spec.seed,
-        channels=1 + len(model.exog),
-        extra=2 if model.rolling else 0,
+        score,
+        sink,
+        should_stop,
+        warmup_steps=1,
+        metric="backtest_mase",
+        step_key="backtest_mase",
+        maximize=False,
     )
-    rmse = ValidationRMSE(z_va, t_va, decode)
-    epochs, stopped = fit_with_progress(
-        net, z_tr, zt_tr, (z_va, zt_va), params, sink, should_stop, (rmse,)
+
+
+class ForecastTask(Task):
+    """Forecasting the next h periods of a series (or of each entity of a panel) from its
+    past changes: test MASE against naive, seasonal naive and ETS on the same origins,
+    per-step intervals, a rolling-origin backtest as its cross-validation."""
+
+    name = "forecast"
+    label = "Forecasting"
+    bundle_task = "forecast"
+    evaluation = "forecasts"
+    cv_label = "backtest"
+    tiles = ("test_mase", "test_naive_mase", "test_ets_mase", "test_rmse")
+    tags = TaskTags(
+        cross_validation=True,
+        tuning=True,
+        intervals=True,
+        classes=False,
+        headline="mase",
+        higher_is_better=False,
+        search_metric="mase",
+        step_metric="backtest_mase",
+        fold_metrics=("mase", "rmse", "mae", "naive_mase"),
     )
-    return (None, 0, True) if epochs == 0 else (net, epochs, stopped)
+
+    def train(self, spec, frame, sink, should_stop=never_stop, *, explain=False, **options):
+        """:func:`run_forecast` (``explain`` is unused: forecasts have no importance)."""
+        return run_forecast(spec, frame, sink, should_stop, **options)
+
+
+FORECAST = ForecastTask()

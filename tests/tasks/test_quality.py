@@ -11,8 +11,8 @@ from finml.config import PROJECT_ROOT
 from finml.data.reader import read_table
 from finml.data.split import cv_folds, make_split
 from finml.data.target import validate_target
-from finml.training.base import ListSink
-from finml.training.tables import run_training
+from finml.fitters.base import ListSink
+from finml.tasks import train_spec
 from tests.conftest import table_spec
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ CREDIT = PROJECT_ROOT / "tests" / "fixtures" / "credit"
 
 def _tuned_cv(frame, target, positive, trials, drop=()):
     spec = table_spec(frame, "hgb", target, positive, drop, cv_folds=5, tune_trials=trials, seed=42)
-    return spec, run_training(spec, frame, ListSink(), explain=False)
+    return spec, train_spec(spec, frame, ListSink(), explain=False)
 
 
 def _plain_logistic_regression_cv(frame, spec) -> float:

@@ -16,14 +16,14 @@ from finml.data.series import SeriesSpec, chronological_split, load_series, wind
 from finml.data.spec import DatasetSpec
 from finml.data.split import SplitSpec
 from finml.errors import SplitError, TargetError
+from finml.fitters.base import ListSink
 from finml.models.forecaster import (
     naive_forecasts,
     seasonal_naive_forecasts,
 )
 from finml.models.registry import resolve_params
-from finml.training.base import ListSink
-from finml.training.forecast import run_forecast
-from finml.training.spec import RunSpec
+from finml.tasks.forecast import run_forecast
+from finml.tasks.spec import RunSpec
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +200,7 @@ def test_a_classifier_is_refused_for_a_forecast(macro):
     from finml.errors import SpecError
 
     spec = replace(forecast_spec("ridge_lags"), model="ridge", params={})
-    with pytest.raises(SpecError, match="not a forecasting model"):
+    with pytest.raises(SpecError, match="does not do forecasting"):
         run_forecast(spec, macro, ListSink())
 
 

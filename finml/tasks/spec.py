@@ -40,11 +40,8 @@ class RunSpec:
 
     @property
     def task(self) -> str:
-        """``"table"`` (binary classification of a table), ``"multiclass"``,
-        ``"regression"``, ``"forecast"`` or ``"images"``."""
-        ds = self.dataset
-        task = getattr(ds, "task", "binary")
-        return task if task in ("regression", "forecast", "multiclass") else ds.kind
+        """The name of the run's task (:data:`finml.tasks.TASKS`): the dataset's."""
+        return self.dataset.task
 
     def run_params(self) -> dict[str, object]:
         """What the run store records of this spec as the run's parameters: model, task,
@@ -69,20 +66,20 @@ class RunSpec:
         }
         if self.gpus:
             params["gpus"] = self.gpus
-        if ds.kind == "images":
+        if isinstance(ds, ImageDatasetSpec):
             params.update(classes=",".join(ds.classes), image_size=ds.size, image_mode=ds.mode)
-        else:
-            params.update(
-                target=ds.target,
-                negative_class=ds.class_labels[0] if ds.task == "binary" else "",
-                n_numeric=len(ds.numeric),
-                n_categorical=len(ds.categorical),
-                cv_kind=cv_kind(ds.split) if self.cv_folds else "",
-            )
-            if ds.task == "multiclass":
-                params.update(classes=",".join(ds.classes), negative_class="")
-            if ds.task == "forecast":
-                params.update(entity_col=ds.entity_col, exog=",".join(ds.exog))
+            return params
+        params.update(
+            target=ds.target,
+            negative_class=ds.class_labels[0] if not ds.classes and ds.positive else "",
+            n_numeric=len(ds.numeric),
+            n_categorical=len(ds.categorical),
+            cv_kind=cv_kind(ds.split) if self.cv_folds else "",
+        )
+        if ds.classes:
+            params["classes"] = ",".join(ds.classes)
+        if ds.horizon:
+            params.update(entity_col=ds.entity_col, exog=",".join(ds.exog))
         return params
 
     def run_tags(self) -> dict[str, str]:

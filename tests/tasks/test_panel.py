@@ -14,9 +14,9 @@ from finml.data.demo import macro_frame, macro_panel_frame
 from finml.data.series import SeriesSpec, load_series, naive_scales, windows
 from finml.errors import BundleError, DataError, SplitError
 from finml.evaluation.forecast import by_entity
-from finml.training.base import ListSink
-from finml.training.forecast import run_forecast
-from tests.training.test_forecast import forecast_spec
+from finml.fitters.base import ListSink
+from finml.tasks.forecast import run_forecast
+from tests.tasks.test_forecast import forecast_spec
 
 
 def _read(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """Keras callbacks that let training report progress and obey a stop request without
-knowing about the UI. Importing this module imports Keras."""
+knowing about the UI (every one resets its state in ``on_train_begin``). Importing this
+module imports Keras."""
 
 from __future__ import annotations
 
@@ -55,62 +56,35 @@ class StopOnRequest(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class ValidationAUC(keras.callbacks.Callback):
-    """Add ``val_auc`` (ROC-AUC on the validation data, one-vs-rest macro average for more
-    than two classes; ``sklearn.metrics.roc_auc_score``) to each epoch's logs. Put it before
-    :class:`SinkCallback` so the sink sees it.
+class ValidationMeter(keras.callbacks.Callback):
+    """Add the task's validation metric (``val_auc``, ``val_rmse``: whatever ``meter``
+    returns) to each epoch's logs. Put it before :class:`SinkCallback` so the sink sees it.
 
     Args:
-        data: a batched ``tf.data.Dataset`` of validation images (no labels).
-        y: int class indices of the validation rows, shape (n,).
+        x: validation inputs (an array, or a batched ``tf.data.Dataset`` without labels).
+        y: their targets as the task measures them, shape (n,) or (n, h).
+        meter: ``meter(y, output) -> {name: value}``
+            (:attr:`finml.fitters.base.FitData.meter`).
+        n_classes: classes of a class target (its output: probabilities), 0 for numbers.
     """
 
-    def __init__(self, data, y):
-        super().__init__()
-        self.data = data
-        self.y = y
-
-    def on_train_begin(self, logs=None):
-        self.history_ = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        from finml.evaluation.metrics import multiclass_auc
-
-        proba = self.model.predict(self.data, verbose=0)
-        auc = multiclass_auc(self.y, proba)
-        self.history_.append(auc)
-        if logs is not None:
-            logs["val_auc"] = auc
-
-
-class ValidationRMSE(keras.callbacks.Callback):
-    """Add ``val_rmse`` (root mean squared error on the validation rows, in the target's own
-    units) to each epoch's logs. Put it before :class:`SinkCallback` so the sink sees it.
-
-    Args:
-        x: preprocessed validation rows, float32 (n, n_features).
-        y: their actual values in the target's units, float64 (n,).
-        decode: maps the network's outputs (n, 1) to the target's units
-            (:meth:`finml.models.pipeline.FittedRegressor.decode_target`).
-    """
-
-    def __init__(self, x, y, decode: Callable):
+    def __init__(self, x, y, meter: Callable, n_classes: int):
         super().__init__()
         self.x = x
         self.y = y
-        self.decode = decode
+        self.meter = meter
+        self.n_classes = n_classes
 
     def on_train_begin(self, logs=None):
         self.history_ = []
 
     def on_epoch_end(self, epoch, logs=None):
-        import numpy as np
+        from finml.fitters.base import scores
 
-        pred = self.decode(keras.ops.convert_to_numpy(self.model(self.x, training=False)))
-        rmse = float(np.sqrt(np.mean((self.y - pred) ** 2)))
-        self.history_.append(rmse)
+        values = self.meter(self.y, scores(self.model, self.x, self.n_classes))
+        self.history_.append(values)
         if logs is not None:
-            logs["val_rmse"] = rmse
+            logs.update(values)
 
 
 def fit_with_progress(net, x, y, val, params: dict, sink, should_stop, extra=(), class_weight=None):

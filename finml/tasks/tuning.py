@@ -1,12 +1,14 @@
 """Hyperparameter search with Optuna (Akiba et al., "Optuna: A Next-generation
 Hyperparameter Optimization Framework", KDD 2019): a TPE sampler and a median pruner on the
-validation ROC-AUC, over the ranges the registry marks for tuning (``Param.tune``).
+task's validation metric (ROC-AUC of a classifier, maximised; RMSE of a regression or
+MASE of a forecast's backtest, minimised), over the ranges the registry marks for tuning
+(``Param.tune``).
 
 Every trial trains on the training split and is judged on the validation split, or, when
-the run is cross-validated, on the mean out-of-fold ROC-AUC over the training and
+the run is cross-validated, on the mean out-of-fold metric over the training and
 validation rows (each fold reported to the pruner); the test split takes no part. Each
 trial goes to the sink as it ends (``on_trial``), which the worker records as an MLflow
-child run of the study's run. The best parameters are then refit by the trainer and tested
+child run of the study's run. The best parameters are then refit by the task and tested
 once.
 """
 
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from finml.errors import SpecError
+from finml.fitters.base import Sink
 from finml.models.registry import get_model, resolve_params
 
 #: Trials the median pruner lets finish before it prunes, and steps before it judges one.
@@ -33,17 +36,20 @@ class TuneResult:
 
     Attributes:
         trials: one row per trial: ``trial`` (0-based), ``state`` (``complete``,
-            ``pruned`` or ``failed``), ``val_roc_auc``, ``seconds``, ``steps`` and one
-            column per tuned hyperparameter.
+            ``pruned`` or ``failed``), the judged value (column :attr:`metric`),
+            ``seconds``, ``steps`` and one column per tuned hyperparameter.
         best_params: the complete hyperparameters of the best trial (resolved).
-        best_value: its validation ROC-AUC.
+        best_value: its judged value.
         stopped: a stop request ended the study.
+        metric: the name of the judged value (``val_roc_auc``, ``val_rmse``,
+            ``backtest_mase``).
     """
 
     trials: pd.DataFrame = field(default_factory=pd.DataFrame)
     best_params: dict = field(default_factory=dict)
     best_value: float = float("nan")
     stopped: bool = False
+    metric: str = "val_roc_auc"
 
 
 def best_params_of(tuning: TuneResult) -> dict | None:
@@ -96,16 +102,18 @@ def search_space(model: str) -> dict:
     return space
 
 
-class _PruningSink:
-    """Forwards each step's validation ROC-AUC to the trial and flags it for pruning."""
+class _PruningSink(Sink):
+    """Forwards each step's validation metric (``key``) to the trial and flags it for
+    pruning."""
 
-    def __init__(self, trial):
+    def __init__(self, trial, key: str):
         self.trial = trial
+        self.key = key
         self.pruned = False
 
     def on_step(self, step: int, total: int, metrics: dict[str, float]) -> None:
-        if "val_auc" in metrics and np.isfinite(metrics["val_auc"]):
-            self.trial.report(float(metrics["val_auc"]), step)
+        if self.key in metrics and np.isfinite(metrics[self.key]):
+            self.trial.report(float(metrics[self.key]), step)
             self.pruned = self.pruned or self.trial.should_prune()
 
 
@@ -113,23 +121,30 @@ def tune(
     spec,
     params: dict,
     score: Callable,
-    sink,
+    sink: Sink,
     should_stop: Callable[[], bool],
     warmup_steps: int = PRUNER_WARMUP_STEPS,
+    *,
+    metric: str = "val_roc_auc",
+    step_key: str = "val_auc",
+    maximize: bool = True,
 ) -> TuneResult:
     """Run an Optuna study of ``spec.tune_trials`` trials (or ``spec.tune_minutes``).
 
     Args:
-        spec: the run spec (:class:`finml.training.spec.RunSpec`): model, seed and budget.
+        spec: the run spec (:class:`finml.tasks.spec.RunSpec`): model, seed and budget.
         params: the form's hyperparameters; the tuned ones are drawn, the rest kept.
         score: ``score(trial_params, reporter, should_stop) -> (value | None, steps)``:
-            trains with ``trial_params`` and returns the validation ROC-AUC (``None`` when
+            trains with ``trial_params`` and returns the judged value (``None`` when
             halted); it passes intermediate values to ``reporter.on_step`` (epochs, or
-            folds) for the pruner.
+            folds) for the pruner, under ``step_key``.
         sink: receives ``on_trial(trial, total, row)`` after each trial (``row`` as in
-            :attr:`TuneResult.trials`), if it has that method.
+            :attr:`TuneResult.trials`).
         should_stop: True ends the study after the current batch or iteration.
         warmup_steps: steps before the median pruner judges a trial.
+        metric: the judged value's name (the trials table's column).
+        step_key: the per-step metric the pruner sees.
+        maximize: a larger value is better (ROC-AUC); else smaller (RMSE, MASE).
 
     Returns:
         TuneResult.
@@ -139,7 +154,7 @@ def tune(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = search_space(spec.model)
     study = optuna.create_study(
-        direction="maximize",
+        direction="maximize" if maximize else "minimize",
         sampler=optuna.samplers.TPESampler(seed=spec.seed),
         pruner=optuna.pruners.MedianPruner(
             n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=warmup_steps
@@ -152,7 +167,7 @@ def tune(
         nonlocal stopped
         drawn = {name: _suggest(trial, name, dist) for name, dist in space.items()}
         trial_params = resolve_params(spec.model, {**params, **drawn})
-        pruning = _PruningSink(trial)
+        pruning = _PruningSink(trial, step_key)
         started = time.monotonic()
         value, steps = score(trial_params, pruning, lambda: should_stop() or pruning.pruned)
         trial.set_user_attr("seconds", time.monotonic() - started)
@@ -168,14 +183,13 @@ def tune(
         row = {
             "trial": trial.number,
             "state": trial.state.name.lower(),
-            "val_roc_auc": trial.value if trial.value is not None else float("nan"),
+            metric: trial.value if trial.value is not None else float("nan"),
             "seconds": round(float(trial.user_attrs.get("seconds", 0.0)), 2),
             "steps": int(trial.user_attrs.get("steps", 0)),
             **trial.params,
         }
         rows.append(row)
-        if hasattr(sink, "on_trial"):
-            sink.on_trial(trial.number, spec.tune_trials, row)
+        sink.on_trial(trial.number, spec.tune_trials, row)
 
     study.optimize(
         objective,
@@ -184,16 +198,23 @@ def tune(
         callbacks=[record],
         catch=(ValueError, ArithmeticError),
     )
-    result = TuneResult(trials=pd.DataFrame(rows), stopped=stopped)
+    result = TuneResult(trials=pd.DataFrame(rows), stopped=stopped, metric=metric)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if complete:
-        best = max(complete, key=lambda t: t.value)
+        best = study.best_trial
         result.best_params = resolve_params(spec.model, {**params, **best.params})
         result.best_value = float(best.value)
     return result
 
 
-def study_from_trials(model: str, trials: pd.DataFrame):
+def trial_metric(trials: pd.DataFrame) -> str:
+    """The judged value's column of a stored trials table (``val_roc_auc`` before runs of
+    other tasks were tuned)."""
+    judged = [c for c in trials.columns if c.startswith(("val_", "backtest_"))]
+    return judged[0] if judged else "val_roc_auc"
+
+
+def study_from_trials(model: str, trials: pd.DataFrame, maximize: bool = True):
     """An in-memory Optuna study rebuilt from a stored trials table, for Optuna's own
     charts (``optuna.visualization.plot_optimization_history``,
     ``plot_param_importances``).
@@ -201,6 +222,7 @@ def study_from_trials(model: str, trials: pd.DataFrame):
     Args:
         model: the registry model the trials tuned.
         trials: rows as in :attr:`TuneResult.trials`.
+        maximize: the study's direction (its task's :attr:`TaskTags.higher_is_better`).
 
     Returns:
         optuna.Study with the complete trials (pruned and failed ones left out).
@@ -209,14 +231,15 @@ def study_from_trials(model: str, trials: pd.DataFrame):
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = search_space(model)
-    study = optuna.create_study(direction="maximize")
+    metric = trial_metric(trials)
+    study = optuna.create_study(direction="maximize" if maximize else "minimize")
     for _, row in trials[trials["state"] == "complete"].iterrows():
         values = {name: _native(row[name], dist) for name, dist in space.items() if name in row}
         study.add_trial(
             optuna.trial.create_trial(
                 params=values,
                 distributions={name: space[name] for name in values},
-                value=float(row["val_roc_auc"]),
+                value=float(row[metric]),
             )
         )
     return study

@@ -7,15 +7,15 @@ import pytest
 
 from finml.data.staging import load_staged
 from finml.evaluation.metrics import binary_metrics
-from finml.training.base import ListSink
-from finml.training.tables import run_training
+from finml.fitters.base import ListSink
+from finml.tasks import train_spec
 
 
 @pytest.mark.parametrize("model", ["logreg", "hgb", "mlp"])
 def test_default_settings_reach_the_auc_floor(model, german_spec, german):
     spec = german_spec(model)
     sink = ListSink()
-    result = run_training(spec, load_staged(spec.dataset.dataset_id), sink)
+    result = train_spec(spec, load_staged(spec.dataset.dataset_id), sink)
     assert result.status == "finished"
     # a plain logistic regression gets ~0.79 in 5-fold CV on this data: 0.75 is a floor
     assert result.test_metrics["roc_auc"] >= 0.75, result.test_metrics
@@ -42,7 +42,7 @@ def _stopped_after(spec, steps: int):
     """Train ``spec`` with every step reported at once, asking to stop once ``steps`` steps
     were reported; return the result and the sink."""
     sink = ListSink()
-    result = run_training(
+    result = train_spec(
         spec,
         load_staged(spec.dataset.dataset_id),
         sink,
@@ -81,7 +81,7 @@ def test_hgb_reports_every_iteration_from_one_fit_and_obeys_stop(german_spec):
 
 
 def test_progress_is_sampled_and_every_step_arrives_in_the_end():
-    from finml.training.base import SampledSink
+    from finml.fitters.base import SampledSink
 
     now = [0.0]
     moments = []
@@ -114,12 +114,12 @@ def test_native_categorical_boosting_splits_on_categories_and_reloads_safely(
     from finml.models.bundle import load_bundle, save_bundle
 
     spec = german_spec("hgb", max_iter=60, categories="native")
-    result = run_training(spec, german, ListSink(), explain=False)
+    result = train_spec(spec, german, ListSink(), explain=False)
     model = result.model
     n_cat = len(spec.dataset.categorical)
     assert model.estimator.is_categorical_.sum() == n_cat  # one code column per category
     assert model.transform(german.head(3)).shape[1] < len(
-        run_training(
+        train_spec(
             german_spec("hgb", max_iter=10), german, ListSink(), explain=False
         ).model.feature_names_out_
     )

@@ -11,10 +11,10 @@ from finml.data.spec import ImageDatasetSpec
 from finml.data.split import SplitSpec
 from finml.data.staging import load_staged_images, stage_images
 from finml.evaluation.metrics import image_metrics
+from finml.fitters.base import ListSink
 from finml.models.registry import PRESETS, resolve_params
-from finml.training.base import ListSink
-from finml.training.images import run_image_training
-from finml.training.spec import RunSpec
+from finml.tasks import train_spec
+from finml.tasks.spec import RunSpec
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_the_preset_learns_on_a_small_real_subset(br35h_small):
     image_set, groups = br35h_small
     dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
     sink = ListSink()
-    result = run_image_training(
+    result = train_spec(
         _spec(dataset_id, epochs=12, batch_size=16), load_staged_images(dataset_id), sink
     )
     assert result.status == "finished"
@@ -64,7 +64,7 @@ def test_stop_request_ends_image_training_early(br35h_small):
     image_set, groups = br35h_small
     dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
     sink = ListSink()
-    result = run_image_training(
+    result = train_spec(
         _spec(dataset_id, epochs=50),
         load_staged_images(dataset_id),
         sink,
@@ -96,10 +96,10 @@ def test_tuning_an_image_model_refits_the_best_trial_and_tests_it_once(br35h_sma
     image_set, groups = br35h_small
     dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
     spec = replace(_spec(dataset_id, epochs=2, batch_size=32, width=8), tune_trials=2)
-    from tests.training.test_tuning import TrialSink
+    from tests.tasks.test_tuning import TrialSink
 
     sink = TrialSink()
-    result = run_image_training(spec, load_staged_images(dataset_id), sink)
+    result = train_spec(spec, load_staged_images(dataset_id), sink)
     trials = result.tuning.trials
     assert len(sink.trials) == 2 and trials["state"].tolist() == ["complete", "complete"]
     assert set(trials.columns) >= {"learning_rate", "dropout", "val_roc_auc"}

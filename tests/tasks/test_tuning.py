@@ -7,21 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finml.training.base import ListSink
-from finml.training.tables import run_training
-from finml.training.tuning import search_space, study_from_trials
+from finml.fitters.base import ListSink
+from finml.tasks import train_spec
+from finml.tasks.tuning import search_space, study_from_trials
 from tests.conftest import table_spec
 
-
-class TrialSink(ListSink):
-    """A ListSink that also keeps the trials."""
-
-    def __init__(self):
-        super().__init__()
-        self.trials = []
-
-    def on_trial(self, trial, total, row):
-        self.trials.append((trial, total, row))
+TrialSink = ListSink  # it keeps the trials too
 
 
 def test_the_search_space_comes_from_the_registry():
@@ -41,7 +32,7 @@ def test_the_search_space_comes_from_the_registry():
 def test_the_best_trial_is_refit_and_tested_once_and_the_study_is_reproducible(german):
     spec = table_spec(german, "logreg", tune_trials=6, seed=7)
     sink = TrialSink()
-    result = run_training(spec, german, sink, explain=False)
+    result = train_spec(spec, german, sink, explain=False)
     trials = result.tuning.trials
     assert [t[0] for t in sink.trials] == list(range(6)) and len(trials) == 6
     assert {t[1] for t in sink.trials} == {6}
@@ -50,7 +41,7 @@ def test_the_best_trial_is_refit_and_tested_once_and_the_study_is_reproducible(g
     assert result.tuning.best_params["C"] == pytest.approx(best["C"])
     assert pytest.approx(best["C"]) == result.model.estimator.C  # the refit uses the best C
     assert trials["C"].between(1e-3, 1e2).all() and trials["C"].nunique() == 6
-    again = run_training(spec, german, TrialSink(), explain=False).tuning.trials
+    again = train_spec(spec, german, TrialSink(), explain=False).tuning.trials
     np.testing.assert_allclose(again["C"], trials["C"])  # TPE with a fixed seed
     # Optuna's own charts from the stored trials (parameters come back as text)
     stored = trials.astype({"C": str})
@@ -61,7 +52,7 @@ def test_the_best_trial_is_refit_and_tested_once_and_the_study_is_reproducible(g
 def test_stop_ends_the_study_without_a_model(german):
     spec = table_spec(german, "hgb", tune_trials=20, params={"max_iter": 300})
     sink = TrialSink()
-    result = run_training(spec, german, sink, lambda: len(sink.trials) >= 2, explain=False)
+    result = train_spec(spec, german, sink, lambda: len(sink.trials) >= 2, explain=False)
     assert result.status == "stopped" and result.model is None
     assert len(result.tuning.trials) == 3  # two done; the third halted at once, as pruned
     assert result.tuning.trials["state"].iloc[-1] == "pruned"

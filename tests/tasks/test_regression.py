@@ -9,8 +9,8 @@ import pytest
 from finml.data.demo import LEAVE_OUT
 from finml.errors import DataError, SpecError
 from finml.evaluation.regression import regression_metrics
-from finml.training.base import ListSink
-from finml.training.regression import run_regression
+from finml.fitters.base import ListSink
+from finml.tasks import train_spec
 from tests.conftest import table_spec
 
 DEMO = "German Credit: loan amount (regression)"
@@ -31,7 +31,7 @@ def regression_spec(frame, model: str, drop=(), **kw):
 def test_each_regressor_beats_the_mean_baseline_on_the_test_split(model, params, german):
     sink = ListSink()
     spec = regression_spec(german, model, params=params)
-    result = run_regression(spec, german, sink, explain=model == "ridge")
+    result = train_spec(spec, german, sink, explain=model == "ridge")
     m = result.test_metrics
     assert result.status == "finished"
     # the amount follows the loan's duration: every model explains a good part of it
@@ -54,7 +54,7 @@ def test_each_regressor_beats_the_mean_baseline_on_the_test_split(model, params,
 
 def test_the_target_transform_is_fitted_on_the_training_split_only(german):
     spec = regression_spec(german, "ridge", params={"log_target": True})
-    result = run_regression(spec, german, ListSink())
+    result = train_spec(spec, german, ListSink())
     y = german["credit_amount"].to_numpy(dtype=float)
     train = np.log1p(y[result.split.train])
     assert result.model.target_mean == pytest.approx(train.mean())
@@ -71,14 +71,40 @@ def test_the_log_transform_refuses_negative_targets(german):
     frame = german.assign(credit_amount=german["credit_amount"] - 1000)
     spec = regression_spec(frame, "ridge", params={"log_target": True})
     with pytest.raises(DataError, match="needs values >= 0"):
-        run_regression(spec, frame, ListSink())
+        train_spec(spec, frame, ListSink())
 
 
-def test_classifier_models_and_cv_are_refused_for_regression(german):
-    with pytest.raises(SpecError, match="is a classifier"):
-        run_regression(regression_spec(german, "logreg"), german, ListSink())
-    with pytest.raises(SpecError, match="not offered for regression"):
-        run_regression(regression_spec(german, "ridge", cv_folds=5), german, ListSink())
+def test_a_classifier_model_is_refused_for_regression(german):
+    with pytest.raises(SpecError, match="does not do regression"):
+        train_spec(regression_spec(german, "logreg"), german, ListSink())
+
+
+def test_cross_validation_of_a_regression_run_calibrates_its_intervals_out_of_fold(german):
+    """Each fold standardises the target on its own training rows; the folds report RMSE,
+    MAE and R² live; the intervals come from the out-of-fold residuals (the refit saw every
+    non-test row) and still cover about their level on the test split."""
+    sink = ListSink()
+    result = train_spec(regression_spec(german, "ridge", cv_folds=5), german, sink)
+    folds = result.cv.folds
+    assert folds["fold"].tolist() == [1, 2, 3, 4, 5]
+    assert [sorted(m) for _, _, m in sink.folds] == [["mae", "r2", "rmse"]] * 5
+    oof = result.val_predictions
+    residuals = np.abs(oof["y_true"] - oof["y_pred"]).to_numpy()
+    q90 = result.model.intervals["0.9"]
+    assert np.isclose(q90, np.sort(residuals)[int(np.ceil((len(residuals) + 1) * 0.9)) - 1])
+    test = result.test_predictions
+    covered = np.mean(np.abs(test["y_true"] - test["y_pred"]) <= q90)
+    assert 0.8 <= covered <= 0.97, covered
+    assert result.test_metrics["rmse"] < result.test_metrics["baseline_rmse"]
+
+
+def test_tuning_a_regression_run_minimises_the_validation_rmse(german):
+    sink = ListSink()
+    result = train_spec(regression_spec(german, "ridge", tune_trials=4), german, sink)
+    trials = result.tuning.trials
+    assert len(trials) == 4 and "val_rmse" in trials
+    assert result.tuning.best_value == trials.loc[trials["state"] == "complete", "val_rmse"].min()
+    assert result.tuning.metric == "val_rmse"
 
 
 def test_a_stop_request_keeps_what_was_trained(german):
@@ -89,7 +115,7 @@ def test_a_stop_request_keeps_what_was_trained(german):
         return calls["n"] > 30
 
     spec = regression_spec(german, "hgb_reg", params={"max_iter": 500})
-    result = run_regression(spec, german, ListSink(), stop_after_some)
+    result = train_spec(spec, german, ListSink(), stop_after_some)
     assert result.status == "stopped" and 0 < result.steps < 500
     assert result.model is not None and len(result.test_predictions) == 200
 
@@ -102,7 +128,7 @@ def test_an_out_of_time_split_gives_mase(german):
     frame = german.assign(opened=pd.date_range("2020-01-01", periods=len(german), freq="D"))
     spec = regression_spec(frame, "ridge", drop=("opened",))
     spec = replace(spec, dataset=replace(spec.dataset, split=SplitSpec(time_col="opened")))
-    result = run_regression(spec, frame, ListSink())
+    result = train_spec(spec, frame, ListSink())
     assert result.split.train.max() < result.split.test.min()  # oldest train, newest test
     assert 0 < result.test_metrics["mase"] < 2
 
@@ -112,8 +138,8 @@ def test_the_quintile_stratification_can_be_turned_off(german):
 
     plain = regression_spec(german, "ridge")
     plain = replace_split(plain, SplitSpec(stratify=False))
-    a = run_regression(plain, german, ListSink(), explain=False)
-    b = run_regression(regression_spec(german, "ridge"), german, ListSink(), explain=False)
+    a = train_spec(plain, german, ListSink(), explain=False)
+    b = train_spec(regression_spec(german, "ridge"), german, ListSink(), explain=False)
     assert not np.array_equal(a.split.test, b.split.test)
     y = german["credit_amount"].to_numpy(float)
     # stratified: every side's quintile shares are within a row of 20%

@@ -11,8 +11,8 @@ from finml.data.split import SplitSpec, cv_folds
 from finml.data.target import validate_target
 from finml.errors import SplitError
 from finml.evaluation.metrics import binary_metrics
-from finml.training.base import ListSink
-from finml.training.tables import run_training
+from finml.fitters.base import ListSink
+from finml.tasks import train_spec
 from tests.conftest import table_spec
 
 
@@ -57,7 +57,7 @@ def test_out_of_fold_scores_come_from_preprocessing_and_model_fitted_on_the_othe
 
     spec = _spec(german)
     sink = ListSink()
-    result = run_training(spec, german, sink, explain=False)
+    result = train_spec(spec, german, sink, explain=False)
     cv = result.cv
     non_test = np.sort(np.concatenate([result.split.train, result.split.val]))
     # every non-test row is scored once, out of fold; no test row takes part
@@ -97,7 +97,7 @@ def test_out_of_fold_scores_come_from_preprocessing_and_model_fitted_on_the_othe
 def test_a_cross_validated_mlp_is_refit_for_the_folds_median_best_epochs(german):
     spec = _spec(german, "mlp", k=3, epochs=15, patience=2)
     sink = ListSink()
-    result = run_training(spec, german, sink, explain=False)
+    result = train_spec(spec, german, sink, explain=False)
     assert result.status == "finished" and len(sink.folds) == 3
     assert 1 <= result.cv.best_steps <= 15
     assert result.steps == result.cv.best_steps  # the refit trains exactly that long
@@ -108,6 +108,6 @@ def test_a_cross_validated_mlp_is_refit_for_the_folds_median_best_epochs(german)
 def test_stop_during_cross_validation_ends_the_run_without_a_model(german):
     spec = _spec(german, "hgb", k=5, max_iter=400)
     sink = ListSink()
-    result = run_training(spec, german, sink, lambda: len(sink.folds) >= 2, explain=False)
+    result = train_spec(spec, german, sink, lambda: len(sink.folds) >= 2, explain=False)
     assert result.status == "stopped" and result.model is None
     assert len(sink.folds) == 2  # the third fold stopped at its first iteration

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from finml.data.target import class_values, infer_task, validate_classes
-from finml.errors import SpecError, TargetError
+from finml.errors import TargetError
 from finml.evaluation.metrics import image_metrics
-from finml.training.base import ListSink
-from finml.training.multiclass import run_multiclass
+from finml.fitters.base import ListSink
+from finml.tasks import train_spec
 from tests.conftest import table_spec
 
 
@@ -31,7 +31,7 @@ def test_each_model_separates_the_classes(model, params, german):
     sink = ListSink()
     explain = model == "logreg"  # permutation importance (macro OvR AUC drop) once
     spec = housing_spec(german, model, params=params)
-    result = run_multiclass(spec, german, sink, explain=explain)
+    result = train_spec(spec, german, sink, explain=explain)
     m = result.test_metrics
     # owning property, or not, tells "for free" and "own" apart: well above chance (0.5)
     assert m["roc_auc"] > 0.75 and m["accuracy"] > 0.7, m
@@ -61,6 +61,22 @@ def test_the_task_guess_and_bad_class_targets():
         validate_classes(few[:100], ("A", "B"))
 
 
-def test_cross_validation_is_refused_for_multiclass(german):
-    with pytest.raises(SpecError, match="not offered for multi-class"):
-        run_multiclass(housing_spec(german, "logreg", cv_folds=3), german, ListSink())
+def test_cross_validation_and_tuning_of_a_multiclass_run(german):
+    """k folds of the one-vs-rest macro ROC-AUC, out-of-fold probabilities of every class,
+    a refit on every non-test row tested once; a search judged on the validation ROC-AUC."""
+    sink = ListSink()
+    result = train_spec(
+        housing_spec(german, "hgb", cv_folds=3, params={"max_iter": 30}), german, sink
+    )
+    folds = result.cv.folds
+    assert folds["fold"].tolist() == [1, 2, 3] and (folds["roc_auc"] > 0.5).all()
+    assert [f for f, _, _ in sink.folds] == [1, 2, 3]
+    assert set(sink.folds[0][2]) == {"roc_auc", "accuracy", "macro_f1"}
+    oof = result.val_predictions
+    non_test = np.sort(np.concatenate([result.split.train, result.split.val]))
+    assert np.array_equal(np.sort(oof["row"].to_numpy()), non_test)
+    assert np.allclose(oof[["p_0", "p_1", "p_2"]].sum(axis=1), 1.0)
+    assert set(result.cv.summary()) >= {"cv_roc_auc_mean", "cv_accuracy_sd"}
+    tuned = train_spec(housing_spec(german, "logreg", tune_trials=3), german, sink := ListSink())
+    assert len(sink.trials) == 3 and "val_roc_auc" in tuned.tuning.trials
+    assert 0.5 < tuned.tuning.best_value <= 1 and tuned.test_metrics["roc_auc"] > 0.5

@@ -1,0 +1,94 @@
+"""The forecasters on windows of past changes (:mod:`finml.tasks.forecast` makes the
+windows): ridge on the lags, one boosted model per step ahead, and the Keras networks over
+the window (MLP, 1-D CNN, LSTM, GRU: :func:`finml.models.forecaster.build_sequence_net`).
+Each learns the standardised next ``h`` changes and reports the loss, the validation loss
+and the validation RMSE in the target's units (the task's meter)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from finml.fitters.base import FitData, FitResult, Fitter
+
+
+def _mse(y: np.ndarray, out: np.ndarray) -> float:
+    return float(np.mean((np.asarray(out) - y) ** 2))
+
+
+class RidgeLagsFitter(Fitter):
+    """``sklearn.linear_model.Ridge`` on the lagged changes, all steps ahead at once."""
+
+    family = "sklearn"
+
+    def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
+        """One fit; see :meth:`finml.fitters.base.Fitter.fit`."""
+        from sklearn.linear_model import Ridge
+
+        est = Ridge(alpha=params["alpha"]).fit(data.x_train, data.y_train)
+        val = est.predict(data.x_val)
+        metrics = {
+            "loss": _mse(data.y_train, est.predict(data.x_train)),
+            "val_loss": _mse(data.y_val, val),
+            **data.meter(data.y_val, val),
+        }
+        sink.on_step(1, 1, metrics)
+        return FitResult(est, 1, False, val)
+
+
+class BoostedLagsFitter(Fitter):
+    """One ``HistGradientBoostingRegressor`` per step ahead (a list of them); progress
+    after each step ahead (the step is the unit), a stop request between two (a
+    forecaster needs every step, so a stopped fit keeps nothing)."""
+
+    family = "sklearn"
+
+    def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
+        """``h`` fits; see :meth:`finml.fitters.base.Fitter.fit`."""
+        from finml.models.tabular import build_regressor
+
+        z_tr, zt_tr, z_va, zt_va = data.x_train, data.y_train, data.x_val, data.y_val
+        h, models = zt_tr.shape[1], []
+        leaf = min(params["min_samples_leaf"], max(1, len(z_tr) // 4))  # a short series
+        for k in range(h):
+            est = build_regressor("hgb_reg", {**params, "min_samples_leaf": leaf}, seed=spec.seed)
+            models.append(est.fit(z_tr, zt_tr[:, k]))
+            train = np.column_stack([m.predict(z_tr) for m in models])
+            done = np.column_stack([m.predict(z_va) for m in models])
+            metrics = {
+                "loss": _mse(zt_tr[:, : k + 1], train),
+                "val_loss": _mse(zt_va[:, : k + 1], done),
+            }
+            sink.on_step(k + 1, h, metrics)
+            if should_stop() and k + 1 < h:
+                return FitResult(None, k + 1, True)
+        full = np.column_stack([m.predict(z_va) for m in models])
+        sink.on_step(h, h, data.meter(zt_va, full))
+        return FitResult(models, h, False, full)
+
+
+#: The Keras architecture of each sequence model.
+NETS = {"mlp_lags": "mlp", "cnn_seq": "cnn", "lstm_seq": "lstm", "gru_seq": "gru"}
+
+
+class SequenceNetFitter(Fitter):
+    """A Keras network over the window (:data:`NETS`), early-stopped on the validation
+    windows; the validation RMSE in the target's units after every epoch."""
+
+    family = "keras"
+
+    def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
+        """Train the network; see :meth:`finml.fitters.base.Fitter.fit`."""
+        from finml.fitters.callbacks import ValidationMeter, fit_with_progress
+        from finml.models.forecaster import build_sequence_net
+
+        lags, channels, extra = data.window
+        horizon = data.y_train.shape[1]
+        net = build_sequence_net(
+            NETS[spec.model], lags, horizon, params, seed=spec.seed, channels=channels, extra=extra
+        )
+        meter = ValidationMeter(data.x_val, data.y_val, data.meter, 0)
+        val = (data.x_val, data.y_val)
+        epochs, stopped = fit_with_progress(
+            net, data.x_train, data.y_train, val, params, sink, should_stop, (meter,)
+        )
+        return FitResult(None, 0, True) if epochs == 0 else FitResult(net, epochs, stopped)

@@ -1,0 +1,34 @@
+"""Linear models: logistic regression for a class target (two or more classes,
+multinomial), ridge regression for a numeric one. One fit, one progress step (the
+training and validation loss and the task's validation metric)."""
+
+from __future__ import annotations
+
+from finml.fitters.base import FitData, FitResult, Fitter, scores
+
+
+class LinearFitter(Fitter):
+    """Logistic regression (``sklearn.linear_model.LogisticRegression``) or ridge
+    (``sklearn.linear_model.Ridge``), built by :mod:`finml.models.tabular`."""
+
+    family = "sklearn"
+
+    def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
+        """One fit on the training rows; see :meth:`finml.fitters.base.Fitter.fit`."""
+        from finml.models.tabular import build_regressor, build_sklearn
+
+        if data.n_classes:
+            model = build_sklearn(
+                spec.model, params, class_weights=bool(data.class_weight), seed=spec.seed
+            )
+        else:
+            model = build_regressor(spec.model, params, seed=spec.seed)
+        model.fit(data.x_train, data.y_train)
+        metrics = {"loss": data.loss(data.y_train, scores(model, data.x_train, data.n_classes))}
+        val = None
+        if data.has_val:
+            val = scores(model, data.x_val, data.n_classes)
+            metrics["val_loss"] = data.loss(data.y_val, val)
+            metrics.update(data.meter(data.y_val, val))
+        sink.on_step(1, 1, metrics)
+        return FitResult(model, 1, False, val)

@@ -1,0 +1,92 @@
+"""Binary classification of a table (a credit default, a diagnosis): the probability of
+the positive class, a decision threshold, the credit pack, SHAP reason codes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from finml.data.split import split_report
+from finml.data.target import validate_target
+from finml.evaluation.metrics import THRESHOLD_FREE, binary_metrics
+from finml.models.pipeline import FittedModel
+from finml.tasks.base import TaskTags
+from finml.tasks.table import TableTask
+
+
+class BinaryTask(TableTask):
+    """Two classes: the model gives the positive class's probability ``score``; the test
+    metrics are :func:`finml.evaluation.metrics.binary_metrics` at 0.5 (Evaluate moves the
+    threshold)."""
+
+    name = "binary"
+    label = "Binary classification"
+    bundle_task = "table"
+    importance_scoring = "roc_auc"
+    tiles = ("test_roc_auc", "test_gini", "test_ks", "test_brier")
+    tags = TaskTags(
+        cross_validation=True,
+        tuning=True,
+        shap=True,
+        importance=True,
+        classes=True,
+        threshold=True,
+        headline="roc_auc",
+        search_metric="roc_auc",
+        step_metric="val_auc",
+        fold_metrics=THRESHOLD_FREE,
+    )
+
+    def target(self, frame, ds):
+        """0/1 labels (1: the positive class), stratified on themselves."""
+        y = validate_target(frame, ds.target, ds.positive)
+        return y, y
+
+    def split_report(self, frame, y, strata, split, ds):
+        """Rows and positives per side (:func:`finml.data.split.split_report`)."""
+        return split_report(frame, y, split, ds.split)
+
+    def loss(self, y, raw) -> float:
+        """Log loss of the positive class's probability."""
+        from sklearn.metrics import log_loss
+
+        return float(log_loss(y, raw[:, 1], labels=[0, 1]))
+
+    def meter(self, state):
+        """``val_auc``: ROC-AUC of the positive class's probability."""
+        from sklearn.metrics import roc_auc_score
+
+        return lambda y, raw: {"val_auc": float(roc_auc_score(y, raw[:, 1]))}
+
+    def scores(self, y, out, ds) -> dict[str, float]:
+        """:func:`finml.evaluation.metrics.binary_metrics` at threshold 0.5."""
+        return binary_metrics(y, out[:, 1], 0.5)
+
+    def fold_counts(self, y) -> dict[str, int]:
+        """Positives of a fold."""
+        return {"positives": int(y.sum())}
+
+    def predictions(self, rows, y, out, ds) -> pd.DataFrame:
+        """``row``, ``y_true`` (0/1) and ``score`` (the positive class's probability)."""
+        return pd.DataFrame(
+            {"row": rows.astype(np.int64), "y_true": y.astype(np.int8), "score": out[:, 1]}
+        )
+
+    def assemble(self, estimator, pre, numeric, categorical, ds, state) -> FittedModel:
+        """A :class:`~finml.models.pipeline.FittedModel` whose class 1 is the positive."""
+        return FittedModel(
+            estimator=estimator,
+            preprocessor=pre,
+            numeric=tuple(numeric),
+            categorical=tuple(categorical),
+            class_names=ds.class_labels,
+            positive=1,
+        )
+
+    def profile_scores(self, model, x):
+        """The positive class's probability."""
+        return model.predict_proba_transformed(x)[:, 1]
+
+    def output(self, model, x):
+        """Class probabilities (n, 2)."""
+        return model.predict_proba_transformed(x)
