@@ -171,13 +171,6 @@ def score_rows(
     Raises:
         DataError: feature columns are missing.
     """
-    from finml.evaluation.shap_values import (
-        TOP_REASONS,
-        adverse_reasons,
-        explain_rows,
-        explainer_kind,
-    )
-
     issues, messages = check_schema(frame, model)
     x = model_features(frame, model)
     scores = model.positive_score(x)
@@ -185,12 +178,35 @@ def score_rows(
         {"score": scores.round(4), "decision": np.where(scores >= threshold, "refuse", "accept")},
         index=frame.index,
     )
+    add_reasons(out, model, x, messages, outcome)
+    out["issues"] = issues["issues"].to_numpy()
+    return pd.concat([out, frame], axis=1), messages
+
+
+def add_reasons(
+    out: pd.DataFrame, model, x: pd.DataFrame, messages: list[str], outcome: str = "the risk"
+) -> None:
+    """Add ``reason_1`` .. ``reason_4`` to ``out``: each row's top SHAP reasons for its
+    model's task (:func:`finml.evaluation.shap_values.row_reasons`: the adverse-action
+    reasons of a two-class model, the features that favoured the predicted class of a
+    k-class one, or what raised and lowered a prediction), "" where fewer; for at most
+    :data:`REASON_ROWS` rows of the model's explainer, with a message when rows are left
+    without.
+
+    Args:
+        out: the result table, one row per row of ``x`` (changed in place).
+        model: the fitted table model.
+        x: the rows as the model reads them (:func:`model_features`).
+        messages: the table-level messages (appended to).
+        outcome: what a binary reason raised, in words.
+    """
+    from finml.evaluation.shap_values import TOP_REASONS, explain_rows, explainer_kind, row_reasons
+
     method = explainer_kind(model)
     cap = REASON_ROWS[method]
     reasons = []
     if len(x):
-        explained = explain_rows(model, x.iloc[:cap])
-        reasons = adverse_reasons(explained, x.iloc[:cap], outcome=outcome)
+        reasons = row_reasons(explain_rows(model, x.iloc[:cap]), x.iloc[:cap], outcome=outcome)
     reasons += [[] for _ in range(len(x) - len(reasons))]
     for k in range(TOP_REASONS):
         out[f"reason_{k + 1}"] = [r[k] if k < len(r) else "" for r in reasons]
@@ -199,8 +215,6 @@ def score_rows(
             f"Reasons are given for the first {cap:,} rows only: this model's SHAP explainer "
             f"({method}) is slow on many rows. Score the rest in smaller files for theirs."
         )
-    out["issues"] = issues["issues"].to_numpy()
-    return pd.concat([out, frame], axis=1), messages
 
 
 def predict_rows(
@@ -221,8 +235,8 @@ def predict_rows(
 
     Returns:
         (table with ``prediction``, ``lower``, ``upper`` (float64, target units; ``NaN``
-        where the arithmetic overflowed), ``issues`` and the input columns; table-level
-        messages).
+        where the arithmetic overflowed), the SHAP reasons ``reason_1`` .. ``reason_4``
+        (:func:`add_reasons`), ``issues`` and the input columns; table-level messages).
 
     Raises:
         DataError: feature columns are missing, or no interval at ``level``.
@@ -246,6 +260,7 @@ def predict_rows(
             "overflows, so the prediction is not a finite number. Check those rows' values and "
             "units (they lie far outside the training data)."
         )
+    add_reasons(out, model, x, messages)
     out["issues"] = flags
     return pd.concat([out, frame], axis=1), messages
 
@@ -255,8 +270,9 @@ def classify_rows(model: FittedModel, frame: pd.DataFrame) -> tuple[pd.DataFrame
     the most probable class, its probability and each class's probability.
 
     Returns:
-        (table with ``predicted class``, ``probability``, ``p(<class>)`` per class,
-        ``issues`` and the input columns; table-level messages).
+        (table with ``predicted class``, ``probability``, ``p(<class>)`` per class, the
+        SHAP reasons of the predicted class ``reason_1`` .. ``reason_4``
+        (:func:`add_reasons`), ``issues`` and the input columns; table-level messages).
 
     Raises:
         DataError: feature columns are missing.
@@ -271,5 +287,6 @@ def classify_rows(model: FittedModel, frame: pd.DataFrame) -> tuple[pd.DataFrame
     )
     for i, name in enumerate(model.class_names):
         out[f"p({name})"] = proba[:, i].round(4)
+    add_reasons(out, model, x, messages)
     out["issues"] = issues["issues"].to_numpy()
     return pd.concat([out, frame], axis=1), messages

@@ -117,3 +117,24 @@ def test_the_worker_stores_importance_and_the_profile(german_spec):
         "validation": 200,
         "test": 200,
     }
+
+
+def test_regression_and_multiclass_rows_get_shap_reasons(german):
+    """Predict gives every task's rows their reasons: what raised or lowered a predicted
+    loan amount (in DM), what favoured the predicted housing class."""
+    from finml.prediction.tables import classify_rows, predict_rows
+    from tests.tasks.test_multiclass import housing_spec
+    from tests.tasks.test_regression import regression_spec
+
+    rows = german.drop(columns=["creditability", "credit_amount"]).head(8)
+    regressor = train_spec(regression_spec(german, "ridge"), german, ListSink()).model
+    predicted, _ = predict_rows(regressor, rows, 0.9)
+    assert predicted["reason_1"].str.contains(r" (raised|lowered) the predicted ").all()
+    assert np.isfinite(predicted["prediction"]).all()
+    classifier = train_spec(housing_spec(german, "logreg"), german, ListSink()).model
+    classified, _ = classify_rows(classifier, german.drop(columns="housing").head(8))
+    first = classified["reason_1"].tolist()
+    assert all("favoured" in r for r in first), first
+    assert all(
+        f"'{c}'" in r for c, r in zip(classified["predicted class"], first, strict=True)
+    ), first
