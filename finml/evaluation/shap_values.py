@@ -571,15 +571,11 @@ def adverse_reasons(
     if shap_values.is_multiclass:
         raise ValueError("Multi-class SHAP values: use class_reasons.")
     name = _names(shap_values, X)
-    out = []
-    for i, row in enumerate(shap_values.values):
-        reasons = []
-        for j in np.argsort(-row, kind="stable")[:top]:
-            if row[j] < MIN_REASON:
-                break
-            reasons.append(f"{name(i, j)} raised {outcome}")
-        out.append(reasons)
-    return out
+    rows = np.asarray(shap_values.values)
+    return [
+        _raisers(row, top, lambda j, i=i: f"{name(i, j)} raised {outcome}")
+        for i, row in enumerate(rows)
+    ]
 
 
 def class_reasons(
@@ -618,15 +614,25 @@ def class_reasons(
         chosen = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (n,))
     classes = shap_values.classes or tuple(str(c) for c in range(k))
     name = _names(shap_values, X)
+    values = np.asarray(shap_values.values)
+    return [
+        _raisers(
+            values[i, :, chosen[i]],
+            top,
+            lambda j, i=i: f"{name(i, j)} favoured '{classes[chosen[i]]}'",
+        )
+        for i in range(n)
+    ]
+
+
+def _raisers(row: np.ndarray, top: int, words) -> list[str]:
+    """``words(j)`` of the (at most ``top``) features ``j`` that raised ``row`` most, by at
+    least :data:`MIN_REASON`, largest first."""
     out = []
-    for i in range(n):
-        row = shap_values.values[i, :, chosen[i]]
-        reasons = []
-        for j in np.argsort(-row, kind="stable")[:top]:
-            if row[j] < MIN_REASON:
-                break
-            reasons.append(f"{name(i, j)} favoured '{classes[chosen[i]]}'")
-        out.append(reasons)
+    for j in np.argsort(-row, kind="stable")[:top]:
+        if row[j] < MIN_REASON:
+            break
+        out.append(words(j))
     return out
 
 

@@ -3,6 +3,8 @@ the positive class, a decision threshold, the credit pack, SHAP reason codes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -10,8 +12,7 @@ from finml.data.split import split_report
 from finml.data.target import validate_target
 from finml.evaluation.metrics import THRESHOLD_FREE, binary_metrics
 from finml.models.pipeline import FittedModel
-from finml.tasks.base import TaskTags
-from finml.tasks.table import TableTask
+from finml.tasks.table import TABLE_TAGS, TableTask
 
 
 class BinaryTask(TableTask):
@@ -24,12 +25,8 @@ class BinaryTask(TableTask):
     bundle_task = "table"
     importance_scoring = "roc_auc"
     tiles = ("test_roc_auc", "test_gini", "test_ks", "test_brier")
-    tags = TaskTags(
-        cross_validation=True,
-        tuning=True,
-        shap=True,
-        importance=True,
-        classes=True,
+    tags = replace(
+        TABLE_TAGS,
         threshold=True,
         headline="roc_auc",
         search_metric="roc_auc",

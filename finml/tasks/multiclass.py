@@ -3,6 +3,8 @@ softmax probabilities of 3 to 20 classes, the k-class views, any class against t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -10,8 +12,7 @@ from finml.data.split import class_report
 from finml.data.target import validate_classes
 from finml.evaluation.metrics import image_metrics, multiclass_auc
 from finml.models.pipeline import FittedModel
-from finml.tasks.base import TaskTags
-from finml.tasks.table import TableTask
+from finml.tasks.table import TABLE_TAGS, TableTask
 
 
 def class_predictions(rows, y, proba, positive: int) -> pd.DataFrame:
@@ -44,12 +45,8 @@ class MulticlassTask(TableTask):
     importance_scoring = "roc_auc_ovr"
     probability_columns = True
     tiles = ("test_roc_auc", "test_accuracy", "test_macro_f1")
-    tags = TaskTags(
-        cross_validation=True,
-        tuning=True,
-        shap=True,
-        importance=True,
-        classes=True,
+    tags = replace(
+        TABLE_TAGS,
         headline="roc_auc",
         search_metric="roc_auc",
         step_metric="val_auc",

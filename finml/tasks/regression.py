@@ -4,6 +4,8 @@ split-conformal prediction intervals, and the test metrics beside the mean basel
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
@@ -17,8 +19,7 @@ from finml.evaluation.regression import (
     regression_metrics,
 )
 from finml.models.pipeline import FittedRegressor
-from finml.tasks.base import TaskTags
-from finml.tasks.table import TableTask
+from finml.tasks.table import TABLE_TAGS, TableTask
 
 
 def _rmse(y, pred) -> float:
@@ -56,11 +57,8 @@ class RegressionTask(TableTask):
     importance_scoring = "neg_root_mean_squared_error"
     evaluation = "values"
     tiles = ("test_rmse", "test_mae", "test_r2", "test_mase")
-    tags = TaskTags(
-        cross_validation=True,
-        tuning=True,
-        shap=True,
-        importance=True,
+    tags = replace(
+        TABLE_TAGS,
         intervals=True,
         classes=False,
         headline="rmse",

@@ -24,7 +24,7 @@ from finml.evaluation.shap_values import explain_rows, explainer_kind, fit_backg
 from finml.fitters.base import PROGRESS_EVERY_S, FitData, SampledSink, Sink, never_stop, sample
 from finml.models.features import fit_preprocessing, prepare_features
 from finml.models.registry import resolve_params
-from finml.tasks.base import Task, TrainResult
+from finml.tasks.base import Task, TaskTags, TrainResult
 from finml.tasks.cv import cross_validate
 from finml.tasks.tuning import best_params_of, tune
 
@@ -41,6 +41,10 @@ LIVE_VAL_ROWS = 20_000
 #: the permutation explainer costs about 0.08 s a row (MLP, 2 cores) and shares the CPU
 #: with the next run once the worker released its slot, so it explains fewer rows.
 SHAP_ROWS = {"tree": 300, "linear": 300, "permutation": 60}
+
+
+#: What every table task supports (a task sets its classes and metrics on top).
+TABLE_TAGS = TaskTags(cross_validation=True, tuning=True, shap=True, importance=True)
 
 
 class TableTask(Task):
