@@ -111,19 +111,17 @@ def loan_amount_run(loan_amount_spec):
     return train_and_log(loan_amount_spec, "ridge · loan amount")
 
 
-def forecast_demo_run(demo: str, target: str, horizon: int, entity_col: str = "") -> str:
-    """A ridge forecaster of a packaged forecasting demo, trained for real on the staged
-    demo and logged as a worker does; its run id."""
-    from finml.data.demo import demo_frame
+def forecast_spec(model: str, horizon: int = 1, target="realcons", entity="", exog=(), **params):
+    """A forecasting RunSpec (a panel with ``entity``, exogenous ``exog``) on a table with a
+    ``date`` column split 70/15/15 in time, not staged (dataset id of zeros)."""
     from finml.data.spec import DatasetSpec
     from finml.data.split import SplitSpec
-    from finml.data.staging import stage_frame
     from finml.models.registry import resolve_params
     from finml.tasks.spec import RunSpec
 
     ds = DatasetSpec(
-        stage_frame(demo_frame(demo)),
-        demo,
+        "0" * 32,
+        "macro",
         target,
         "",
         (),
@@ -131,10 +129,23 @@ def forecast_demo_run(demo: str, target: str, horizon: int, entity_col: str = ""
         split=SplitSpec(0.7, 0.15, 0.15, time_col="date"),
         task="forecast",
         horizon=horizon,
-        entity_col=entity_col,
+        entity_col=entity,
+        exog=tuple(exog),
     )
-    spec = RunSpec(ds, "ridge_lags", resolve_params("ridge_lags"))
-    return train_and_log(spec, f"ridge · {target}")
+    return RunSpec(ds, model, resolve_params(model, params), seed=42)
+
+
+def forecast_demo_run(demo: str, target: str, horizon: int, entity_col: str = "") -> str:
+    """A ridge forecaster of a packaged forecasting demo, trained for real on the staged
+    demo and logged as a worker does; its run id."""
+    from dataclasses import replace
+
+    from finml.data.demo import demo_frame
+    from finml.data.staging import stage_frame
+
+    spec = forecast_spec("ridge_lags", horizon, target, entity_col)
+    staged = replace(spec.dataset, dataset_id=stage_frame(demo_frame(demo)), name=demo)
+    return train_and_log(replace(spec, dataset=staged), f"ridge · {target}")
 
 
 @pytest.fixture

@@ -409,7 +409,7 @@ def _forecaster(frame, target: str, entity_col: str = "", exog=()):
     """A ridge forecaster (8 lags, horizon 2) trained in this process."""
     from finml.fitters.base import ListSink
     from finml.tasks.forecast import run_forecast
-    from tests.tasks.test_forecast import forecast_spec
+    from tests.conftest import forecast_spec
 
     spec = forecast_spec("ridge_lags", 2, target, entity_col, exog)
     return run_forecast(spec, frame, ListSink()).model

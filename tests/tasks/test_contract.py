@@ -26,6 +26,7 @@ from finml.fitters.base import ListSink
 from finml.models.registry import resolve_params
 from finml.tasks import TASKS, get_task, train_spec
 from finml.tasks.spec import RunSpec
+from tests.conftest import forecast_spec
 
 pytestmark = pytest.mark.shared_data
 
@@ -68,7 +69,7 @@ def _images():
 def _case(name: str, german: pd.DataFrame):
     """(spec maker, data) of a task, on real data."""
     from finml.data.demo import demo_frame
-    from finml.data.spec import DatasetSpec, ImageDatasetSpec
+    from finml.data.spec import ImageDatasetSpec
     from finml.data.split import SplitSpec
 
     model, hp = MODELS[name]
@@ -84,11 +85,7 @@ def _case(name: str, german: pd.DataFrame):
         frame = demo_frame("US macroeconomic series (forecasting)")
 
         def make(**kw):
-            ds = DatasetSpec(
-                "0" * 32, "macro", "realcons", "", (), (),
-                split=SplitSpec(0.7, 0.15, 0.15, time_col="date"), task="forecast", horizon=2,
-            )  # fmt: skip
-            return RunSpec(ds, model, resolve_params(model, hp), **kw)
+            return replace(forecast_spec(model, 2, **hp), **kw)
 
         return make, frame
     target = {"binary": "creditability", "multiclass": "housing", "regression": "credit_amount"}

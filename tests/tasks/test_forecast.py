@@ -13,42 +13,19 @@ import pytest
 from finml.data import reader
 from finml.data.demo import macro_frame
 from finml.data.series import SeriesSpec, chronological_split, load_series, windows
-from finml.data.spec import DatasetSpec
-from finml.data.split import SplitSpec
 from finml.errors import SplitError, TargetError
 from finml.fitters.base import ListSink
 from finml.models.forecaster import (
     naive_forecasts,
     seasonal_naive_forecasts,
 )
-from finml.models.registry import resolve_params
 from finml.tasks.forecast import run_forecast
-from finml.tasks.spec import RunSpec
+from tests.conftest import forecast_spec
 
 
 @pytest.fixture(scope="module")
 def macro():
     return reader.read_table(macro_frame().to_csv(index=False).encode(), "macro.csv").frame
-
-
-def forecast_spec(
-    model: str, horizon: int = 1, target: str = "realcons", entity="", exog=(), **params
-) -> RunSpec:
-    """A forecasting spec on the macro data (a panel with ``entity``, exogenous ``exog``)."""
-    ds = DatasetSpec(
-        "0" * 32,
-        "macro",
-        target,
-        "",
-        (),
-        (),
-        split=SplitSpec(0.7, 0.15, 0.15, time_col="date"),
-        task="forecast",
-        horizon=horizon,
-        entity_col=entity,
-        exog=tuple(exog),
-    )
-    return RunSpec(ds, model, resolve_params(model, params), seed=42)
 
 
 def _csv(rows: list[str]) -> pd.DataFrame:

@@ -16,7 +16,7 @@ from finml.errors import BundleError, DataError, SplitError
 from finml.evaluation.forecast import by_entity
 from finml.fitters.base import ListSink
 from finml.tasks.forecast import run_forecast
-from tests.tasks.test_forecast import forecast_spec
+from tests.conftest import forecast_spec
 
 
 def _read(frame: pd.DataFrame) -> pd.DataFrame:
