@@ -52,6 +52,29 @@ def _inputs(german):
         for name, (change, _) in cases.items():
             build = lambda e=export, c=change: _hostile(e, c)  # noqa: E731
             yield group, name, build, bounds.import_case
+    yield from _value_inputs(german, scorer)
+
+
+def _value_inputs(german, scorer):
+    """The inputs of tests/hostile/test_value_crashes.py (dates of mixed offsets, values
+    beyond 1e150) fed to the step of their page, with the models those steps need."""
+    from finml.data.demo import macro_frame, macro_panel_frame
+    from tests.hostile import test_value_crashes as values
+
+    models = {
+        "forecast": values._forecaster(macro_frame(), "realcons", exog=("realgdp",)),
+        "panel": values._forecaster(macro_panel_frame(), "value", "series"),
+        "regression": values._regressor(german),
+        "log regression": values._regressor(german, log_target=True),
+        "classification": scorer[0],
+    }
+    for case in values.CASES:
+        yield (
+            f"values ({case.step})",
+            case.id,
+            case.build,
+            lambda d, c=case: values._run(c, models, d),
+        )
 
 
 def main() -> None:
@@ -66,7 +89,7 @@ def main() -> None:
         started = time.perf_counter()
         out, peak = measured(lambda feed=feed, data=data: feed(data))
         seconds = time.perf_counter() - started
-        size = len(data) if isinstance(data, bytes | str) else 0
+        size = len(data) if isinstance(data, bytes) else None
         del data
         said = str(out)[:70].replace("\n", " ") if isinstance(out, Exception) else "accepted"
         rows.append((peak, seconds, group, name, size, said))
@@ -77,7 +100,13 @@ def main() -> None:
         print("| input | kind | size | time (s) | peak RSS (MiB) |")
         print("| --- | --- | --- | --- | --- |")
         for peak, seconds, group, name, size, _ in sorted(rows, key=lambda r: -r[key])[:8]:
-            shown = f"{size / 2**20:,.1f} MiB" if size >= 2**20 else f"{size / 1024:,.0f} KB"
+            shown = (
+                ""
+                if size is None
+                else f"{size / 2**20:,.1f} MiB"
+                if size >= 2**20
+                else f"{size / 1024:,.0f} KB"
+            )
             print(f"| {name} | {group} | {shown} | {seconds:.2f} | {peak} |")
 
 
