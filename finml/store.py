@@ -51,6 +51,8 @@ _MLFLOW_STATUS = {
     FAILED: "FAILED",
     INTERRUPTED: "KILLED",
 }
+#: The prefixes of a trial's judged value (validation or backtest metric).
+JUDGED_PREFIXES = ("val_", "backtest_")
 #: Per-step metrics kept in the learning-curve history.
 HISTORY_METRICS = ("loss", "val_loss", "val_auc", "val_rmse")
 #: Per-fold metrics of a cross-validated run, logged at step = fold (1-based): each task
@@ -256,7 +258,8 @@ class RunStore:
         name = f"trial {trial['trial']}"
         run = _retry(self.client.create_run, self.experiment_id, run_name=name, tags=tags)
         child = run.info.run_id
-        numbers = ("val_roc_auc", "seconds", "steps")
+        judged = [k for k in trial if str(k).startswith(JUDGED_PREFIXES)]
+        numbers = (*judged, "seconds", "steps")
         params = [Param(k, str(v)) for k, v in trial.items() if k not in (*numbers, "state")]
         now = int(time.time() * 1000)
         metrics = [
@@ -267,13 +270,14 @@ class RunStore:
         return child
 
     def trials(self, study_run_id: str) -> pd.DataFrame:
-        """The trials of a study run so far, by trial number: ``trial``, ``state``,
-        ``val_roc_auc``, ``seconds``, ``steps`` and each drawn hyperparameter (as text);
-        empty if none."""
+        """The trials of a study run so far, by trial number: ``trial``, ``state``, the
+        judged value (``val_roc_auc``, ``val_rmse``, ``backtest_mase``...), ``seconds``,
+        ``steps`` and each drawn hyperparameter (as text); empty if none."""
         rows = []
         for r in self._trial_runs(study_run_id):
             row = {"trial": int(r.data.tags["finml.trial"]), "state": r.data.tags["finml.status"]}
-            row.update({k: r.data.metrics.get(k) for k in ("val_roc_auc", "seconds", "steps")})
+            row.update({k: r.data.metrics.get(k) for k in ("seconds", "steps")})
+            row.update({k: v for k, v in r.data.metrics.items() if k.startswith(JUDGED_PREFIXES)})
             row.update({k: v for k, v in r.data.params.items() if k != "trial"})
             rows.append(row)
         if not rows:

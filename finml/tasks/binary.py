@@ -11,11 +11,10 @@ import pandas as pd
 from finml.data.split import split_report
 from finml.data.target import validate_target
 from finml.evaluation.metrics import THRESHOLD_FREE, binary_metrics
-from finml.models.pipeline import FittedModel
-from finml.tasks.table import TABLE_TAGS, TableTask
+from finml.tasks.table import TABLE_TAGS, ClassTableTask
 
 
-class BinaryTask(TableTask):
+class BinaryTask(ClassTableTask):
     """Two classes: the model gives the positive class's probability ``score``; the test
     metrics are :func:`finml.evaluation.metrics.binary_metrics` at 0.5 (Evaluate moves the
     threshold)."""
@@ -69,21 +68,14 @@ class BinaryTask(TableTask):
             {"row": rows.astype(np.int64), "y_true": y.astype(np.int8), "score": out[:, 1]}
         )
 
-    def assemble(self, estimator, pre, numeric, categorical, ds, state) -> FittedModel:
-        """A :class:`~finml.models.pipeline.FittedModel` whose class 1 is the positive."""
-        return FittedModel(
-            estimator=estimator,
-            preprocessor=pre,
-            numeric=tuple(numeric),
-            categorical=tuple(categorical),
-            class_names=ds.class_labels,
-            positive=1,
-        )
+    def class_names(self, ds) -> tuple[str, ...]:
+        """The negative class, then the positive (``ds.class_labels``)."""
+        return tuple(ds.class_labels)
+
+    def positive(self, ds) -> int:
+        """Class 1 is the positive."""
+        return 1
 
     def profile_scores(self, model, x):
         """The positive class's probability."""
         return model.predict_proba_transformed(x)[:, 1]
-
-    def output(self, model, x):
-        """Class probabilities (n, 2)."""
-        return model.predict_proba_transformed(x)

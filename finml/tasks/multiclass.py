@@ -11,8 +11,7 @@ import pandas as pd
 from finml.data.split import class_report
 from finml.data.target import validate_classes
 from finml.evaluation.metrics import image_metrics, multiclass_auc
-from finml.models.pipeline import FittedModel
-from finml.tasks.table import TABLE_TAGS, TableTask
+from finml.tasks.table import TABLE_TAGS, ClassTableTask
 
 
 def class_predictions(rows, y, proba, positive: int) -> pd.DataFrame:
@@ -35,7 +34,7 @@ def positive_index(ds) -> int:
     return ds.classes.index(ds.positive) if ds.positive in ds.classes else 0
 
 
-class MulticlassTask(TableTask):
+class MulticlassTask(ClassTableTask):
     """3 to 20 classes: probabilities per class; test metrics accuracy, macro F1 and the
     one-vs-rest macro ROC-AUC (:func:`finml.evaluation.metrics.image_metrics`)."""
 
@@ -84,21 +83,14 @@ class MulticlassTask(TableTask):
         """:func:`class_predictions`."""
         return class_predictions(rows, y, out, positive_index(ds))
 
-    def assemble(self, estimator, pre, numeric, categorical, ds, state) -> FittedModel:
-        """A :class:`~finml.models.pipeline.FittedModel` of the dataset's classes."""
-        return FittedModel(
-            estimator=estimator,
-            preprocessor=pre,
-            numeric=tuple(numeric),
-            categorical=tuple(categorical),
-            class_names=tuple(ds.classes),
-            positive=positive_index(ds),
-        )
+    def class_names(self, ds) -> tuple[str, ...]:
+        """The dataset's classes, in order."""
+        return tuple(ds.classes)
+
+    def positive(self, ds) -> int:
+        """The class of interest (:func:`positive_index`)."""
+        return positive_index(ds)
 
     def profile_scores(self, model, x):
         """The top class's probability."""
         return model.predict_proba_transformed(x).max(axis=1)
-
-    def output(self, model, x):
-        """Class probabilities (n, k)."""
-        return model.predict_proba_transformed(x)

@@ -23,6 +23,7 @@ from finml.evaluation.explain import permutation_importances
 from finml.evaluation.shap_values import explain_rows, explainer_kind, fit_background
 from finml.fitters.base import PROGRESS_EVERY_S, FitData, SampledSink, Sink, never_stop, sample
 from finml.models.features import fit_preprocessing, prepare_features
+from finml.models.pipeline import FittedModel
 from finml.models.registry import resolve_params
 from finml.tasks.base import Task, TaskTags, TrainResult
 from finml.tasks.cv import cross_validate
@@ -340,6 +341,35 @@ class TableTask(Task):
         most = SHAP_ROWS[explainer_kind(result.model)]
         rows = val[sample(len(val), most, spec.seed)]
         return rows, explain_rows(result.model, frame.iloc[rows], seed=spec.seed)
+
+
+class ClassTableTask(TableTask):
+    """A table task whose model gives class probabilities (binary, multi-class): its
+    fitted model is a :class:`~finml.models.pipeline.FittedModel` of
+    :meth:`class_names`, whose class :meth:`positive` is the class of interest."""
+
+    @abstractmethod
+    def class_names(self, ds) -> tuple[str, ...]:
+        """The model's classes, in the order of its probability columns."""
+
+    @abstractmethod
+    def positive(self, ds) -> int:
+        """The index of the class of interest among :meth:`class_names`."""
+
+    def assemble(self, estimator, pre, numeric, categorical, ds, state):
+        """A :class:`~finml.models.pipeline.FittedModel` of the task's classes."""
+        return FittedModel(
+            estimator=estimator,
+            preprocessor=pre,
+            numeric=tuple(numeric),
+            categorical=tuple(categorical),
+            class_names=self.class_names(ds),
+            positive=self.positive(ds),
+        )
+
+    def output(self, model, x):
+        """Class probabilities, shape (n, k), float64."""
+        return model.predict_proba_transformed(x)
 
 
 class _FoldsToPruner(Sink):

@@ -24,6 +24,7 @@ import pandas as pd
 from finml.errors import SpecError
 from finml.fitters.base import Sink
 from finml.models.registry import get_model, resolve_params
+from finml.store import JUDGED_PREFIXES
 
 #: Trials the median pruner lets finish before it prunes, and steps before it judges one.
 PRUNER_STARTUP_TRIALS = 3
@@ -210,7 +211,7 @@ def tune(
 def trial_metric(trials: pd.DataFrame) -> str:
     """The judged value's column of a stored trials table (``val_roc_auc`` before runs of
     other tasks were tuned)."""
-    judged = [c for c in trials.columns if c.startswith(("val_", "backtest_"))]
+    judged = [c for c in trials.columns if c.startswith(JUDGED_PREFIXES)]
     return judged[0] if judged else "val_roc_auc"
 
 
