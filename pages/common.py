@@ -72,6 +72,15 @@ def show_unexpected(exc: BaseException) -> None:
     )
 
 
+def or_stop(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``; a finml error it raises is shown and stops the script."""
+    try:
+        return fn(*args, **kwargs)
+    except FinmlError as exc:
+        show_error(exc)
+        st.stop()
+
+
 def guarded(fn):
     """Run ``fn`` (a fragment body) inside the same error boundary as the pages."""
 
@@ -364,21 +373,33 @@ def trials_of(run_store, run_id: str):
     return trials
 
 
-def search_view(run, trials) -> None:
-    """The trials so far, and Optuna's optimisation history and parameter importances."""
+def judged_words(column: str) -> str:
+    """A trials table's judged column in words: ``val_rmse`` is "validation RMSE",
+    ``backtest_mase`` "backtest MASE"."""
+    from finml.reporting.runs import METRIC_NAMES
+
+    where, _, metric = column.partition("_")
+    where = "validation" if where == "val" else where
+    return f"{where} {METRIC_NAMES.get(metric, metric)}"
+
+
+def search_view(run, trials, task) -> None:
+    """The trials so far, and Optuna's optimisation history and parameter importances, in
+    the direction of ``task``'s metric."""
+    from finml.tasks.tuning import study_from_trials, trial_metric
+
     done = trials[trials["state"] == "complete"]
     st.caption(
         f"Hyperparameter search: {len(trials)} trial(s), {len(done)} complete, "
-        f"{int((trials['state'] == 'pruned').sum())} pruned (validation ROC-AUC)."
+        f"{int((trials['state'] == 'pruned').sum())} pruned "
+        f"({judged_words(trial_metric(trials))})."
     )
     st.dataframe(trials.round(4), hide_index=True)
     if len(done) >= 2:
         import optuna.visualization as ov
 
-        from finml.training.tuning import study_from_trials
-
         try:
-            study = study_from_trials(run.model, trials)
+            study = study_from_trials(run.model, trials, task.tags.higher_is_better)
         except (ValueError, KeyError, TypeError):  # values outside the model's search space
             st.caption("The trials' values do not fit this model's search space: no charts.")
             return

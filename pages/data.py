@@ -7,44 +7,21 @@ import streamlit as st
 from finml.config import get_settings
 from finml.data import demo, reader, schema, target
 from finml.data.spec import DatasetSpec
-from finml.data.split import (
-    SplitSpec,
-    class_report,
-    make_split,
-    regression_split_report,
-    split_report,
-    split_warnings,
-)
+from finml.data.split import SplitSpec, make_split
 from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
-from finml.reporting import regression_charts
+from finml.tasks import TASKS
 from finml.training import jobs
-from pages.common import (
-    dataset_ready,
-    principal,
-    record,
-    show_error,
-    show_info,
-    show_warning,
-    text,
-)
-
-
-@st.cache_data(scope="session", max_entries=8, show_spinner="Screening for leakage...")
-def leakage(key, _frame, _schema, target_col: str, positive: str):
-    """Single-column leakage screening, once per (table, target, positive class)."""
-    return target.leakage_warnings(_frame, _schema, target_col, positive)
-
+from pages.common import or_stop, principal, record, show_error, show_info, show_warning
+from pages.views import get_view
 
 st.title("Data")
 settings = get_settings()
-task = st.radio(
+data_type = st.radio(
     "Data type", ["Table (credit risk)", "Images (medical)"], horizontal=True, key="task"
 )
-if task.startswith("Images"):
-    from pages import image_data_view
-
-    image_data_view.render()
+if data_type.startswith("Images"):  # the image task reads, reports and splits its own data
+    get_view(TASKS["images"]).data_page()
     st.stop()
 
 source = st.radio("Source", ["Built-in demo", "Upload a file"], horizontal=True, key="source")
@@ -119,20 +96,18 @@ with st.expander("Preview (first 20 rows)"):
 st.subheader("Target")
 candidates = [c for c in [demo_target, *table_schema.target_candidates] if c]
 candidates = list(dict.fromkeys(candidates))
+options = [*candidates, *[c for c in table_schema.names() if c not in candidates]]
+if st.session_state.get("target") not in options:  # a new table: its likely target first,
+    st.session_state.target = options[0]  # through Session State: the browser's box follows
 target_col = st.selectbox(
     "Target column",
-    [*candidates, *[c for c in table_schema.names() if c not in candidates]],
-    index=0,
+    options,
     help="Likely targets come first: a target-like name (status, default, target, class, "
     "...) and values (good/bad, default/non-default, 0/1).",
     key="target",
 )
-task_labels = {
-    "binary": "Binary classification",
-    "multiclass": "Multi-class (3+ classes)",
-    "regression": "Regression (a number)",
-    "forecast": "Forecasting (a series over time)",
-}
+# the tasks of a table, each in the Data page's word (their views say it)
+choices = {t.name: get_view(t).choice for t in TASKS.values() if get_view(t).choice}
 if st.session_state.get("task_for") != (key, target_col):  # a new target: guess its task
     guessed = target.infer_task(frame[target_col])
     if source == "Built-in demo" and target_col == demo_target:
@@ -140,63 +115,22 @@ if st.session_state.get("task_for") != (key, target_col):  # a new target: guess
     # set through Session State (not a default): the browser's radio follows the guess
     st.session_state.task_kind = guessed
     st.session_state.task_for = (key, target_col)
-task_kind = st.radio(
-    "Task",
-    list(task_labels),
-    format_func=task_labels.get,
-    horizontal=True,
-    help="Guessed from the target: a numeric column with more than "
-    f"{target.REGRESSION_MIN_DISTINCT} distinct values is a regression target.",
-    key="task_kind",
-)
-if task_kind == "forecast":
-    from pages import forecast_data
-
-    series_defaults = demo.DEMO_SERIES.get(name) if source == "Built-in demo" else None
-    forecast_data.render(frame, table_schema, target_col, settings, series_defaults)
-    st.stop()
-regression = task_kind == "regression"
-if regression:
-    try:
-        y_value = target.validate_regression_target(frame, target_col)
-    except FinmlError as exc:
-        show_error(exc)
-        st.stop()
-    c1, c2 = st.columns([1, 2])
-    c1.dataframe(target.target_summary(y_value).round(4), hide_index=True)
-    c2.plotly_chart(regression_charts.target_histogram(y_value, target_col), width="stretch")
-    positive, values = "", []
-else:
-    try:
-        values = target.class_values(frame[target_col])
-        guess = target.guess_positive(frame[target_col])
-    except FinmlError as exc:
-        show_error(exc)
-        st.stop()
-    multiclass = task_kind == "multiclass"
-    positive = st.selectbox(
-        "Class of interest (its one-against-the-rest view on Evaluate)"
-        if multiclass
-        else "Positive class (the event to predict: bad, default, ...)",
-        values,
-        index=values.index(guess),
-        key="positive",
+task = TASKS[
+    st.radio(
+        "Task",
+        list(choices),
+        format_func=choices.get,
+        horizontal=True,
+        help="Guessed from the target: a numeric column with more than "
+        f"{target.REGRESSION_MIN_DISTINCT} distinct values is a regression target.",
+        key="task_kind",
     )
-    st.dataframe(target.class_counts(frame[target_col], positive), hide_index=True)
-    try:
-        if multiclass:
-            target.validate_classes(frame[target_col], tuple(values))
-        else:
-            target.validate_target(frame, target_col, positive)
-    except FinmlError as exc:
-        show_error(exc)
-        st.stop()
-    leaks = leakage(st.session_state.table_key, frame, table_schema, target_col, positive)
-    for column, auc in leaks:
-        show_warning(
-            f"Possible leakage: {column!r} alone predicts the target with ROC-AUC {auc:.3f}. "
-            "If it is only known after the outcome, leave it out of the features."
-        )
+]
+view = get_view(task)
+# the task's part: its target checked and shown (forecasting lays out the rest and stops)
+chosen = view.target_form(
+    frame, table_schema, target_col, name if source == "Built-in demo" else None
+)
 
 st.subheader("Split")
 mode = st.radio(
@@ -223,7 +157,7 @@ elif mode.startswith("Out-of-time"):
         st.stop()
     time_col = st.selectbox("Date column", dates, key="time_col")
 stratify = True
-if regression and mode == "Stratified":
+if chosen.quantiles and mode == "Stratified":
     stratify = st.toggle(
         "Stratify by target quintile",
         value=True,
@@ -247,26 +181,10 @@ numeric, categorical = schema.default_features(table_schema, target_col, exclude
 with st.expander(f"Features ({len(numeric)} numeric, {len(categorical)} categorical)"):
     numeric = st.multiselect("Numeric features", numeric, default=numeric)
     categorical = st.multiselect("Categorical features", categorical, default=categorical)
-try:
-    if regression:
-        strata = target.quantile_strata(y_value)
-        split = make_split(frame, strata, split_spec)
-        report = regression_split_report(frame, y_value, strata, split, split_spec)
-    elif task_kind == "multiclass":
-        y = target.validate_classes(frame[target_col], tuple(values))
-        split = make_split(frame, y, split_spec)
-        report = class_report(y, tuple(values), split)
-    else:
-        y = target.validate_target(frame, target_col, positive)
-        split = make_split(frame, y, split_spec)
-        report = split_report(frame, y, split, split_spec)
-except FinmlError as exc:
-    show_error(exc)
-    st.stop()
+split = or_stop(make_split, frame, chosen.strata, split_spec)
+report = or_stop(chosen.report, frame, split, split_spec)
 st.table(report.set_index("split"))  # numbers and dates only: nothing from the data as text
-others_label = " / ".join(v for v in values if v != positive)
-binary = task_kind == "binary"
-for warning in split_warnings(y, (others_label, positive), split) if binary else []:
+for warning in chosen.warnings(split):
     show_warning(warning)
 
 if not numeric and not categorical:
@@ -274,24 +192,17 @@ if not numeric and not categorical:
     st.stop()
 if st.button("Use this dataset for training", type="primary", key="use_dataset"):
     jobs.warm_up(settings)  # TensorFlow warms up in a spare worker while they go on
-    negatives = [v for v in values if v != positive]
     st.session_state.dataset = DatasetSpec(
         dataset_id=stage_frame(frame, settings, principal().user_id),
         name=st.session_state.table_name,
         target=target_col,
-        positive=positive,
+        positive=chosen.positive,
         numeric=tuple(numeric),
         categorical=tuple(categorical),
         split=split_spec,
-        negative=negatives[0] if len(negatives) == 1 else "",
-        task=task_kind,
-        classes=tuple(values) if task_kind == "multiclass" else (),
+        negative=chosen.negative,
+        task=task.name,
+        classes=chosen.classes,
     )
     save_dataset_spec(st.session_state.dataset, settings)
-ds = st.session_state.get("dataset")
-if ds is not None and ds.kind == "table":
-    what = {
-        "regression": f"{ds.target!r} (regression)",
-        "multiclass": f"{ds.target!r} ({len(ds.classes)} classes)",
-    }.get(ds.task, f"{ds.target!r} = {ds.positive!r}")
-    dataset_ready(text(f"Ready: {ds.name}, target {what}."), ds)
+view.show_ready()

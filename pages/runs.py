@@ -16,8 +16,51 @@ from finml.reporting import charts
 from finml.reporting.exchange import export_run, import_run
 from finml.reporting.runs import numeric_comparison, runs_frame
 from finml.store import ACTIVE
+from finml.tasks import get_task
 from finml.training import jobs
 from pages import common
+
+
+def compare_classes(picked: list) -> None:
+    """Runs that predict classes: their ROC curves (of the positive class, or the class of
+    interest against the rest) and learning curves overlaid, and DeLong's paired test."""
+    rocs, histories, paired = {}, {}, {}
+    for run in picked:
+        test, val, history = common.predictions(common.data_dir(), run.run_id)
+        y, score, _, _, _ = metrics.binary_view_of_run(run.params, test, val)
+        fpr, tpr = metrics.roc_points(y, score)
+        rocs[run.label] = (fpr, tpr, metrics.threshold_free_metrics(y, score)["roc_auc"])
+        histories[run.label] = history
+        paired[run.label] = test.assign(y_true=y, score=score)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.overlay_roc(rocs), width="stretch")
+    c2.plotly_chart(charts.overlay_learning(histories), width="stretch")
+    st.markdown("**Paired test of the ROC-AUC difference** (DeLong, on the same test rows)")
+    st.dataframe(delong_table(paired).round(4), hide_index=True, width="stretch")
+    st.caption(
+        "Each run against the first one chosen. p < 0.05: the difference in ROC-AUC is "
+        "unlikely to be chance on these test rows. Runs of another dataset, split or seed "
+        "did not score the same rows and are not tested."
+    )
+
+
+def compare_values(picked: list) -> None:
+    """Runs that predict numbers (regression, forecasts): their test metrics side by side
+    and their validation RMSE per epoch."""
+    st.dataframe(numeric_comparison(picked).round(4), hide_index=True, width="stretch")
+    histories = {r.label: common.predictions(common.data_dir(), r.run_id)[2] for r in picked}
+    st.plotly_chart(charts.overlay_learning(histories, "val_rmse"), width="stretch")
+    st.caption(
+        "Test metrics of each run (lower RMSE, MAE and MASE are better; higher R²) and the "
+        "validation RMSE per epoch in the target's units. Runs of another dataset, split or "
+        "horizon were tested on other rows."
+    )
+
+
+#: The comparison of runs of one task, by how the task's predictions are evaluated
+#: (:attr:`finml.tasks.base.Task.evaluation`).
+COMPARE = {"classes": compare_classes, "values": compare_values, "forecasts": compare_values}
+
 
 st.title("Runs")
 store = common.store()
@@ -39,7 +82,10 @@ if not runs:
     st.page_link("pages/data.py", label="Start with the data", icon=":material/table_view:")
     st.stop()
 by_id = {r.run_id: r for r in runs}
-st.caption("Click a row to open that run below; click a column header to sort.")
+st.caption(
+    "Click a row to open that run below; click a column header to sort. A run's rank is "
+    "among the runs of its task and dataset, on the metric it is ranked on."
+)
 picked = st.dataframe(
     runs_frame(
         runs,
@@ -125,41 +171,14 @@ comparable = [r.run_id for r in runs if r.has_results]
 chosen = st.multiselect(
     "Runs to overlay", comparable, format_func=lambda i: by_id[i].label, key="compare"
 )
-tasks = {by_id[rid].params.get("task", "table") for rid in chosen}
+tasks = {get_task(by_id[rid].params.get("task")) for rid in chosen}
 if len(tasks) > 1:
     st.info(
         "These runs solve different tasks (classification, regression, forecasting); "
         "choose runs of one task to compare them."
     )
-elif len(chosen) >= 2 and tasks <= {"regression", "forecast"}:
-    picked_runs = [by_id[rid] for rid in chosen]
-    st.dataframe(numeric_comparison(picked_runs).round(4), hide_index=True, width="stretch")
-    histories = {r.label: common.predictions(common.data_dir(), r.run_id)[2] for r in picked_runs}
-    st.plotly_chart(charts.overlay_learning(histories, "val_rmse"), width="stretch")
-    st.caption(
-        "Test metrics of each run (lower RMSE, MAE and MASE are better; higher R²) and the "
-        "validation RMSE per epoch in the target's units. Runs of another dataset, split or "
-        "horizon were tested on other rows."
-    )
 elif len(chosen) >= 2:
-    rocs, histories, paired = {}, {}, {}
-    for rid in chosen:
-        test, val, history = common.predictions(common.data_dir(), rid)
-        y, score, _, _, _ = metrics.binary_view_of_run(by_id[rid].params, test, val)
-        fpr, tpr = metrics.roc_points(y, score)
-        rocs[by_id[rid].label] = (fpr, tpr, metrics.threshold_free_metrics(y, score)["roc_auc"])
-        histories[by_id[rid].label] = history
-        paired[by_id[rid].label] = test.assign(y_true=y, score=score)
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.overlay_roc(rocs), width="stretch")
-    c2.plotly_chart(charts.overlay_learning(histories), width="stretch")
-    st.markdown("**Paired test of the ROC-AUC difference** (DeLong, on the same test rows)")
-    st.dataframe(delong_table(paired).round(4), hide_index=True, width="stretch")
-    st.caption(
-        "Each run against the first one chosen. p < 0.05: the difference in ROC-AUC is "
-        "unlikely to be chance on these test rows. Runs of another dataset, split or seed "
-        "did not score the same rows and are not tested."
-    )
+    COMPARE[tasks.pop().evaluation]([by_id[rid] for rid in chosen])
 
 if common.principal().admin and common.team_mode():
     st.subheader("Audit trail (admins)")

@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from finml.data.split import cv_kind
 from finml.data.staging import check_dataset, load_dataset_spec
 from finml.errors import FinmlError
-from finml.models.registry import MODELS, PRESETS, get_model, model_names_for, resolve_params
+from finml.models.registry import MODELS, get_model, model_names_for, resolve_params
 from finml.reporting import charts
-from finml.reporting.runs import headline_metrics, progress
-from finml.store import ACTIVE, BACKTEST_METRICS, FOLD_METRICS, QUEUED
+from finml.reporting.runs import METRIC_NAMES, headline_metrics, progress
+from finml.store import ACTIVE, QUEUED
+from finml.tasks import get_task
+from finml.tasks.spec import RunSpec
 from finml.training import jobs
-from finml.training.spec import RunSpec
 from pages.common import (
     guarded,
     may_change,
@@ -25,6 +25,7 @@ from pages.common import (
     trials_of,
 )
 from pages.common import store as run_store
+from pages.views import get_view, view_of
 
 st.title("Train")
 store = run_store()
@@ -70,30 +71,10 @@ if ds is None:
     st.info("Choose a dataset on the Data page first.")
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
 else:
-    split = f"split {ds.split.train:.0%} / {ds.split.val:.0%} / {ds.split.test:.0%}"
-    if ds.kind == "images":
-        what = f"{len(ds.classes)} classes ({', '.join(ds.classes)}), {ds.size} px {ds.mode}"
-        grouping = ", group-aware" if ds.split.group_col else ", random"
-        st.caption(f"Dataset: **{text(ds.name)}**, {text(what)}, {split}{grouping}.")
-        if st.button("Load the Br35H 64-px preset", key="preset"):
-            model_name, values, _ = PRESETS["br35h-64"]
-            st.session_state["model"] = model_name
-            for name, value in values.items():
-                st.session_state[f"{model_name}.{name}"] = value
-    else:
-        n_features = len(ds.numeric) + len(ds.categorical)
-        what = {
-            "regression": "(regression)",
-            "multiclass": f"({len(ds.classes)} classes)",
-            "forecast": f"forecast {ds.horizon} step(s) ahead",
-        }.get(ds.task, f"= {ds.positive!r}")
-        st.caption(
-            f"Dataset: **{text(ds.name)}**, target {text(repr(ds.target))} {text(what)}, "
-            f"{n_features} features, {split}."
-        )
-    task = getattr(ds, "task", "binary")
-    regression = task in ("regression", "forecast")  # a numeric target
-    choices = model_names_for(task if regression else ds.kind)
+    task = get_task(ds.task)
+    view = get_view(task)
+    view.train_header(ds)
+    choices = model_names_for(task.name)
     if st.session_state.get("model") not in choices:
         st.session_state.pop("model", None)  # chosen for the other kind of data
     model = st.selectbox(
@@ -110,43 +91,21 @@ else:
         for i, p in enumerate(info.params):
             with cols[i % 3]:
                 values[p.name] = param_widget(p, f"{model}.{p.name}")
-        class_weights = not regression and st.toggle(
+        class_weights = task.tags.classes and st.toggle(
             "Class weights (balanced, from the training split)",
-            help="Weights each class by n / (2 * n_class) so the minority class counts as much.",
+            help="Weights each of the k classes by n / (k * n_class) so a rare class counts "
+            "as much as a common one.",
             key="class_weights",
         )
         seed = st.number_input("Seed", 0, 2**31 - 1, 42)
         folds = trials = 0
         tune_on, minutes = False, 0.0
-        if task == "forecast":
-            folds = folds_input(
-                "Rolling-origin backtest (expanding window)",
-                "Before the final fit, the training and validation periods are cut into k + "
-                "1 blocks; each of the last k is forecast by a model refitted from scratch "
-                "on the periods before it. The test window stays out.",
-                3,
-            )
-        elif regression or task == "multiclass":
-            st.caption(
-                "Cross-validation and tuning are offered for binary classification; this "
-                "run trains once, validates on the validation split and is tested once."
-            )
-        elif ds.kind == "table":
-            folds = folds_input(
-                f"k-fold cross-validation ({cv_kind(ds.split)}, as the Data page's split)",
-                "Each fold fits its own preprocessing and model on the training and "
-                "validation rows; the test split is still scored once, by the model refit on "
-                "all non-test rows. Takes about k + 1 times as long.",
-                5,
-            )
-        if not regression and task != "multiclass":
+        if task.tags.cross_validation:
+            folds = folds_input(*view.cv_offer(ds))
+        if task.tags.tuning:
             c1, c2, c3 = st.columns([2, 1, 1])
             tune_on = c1.toggle(
-                "Tune (Optuna: TPE sampler, median pruner)",
-                help="Searches the ranges marked for tuning; each trial is judged on the "
-                "validation split (on the folds' mean ROC-AUC with cross-validation). The best "
-                "trial is refit and tested once.",
-                key="tune",
+                "Tune (Optuna: TPE sampler, median pruner)", help=view.tuning_help(), key="tune"
             )
             trials = c2.number_input("Trials", 2, 500, 20, key="tune_trials")
             minutes = c3.number_input(
@@ -204,11 +163,10 @@ def monitor(run_id: str, was_active: bool) -> None:
     if run.status in ACTIVE and jobs.recover_interrupted(store, [run]):
         run = store.get_run(run_id)  # its job ended without reporting (killed, lost)
     history = store.history(run_id)
+    view = view_of(run)
     k = int(run.params.get("cv_folds", 0) or 0)
-    forecast = run.params.get("task") == "forecast"
-    folds = (
-        store.fold_history(run_id, BACKTEST_METRICS if forecast else FOLD_METRICS) if k else None
-    )
+    keys = tuple(f"fold_{m}" for m in view.task.tags.fold_metrics)
+    folds = store.fold_history(run_id, keys) if k else None
     tuned = int(run.params.get("tune_trials", 0) or 0)
     trials = trials_of(store, run_id) if tuned else None
     st.subheader(f"Run {text(run.name)}")
@@ -225,11 +183,11 @@ def monitor(run_id: str, was_active: bool) -> None:
     if run.status in ("failed", "interrupted"):
         show_error(f"Run {run.status}: {run.reason}")
     if trials is not None and len(trials):
-        search_view(run, trials)
+        search_view(run, trials, view.task)
     if folds is not None and len(folds):
-        cv_progress(run, folds, k)
+        cv_progress(run, folds, k, view)
     if len(history):
-        refit = k and not forecast
+        refit = k and view.cv_refits
         title = "Learning curves of the refit on all non-test rows" if refit else "Learning curves"
         st.plotly_chart(charts.learning_curves(history, title), width="stretch")
     if run.has_results:
@@ -240,21 +198,18 @@ def monitor(run_id: str, was_active: bool) -> None:
             open_run("pages/evaluate.py", run_id)
 
 
-def cv_progress(run, folds, k: int) -> None:
-    """The cross-validation folds done so far, and their mean ± sd once all are in."""
+def cv_progress(run, folds, k: int, view) -> None:
+    """The folds of the cross-validation (or backtest) done so far, and their mean ± sd
+    of the task's headline metric once all are in."""
+    task = view.task
     shown = folds.rename(columns={"step": "fold"}).rename(columns=lambda c: c.replace("fold_", ""))
-    if run.params.get("task") == "forecast":
-        st.caption(f"Backtest: {len(folds)} of {k} folds done (each refitted on its past).")
-        st.dataframe(shown.round(4), hide_index=True)
-        if "cv_mase_mean" in run.metrics:
-            mean, sd = run.metrics["cv_mase_mean"], run.metrics["cv_mase_sd"]
-            st.metric(f"{k}-fold backtest MASE (mean ± sd)", f"{mean:.3f} ± {sd:.3f}")
-        return
-    st.caption(f"Cross-validation: {len(folds)} of {k} folds done (threshold-free metrics).")
+    st.caption(f"{task.cv_label.capitalize()}: {len(folds)} of {k} folds done{view.fold_note}.")
     st.dataframe(shown.round(4), hide_index=True)
-    if "cv_roc_auc_mean" in run.metrics:
-        mean, sd = run.metrics["cv_roc_auc_mean"], run.metrics["cv_roc_auc_sd"]
-        st.metric(f"{k}-fold CV ROC-AUC (mean ± sd)", f"{mean:.3f} ± {sd:.3f}")
+    headline = task.tags.headline
+    if f"cv_{headline}_mean" in run.metrics:
+        mean, sd = run.metrics[f"cv_{headline}_mean"], run.metrics[f"cv_{headline}_sd"]
+        name = METRIC_NAMES.get(headline, headline)
+        st.metric(f"{k}-fold {view.cv_word} {name} (mean ± sd)", f"{mean:.3f} ± {sd:.3f}")
 
 
 monitor(run_id, status in ACTIVE)

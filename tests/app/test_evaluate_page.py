@@ -158,17 +158,17 @@ def test_a_credit_run_speaks_of_approving_and_refusing(finished_run):
 
 def test_explanations_are_announced_while_the_worker_computes_them_then_shown(german_spec):
     from finml.data.staging import load_staged
+    from finml.fitters.base import ListSink
     from finml.store import FINISHED
-    from finml.training.base import ListSink
+    from finml.tasks import get_task, train_spec
     from finml.training.local import JobFiles
-    from finml.training.tables import explain_result, run_training
     from finml.training.worker import log_importance, log_result, log_shap
 
     store = RunStore()
     spec = german_spec("logreg")
     frame = load_staged(spec.dataset.dataset_id)
     run_id = store.create_run("logreg", spec.run_params(), spec.run_tags())
-    result = run_training(spec, frame, ListSink(), explain=False)  # as the worker does
+    result = train_spec(spec, frame, ListSink(), explain=False)  # as the worker does
     log_result(store, run_id, spec, result)
     store.set_followup(run_id, "permutation importance")
     store.set_status(run_id, FINISHED)
@@ -181,7 +181,7 @@ def test_explanations_are_announced_while_the_worker_computes_them_then_shown(ge
     at = open_app("evaluate")
     assert _metric(at, "ROC-AUC") > 0.7  # the result is there before the importance
     assert any("computing the permutation importance" in shown(i) for i in at.info)
-    result.importance = explain_result(spec, frame, result)
+    result.importance = get_task(spec.task).explain(spec, frame, result)
     log_importance(store, run_id, result)
     store.set_followup(run_id, "SHAP values")
     at = open_app("evaluate")  # the importance is shown, the SHAP values are coming

@@ -64,7 +64,7 @@ def test_an_irregular_series_names_its_missing_periods():
 
 
 def _spec(run_id):
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
 
     return RunSpec.from_json(json.dumps(RunStore().read_json(run_id, "spec.json")))
 
@@ -129,7 +129,7 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     ]
     assert len(store.read_json(run_id, "intervals.json")["0.9"]) == 2
     board = open_app("runs").dataframe[0].value
-    assert board["ranked on"].iloc[0] == "test MASE (lower is better)"
+    assert board["ranked on"].iloc[0] == "2-fold backtest MASE (lower is better)"
     evaluate = open_app("evaluate", {"run": run_id})
     assert evaluate.dataframe[1].value["fold"].tolist() == [1, 2]
     titles = " ".join(c.proto.spec for c in evaluate.get("plotly_chart"))

@@ -8,7 +8,7 @@ from finml.data.spec import ImageDatasetSpec
 from finml.data.split import SplitSpec
 from finml.models.registry import resolve_params
 from finml.store import RunStore
-from finml.training.spec import RunSpec
+from finml.tasks.spec import RunSpec
 from tests import hostile_images as h
 from tests.app.conftest import image_captions, open_app, shown
 from tests.conftest import stage_image_folders, train_and_log

@@ -44,7 +44,7 @@ def test_a_bad_regression_target_shows_its_message(case):
     assert not [b for b in at.button if b.key == "use_dataset"]
 
 
-def test_train_offers_the_regressors_and_no_class_weights(loan_amount_spec):
+def test_train_offers_the_regressors_cv_and_tuning_but_no_class_weights(loan_amount_spec):
     at = open_app("train")
     at.session_state["dataset"] = loan_amount_spec.dataset
     at.run()
@@ -53,7 +53,10 @@ def test_train_offers_the_regressors_and_no_class_weights(loan_amount_spec):
         "Histogram gradient boosting regressor (scikit-learn)",
         "Keras MLP regressor (deep learning)",
     ]
-    assert not [t for t in at.toggle if t.key in ("class_weights", "use_cv", "tune")]
+    toggles = {t.key: t for t in at.toggle}
+    assert "class_weights" not in toggles and {"use_cv", "tune"} <= set(toggles)
+    assert "k-fold cross-validation (stratified" in toggles["use_cv"].label
+    assert "validation split's RMSE" in toggles["tune"].help
 
 
 def test_evaluate_predict_and_runs_read_a_regression_run(loan_amount_run, german):
@@ -93,12 +96,13 @@ def test_evaluate_predict_and_runs_read_a_regression_run(loan_amount_run, german
     assert ((wider["upper"] - wider["lower"]) > (out["upper"] - out["lower"])).all()
     assert at.dataframe[1].value["variable"].iloc[0] == "score"
 
-    # Runs: ranked on test R²
+    # Runs: ranked on test RMSE (the regression task's headline)
     at = open_app("runs")
     assert not at.exception, at.exception
     board = at.dataframe[0].value
     row = board.iloc[0]
-    assert row["ranked on"] == "test R²" and row["test R²"] > 0.3
+    assert row["ranked on"] == "test RMSE (lower is better)" and row["rank"] == 1
+    assert row["test R²"] > 0.3
 
 
 def test_a_regression_run_from_the_form_trains_in_a_worker_live(loan_amount_spec, reap):
@@ -162,7 +166,7 @@ def test_runs_compares_regression_runs_and_refuses_mixed_tasks(loan_amount_run, 
 def _loan_spec(run_id):
     import json
 
-    from finml.training.spec import RunSpec
+    from finml.tasks.spec import RunSpec
 
     return RunSpec.from_json(json.dumps(RunStore().read_json(run_id, "spec.json")))
 

@@ -131,9 +131,10 @@ def test_cross_validation_from_the_form_is_shown_live_then_in_evaluate_and_runs(
     assert auc["mean"] == round(run.metrics["cv_roc_auc_mean"], 4)
     charts = " ".join(c.proto.spec for c in ev.get("plotly_chart"))
     assert "ROC curve of each fold" in charts and "fold 4 (AUC" in charts
-    # Runs: ranked on its CV ROC-AUC
+    # Runs: ranked on its cross-validated ROC-AUC
     board = open_app("runs").dataframe[0].value
-    assert board["ranked on"].tolist() == ["4-fold CV ROC-AUC"] and board["rank"].tolist() == [1]
+    assert board["ranked on"].tolist() == ["4-fold cross-validation ROC-AUC"]
+    assert board["rank"].tolist() == [1]
 
 
 def test_tune_from_the_form_records_trials_as_child_runs_and_shows_optunas_charts(

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot_path
+from tests.e2e.conftest import IDLE, screenshot_path
 
 pytestmark = pytest.mark.e2e
 
@@ -40,31 +40,54 @@ def test_demo_to_confusion_matrix(page, app_url, tmp_path):
     expect(page.get_by_text("KS plot (test split)")).to_be_visible()
 
 
-def test_cross_validation_tuning_and_shap_from_the_browser(page, app_url):
-    page.goto(app_url)
-    page.get_by_role("button", name="Use this dataset for training").click()
-    expect(page.get_by_text("Ready: German Credit (Statlog)")).to_be_visible()
+def _cv_and_tuning_from_train(page, metric: str) -> None:
+    """From the Data page's ready message: train with 3-fold cross-validation and a
+    3-trial search, watch it live in the task's ``metric`` (the trials, then the folds of
+    the best trial's cross-validation, then the tiles), and open it in Evaluate."""
     page.get_by_role("link", name="Go to Train").click()
     page.get_by_text("k-fold cross-validation").click()
     page.get_by_label("Folds (k)").fill("3")
     page.get_by_text("Tune (Optuna").click()
     page.get_by_label("Trials").fill("3")
     page.get_by_role("button", name="Start training").click()
-
-    # live: the trials, then the folds of the best trial's cross-validation, then the tiles
-    expect(page.get_by_text(re.compile(r"Hyperparameter search: 3 trial"))).to_be_visible(
-        timeout=180_000
-    )
+    search = re.compile(rf"Hyperparameter search: 3 trial.*\(validation {metric}\)")
+    expect(page.get_by_text(search)).to_be_visible(timeout=180_000)
     expect(page.get_by_text("Cross-validation: 3 of 3 folds done")).to_be_visible(timeout=180_000)
     # .first: while the finished run's page redraws, the fragment's copy and the page's overlap
-    expect(page.get_by_text("3-fold CV ROC-AUC (mean ± sd)").first).to_be_visible(timeout=180_000)
+    tile = page.get_by_text(f"3-fold CV {metric} (mean ± sd)").first
+    expect(tile).to_be_visible(timeout=180_000)
     expect(page.get_by_text("Optimization History Plot")).to_be_visible()
     page.get_by_role("button", name="Open in Evaluate").click()
 
+
+def _run_tabs(page, folds_chart: str, shap) -> None:
+    """Evaluate's tabs of the run: the folds' chart, the best trial, the SHAP summary."""
     page.get_by_role("tab", name="Cross-validation").click()
-    expect(page.get_by_text("ROC curve of each fold")).to_be_visible()
+    expect(page.get_by_text(folds_chart)).to_be_visible()
     page.get_by_role("tab", name="Tuning").click()
     expect(page.get_by_text("refit with the best trial's parameters")).to_be_visible()
     page.get_by_role("tab", name="Explanations").click()
     # the SHAP summary follows the result in the worker; the tab shows it once it is done
-    expect(page.get_by_text("SHAP summary (validation rows)")).to_be_visible(timeout=120_000)
+    expect(page.get_by_text(shap).first).to_be_visible(timeout=120_000)
+
+
+def test_cross_validation_tuning_and_shap_from_the_browser(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("button", name="Use this dataset for training").click()
+    expect(page.get_by_text("Ready: German Credit (Statlog)")).to_be_visible()
+    _cv_and_tuning_from_train(page, "ROC-AUC")
+    _run_tabs(page, "ROC curve of each fold", "SHAP summary (validation rows)")
+
+
+def test_regression_cross_validation_tuning_and_shap_from_the_browser(page, app_url):
+    page.goto(app_url)
+    page.get_by_test_id("stSelectbox").filter(has_text="Demo dataset").click()
+    page.get_by_role("option", name="German Credit: loan amount (regression)").click()
+    expect(page.get_by_role("radio", name="Regression (a number)")).to_be_checked()
+    expect(page.locator(IDLE)).to_be_visible()
+    page.get_by_role("button", name="Use this dataset for training").click()
+    expect(page.get_by_text("target 'credit_amount' (regression)")).to_be_visible()
+    _cv_and_tuning_from_train(page, "RMSE")
+    _run_tabs(
+        page, "Predicted against actual (out-of-fold rows)", re.compile("credit_amount units")
+    )

@@ -135,6 +135,6 @@ def test_regression_and_multiclass_rows_get_shap_reasons(german):
     classified, _ = classify_rows(classifier, german.drop(columns="housing").head(8))
     first = classified["reason_1"].tolist()
     assert all("favoured" in r for r in first), first
-    assert all(
-        f"'{c}'" in r for c, r in zip(classified["predicted class"], first, strict=True)
-    ), first
+    assert all(f"'{c}'" in r for c, r in zip(classified["predicted class"], first, strict=True)), (
+        first
+    )

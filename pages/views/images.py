@@ -1,7 +1,14 @@
-"""Data page, image mode: demo or upload, safe reading, dataset report, group-aware split.
-Imported by pages/data.py (not a page of its own)."""
+"""Image classification (medical scans): the Data page's image mode (demo or upload,
+safe reading, dataset report, near-duplicates, group-aware split); Evaluate's binary view
+of the positive class (or all classes, with one against the rest a click away), the
+misclassified images and Grad-CAM; Predict's class, probabilities and a Grad-CAM overlay
+per image."""
+
+from __future__ import annotations
 
 import hashlib
+import io
+import zipfile
 from functools import partial
 
 import numpy as np
@@ -16,9 +23,11 @@ from finml.data.staging import save_dataset_spec, stage_images
 from finml.data.target import check_class_counts
 from finml.errors import FinmlError
 from finml.reporting import charts
+from finml.reporting.exports import png_bytes
+from finml.tasks import get_task
 from finml.training import jobs
+from pages import common
 from pages.common import (
-    dataset_ready,
     principal,
     progress_callback,
     record,
@@ -27,6 +36,9 @@ from pages.common import (
     show_warning,
     text,
 )
+from pages.views import binary, multiclass, uploads
+from pages.views import tabs as run_parts
+from pages.views.base import TaskView, split_words
 
 
 @st.cache_data(scope="session", max_entries=8, show_spinner="Grouping near-duplicates...")
@@ -116,7 +128,7 @@ def _load(source, size, mode):
     return st.session_state.imageset
 
 
-def render():
+def data_page():
     """Lay out the image-mode Data page."""
     source = st.radio("Source", SOURCES, horizontal=True, key="img_source")
     c1, c2 = st.columns(2)
@@ -254,7 +266,180 @@ def render():
             split=split_spec,
         )
         save_dataset_spec(st.session_state.dataset, get_settings())
-    ds = st.session_state.get("dataset")
-    if ds is not None and ds.kind == "images":
-        what = f"{len(ds.classes)} classes, {ds.size} px {ds.mode}"
-        dataset_ready(text(f"Ready: {ds.name}, {what}."), ds)
+
+
+def image_cases(run, picked) -> None:
+    """The picked test images (``row``, ``score``) with their names and scores (at most 24)."""
+    staged = common.staged_images(run)
+    if staged is not None and len(picked):
+        top = picked.head(24)
+        st.image(
+            [staged["images"][r] for r in top["row"]],
+            caption=[
+                common.text(f"{staged['names'][r]} ({sc:.2f})")
+                for r, sc in zip(top["row"], top["score"], strict=True)
+            ],
+            width=110,
+        )
+
+
+def image_view(run, test, classes, proba, y):
+    """The misclassified test images and Grad-CAM."""
+    staged = common.staged_images(run)
+    if staged is None:
+        st.info("The test images are not in the workspace; they cannot be shown.")
+        return
+    st.subheader("Misclassified test images")
+    wrong = test[proba.argmax(axis=1) != y]
+    st.caption(f"{len(wrong)} of {len(test)} test images are misclassified (first 24 shown).")
+    if len(wrong):
+        shown = wrong.head(24)
+        st.image(
+            [staged["images"][r] for r in shown["row"]],
+            caption=[
+                common.text(
+                    f"true {classes[t]} · predicted {classes[int(p.argmax())]} ({p.max():.2f})"
+                )
+                for t, p in zip(shown["y_true"], proba[shown.index], strict=True)
+            ],
+            width=120,
+        )
+    st.subheader("Grad-CAM")
+    names = {int(r): str(staged["names"][r]) for r in test["row"]}
+    row = st.selectbox("Test image", list(names), format_func=names.get, key="gradcam_row")
+    if st.button("Show where the model looks (Grad-CAM)", key="gradcam"):
+        st.session_state["gradcam_shown"] = (run.run_id, row)
+    if st.session_state.get("gradcam_shown") == (run.run_id, row):
+        from finml.evaluation.explain import grad_cam, overlay
+
+        model = common.fitted_model(common.data_dir(), run.run_id)
+        image = staged["images"][row]
+        heat, k = common.memo(
+            (run.run_id, "gradcam", row), lambda: grad_cam(model.estimator, image)
+        )
+        blended = overlay(image, heat)
+        c1, c2 = st.columns(2)
+        caption = f"{names[row]} (true {staged['labels'][row]})"
+        c1.image(image, caption=common.text(caption), width=256)
+        c2.image(blended, caption=common.text(f"Grad-CAM for class {classes[k]}"), width=256)
+        common.download(
+            c2,
+            "Download the overlay (PNG)",
+            png_bytes(blended),
+            "grad-cam.png",
+            "image/png",
+            "gradcam_png",
+            run.run_id,
+        )
+
+
+def predict_images(run, model):
+    """Score uploaded images, with a Grad-CAM overlay of each (cached per image)."""
+    from finml.evaluation.explain import grad_cam, overlay
+    from finml.prediction.images import predict_image_files
+
+    files = st.file_uploader(
+        "Images to score",
+        type=["png", "jpg", "jpeg", "dcm"],
+        accept_multiple_files=True,
+        key="files",
+    )
+    if not files:
+        st.stop()
+    contents = [f.getvalue() for f in files]
+    table, batch, skipped = predict_image_files(
+        model, [(f.name, c) for f, c in zip(files, contents, strict=True)]
+    )
+    uploads.scored_once(tuple(f.file_id for f in files), contents, images=len(table))
+    for name, why in skipped:
+        common.show_warning(f"{name}: {why}")
+    if table.empty:
+        st.stop()
+    st.dataframe(table, hide_index=True, width="stretch")
+    uploads.csv_download(run, table, "predictions.csv")
+    classes = list(model.class_names)
+    bar, update = common.progress_callback("Grad-CAM")
+    overlays = []
+    for i in range(len(table)):
+        update(i, len(table))
+        digest = hashlib.sha256(batch[i].tobytes()).hexdigest()
+        heat, k = common.memo(
+            (run.run_id, "gradcam", digest), lambda i=i: grad_cam(model.estimator, batch[i])
+        )
+        overlays.append((overlay(batch[i], heat), classes[k]))
+    bar.empty()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for i, (blended, _) in enumerate(overlays):
+            zf.writestr(f"grad-cam-{i + 1:03d}.png", png_bytes(blended))
+    common.download(
+        st,
+        "Download the Grad-CAM overlays (ZIP of PNG)",
+        archive.getvalue(),
+        "grad-cam.zip",
+        "application/zip",
+        "gradcam_zip",
+        run.run_id,
+    )
+    for i, row in table.iterrows():
+        c1, c2 = st.columns(2)
+        title = f"{row['file']}: {row['predicted class']} ({row['probability']:.2f})"
+        c1.image(batch[i], caption=common.text(title), width=224)
+        c2.image(overlays[i][0], caption=common.text(f"Grad-CAM for {overlays[i][1]}"), width=224)
+
+
+class ImageView(TaskView):
+    """Two or more classes of images."""
+
+    task = get_task("images")
+
+    def data_page(self) -> None:
+        """The image mode of the Data page, then the ready message."""
+        data_page()
+        self.show_ready()
+
+    def ready_text(self, ds) -> str:
+        return f"Ready: {ds.name}, {len(ds.classes)} classes, {ds.size} px {ds.mode}."
+
+    def train_header(self, ds) -> None:
+        """The image set in words, and the Br35H preset."""
+        from finml.models.registry import PRESETS
+
+        what = f"{len(ds.classes)} classes ({', '.join(ds.classes)}), {ds.size} px {ds.mode}"
+        grouping = ", group-aware" if ds.split.group_col else ", random"
+        st.caption(f"Dataset: **{text(ds.name)}**, {text(what)}, {split_words(ds)}{grouping}.")
+        if st.button("Load the Br35H 64-px preset", key="preset"):
+            model_name, values, _ = PRESETS["br35h-64"]
+            st.session_state["model"] = model_name
+            for name, value in values.items():
+                st.session_state[f"{model_name}.{name}"] = value
+
+    def evaluate(self, run, test, val, store) -> None:
+        """Two classes: the binary view of the positive class, then all classes and the
+        images; more: all classes (or one against the rest), then the images."""
+        classes = run.params.get("classes", "").split(",")
+        tabs = run_parts.run_tabs(run, val, self, store)
+        if len(classes) > 2:
+            more = partial(image_view, run, test, classes)  # then (proba, y)
+            multiclass.classes_view(run, test, val, store, classes, image_cases, more)
+            run_parts.show_tabs(tabs, "run_tabs")
+            return
+        positive = run.params.get("positive_class")
+        st.caption(f"Binary view: {common.text(positive)} against the rest.")
+        binary.binary_view(run, test, val, store, cases=image_cases, tabs=tabs)
+        st.subheader("Per class")
+        proba, y = multiclass.class_view(run, test, classes)
+        image_view(run, test, classes, proba, y)
+
+    def split_assignment(self, run, assignment):
+        """With each image's name."""
+        staged = common.staged_images(run)
+        if staged is None:
+            return assignment
+        return assignment.assign(image=staged["names"][assignment["row"]])
+
+    def predict(self, run, model) -> None:
+        predict_images(run, model)
+
+
+VIEW = ImageView()

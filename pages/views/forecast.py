@@ -1,0 +1,343 @@
+"""Forecasting (a series, or a panel of series, over time): the Data form's series
+settings; Evaluate's comparison with the baselines, by step and entity, and the backtest;
+Predict extending an uploaded history, read and forecast once per upload (cached per
+session, so the page's other widgets rerun fast). From stored predictions only."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+
+import streamlit as st
+
+from finml.config import get_settings
+from finml.data.series import SeriesSpec, chronological_split, load_series, segment_report
+from finml.data.spec import DatasetSpec
+from finml.data.split import SplitSpec
+from finml.data.staging import save_dataset_spec, stage_frame
+from finml.errors import FinmlError
+from finml.evaluation import regression
+from finml.evaluation.forecast import (
+    actuals,
+    by_entity,
+    by_step,
+    entities,
+    for_entity,
+    leaderboard,
+    step_forecasts,
+)
+from finml.reporting import regression_charts
+from finml.tasks import get_task
+from finml.training import jobs
+from pages import common
+from pages.views import tabs as run_parts
+from pages.views import uploads
+from pages.views.base import TaskView
+
+
+def series_form(frame, table_schema, target_col: str, defaults=None) -> None:
+    """The forecasting part of the Data page for target ``target_col``: date column,
+    horizon and test window, an optional entity column (a panel of series) and exogenous
+    columns; the series checked (dates parse, no duplicates within an entity, regular
+    steps, every entity on every date, values small enough to compute with) and drawn with
+    its chronological segments. Dates of different UTC offsets are read in UTC, with a
+    note. ``defaults`` is a demo's (date column, horizon, entity column or "")."""
+    settings = get_settings()
+    dates = table_schema.names("date")
+    if not dates:
+        st.error(
+            "No column was recognised as a date, so the rows cannot be put in time order. "
+            "Add a date column (one row per period) to forecast."
+        )
+        st.stop()
+    date_default, horizon_default, entity_default = defaults or (dates[0], 1, "")
+    c1, c2, c3, c4 = st.columns(4)
+    date_col = c1.selectbox(
+        "Date column", dates, index=dates.index(date_default), key="series_date"
+    )
+    horizon = c2.number_input(
+        "Horizon (steps ahead)", 0, 1000, horizon_default, key="series_horizon"
+    )
+    val_pct = c3.number_input("Validation %", 5, 50, 15, step=5, key="series_val")
+    test_pct = c4.number_input("Test %", 5, 50, 15, step=5, key="series_test")
+    e1, e2 = st.columns(2)
+    kinds = ("categorical", "id", "numeric")
+    others = [c for c in table_schema.names(*kinds) if c not in (target_col, date_col)]
+    entity_col = e1.selectbox(
+        "Entity column (optional: one series per entity)",
+        ["(none)", *others],
+        index=others.index(entity_default) + 1 if entity_default in others else 0,
+        key="series_entity",
+        help="A panel: one global model learns from every entity's series, each in units "
+        "of its own typical change.",
+    )
+    entity_col = "" if entity_col == "(none)" else entity_col
+    numeric = [c for c in table_schema.names("numeric") if c not in (target_col, entity_col)]
+    exog = e2.multiselect(
+        "Exogenous columns (optional)",
+        numeric,
+        key="series_exog",
+        help="Their past changes join the inputs; only values up to each forecast origin "
+        "are read, so they need not be known in advance.",
+    )
+    spec = SeriesSpec(date_col, target_col, int(horizon), 1, 0, entity_col, tuple(exog))
+    series = common.or_stop(load_series, frame, spec)
+    seg = common.or_stop(
+        chronological_split,
+        series.n,
+        int(horizon),
+        1,
+        val_pct / 100,
+        test_pct / 100,
+        len(series.entities),
+    )
+    shown_above = getattr(st.session_state.get("table"), "notes", ())  # the reader's notes
+    for note in series.notes:  # e.g. dates of different UTC offsets, converted to UTC
+        if note not in shown_above:
+            common.show_info(note)
+    panel = f"{len(series.entities)} entities × " if entity_col else ""
+    st.caption(
+        f"{panel}{series.n} periods, frequency {series.freq}, season length {series.season}. "
+        f"Train, validation and test follow in time, with a gap of {int(horizon)} period(s) "
+        "before validation and before test, so no target of one is a target of the next."
+    )
+    shown = 0
+    if entity_col:
+        names = list(series.entities)
+        shown = names.index(st.selectbox("Entity shown", names, key="series_entity_shown"))
+    st.plotly_chart(
+        regression_charts.series_segments(series.dates, series.values[shown], seg, target_col),
+        width="stretch",
+    )
+    st.table(segment_report(seg, series).set_index("split"))
+    if st.button("Use this dataset for training", type="primary", key="use_dataset"):
+        jobs.warm_up(settings)
+        train = 1 - (val_pct + test_pct) / 100
+        split = SplitSpec(train, val_pct / 100, test_pct / 100, time_col=date_col)
+        st.session_state.dataset = DatasetSpec(
+            dataset_id=stage_frame(frame, settings, common.principal().user_id),
+            name=st.session_state.table_name,
+            target=target_col,
+            positive="",
+            numeric=(),
+            categorical=(),
+            split=split,
+            task="forecast",
+            horizon=int(horizon),
+            entity_col=entity_col,
+            exog=tuple(exog),
+        )
+        save_dataset_spec(st.session_state.dataset, settings)
+
+
+def fold_view(forecasts, entity) -> None:
+    """Actual against the one-step-ahead forecasts of one backtest fold (of ``entity``)."""
+    folds = sorted(int(f) for f in forecasts["fold"].unique())
+    fold = st.select_slider("Backtest fold shown", folds, value=folds[-1], key="fc_fold")
+    part = for_entity(forecasts[forecasts["fold"] == fold], entity)
+    shown = step_forecasts(part, {}, 1)
+    title = f"Backtest fold {fold}: actual and 1-step-ahead forecasts"
+    st.plotly_chart(
+        regression_charts.forecast_chart(shown["date"], shown["y_true"], shown, title),
+        width="stretch",
+    )
+
+
+def forecast_view(run, test, store) -> None:
+    """The forecasting view of ``run`` (its long-form test forecasts ``test``): the model
+    against the naive, seasonal naive and ETS baselines on MASE with bootstrap CIs, errors
+    and interval coverage by step ahead (and by entity for a panel), and actual against
+    forecast over time with the interval band, per entity and per backtest fold."""
+    intervals = {}
+    with contextlib.suppress(FinmlError):
+        intervals = store.read_json(run.run_id, "intervals.json")
+    scale = regression.mase_scale(run.metrics)
+    names = entities(test)
+    entity = None
+    if names:
+        entity = st.selectbox(
+            f"Entity shown in the charts ({len(names)} series)", names, key="fc_entity"
+        )
+    st.subheader("The model against the baselines (test origins)")
+    board = common.memo((run.run_id, "forecast_board"), lambda: leaderboard(test, scale))
+    st.dataframe(board.round(4), hide_index=True, width="stretch")
+    st.caption(
+        "MASE: mean absolute error divided by the naive forecast's one-step MAE on the "
+        "training segment (below 1: better than a naive forecast made one step ahead). CIs: "
+        "paired bootstrap over the test forecasts (forecasts from nearby origins are "
+        "correlated, so read them as a lower bound on the uncertainty)."
+        + (
+            f" A panel of {len(names)} series: MASE is the mean of the entities' MASEs, "
+            "each scaled by its own training naive MAE; RMSE and MAE pool the entities."
+            if names
+            else ""
+        )
+    )
+    if names:
+        st.subheader("By entity (worst first)")
+        st.dataframe(by_entity(test).round(4), hide_index=True, width="stretch")
+    folds = None
+    with contextlib.suppress(FinmlError):
+        folds = store.read_frame(run.run_id, "cv/folds.parquet")
+    if folds is not None and len(folds):
+        st.subheader(f"Rolling-origin backtest ({len(folds)} folds)")
+        st.dataframe(folds.round(4), hide_index=True, width="stretch")
+        mean, sd = run.metrics.get("cv_mase_mean"), run.metrics.get("cv_mase_sd")
+        if mean is not None:
+            st.caption(
+                f"Backtest MASE {mean:.3f} ± {sd:.3f} (mean ± sd over folds). Each fold was "
+                "refitted from scratch on the periods before it (expanding window) and "
+                "forecast its own block; the test window took no part."
+            )
+        with contextlib.suppress(FinmlError):
+            fold_view(store.read_frame(run.run_id, "cv/forecasts.parquet"), entity)
+    st.subheader("By step ahead")
+    st.dataframe(by_step(test, intervals).round(4), hide_index=True, width="stretch")
+    h = int(test["step"].max())
+    step = st.select_slider("Step ahead shown", list(range(1, h + 1)), value=1, key="fc_step")
+    own = for_entity(test, entity)
+    shown = step_forecasts(own, intervals, step)
+    history = actuals(own)
+    of = f"{entity}: " if entity is not None else ""
+    title = f"{of}actual and {step}-step-ahead forecasts (test segment), 90% interval"
+    st.plotly_chart(
+        regression_charts.forecast_chart(history["date"], history["y_true"], shown, title),
+        width="stretch",
+    )
+    from finml.reporting.report import build_report
+
+    common.report_buttons(st, run, lambda: build_report(store, run.run_id))
+
+
+def extended_upload(run, model, level: float, audit=None):
+    """The Predict page's history upload for forecasting run ``run``, read and forecast
+    once per upload: the uploader (key ``rows``), then
+    :func:`finml.prediction.forecast.extend_upload` cached with :func:`common.memo` on the
+    run, the upload's SHA-256, its file name, ``level`` and the read limits. Reruns (an
+    entity picked, a chart zoomed) reuse the result; a refusal is cached too, so it is not
+    recomputed either. Stops the script until there is an upload, or with the message.
+
+    Args:
+        run: the forecasting run (its ``time_col``, ``target``, ``entity_col`` params).
+        model: its fitted forecaster.
+        level: the interval's nominal coverage (0.9).
+        audit: called as ``audit(file_id, [bytes], rows=n)`` after a forecast is made (the
+            Predict page's audit record), or ``None``.
+
+    Returns:
+        (forecasts, history), as :func:`finml.prediction.forecast.extend_series`.
+    """
+    from finml.prediction import forecast as forecasting
+
+    up = st.file_uploader("History (CSV, Excel or Parquet)", type=uploads.TABLE_TYPES, key="rows")
+    if up is None:
+        st.stop()
+    data = up.getvalue()
+    limits = get_settings().read_limits()
+    params = run.params
+    date_col, target = params.get("time_col", ""), params.get("target", "")
+    entity_col = params.get("entity_col", "")
+    digest = hashlib.sha256(data).hexdigest()
+    key = (run.run_id, "forecast_upload", digest, up.name, float(level), *sorted(limits.items()))
+
+    def compute():
+        try:
+            with st.spinner("Reading the history and forecasting..."):
+                return forecasting.extend_upload(
+                    model, data, up.name, date_col, target, float(level), entity_col, **limits
+                )
+        except FinmlError as exc:  # cached too (its text only: a traceback would hold the
+            return str(exc)  # upload's frame), so a refused upload is not re-read on reruns
+
+    result = common.memo(key, compute)
+    if isinstance(result, str):
+        common.show_error(result)
+        st.stop()
+    for note in result.notes:
+        common.show_info(note)
+    if audit is not None:
+        audit(up.file_id, [data], rows=result.rows)
+    return result.forecasts, result.history
+
+
+def predict_forecast(run, model):
+    """Extend an uploaded history h periods with the run's forecaster."""
+    date_col, target = run.params.get("time_col", ""), run.params.get("target", "")
+    entity_col = run.params.get("entity_col", "")
+    needs = [f"its date column {date_col!r}"]
+    if entity_col:
+        needs.append(f"the entity column {entity_col!r} (one series per entity)")
+    if model.exog:
+        needs.append(f"the exogenous columns {', '.join(map(repr, model.exog))}")
+    st.caption(
+        f"Upload the history of {common.text(repr(target))} with "
+        f"{common.text('; '.join(needs))}, one row per period; the model forecasts the next "
+        f"{model.horizon} period(s)."
+    )
+    level = uploads.interval_level(model)
+    forecasts, history = extended_upload(run, model, float(level), uploads.scored_once)
+    shown, past, of = forecasts, history, ""
+    if entity_col:
+        names = sorted(forecasts["entity"].unique())
+        entity = st.selectbox("Entity shown", names, key="predict_entity")
+        shown = forecasts[forecasts["entity"] == entity]
+        past, of = history[history["entity"] == entity], f" ({entity})"
+    title = f"{target}{of}: history and the next {model.horizon} period(s)"
+    chart = regression_charts.forecast_chart(past["date"], past["y"], shown, title)
+    st.plotly_chart(chart, width="stretch")
+    st.dataframe(forecasts, hide_index=True, width="stretch")
+    uploads.csv_download(run, forecasts, "forecast.csv")
+
+
+class ForecastView(TaskView):
+    """A series (or a panel of series) of a table, forecast h periods ahead."""
+
+    task = get_task("forecast")
+    choice = "Forecasting (a series over time)"
+    cv_word = "backtest"
+    fold_note = " (each refitted on its past)"
+    cv_refits = False
+
+    def target_form(self, frame, table_schema, target_col, demo_name):
+        """The series' settings, check and chart, and its own "Use" button; stops."""
+        from finml.data import demo
+
+        series_form(frame, table_schema, target_col, demo.DEMO_SERIES.get(demo_name))
+        self.show_ready()
+        st.stop()
+
+    def target_words(self, ds) -> str:
+        return f"forecast {ds.horizon} step(s) ahead"
+
+    def ready_text(self, ds) -> str:
+        text = f"Ready: {ds.name}, forecast {ds.target!r} {ds.horizon} step(s) ahead"
+        if ds.entity_col:
+            text += f" for each {ds.entity_col!r}"
+        return text + (f", with {', '.join(ds.exog)}." if ds.exog else ".")
+
+    def cv_offer(self, ds) -> tuple[str, str, int]:
+        return (
+            "Rolling-origin backtest (expanding window)",
+            "Before the final fit, the training and validation periods are cut into k + 1 "
+            "blocks; each of the last k is forecast by a model refitted from scratch on the "
+            "periods before it. The test window stays out.",
+            3,
+        )
+
+    def tuning_help(self) -> str:
+        return (
+            "Searches the ranges marked for tuning; each trial is judged on the mean MASE "
+            "(lower is better) of a rolling-origin backtest over the training and validation "
+            "periods (the backtest's folds when one is asked for). The best trial is refit "
+            "and tested once."
+        )
+
+    def evaluate(self, run, test, val, store) -> None:
+        forecast_view(run, test, store)
+        run_parts.show_tabs(run_parts.run_tabs(run, val, self, store), "run_tabs")
+
+    def predict(self, run, model) -> None:
+        predict_forecast(run, model)
+
+
+VIEW = ForecastView()

@@ -1,0 +1,177 @@
+"""Regression (a table, a numeric target): the Data form's target summary and quintile
+strata; Evaluate's metrics with bootstrap CIs against the mean baseline, the prediction
+intervals' coverage, fit and residual charts, error by decile, the largest errors joined
+with their input rows; Predict's values with intervals and SHAP reasons. Everything comes
+from the run's stored predictions; nothing retrains."""
+
+from __future__ import annotations
+
+import contextlib
+
+import streamlit as st
+
+from finml.data import target
+from finml.data.split import regression_split_report
+from finml.errors import FinmlError
+from finml.evaluation import regression
+from finml.reporting import regression_charts
+from finml.tasks import get_task
+from pages import common
+from pages.views import tabs as run_parts
+from pages.views import uploads
+from pages.views.base import TableTarget, TaskView
+
+#: Rows of the largest-errors drill-down.
+LARGEST = 25
+
+
+def regression_view(run, test, store, tabs) -> None:
+    """The regression view of ``run`` (its test predictions ``test``: ``row``, ``y_true``,
+    ``y_pred``), then ``tabs`` (label -> function) beside its own."""
+    target = run.params.get("target", "target")
+    y, pred = test["y_true"].to_numpy(), test["y_pred"].to_numpy()
+    intervals = {}
+    with contextlib.suppress(FinmlError):
+        intervals = store.read_json(run.run_id, "intervals.json")
+    scale = regression.mase_scale(run.metrics)
+
+    def compute():
+        with st.spinner("Bootstrap confidence intervals"):
+            return regression.regression_cis(y, pred, scale)
+
+    cis = common.memo((run.run_id, "regression_ci"), compute)
+    values = regression.regression_metrics(y, pred, scale)
+    from finml.reporting.report import build_report
+
+    st.subheader(f"Test metrics ({len(test)} rows)")
+    common.report_buttons(st, run, lambda: build_report(store, run.run_id))
+    c1, c2 = st.columns([3, 2])
+    c1.dataframe(regression.regression_table(values, cis), hide_index=True, width="stretch")
+    base_rmse, base_mae = (
+        run.metrics.get("test_baseline_rmse"),
+        run.metrics.get("test_baseline_mae"),
+    )
+    if base_rmse is not None:
+        c2.metric("RMSE", f"{values['rmse']:.4g}", f"{values['rmse'] - base_rmse:+.4g} vs mean")
+        c2.caption(
+            f"Mean baseline (the training mean as every prediction): RMSE {base_rmse:.4g}, "
+            f"MAE {base_mae:.4g}. R² > 0 means the model beats the test mean."
+        )
+    note = regression.mape_note(y)
+    if note:
+        c2.info(note)
+    if intervals:
+        coverage = regression.coverage_table(y, pred, intervals)
+        st.dataframe(
+            coverage.rename(columns={"covered": "covered (test)"}).round(4),
+            hide_index=True,
+            width="stretch",
+        )
+        st.caption(
+            "Split-conformal prediction intervals (MAPIE, absolute residuals) calibrated on "
+            "the validation split (a cross-validated run: on the out-of-fold residuals): "
+            "prediction ± half-width. 'covered' is the share of test "
+            "rows inside, to compare with the nominal level."
+        )
+    boxes = st.tabs(["Fit", "Residuals", "Largest errors", *tabs], key="regression_tabs")
+    with boxes[0]:
+        c1, c2 = st.columns(2)
+        half = intervals.get("0.9")
+        c1.plotly_chart(regression_charts.predicted_vs_actual(test, target, half), width="stretch")
+        c2.plotly_chart(regression_charts.residuals_vs_predicted(test), width="stretch")
+        if half is not None:
+            st.caption("Error bars: the 90% prediction interval.")
+    with boxes[1]:
+        residuals = y - pred
+        st.plotly_chart(
+            regression_charts.residual_distribution(residuals, regression.qq_points(residuals)),
+            width="stretch",
+        )
+        deciles = regression.error_by_decile(y, pred)
+        st.plotly_chart(regression_charts.error_by_decile(deciles), width="stretch")
+        st.dataframe(deciles.round(4), hide_index=True, width="stretch")
+    with boxes[2]:
+        largest_errors(run, test)
+    for box, draw in zip(boxes[3:], tabs.values(), strict=True):
+        with box:
+            draw()
+
+
+def largest_errors(run, test) -> None:
+    """The test rows with the largest absolute errors, with their input columns."""
+    frame = common.run_rows(run)  # None: gone, or an import's (it brought no rows)
+    if frame is None:
+        table = test.assign(error=test["y_true"] - test["y_pred"])
+        table = table.reindex(table["error"].abs().sort_values(ascending=False).index)
+        st.dataframe(table.head(LARGEST), hide_index=True, width="stretch")
+        return
+    table = regression.largest_errors(test, frame, LARGEST)
+    st.caption(f"The {LARGEST} test rows with the largest absolute error, largest first.")
+    st.dataframe(table, hide_index=True, width="stretch")
+
+
+class RegressionView(TaskView):
+    """A number of a table."""
+
+    task = get_task("regression")
+    choice = "Regression (a number)"
+    cv_note = " The prediction intervals are calibrated on the out-of-fold residuals."
+    importance_score = "RMSE"
+
+    def target_form(self, frame, table_schema, target_col, demo_name):
+        """The target's summary and histogram; quintile strata."""
+        y = common.or_stop(target.validate_regression_target, frame, target_col)
+        c1, c2 = st.columns([1, 2])
+        c1.dataframe(target.target_summary(y).round(4), hide_index=True)
+        c2.plotly_chart(regression_charts.target_histogram(y, target_col), width="stretch")
+        strata = target.quantile_strata(y)
+        return TableTarget(
+            strata=strata,
+            report=lambda fr, split, spec: regression_split_report(fr, y, strata, split, spec),
+            quantiles=True,
+        )
+
+    def target_words(self, ds) -> str:
+        return "(regression)"
+
+    def evaluate(self, run, test, val, store) -> None:
+        regression_view(run, test, store, run_parts.run_tabs(run, val, self, store))
+
+    def cv_chart(self, run, oof, folds) -> None:
+        """Predicted against actual on the out-of-fold rows."""
+        chart = regression_charts.predicted_vs_actual(oof, run.params.get("target", "target"))
+        chart.update_layout(title="Predicted against actual (out-of-fold rows)")
+        st.plotly_chart(chart, width="stretch")
+
+    def shap_units(self, explained) -> str:
+        if explained.log_target:
+            return (
+                f"log1p units of {explained.target} (a contribution c multiplies 1 + the "
+                "prediction by exp(c))"
+            )
+        return f"{explained.target or 'target'} units"
+
+    def predict(self, run, model) -> None:
+        """Predict the target of uploaded rows, with prediction intervals and SHAP reasons."""
+        from finml.prediction.tables import predict_rows
+
+        level = uploads.interval_level(model)
+        frame = uploads.uploaded_rows()
+        predicted = uploads.predicted("Predicting", predict_rows, model, frame, float(level))
+        c1, c2 = st.columns(2)
+        c1.metric("Rows predicted", f"{len(predicted):,}")
+        c2.metric("Rows with data issues", f"{int((predicted['issues'] != '').sum()):,}")
+        target_name = common.text(run.params.get("target", "the target"))
+        uploads.results(
+            run,
+            model,
+            frame,
+            predicted,
+            "predictions.csv",
+            "prediction",
+            f"'score' is the prediction of {target_name}. Reasons: the features whose SHAP "
+            "values moved the prediction most, up or down (up to four).",
+        )
+
+
+VIEW = RegressionView()
