@@ -27,11 +27,12 @@ def test_the_live_validation_rows_are_a_seeded_sample():
     rows = sample(50_000, 20_000, seed=3)
     assert len(rows) == 20_000 and np.all(np.diff(rows) > 0)
     assert np.array_equal(rows, sample(50_000, 20_000, seed=3))
+    live = np.array([5, 1])
     data = FitData(
-        np.zeros((4, 1)), np.zeros(4), np.arange(8.0)[:, None], np.arange(8.0), live=rows[:2] % 8
+        np.zeros((4, 1)), np.zeros(4), np.arange(8.0)[:, None], 10 + np.arange(8.0), live=live
     )
-    x, y = data.live_val()
-    assert y.tolist() == [1.0, 5.0] and x[:, 0].tolist() == [1.0, 5.0] and data.has_val
+    x, y = data.live_val()  # the validation rows named by ``live``, inputs with their targets
+    assert x[:, 0].tolist() == [5.0, 1.0] and y.tolist() == [15.0, 11.0] and data.has_val
 
 
 def test_progress_is_sampled_and_every_step_arrives_in_the_end():
