@@ -27,9 +27,12 @@ log = logging.getLogger("finml.pages")
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _AUTOLINK_BREAKS = re.compile(r"(\\[:@])(?=\S)")
 _WWW = re.compile(r"(?i)(www)(?=\\\.)")
-#: An invisible word joiner: it breaks the patterns Streamlit autolinks (``http:``, ``@``,
-#: ``www.``) without changing what the analyst reads.
-_JOINER = "\u2060"
+#: An empty Streamlit text directive: it renders as an empty ``<span>`` (nothing to see or
+#: copy) but ends the Markdown text node there. Streamlit autolinks bare addresses
+#: (``http://``, ``www.``, ``name@host``) by a pattern over each text node after the
+#: Markdown is parsed, where ``\@`` and ``&#64;`` are already a plain ``@`` again; only a
+#: node boundary stops it.
+AUTOLINK_BREAK = ":small[]"
 
 
 def text(value) -> str:
@@ -37,12 +40,13 @@ def text(value) -> str:
     one) for any element that renders Markdown: errors, warnings, captions, labels, metrics,
     image captions, ``st.table`` cells. Every ASCII punctuation mark is backslash-escaped
     (CommonMark), so links, images, emphasis, HTML, ``$`` maths and Streamlit's
-    ``:color[...]`` and ``:icon:`` directives show as the characters they are; a word joiner
-    after ``:`` and ``@`` (when a character follows) and inside ``www.`` stops the
-    autolinking of bare addresses."""
+    ``:color[...]`` and ``:icon:`` directives show as the characters they are; an
+    :data:`AUTOLINK_BREAK` after ``:`` and ``@`` (when a character follows) and inside
+    ``www.`` stops the autolinking of bare addresses, while what the analyst reads and
+    copies stays the text itself (``ann@bank.example`` copies as that address)."""
     out = _PUNCTUATION.sub(r"\\\1", str(value))
-    out = _AUTOLINK_BREAKS.sub("\\1" + _JOINER, out)
-    return _WWW.sub("\\1" + _JOINER, out)
+    out = _AUTOLINK_BREAKS.sub("\\1" + AUTOLINK_BREAK, out)
+    return _WWW.sub("\\1" + AUTOLINK_BREAK, out)
 
 
 def show_error(message) -> None:

@@ -15,6 +15,40 @@ from finml.training import jobs
 from pages.common import or_stop, principal, record, show_error, show_info, show_warning
 from pages.views import get_view
 
+#: What a new table's split opens with (widget key -> value).
+SPLIT_OPENING = {
+    "split_mode": "Stratified",
+    "split_train": 60,
+    "split_val": 20,
+    "split_test": 20,
+    "split_seed": 42,
+    "stratify": True,
+}
+#: Session State keys of the choices that belong to one table: the page's widgets, the
+#: target the task was guessed for, and each task view's part of the form (its
+#: ``form_keys``: the class of interest, the series settings). A new table forgets them all.
+TABLE_CHOICES = ("target", "task_kind", "task_for", *SPLIT_OPENING, "group_col", "time_col")
+
+
+def open_table(demo_name: str | None) -> None:
+    """Start the form afresh for a new table: forget every choice made for the old one,
+    and set the openings the page knows through Session State, so that the browser's
+    widgets follow too (deleting a widget's key resets the script's value only; the
+    browser goes on showing, and sending, its old choice). The target and its task are
+    set once the table's columns are known.
+
+    Args:
+        demo_name: the built-in demo's name (a task view may open its part of the form
+            with the demo's settings, e.g. a forecasting demo's series), else None.
+    """
+    views = [get_view(task) for task in TASKS.values()]
+    for choice in {*TABLE_CHOICES, *(key for view in views for key in view.form_keys)}:
+        st.session_state.pop(choice, None)
+    st.session_state.update(SPLIT_OPENING)
+    for view in views:
+        st.session_state.update(view.form_opening(demo_name))
+
+
 st.title("Data")
 settings = get_settings()
 data_type = st.radio(
@@ -72,8 +106,7 @@ if st.session_state.get("table_key") != key:
         rows, columns = table.frame.shape
         digest = hashlib.sha256(data).hexdigest()
         record("upload", sha256=digest, bytes=len(data), rows=rows, columns=columns)
-    st.session_state.pop("target", None)  # a new table: its own likely target first
-    st.session_state.pop("task_for", None)
+    open_table(key[1] if raw is None else None)  # a new table: none of the old choices
     st.session_state.table_name = key[1] if raw is None else filename
 table = st.session_state.table
 frame, table_schema = table.frame, table.schema
@@ -97,8 +130,8 @@ st.subheader("Target")
 candidates = [c for c in [demo_target, *table_schema.target_candidates] if c]
 candidates = list(dict.fromkeys(candidates))
 options = [*candidates, *[c for c in table_schema.names() if c not in candidates]]
-if st.session_state.get("target") not in options:  # a new table: its likely target first,
-    st.session_state.target = options[0]  # through Session State: the browser's box follows
+if st.session_state.get("target") not in options:  # a new table: a demo's own target, or
+    st.session_state.target = options[0]  # the likeliest; set through Session State
 target_col = st.selectbox(
     "Target column",
     options,
@@ -142,10 +175,14 @@ mode = st.radio(
     key="split_mode",
 )
 c1, c2, c3, c4 = st.columns(4)
-train_pct = c1.number_input("Train %", 10, 90, 60, step=5)
-val_pct = c2.number_input("Validation %", 5, 80, 20, step=5)
-test_pct = c3.number_input("Test %", 5, 80, 20, step=5)
-seed = c4.number_input("Seed", 0, 2**31 - 1, 42)
+train_pct = c1.number_input(
+    "Train %", 10, 90, SPLIT_OPENING["split_train"], step=5, key="split_train"
+)
+val_pct = c2.number_input(
+    "Validation %", 5, 80, SPLIT_OPENING["split_val"], step=5, key="split_val"
+)
+test_pct = c3.number_input("Test %", 5, 80, SPLIT_OPENING["split_test"], step=5, key="split_test")
+seed = c4.number_input("Seed", 0, 2**31 - 1, SPLIT_OPENING["split_seed"], key="split_seed")
 others = [c for c in frame.columns if c != target_col]
 group_col = time_col = None
 if mode.startswith("Group"):
@@ -178,9 +215,15 @@ exclude = tuple(c for c in (group_col, time_col) if c)
 if source == "Built-in demo":
     exclude += demo.LEAVE_OUT.get(name, ())
 numeric, categorical = schema.default_features(table_schema, target_col, exclude)
+# keyed on the table and the defaults (target, columns left out): either new, the choice too
+features = hashlib.sha256(repr((key, numeric, categorical)).encode()).hexdigest()[:16]
 with st.expander(f"Features ({len(numeric)} numeric, {len(categorical)} categorical)"):
-    numeric = st.multiselect("Numeric features", numeric, default=numeric)
-    categorical = st.multiselect("Categorical features", categorical, default=categorical)
+    numeric = st.multiselect(
+        "Numeric features", numeric, default=numeric, key=f"numeric.{features}"
+    )
+    categorical = st.multiselect(
+        "Categorical features", categorical, default=categorical, key=f"categorical.{features}"
+    )
 split = or_stop(make_split, frame, chosen.strata, split_spec)
 report = or_stop(chosen.report, frame, split, split_spec)
 st.table(report.set_index("split"))  # numbers and dates only: nothing from the data as text

@@ -41,6 +41,8 @@ run = common.pick_run(runs, "Run", key="eval_run")
 test, val, history = common.predictions(common.data_dir(), run.run_id)
 view = view_of(run)
 view.evaluate(run, test, val, store)
-if len(history):
+if charts.has_learning_curve(history):
     st.plotly_chart(charts.learning_curves(history), width="stretch")
+elif len(history):
+    st.caption(charts.one_shot_note(history))
 split_download(run, view)

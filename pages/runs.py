@@ -14,33 +14,77 @@ from finml.evaluation import metrics
 from finml.evaluation.compare import delong_table
 from finml.reporting import charts
 from finml.reporting.exchange import export_run, import_run
-from finml.reporting.runs import numeric_comparison, runs_frame
+from finml.reporting.runs import (
+    group_label,
+    group_of,
+    numeric_comparison,
+    ranked_interval,
+    run_groups,
+    run_names,
+    runs_frame,
+)
 from finml.store import ACTIVE
 from finml.tasks import get_task
 from finml.training import jobs
 from pages import common
 
 
+def learning_overlay(column, histories: dict, key: str) -> None:
+    """The learning curves of ``key`` overlaid in ``column``, or a caption where no run
+    chosen has one (one-shot fits); the runs left out are named."""
+    flat = charts.one_shot_runs(histories, key)
+    if len(flat) < len(histories):
+        column.plotly_chart(charts.overlay_learning(histories, key), width="stretch")
+    if flat:
+        column.caption(
+            "No learning curve (fitted in one step, not over epochs or iterations): "
+            + ", ".join(common.text(label) for label in flat)
+            + "."
+        )
+
+
+#: The DeLong table's columns in reading order, with their formats: the difference, its
+#: CI and the p-value first, so they stay in view at 1024 px.
+DELONG_COLUMNS = {
+    "run": st.column_config.TextColumn("run", width="medium", pinned=True),
+    "difference": st.column_config.NumberColumn("difference", format="%.4f", width="small"),
+    "95% CI low": st.column_config.NumberColumn("95% CI low", format="%.4f", width="small"),
+    "95% CI high": st.column_config.NumberColumn("95% CI high", format="%.4f", width="small"),
+    "p-value": st.column_config.NumberColumn("p-value", format="%.4f", width="small"),
+    "ROC-AUC": st.column_config.NumberColumn("ROC-AUC", format="%.4f", width="small"),
+    "reference ROC-AUC": st.column_config.NumberColumn(
+        "reference ROC-AUC", format="%.4f", width="small"
+    ),
+    "against": st.column_config.TextColumn("against", width="medium"),
+    "note": st.column_config.TextColumn("note", width="large"),
+}
+
+
 def compare_classes(picked: list) -> None:
     """Runs that predict classes: their ROC curves (of the positive class, or the class of
     interest against the rest) and learning curves overlaid, and DeLong's paired test."""
     rocs, histories, paired = {}, {}, {}
+    names = run_names(picked)
     for run in picked:
         test, val, history = common.predictions(common.data_dir(), run.run_id)
         y, score, _, _, _ = metrics.binary_view_of_run(run.params, test, val)
         fpr, tpr = metrics.roc_points(y, score)
-        rocs[run.label] = (fpr, tpr, metrics.threshold_free_metrics(y, score)["roc_auc"])
-        histories[run.label] = history
-        paired[run.label] = test.assign(y_true=y, score=score)
+        label = names[run.run_id]
+        rocs[label] = (fpr, tpr, metrics.threshold_free_metrics(y, score)["roc_auc"])
+        histories[label] = history
+        paired[label] = test.assign(y_true=y, score=score)
     c1, c2 = st.columns(2)
     c1.plotly_chart(charts.overlay_roc(rocs), width="stretch")
-    c2.plotly_chart(charts.overlay_learning(histories), width="stretch")
+    learning_overlay(c2, histories, "val_loss")
     st.markdown("**Paired test of the ROC-AUC difference** (DeLong, on the same test rows)")
-    st.dataframe(delong_table(paired).round(4), hide_index=True, width="stretch")
+    table = delong_table(paired)
+    order = [c for c in DELONG_COLUMNS if c in table]
+    st.dataframe(table[order], hide_index=True, width="stretch", column_config=DELONG_COLUMNS)
     st.caption(
-        "Each run against the first one chosen. p < 0.05: the difference in ROC-AUC is "
-        "unlikely to be chance on these test rows. Runs of another dataset, split or seed "
-        "did not score the same rows and are not tested."
+        "Each run against the first one chosen: the difference in ROC-AUC (run minus "
+        "reference) with its 95% CI. p < 0.05: the difference is unlikely to be chance on "
+        "these test rows. Runs of another dataset, split or seed did not score the same "
+        "rows and are not tested."
     )
 
 
@@ -48,13 +92,28 @@ def compare_values(picked: list) -> None:
     """Runs that predict numbers (regression, forecasts): their test metrics side by side
     and their validation RMSE per epoch."""
     st.dataframe(numeric_comparison(picked).round(4), hide_index=True, width="stretch")
-    histories = {r.label: common.predictions(common.data_dir(), r.run_id)[2] for r in picked}
-    st.plotly_chart(charts.overlay_learning(histories, "val_rmse"), width="stretch")
+    names = run_names(picked)
+    histories = {
+        names[r.run_id]: common.predictions(common.data_dir(), r.run_id)[2] for r in picked
+    }
+    learning_overlay(st, histories, "val_rmse")
     st.caption(
         "Test metrics of each run (lower RMSE, MAE and MASE are better; higher R²) and the "
         "validation RMSE per epoch in the target's units. Runs of another dataset, split or "
         "horizon were tested on other rows."
     )
+
+
+@st.cache_data(scope="session", max_entries=512, show_spinner=False)
+def interval_of(data_dir: str, run_id: str, _run):
+    """The 95% CI of a finished run's ranked metric (:func:`ranked_interval`), from its
+    stored test predictions, once per session and run (none when they are missing or
+    damaged: one run's artifacts never keep the board from showing)."""
+    try:
+        test = store.read_frame(run_id, "predictions/test.parquet")
+    except (FinmlError, OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        test = None
+    return ranked_interval(_run, test)
 
 
 #: The comparison of runs of one task, by how the task's predictions are evaluated
@@ -82,31 +141,68 @@ if not runs:
     st.page_link("pages/data.py", label="Start with the data", icon=":material/table_view:")
     st.stop()
 by_id = {r.run_id: r for r in runs}
+groups = run_groups(runs)
+keys = list(groups)
+if st.session_state.get("board_group") not in keys:
+    chosen_run = by_id.get(st.session_state.get("run"))
+    st.session_state["board_group"] = group_of(chosen_run) if chosen_run else keys[0]
+if len(keys) > 1:
+    group = st.selectbox(
+        "Task and dataset",
+        keys,
+        format_func=lambda k: group_label(k, len(groups[k])),
+        key="board_group",
+        help="Runs are ranked only against runs of the same task and dataset: the others "
+        "were not scored on the same rows, nor on the same metric.",
+    )
+else:
+    group = keys[0]
+    st.markdown(f"**{common.text(group_label(group, len(groups[group])))}**")
+members = groups[group]
 st.caption(
-    "Click a row to open that run below; click a column header to sort. A run's rank is "
-    "among the runs of its task and dataset, on the metric it is ranked on."
+    "Click a row to open that run below; click a column header to sort. Rank: among the "
+    "runs of this task and dataset, on the metric in the second column. 95% CI: over the "
+    "folds for a cross-validated run; else on the test split (Hanley-McNeil for ROC-AUC)."
+)
+board = runs_frame(
+    members,
+    jobs.queue_positions(store.settings),
+    common.team_mode(),
+    {r.run_id: interval_of(common.data_dir(), r.run_id, r) for r in members if r.has_results},
 )
 picked = st.dataframe(
-    runs_frame(
-        runs,
-        jobs.queue_positions(store.settings),
-        common.team_mode(),
-    ),
+    board,
     hide_index=True,
     width="stretch",
     on_select="rerun",
     selection_mode="single-row",
     key="leaderboard",
+    column_config={
+        "run": st.column_config.TextColumn("run", width="medium", pinned=True),
+        board.columns[1]: st.column_config.NumberColumn(format="%.3f", width="small"),
+        "95% CI": st.column_config.TextColumn("95% CI", width="small"),
+        "rank": st.column_config.NumberColumn("rank", format="%d", width="small"),
+    },
 )
-ids = list(by_id)
+ids = [r.run_id for r in members]
+names = {rid: name for members_ in groups.values() for rid, name in run_names(members_).items()}
 rows = picked.selection.rows
 clicked = ids[rows[0]] if rows and rows[0] < len(ids) else None
-if clicked and clicked != st.session_state.get("clicked_run"):  # a new click opens that run
+last = st.session_state.get("clicked_run")  # (group, run id) clicked at the last rerun
+if clicked and last and last[0] == group and clicked != last[1]:  # a new click opens it
     st.session_state["run"] = clicked
-st.session_state["clicked_run"] = clicked
+st.session_state["clicked_run"] = (group, clicked)
 if st.session_state.get("run") not in by_id:
     st.session_state.pop("run", None)
-choice = st.selectbox("Run", ids, format_func=lambda i: by_id[i].label, key="run")
+
+
+def run_words(run_id: str) -> str:
+    """A run in the run boxes: its name (and dataset, when there are several), status."""
+    where = f" · {by_id[run_id].dataset}" if len(keys) > 1 else ""
+    return f"{names[run_id]}{where} ({by_id[run_id].status})"
+
+
+choice = st.selectbox("Run", list(by_id), format_func=run_words, key="run")
 run = by_id[choice]
 if run.reason:
     common.show_error(f"{run.status}: {run.reason}")
@@ -168,9 +264,7 @@ if owns:
 
 st.subheader("Compare runs")
 comparable = [r.run_id for r in runs if r.has_results]
-chosen = st.multiselect(
-    "Runs to overlay", comparable, format_func=lambda i: by_id[i].label, key="compare"
-)
+chosen = st.multiselect("Runs to overlay", comparable, format_func=run_words, key="compare")
 tasks = {get_task(by_id[rid].params.get("task")) for rid in chosen}
 if len(tasks) > 1:
     st.info(

@@ -6,7 +6,7 @@ from finml.data.staging import check_dataset, load_dataset_spec
 from finml.errors import FinmlError
 from finml.models.registry import MODELS, get_model, model_names_for, resolve_params
 from finml.reporting import charts
-from finml.reporting.runs import METRIC_NAMES, headline_metrics, progress
+from finml.reporting.runs import METRIC_NAMES, headline_tiles, progress, queue_words
 from finml.store import ACTIVE, QUEUED
 from finml.tasks import get_task
 from finml.tasks.spec import RunSpec
@@ -50,6 +50,55 @@ def param_widget(p, key):
     )
 
 
+def param_value(p, logged: str):
+    """The form's value of hyperparameter ``p`` from its text in a run's parameters, or
+    None when the widget could not show it (another type, out of its range)."""
+    try:
+        if p.kind == "choice":
+            return next(c for c in p.choices if str(c) == logged)
+        if p.kind == "bool":
+            return {"True": True, "False": False}[logged]
+        if p.kind in ("text", "layers"):
+            return logged
+        value = int(float(logged)) if p.kind == "int" else float(logged)
+    except (StopIteration, KeyError, ValueError, OverflowError):
+        return None
+    low = value if p.low is None else p.low
+    high = value if p.high is None else p.high
+    return value if low <= value <= high else None
+
+
+def run_form(run_id: str, ds, choices: list[str]) -> dict:
+    """The Train form's choices (Session State keys and values) of run ``run_id``: its
+    model, hyperparameters, seed, class weights, folds and tuning; empty when the run is
+    not one of dataset ``ds``, its model is not offered, or it cannot be read."""
+    try:
+        params = store.get_run(run_id).params
+    except FinmlError:
+        return {}
+    model = params.get("model")
+    if params.get("dataset_id") != ds.dataset_id or model not in choices:
+        return {}
+    form = {"model": model}
+    for p in get_model(model).params:
+        value = param_value(p, params.get(f"hp.{p.name}", ""))
+        if value is not None:
+            form[f"{model}.{p.name}"] = value
+    try:
+        seed, folds, trials, gpus = (
+            int(float(params.get(k) or 0)) for k in ("seed", "cv_folds", "tune_trials", "gpus")
+        )
+        minutes = float(params.get("tune_minutes") or 0)
+    except ValueError:
+        return form
+    form.update(class_weights=params.get("class_weights") == "True", gpu=gpus > 0)
+    form.update(use_cv=folds > 0, tune=trials > 0)
+    ranges = {"seed": (seed, 0, 2**31 - 1), "cv_k": (folds, 2, 20)}
+    ranges.update(tune_trials=(trials, 2, 500), tune_min=(minutes, 0, 600))
+    form.update({k: v for k, (v, low, high) in ranges.items() if low <= v <= high})
+    return form
+
+
 def folds_input(label: str, help_text: str, default_k: int) -> int:
     """A toggle and a fold count (2 to 20); returns the folds asked for, 0 when off."""
     c1, c2 = st.columns([2, 1])
@@ -75,6 +124,9 @@ else:
     view = get_view(task)
     view.train_header(ds)
     choices = model_names_for(task.name)
+    watched = st.session_state.get("active_run") or st.query_params.get("run")
+    if "model" not in st.session_state and watched:  # no choices yet (a reload, Back):
+        st.session_state.update(run_form(watched, ds, choices))  # the watched run's
     if st.session_state.get("model") not in choices:
         st.session_state.pop("model", None)  # chosen for the other kind of data
     model = st.selectbox(
@@ -97,7 +149,7 @@ else:
             "as much as a common one.",
             key="class_weights",
         )
-        seed = st.number_input("Seed", 0, 2**31 - 1, 42)
+        seed = st.number_input("Seed", 0, 2**31 - 1, 42, key="seed")
         folds = trials = 0
         tune_on, minutes = False, 0.0
         if task.tags.cross_validation:
@@ -172,8 +224,8 @@ def monitor(run_id: str, was_active: bool) -> None:
     st.subheader(f"Run {text(run.name)}")
     fraction, label = progress(run, history, folds, trials)
     if run.status == QUEUED:
-        place = jobs.queue_positions(store.settings).get(run_id)
-        label += f" · place {place} in the queue" if place else ""
+        words = queue_words(jobs.queue_positions(store.settings).get(run_id))
+        label += f" · {words}" if words else ""
     st.progress(fraction, text=label)
     if run.status in ACTIVE:
         if may_change(run) and st.button("Stop", icon=":material/stop:", key="stop"):
@@ -186,14 +238,16 @@ def monitor(run_id: str, was_active: bool) -> None:
         search_view(run, trials, view.task)
     if folds is not None and len(folds):
         cv_progress(run, folds, k, view)
-    if len(history):
+    if charts.has_learning_curve(history):
         refit = k and view.cv_refits
         title = "Learning curves of the refit on all non-test rows" if refit else "Learning curves"
         st.plotly_chart(charts.learning_curves(history, title), width="stretch")
+    elif len(history) and run.status not in ACTIVE:  # a one-shot fit: its losses in words
+        st.caption(charts.one_shot_note(history))
     if run.has_results:
-        tiles = headline_metrics(run)
+        tiles = headline_tiles(run)  # each value by its kind: amounts, metrics
         for col, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
-            col.metric(label, f"{value:.3f}")
+            col.metric(label, value)
         if st.button("Open in Evaluate", type="primary", key="open_eval"):
             open_run("pages/evaluate.py", run_id)
 

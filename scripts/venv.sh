@@ -12,10 +12,15 @@ if [ -z "$py" ]; then
   echo "finml needs Python 3.11 (python3.11 or python3 on PATH)." >&2
   exit 1
 fi
-[ -x .venv/bin/python ] || "$py" -m venv .venv
+if [ ! -x .venv/bin/python ]; then
+  echo "finml: creating the virtual environment .venv ($py)"
+  "$py" -m venv .venv
+fi
 stamp=".venv/.installed-$(cat "$req" requirements.txt pyproject.toml | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
+  echo "finml: installing $req into .venv (the first time takes a few minutes: TensorFlow, MLflow...)"
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r "$req" -e .
+  echo "finml: installed"
   touch "$stamp"
 fi

@@ -52,8 +52,12 @@ PACKAGED = {
     ),
 }
 
-#: The task a demo opens with when it is not the one its target suggests.
-DEMO_TASKS = {name: "forecast" for name in PACKAGED}
+#: The task each demo opens with (on its own target), whatever the table shown before it.
+DEMO_TASKS = {
+    "German Credit (Statlog)": "binary",
+    "German Credit: loan amount (regression)": "regression",
+    **{name: "forecast" for name in PACKAGED},
+}
 #: Date column, horizon and entity column ("" for one series) a forecasting demo opens with.
 DEMO_SERIES = {
     "US macroeconomic series (forecasting)": ("date", 1, ""),

@@ -309,7 +309,9 @@ def default_features(
 
 
 def column_warnings(schema: TableSchema) -> list[str]:
-    """Messages about columns that will not be features: ID-like, constant and date columns."""
+    """Messages about columns that will not be features: ID-like, constant and date columns
+    (the last in words that hold for every task of a table: a forecast's time axis, or an
+    out-of-time split of the others)."""
     out = []
     ids = schema.names("id")
     if ids:
@@ -324,7 +326,7 @@ def column_warnings(schema: TableSchema) -> list[str]:
     dates = schema.names("date")
     if dates:
         out.append(
-            f"Date column(s) {listing(dates)} are not used as features; pick one "
-            "for an out-of-time split."
+            f"Date column(s) {listing(dates)}: not a model input. Forecasting reads one as "
+            "the time axis; the other tasks can split by one (Split: out-of-time)."
         )
     return out

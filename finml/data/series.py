@@ -327,6 +327,136 @@ def _regular_frequency(index: pd.DatetimeIndex, col: str) -> str:
     )
 
 
+#: Words of a pandas frequency's base (its rule code less the multiple and the anchor):
+#: (adjective, plural unit, what the dates mark).
+_FREQUENCY_WORDS = {
+    "YS": ("yearly", "years", "starting"),
+    "YE": ("yearly", "years", "ending"),
+    "QS": ("quarterly", "quarters", "starting"),
+    "QE": ("quarterly", "quarters", "ending"),
+    "BQS": ("quarterly", "quarters", "starting"),
+    "BQE": ("quarterly", "quarters", "ending"),
+    "MS": ("monthly", "months", "month starts"),
+    "ME": ("monthly", "months", "month ends"),
+    "BMS": ("monthly", "months", "first business day"),
+    "BME": ("monthly", "months", "last business day"),
+    "W": ("weekly", "weeks", ""),
+    "D": ("daily", "days", ""),
+    "B": ("business-daily", "business days", ""),
+    "h": ("hourly", "hours", ""),
+    "min": ("every minute", "minutes", ""),
+    "s": ("every second", "seconds", ""),
+}
+_MONTHS = dict(
+    zip(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"),
+        (
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ),
+        strict=True,
+    )
+)
+_WEEKDAYS = dict(
+    zip(
+        ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"),
+        ("Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays"),
+        strict=True,
+    )
+)
+
+
+def _frequency_parts(freq: str) -> tuple[int, str, str]:
+    """(multiple, base, anchor) of a pandas frequency: ``"2QS-JAN"`` -> (2, "QS", "JAN");
+    (1, "", "") for an empty or unknown one."""
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq) if freq else None
+    except ValueError:
+        offset = None
+    if offset is None:
+        return 1, "", ""
+    base, _, anchor = offset.rule_code.partition("-")
+    return int(offset.n), base, anchor
+
+
+def frequency_words(freq: str) -> str:
+    """A pandas frequency in words, for the analyst.
+
+    Examples: ``"QS-JAN"`` -> ``"quarterly (starting January)"``, ``"QE-DEC"`` ->
+    ``"quarterly (ending December)"``, ``"MS"`` -> ``"monthly (month starts)"``,
+    ``"W-SUN"`` -> ``"weekly (Sundays)"``, ``"2QS-JAN"`` -> ``"every 2 quarters (starting
+    January)"``, ``"D"`` -> ``"daily"``; one it does not know, as given.
+    """
+    n, base, anchor = _frequency_parts(freq)
+    if base not in _FREQUENCY_WORDS:
+        return freq or "unknown"
+    adjective, unit, marks = _FREQUENCY_WORDS[base]
+    words = adjective if n == 1 else f"every {n} {unit}"
+    if anchor in _MONTHS and marks in ("starting", "ending"):
+        return f"{words} ({marks} {_MONTHS[anchor]})"
+    if anchor in _WEEKDAYS:
+        return f"{words} ({_WEEKDAYS[anchor]})"
+    return f"{words} ({marks})" if marks else words
+
+
+def infer_frequency(dates) -> str:
+    """The pandas frequency of evenly spaced dates (in any order, repeats allowed, as the
+    rows of a panel's forecasts), or ``""`` when there are fewer than 3 or they are not
+    evenly spaced."""
+    index = pd.DatetimeIndex(pd.unique(pd.DatetimeIndex(dates))).sort_values()
+    return (pd.infer_freq(index) or "") if len(index) >= 3 else ""
+
+
+def period_labels(dates, freq: str = "") -> list[str]:
+    """Each date as the period it stands for: quarterly ``"2009 Q4"``, yearly ``"2009"``,
+    monthly ``"2009-10"``, weekly and daily ``"2009-10-01"``, hourly and finer
+    ``"2009-10-01 14:00"``.
+
+    Args:
+        dates: the dates (anything :class:`pandas.DatetimeIndex` takes).
+        freq: their pandas frequency; ``""`` infers it (:func:`infer_frequency`).
+    """
+    index = pd.DatetimeIndex(dates)
+    _, base, _ = _frequency_parts(freq or infer_frequency(index))
+    if base.endswith(("QS", "QE")):
+        return [f"{d.year} Q{d.quarter}" for d in index]
+    if base in ("YS", "YE"):
+        return [str(d.year) for d in index]
+    if base in ("MS", "ME", "BMS", "BME"):
+        return list(index.strftime("%Y-%m"))
+    timed = base in ("h", "min", "s") or (index != index.normalize()).any()
+    return list(index.strftime("%Y-%m-%d %H:%M" if timed else "%Y-%m-%d"))
+
+
+#: The fewest periods a chart of a long history starts zoomed to.
+RECENT_PERIODS = 20
+
+
+def recent_start(dates, season: int, seasons: int = 5):
+    """Where a chart of a long history starts by default, so the last ``seasons`` seasons
+    (at least :data:`RECENT_PERIODS` periods) and what follows them fill it: the first date
+    of that window, or ``None`` when the history is no longer than the window.
+
+    Args:
+        dates: the history's dates, in order.
+        season: its season length in steps (1: none).
+        seasons: how many seasons to show.
+    """
+    window = max(seasons * max(int(season), 1), RECENT_PERIODS)
+    index = pd.DatetimeIndex(dates)
+    return index[-window] if len(index) > window else None
+
+
 @dataclass(frozen=True)
 class SeriesSplit:
     """Chronological segments of a series, as half-open position ranges, and the origins of

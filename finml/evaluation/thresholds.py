@@ -8,6 +8,8 @@ flagged) when ``score >= threshold``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -156,4 +158,69 @@ def clinical_operating_points(
                     "test specificity": float(rates["specificity"]),
                 }
             )
+    return pd.DataFrame(rows)
+
+
+def cost_interval(
+    curve: pd.DataFrame, threshold: float, cost_fp: float, cost_fn: float
+) -> tuple[float, float, float]:
+    """The expected cost per case at ``threshold`` on the split ``curve`` was computed on
+    (:func:`finml.evaluation.thresholds.expected_cost_curve`), with its 95% interval.
+
+    Given the class counts (as in finml's stratified bootstrap), the false positives and
+    the false negatives are two independent binomial counts, so the cost per case
+    ``(cost_fp * FP + cost_fn * FN) / n`` has variance
+    ``(cost_fp / n)^2 FP (1 - FP / n0) + (cost_fn / n)^2 FN (1 - FN / n1)``; the interval is
+    the normal one (Wald) of that variance, cut at 0.
+
+    Returns:
+        (cost, lower, upper).
+    """
+    n_neg, n_pos = int(curve["fp"].max()), int(curve["fn"].max())  # flag all / flag nobody
+    n = n_neg + n_pos
+    # score >= threshold is flagged: the same cases as at the lowest curve threshold at or
+    # above it (above every score: nobody flagged, as at the top row)
+    ordered = curve.sort_values("threshold")
+    above = ordered[ordered["threshold"] >= threshold - 1e-12]
+    row = above.iloc[0] if len(above) else ordered.iloc[-1]
+    fp, fn = float(row["fp"]), float(row["fn"])
+    cost = (cost_fp * fp + cost_fn * fn) / n
+    var = 0.0
+    if n_neg:
+        var += (cost_fp / n) ** 2 * fp * (1 - fp / n_neg)
+    if n_pos:
+        var += (cost_fn / n) ** 2 * fn * (1 - fn / n_pos)
+    half = 1.959964 * math.sqrt(var)
+    return cost, max(cost - half, 0.0), cost + half
+
+
+def cost_points(
+    curve: pd.DataFrame, points: dict[str, float], cost_fp: float, cost_fn: float
+) -> pd.DataFrame:
+    """The test cost per case of named thresholds (chosen, the validation minimum,
+    Youden's), with the 95% interval of :func:`cost_interval`: a threshold that was
+    cheapest on validation can cost more on test, within that interval.
+
+    Args:
+        curve: :func:`finml.evaluation.thresholds.expected_cost_curve` of the test split.
+        points: label -> threshold.
+        cost_fp: cost of a false positive.
+        cost_fn: cost of a false negative.
+
+    Returns:
+        DataFrame with ``threshold`` (the label), ``value``, ``test cost per case``,
+        ``95% CI low`` and ``95% CI high``.
+    """
+    rows = []
+    for label, value in points.items():
+        cost, low, high = cost_interval(curve, value, cost_fp, cost_fn)
+        rows.append(
+            {
+                "threshold": label,
+                "value": value,
+                "test cost per case": cost,
+                "95% CI low": low,
+                "95% CI high": high,
+            }
+        )
     return pd.DataFrame(rows)

@@ -218,9 +218,11 @@ class Fitter(ABC):
     """One model family's way to fit, for every task it serves: the task prepares the
     data and says how to measure it (:class:`FitData`), the family builds its estimator,
     trains it with live progress and obeys a stop request. Subclasses set :attr:`family`
-    (``"sklearn"`` or ``"keras"``: how the model is stored)."""
+    (``"sklearn"`` or ``"keras"``: how the model is stored) and :attr:`step_unit` (what
+    one reported step is, in the progress bar's words)."""
 
     family = "sklearn"
+    step_unit = "epoch"
 
     @abstractmethod
     def fit(

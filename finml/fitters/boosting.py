@@ -90,6 +90,7 @@ class BoostingFitter(Fitter):
     """One ``HistGradientBoosting*`` fit with live loss curves (see the module)."""
 
     family = "sklearn"
+    step_unit = "iteration"
 
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
         """One fit, no refits; see :meth:`finml.fitters.base.Fitter.fit`.

@@ -19,6 +19,7 @@ class RidgeLagsFitter(Fitter):
     """``sklearn.linear_model.Ridge`` on the lagged changes, all steps ahead at once."""
 
     family = "sklearn"
+    step_unit = "fit"
 
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
         """One fit; see :meth:`finml.fitters.base.Fitter.fit`."""
@@ -41,6 +42,7 @@ class BoostedLagsFitter(Fitter):
     forecaster needs every step, so a stopped fit keeps nothing)."""
 
     family = "sklearn"
+    step_unit = "step ahead"
 
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
         """``h`` fits; see :meth:`finml.fitters.base.Fitter.fit`."""

@@ -12,6 +12,7 @@ class LinearFitter(Fitter):
     (``sklearn.linear_model.Ridge``), built by :mod:`finml.models.tabular`."""
 
     family = "sklearn"
+    step_unit = "fit"
 
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
         """One fit on the training rows; see :meth:`finml.fitters.base.Fitter.fit`."""

@@ -271,7 +271,9 @@ class FittedRegressor(RegressorMixin, FittedParts):
             level: nominal coverage, one of the stored levels (0.8, 0.9, 0.95).
 
         Returns:
-            DataFrame with ``prediction``, ``lower``, ``upper`` (float64, target units).
+            DataFrame with ``prediction``, ``lower``, ``upper`` (float64, target units);
+            the bounds clipped at :attr:`target_floor` where there is one (the prediction
+            itself is left as the model gives it).
 
         Raises:
             DataError: the model has no interval at that level, or a feature is missing.
@@ -283,4 +285,17 @@ class FittedRegressor(RegressorMixin, FittedParts):
                 f"{', '.join(sorted(self.intervals or {})) or 'none'})."
             )
         pred = self.predict(X)
-        return pd.DataFrame({"prediction": pred, "lower": pred - q, "upper": pred + q})
+        lower, upper = pred - q, pred + q
+        if self.target_floor is not None:  # a target never below 0 in training
+            lower, upper = np.maximum(lower, self.target_floor), np.maximum(upper, 0.0)
+        return pd.DataFrame({"prediction": pred, "lower": lower, "upper": upper})
+
+    @property
+    def target_floor(self) -> float | None:
+        """0.0 when every training value of the target was >= 0 (an amount, a price, a
+        count): prediction intervals are clipped there, since a symmetric conformal
+        interval ``prediction ± q`` can reach below 0 where no value lies. ``None`` when
+        the target took negative values, or the profile predates the target's range
+        (:func:`finml.evaluation.drift.training_profile`)."""
+        target = (self.profile or {}).get("target") or {}
+        return 0.0 if target.get("min", -1.0) >= 0 else None

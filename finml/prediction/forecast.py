@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from finml.data.reader import read_table
-from finml.data.series import Series, SeriesSpec, load_series, naive_scales, windows
+from finml.data.series import (
+    Series,
+    SeriesSpec,
+    frequency_words,
+    load_series,
+    naive_scales,
+    windows,
+)
 from finml.errors import DataError, listing
 from finml.models.forecaster import FittedForecaster
 
@@ -123,8 +130,9 @@ def _extend(
     series = load_series(frame, spec)
     if model.freq and series.freq != model.freq:
         raise DataError(
-            f"The history's dates step by {series.freq}; the model was trained on steps of "
-            f"{model.freq}. Upload the series at the training frequency."
+            f"The history's dates are {frequency_words(series.freq)}; the model was trained "
+            f"on a series that is {frequency_words(model.freq)}. Upload the series at the "
+            "training frequency."
         )
     if series.n <= model.lags:
         raise DataError(

@@ -8,6 +8,8 @@ file names) passes through :func:`plain` first.
 from __future__ import annotations
 
 import html
+import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -20,12 +22,132 @@ def plain(text) -> str:
     return html.escape(str(text), quote=False)
 
 
-_LAYOUT = {"margin": {"l": 50, "r": 20, "t": 50, "b": 50}, "template": "plotly_white"}
+#: Legends go below the plot, left-aligned, in rows: a legend on the right takes its width
+#: from the plot, which at 1024 px in two columns leaves a ROC curve a sliver.
+LEGEND_BELOW = {
+    "orientation": "h",
+    "yanchor": "top",
+    "y": -0.22,
+    "xanchor": "left",
+    "x": 0,
+    "traceorder": "normal",  # plotly reverses a legend with filled bands otherwise
+}
+
+_LAYOUT = {
+    "margin": {"l": 50, "r": 20, "t": 50, "b": 50},
+    "template": "plotly_white",
+    "legend": LEGEND_BELOW,
+}
+
+#: Characters of a legend line before a long name wraps, and lines before it is cut short.
+LEGEND_WIDTH = 34
+LEGEND_LINES = 2
+
+
+def legend_name(text, width: int = LEGEND_WIDTH, lines: int = LEGEND_LINES) -> str:
+    """A name from the data as a legend entry: escaped (:func:`plain`), wrapped at
+    ``width`` characters onto at most ``lines`` lines (``<br>``), the rest cut to "…", so
+    a long run name does not widen the legend (the full name stays in the hover text)."""
+    parts = textwrap.wrap(str(text), width, break_long_words=True) or [""]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][: width - 1].rstrip() + "…"
+    return "<br>".join(plain(part) for part in parts)
+
+
+def nice_step(span: float, ticks: int = 5) -> float:
+    """A round tick step (1, 2, 2.5 or 5 times a power of ten) that cuts ``span`` into
+    about ``ticks`` intervals."""
+    if not span > 0 or not math.isfinite(span):
+        return 1.0
+    raw = span / ticks
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m for m in (1, 2, 2.5, 5, 10) if m * power >= raw * (1 - 1e-9)) * power
+    return float(f"{step:.12g}")
+
+
+def nice_axis(low: float, high: float, ticks: int = 5, zero: bool = False) -> dict:
+    """A value axis with round ticks from ``low`` to ``high`` (extended outward to whole
+    steps; from 0 with ``zero``): plotly's ``range``, ``tick0``, ``dtick`` and linear
+    ticks, so a second y-axis reads 0.5, 0.6, ... rather than 0.434, 0.869."""
+    low, high = (0.0 if zero else float(low)), float(high)
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        high = low + 1.0
+    step = nice_step(high - low, ticks)
+    start = math.floor(low / step + 1e-9) * step
+    end = math.ceil(high / step - 1e-9) * step
+    return {
+        "range": [start, end],
+        "tickmode": "linear",
+        "tick0": start,
+        "dtick": step,
+        "showgrid": False,  # the first axis's grid; two grids that do not meet are noise
+    }
+
+
+def epoch_axis(steps) -> dict:
+    """An x-axis of epochs or iterations: whole-number ticks (every step while there are
+    at most ten; else a round whole step), from step 1, never 1.5 or 2.5."""
+    steps = pd.Series(steps, dtype=float).dropna()
+    last = float(steps.max()) if len(steps) else 1.0
+    first = float(steps.min()) if len(steps) else 1.0
+    dtick = 1 if last - first <= 10 else max(1, round(nice_step(last - first, 8)))
+    return {
+        "title": "epoch / iteration",
+        "tickmode": "linear",
+        "tick0": 0 if dtick > 1 else 1,
+        "dtick": dtick,
+        "tickformat": "d",
+        "rangemode": "nonnegative",
+    }
+
+
+#: Fewest steps (epochs, iterations) a history needs to be drawn as a learning curve.
+MIN_CURVE_STEPS = 2
+
+
+def curve_steps(history: pd.DataFrame) -> int:
+    """How many distinct steps of ``history`` (columns ``step`` and metrics) logged a
+    value: 1 for a one-shot fit (logistic regression, ridge)."""
+    if history is None or "step" not in history or not len(history):
+        return 0
+    values = history.drop(columns="step").notna().any(axis=1)
+    return int(history.loc[values, "step"].nunique())
+
+
+def has_learning_curve(history: pd.DataFrame) -> bool:
+    """True when ``history`` has at least :data:`MIN_CURVE_STEPS` steps: a model fitted in
+    one go has no learning curve, only its final losses (lone dots, not a curve)."""
+    return curve_steps(history) >= MIN_CURVE_STEPS
+
+
+def one_shot_note(history: pd.DataFrame) -> str:
+    """What to say instead of a learning curve for a history of fewer than two steps: that
+    the model was fitted in one step, with the losses it logged (if any)."""
+    words = {
+        "loss": "training loss",
+        "val_loss": "validation loss",
+        "val_auc": "validation ROC-AUC",
+        "val_rmse": "validation RMSE",
+    }
+    last = history.iloc[-1] if history is not None and len(history) else {}
+    values = [
+        f"{label} {float(last[key]):.4g}"
+        for key, label in words.items()
+        if key in last and pd.notna(last[key])
+    ]
+    said = f" ({', '.join(values)})" if values else ""
+    return (
+        f"No learning curve: this model is fitted in one step, not over epochs or iterations{said}."
+    )
 
 
 def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go.Figure:
     """Loss and validation loss (left axis) and validation ROC-AUC or, for regression, the
-    validation RMSE in the target's units (right axis) per step.
+    validation RMSE in the target's units (right axis, round ticks) per step (whole-number
+    ticks). A history of fewer than :data:`MIN_CURVE_STEPS` steps (a one-shot fit) gets no
+    curve of lone dots: an empty figure that says so (:func:`one_shot_note`); pages ask
+    :func:`has_learning_curve` first and show the note as a caption.
 
     Args:
         history: columns ``step`` and any of ``loss``, ``val_loss``, ``val_auc``,
@@ -33,6 +155,23 @@ def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go
         title: figure title.
     """
     fig = go.Figure()
+    if not has_learning_curve(history):
+        fig.add_annotation(
+            text="<br>".join(textwrap.wrap(one_shot_note(history), 60)),
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+        )
+        fig.update_layout(
+            title=title,
+            height=220,
+            xaxis={"visible": False},
+            yaxis={"visible": False},
+            **_LAYOUT,
+        )
+        return fig
     names = {"loss": "training loss", "val_loss": "validation loss"}
     for key, label in names.items():
         if key in history:
@@ -45,6 +184,7 @@ def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go
             )
     regression = "val_rmse" in history
     right, label = ("val_rmse", "validation RMSE") if regression else ("val_auc", "ROC-AUC")
+    axis2 = {"title": label, "overlaying": "y", "side": "right"}
     if right in history:
         fig.add_scatter(
             x=history["step"],
@@ -55,13 +195,16 @@ def learning_curves(history: pd.DataFrame, title: str = "Learning curves") -> go
             line={"dash": "dot"},
             connectgaps=True,
         )
-    axis2 = {"title": label, "overlaying": "y", "side": "right"}
+        values = history[right].dropna()
+        if regression and len(values):
+            axis2 |= nice_axis(float(values.min()), float(values.max()), zero=True)
+    if not regression:
+        axis2 |= nice_axis(0.4, 1.0, ticks=6)  # ROC-AUC from a little below chance to 1
     fig.update_layout(
         title=title,
-        xaxis_title="epoch / iteration",
+        xaxis=epoch_axis(history["step"]),
         yaxis={"title": "loss (standardised target)" if regression else "log loss"},
-        yaxis2=axis2 if regression else {**axis2, "range": [0.4, 1.0]},
-        legend={"orientation": "h", "y": -0.2},
+        yaxis2=axis2,
         **_LAYOUT,
     )
     return fig
@@ -143,7 +286,7 @@ def multiclass_confusion(cm: np.ndarray, classes: tuple[str, ...] | list[str]) -
 
 def ovr_roc_curves(curves: list[tuple], classes: tuple[str, ...] | list[str]) -> go.Figure:
     """One-vs-rest ROC curve of each class, with its AUC in the legend."""
-    named = {f"{plain(name)} vs rest": curve for curve, name in zip(curves, classes, strict=True)}
+    named = {f"{name} vs rest": curve for curve, name in zip(curves, classes, strict=True)}
     return overlay_roc(named, "One-vs-rest ROC curves (test split)")
 
 
@@ -210,6 +353,7 @@ def roc_with_band(band: pd.DataFrame, auc: tuple[float, float, float], point=Non
         title="ROC curve (test split)",
         xaxis_title="false-positive rate",
         yaxis_title="true-positive rate (sensitivity)",
+        height=_legend_height(4),
         **_LAYOUT,
     )
     return fig
@@ -218,7 +362,9 @@ def roc_with_band(band: pd.DataFrame, auc: tuple[float, float, float], point=Non
 def cost_curve(curve: pd.DataFrame, chosen: float, best: float) -> go.Figure:
     """Expected cost per case against the threshold (a step at every distinct score, from
     :func:`finml.evaluation.thresholds.expected_cost_curve`), with the chosen and the
-    cost-minimising thresholds marked."""
+    cost-minimising thresholds marked: "chosen" labelled at the top, "minimum (validation)"
+    at the bottom (each on the roomier side of its line), so the two labels never overlap
+    however close the thresholds are (one label when they are the same)."""
     ordered = curve.sort_values("threshold")
     fig = go.Figure()
     fig.add_scatter(
@@ -227,12 +373,35 @@ def cost_curve(curve: pd.DataFrame, chosen: float, best: float) -> go.Figure:
         mode="lines",
         line_shape="vh",  # the cost at a score holds for thresholds down to the next score
         name="expected cost",
+        showlegend=False,
     )
-    fig.add_vline(x=chosen, line_dash="dot", annotation_text="chosen")
-    fig.add_vline(x=best, line_dash="dash", annotation_text="minimum (validation)")
+
+    def side(x: float) -> str:  # the label on the roomier side of its line
+        return "right" if x < 0.5 else "left"
+
+    if abs(chosen - best) < 5e-4:
+        fig.add_vline(
+            x=best,
+            line_dash="dash",
+            annotation_text="chosen = minimum (validation)",
+            annotation_position=f"top {side(best)}",
+        )
+    else:
+        fig.add_vline(
+            x=chosen,
+            line_dash="dot",
+            annotation_text="chosen",
+            annotation_position=f"top {side(chosen)}",
+        )
+        fig.add_vline(
+            x=best,
+            line_dash="dash",
+            annotation_text="minimum (validation)",
+            annotation_position=f"bottom {side(best)}",
+        )
     fig.update_layout(
         title="Expected cost per case (test split)",
-        xaxis_title="threshold",
+        xaxis={"title": "threshold", "range": [0, 1]},
         yaxis_title="cost per case",
         **_LAYOUT,
     )
@@ -262,7 +431,8 @@ def ks_plot(curve: pd.DataFrame) -> go.Figure:
 
 
 def gains_chart(table: pd.DataFrame) -> go.Figure:
-    """Cumulative gains (events captured) and lift by decile."""
+    """Cumulative gains (events captured, left axis 0-100 % by 20) and lift by decile
+    (right axis from 0 in five round steps, so its grid lines meet the left axis's)."""
     fig = go.Figure()
     fig.add_bar(x=table["decile"], y=table["lift"], name="lift", yaxis="y2", opacity=0.5)
     fig.add_scatter(
@@ -271,11 +441,15 @@ def gains_chart(table: pd.DataFrame) -> go.Figure:
         mode="lines+markers",
         name="cumulative events %",
     )
+    top = float(table["lift"].max()) if len(table) else 1.0
+    lift_axis = nice_axis(0.0, top if top > 0 else 1.0, ticks=5, zero=True)
+    step = lift_axis["dtick"]
+    lift_axis["range"] = [0, 5 * step * 1.05]  # five steps of the lift = 0-100 % on the left
     fig.update_layout(
         title="Cumulative gains and lift by decile (1 = highest scores)",
-        xaxis_title="decile",
-        yaxis={"title": "% of events", "range": [0, 105]},
-        yaxis2={"title": "lift", "overlaying": "y", "side": "right"},
+        xaxis={"title": "decile", "tickmode": "linear", "tick0": 1, "dtick": 1},
+        yaxis={"title": "% of events", "range": [0, 105], "tickmode": "linear", "dtick": 20},
+        yaxis2={"title": "lift", "overlaying": "y", "side": "right", **lift_axis},
         **_LAYOUT,
     )
     return fig
@@ -331,33 +505,74 @@ def importance_bar(table: pd.DataFrame, top: int = 15, score: str = "ROC-AUC") -
     return fig
 
 
+def _legend_height(entries: int) -> int:
+    """Figure height that leaves the plot its room when ``entries`` legend entries (up to
+    two lines each) sit below it."""
+    return min(420 + 24 * entries, 900)
+
+
 def overlay_roc(
     curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: str = "ROC curves (test split)"
 ) -> go.Figure:
-    """Several ROC curves (runs, or classes one-vs-rest): {label: (fpr, tpr, auc)}."""
+    """Several ROC curves (runs, or classes one-vs-rest): {label: (fpr, tpr, auc)}; the
+    legend sits below the plot, long labels wrapped and cut short (:func:`legend_name`)
+    with the full label in the hover text."""
     fig = go.Figure()
     for label, (fpr, tpr, auc) in curves.items():
-        fig.add_scatter(x=fpr, y=tpr, mode="lines", name=f"{plain(label)} (AUC = {auc:.3f})")
+        fig.add_scatter(
+            x=fpr,
+            y=tpr,
+            mode="lines",
+            name=f"{legend_name(label)} (AUC = {auc:.3f})",
+            hovertemplate=f"{plain(label)}<br>FPR %{{x:.3f}}, TPR %{{y:.3f}}<extra></extra>",
+        )
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", line={"dash": "dash"})
     fig.update_layout(
         title=title,
         xaxis_title="false-positive rate",
         yaxis_title="true-positive rate (sensitivity)",
+        height=_legend_height(len(curves) + 1),
         **_LAYOUT,
     )
     return fig
 
 
 def overlay_learning(histories: dict[str, pd.DataFrame], key: str = "val_loss") -> go.Figure:
-    """One per-epoch metric (default validation loss) of several runs."""
+    """One per-epoch metric (default validation loss) of several runs, over whole-number
+    epochs; a run whose history has fewer than :data:`MIN_CURVE_STEPS` steps (a one-shot
+    fit) is left out (pages say which, :func:`one_shot_runs`). Legend below, names wrapped."""
     fig = go.Figure()
+    steps = []
+    shown = 0
     for label, history in histories.items():
-        if key in history:
+        if key in history and has_learning_curve(history[["step", key]]):
+            shown += 1
+            steps.extend(history["step"].tolist())
             fig.add_scatter(
-                x=history["step"], y=history[key], mode="lines+markers", name=plain(label)
+                x=history["step"],
+                y=history[key],
+                mode="lines+markers",
+                name=legend_name(label),
+                hovertemplate=f"{plain(label)}<br>step %{{x}}: %{{y:.4g}}<extra></extra>",
             )
-    fig.update_layout(title=f"Learning curves: {key}", xaxis_title="epoch / iteration", **_LAYOUT)
+    fig.update_layout(
+        title=f"Learning curves: {key}",
+        xaxis=epoch_axis(steps),
+        showlegend=True,  # which run, even when one is drawn
+        height=_legend_height(shown),
+        **_LAYOUT,
+    )
     return fig
+
+
+def one_shot_runs(histories: dict[str, pd.DataFrame], key: str = "val_loss") -> list[str]:
+    """The labels of ``histories`` with no learning curve of ``key`` (fewer than
+    :data:`MIN_CURVE_STEPS` steps: fitted in one go, or not logged)."""
+    return [
+        label
+        for label, history in histories.items()
+        if key not in history or not has_learning_curve(history[["step", key]])
+    ]
 
 
 def shap_beeswarm(values: pd.DataFrame, features: pd.DataFrame | None, top: int = 12) -> go.Figure:

@@ -20,6 +20,10 @@ class Domain:
         positive_action: what a score at or above the threshold leads to.
         negative_action: what a score below it leads to.
         pack: title of the field's own tab and report section.
+        metrics: the binary metrics its tables show (keys of
+            :data:`finml.evaluation.metrics.METRIC_LABELS`): a medical run reads
+            sensitivity, specificity, PPV, NPV, accuracy and ROC-AUC, not the credit
+            scorecard's Gini and KS.
     """
 
     name: str
@@ -28,6 +32,14 @@ class Domain:
     positive_action: str
     negative_action: str
     pack: str
+    metrics: tuple[str, ...] = ()
+
+    def shown_metrics(self, values: dict[str, float]) -> dict[str, float]:
+        """The metrics of ``values`` (:func:`finml.evaluation.metrics.binary_metrics`) that
+        the field's tables show (:attr:`metrics`; all of them when it names none)."""
+        if not self.metrics:
+            return dict(values)
+        return {k: values[k] for k in self.metrics if k in values}
 
     def cost_labels(self, negative: str, positive: str) -> tuple[str, str]:
         """Labels of the two cost inputs: (false positive, false negative)."""
@@ -55,7 +67,12 @@ _WORDS = {
         "Clinical operating points",
     ),
 }
-CREDIT, MEDICAL = (Domain(name, *words) for name, words in _WORDS.items())
+#: The binary metrics each field's tables show (empty: every one).
+_METRICS = {
+    "credit": (),
+    "medical": ("recall", "specificity", "precision", "npv", "accuracy", "f1", "roc_auc", "brier"),
+}
+CREDIT, MEDICAL = (Domain(name, *words, _METRICS[name]) for name, words in _WORDS.items())
 #: Each field by name (:attr:`finml.tasks.base.Task.domain`).
 DOMAINS = {d.name: d for d in (CREDIT, MEDICAL)}
 #: Specificities (and sensitivities) at which the clinical table reads the other rate.

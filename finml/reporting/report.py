@@ -142,7 +142,7 @@ def build_report(
         n_positive=int(y.sum()),
         labels=labels,
         n_resamples=bootstrap.N_RESAMPLES,
-        metrics=metrics.metrics_table(values, cis),
+        metrics=metrics.metrics_table(domain.shown_metrics(values), cis),
         domain=domain,
         cost_labels=domain.cost_labels(*labels),
         cost_fp=cost_fp,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+
 import pandas as pd
 
 from finml import access
@@ -12,53 +15,87 @@ from finml.tasks import get_task
 
 
 def runs_frame(
-    runs: list[RunInfo], queue: dict[str, int] | None = None, owners: bool = False
+    runs: list[RunInfo],
+    queue: dict[str, int] | None = None,
+    owners: bool = False,
+    intervals: dict[str, tuple[float, float] | None] | None = None,
 ) -> pd.DataFrame:
-    """A table of runs for display: name, model, dataset, status (with the place in the
-    queue of a queued run), submitted, started (UTC), duration (s), key test metrics and the
-    reason of a failure. One row per run, in the order given (newest first).
+    """A table of runs for display, narrow enough to read at 1024 px: the run's name
+    (:func:`run_names`: model, the settings that tell it apart, a short id), the metric it
+    is ranked on and its 95% CI, its rank, what it is ranked on, then status, model,
+    dataset, times, the test metrics any of the runs logged, the reason of a failure and
+    the run id. One row per run, in the order given (newest first). Give it the runs of
+    one task and dataset (:func:`run_groups`): ranks are only among those.
 
     Args:
         runs: the runs.
-        queue: run id -> place in the queue (:func:`finml.training.jobs.queue_positions`).
-        owners: add ``owner`` (display name) and ``shared`` after the name (team mode).
+        queue: run id -> place in the queue (:func:`finml.training.jobs.queue_positions`;
+            0: its worker is starting).
+        owners: add ``owner`` (display name) and ``shared`` after the rank (team mode).
+        intervals: run id -> 95% CI of the ranked metric (:func:`ranked_interval`), or
+            ``None`` where there is none.
     """
     queue = queue or {}
+    intervals = intervals or {}
     ranks = leaderboard_ranks(runs)
+    names = run_names(runs)
+    headlines = {get_task(r.params.get("task")).tags.headline for r in runs}
+    ranked = METRIC_NAMES.get(h := headlines.pop(), h) if len(headlines) == 1 else "ranked value"
     rows = []
     for r in runs:
-        status = f"{r.status} (place {queue[r.run_id]})" if r.run_id in queue else r.status
+        waiting = queue_words(queue.get(r.run_id))
+        status = f"{r.status} ({waiting})" if waiting else r.status
         who = {}
         if owners:
             who = {"owner": access.owner_display(r), "shared": access.is_shared(r)}
+        ci = intervals.get(r.run_id)
         rows.append(
             {
-                "run": r.name,
+                "run": names[r.run_id],
+                ranked: get_task(r.params.get("task")).headline(r.metrics),
+                "95% CI": None if ci is None else f"{ci[0]:.3f} – {ci[1]:.3f}",
+                "rank": ranks.get(r.run_id),
+                "ranked on": ranking_metric(r)[1],
                 **who,
+                "status": status,
                 "model": r.model,
                 "dataset": r.dataset,
-                "status": status,
                 "submitted": pd.Timestamp(r.submitted, unit="s").floor("s"),
                 "started": pd.Timestamp(r.started, unit="s").floor("s") if r.started else None,
                 "duration (s)": None if r.duration is None else round(r.duration, 1),
-                "rank": ranks.get(r.run_id),
-                "ranked on": ranking_metric(r)[1],
-                "CV ROC-AUC": r.metrics.get("cv_roc_auc_mean"),
-                "CV ROC-AUC sd": r.metrics.get("cv_roc_auc_sd"),
-                "test accuracy": r.metrics.get("test_accuracy"),
-                "test ROC-AUC": r.metrics.get("test_roc_auc"),
-                "test Gini": r.metrics.get("test_gini"),
-                "test KS": r.metrics.get("test_ks"),
-                "test Brier": r.metrics.get("test_brier"),
-                "test RMSE": r.metrics.get("test_rmse"),
-                "test MAE": r.metrics.get("test_mae"),
-                "test R²": r.metrics.get("test_r2"),
-                "test MASE": r.metrics.get("test_mase"),
+                **{label: r.metrics.get(key) for label, key in BOARD_METRICS.items()},
                 "reason": r.reason.splitlines()[0] if r.reason else "",
                 "run id": r.run_id,
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    unused = [c for c in BOARD_METRICS if c in table and table[c].isna().all()]
+    return table.drop(columns=unused)
+
+
+#: Metric columns of the leaderboard (label -> logged metric); those no run of the table
+#: logged are left out.
+BOARD_METRICS = {
+    "CV ROC-AUC": "cv_roc_auc_mean",
+    "CV ROC-AUC sd": "cv_roc_auc_sd",
+    "test accuracy": "test_accuracy",
+    "test ROC-AUC": "test_roc_auc",
+    "test Gini": "test_gini",
+    "test KS": "test_ks",
+    "test Brier": "test_brier",
+    "test RMSE": "test_rmse",
+    "test MAE": "test_mae",
+    "test R²": "test_r2",
+    "test MASE": "test_mase",
+}
+
+
+def queue_words(place: int | None) -> str:
+    """A queued run's place in words: ``"starting a worker"`` (place 0),
+    ``"place 2 in the queue"``; "" when it is not queued (None)."""
+    if place is None:
+        return ""
+    return "starting a worker" if place == 0 else f"place {place} in the queue"
 
 
 def ranking_metric(run: RunInfo) -> tuple[float | None, str]:
@@ -96,6 +133,182 @@ def leaderboard_ranks(runs: list[RunInfo]) -> dict[str, int]:
     return ranks
 
 
+def group_of(run: RunInfo) -> tuple[str, str]:
+    """The leaderboard group of a run: (its task's name, its dataset's name)."""
+    return get_task(run.params.get("task")).name, run.dataset
+
+
+def group_label(group: tuple[str, str], count: int | None = None) -> str:
+    """A leaderboard group in words: ``"Binary classification · German Credit (Statlog)"``,
+    with `` (3 runs)`` given ``count``."""
+    task, dataset = group
+    words = f"{get_task(task).label} · {dataset}"
+    if count is not None:
+        words += f" ({count} run{'s' if count != 1 else ''})"
+    return words
+
+
+def run_groups(runs: list[RunInfo]) -> dict[tuple[str, str], list[RunInfo]]:
+    """The runs by leaderboard group (:func:`group_of`: task and dataset), the group of the
+    newest run first, each group's runs in the order given."""
+    groups: dict[tuple[str, str], list[RunInfo]] = {}
+    for r in runs:
+        groups.setdefault(group_of(r), []).append(r)
+    return groups
+
+
+#: Run parameters that are not settings a user chose, or that another part of the name or
+#: the group already says.
+_NOT_SETTINGS = {
+    "model",
+    "task",
+    "dataset",
+    "dataset_id",
+    "negative_class",
+    "tune_minutes",
+    "cv_kind",
+    "classes",
+}
+#: Words for the settings a name may show (others show as their parameter name).
+_SETTING_WORDS = {
+    "cv_folds": "CV folds",
+    "tune_trials": "trials",
+    "positive_class": "positive",
+    "n_numeric": "numeric",
+    "n_categorical": "categorical",
+    "group_col": "groups",
+    "time_col": "time",
+    "class_weights": "class weights",
+    "image_size": "size",
+    "image_mode": "mode",
+}
+#: Most settings a run name shows.
+NAME_SETTINGS = 3
+#: Characters of the run id a name ends with.
+SHORT_ID = 8
+
+
+def _setting(key: str, value: str) -> str:
+    """One setting as a name shows it: ``C=0.1``, ``seed=7``, ``class weights`` /
+    ``no class weights`` for a flag."""
+    word = _SETTING_WORDS.get(key, key.removeprefix("hp."))
+    if value in ("True", "False"):
+        return word if value == "True" else f"no {word}"
+    try:
+        value = f"{float(value):g}"
+    except ValueError:
+        value = value or "none"
+    return f"{word}={value}"
+
+
+def _default_name(run: RunInfo) -> bool:
+    """True when the run has the name finml gives (``"<model> · <dataset>"``, or the
+    model), not one a user chose."""
+    return run.name in (run.model, f"{run.model} · {run.dataset}")
+
+
+def run_names(runs: list[RunInfo]) -> dict[str, str]:
+    """Names that tell runs apart: the model (or the name a user gave the run), the
+    settings in which it differs from the other runs of the same model among ``runs`` (up
+    to :data:`NAME_SETTINGS`, hyperparameters first), the dataset where ``runs`` hold more
+    than one, and the first :data:`SHORT_ID` characters of its id, e.g.
+    ``"logreg · C=0.1 · 3f9a2b1c"``. A name a user gave (renamed on the Runs page) is
+    kept as it is where no other run has it. Two runs never share a name.
+
+    Args:
+        runs: the runs named together (one leaderboard group, or the runs compared).
+
+    Returns:
+        run id -> name.
+    """
+    by_model: dict[str, list[RunInfo]] = {}
+    for r in runs:
+        by_model.setdefault(r.model, []).append(r)
+    differ: dict[str, list[str]] = {}
+    for model, same in by_model.items():
+        keys = sorted({k for r in same for k in r.params} - _NOT_SETTINGS)
+        varied = [k for k in keys if len({r.params.get(k, "") for r in same}) > 1]
+        order = [k for k in varied if k.startswith("hp.")] + [
+            k for k in varied if not k.startswith("hp.")
+        ]
+        differ[model] = order[:NAME_SETTINGS]
+    datasets = len({r.dataset for r in runs}) > 1
+    given = Counter(r.name for r in runs if not _default_name(r))
+    names = {}
+    for r in runs:
+        if given.get(r.name) == 1 and not datasets:
+            names[r.run_id] = r.name  # a name the user gave, and only one run has it
+            continue
+        parts = [r.model if _default_name(r) else r.name]
+        settings = [_setting(k, r.params.get(k, "")) for k in differ[r.model]]
+        if settings:
+            parts.append(", ".join(settings))
+        if datasets:
+            parts.append(r.dataset)
+        parts.append(r.run_id[:SHORT_ID])
+        names[r.run_id] = " · ".join(parts)
+    return names
+
+
+#: Normal quantile of a two-sided 95% interval.
+_Z95 = 1.959964
+
+
+def _auc_interval(auc: float, n_pos: int, n_neg: int) -> tuple[float, float] | None:
+    """95% interval of a ROC-AUC from its standard error by Hanley and McNeil ("The meaning
+    and use of the area under a receiver operating characteristic (ROC) curve", Radiology
+    143 (1982) 29-36), cut to [0, 1]."""
+    if n_pos < 2 or n_neg < 2:
+        return None
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    var = auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)
+    se = (max(var, 0.0) / (n_pos * n_neg)) ** 0.5
+    return max(auc - _Z95 * se, 0.0), min(auc + _Z95 * se, 1.0)
+
+
+def ranked_interval(run: RunInfo, test: pd.DataFrame | None = None) -> tuple[float, float] | None:
+    """A 95% interval of the metric a run is ranked on (:func:`ranking_metric`).
+
+    A cross-validated run: the t interval of the mean over its k folds (mean ± t(k-1) sd /
+    sqrt(k); the folds share training rows, so it is a rough guide). Otherwise, from its
+    stored test predictions: a two-class ROC-AUC by Hanley and McNeil's standard error
+    (:func:`_auc_interval`), a regression RMSE as the square root of the normal interval of
+    the mean squared error. ``None`` where neither applies (k classes, forecasts without a
+    backtest, no predictions).
+
+    Args:
+        run: the run.
+        test: its stored test predictions (``predictions/test.parquet``), or ``None``.
+    """
+    from scipy.stats import t as student
+
+    task = get_task(run.params.get("task"))
+    key = task.tags.headline
+    mean, sd = run.metrics.get(f"cv_{key}_mean"), run.metrics.get(f"cv_{key}_sd")
+    k = int(float(run.params.get("cv_folds", 0) or 0))
+    if mean is not None and sd is not None and k >= 2:
+        half = float(student.ppf(0.975, k - 1)) * sd / k**0.5
+        low, high = mean - half, mean + half
+        return (max(low, 0.0), min(high, 1.0)) if key == "roc_auc" else (max(low, 0.0), high)
+    value = run.metrics.get(f"test_{key}")
+    if value is None or test is None or not len(test):
+        return None
+    if key == "roc_auc" and task.evaluation == "classes":
+        from finml.evaluation.metrics import binary_view_of_run
+
+        if len(run.params.get("classes", "").split(",")) > 2:
+            return None  # a macro one-vs-rest AUC: no closed-form interval
+        y = binary_view_of_run(run.params, test, test)[0]
+        return _auc_interval(value, int(y.sum()), int(len(y) - y.sum()))
+    if key == "rmse" and task.evaluation == "values" and {"y_true", "y_pred"} <= set(test):
+        squared = (test["y_true"] - test["y_pred"]).to_numpy(float) ** 2
+        if len(squared) < 2:
+            return None
+        mse, se = squared.mean(), squared.std(ddof=1) / len(squared) ** 0.5
+        return max(mse - _Z95 * se, 0.0) ** 0.5, (mse + _Z95 * se) ** 0.5
+    return None
+
+
 def cv_table(folds: pd.DataFrame) -> pd.DataFrame:
     """Cross-validation results for display: one row per metric with its mean, sample sd
     and the value of each fold.
@@ -124,6 +337,7 @@ def progress(
     history: pd.DataFrame,
     folds: pd.DataFrame | None = None,
     trials: pd.DataFrame | None = None,
+    now: float | None = None,
 ) -> tuple[float, str]:
     """Progress of a run for a progress bar.
 
@@ -132,9 +346,11 @@ def progress(
         history: its :meth:`RunStore.history`.
         folds: its :meth:`RunStore.fold_history` (cross-validated runs).
         trials: its :meth:`RunStore.trials` (runs with a hyperparameter search).
+        now: the time, seconds since the epoch (defaults to ``time.time()``).
 
     Returns:
-        (fraction in [0, 1], label such as ``"running · epoch 12 of 100"``). A finished run
+        (fraction in [0, 1], label such as ``"running · epoch 12 of 100 · 0:42 elapsed,
+        about 2:10 left"``). A finished run
         is complete even if early stopping ended it before the planned epochs.
     """
     k = int(run.params.get("cv_folds", 0) or 0)
@@ -142,21 +358,60 @@ def progress(
     searching = n and (folds is None or not len(folds))
     if searching and run.status == RUNNING and not len(history):
         done = 0 if trials is None else len(trials)
-        return min(done / (n + 1), 1.0), f"{run.status} · search: {done} of {n} trials done"
+        fraction = min(done / (n + 1), 1.0)
+        label = f"{run.status} · search: {done} of {n} trials done"
+        return fraction, label + timing_words(run, fraction, now)
     if k and run.status == RUNNING and not len(history):
         done = 0 if folds is None else len(folds)
         what = get_task(run.params.get("task")).cv_label
         label = f"{run.status} · {what}: {done} of {k} folds done"
-        return done / (k + 1), label
+        return done / (k + 1), label + timing_words(run, done / (k + 1), now)
     done = int(history["step"].max()) if len(history) else 0
-    units = {"hgb": "iteration", "hgb_reg": "iteration", "hgb_lags": "step ahead"}
-    units |= {"logreg": "fit", "ridge": "fit", "ridge_lags": "fit"}
-    unit = units.get(run.model, "epoch")
+    unit = step_unit(run.model)
     total = run.total_steps or 0
     label = f"{run.status} · {unit} {done} of {total}" if total else run.status
     if run.status == FINISHED:
         return 1.0, label
-    return (min(done / total, 1.0) if total else 0.0), label
+    fraction = min(done / total, 1.0) if total else 0.0
+    return fraction, label + timing_words(run, fraction, now)
+
+
+def step_unit(model: str) -> str:
+    """What one step of ``model``'s progress is (its fitter's ``step_unit``: epoch,
+    iteration, fit, step ahead); "step" for a model this finml does not know (an import)."""
+    from finml.errors import SpecError
+    from finml.fitters import get_fitter
+
+    try:
+        return get_fitter(model).step_unit
+    except (SpecError, KeyError):
+        return "step"
+
+
+def clock(seconds: float) -> str:
+    """A duration as ``m:ss`` or ``h:mm:ss`` (seconds rounded)."""
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def timing_words(run: RunInfo, fraction: float, now: float | None = None) -> str:
+    """A running run's elapsed time and, once a step is done, the time left at the pace
+    so far (a linear estimate, as Weights & Biases and tqdm show it): ``" · 0:42 elapsed,
+    about 2:10 left"``; "" for a run that is not running.
+
+    Args:
+        run: the run (``started`` in seconds since the epoch).
+        fraction: the part done, in [0, 1].
+        now: the time (seconds since the epoch); defaults to ``time.time()``.
+    """
+    if run.status != RUNNING or run.started is None:
+        return ""
+    elapsed = max((time.time() if now is None else now) - run.started, 0.0)
+    words = f" · {clock(elapsed)} elapsed"
+    if 0 < fraction < 1:
+        words += f", about {clock(elapsed * (1 - fraction) / fraction)} left"
+    return words
 
 
 #: Readable names of the headline metrics runs are ranked on.
@@ -183,14 +438,29 @@ def headline_metrics(run: RunInfo) -> list[tuple[str, float]]:
     (:attr:`finml.tasks.base.Task.tiles`: ROC-AUC, Gini, KS and Brier for binary tables;
     ROC-AUC, accuracy and macro F1 for k classes; RMSE, MAE, R² and MASE for regression; a
     forecast's MASE beside the naive and ETS baselines' and its RMSE), those it has."""
+    return [(label, run.metrics[key]) for key, label in _tiles(run)]
+
+
+def _tiles(run: RunInfo) -> list[tuple[str, str]]:
+    """(metric key, label) of the run's tiles: its task's that it logged, at most 5."""
     labels = dict(HEADLINE) | {"test_naive_mase": "Naive MASE", "test_ets_mase": "ETS MASE"}
     tiles = get_task(run.params.get("task")).tiles
-    return [(labels[k], run.metrics[k]) for k in tiles if k in run.metrics][:5]
+    return [(k, labels[k]) for k in tiles if k in run.metrics][:5]
+
+
+def headline_tiles(run: RunInfo) -> list[tuple[str, str]]:
+    """:func:`headline_metrics` as (label, text) tiles, each value by its kind
+    (:func:`finml.reporting.formats.metric_text`): errors in the target's units (RMSE, MAE)
+    with thousands separators, unitless metrics (ROC-AUC, R², MASE) to 3 decimals."""
+    from finml.reporting.formats import metric_text
+
+    return [(label, metric_text(key, run.metrics[key])) for key, label in _tiles(run)]
 
 
 def numeric_comparison(runs: list[RunInfo]) -> pd.DataFrame:
-    """Test metrics of regression or forecasting runs side by side: run, model, RMSE, MAE,
-    R² (regression), MASE and the naive forecast's MASE (forecasting), where logged."""
+    """Test metrics of regression or forecasting runs side by side: run (its name of
+    :func:`run_names`), model, RMSE, MAE, R² (regression), MASE and the naive forecast's
+    MASE (forecasting), where logged."""
     keys = {
         "test RMSE": "test_rmse",
         "test MAE": "test_mae",
@@ -198,8 +468,13 @@ def numeric_comparison(runs: list[RunInfo]) -> pd.DataFrame:
         "test MASE": "test_mase",
         "naive MASE": "test_naive_mase",
     }
+    names = run_names(runs)
     rows = [
-        {"run": r.name, "model": r.model, **{k: r.metrics.get(m) for k, m in keys.items()}}
+        {
+            "run": names[r.run_id],
+            "model": r.model,
+            **{k: r.metrics.get(m) for k, m in keys.items()},
+        }
         for r in runs
     ]
     table = pd.DataFrame(rows)

@@ -244,7 +244,11 @@ class TableTask(Task):
         rows = sample(len(fit_rows), PROFILE_ROWS, spec.seed)
         model.set_params(
             profile=training_profile(
-                X.iloc[fit_rows], numeric, categorical, self.profile_scores(model, x_train[rows])
+                X.iloc[fit_rows],
+                numeric,
+                categorical,
+                self.profile_scores(model, x_train[rows]),
+                target=None if self.tags.classes else y[fit_rows],  # a number's range
             ),
             background=fit_background(x_train, spec.seed),
         )

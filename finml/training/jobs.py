@@ -223,14 +223,36 @@ def list_runs(store: RunStore | None = None) -> list[RunInfo]:
 
 
 def queue_positions(settings: Settings | None = None) -> dict[str, int]:
-    """Place of each queued run in the queue of everyone's runs: 1 starts next (oldest
-    submit first). Only places and run ids: a user's page looks up its own runs in it.
+    """Place of each queued run in the queue of everyone's runs (:func:`queue_places`
+    over the run store's runs). Only places and run ids: a user's page looks up its own
+    runs in it.
 
     Returns:
-        dict: run id -> 1-based place, for the queued runs only.
+        dict: run id -> place, for the queued runs only; 0: a slot is free, its worker is
+        starting.
     """
-    from finml.store import QUEUED, RunStore
+    from finml.store import RunStore
 
-    runs = RunStore(settings or get_settings()).list_runs()
+    settings = settings or get_settings()
+    slots = 0 if settings.ray_address else settings.max_workers  # Ray places its own jobs
+    return queue_places(RunStore(settings).list_runs(), slots)
+
+
+def queue_places(runs: list, slots: int) -> dict[str, int]:
+    """Place of each queued run among ``runs`` (oldest submit first), counted behind the
+    ``slots`` training slots: the runs that fit in the slots left free by the running
+    ones are starting (place 0), the next waits at place 1.
+
+    Args:
+        runs: :class:`~finml.store.RunInfo` of every user.
+        slots: training jobs that may run at once (``FINML_MAX_WORKERS``); 0 when a
+            cluster (Ray) decides, then every queued run has a place from 1.
+
+    Returns:
+        dict: run id -> place (0 = its worker is starting), for the queued runs only.
+    """
+    from finml.store import QUEUED, RUNNING
+
+    free = max(slots - sum(r.status == RUNNING for r in runs), 0)
     queued = sorted((r for r in runs if r.status == QUEUED), key=lambda r: r.submitted)
-    return {r.run_id: i for i, r in enumerate(queued, start=1)}
+    return {r.run_id: max(i - free, 0) for i, r in enumerate(queued, start=1)}

@@ -63,6 +63,7 @@ class TaskView:
             learning curves are the refit's).
         cv_note: what the Evaluate page's cross-validation tab adds to its caption.
         importance_score: the score the permutation importance shuffles against.
+        form_keys: the widget keys of its part of the Data form (forgotten with the table).
     """
 
     task: Task
@@ -73,7 +74,17 @@ class TaskView:
     cv_note = ""
     importance_score = "ROC-AUC"
 
+    #: Session State keys of the task's part of the Data form: they belong to one table,
+    #: and a new table forgets them (:meth:`form_opening` sets what it opens with).
+    form_keys: tuple[str, ...] = ()
+
     # -- Data ------------------------------------------------------------------------
+    def form_opening(self, demo_name: str | None) -> dict:
+        """What the task's part of the Data form opens with for a new table (widget key ->
+        value, set through Session State so the browser's widgets follow); ``demo_name``
+        is the built-in demo's name, else None. Nothing by default."""
+        return {}
+
     def target_form(self, frame, table_schema, target_col: str, demo_name: str | None):
         """The task's part of the Data page for target ``target_col`` of a table:
         returns a :class:`TableTarget`, or lays out the rest of the page itself and stops

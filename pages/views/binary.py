@@ -142,7 +142,7 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     cm = metrics.confusion(y, score, threshold)
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
-    table = metrics.metrics_table(values, cis)
+    table = metrics.metrics_table(domain.shown_metrics(values), cis)  # the field's metrics
     right.table(table.set_index("metric"))  # finml's metric names and numbers only
     at = thresholds.expected_cost(cm, cost_fp, cost_fn)
     right.caption(
@@ -177,6 +177,18 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     with tabs[1]:
         curve = thresholds.expected_cost_curve(y, score, cost_fp, cost_fn)
         st.plotly_chart(charts.cost_curve(curve, threshold, best), width="stretch")
+        youden = thresholds.youden_threshold(val_y, val_score)
+        named = {"chosen": threshold, "minimum cost (validation)": best, "Youden J": youden}
+        costs = thresholds.cost_points(curve, named, cost_fp, cost_fn)
+        st.dataframe(costs.round(3), hide_index=True, width="stretch")
+        st.caption(
+            "The minimum-cost and Youden J thresholds are chosen on the validation split "
+            f"({len(val_y):,} cases) and read here on the test split ({len(y):,} cases). "
+            "The threshold that was cheapest on validation need not be cheapest on test: "
+            "the test costs differ by chance as well, as their 95% CIs show (normal "
+            "interval of the false-positive and false-negative counts given the class "
+            "counts)."
+        )
         points = (
             ("specificity", "Sensitivity", thresholds.sensitivity_at_specificity),
             ("sensitivity", "Specificity", thresholds.specificity_at_sensitivity),
@@ -266,6 +278,7 @@ class BinaryView(TaskView):
     task = get_task("binary")
     choice = "Binary classification"
     fold_note = " (threshold-free metrics)"
+    form_keys = ("positive",)
     cv_note = (
         " Metrics at threshold 0.5; thresholds on this page are chosen on the out-of-fold scores."
     )

@@ -8,10 +8,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 
+import pandas as pd
 import streamlit as st
 
 from finml.config import get_settings
-from finml.data.series import SeriesSpec, chronological_split, load_series, segment_report
+from finml.data.series import (
+    SeriesSpec,
+    chronological_split,
+    frequency_words,
+    infer_frequency,
+    load_series,
+    period_labels,
+    recent_start,
+    segment_report,
+)
 from finml.data.spec import DatasetSpec
 from finml.data.split import SplitSpec
 from finml.data.staging import save_dataset_spec, stage_frame
@@ -32,7 +42,30 @@ from finml.training import jobs
 from pages import common
 from pages.views import tabs as run_parts
 from pages.views import uploads
-from pages.views.base import TaskView
+from pages.views.base import TaskView, split_words
+
+#: Column headers of the forecasting tables in the field's words.
+HEADERS = {
+    "mase": "MASE",
+    "naive_mase": "naive MASE",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "y_pred": "forecast",
+    "y_true": "actual",
+    "date": "period",
+}
+
+
+def in_words(table, freq: str = ""):
+    """A forecasting table as shown: its headers in the field's words (:data:`HEADERS`)
+    and its dates (``date``, ``from``, ``to``) as the periods they stand for (``2009 Q4``),
+    by the series' frequency ``freq`` (inferred from the dates when ``""``)."""
+    shown = table.copy()
+    for col in ("date", "from", "to"):
+        if col in shown:
+            dates = pd.to_datetime(shown[col])
+            shown[col] = period_labels(dates, freq or infer_frequency(dates))
+    return shown.rename(columns=HEADERS)
 
 
 def series_form(frame, table_schema, target_col: str, defaults=None) -> None:
@@ -96,8 +129,9 @@ def series_form(frame, table_schema, target_col: str, defaults=None) -> None:
         if note not in shown_above:
             common.show_info(note)
     panel = f"{len(series.entities)} entities × " if entity_col else ""
+    season = f", a season of {series.season} periods" if series.season > 1 else ""
     st.caption(
-        f"{panel}{series.n} periods, frequency {series.freq}, season length {series.season}. "
+        f"{panel}{series.n} periods, {frequency_words(series.freq)}{season}. "
         f"Train, validation and test follow in time, with a gap of {int(horizon)} period(s) "
         "before validation and before test, so no target of one is a target of the next."
     )
@@ -109,7 +143,7 @@ def series_form(frame, table_schema, target_col: str, defaults=None) -> None:
         regression_charts.series_segments(series.dates, series.values[shown], seg, target_col),
         width="stretch",
     )
-    st.table(segment_report(seg, series).set_index("split"))
+    st.table(in_words(segment_report(seg, series), series.freq).set_index("split"))
     if st.button("Use this dataset for training", type="primary", key="use_dataset"):
         jobs.warm_up(settings)
         train = 1 - (val_pct + test_pct) / 100
@@ -161,6 +195,7 @@ def forecast_view(run, test, store) -> None:
     st.subheader("The model against the baselines (test origins)")
     board = common.memo((run.run_id, "forecast_board"), lambda: leaderboard(test, scale))
     st.dataframe(board.round(4), hide_index=True, width="stretch")
+    freq = infer_frequency(test["date"])
     st.caption(
         "MASE: mean absolute error divided by the naive forecast's one-step MAE on the "
         "training segment (below 1: better than a naive forecast made one step ahead). CIs: "
@@ -175,13 +210,13 @@ def forecast_view(run, test, store) -> None:
     )
     if names:
         st.subheader("By entity (worst first)")
-        st.dataframe(by_entity(test).round(4), hide_index=True, width="stretch")
+        st.dataframe(in_words(by_entity(test)).round(4), hide_index=True, width="stretch")
     folds = None
     with contextlib.suppress(FinmlError):
         folds = store.read_frame(run.run_id, "cv/folds.parquet")
     if folds is not None and len(folds):
         st.subheader(f"Rolling-origin backtest ({len(folds)} folds)")
-        st.dataframe(folds.round(4), hide_index=True, width="stretch")
+        st.dataframe(in_words(folds.round(4), freq), hide_index=True, width="stretch")
         mean, sd = run.metrics.get("cv_mase_mean"), run.metrics.get("cv_mase_sd")
         if mean is not None:
             st.caption(
@@ -192,9 +227,10 @@ def forecast_view(run, test, store) -> None:
         with contextlib.suppress(FinmlError):
             fold_view(store.read_frame(run.run_id, "cv/forecasts.parquet"), entity)
     st.subheader("By step ahead")
-    st.dataframe(by_step(test, intervals).round(4), hide_index=True, width="stretch")
-    h = int(test["step"].max())
-    step = st.select_slider("Step ahead shown", list(range(1, h + 1)), value=1, key="fc_step")
+    st.dataframe(in_words(by_step(test, intervals)).round(4), hide_index=True, width="stretch")
+    h, step = int(test["step"].max()), 1
+    if h > 1:  # one step ahead: nothing to choose
+        step = st.select_slider("Step ahead shown", list(range(1, h + 1)), value=1, key="fc_step")
     own = for_entity(test, entity)
     shown = step_forecasts(own, intervals, step)
     history = actuals(own)
@@ -284,9 +320,40 @@ def predict_forecast(run, model):
         past, of = history[history["entity"] == entity], f" ({entity})"
     title = f"{target}{of}: history and the next {model.horizon} period(s)"
     chart = regression_charts.forecast_chart(past["date"], past["y"], shown, title)
+    zoomed = zoom_to_recent(chart, past, shown, model.season)
     st.plotly_chart(chart, width="stretch")
-    st.dataframe(forecasts, hide_index=True, width="stretch")
+    if zoomed:
+        st.caption(
+            f"The chart opens on the last {zoomed} periods of the history and the forecast; "
+            "drag the handles of the strip below it to see the whole history (double-click "
+            "the chart to fit everything)."
+        )
+    st.dataframe(in_words(forecasts, model.freq), hide_index=True, width="stretch")
     uploads.csv_download(run, forecasts, "forecast.csv")
+
+
+def zoom_to_recent(chart, past, shown, season: int) -> int:
+    """Open ``chart`` (history ``past``: ``date``, ``y``; forecasts ``shown``: ``date``,
+    ``y_pred``, ``lower``, ``upper``) on the last few seasons of the history and the
+    forecast, with a range slider below it to reach the whole history
+    (:func:`finml.data.series.recent_start`).
+
+    Returns:
+        The periods of history shown at first, or 0 when the whole history fits.
+    """
+    start = recent_start(past["date"], season)
+    if start is None:
+        return 0
+    recent = past[past["date"] >= start]
+    values = [recent["y"], *(shown[c] for c in ("y_pred", "lower", "upper") if c in shown)]
+    low = min(float(v.min()) for v in values)
+    high = max(float(v.max()) for v in values)
+    pad = 0.05 * (high - low or abs(high) or 1.0)
+    end = shown["date"].max() if len(shown) else past["date"].max()
+    end += (end - start) * 0.02  # the last marker whole
+    chart.update_xaxes(range=[start, end], rangeslider={"visible": True})
+    chart.update_yaxes(range=[low - pad, high + pad])
+    return len(recent)
 
 
 class ForecastView(TaskView):
@@ -297,6 +364,26 @@ class ForecastView(TaskView):
     cv_word = "backtest"
     fold_note = " (each refitted on its past)"
     cv_refits = False
+    form_keys = (
+        "series_date",
+        "series_horizon",
+        "series_val",
+        "series_test",
+        "series_entity",
+        "series_exog",
+        "series_entity_shown",
+    )
+
+    def form_opening(self, demo_name):
+        """A forecasting demo's date column, horizon and entity (no exogenous columns)."""
+        from finml.data import demo
+
+        series = demo.DEMO_SERIES.get(demo_name)
+        if not series:
+            return {}
+        date_col, horizon, entity_col = series
+        opening = {"series_date": date_col, "series_horizon": horizon, "series_exog": []}
+        return opening | ({"series_entity": entity_col} if entity_col else {})
 
     def target_form(self, frame, table_schema, target_col, demo_name):
         """The series' settings, check and chart, and its own "Use" button; stops."""
@@ -308,6 +395,20 @@ class ForecastView(TaskView):
 
     def target_words(self, ds) -> str:
         return f"forecast {ds.horizon} step(s) ahead"
+
+    def train_header(self, ds) -> None:
+        """The series in words: what is forecast how far ahead, from what (its own past
+        changes, the lags set on the form, and any exogenous columns), per entity."""
+        inputs = "its own past changes (how many: the lags below)"
+        if ds.exog:
+            inputs += f" and those of {', '.join(map(repr, ds.exog))}"
+        each = f", one series per {ds.entity_col!r}" if ds.entity_col else ""
+        st.caption(
+            f"Dataset: **{common.text(ds.name)}**, series {common.text(repr(ds.target))}"
+            f"{common.text(each)}, forecast {ds.horizon} step(s) ahead from "
+            f"{common.text(inputs)}; {split_words(ds)} in time order, train before "
+            "validation before test."
+        )
 
     def ready_text(self, ds) -> str:
         text = f"Ready: {ds.name}, forecast {ds.target!r} {ds.horizon} step(s) ahead"

@@ -47,6 +47,33 @@ def near_duplicates(key, _hashes, distance: int):
     return duplicates.near_duplicate_groups(_hashes, distance)
 
 
+def groups_in_words(dup, distance: int) -> str:
+    """What a near-duplicate group is, and how large this set's are, in words.
+
+    Args:
+        dup: each image's near-duplicate group, int (n,)
+            (:func:`finml.data.duplicates.near_duplicate_groups`).
+        distance: the largest Hamming distance that counts as a near-duplicate.
+    """
+    sizes = np.bincount(dup)
+    groups = sizes[sizes > 1]
+    alone = int((sizes == 1).sum())
+    spread = ""
+    if len(groups):
+        pairs = int((groups == 2).sum())
+        spread = (
+            f" Here the groups hold 2 to {int(groups.max())} images ({pairs:,} are pairs); "
+            f"{alone:,} images have no near-duplicate."
+        )
+    return (
+        "A near-duplicate group is a set of images that look the same to a perceptual hash "
+        f"(the same scan saved twice, resized, cropped or re-encoded): each differs from at "
+        f"least one other image of its group in at most {distance} of 64 hash bits, so a "
+        "chain of small differences is one group. A group-aware split keeps each group on "
+        "one side, so the test split never scores a twin of a training image." + spread
+    )
+
+
 SOURCES = ["Built-in demo: Br35H brain MRI", "Upload a ZIP", "Upload files", "Upload a folder"]
 
 
@@ -200,14 +227,15 @@ def data_page():
     dup = near_duplicates(st.session_state.imageset_key, hashes, distance)
     summary = duplicates.duplicate_summary(dup, image_set.labels)
     st.write(
-        f"**{summary['duplicate groups']}** near-duplicate groups holding "
-        f"**{summary['images in duplicate groups']}** images"
+        f"**{summary['duplicate groups']:,}** near-duplicate groups holding "
+        f"**{summary['images in duplicate groups']:,}** of {len(dup):,} images"
         + (
             f"; {summary['groups with mixed labels']} groups mix labels (check them)."
             if summary["groups with mixed labels"]
             else "."
         )
     )
+    st.caption(groups_in_words(dup, distance))
     has_patients = bool((image_set.groups != "").any())
     grouped = summary["duplicate groups"] > 0 or has_patients
     split_mode = st.radio(
@@ -266,6 +294,37 @@ def data_page():
             split=split_spec,
         )
         save_dataset_spec(st.session_state.dataset, get_settings())
+
+
+def preset_changes(model_name: str, values: dict) -> str:
+    """What loading a preset does to the Train form, in words: the architecture and each
+    setting it sets, with the value it replaces where the form held another.
+
+    Args:
+        model_name: the preset's model (a key of :data:`finml.models.registry.MODELS`).
+        values: the settings it sets, by parameter name.
+    """
+    from finml.models.registry import MODELS, get_model
+
+    info = get_model(model_name)
+    labels = {p.name: p.label for p in info.params}
+    defaults = {p.name: p.default for p in info.params}
+    model_before = st.session_state.get("model")
+    words = [info.label]
+    if model_before and model_before != model_name and model_before in MODELS:
+        words[0] += f" (was {MODELS[model_before].label})"
+    for name, value in values.items():
+        before = st.session_state.get(f"{model_name}.{name}", defaults.get(name))
+        was = f" (was {_setting(before)})" if before is not None and before != value else ""
+        words.append(f"{labels.get(name, name)} {_setting(value)}{was}")
+    return "Preset loaded: " + "; ".join(words) + "."
+
+
+def _setting(value) -> str:
+    """A setting of the Train form as read: on / off, a number, text."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def image_cases(run, picked) -> None:
@@ -410,9 +469,13 @@ class ImageView(TaskView):
         st.caption(f"Dataset: **{text(ds.name)}**, {text(what)}, {split_words(ds)}{grouping}.")
         if st.button("Load the Br35H 64-px preset", key="preset"):
             model_name, values, _ = PRESETS["br35h-64"]
+            st.session_state["preset_loaded"] = preset_changes(model_name, values)
             st.session_state["model"] = model_name
             for name, value in values.items():
                 st.session_state[f"{model_name}.{name}"] = value
+        loaded = st.session_state.get("preset_loaded")
+        if loaded and st.session_state.get("model") == PRESETS["br35h-64"][0]:
+            st.caption(text(f"{loaded} What to expect: {PRESETS['br35h-64'][2]}"))
 
     def evaluate(self, run, test, val, store) -> None:
         """Two classes: the binary view of the positive class, then all classes and the

@@ -54,6 +54,7 @@ class MulticlassView(TaskView):
     choice = "Multi-class (3+ classes)"
     cv_note = " Accuracy and macro F1 take each row's most probable class."
     importance_score = "macro one-vs-rest ROC-AUC"
+    form_keys = ("positive",)
 
     def target_form(self, frame, table_schema, target_col, demo_name):
         """The class of interest, every class checked (enough rows of each)."""

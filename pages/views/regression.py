@@ -14,7 +14,7 @@ from finml.data import target
 from finml.data.split import regression_split_report
 from finml.errors import FinmlError
 from finml.evaluation import regression
-from finml.reporting import regression_charts
+from finml.reporting import formats, regression_charts
 from finml.tasks import get_task
 from pages import common
 from pages.views import tabs as run_parts
@@ -46,32 +46,38 @@ def regression_view(run, test, store, tabs) -> None:
     st.subheader(f"Test metrics ({len(test)} rows)")
     common.report_buttons(st, run, lambda: build_report(store, run.run_id))
     c1, c2 = st.columns([3, 2])
-    c1.dataframe(regression.regression_table(values, cis), hide_index=True, width="stretch")
+    c1.dataframe(formats.regression_metric_table(values, cis), hide_index=True, width="stretch")
     base_rmse, base_mae = (
         run.metrics.get("test_baseline_rmse"),
         run.metrics.get("test_baseline_mae"),
     )
     if base_rmse is not None:
-        c2.metric("RMSE", f"{values['rmse']:.4g}", f"{values['rmse'] - base_rmse:+.4g} vs mean")
+        better = get_task("regression").tags.higher_is_better  # of RMSE, the headline
+        c2.metric(
+            "RMSE",
+            formats.amount(values["rmse"]),
+            f"{formats.amount(values['rmse'] - base_rmse, signed=True)} vs mean",
+            delta_color="normal" if better else "inverse",
+        )
         c2.caption(
-            f"Mean baseline (the training mean as every prediction): RMSE {base_rmse:.4g}, "
-            f"MAE {base_mae:.4g}. R² > 0 means the model beats the test mean."
+            "Mean baseline (the training mean as every prediction): RMSE "
+            f"{formats.amount(base_rmse)}, MAE {formats.amount(base_mae)}. A lower RMSE than "
+            "the baseline's (green) is better; R² > 0 means the model beats the test mean."
         )
     note = regression.mape_note(y)
     if note:
         c2.info(note)
     if intervals:
+        st.subheader("Prediction intervals: coverage on the test split")
         coverage = regression.coverage_table(y, pred, intervals)
-        st.dataframe(
-            coverage.rename(columns={"covered": "covered (test)"}).round(4),
-            hide_index=True,
-            width="stretch",
-        )
+        st.dataframe(formats.coverage_display(coverage), hide_index=True, width="stretch")
         st.caption(
             "Split-conformal prediction intervals (MAPIE, absolute residuals) calibrated on "
             "the validation split (a cross-validated run: on the out-of-fold residuals): "
             "prediction ± half-width. 'covered' is the share of test "
-            "rows inside, to compare with the nominal level."
+            "rows inside, to compare with the nominal level. Where every training value of "
+            "the target is >= 0, Predict clips the intervals at 0 (clipping loses no "
+            "coverage of such a target)."
         )
     boxes = st.tabs(["Fit", "Residuals", "Largest errors", *tabs], key="regression_tabs")
     with boxes[0]:
@@ -89,7 +95,8 @@ def regression_view(run, test, store, tabs) -> None:
         )
         deciles = regression.error_by_decile(y, pred)
         st.plotly_chart(regression_charts.error_by_decile(deciles), width="stretch")
-        st.dataframe(deciles.round(4), hide_index=True, width="stretch")
+        deciles = _amounts(deciles, ["predicted", "actual", "mae", "bias"])
+        st.dataframe(deciles, hide_index=True, width="stretch", column_config=_localized(deciles))
     with boxes[2]:
         largest_errors(run, test)
     for box, draw in zip(boxes[3:], tabs.values(), strict=True):
@@ -107,7 +114,27 @@ def largest_errors(run, test) -> None:
         return
     table = regression.largest_errors(test, frame, LARGEST)
     st.caption(f"The {LARGEST} test rows with the largest absolute error, largest first.")
-    st.dataframe(table, hide_index=True, width="stretch")
+    table = _amounts(table, ["actual", "predicted", "error"])
+    st.dataframe(table, hide_index=True, width="stretch", column_config=_localized(table))
+
+
+def _amounts(table, columns: list[str]):
+    """``table`` with its amount ``columns`` (those it has) rounded for display
+    (:func:`finml.reporting.formats.round_amounts`, one precision per table)."""
+    present = [c for c in columns if c in table]
+    if not present:
+        return table
+    reference = table[present].to_numpy(dtype=float).ravel()
+    return table.assign(**{c: formats.round_amounts(table[c], reference) for c in present})
+
+
+def _localized(table) -> dict:
+    """Thousands separators on every numeric column of ``table``."""
+    return {
+        c: st.column_config.NumberColumn(format="localized")
+        for c in table.columns
+        if str(table[c].dtype).startswith(("float", "int"))
+    }
 
 
 class RegressionView(TaskView):
@@ -122,7 +149,12 @@ class RegressionView(TaskView):
         """The target's summary and histogram; quintile strata."""
         y = common.or_stop(target.validate_regression_target, frame, target_col)
         c1, c2 = st.columns([1, 2])
-        c1.dataframe(target.target_summary(y).round(4), hide_index=True)
+        summary = target.target_summary(y)
+        summary["value"] = [
+            formats.count(v) if k == "count" else formats.amount(v)
+            for k, v in zip(summary["statistic"], summary["value"], strict=True)
+        ]
+        c1.dataframe(summary, hide_index=True)
         c2.plotly_chart(regression_charts.target_histogram(y, target_col), width="stretch")
         strata = target.quantile_strata(y)
         return TableTarget(
@@ -162,6 +194,21 @@ class RegressionView(TaskView):
         c1.metric("Rows predicted", f"{len(predicted):,}")
         c2.metric("Rows with data issues", f"{int((predicted['issues'] != '').sum()):,}")
         target_name = common.text(run.params.get("target", "the target"))
+        st.subheader(f"Predictions of {target_name} with their {float(level):.0%} interval")
+        clipped = ""
+        if model.target_floor is not None:
+            below = int((predicted["prediction"] - model.intervals[level] < 0).sum())
+            clipped = (
+                f" Every training value of {target_name} is >= 0, so the intervals are "
+                f"clipped at 0 ({below:,} lower bound(s) clipped here); the prediction "
+                "itself is the model's."
+            )
+        st.caption(
+            "'lower' – 'upper': the split-conformal prediction interval (prediction ± the "
+            f"half-width calibrated on the validation split).{clipped} Shown rounded; the "
+            "CSV has full precision."
+        )
+        shown = _amounts(predicted, ["prediction", "lower", "upper"])
         uploads.results(
             run,
             model,
@@ -171,6 +218,8 @@ class RegressionView(TaskView):
             "prediction",
             f"'score' is the prediction of {target_name}. Reasons: the features whose SHAP "
             "values moved the prediction most, up or down (up to four).",
+            shown=shown,
+            column_config=_localized(shown[["prediction", "lower", "upper"]]),
         )
 
 

@@ -78,14 +78,39 @@ def predicted(what: str, predict, model, frame, *args):
     return table
 
 
-def results(run, model, frame, table, file_name: str, score: str, note: str) -> None:
-    """The results ``table`` and its CSV download (``file_name``), then the population
-    stability of the new rows (each feature, and column ``score``) against the training
-    split, with ``note`` on the score and the reasons."""
-    from finml.evaluation.drift import psi_table
+def results(
+    run, model, frame, table, file_name: str, score: str, note: str, shown=None, column_config=None
+) -> None:
+    """The results ``table`` (or ``shown``, a copy rounded for display, with
+    ``column_config``) and its CSV download (``file_name``, full precision), then the
+    population stability of the new rows (each feature, and column ``score``) against the
+    training split, with ``note`` on the score and the reasons."""
+    from finml.evaluation import drift
 
-    st.dataframe(table, hide_index=True, width="stretch")
+    shown = table if shown is None else shown
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=column_config)
     csv_download(run, table, file_name)
     st.subheader("Population stability (PSI) against the training split")
-    st.dataframe(psi_table(model.profile, frame, table[score].to_numpy()), hide_index=True)
-    st.caption(f"{note} Bands: < 0.1 stable, 0.1 to 0.25 moderate shift, > 0.25 major shift.")
+    stability = drift.psi_table(model.profile, frame, table[score].to_numpy())
+    if (stability["band"] == drift.TOO_FEW).any():
+        common.show_info(
+            f"{int(stability['rows'].min()):,} new row(s): too few to judge drift. Below "
+            f"{drift.MIN_ROWS} rows PSI is mostly noise (unchanged data often reads as a "
+            "shift), so no band is given there; upload more rows to check stability."
+        )
+    st.dataframe(
+        stability,
+        hide_index=True,
+        column_config={
+            "PSI": st.column_config.NumberColumn(format="%.3f"),
+            "rows": st.column_config.NumberColumn(format="localized"),
+            "p-value": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+    st.caption(
+        f"{note} Bands: < 0.1 stable, 0.1 to 0.25 moderate shift, > 0.25 major shift, given "
+        f"only from {drift.MIN_ROWS} rows and only where the chi-square test of the binned "
+        f"counts against the training split rejects 'no shift' at {drift.ALPHA:.0%} "
+        "(p-value, Bonferroni over the variables); otherwise 'stable', however large the "
+        "PSI. PSI's noise grows as rows shrink (Yurdakul 2018)."
+    )

@@ -8,8 +8,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from finml.config import PROJECT_ROOT
+from pages.common import AUTOLINK_BREAK
 
 TIMEOUT = 120
+#: What ``pages.common.text`` adds: a backslash escape, or its autolink break (read left to
+#: right, so an escaped ``\:small\[\]`` of the data itself stays).
+_ESCAPES = re.compile(r"\\(.)|" + re.escape(AUTOLINK_BREAK))
 
 
 #: An ``[auth]`` section as a team deployment's secrets.toml has one (sign-in is on).
@@ -63,9 +67,10 @@ def finished_run(german_spec):
 
 def shown(element) -> str:
     """The text of a message, caption or other Markdown element as the analyst reads it:
-    pages escape user data for Markdown (``pages.common.text``), so undo that here."""
+    pages escape user data for Markdown (``pages.common.text``: backslash escapes and the
+    empty directive that breaks autolinks), so undo that here."""
     value = getattr(element, "value", element)
-    return re.sub(r"\\(.)", r"\1", str(value)).replace("\u2060", "")
+    return _ESCAPES.sub(lambda m: m.group(1) or "", str(value))
 
 
 def image_captions(element) -> list[str]:

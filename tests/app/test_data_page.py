@@ -139,3 +139,69 @@ def test_out_of_time_split_uses_the_date_column():
     assert (
         table["to"].iloc[0] <= table["from"].iloc[1] <= table["to"].iloc[1] <= table["from"].iloc[2]
     )
+
+
+#: Each demo, in the order a user tries them, with the target and task it opens on.
+DEMO_OPENINGS = [
+    ("German Credit: loan amount (regression)", "credit_amount", "regression"),
+    ("US macroeconomic series (forecasting)", "realcons", "forecast"),
+    ("US macroeconomic panel (forecasting per series)", "value", "forecast"),
+    ("German Credit (Statlog)", "creditability", "binary"),
+]
+
+
+def test_each_demo_opens_on_its_own_target_and_task_whatever_came_before():
+    at = open_app()
+    for name, target_col, task in DEMO_OPENINGS:
+        at.selectbox[0].set_value(name).run()
+        assert not at.exception and not at.error, (name, at.exception, at.error)
+        box, radio = at.selectbox(key="target"), at.radio(key="task_kind")
+        assert (box.value, radio.value) == (target_col, task), name
+        # sent as set values, so the browser's boxes show them (not their old choice)
+        assert box.proto.set_value and radio.proto.set_value, name
+        at.button(key="use_dataset").click().run()
+        ds = at.session_state["dataset"]
+        assert (ds.name, ds.target, ds.task) == (name, target_col, task)
+    assert ds.positive == "bad"
+
+
+def test_the_panel_demo_after_the_series_demo_is_one_series_per_entity():
+    at = open_app()
+    at.selectbox[0].set_value("US macroeconomic series (forecasting)").run()
+    at.number_input(key="series_horizon").set_value(2).run()
+    at.selectbox[0].set_value("US macroeconomic panel (forecasting per series)").run()
+    assert not at.error, [shown(e) for e in at.error]
+    assert at.selectbox(key="series_entity").value == "series"
+    assert at.number_input(key="series_horizon").value == 1
+    at.button(key="use_dataset").click().run()
+    ds = at.session_state["dataset"]
+    assert (ds.entity_col, ds.horizon) == ("series", 1)
+
+
+def test_a_new_table_forgets_the_split_and_features_chosen_for_the_old_one():
+    at = open_app()
+    at.radio(key="split_mode").set_value("Group (no group on two sides)").run()
+    at.selectbox(key="group_col").set_value("purpose").run()
+    numeric = next(m for m in at.multiselect if m.label == "Numeric features")
+    numeric.set_value(numeric.value[:2]).run()
+    for label, value in (("Train %", 70), ("Validation %", 15), ("Test %", 15), ("Seed", 7)):
+        next(n for n in at.number_input if n.label == label).set_value(value)
+    at.run()
+    at.selectbox[0].set_value("German Credit: loan amount (regression)").run()
+    assert not at.exception and not at.error, (at.exception, at.error)
+    assert at.radio(key="split_mode").value == "Stratified"
+    assert at.radio(key="split_mode").proto.set_value  # the browser's radio follows
+    assert at.toggle(key="stratify").value is True
+    at.button(key="use_dataset").click().run()
+    ds = at.session_state["dataset"]
+    assert (ds.split.train, ds.split.val, ds.split.test, ds.split.seed) == (0.6, 0.2, 0.2, 42)
+    assert ds.split.group_col is None
+    assert "creditability" not in ds.categorical  # known only after the loan: left out
+    assert len(ds.numeric) + len(ds.categorical) == 19  # every other column again
+    # an upload is a new table too
+    rows = [f"{i},{'AB'[i % 2]},{'bad' if i % 3 == 0 else 'good'}" for i in range(60)]
+    at.radio(key="split_mode").set_value("Group (no group on two sides)").run()
+    _upload(at, "mine.csv", _csv(rows))
+    assert at.selectbox(key="target").value == "target"
+    assert at.radio(key="task_kind").value == "binary"
+    assert at.radio(key="split_mode").value == "Stratified"

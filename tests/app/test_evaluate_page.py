@@ -208,3 +208,21 @@ def test_a_follow_up_whose_worker_died_is_cleared(finished_run):
     assert jobs.recover_interrupted(store) == [finished_run]
     run = store.get_run(finished_run)
     assert run.followup == "" and run.status == "finished"
+
+
+def test_cost_tab_says_the_thresholds_come_from_validation_with_test_cost_cis(finished_run):
+    import json
+
+    at = open_app("evaluate")
+    costs = next(d.value for d in at.dataframe if "test cost per case" in d.value)
+    assert costs["threshold"].tolist() == ["chosen", "minimum cost (validation)", "Youden J"]
+    assert (costs["95% CI low"] <= costs["test cost per case"]).all()
+    assert (costs["test cost per case"] <= costs["95% CI high"]).all()
+    words = " ".join(shown(c) for c in at.caption)
+    assert "chosen on the validation split" in words and "need not be cheapest on test" in words
+    figures = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]
+    roc = next(f for f in figures if f["title"]["text"] == "ROC curve (test split)")
+    assert roc["legend"]["orientation"] == "h" and roc["legend"]["y"] < 0
+    cost = next(f for f in figures if f["title"]["text"].startswith("Expected cost"))
+    labels = {a["text"]: a["y"] for a in cost["annotations"]}
+    assert len(labels) == 1 or labels["chosen"] != labels["minimum (validation)"]

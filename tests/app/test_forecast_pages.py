@@ -21,7 +21,7 @@ def test_the_macro_demo_opens_as_a_forecast_and_can_be_used():
     assert at.selectbox(key="series_date").value == "date"
     report = at.table[0].value
     assert list(report.index) == ["train", "validation", "test"]
-    assert report.loc["test", "to"] == "2009-07-01"
+    assert report.loc["test", "to"] == "2009 Q3"  # the period, not "2009-07-01 00:00:00"
     at.button(key="use_dataset").click().run()
     ds = at.session_state["dataset"]
     assert (ds.task, ds.target, ds.horizon, ds.split.time_col) == (
@@ -31,6 +31,30 @@ def test_the_macro_demo_opens_as_a_forecast_and_can_be_used():
         "date",
     )
     assert any("1 step(s) ahead" in shown(s) for s in at.success)
+
+
+@pytest.mark.parametrize("demo", [DEMO, "US macroeconomic panel (forecasting per series)"])
+def test_a_forecast_demo_speaks_of_periods_not_pandas_codes_or_out_of_time_splits(demo):
+    at = open_demo(demo, "forecast")
+    warnings = " ".join(shown(w) for w in at.warning)
+    assert "pick one for an out-of-time split" not in warnings
+    assert "Forecasting reads one as the time axis" in warnings
+    captions = " ".join(shown(c) for c in at.caption)
+    assert "203 periods, quarterly (starting January), a season of 4 periods." in captions
+    assert "QS-JAN" not in captions and "frequency" not in captions
+    report = at.table[0].value
+    assert report.loc["train", "from"] == "1959 Q1"
+
+
+def test_train_describes_a_forecast_by_horizon_and_lags_not_features(macro_forecast_run):
+    at = open_app("train")
+    at.session_state["dataset"] = _spec(macro_forecast_run).dataset
+    at.run()
+    assert not at.exception, at.exception
+    header = shown(at.caption[0])
+    assert "0 features" not in header
+    assert "series 'realcons', forecast 2 step(s) ahead from its own past changes" in header
+    assert "the lags below" in header and "in time order" in header
 
 
 @pytest.mark.parametrize(
@@ -82,6 +106,7 @@ def test_evaluate_compares_the_model_with_the_baselines(macro_forecast_run):
     assert board["MASE"].is_monotonic_increasing and "MASE 95% CI" in board
     steps = at.dataframe[1].value
     assert steps["step"].tolist() == [1, 2] and "covered (test)" in steps
+    assert {"MAE", "RMSE"} <= set(steps.columns) and "mae" not in steps
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "1-step-ahead forecasts" in titles and "prediction interval" in titles
     at.select_slider(key="fc_step").set_value(2).run()
@@ -100,8 +125,20 @@ def test_predict_extends_an_uploaded_history(macro_forecast_run):
     assert not at.exception, at.exception
     out = at.dataframe[0].value
     assert len(out) == 2 and out["step"].tolist() == [1, 2]
-    assert str(out["date"].iloc[0])[:10] == "1989-01-01"  # the quarter after the history
-    assert (out["lower"] < out["y_pred"]).all() and (out["y_pred"] < out["upper"]).all()
+    assert out["period"].tolist() == ["1989 Q1", "1989 Q2"]  # the quarters after the history
+    assert "y_pred" not in out
+    assert (out["lower"] < out["forecast"]).all() and (out["forecast"] < out["upper"]).all()
+    # 30 years of history: the chart opens on the last 5 (20 quarters) and the forecast,
+    # with a range slider to reach the rest, its y axis fitted to that window
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    start, end = layout["xaxis"]["range"]
+    assert start[:10] == "1984-01-01" and end[:10] >= "1989-04-01"
+    assert layout["xaxis"]["rangeslider"]["visible"] is True
+    recent = macro_frame().head(120).tail(20)["realcons"]
+    low, high = layout["yaxis"]["range"]
+    assert low < recent.min() and high > max(recent.max(), out["upper"].max())
+    assert high - low < (recent.max() - macro_frame()["realcons"].head(120).min()) / 2
+    assert any("opens on the last 20 periods" in shown(c) for c in at.caption)
 
 
 def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_run, reap):
@@ -131,7 +168,9 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     board = open_app("runs").dataframe[0].value
     assert board["ranked on"].iloc[0] == "2-fold backtest MASE (lower is better)"
     evaluate = open_app("evaluate", {"run": run_id})
-    assert evaluate.dataframe[1].value["fold"].tolist() == [1, 2]
+    folds = evaluate.dataframe[1].value
+    assert folds["fold"].tolist() == [1, 2] and {"MASE", "naive MASE"} <= set(folds.columns)
+    assert all(len(p) == 7 and p[4:6] == " Q" for p in folds["from"])  # "1990 Q2"
     titles = " ".join(c.proto.spec for c in evaluate.get("plotly_chart"))
     assert "Backtest fold 2: actual and 1-step-ahead forecasts" in titles
 
@@ -184,7 +223,8 @@ def test_evaluate_and_predict_show_a_panel_entity_by_entity(macro_panel_run):
     assert sorted(entities["entity"]) == sorted(
         ["realgdp", "realcons", "realinv", "realgovt", "realdpi"]
     )
-    assert (entities["mase"] < entities["naive_mase"]).all()
+    assert (entities["MASE"] < entities["naive MASE"]).all()
+    assert not [s for s in at.select_slider if s.key == "fc_step"]  # 1 step ahead: no choice
     at.selectbox(key="fc_entity").set_value("realgovt").run()
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "realgovt: actual and 1-step-ahead forecasts" in titles

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from finml.data.spec import ImageDatasetSpec
@@ -106,3 +107,50 @@ def test_a_three_class_run_opens_on_all_classes_with_one_vs_rest_a_click_away():
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "Confusion matrix at threshold" in titles and "predicted ring" in titles
     assert "predicted not ring" in titles
+
+
+def test_an_image_run_s_tiles_speak_medicine_not_credit(image_run):
+    at = open_app("train", {"run": image_run})
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert labels[:2] == ["Test ROC-AUC", "Accuracy"], labels
+    assert "Gini" not in labels and "KS statistic" not in labels
+
+
+def test_the_medical_field_shows_clinical_rates_and_no_scorecard_measures():
+    from finml.evaluation.metrics import binary_metrics
+    from finml.reporting.domains import CREDIT, MEDICAL
+
+    values = binary_metrics(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]))
+    shown = MEDICAL.shown_metrics(values)
+    assert {"recall", "specificity", "precision", "npv", "accuracy", "roc_auc"} <= set(shown)
+    assert "gini" not in shown and "ks" not in shown
+    assert CREDIT.shown_metrics(values) == values  # the credit pack keeps Gini and KS
+
+
+def test_an_image_run_s_metric_table_has_no_gini_or_ks(image_run):
+    at = open_app("evaluate")
+    metrics = at.table[0].value.index.tolist()
+    assert "Recall (sensitivity)" in metrics and "Specificity" in metrics, metrics
+    assert "Gini" not in metrics and "KS statistic" not in metrics
+
+
+def test_the_preset_says_what_it_set_and_what_to_expect(image_run):
+    at = open_app("train")
+    at.session_state["dataset"] = _dataset_of(image_run)
+    at.run()
+    at.button(key="preset").click().run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="model").value == "small_cnn"
+    caption = next(shown(c) for c in at.caption if "Preset loaded" in shown(c))
+    assert caption.startswith("Preset loaded: Small CNN; Filters of the first block 16 (was 32)")
+    assert "Augment: horizontal flip on;" in caption and "Epochs 40" in caption
+    assert "What to expect:" in caption and "test accuracy 0.944, ROC-AUC 0.982" in caption
+
+
+def _dataset_of(run_id: str):
+    """The dataset spec a run was trained on."""
+    import json
+
+    stored = RunStore().read_json(run_id, "spec.json")
+    return RunSpec.from_json(json.dumps(stored)).dataset

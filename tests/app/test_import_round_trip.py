@@ -432,12 +432,14 @@ def _multiclass_evaluate(at, pair, tracebacks):
 
 
 def _regression_evaluate(at, pair, tracebacks):
+    from finml.reporting import formats
+
     store = RunStore()
     orig = store.get_run(pair.original)
     table = at.dataframe[0].value.set_index("metric")
-    assert table.loc["RMSE", "value"] == pytest.approx(orig.metrics["test_rmse"])
+    assert table.loc["RMSE", "value"] == formats.amount(orig.metrics["test_rmse"])
     coverage = at.dataframe[1].value
-    assert coverage["nominal"].tolist() == [0.8, 0.9, 0.95]
+    assert coverage["nominal"].tolist() == ["80%", "90%", "95%"]
     assert [t.label for t in at.tabs] == ["Fit", "Residuals", "Largest errors", "Explanations"]
     assert "Predicted against actual" in _titles(_tab(at, "Fit"))
     assert "Normal QQ plot" in _titles(_tab(at, "Residuals"))
@@ -527,9 +529,9 @@ def _upload(at, kind, german):
 PREDICTED = {
     "multiclass": ["predicted class", "probability", "p(for free)", "p(own)", "p(rent)"],
     "regression": ["prediction", "lower", "upper"],
-    "forecast": ["step", "y_pred", "lower", "upper"],
-    "panel": ["entity", "step", "y_pred", "lower", "upper"],
-    "panel-1step": ["entity", "step", "y_pred", "lower", "upper"],
+    "forecast": ["step", "forecast", "lower", "upper"],
+    "panel": ["entity", "step", "forecast", "lower", "upper"],
+    "panel-1step": ["entity", "step", "forecast", "lower", "upper"],
     "image": ["file", "predicted class", "probability", "p(no)", "p(yes)"],
 }
 
@@ -622,7 +624,7 @@ def test_the_runs_page_imports_the_export_file(pair, tracebacks):
 
 
 def test_train_shows_the_import_from_its_link(pair, tracebacks):
-    from finml.reporting.runs import headline_metrics
+    from finml.reporting.runs import headline_tiles
 
     at = open_app("train", {"run": pair.imported})
     assert_clean(at, f"{pair.kind}: Train", tracebacks)
@@ -630,12 +632,9 @@ def test_train_shows_the_import_from_its_link(pair, tracebacks):
     copy = store.get_run(pair.imported)
     assert any(shown(s).startswith("Run ") and "(imported)" in shown(s) for s in at.subheader)
     tiles = [(m.label, m.value) for m in at.metric]
-    expected = [(label, f"{value:.3f}") for label, value in headline_metrics(copy)]
+    expected = headline_tiles(copy)
     assert tiles[-len(expected) :] == expected
-    orig_tiles = [
-        (label, f"{v:.3f}") for label, v in headline_metrics(store.get_run(pair.original))
-    ]
-    assert expected == orig_tiles
+    assert expected == headline_tiles(store.get_run(pair.original))
     if pair.kind in ("cv", "forecast"):
         k = CV_FOLDS if pair.kind == "cv" else BACKTEST_FOLDS
         folds = next(d.value for d in at.dataframe if "fold" in d.value.columns)

@@ -3,7 +3,10 @@ page's regressors, Evaluate's regression view and report, Predict with intervals
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from streamlit.proto.Metric_pb2 import Metric
 
 from finml.store import RunStore
 from tests.app.conftest import open_app, open_demo, shown
@@ -64,11 +67,25 @@ def test_evaluate_predict_and_runs_read_a_regression_run(loan_amount_run, german
     assert not at.exception, at.exception
     metrics = at.dataframe[0].value.set_index("metric")
     run = RunStore().get_run(loan_amount_run)
-    assert metrics.loc["RMSE", "value"] == pytest.approx(run.metrics["test_rmse"])
-    assert metrics.loc["R²", "value"] > 0.3 and "–" in metrics.loc["RMSE", "95% CI"]
+    # one format per kind: amounts with thousands separators, metrics to 3 decimals
+    amount = r"\d{1,3}(,\d{3})*"
+    assert metrics.loc["RMSE", "value"] == f"{run.metrics['test_rmse']:,.0f}"
+    assert re.fullmatch(f"{amount} – {amount}", metrics.loc["RMSE", "95% CI"])
+    assert re.fullmatch(amount, metrics.loc["MSE", "value"])  # not 3.017e+06
+    assert (
+        re.fullmatch(r"0\.\d{3}", metrics.loc["R²", "value"])
+        and float(metrics.loc["R²", "value"]) > 0.3
+    )
+    # RMSE below the mean baseline's: a negative delta, in green (lower is better)
+    tile = next(m for m in at.metric if m.label == "RMSE")
+    assert tile.value == metrics.loc["RMSE", "value"] and tile.delta.startswith("-")
+    assert re.fullmatch(f"-{amount} vs mean", tile.delta) and tile.proto.color == Metric.GREEN
+    # the interval table has a heading and percentages
+    assert any("Prediction intervals" in shown(s) for s in at.subheader)
     coverage = at.dataframe[1].value
-    assert coverage["nominal"].tolist() == [0.8, 0.9, 0.95]
-    assert coverage["covered (test)"].between(0.7, 1.0).all()
+    assert coverage["nominal"].tolist() == ["80%", "90%", "95%"]
+    covered = coverage["covered (test)"].str.rstrip("%").astype(float)
+    assert covered.between(70, 100).all()
     titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     for title in (
         "Predicted against actual",
@@ -89,12 +106,23 @@ def test_evaluate_predict_and_runs_read_a_regression_run(loan_amount_run, german
     at.file_uploader(key="rows").set_value(("loans.csv", rows, "text/csv")).run()
     assert not at.exception, at.exception
     out = at.dataframe[0].value
-    assert len(out) == 20 and (out["lower"] < out["prediction"]).all()
+    assert len(out) == 20 and (out["lower"] <= out["prediction"]).all()
     assert (out["prediction"] < out["upper"]).all()
+    # loan amounts are never negative: the lower bounds stop at 0, and the caption says so
+    half = RunStore().read_json(loan_amount_run, "intervals.json")["0.9"]
+    assert (out["lower"] >= 0).all() and ((out["prediction"] - half) < 0).any()
+    assert (out["lower"] == 0).sum() == ((out["prediction"] - half) < 0).sum()
+    assert any("interval" in shown(s) for s in at.subheader)
+    assert any("clipped at 0" in shown(c) for c in at.caption)
+    assert (out["prediction"] == out["prediction"].round()).all()  # whole units shown
     at.select_slider(key="interval_level").set_value("0.95").run()
     wider = at.dataframe[0].value
     assert ((wider["upper"] - wider["lower"]) > (out["upper"] - out["lower"])).all()
-    assert at.dataframe[1].value["variable"].iloc[0] == "score"
+    # 20 rows: too few to judge drift, whatever the PSI
+    stability = at.dataframe[1].value
+    assert stability["variable"].iloc[0] == "score" and "p-value" in stability
+    assert set(stability["band"]) == {"too few rows to judge drift"}
+    assert any("too few to judge drift" in shown(i) for i in at.info)
 
     # Runs: ranked on test RMSE (the regression task's headline)
     at = open_app("runs")
@@ -122,6 +150,8 @@ def test_a_regression_run_from_the_form_trains_in_a_worker_live(loan_amount_spec
     assert set(store.read_json(run_id, "intervals.json")) == {"0.8", "0.9", "0.95"}
     at.run()
     assert [m.label for m in at.metric] == ["Test RMSE", "MAE", "R²"]
+    rmse, _, r2 = (m.value for m in at.metric)
+    assert re.fullmatch(r"\d{1,3}(,\d{3})*", rmse) and re.fullmatch(r"-?\d\.\d{3}", r2)
     wait_for(lambda: not store.get_run(run_id).followup)
     assert len(store.read_frame(run_id, "explain/permutation_importance.parquet"))
 
@@ -139,7 +169,7 @@ def test_a_regression_run_exports_and_imports_with_its_intervals(loan_amount_run
     )
     at = open_app("evaluate", {"run": copy})
     assert not at.exception, at.exception
-    assert at.dataframe[1].value["nominal"].tolist() == [0.8, 0.9, 0.95]
+    assert at.dataframe[1].value["nominal"].tolist() == ["80%", "90%", "95%"]
 
 
 def test_runs_compares_regression_runs_and_refuses_mixed_tasks(loan_amount_run, finished_run):

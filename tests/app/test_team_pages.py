@@ -6,6 +6,8 @@ trail."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit import config
 
@@ -13,6 +15,7 @@ from finml import audit
 from finml.access import principal_from_claims, short_id
 from finml.config import get_settings
 from finml.store import RunStore
+from pages.common import AUTOLINK_BREAK, text
 from tests.app.conftest import open_app, shown
 from tests.conftest import train_and_log
 
@@ -116,3 +119,37 @@ def test_a_shared_run_is_read_only_and_an_admin_sees_all_and_the_trail(german_sp
     assert audit.verify(get_settings()) is None
     assert not [d for d in open_app("runs", user=BOB).dataframe if "action" in d.value]
     assert bob_run in {r.run_id for r in RunStore().list_runs()}
+
+
+#: The pattern GitHub-flavoured Markdown (as Streamlit renders it) autolinks as an e-mail
+#: address inside one text node (mdast-util-gfm-autolink-literal).
+_EMAIL_LINK = re.compile(r"(?<![^\s\W])([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)")
+
+
+def _text_nodes(markdown: str) -> list[str]:
+    """The text nodes Streamlit's Markdown makes of ``markdown`` as ``pages.common.text``
+    writes it: escapes read as the characters they stand for, an unescaped empty text
+    directive (``:small[]``) ends a node."""
+    nodes, current, i = [], "", 0
+    while i < len(markdown):
+        if markdown[i] == "\\" and i + 1 < len(markdown):
+            current, i = current + markdown[i + 1], i + 2
+        elif markdown.startswith(AUTOLINK_BREAK, i):
+            nodes, current, i = [*nodes, current], "", i + len(AUTOLINK_BREAK)
+        else:
+            current, i = current + markdown[i], i + 1
+    return [*nodes, current]
+
+
+def test_a_signed_in_address_reads_and_copies_as_itself_and_is_no_mailto_link():
+    dave = {"sub": "dave-sub", "email": "dave.k@bank.test", **VERIFIED}  # no name: the address
+    caption = open_app(user=dave).sidebar.caption[0].value
+    assert "\u2060" not in caption  # an invisible joiner would be copied with the address
+    assert shown(caption) == "Signed in as dave.k@bank.test"
+    assert "".join(_text_nodes(caption)) == "Signed in as dave.k@bank.test"
+    assert not any(_EMAIL_LINK.search(node) for node in _text_nodes(caption))
+    # the same with an address or a link inside other data a page quotes
+    for data in ("ann@bank.example", "see http://evil.test and www.evil.test", "12:30"):
+        nodes = _text_nodes(text(data))
+        assert "".join(nodes) == data
+        assert not any(_EMAIL_LINK.search(n) or re.search(r"https?://|www\.", n) for n in nodes)

@@ -166,3 +166,38 @@ def test_tune_from_the_form_records_trials_as_child_runs_and_shows_optunas_chart
     assert any(j.value and "C" in j.value for j in ev.json)
     jobs.delete_run(run_id, store)  # the trials go with their study
     assert store.trials(run_id).empty
+
+
+def test_a_reload_shows_the_settings_of_the_run_it_watches(german_spec):
+    """A fresh session (a reload, or Back) with the run in its URL: the form shows that
+    run's model and settings, not the defaults (logistic regression), while the run is
+    shown below it."""
+    from dataclasses import replace
+
+    from finml.data.staging import save_dataset_spec
+    from tests.conftest import train_and_log
+
+    hp = {"learning_rate": 0.1, "max_iter": 40, "max_leaf_nodes": 16, "categories": "native"}
+    spec = replace(german_spec("hgb", **hp), seed=7, cv_folds=3, tune_trials=2, tune_minutes=1.5)
+    run_id = train_and_log(spec, "hgb · German")
+    save_dataset_spec(spec.dataset)
+    at = open_app("train", {"dataset": spec.dataset.dataset_id, "run": run_id})
+    assert at.selectbox(key="model").value == "hgb"
+    assert at.number_input(key="hgb.learning_rate").value == 0.1
+    assert at.number_input(key="hgb.max_iter").value == 40
+    assert at.number_input(key="hgb.max_leaf_nodes").value == 16
+    assert at.selectbox(key="hgb.categories").value == "native"
+    assert at.number_input(key="seed").value == 7
+    assert at.toggle(key="use_cv").value is True and at.number_input(key="cv_k").value == 3
+    assert at.toggle(key="tune").value is True and at.number_input(key="tune_trials").value == 2
+    assert at.number_input(key="tune_min").value == 1.5
+    assert any("hgb · German" in shown(s) for s in at.subheader)  # the run it watches
+    # the session's own choice then stays: the run's settings fill an empty form only
+    at.selectbox(key="model").set_value("logreg").run()
+    assert at.selectbox(key="model").value == "logreg"
+    assert at.number_input(key="logreg.C").value == 1.0
+    # a run of another dataset leaves the form on its defaults
+    other = replace(spec.dataset, dataset_id="e" * 32)
+    save_dataset_spec(other)
+    elsewhere = open_app("train", {"dataset": other.dataset_id, "run": run_id})
+    assert elsewhere.selectbox(key="model").value == "logreg"

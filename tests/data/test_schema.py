@@ -36,6 +36,10 @@ def test_schema_kinds():
     assert schema.guess_target(table) == "default"
     assert target.guess_positive(frame["default"]) == "yes"
     assert any("customer_id" in w for w in schema.column_warnings(table))
+    # a date column's note holds for a forecast (its time axis) as for the other tasks
+    dated = next(w for w in schema.column_warnings(table) if "'opened'" in w)
+    assert "Forecasting reads one as the time axis" in dated
+    assert "out-of-time" in dated and "not used as features" not in dated
 
 
 def test_demo_defaults():

@@ -33,7 +33,7 @@ USERS = {
     # types the admin's e-mail (and name) at a provider that does not verify it
     "mallory": {"sub": "mallory", "email": ADMIN, "email_verified": False, "name": ADMIN},
 }
-#: Streamlit's word joiner after "@" (pages.common.text), invisible to the reader.
+#: An invisible word joiner: the page once put one after "@", so a copied address was wrong.
 JOINER = "\u2060"
 
 
@@ -53,8 +53,10 @@ def team_url(provider, data_dir, reap, tmp_path, monkeypatch):
 
 
 def _shown(text: str) -> str:
-    """``text`` as the page's innerText has it, without the invisible word joiners."""
-    return text.replace(JOINER, "")
+    """``text`` as the page's innerText has it, checked to hold no invisible word joiner
+    (an address copied off the page must be the address itself)."""
+    assert JOINER not in text, repr(text)
+    return text
 
 
 def _sign_in_as(browser, url: str, sub: str):

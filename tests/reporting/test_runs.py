@@ -26,13 +26,21 @@ def _info(**kw) -> RunInfo:
 
 def test_progress_label_and_fraction():
     history = pd.DataFrame({"step": [1, 2, 3]})
-    assert progress(_info(), history) == (0.03, "running · epoch 3 of 100")
-    assert progress(_info(status="finished"), history)[0] == 1.0  # early stopping = complete
-    assert progress(_info(model="hgb", total_steps=200), pd.DataFrame({"step": [50]})) == (
+    # started at 1 s, 30 s ago: 3% done at that pace leaves 970 s
+    label = "running · epoch 3 of 100 · 0:30 elapsed, about 16:10 left"
+    assert progress(_info(), history, now=31.0) == (0.03, label)
+    assert progress(_info(status="finished"), history) == (1.0, "finished · epoch 3 of 100")
+    hgb = _info(model="hgb", total_steps=200)
+    assert progress(hgb, pd.DataFrame({"step": [50]}), now=3601.0) == (
         0.25,
-        "running · iteration 50 of 200",
+        "running · iteration 50 of 200 · 1:00:00 elapsed, about 3:00:00 left",
     )
-    assert progress(_info(total_steps=None), pd.DataFrame({"step": []})) == (0.0, "running")
+    fit = progress(_info(model="logreg", total_steps=1), pd.DataFrame({"step": []}), now=1.0)
+    assert fit == (0.0, "running · fit 0 of 1 · 0:00 elapsed")  # no pace yet: no estimate
+    queued = _info(status="queued", started=None, total_steps=None)
+    assert progress(queued, pd.DataFrame({"step": []})) == (0.0, "queued")
+    imported = _info(model="someone_elses_model", status="stopped")
+    assert progress(imported, history) == (0.03, "stopped · step 3 of 100")
 
 
 def test_headline_tiles_follow_what_the_run_logged():
@@ -65,5 +73,5 @@ def test_headline_tiles_follow_what_the_run_logged():
 def test_the_leaderboard_shows_the_place_of_queued_runs():
     runs = [_info(run_id="b" * 32, status="queued"), _info(status="finished")]
     table = runs_frame(runs, {"b" * 32: 2})
-    assert table["status"].tolist() == ["queued (place 2)", "finished"]
+    assert table["status"].tolist() == ["queued (place 2 in the queue)", "finished"]
     assert table["run id"].tolist() == ["b" * 32, "a" * 32]

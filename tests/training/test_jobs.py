@@ -255,3 +255,21 @@ def test_an_idle_spare_exits_within_seconds_of_its_web_server(reap, monkeypatch)
     assert wait_for(lambda: not reap(), timeout=60)
     assert time.monotonic() - gone < 60
     assert (spares / "retired").exists() and not (spares / "ready").exists()
+
+
+def _run(run_id: str, status: str, submitted: float):
+    from finml.store import RunInfo
+
+    return RunInfo(run_id, run_id, "logreg", "German", status, "", submitted, None, None, None)
+
+
+def test_a_queued_run_with_a_free_slot_is_starting_not_waiting():
+    from finml.reporting.runs import queue_words
+
+    runs = [_run("a", "running", 1.0), _run("b", "queued", 3.0), _run("c", "queued", 2.0)]
+    assert jobs.queue_places(runs, slots=2) == {"c": 0, "b": 1}  # c takes the free slot
+    assert jobs.queue_places(runs, slots=1) == {"c": 1, "b": 2}
+    assert jobs.queue_places(runs, slots=0) == {"c": 1, "b": 2}  # Ray: places from 1
+    assert queue_words(0) == "starting a worker"
+    assert queue_words(2) == "place 2 in the queue"
+    assert queue_words(None) == ""

@@ -1,0 +1,192 @@
+"""One formatter per kind of number, so that a page never shows ``2178.5186`` beside
+``1737 – 2672`` or ``3.017e+06``:
+
+- an **amount** in the target's units (a loan amount, a price; an error such as RMSE or
+  MAE, a prediction, an interval bound): thousands separators, whole units from 100 up,
+  then the ``unit`` where one is known (:func:`amount`);
+- a **rate** (a share, a coverage, a nominal level, MAPE): a percentage (:func:`rate`);
+- a **metric** without units (R², MASE, ROC-AUC, Gini, Brier): 3 decimals (:func:`metric`);
+- a **count**: thousands separators (:func:`count`).
+
+Tables for display are built from them (:func:`regression_metric_table`,
+:func:`coverage_display`); the numbers themselves (CSV downloads, stored metrics) stay
+unrounded.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+#: Kinds of number.
+AMOUNT, RATE, METRIC, COUNT = "amount", "rate", "metric", "count"
+
+#: The kind of each regression metric key (:data:`finml.evaluation.regression
+#: .REGRESSION_LABELS`): errors in the target's units (MSE in its square), percentages,
+#: unitless ratios.
+REGRESSION_KINDS = {
+    "rmse": AMOUNT,
+    "mse": AMOUNT,
+    "mae": AMOUNT,
+    "mape": RATE,
+    "smape": RATE,
+    "r2": METRIC,
+    "mase": METRIC,
+}
+#: Regression metrics given in percent (100 = 100%), not as a share.
+PERCENT_METRICS = frozenset({"mape", "smape"})
+
+_MISSING = "–"
+
+
+def _bad(x) -> bool:
+    return x is None or not math.isfinite(float(x))
+
+
+def amount_decimals(x: float) -> int:
+    """Decimals of an amount: 0 from 100 up (2,179) and for 0, 2 from 1 (12.35), else 3
+    significant digits (0.0123)."""
+    a = abs(float(x))
+    if a >= 100 or a == 0:
+        return 0
+    if a >= 1:
+        return 2
+    return max(2, 2 - math.floor(math.log10(a)))
+
+
+def amount(x, unit: str = "", signed: bool = False) -> str:
+    """An amount: ``2,179``, ``-758``, ``12.35``, with `` unit`` after it where given
+    (``2,179 DM``); ``+`` before a positive one when ``signed`` (a difference). ``–`` for a
+    missing or infinite value."""
+    if _bad(x):
+        return _MISSING
+    text = f"{float(x):{'+' if signed else ''},.{amount_decimals(x)}f}"
+    if text.lstrip("+-").strip("0.,") == "":  # -0 or +0 after rounding
+        text = text.lstrip("+-")
+    return f"{text} {unit}" if unit else text
+
+
+def rate(x, decimals: int = 1) -> str:
+    """A share as a percentage: 0.905 -> ``90.5%``; whole levels without decimals
+    (0.9 -> ``90%``) when ``decimals`` is 0."""
+    if _bad(x):
+        return _MISSING
+    return f"{float(x):.{decimals}%}"
+
+
+def metric(x, signed: bool = False) -> str:
+    """A unitless metric to 3 decimals: ``0.812``, ``-0.045``."""
+    if _bad(x):
+        return _MISSING
+    return f"{float(x):{'+' if signed else ''}.3f}"
+
+
+def count(x) -> str:
+    """A count with thousands separators: ``1,234``."""
+    return _MISSING if _bad(x) else f"{int(x):,}"
+
+
+def number(x, kind: str, unit: str = "", signed: bool = False) -> str:
+    """``x`` formatted by its ``kind`` (:data:`AMOUNT`, :data:`RATE`, :data:`METRIC` or
+    :data:`COUNT`)."""
+    if kind == AMOUNT:
+        return amount(x, unit, signed)
+    if kind == RATE:
+        return rate(x)
+    if kind == COUNT:
+        return count(x)
+    return metric(x, signed)
+
+
+def regression_number(key: str, x, unit: str = "", signed: bool = False) -> str:
+    """A regression metric (``rmse``, ``mape``, ``r2``, ...) by its kind: RMSE and MAE in
+    the target's unit, MSE in its square, MAPE and sMAPE (given in percent) as
+    percentages, R² and MASE to 3 decimals."""
+    kind = REGRESSION_KINDS.get(key, METRIC)
+    if key in PERCENT_METRICS and not _bad(x):
+        x = float(x) / 100
+    if key == "mse" and unit:
+        unit = f"{unit}²"
+    return number(x, kind, unit, signed)
+
+
+def regression_metric_table(
+    metrics: dict[str, float], cis: pd.DataFrame | None = None, unit: str = ""
+) -> pd.DataFrame:
+    """The regression metrics for display: ``metric``, ``value`` and ``95% CI`` as text,
+    each by its kind (:func:`regression_number`), in :data:`finml.evaluation.regression
+    .REGRESSION_LABELS` order.
+
+    Args:
+        metrics: metric key -> value (:func:`finml.evaluation.regression.regression_metrics`).
+        cis: bootstrap intervals indexed by metric key with ``lower`` and ``upper``
+            (:func:`finml.evaluation.regression.regression_cis`), or ``None``.
+        unit: the target's unit (e.g. ``"DM"``), or "".
+    """
+    from finml.evaluation.regression import REGRESSION_LABELS
+
+    keys = [k for k in REGRESSION_LABELS if k in metrics]
+    table = pd.DataFrame(
+        {
+            "metric": [REGRESSION_LABELS[k].removesuffix(" (%)") for k in keys],
+            "value": [regression_number(k, metrics[k], unit) for k in keys],
+        }
+    )
+    if cis is not None:
+        table["95% CI"] = [
+            f"{regression_number(k, cis.loc[k, 'lower'])} – "
+            f"{regression_number(k, cis.loc[k, 'upper'], unit)}"
+            if k in cis.index
+            else ""
+            for k in keys
+        ]
+    return table
+
+
+def coverage_display(coverage: pd.DataFrame, unit: str = "") -> pd.DataFrame:
+    """The prediction intervals' coverage table for display: ``nominal`` and ``covered
+    (test)`` as percentages, ``half-width`` as an amount.
+
+    Args:
+        coverage: :func:`finml.evaluation.regression.coverage_table` (``nominal``,
+            ``half-width``, ``covered``; shares and target units).
+        unit: the target's unit, or "".
+    """
+    return pd.DataFrame(
+        {
+            "nominal": [rate(v, 0) for v in coverage["nominal"]],
+            "half-width": [amount(v, unit) for v in coverage["half-width"]],
+            "covered (test)": [rate(v) for v in coverage["covered"]],
+        }
+    )
+
+
+def round_amounts(values, reference=None) -> np.ndarray:
+    """Amounts rounded for display to the decimals of :func:`amount_decimals` of a typical
+    value (the median magnitude of ``reference``, default ``values``), so that a column of
+    them shows one precision; float (n,), NaN kept.
+
+    Args:
+        values: the amounts, float (n,).
+        reference: values whose typical magnitude sets the decimals, or ``None``.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    ref = np.abs(np.asarray(values if reference is None else reference, dtype=np.float64))
+    ref = ref[np.isfinite(ref) & (ref > 0)]
+    typical = float(np.median(ref)) if len(ref) else 1.0
+    return np.round(values, amount_decimals(typical))
+
+
+def metric_text(key: str, value, unit: str = "") -> str:
+    """A stored metric (``test_rmse``, ``val_roc_auc``, ``cv_r2_mean``, ...) by its kind:
+    the regression errors and MSE as amounts, MAPE as a percentage
+    (:func:`regression_number`), every other metric to 3 decimals."""
+    name = key
+    for prefix in ("test_", "val_", "cv_", "fold_"):
+        name = name.removeprefix(prefix)
+    name = name.removesuffix("_mean").removesuffix("_sd")
+    if name in REGRESSION_KINDS:
+        return regression_number(name, value, unit)
+    return metric(value)
