@@ -180,7 +180,7 @@ picked = st.dataframe(
     column_config={
         "run": st.column_config.TextColumn("run", width="medium", pinned=True),
         board.columns[1]: st.column_config.NumberColumn(format="%.3f", width="small"),
-        "95% CI": st.column_config.TextColumn("95% CI", width="small"),
+        "95% CI": st.column_config.TextColumn("95% CI", width="medium"),  # "0.709 – 0.850"
         "rank": st.column_config.NumberColumn("rank", format="%d", width="small"),
     },
 )
@@ -219,7 +219,8 @@ if run.status in ACTIVE:
         st.switch_page("pages/train.py", query_params={"run": choice})
     if owns and cols[2].button("Stop", icon=":material/stop:", key="stop"):
         common.stop_run(store, choice)
-if owns and run.has_results and cols[2].button("Prepare export file", key="export"):
+EXPORT_HELP = "Prepare the run as one bundle file to download (and import elsewhere)"
+if owns and run.has_results and cols[2].button("Export", help=EXPORT_HELP, key="export"):
     try:
         store.check(choice, change=True)
         st.session_state.export_file = (choice, export_run(store, choice))

@@ -156,12 +156,16 @@ else:
             folds = folds_input(*view.cv_offer(ds))
         if task.tags.tuning:
             c1, c2, c3 = st.columns([2, 1, 1])
-            tune_on = c1.toggle(
-                "Tune (Optuna: TPE sampler, median pruner)", help=view.tuning_help(), key="tune"
-            )
+            tuning = "Optuna's TPE sampler with its median pruner. " + view.tuning_help()
+            tune_on = c1.toggle("Tune (Optuna)", help=tuning, key="tune")
             trials = c2.number_input("Trials", 2, 500, 20, key="tune_trials")
             minutes = c3.number_input(
-                "Time budget (min, 0 = none)", 0.0, 600.0, 0.0, key="tune_min"
+                "Minutes",
+                0.0,
+                600.0,
+                0.0,
+                help="The search's time budget; 0 = none.",
+                key="tune_min",
             )
         gpu = bool(store.settings.ray_address) and info.family == "keras"
         gpu = gpu and st.toggle(

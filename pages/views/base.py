@@ -118,7 +118,8 @@ class TaskView:
     def cv_offer(self, ds) -> tuple[str, str, int]:
         """The Train form's cross-validation toggle: (label, help, default folds)."""
         return (
-            f"k-fold cross-validation ({cv_kind(ds.split)}, as the Data page's split)",
+            f"k-fold cross-validation ({cv_kind(ds.split)})",
+            f"Folds made {cv_kind(ds.split)}, as the Data page's split. "
             "Each fold fits its own preprocessing and model on the training and validation "
             "rows; the test split is still scored once, by the model refit on all non-test "
             "rows. Takes about k + 1 times as long.",

@@ -154,7 +154,7 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     )
     common.download(
         right,
-        "Download the metrics with CIs (CSV)",
+        "Metrics with CIs (CSV)",
         to_csv_bytes(table),
         f"finml-metrics-{run.run_id[:8]}.csv",
         "text/csv",

@@ -143,7 +143,7 @@ def test_page_and_report_show_the_same_intervals_and_the_tables_download(finishe
     report = build_report(ScopedStore(RunStore(), LOCAL), finished_run, threshold=0.5)
     assert all(ci in report for ci in page_cis), page_cis
     labels = [b.label for b in at.get("download_button")]
-    assert "Download the metrics with CIs (CSV)" in labels
+    assert "Metrics with CIs (CSV)" in labels
     assert "Download the split assignment (CSV)" in labels
 
 

@@ -12,6 +12,7 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from finml.access import ScopedStore, principal_from_claims
@@ -22,6 +23,7 @@ from finml.data.split import SplitSpec
 from finml.data.staging import stage_frame, stage_images
 from finml.models.bundle import load_run_bundle
 from finml.models.registry import PRESETS, resolve_params
+from finml.reporting.runs import group_of, run_groups
 from finml.store import RunStore
 from finml.tasks.spec import RunSpec
 from finml.training import jobs, ray_jobs
@@ -102,10 +104,13 @@ def test_runs_are_ray_jobs_that_queue_stop_fail_and_show_every_state(
     client = ray_jobs.client(settings)
     assert client.get_job_status(ray_jobs.job_id(table_run)) == "PENDING"
 
-    at = open_app("runs", user=CLAIMS)
+    at = open_app("runs", user=CLAIMS)  # the board of the newest run's task and dataset
     shown = at.dataframe[0].value.set_index("run id")["status"]
     assert shown[to_stop] == shown[to_kill] == "running"
-    assert shown[image_run].startswith("queued (place ")
+    assert shown[table_run] == "queued (place 2 in the queue)"  # Ray decides: places from 1
+    at.selectbox(key="board_group").set_value(group_of(store.get_run(image_run))).run()
+    shown = at.dataframe[0].value.set_index("run id")["status"]
+    assert shown[image_run] == "queued (place 1 in the queue)"
 
     jobs.request_stop(never, settings)  # queued: it never starts
     assert status(never) == "stopped" and store.get_run(never).reason == "Stopped while queued."
@@ -160,7 +165,7 @@ def test_runs_are_ray_jobs_that_queue_stop_fail_and_show_every_state(
     assert jobs.recover_interrupted(store, [replace(info, submitted=info.submitted - 60)])
 
     at = open_app("runs", user=CLAIMS)
-    shown = at.dataframe[0].value.set_index("run id")["status"]
+    shown = _every_board(at, store)
     ids = [image_run, table_run, to_stop, never, to_kill, on_gpu, lost]
     assert shown.loc[ids].tolist() == [
         "finished",
@@ -172,3 +177,14 @@ def test_runs_are_ray_jobs_that_queue_stop_fail_and_show_every_state(
         "interrupted",
     ]
     assert "no longer knows" in store.get_run(lost).reason
+
+
+def _every_board(at, store) -> pd.Series:
+    """The status of every run as the Runs page shows it, board by board (one per task
+    and dataset, chosen in turn), by run id."""
+    shown = []
+    for group in run_groups(store.list_runs()):
+        if len(at.selectbox) and any(b.key == "board_group" for b in at.selectbox):
+            at.selectbox(key="board_group").set_value(group).run()
+        shown.append(at.dataframe[0].value.set_index("run id")["status"])
+    return pd.concat(shown)
