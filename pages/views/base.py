@@ -3,6 +3,7 @@ what a table task's part of the Data form hands back to the page (:class:`TableT
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -50,7 +51,7 @@ def split_words(ds) -> str:
     return f"split {ds.split.train:.0%} / {ds.split.val:.0%} / {ds.split.test:.0%}"
 
 
-class TaskView:
+class TaskView(ABC):
     """What the pages show for one task; one subclass per task (``pages/views/<task>.py``),
     which overrides what differs.
 
@@ -84,12 +85,6 @@ class TaskView:
         value, set through Session State so the browser's widgets follow); ``demo_name``
         is the built-in demo's name, else None. Nothing by default."""
         return {}
-
-    def target_form(self, frame, table_schema, target_col: str, demo_name: str | None):
-        """The task's part of the Data page for target ``target_col`` of a table:
-        returns a :class:`TableTarget`, or lays out the rest of the page itself and stops
-        the script (forecasting). ``demo_name`` is the built-in demo's name, else None."""
-        raise NotImplementedError
 
     def target_words(self, ds) -> str:
         """What the target is, after its name: ``= 'bad'``, ``(3 classes)``."""
@@ -140,13 +135,14 @@ class TaskView:
         )
 
     # -- Evaluate --------------------------------------------------------------------
+    @abstractmethod
     def evaluate(self, run, test, val, store) -> None:
         """The Evaluate page's view of ``run`` from its stored test and validation (or
         out-of-fold) predictions."""
-        raise NotImplementedError
 
     def cv_chart(self, run, oof, folds) -> None:
         """A chart of the cross-validation's out-of-fold predictions (none by default)."""
+        return None
 
     def shap_units(self, explained) -> str:
         """What the SHAP values of a run of this task are measured in, in words."""
@@ -158,6 +154,17 @@ class TaskView:
         return assignment
 
     # -- Predict ---------------------------------------------------------------------
+    @abstractmethod
     def predict(self, run, model) -> None:
         """The Predict page for ``run`` and its fitted ``model``."""
-        raise NotImplementedError
+
+
+class TableView(TaskView):
+    """The view of a task on a table (binary, multi-class, regression, forecasting): its
+    part of the Data page's form follows the target's choice."""
+
+    @abstractmethod
+    def target_form(self, frame, table_schema, target_col: str, demo_name: str | None):
+        """The task's part of the Data page for target ``target_col`` of a table:
+        returns a :class:`TableTarget`, or lays out the rest of the page itself and stops
+        the script (forecasting). ``demo_name`` is the built-in demo's name, else None."""

@@ -19,7 +19,7 @@ from finml.tasks import get_task
 from pages import common
 from pages.views import tabs as run_parts
 from pages.views import uploads
-from pages.views.base import TableTarget, TaskView
+from pages.views.base import TableTarget, TableView
 
 
 @st.cache_data(scope="session", max_entries=8, show_spinner="Screening for leakage...")
@@ -272,7 +272,7 @@ def table_cases(run, picked) -> None:
     st.dataframe(rows, hide_index=True, width="stretch")
 
 
-class BinaryView(TaskView):
+class BinaryView(TableView):
     """Two classes of a table."""
 
     task = get_task("binary")

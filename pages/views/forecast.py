@@ -42,7 +42,7 @@ from finml.training import jobs
 from pages import common
 from pages.views import tabs as run_parts
 from pages.views import uploads
-from pages.views.base import TaskView, split_words
+from pages.views.base import TableView, split_words
 
 #: Column headers of the forecasting tables in the field's words.
 HEADERS = {
@@ -356,7 +356,7 @@ def zoom_to_recent(chart, past, shown, season: int) -> int:
     return len(recent)
 
 
-class ForecastView(TaskView):
+class ForecastView(TableView):
     """A series (or a panel of series) of a table, forecast h periods ahead."""
 
     task = get_task("forecast")

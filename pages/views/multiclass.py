@@ -14,7 +14,7 @@ from finml.reporting import charts
 from finml.tasks import get_task
 from pages.views import binary, uploads
 from pages.views import tabs as run_parts
-from pages.views.base import TableTarget, TaskView
+from pages.views.base import TableTarget, TableView
 
 ALL_CLASSES, ONE_CLASS = "All classes", "One class against the rest"
 
@@ -47,7 +47,7 @@ def class_view(run, test, classes):
     return proba, y
 
 
-class MulticlassView(TaskView):
+class MulticlassView(TableView):
     """Three or more classes of a table."""
 
     task = get_task("multiclass")

@@ -19,7 +19,7 @@ from finml.tasks import get_task
 from pages import common
 from pages.views import tabs as run_parts
 from pages.views import uploads
-from pages.views.base import TableTarget, TaskView
+from pages.views.base import TableTarget, TableView
 
 #: Rows of the largest-errors drill-down.
 LARGEST = 25
@@ -137,7 +137,7 @@ def _localized(table) -> dict:
     }
 
 
-class RegressionView(TaskView):
+class RegressionView(TableView):
     """A number of a table."""
 
     task = get_task("regression")
