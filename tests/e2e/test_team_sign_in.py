@@ -186,7 +186,9 @@ def test_four_analysts_train_at_once_two_wait_queued(team_url, tmp_path, data_di
     store = RunStore()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        pages = analysts_ready(browser, team_url, tmp_path, epochs=40)
+        # long enough runs (120 epochs, no early stop) that the two late ones are still
+        # waiting when looked at on a loaded 2-core machine (40 epochs flaked in CI)
+        pages = analysts_ready(browser, team_url, tmp_path, epochs=120)
         for page in pages.values():  # four starts within seconds
             page.get_by_role("button", name="Start training").click()
         _wait(lambda: len(store.list_runs()) == 4, "four runs", 60)
@@ -197,7 +199,7 @@ def test_four_analysts_train_at_once_two_wait_queued(team_url, tmp_path, data_di
                 or states.count("queued") == 2
             ),
             "two queued runs",
-            30,
+            90,
         )
         alice = pages["alice"]
         alice.reload()  # mid-run: the page finds her run again from its URL
