@@ -162,7 +162,7 @@ members = groups[group]
 st.caption(
     "Click a row to open that run below; click a column header to sort. Rank: among the "
     "runs of this task and dataset, on the metric in the second column. 95% CI: over the "
-    "folds for a cross-validated run; else on the test split (Hanley-McNeil for ROC-AUC)."
+    "folds for a cross-validated run; else on the test split (DeLong for ROC-AUC)."
 )
 board = runs_frame(
     members,

@@ -30,6 +30,26 @@ def _placements(y: np.ndarray, score: np.ndarray) -> tuple[float, np.ndarray, np
     return auc, v10, v01
 
 
+def delong_interval(y: np.ndarray, score: np.ndarray) -> tuple[float, float]:
+    """95% interval of one model's ROC-AUC from DeLong's variance of its placement values
+    (DeLong, DeLong and Clarke-Pearson, Biometrics 44 (1988) 837-845), cut to [0, 1].
+
+    Args:
+        y: 0/1 labels, shape (n,).
+        score: the model's scores, float, shape (n,).
+
+    Raises:
+        DataError: fewer than two rows of either class.
+    """
+    y = np.asarray(y).astype(int)
+    m, n = int((y == 1).sum()), int((y == 0).sum())
+    if m < 2 or n < 2:
+        raise DataError("A ROC-AUC interval needs at least two rows of each class.")
+    auc, v10, v01 = _placements(y, np.asarray(score, dtype=np.float64))
+    se = float(np.sqrt(v10.var(ddof=1) / m + v01.var(ddof=1) / n))
+    return max(auc - 1.959964 * se, 0.0), min(auc + 1.959964 * se, 1.0)
+
+
 def delong_test(y: np.ndarray, score_a: np.ndarray, score_b: np.ndarray) -> dict[str, float]:
     """DeLong's test of ROC-AUC(a) = ROC-AUC(b) for two models scored on the same rows.
 

@@ -124,8 +124,7 @@ def leaderboard_ranks(runs: list[RunInfo]) -> dict[str, int]:
     for r in runs:
         value = ranking_metric(r)[0]
         if value is not None:
-            key = (get_task(r.params.get("task")).name, r.dataset)
-            groups.setdefault(key, []).append((value, r.run_id))
+            groups.setdefault(group_of(r), []).append((value, r.run_id))
     ranks = {}
     for scored in groups.values():
         scored.sort(key=lambda item: -item[0])
@@ -254,25 +253,14 @@ def run_names(runs: list[RunInfo]) -> dict[str, str]:
 _Z95 = 1.959964
 
 
-def _auc_interval(auc: float, n_pos: int, n_neg: int) -> tuple[float, float] | None:
-    """95% interval of a ROC-AUC from its standard error by Hanley and McNeil ("The meaning
-    and use of the area under a receiver operating characteristic (ROC) curve", Radiology
-    143 (1982) 29-36), cut to [0, 1]."""
-    if n_pos < 2 or n_neg < 2:
-        return None
-    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
-    var = auc * (1 - auc) + (n_pos - 1) * (q1 - auc**2) + (n_neg - 1) * (q2 - auc**2)
-    se = (max(var, 0.0) / (n_pos * n_neg)) ** 0.5
-    return max(auc - _Z95 * se, 0.0), min(auc + _Z95 * se, 1.0)
-
-
 def ranked_interval(run: RunInfo, test: pd.DataFrame | None = None) -> tuple[float, float] | None:
     """A 95% interval of the metric a run is ranked on (:func:`ranking_metric`).
 
     A cross-validated run: the t interval of the mean over its k folds (mean ± t(k-1) sd /
     sqrt(k); the folds share training rows, so it is a rough guide). Otherwise, from its
-    stored test predictions: a two-class ROC-AUC by Hanley and McNeil's standard error
-    (:func:`_auc_interval`), a regression RMSE as the square root of the normal interval of
+    stored test predictions: a two-class ROC-AUC by DeLong's variance
+    (:func:`finml.evaluation.compare.delong_interval`, as the Runs page's DeLong test), a
+    regression RMSE as the square root of the normal interval of
     the mean squared error. ``None`` where neither applies (k classes, forecasts without a
     backtest, no predictions).
 
@@ -298,8 +286,14 @@ def ranked_interval(run: RunInfo, test: pd.DataFrame | None = None) -> tuple[flo
 
         if len(run.params.get("classes", "").split(",")) > 2:
             return None  # a macro one-vs-rest AUC: no closed-form interval
-        y = binary_view_of_run(run.params, test, test)[0]
-        return _auc_interval(value, int(y.sum()), int(len(y) - y.sum()))
+        from finml.errors import DataError
+        from finml.evaluation.compare import delong_interval
+
+        y, score = binary_view_of_run(run.params, test, test)[:2]
+        try:
+            return delong_interval(y, score)
+        except DataError:
+            return None
     if key == "rmse" and task.evaluation == "values" and {"y_true", "y_pred"} <= set(test):
         squared = (test["y_true"] - test["y_pred"]).to_numpy(float) ** 2
         if len(squared) < 2:

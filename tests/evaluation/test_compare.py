@@ -62,3 +62,18 @@ def test_runs_scored_on_other_rows_are_refused():
         paired_scores(a, a.assign(row=[1, 2, 3, 5]))
     with pytest.raises(DataError, match="at least two rows of each class"):
         delong_test(np.array([1, 0, 0]), np.zeros(3), np.ones(3))
+
+
+def test_the_delong_interval_of_one_auc_agrees_with_the_bootstrap():
+    from finml.evaluation.bootstrap import metric_cis
+    from finml.evaluation.compare import delong_interval
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 600)
+    score = y * 0.8 + rng.normal(size=600)  # ROC-AUC about 0.72
+    low, high = delong_interval(y, score)
+    boot = metric_cis(y, score, 0.5)
+    assert low == pytest.approx(boot.loc["roc_auc", "lower"], abs=0.01)
+    assert high == pytest.approx(boot.loc["roc_auc", "upper"], abs=0.01)
+    with pytest.raises(DataError, match="two rows of each class"):
+        delong_interval(np.array([1, 0, 0]), np.array([0.9, 0.1, 0.2]))
