@@ -7,7 +7,7 @@ folder (named by a hash of the user id, :func:`finml.access.user_folder`); the a
 choices (the dataset spec) are kept beside it as JSON.
 
 A dataset id is ``<owner folder>-<uuid>`` (16 + 1 + 32 hex characters), so a worker finds
-the file from the id alone and :func:`finml.access.check_dataset` can tell whose it is.
+the file from the id alone and :func:`check_dataset` can tell whose it is.
 Ids of plain 32 hex characters (staged before owners existed) live at the top of the
 datasets folder and belong to the local user.
 """

@@ -20,9 +20,9 @@ class RunSpec:
         class_weights: weight classes inversely to their frequency in the training split.
         seed: random seed of model initialisation and shuffling.
         cv_folds: 0 for none, else k-fold cross-validation (2 to 20) on the training and
-            validation rows (:mod:`finml.training.cv`) before the refit that is tested.
+            validation rows (:mod:`finml.tasks.cv`) before the refit that is tested.
         tune_trials: 0 for none, else the trial budget of an Optuna search
-            (:mod:`finml.training.tuning`) before the refit that is tested.
+            (:mod:`finml.tasks.tuning`) before the refit that is tested.
         tune_minutes: the study's time budget in minutes (0: trials alone bound it).
         gpus: GPUs the run asks of a Ray cluster (0 or 1; Keras models only; the local
             executor trains on the CPU).
