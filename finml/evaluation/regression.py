@@ -205,21 +205,6 @@ def regression_cis(
     return table.loc[[k for k in keys if k in point]]
 
 
-def regression_table(metrics: dict[str, float], cis: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Regression metrics as a table (``metric``, ``value``, ``95% CI``) in
-    :data:`REGRESSION_LABELS` order."""
-    keys = [k for k in REGRESSION_LABELS if k in metrics]
-    table = pd.DataFrame(
-        {"metric": [REGRESSION_LABELS[k] for k in keys], "value": [metrics[k] for k in keys]}
-    )
-    if cis is not None:
-        table["95% CI"] = [
-            f"{cis.loc[k, 'lower']:.4g} – {cis.loc[k, 'upper']:.4g}" if k in cis.index else ""
-            for k in keys
-        ]
-    return table
-
-
 def conformal_half_widths(model, x_cal: pd.DataFrame, y_cal: np.ndarray) -> dict[str, float]:
     """Split-conformal half-widths of the prediction intervals at :data:`INTERVAL_LEVELS`,
     calibrated on held-out rows with MAPIE (``mapie.regression.SplitConformalRegressor``,

@@ -18,7 +18,7 @@ import pandas as pd
 from finml.access import ScopedStore
 from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
-from finml.reporting import charts
+from finml.reporting import charts, formats
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
 from finml.tasks import get_task
 
@@ -211,7 +211,7 @@ def _regression_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
         figures,
         n_test=len(y),
         n_resamples=bootstrap.N_RESAMPLES,
-        metrics=regression.regression_table(values, regression.regression_cis(y, pred, scale)),
+        metrics=formats.regression_metric_table(values, regression.regression_cis(y, pred, scale)),
         mape_note=regression.mape_note(y),
         baseline_rmse=run.metrics.get("test_baseline_rmse", float("nan")),
         baseline_mae=run.metrics.get("test_baseline_mae", float("nan")),

@@ -9,6 +9,7 @@ import pytest
 from sklearn import metrics as skm
 
 from finml.evaluation import regression as reg
+from finml.reporting.formats import regression_metric_table
 
 Y = np.array([1.0, 2.0, 3.0, 4.0])
 P = np.array([1.5, 2.0, 2.0, 5.0])
@@ -58,9 +59,10 @@ def test_bootstrap_intervals_hold_the_point_value_and_cover_the_truth():
     assert cis.loc["rmse", "lower"] < 2.0 < cis.loc["rmse", "upper"]
     assert cis.loc["mae", "lower"] < 2 * np.sqrt(2 / np.pi) < cis.loc["mae", "upper"]
     assert "mase" not in cis.index
-    table = reg.regression_table(reg.regression_metrics(y, pred), cis)
+    table = regression_metric_table(reg.regression_metrics(y, pred), cis)
     assert table["metric"].tolist()[:3] == ["RMSE", "MSE", "MAE"]
-    assert "–" in table.loc[0, "95% CI"]
+    low, high = cis.loc["rmse", ["lower", "upper"]]
+    assert table.loc[0, "95% CI"] == f"{low:.2f} – {high:.2f}"  # amounts of 1 to 100: 2 decimals
 
 
 def _fitted_linear(x: np.ndarray, y: np.ndarray):
