@@ -44,18 +44,19 @@ def test_the_pages_compare_no_task_names():
     assert found == []
 
 
-def _train_with_cv_and_tuning(dataset, model: str):
-    """Submit ``model`` on ``dataset`` from the Train form with 3-fold cross-validation
-    and a 3-trial search; wait for the run and its explanations. Returns (the Train page
-    after the run, run id, store)."""
+def _train_with_cv_and_tuning(dataset, model: str, folds: int = 3, trials: int = 3):
+    """Submit ``model`` on ``dataset`` from the Train form with ``folds``-fold
+    cross-validation (0: none) and a search of ``trials`` trials; wait for the run and its
+    explanations. Returns (the Train page after the run, run id, store)."""
     at = open_app("train")
     at.session_state["dataset"] = dataset
     at.run()
     at.selectbox(key="model").set_value(model).run()
-    at.toggle(key="use_cv").set_value(True)
-    at.number_input(key="cv_k").set_value(3)
+    if folds:
+        at.toggle(key="use_cv").set_value(True)
+        at.number_input(key="cv_k").set_value(folds)
     at.toggle(key="tune").set_value(True)
-    at.number_input(key="tune_trials").set_value(3)
+    at.number_input(key="tune_trials").set_value(trials)
     at.button(key="start").click().run()
     run_id = at.session_state["active_run"]
     store = RunStore()
@@ -165,20 +166,9 @@ def test_cv_tuning_and_shap_of_a_multiclass_run_from_the_form(german, reap):
 def test_a_forecast_search_from_the_form_is_judged_on_its_backtest(macro_forecast_run, reap):
     from tests.app.test_forecast_pages import _spec
 
-    at = open_app("train")
-    at.session_state["dataset"] = _spec(macro_forecast_run).dataset
-    at.run()
-    at.selectbox(key="model").set_value("ridge_lags").run()
+    dataset = _spec(macro_forecast_run).dataset
+    at, run_id, store = _train_with_cv_and_tuning(dataset, "ridge_lags", folds=0, trials=2)
     assert "rolling-origin backtest" in at.toggle(key="tune").help
-    at.toggle(key="tune").set_value(True)
-    at.number_input(key="tune_trials").set_value(2)
-    at.button(key="start").click().run()
-    run_id = at.session_state["active_run"]
-    store = RunStore()
-    assert wait_for(lambda: store.get_run(run_id).status in ("finished", "failed"), timeout=240)
-    assert store.get_run(run_id).status == "finished", store.get_run(run_id).reason
-    at.run()
-    assert not at.exception, at.exception
     assert any("(backtest MASE)" in shown(c) for c in at.caption)
     trials = next(d.value for d in at.dataframe if "backtest_mase" in d.value)
     assert len(trials) == 2
