@@ -10,6 +10,7 @@ from finml.data.spec import DatasetSpec
 from finml.data.split import SplitSpec, make_split
 from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
+from finml.evaluation import fairness
 from finml.tasks import TASKS
 from finml.training import jobs
 from pages.common import or_stop, principal, record, show_error, show_info, show_warning
@@ -214,6 +215,32 @@ split_spec = SplitSpec(
 exclude = tuple(c for c in (group_col, time_col) if c)
 if source == "Built-in demo":
     exclude += demo.LEAVE_OUT.get(name, ())
+protected: tuple[str, ...] = ()
+if task.tags.fairness:  # the fair-lending analysis on Evaluate reads these
+    columns = [c for c in frame.columns if c not in (target_col, *exclude)]
+    marked = hashlib.sha256(repr((key, target_col)).encode()).hexdigest()[:16]
+    protected = tuple(
+        st.multiselect(
+            "Protected attributes (fair-lending analysis)",
+            columns,
+            default=fairness.suggest_protected(columns),
+            key=f"protected.{marked}",
+            help="Age, sex, marital status, race, national origin, religion... (ECOA). "
+            "Evaluate shows approval rates and adverse impact ratios by group of each. "
+            "Suggested from the column names; they are left out of the features unless "
+            "you keep them in.",
+        )
+    )
+    if protected and st.toggle(
+        "Keep the protected attributes in the model", value=False, key="keep_protected"
+    ):
+        show_warning(
+            "The model may use protected attributes: a lender may not base credit decisions "
+            "on them (ECOA / Regulation B), and a model using them needs a documented, "
+            "legitimate reason. Evaluate's fair-lending tab still reads them."
+        )
+    else:
+        exclude += protected
 numeric, categorical = schema.default_features(table_schema, target_col, exclude)
 # keyed on the table and the defaults (target, columns left out): either new, the choice too
 features = hashlib.sha256(repr((key, numeric, categorical)).encode()).hexdigest()[:16]
@@ -246,6 +273,7 @@ if st.button("Use this dataset for training", type="primary", key="use_dataset")
         negative=chosen.negative,
         task=task.name,
         classes=chosen.classes,
+        protected=protected,
     )
     save_dataset_spec(st.session_state.dataset, settings)
 view.show_ready()

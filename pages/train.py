@@ -38,9 +38,7 @@ def param_widget(p, key):
         return st.selectbox(p.label, p.choices, index=p.choices.index(p.default), key=key)
     if p.kind == "bool":
         return st.checkbox(p.label, value=p.default, help=p.help, key=key)
-    if p.kind == "text":
-        return st.text_input(p.label, p.default, help=p.help, key=key)
-    if p.kind == "layers":
+    if p.kind in ("text", "layers", "numbers", "monotone"):
         return st.text_input(p.label, p.default, help=p.help, key=key)
     if p.kind == "int":
         return st.number_input(p.label, int(p.low), int(p.high), int(p.default), key=key)
@@ -58,7 +56,7 @@ def param_value(p, logged: str):
             return next(c for c in p.choices if str(c) == logged)
         if p.kind == "bool":
             return {"True": True, "False": False}[logged]
-        if p.kind in ("text", "layers"):
+        if p.kind in ("text", "layers", "numbers", "monotone"):
             return logged
         value = int(float(logged)) if p.kind == "int" else float(logged)
     except (StopIteration, KeyError, ValueError, OverflowError):

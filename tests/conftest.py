@@ -8,6 +8,9 @@ import contextlib
 import pytest
 
 from finml.data.demo import demo_frame
+from finml.native import load_solvers
+
+load_solvers()  # before any test imports TensorFlow (see finml.native)
 
 GERMAN = "German Credit (Statlog)"
 

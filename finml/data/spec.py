@@ -31,6 +31,9 @@ class DatasetSpec:
             ``positive`` is then the class of the one-against-the-rest view.
         entity_col: the id column of a forecast panel (one series per entity), or ``""``.
         exog: the exogenous columns of a forecast (their past changes are inputs).
+        protected: protected attributes (age, sex, marital status, ...) for the
+            fair-lending analysis of a binary run (:mod:`finml.evaluation.fairness`); left
+            out of the features unless the analyst kept one in.
     """
 
     dataset_id: str
@@ -47,6 +50,7 @@ class DatasetSpec:
     classes: tuple[str, ...] = ()
     entity_col: str = ""
     exog: tuple[str, ...] = ()
+    protected: tuple[str, ...] = ()
 
     @property
     def class_labels(self) -> tuple[str, str]:
@@ -113,4 +117,5 @@ def dataset_spec_from_dict(raw: dict) -> DatasetSpec | ImageDatasetSpec:
     raw["numeric"], raw["categorical"] = tuple(raw["numeric"]), tuple(raw["categorical"])
     raw["classes"] = tuple(raw.get("classes", ()))
     raw["exog"] = tuple(raw.get("exog", ()))
+    raw["protected"] = tuple(raw.get("protected", ()))
     return DatasetSpec(**raw)

@@ -3,6 +3,7 @@
 - :mod:`.base`: the progress sink (every hook a no-op by default), the data a task hands a
   fitter (:class:`base.FitData`, with its loss and validation metric) and the result;
 - :mod:`.linear`: logistic and ridge regression;
+- :mod:`.scorecard`: the points scorecard on optimal WoE bins;
 - :mod:`.boosting`: histogram gradient boosting with its per-iteration progress hook and
   native categories, written once for every task;
 - :mod:`.networks`: the Keras MLP of a table (two classes, k classes, a number);
@@ -21,6 +22,7 @@ from finml.fitters.boosting import BoostingFitter
 from finml.fitters.forecasting import BoostedLagsFitter, RidgeLagsFitter, SequenceNetFitter
 from finml.fitters.linear import LinearFitter
 from finml.fitters.networks import MLPFitter
+from finml.fitters.scorecard import ScorecardFitter
 from finml.fitters.vision import ImageFitter
 
 #: Fitter name (a registry entry's ``fitter``) -> the fitter.
@@ -28,6 +30,7 @@ FITTERS: dict[str, Fitter] = {
     "linear": LinearFitter(),
     "boosting": BoostingFitter(),
     "mlp": MLPFitter(),
+    "scorecard": ScorecardFitter(),
     "image": ImageFitter(),
     "ridge_lags": RidgeLagsFitter(),
     "boosted_lags": BoostedLagsFitter(),

@@ -261,3 +261,24 @@ def scores(estimator, x: np.ndarray, n_classes: int) -> np.ndarray:
     if n_classes and out.ndim == 2 and out.shape[1] == 1:  # one sigmoid: P(class 1)
         out = np.hstack([1.0 - out, out])
     return out
+
+
+def one_step(estimator, data: FitData, sink: Sink) -> FitResult:
+    """The result of a model fitted in one go (no epochs): report it as step 1 of 1 with
+    its training loss and, when there are validation rows, their loss and the task's
+    validation metric.
+
+    Args:
+        estimator: the fitted estimator.
+        data: what it was fitted on (the task's loss and meter).
+        sink: receives the one step.
+    """
+    k = data.n_classes
+    metrics = {"loss": data.loss(data.y_train, scores(estimator, data.x_train, k))}
+    val = None
+    if data.has_val:
+        val = scores(estimator, data.x_val, k)
+        metrics["val_loss"] = data.loss(data.y_val, val)
+        metrics.update(data.meter(data.y_val, val))
+    sink.on_step(1, 1, metrics)
+    return FitResult(estimator, 1, False, val)

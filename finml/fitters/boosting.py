@@ -98,7 +98,7 @@ class BoostingFitter(Fitter):
         The validation loss is computed on the live validation rows (at most 20,000); the
         validation output is returned when those are every validation row.
         """
-        from finml.models.tabular import build_regressor, build_sklearn
+        from finml.models.tabular import build_regressor, build_sklearn, monotone_cst
 
         if data.n_classes:
             weighted = bool(data.class_weight)
@@ -107,6 +107,11 @@ class BoostingFitter(Fitter):
             model = build_regressor(spec.model, params, seed=spec.seed)
         if params.get("categories") == "native" and spec.dataset.categorical:
             native_categories(model, spec, data.x_train.shape[1])
+        ds = spec.dataset
+        width = data.x_train.shape[1]
+        cst = monotone_cst(params, ds.numeric, ds.categorical, width, data.n_classes)
+        if cst is not None:
+            model.set_params(monotonic_cst=cst)
         total = params["max_iter"]
         model.set_params(early_stopping=True, scoring="loss", n_iter_no_change=total + 1)
         hook = BoostingProgress(model, sink, total, should_stop)

@@ -4,7 +4,7 @@ training and validation loss and the task's validation metric)."""
 
 from __future__ import annotations
 
-from finml.fitters.base import FitData, FitResult, Fitter, scores
+from finml.fitters.base import FitData, FitResult, Fitter, one_step
 
 
 class LinearFitter(Fitter):
@@ -25,11 +25,4 @@ class LinearFitter(Fitter):
         else:
             model = build_regressor(spec.model, params, seed=spec.seed)
         model.fit(data.x_train, data.y_train)
-        metrics = {"loss": data.loss(data.y_train, scores(model, data.x_train, data.n_classes))}
-        val = None
-        if data.has_val:
-            val = scores(model, data.x_val, data.n_classes)
-            metrics["val_loss"] = data.loss(data.y_val, val)
-            metrics.update(data.meter(data.y_val, val))
-        sink.on_step(1, 1, metrics)
-        return FitResult(model, 1, False, val)
+        return one_step(model, data, sink)

@@ -2,7 +2,9 @@
 
 A bundle is a folder with ``meta.json`` (what the model is: task, classes, features, the
 training profile, provenance, library versions), ``preprocessor.skops`` (tables: the fitted
-ColumnTransformer) and either ``model.skops`` (scikit-learn) or ``model.keras`` (Keras).
+ColumnTransformer) and either ``model.skops`` (scikit-learn), ``model.keras`` (Keras) or
+``scorecard.json`` (a points scorecard: its bins, WoE values, coefficients and points as
+data, :meth:`finml.models.scorecard.ScorecardClassifier.from_dict`).
 Nothing is pickled: every model file goes through :mod:`finml.models.safe_load` (exact
 allow-lists, an audit of what was loaded, Keras with ``safe_mode=True``), the metadata is
 checked field by field, and a loaded model must score one synthetic row before it is
@@ -30,6 +32,10 @@ FORMAT_VERSION = 2
 _TABLE, _IMAGES, _REGRESSION, _FORECAST = "table", "images", "regression", "forecast"
 #: Formats this version reads.
 READABLE_FORMATS = (1, 2)
+#: The file of a scorecard's table (:mod:`finml.models.scorecard`).
+SCORECARD_FILE = "scorecard.json"
+#: Largest ``scorecard.json`` accepted, bytes.
+MAX_SCORECARD_BYTES = 32 << 20
 #: Largest ``meta.json`` accepted (it holds the training profile), bytes.
 MAX_META_BYTES = 16 << 20
 #: Most nesting levels of ``meta.json`` (finml writes 4).
@@ -108,11 +114,17 @@ def _dump_estimator(out_dir: Path, model) -> dict:
     ``meta.json``: the model's provenance, the format and the family."""
     import skops.io as sio
 
+    from finml.models.scorecard import ScorecardClassifier
+
+    head = {**(model.meta or {}), "format": FORMAT_VERSION, "family": model.family}
     if model.family == "keras":
         model.estimator.save(out_dir / "model.keras")
+    elif isinstance(model.estimator, ScorecardClassifier):
+        (out_dir / SCORECARD_FILE).write_text(json.dumps(model.estimator.to_dict()))
+        head["estimator"] = "scorecard"
     else:
         sio.dump(model.estimator, out_dir / "model.skops")
-    return {**(model.meta or {}), "format": FORMAT_VERSION, "family": model.family}
+    return head
 
 
 def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
@@ -374,6 +386,8 @@ def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor | FittedForec
         pre = load_skops(_member(bundle_dir, "preprocessor.skops"), "preprocessor.skops")
     if meta["family"] == "keras":
         estimator = load_keras(_member(bundle_dir, "model.keras"), "model.keras")
+    elif meta.get("estimator") == "scorecard":
+        estimator = _load_scorecard(bundle_dir, meta)
     else:
         estimator = load_skops(_member(bundle_dir, "model.skops"), "model.skops")
     parts = {
@@ -399,6 +413,24 @@ def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor | FittedForec
         )
     _smoke_test(model)
     model.set_params(background=_background(meta, pre))
+    return model
+
+
+def _load_scorecard(bundle_dir: Path, meta: dict):
+    """A scorecard rebuilt from its checked table, whose characteristics must be the
+    bundle's feature columns, numeric then categorical."""
+    from finml.models.scorecard import ScorecardClassifier
+
+    path = _member(bundle_dir, SCORECARD_FILE)
+    if path.stat().st_size > MAX_SCORECARD_BYTES:
+        raise BundleError(f"{SCORECARD_FILE} is over {MAX_SCORECARD_BYTES >> 20} MiB.")
+    data = load_json_bounded(path.read_bytes(), SCORECARD_FILE, 8, MAX_SCORECARD_BYTES)
+    model = ScorecardClassifier.from_dict(data)
+    numeric, categorical = meta.get("numeric", []), meta.get("categorical", [])
+    if list(model.names) != [*numeric, *categorical] or model.n_numeric != len(numeric):
+        raise BundleError(f"{SCORECARD_FILE}: its characteristics are not the model's features.")
+    if meta.get("class_names") is None or len(meta["class_names"]) != 2:
+        raise BundleError(f"{SCORECARD_FILE}: a scorecard scores two classes.")
     return model
 
 

@@ -68,7 +68,8 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
     Args:
         numeric: numeric feature columns.
         categorical: categorical feature columns.
-        categories: ``"one-hot"`` or ``"native"``.
+        categories: ``"one-hot"``, ``"native"`` or ``"raw"`` (the values as they are, for
+            a scorecard: :func:`_raw_columns`).
 
     Returns:
         sklearn.compose.ColumnTransformer: to be fitted on the training split only.
@@ -87,6 +88,8 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
             ]
         )
         transformers.append(("num", num, list(numeric)))
+    if categories == "raw":  # a scorecard bins the values themselves
+        return _raw_columns(numeric, categorical)
     if categorical and categories == "native":
         codes = OrdinalEncoder(
             handle_unknown="use_encoded_value",
@@ -113,9 +116,38 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
     return ColumnTransformer(transformers, sparse_threshold=0.0, verbose_feature_names_out=False)
 
 
-def fit_preprocessing(X, numeric, categorical, params: dict, train_rows, val_rows=None):
-    """Fit a preprocessor (:func:`build_preprocessor`, the model's ``categories`` choice) on
-    the training rows only and apply it to the training and validation rows.
+def _raw_columns(numeric: list[str], categorical: list[str]):
+    """The columns as they are, for a model that bins them itself (a scorecard): numeric
+    columns passed through (missing stays NaN), then one integer code per category
+    (``OrdinalEncoder``: unseen categories -1, missing stays NaN)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OrdinalEncoder
+
+    transformers = []
+    if numeric:
+        transformers.append(("num", "passthrough", list(numeric)))
+    if categorical:
+        codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+        transformers.append(("cat", codes, list(categorical)))
+    if not transformers:
+        raise DataError("No feature columns are selected. Choose at least one feature.")
+    return ColumnTransformer(transformers, sparse_threshold=0.0, verbose_feature_names_out=False)
+
+
+def encoding_of(model: str, params: dict) -> str:
+    """How model ``model`` sees categorical columns: its registry entry's fixed encoding
+    (a scorecard's ``"raw"``), else its ``categories`` hyperparameter, else one-hot."""
+    from finml.models.registry import get_model
+
+    return get_model(model).encoding or params.get("categories", "one-hot")
+
+
+def fit_preprocessing(
+    X, numeric, categorical, params: dict, train_rows, val_rows=None, *, model=""
+):
+    """Fit a preprocessor (:func:`build_preprocessor`, the model's encoding,
+    :func:`encoding_of`) on the training rows only and apply it to the training and
+    validation rows.
 
     Args:
         X: prepared features (:func:`prepare_features`), shape (n, k).
@@ -123,12 +155,14 @@ def fit_preprocessing(X, numeric, categorical, params: dict, train_rows, val_row
         params: the model's hyperparameters (``categories``: ``"one-hot"`` or ``"native"``).
         train_rows: int positions fitted on.
         val_rows: int positions transformed, or ``None``.
+        model: the registry model (its fixed encoding wins over ``params``).
 
     Returns:
         (the fitted ColumnTransformer, float32 training matrix, float32 validation matrix or
         ``None``).
     """
-    pre = build_preprocessor(list(numeric), list(categorical), params.get("categories", "one-hot"))
+    categories = encoding_of(model, params) if model else params.get("categories", "one-hot")
+    pre = build_preprocessor(list(numeric), list(categorical), categories)
     x_train = pre.fit_transform(X.iloc[train_rows]).astype(np.float32)
     x_val = None if val_rows is None else pre.transform(X.iloc[val_rows]).astype(np.float32)
     return pre, x_train, x_val

@@ -5,12 +5,67 @@ Pages render one widget per :class:`Param`; :func:`resolve_params` validates wha
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from finml.errors import BundleError, SpecError
+
+#: Monotonic trends OptBinning offers for the event rate over a numeric characteristic's
+#: bins ("auto" lets it choose, "none" sets none).
+TRENDS = ("auto", "auto_asc_desc", "ascending", "descending", "peak", "valley", "none")
+
+
+def parse_codes(text: str) -> tuple[float, ...]:
+    """Special codes from their text, e.g. ``"-999, -1"``.
+
+    Raises:
+        SpecError: an item that is not a finite number, or more than 20 codes.
+    """
+    items = [p.strip() for p in str(text or "").split(",") if p.strip()]
+    try:
+        codes = tuple(float(p) for p in items)
+    except ValueError:
+        codes = (math.nan,)
+    if len(codes) > 20 or not all(math.isfinite(c) for c in codes):
+        raise SpecError(
+            f"Special codes {text!r}: give up to 20 comma-separated numbers, e.g. -999, -1."
+        )
+    return codes
+
+
+#: The directions of a monotone constraint as the form may write them.
+MONOTONE_WORDS = {"+1": 1, "+": 1, "increasing": 1, "-1": -1, "-": -1, "decreasing": -1}
+
+
+def parse_monotone(text: str) -> dict[str, int]:
+    """Monotone constraints from their text: ``"duration_in_month:+1, age_in_years:-1"``
+    (``+1``: the prediction, e.g. the risk, may only rise with the column; ``-1``: only
+    fall; ``+``/``-`` and ``increasing``/``decreasing`` also read).
+
+    Returns:
+        Column name -> +1 or -1, in the order given.
+
+    Raises:
+        SpecError: an item without ``name:direction``, an unknown direction, or a column
+            named twice.
+    """
+    out: dict[str, int] = {}
+    for item in (p.strip() for p in str(text or "").split(",")):
+        if not item:
+            continue
+        name, _, word = item.rpartition(":")
+        name, word = name.strip(), word.strip().lower()
+        if not name or word not in MONOTONE_WORDS or name in out:
+            raise SpecError(
+                f"Monotone constraints {text!r}: give comma-separated column:direction pairs "
+                "with +1 (the prediction rises with the column) or -1 (it falls), each column "
+                "once, e.g. duration_in_month:+1, age_in_years:-1."
+            )
+        out[name] = MONOTONE_WORDS[word]
+    return out
 
 
 @dataclass(frozen=True)
@@ -21,7 +76,9 @@ class Param:
         name: key in the params dict.
         label: text of the widget.
         kind: ``"int"``, ``"float"``, ``"choice"``, ``"bool"``, ``"text"`` (a local file path,
-            may be empty) or ``"layers"`` (comma-separated ints).
+            may be empty), ``"layers"`` (comma-separated ints) or ``"numbers"``
+            (comma-separated numbers, may be empty) or ``"monotone"`` (column:+1/-1 pairs,
+            :func:`parse_monotone`).
         default: default value.
         low: smallest allowed value (int/float).
         high: largest allowed value (int/float).
@@ -57,6 +114,9 @@ class ModelInfo:
         description: one line for the page.
         tasks: the tasks it serves (names of :data:`finml.tasks.TASKS`).
         fitter: the fitter that trains it (a name of :data:`finml.fitters.FITTERS`).
+        encoding: how it sees categorical columns when fixed (``"raw"``: a scorecard bins
+            the values itself, :func:`finml.models.features.build_preprocessor`); empty:
+            its ``categories`` hyperparameter, or one-hot.
     """
 
     name: str
@@ -66,6 +126,7 @@ class ModelInfo:
     description: str
     tasks: tuple[str, ...] = ("binary", "multiclass")
     fitter: str = ""
+    encoding: str = ""
 
 
 def _image_model(
@@ -94,6 +155,22 @@ def _adam_rate(low: float, tune: tuple[float, float]) -> Param:
     )
 
 
+def _inverse_c(help_text: str, tune: tuple[float, float]) -> Param:
+    """The inverse L2 regularisation ``C`` of a logistic regression: default 1, from 1e-4
+    to 1e4 on a log scale, searched over ``tune``."""
+    return Param(
+        "C",
+        "Inverse regularisation C",
+        "float",
+        1.0,
+        1e-4,
+        1e4,
+        log=True,
+        help=help_text,
+        tune=tune,
+    )
+
+
 def _width(label: str) -> Param:
     return Param("width", label, "int", 32, 4, 128, help="Doubles at each later block.")
 
@@ -119,17 +196,7 @@ MODELS: dict[str, ModelInfo] = {
             "Logistic regression (scikit-learn)",
             "sklearn",
             (
-                Param(
-                    "C",
-                    "Inverse regularisation C",
-                    "float",
-                    1.0,
-                    1e-4,
-                    1e4,
-                    log=True,
-                    help="Smaller C = stronger L2 penalty.",
-                    tune=(1e-3, 1e2),
-                ),
+                _inverse_c("Smaller C = stronger L2 penalty.", (1e-3, 1e2)),
                 Param("max_iter", "Max. solver iterations", "int", 2000, 100, 100000),
             ),
             "The scorecard baseline: a linear model of the log-odds.",
@@ -161,6 +228,15 @@ MODELS: dict[str, ModelInfo] = {
                     0.0,
                     1e4,
                     tune=(0.0, 10.0),
+                ),
+                Param(
+                    "monotone",
+                    "Monotone constraints (numeric columns)",
+                    "monotone",
+                    "",
+                    help="column:+1 (the prediction, e.g. the risk, may only rise with the "
+                    "column) or column:-1 (only fall), comma-separated, e.g. "
+                    "duration_in_month:+1, age_in_years:-1. Checked on a grid after the fit.",
                 ),
                 Param(
                     "categories",
@@ -214,6 +290,70 @@ MODELS: dict[str, ModelInfo] = {
             ),
             "A feed-forward network trained epoch by epoch with early stopping.",
             fitter="mlp",
+        ),
+        ModelInfo(
+            "scorecard",
+            "Points scorecard (WoE bins, OptBinning)",
+            "sklearn",
+            (
+                Param(
+                    "min_bin_size",
+                    "Min. bin share",
+                    "float",
+                    0.05,
+                    0.01,
+                    0.5,
+                    help="Smallest share of the training rows in one bin.",
+                    tune=(0.02, 0.1),
+                ),
+                Param("max_n_bins", "Max. bins per characteristic", "int", 20, 2, 50, tune=(3, 20)),
+                Param(
+                    "monotonic_trend",
+                    "Event-rate trend over a numeric characteristic's bins",
+                    "choice",
+                    "auto",
+                    choices=TRENDS,
+                    help="auto: OptBinning chooses the trend per characteristic (ascending, "
+                    "descending, peak or valley); none: no constraint.",
+                ),
+                Param(
+                    "special_codes",
+                    "Special codes (numeric)",
+                    "numbers",
+                    "",
+                    help="Values such as -999 that mean 'no record': they get a bin of "
+                    "their own, e.g. -999, -1.",
+                ),
+                Param(
+                    "min_iv",
+                    "Min. information value (IV)",
+                    "float",
+                    0.02,
+                    0.0,
+                    1.0,
+                    help="Characteristics with a lower IV are left out (0.02: 'not useful', "
+                    "Siddiqi 2006).",
+                ),
+                Param(
+                    "max_corr",
+                    "Max. correlation of two characteristics' WoE",
+                    "float",
+                    0.8,
+                    0.1,
+                    1.0,
+                    help="Of two more correlated characteristics, the one with the lower IV "
+                    "is left out.",
+                ),
+                _inverse_c("Of the logistic regression on the WoE values.", (1e-2, 1e2)),
+                Param("pdo", "Points to double the odds (PDO)", "float", 20.0, 1.0, 500.0),
+                Param("base_points", "Base points", "float", 600.0, 0.0, 10000.0),
+                Param("base_odds", "Base odds (good:bad)", "float", 50.0, 0.01, 10000.0),
+            ),
+            "Optimal WoE bins with a monotone event rate, IV selection, a logistic "
+            "regression and points per bin: the credit modeller's deliverable.",
+            tasks=("binary",),
+            fitter="scorecard",
+            encoding="raw",
         ),
         _image_model(
             "small_cnn",
@@ -512,6 +652,17 @@ def _check(p: Param, value: object, label: str) -> object:
         return bool(value)
     if p.kind == "text":
         return _check_path(str(value or "").strip(), where)
+    if p.kind == "monotone":
+        try:
+            pairs = parse_monotone(str(value or ""))
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+        return ", ".join(f"{name}:{sign:+d}" for name, sign in pairs.items())
+    if p.kind == "numbers":
+        try:
+            return ", ".join(f"{c:g}" for c in parse_codes(str(value or "")))
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc}") from None
     if p.kind == "choice":
         if value not in p.choices:
             raise SpecError(f"{where}: {value!r} is not one of {', '.join(map(str, p.choices))}.")
@@ -563,6 +714,7 @@ RUN_PARAMS: dict[str, tuple] = {
     "cv_kind": ("choice", ("", "stratified", "group", "time-ordered")),
     "entity_col": ("text", 300),
     "exog": ("list", 300, 100),
+    "protected": ("list", 300, 100),
 }
 
 

@@ -137,3 +137,60 @@ def build_mlp(
         metrics=[keras.metrics.AUC(name="auc", num_thresholds=200)],
     )
     return model
+
+
+def monotone_cst(params: dict, numeric, categorical, n_columns: int, n_classes: int):
+    """The ``monotonic_cst`` of a boosting model from its ``monotone`` hyperparameter, laid
+    out over the preprocessed columns (:func:`finml.models.features.build_preprocessor`:
+    the numeric columns first, or after the category codes with native categories; their
+    missing indicators and the categories unconstrained).
+
+    Args:
+        params: resolved hyperparameters (``monotone``, ``categories``).
+        numeric, categorical: the feature columns.
+        n_columns: columns of the preprocessed matrix.
+        n_classes: classes of a class target (0: a number).
+
+    Returns:
+        int8 array (n_columns,) of -1/0/+1, or ``None`` without constraints.
+
+    Raises:
+        SpecError: a constraint on a column that is not a numeric feature, or on a target
+            of more than two classes (scikit-learn's boosting cannot).
+    """
+    import numpy as np
+
+    from finml.errors import SpecError
+    from finml.models.registry import parse_monotone
+
+    pairs = parse_monotone(params.get("monotone", ""))
+    if not pairs:
+        return None
+    check_monotone(pairs, numeric)
+    if n_classes > 2:
+        raise SpecError(
+            "Monotone constraints apply to two classes or a number; gradient boosting "
+            "cannot constrain a multi-class model. Clear them on the Train page."
+        )
+    start = len(categorical) if params.get("categories") == "native" else 0
+    cst = np.zeros(n_columns, dtype=np.int8)
+    for name, sign in pairs.items():
+        cst[start + list(numeric).index(name)] = sign
+    return cst
+
+
+def check_monotone(pairs: dict[str, int], numeric) -> None:
+    """Refuse constraints on columns that are not numeric features.
+
+    Raises:
+        SpecError: naming the columns and the numeric features there are.
+    """
+    from finml.errors import SpecError, listing
+
+    unknown = [n for n in pairs if n not in set(numeric)]
+    if unknown:
+        raise SpecError(
+            f"Monotone constraints on {listing(unknown, 3)}: not numeric "
+            f"features of this dataset. Constrain numeric features only: "
+            f"{listing(list(numeric), 8, str) or 'none'}."
+        )

@@ -15,6 +15,7 @@ import pandas as pd
 from finml.errors import DataError, listing
 from finml.models.features import prepare_features
 from finml.models.pipeline import FittedModel, FittedRegressor
+from finml.reporting.scorecard import row_points, scorecard_of
 
 #: Largest magnitude a numeric feature may have: beyond it the model's arithmetic (float64
 #: tops out near 1.8e308, the estimator's float32 inputs near 3.4e38) overflows. Such values
@@ -155,7 +156,10 @@ def score_rows(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Score new rows: schema check, score, decision at ``threshold``, and the top
     :data:`~finml.evaluation.shap_values.TOP_REASONS` adverse-action reasons of each row
-    (SHAP values in log-odds, :func:`~finml.evaluation.shap_values.adverse_reasons`).
+    (SHAP values in log-odds, :func:`~finml.evaluation.shap_values.adverse_reasons`; for a
+    points scorecard its total ``points``, the points per characteristic and the
+    characteristics that lost the most points against their best bin,
+    :func:`finml.reporting.scorecard.row_points`).
 
     Args:
         model: the fitted table model.
@@ -178,7 +182,12 @@ def score_rows(
         {"score": scores.round(4), "decision": np.where(scores >= threshold, "refuse", "accept")},
         index=frame.index,
     )
-    add_reasons(out, model, x, messages, outcome)
+    if scorecard_of(model) is not None:  # its own reasons: points below maximum
+        points, reasons = row_points(model, x)
+        out = pd.concat([out, points], axis=1)
+        reason_columns(out, reasons)
+    else:
+        add_reasons(out, model, x, messages, outcome)
     out["issues"] = issues["issues"].to_numpy()
     return pd.concat([out, frame], axis=1), messages
 
@@ -200,7 +209,7 @@ def add_reasons(
         messages: the table-level messages (appended to).
         outcome: what a binary reason raised, in words.
     """
-    from finml.evaluation.shap_values import TOP_REASONS, explain_rows, explainer_kind, row_reasons
+    from finml.evaluation.shap_values import explain_rows, explainer_kind, row_reasons
 
     method = explainer_kind(model)
     cap = REASON_ROWS[method]
@@ -208,13 +217,21 @@ def add_reasons(
     if len(x):
         reasons = row_reasons(explain_rows(model, x.iloc[:cap]), x.iloc[:cap], outcome=outcome)
     reasons += [[] for _ in range(len(x) - len(reasons))]
-    for k in range(TOP_REASONS):
-        out[f"reason_{k + 1}"] = [r[k] if k < len(r) else "" for r in reasons]
+    reason_columns(out, reasons)
     if len(x) > cap:
         messages.append(
             f"Reasons are given for the first {cap:,} rows only: this model's SHAP explainer "
             f"({method}) is slow on many rows. Score the rest in smaller files for theirs."
         )
+
+
+def reason_columns(out: pd.DataFrame, reasons: list[list[str]]) -> None:
+    """Add ``reason_1`` .. ``reason_4`` to ``out`` (changed in place) from each row's
+    reasons, most important first; "" where a row has fewer."""
+    from finml.evaluation.shap_values import TOP_REASONS
+
+    for k in range(TOP_REASONS):
+        out[f"reason_{k + 1}"] = [r[k] if k < len(r) else "" for r in reasons]
 
 
 def predict_rows(

@@ -484,6 +484,71 @@ def score_distribution(y: np.ndarray, score: np.ndarray, labels: tuple[str, str]
     return fig
 
 
+def adverse_impact(table: pd.DataFrame, name: str) -> go.Figure:
+    """Adverse impact ratio of each group with its 95% interval, and the four-fifths line.
+
+    Args:
+        table: :func:`finml.evaluation.fairness.fairness_table`'s table.
+        name: the protected attribute.
+    """
+    labels = [legend_name(g, 24, 2) for g in table["group"]]
+    air = table["adverse impact ratio"]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=air,
+            name="adverse impact ratio",
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (table["AIR upper"] - air).clip(lower=0),
+                "arrayminus": (air - table["AIR lower"]).clip(lower=0),
+            },
+            customdata=np.column_stack([table["approval rate"], table["applicants"]]),
+            hovertemplate="AIR %{y:.2f}<br>approval rate %{customdata[0]:.1%}<br>"
+            "%{customdata[1]:,} applicants<extra></extra>",
+        )
+    )
+    fig.add_hline(y=0.8, line_dash="dash", annotation_text="four-fifths (0.8)")
+    fig.update_layout(
+        title=f"Adverse impact ratio by {plain(name)} (test split)",
+        yaxis={"title": "approval rate / most favoured group's", "rangemode": "tozero"},
+        showlegend=False,
+        **_LAYOUT,
+    )
+    return fig
+
+
+def bin_event_rates(table: pd.DataFrame, name: str, event: str) -> go.Figure:
+    """A scorecard characteristic's bins: bars of the event rate per bin (training split),
+    the bin's share of rows in the hover text, WoE on a second axis.
+
+    Args:
+        table: :func:`finml.reporting.scorecard.bins_table` of the characteristic.
+        name: the characteristic.
+        event: the positive class, in words (``"bad"``).
+    """
+    labels = [legend_name(b, 24, 2) for b in table["bin"]]
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=table["event rate"],
+            name=f"{plain(event)} rate",
+            customdata=np.column_stack([table["count"], table["share"]]),
+            hovertemplate="%{y:.1%} " + plain(event) + "<br>%{customdata[0]:,} rows "
+            "(%{customdata[1]:.1%})<extra></extra>",
+        )
+    )
+    fig.add_scatter(x=labels, y=table["WoE"], name="WoE", yaxis="y2", mode="lines+markers")
+    fig.update_layout(
+        title=f"{plain(name)}: {plain(event)} rate and WoE by bin (training split)",
+        yaxis={"title": f"{plain(event)} rate", "tickformat": ".0%", "rangemode": "tozero"},
+        yaxis2={"title": "WoE", "overlaying": "y", "side": "right", "zeroline": False},
+        **{**_LAYOUT, "margin": {"l": 50, "r": 50, "t": 50, "b": 50}},
+    )
+    return fig
+
+
 def importance_bar(table: pd.DataFrame, top: int = 15, score: str = "ROC-AUC") -> go.Figure:
     """Horizontal bars of permutation importance (mean drop of ROC-AUC, with its std; for a
     regression run ``score="RMSE"`` and the bars are the rise of the RMSE)."""

@@ -30,6 +30,7 @@ EXPORT_MEMBERS = (
     "bundle/preprocessor.skops",
     "bundle/model.skops",
     "bundle/model.keras",
+    "bundle/scorecard.json",
     "predictions/test.parquet",
     "predictions/validation.parquet",
     "cv/folds.parquet",

@@ -131,6 +131,8 @@ def build_report(
         proba = test[[c for c in test.columns if c.startswith("p_")]].to_numpy()
         names = tuple(classes.split(","))
         context["per_class"] = metrics.per_class_metrics(test["y_true"].to_numpy(), proba, names)
+    context["scorecard"] = _scorecard(store, run)
+    context["fair_lending"] = _fair_lending(store, run, test, y, score, threshold)
     return _render(
         "report.html.j2",
         store,
@@ -263,6 +265,53 @@ def _leakage(store, run) -> dict | None:
         return None
     hits = leakage_warnings(frame, infer_schema(frame), target, run.params["positive_class"])
     return {"available": True, "hits": hits}
+
+
+def _scorecard(store, run) -> dict | None:
+    """A scorecard run's scaling, characteristics (IV) and points table, else ``None``."""
+    from finml.models.bundle import load_run_bundle
+    from finml.reporting import scorecard
+
+    if not scorecard.is_scorecard_run(run.params):
+        return None
+    model = load_run_bundle(store, run.run_id)
+    if scorecard.scorecard_of(model) is None:
+        return None
+    return {
+        "words": scorecard.scaling_words(model),
+        "characteristics": scorecard.characteristics_table(model),
+        "points": scorecard.points_table(model),
+    }
+
+
+def _fair_lending(store, run, test, y, score, threshold) -> dict | None:
+    """The fair-lending table of each protected attribute of the run (on the test split at
+    ``threshold``), if it marked any; ``available`` is False when the run may no longer
+    reach its rows (:mod:`finml.run_data`)."""
+    from finml.evaluation import fairness
+    from finml.run_data import run_table
+
+    protected = [c for c in run.params.get("protected", "").split(",") if c]
+    if not protected:
+        return None
+    frame = run_table(store, run.run_id)
+    if frame is None:
+        return {"available": False, "tables": []}
+    tables = []
+    for name in protected:
+        try:
+            table, summary = fairness.fairness_of_attribute(
+                frame, test["row"].to_numpy(), name, y, score, threshold
+            )
+        except FinmlError:
+            continue  # a column gone, or one group only: nothing to compare
+        tables.append({"name": name, "table": table.round(3), "summary": summary})
+    return {
+        "available": True,
+        "tables": tables,
+        "min_group": fairness.MIN_GROUP,
+        "four_fifths": fairness.FOUR_FIFTHS,
+    }
 
 
 def _forecast_report(store: ScopedStore, run, test: pd.DataFrame) -> str:

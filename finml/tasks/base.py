@@ -38,6 +38,8 @@ class TaskTags:
         step_metric: the validation metric of the learning curves, per step (``val_auc``,
             ``val_rmse``): what the search's pruner sees.
         fold_metrics: the metrics each cross-validation fold reports (``fold_<name>``).
+        fairness: protected attributes can be marked for a fair-lending analysis of its
+            decisions (approval rates and adverse impact ratios by group).
     """
 
     cross_validation: bool = False
@@ -52,6 +54,7 @@ class TaskTags:
     search_metric: str = "roc_auc"
     step_metric: str = "val_auc"
     fold_metrics: tuple[str, ...] = ()
+    fairness: bool = False
 
 
 @dataclass

@@ -31,6 +31,7 @@ class BinaryTask(ClassTableTask):
         search_metric="roc_auc",
         step_metric="val_auc",
         fold_metrics=THRESHOLD_FREE,
+        fairness=True,
     )
 
     def target(self, frame, ds):

@@ -93,7 +93,7 @@ def cross_validate(
     k = len(pairs)
     tables, oofs, best = [], [], []
     for i, (tr, va) in enumerate(pairs, start=1):
-        _, x_tr, x_va = fit_preprocessing(X, numeric, categorical, params, tr, va)
+        _, x_tr, x_va = fit_preprocessing(X, numeric, categorical, params, tr, va, model=spec.model)
         state = task.target_state(y[tr], params)
         curves = ListSink()
         data = task.fit_data(spec, state, x_tr, y[tr], x_va, y[va])

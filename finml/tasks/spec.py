@@ -78,6 +78,8 @@ class RunSpec:
         )
         if ds.classes:
             params["classes"] = ",".join(ds.classes)
+        if ds.protected:
+            params["protected"] = ",".join(ds.protected)
         if ds.horizon:
             params.update(entity_col=ds.entity_col, exog=",".join(ds.exog))
         return params

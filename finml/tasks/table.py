@@ -126,6 +126,19 @@ class TableTask(Task):
     def calibrate(self, model, X_val: pd.DataFrame, y_val, oof: pd.DataFrame | None) -> None:
         """Fit what is calibrated on held-out rows (a regression's intervals)."""
 
+    def check_spec(self, spec) -> None:
+        """Also refuse monotone constraints on columns that are not numeric features
+        (:func:`finml.models.tabular.check_monotone`).
+
+        Raises:
+            SpecError: said plainly.
+        """
+        from finml.models.registry import parse_monotone
+        from finml.models.tabular import check_monotone
+
+        super().check_spec(spec)
+        check_monotone(parse_monotone(spec.params.get("monotone", "")), spec.dataset.numeric)
+
     # -- the template ------------------------------------------------------------------------
     def raw(self, estimator, x: np.ndarray) -> np.ndarray:
         """The fitter's raw outputs of an estimator on preprocessed rows."""
@@ -229,7 +242,9 @@ class TableTask(Task):
             fit_rows, val_rows = non_test, None
             if fitter.family == "keras":
                 params = {**params, "epochs": max(1, cv.best_steps)}
-        pre, x_train, x_val = fit_preprocessing(X, numeric, categorical, params, fit_rows, val_rows)
+        pre, x_train, x_val = fit_preprocessing(
+            X, numeric, categorical, params, fit_rows, val_rows, model=spec.model
+        )
         state = self.target_state(y[fit_rows], params)
         y_val = None if val_rows is None else y[val_rows]
         data = self.fit_data(spec, state, x_train, y[fit_rows], x_val, y_val)
@@ -300,7 +315,13 @@ class TableTask(Task):
 
         def on_validation(trial_params, reporter, stop):
             _, x_train, x_val = fit_preprocessing(
-                X, ds.numeric, ds.categorical, trial_params, split.train, split.val
+                X,
+                ds.numeric,
+                ds.categorical,
+                trial_params,
+                split.train,
+                split.val,
+                model=spec.model,
             )
             state = self.target_state(y[split.train], trial_params)
             data = self.fit_data(spec, state, x_train, y[split.train], x_val, y[split.val])

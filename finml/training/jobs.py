@@ -51,14 +51,17 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
         str: the run id (32 hex characters).
 
     Raises:
-        SpecError: unknown model.
+        SpecError: unknown model, or what the task does not support
+            (:meth:`finml.tasks.base.Task.check_spec`).
         StoreError: the run could not be started (a full disk, the Ray cluster did not
             answer); no run is left behind. Or, with a :class:`finml.access.ScopedStore`,
             the dataset is not its user's own (:func:`finml.data.staging.check_dataset`).
     """
     from finml.access import ScopedStore
     from finml.store import RunStore
+    from finml.tasks import get_task
 
+    get_task(spec.task).check_spec(spec)  # refused here, not later in the worker
     store = store or RunStore()
     if isinstance(store, ScopedStore):  # a user trains on their own staged data only
         from finml.data.staging import check_dataset

@@ -26,11 +26,14 @@ import pandas as pd
 from finml.config import get_settings
 from finml.errors import FinmlError
 from finml.fitters.base import Sink
+from finml.native import load_solvers
 from finml.store import FAILED, RUNNING, STOPPED, RunStore
 from finml.tasks import get_task
 from finml.tasks.base import TrainResult
 from finml.tasks.spec import RunSpec
 from finml.training.local import JobFiles, release_slot
+
+load_solvers()  # OR-Tools' solver before TensorFlow, or a scorecard's solve would crash
 
 
 class StoreSink(Sink):

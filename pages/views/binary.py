@@ -10,6 +10,7 @@ import streamlit as st
 
 from finml.data import target
 from finml.data.split import split_report, split_warnings
+from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
 from finml.reporting import charts
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
@@ -162,7 +163,10 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
         run.run_id,
     )
     drill_down(run, test, y, score, threshold, cases or table_cases)
-    extra = tabs or {}
+    extra = dict(tabs or {})
+    protected = [c for c in run.params.get("protected", "").split(",") if c]
+    if protected and positive in (None, run.params.get("positive_class")):
+        extra["Fair lending"] = lambda: fair_lending(run, test, y, score, threshold, protected)
     tabs = st.tabs(
         ["ROC and PR", "Costs and operating points", domain.pack, *extra], key="eval_tabs"
     )
@@ -214,6 +218,74 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     for box, draw in zip(tabs[3:], extra.values(), strict=True):
         with box:
             draw()
+
+
+def fair_lending(run, test, y, score, threshold, protected) -> None:
+    """Approval rates and adverse impact ratios by group of a protected attribute at the
+    chosen threshold, on the test split (:func:`finml.evaluation.fairness.fairness_table`)."""
+    from finml.evaluation import fairness
+
+    frame = common.run_rows(run)
+    if frame is None:
+        st.info(
+            "The fair-lending analysis reads the protected attributes of the test rows, "
+            "and this run's data is not in the workspace."
+        )
+        return
+    name = st.selectbox("Protected attribute", protected, key="fair_attribute")
+    try:
+        table, summary = fairness.fairness_of_attribute(
+            frame, test["row"].to_numpy(), name, y, score, threshold
+        )
+    except FinmlError as exc:
+        common.show_info(str(exc))
+        return
+    c1, c2, c3 = st.columns(3)
+    verdict = "pass" if summary["min_air"] >= fairness.FOUR_FIFTHS else "fail"
+    c1.metric(
+        "Lowest adverse impact ratio",
+        f"{summary['min_air']:.2f}",
+        f"four-fifths: {verdict}",
+        delta_color="normal" if verdict == "pass" else "inverse",
+    )
+    c2.metric("Demographic parity difference", f"{summary['demographic_parity_difference']:.3f}")
+    c3.metric("Equalized-odds difference", f"{summary['equalized_odds_difference']:.3f}")
+    st.plotly_chart(charts.adverse_impact(table, name), width="stretch")
+    percent = st.column_config.NumberColumn(format="percent")
+    ratio = st.column_config.NumberColumn(format="%.2f")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "approval rate": percent,
+            "approval rate of good": percent,
+            "approval rate of bad": percent,
+            "bad rate among approved": percent,
+            "adverse impact ratio": ratio,
+            "AIR lower": ratio,
+            "AIR upper": ratio,
+        },
+    )
+    st.caption(
+        f"Test split ({len(y):,} applicants), threshold {threshold:.3f}: approved = score "
+        "below the threshold. Adverse impact ratio: a group's approval rate over that of "
+        f"the most favoured group of at least {fairness.MIN_GROUP} applicants (here "
+        f"{common.text(summary['reference'])}); below {fairness.FOUR_FIFTHS} fails the "
+        "four-fifths rule. 95% intervals: bootstrap within each group, "
+        f"{fairness.N_BOOT:,} resamples. Approval rate of good / bad: the true- and "
+        "false-positive rates of approval, whose largest gaps across groups give the "
+        "equalized-odds difference (fairlearn)."
+    )
+    common.download(
+        st,
+        "Fair-lending table (CSV)",
+        to_csv_bytes(table),
+        f"finml-fair-lending-{run.run_id[:8]}.csv",
+        "text/csv",
+        "fair_csv",
+        run.run_id,
+    )
 
 
 def credit_pack(y, score, labels, values):
@@ -336,16 +408,20 @@ class BinaryView(TableView):
         c1.metric("Rows scored", f"{len(scored):,}")
         c2.metric("Refused", f"{int((scored['decision'] == 'refuse').sum()):,}")
         c3.metric("Rows with data issues", f"{flagged:,}")
-        uploads.results(
-            run,
-            model,
-            frame,
-            scored,
-            "scores.csv",
-            "score",
+        from finml.reporting.scorecard import scorecard_of
+
+        reasons = (
             "Reasons: the features whose SHAP values raised the log-odds most for that row "
-            "(up to four), against a summary of the training data.",
+            "(up to four), against a summary of the training data."
         )
+        if scorecard_of(model) is not None:
+            reasons = (
+                "A scorecard's reasons are its own, not SHAP's: the characteristics that lost "
+                'the most points against their best bin (up to four, "points below '
+                'maximum", the usual adverse-action method for scorecards). `points` is the '
+                "applicant's score; the `points: ...` columns add up to it."
+            )
+        uploads.results(run, model, frame, scored, "scores.csv", "score", reasons)
 
 
 VIEW = BinaryView()

@@ -13,6 +13,7 @@ import streamlit as st
 from finml.errors import FinmlError
 from finml.evaluation.shap_values import ShapValues, summary_table
 from finml.reporting import charts
+from finml.reporting.exports import to_csv_bytes
 from finml.reporting.runs import cv_table
 from pages import common
 
@@ -21,8 +22,12 @@ def run_tabs(run, val, view, store) -> dict:
     """The run's own tabs, by label: "Explanations" (tasks with importance or SHAP),
     the task's cross-validation (a cross-validated run whose out-of-fold predictions
     ``val`` are stored) and "Tuning" (a run with a hyperparameter search)."""
+    from finml.reporting.scorecard import is_scorecard_run
+
     tags, params = view.task.tags, run.params
     tabs = {}
+    if is_scorecard_run(params):
+        tabs["Scorecard"] = lambda: scorecard_view(run, store)
     if tags.importance or tags.shap:
         tabs["Explanations"] = lambda: explanations_view(run, view, store)
     if int(params.get("cv_folds", 0) or 0) and "fold" in val:
@@ -30,6 +35,57 @@ def run_tabs(run, val, view, store) -> dict:
     if int(params.get("tune_trials", 0) or 0):
         tabs["Tuning"] = lambda: tuning_view(run, view.task, store)
     return tabs
+
+
+def scorecard_view(run, store) -> None:
+    """A points scorecard: its scaling, the characteristics with their IV, the bins of
+    one characteristic (table and chart) and the scorecard itself (CSV download)."""
+    from finml.reporting import scorecard
+
+    model = common.fitted_model(common.data_dir(), run.run_id)
+    if scorecard.scorecard_of(model) is None:
+        st.info("This run's stored model is not a scorecard.")
+        return
+    st.caption(scorecard.scaling_words(model))
+    chars = scorecard.characteristics_table(model)
+    st.dataframe(
+        chars,
+        hide_index=True,
+        width="stretch",
+        column_config={"IV": st.column_config.NumberColumn(format="%.3f")},
+    )
+    st.caption(
+        "IV (information value) on the training split: below 0.02 not useful, 0.02-0.1 "
+        "weak, 0.1-0.3 medium, above 0.3 strong (Siddiqi 2006). Bins are fitted on the "
+        "training split only (OptBinning, monotone event rate where the trend allows)."
+    )
+    name = st.selectbox("Bins of", list(chars["characteristic"]), key="scorecard_char")
+    table = scorecard.bins_table(model, name)
+    event = run.params.get("positive_class", "event")
+    st.plotly_chart(charts.bin_event_rates(table, name, event), width="stretch")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "share": st.column_config.NumberColumn(format="percent"),
+            "event rate": st.column_config.NumberColumn(format="percent"),
+            "WoE": st.column_config.NumberColumn(format="%.3f"),
+            "IV": st.column_config.NumberColumn(format="%.4f"),
+        },
+    )
+    points = scorecard.points_table(model)
+    st.markdown("**The scorecard** (points per bin; an applicant's score is the sum)")
+    st.dataframe(points, hide_index=True, width="stretch")
+    common.download(
+        st,
+        "Scorecard (CSV)",
+        to_csv_bytes(points),
+        f"finml-scorecard-{run.run_id[:8]}.csv",
+        "text/csv",
+        "scorecard_csv",
+        run.run_id,
+    )
 
 
 def show_tabs(tabs: dict, key: str) -> None:

@@ -29,7 +29,8 @@ def test_demo_is_read_with_sensible_defaults_and_can_be_used():
     at.button(key="use_dataset").click().run()
     ds = at.session_state["dataset"]
     assert (ds.target, ds.positive, ds.negative) == ("creditability", "bad", "good")
-    assert len(ds.numeric) + len(ds.categorical) == 20
+    # 20 attributes, of which three protected ones are kept for the fair-lending analysis
+    assert len(ds.numeric) + len(ds.categorical) == 17 and len(ds.protected) == 3
     assert any("Ready" in shown(s) for s in at.success)
 
 

@@ -1,0 +1,45 @@
+"""The points scorecard (:class:`finml.models.scorecard.ScorecardClassifier`): optimal
+bins per characteristic, a logistic regression on their WoE values and points per bin,
+in one fit and one progress step (the training and validation loss, the validation
+ROC-AUC). It takes the characteristics as they are (the ``"raw"`` encoding of
+:func:`finml.models.features.build_preprocessor`), never scaled or one-hot."""
+
+from __future__ import annotations
+
+from finml.fitters.base import FitData, FitResult, Fitter, one_step
+from finml.models.registry import parse_codes
+
+
+class ScorecardFitter(Fitter):
+    """Fits a scorecard on the training rows (bins included: they are fitted on the
+    training split only)."""
+
+    family = "sklearn"
+    step_unit = "fit"
+
+    def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
+        """One fit; see :meth:`finml.fitters.base.Fitter.fit`.
+
+        Raises:
+            SpecError: no characteristic passes the selection.
+        """
+        from finml.models.scorecard import ScorecardClassifier
+
+        ds = spec.dataset
+        model = ScorecardClassifier(
+            names=(*ds.numeric, *ds.categorical),
+            n_numeric=len(ds.numeric),
+            min_bin_size=params["min_bin_size"],
+            max_n_bins=params["max_n_bins"],
+            monotonic_trend=params["monotonic_trend"],
+            special_codes=parse_codes(params["special_codes"]),
+            min_iv=params["min_iv"],
+            max_corr=params["max_corr"],
+            C=params["C"],
+            pdo=params["pdo"],
+            base_points=params["base_points"],
+            base_odds=params["base_odds"],
+            class_weight="balanced" if data.class_weight else None,
+        )
+        model.fit(data.x_train, data.y_train)
+        return one_step(model, data, sink)

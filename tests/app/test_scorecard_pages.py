@@ -1,0 +1,82 @@
+"""AppTest of the points scorecard: offered on Train for a binary target (bad special
+codes get a message), its Scorecard tab on Evaluate (IV table, bins of a characteristic,
+the points table and its CSV), and Predict giving each applicant's points and the
+scorecard's own reason codes."""
+
+from __future__ import annotations
+
+from finml.store import RunStore
+from tests.app.conftest import open_app, shown
+from tests.conftest import train_and_log
+
+
+def test_the_form_offers_a_scorecard_and_checks_its_special_codes(german_spec):
+    at = open_app("train")
+    at.session_state["dataset"] = german_spec("scorecard").dataset
+    at.run()
+    assert "Points scorecard (WoE bins, OptBinning)" in at.selectbox(key="model").options
+    at.selectbox(key="model").set_value("scorecard").run()
+    at.text_input(key="scorecard.special_codes").set_value("-999; none")
+    at.button(key="start").click().run()
+    assert "Special codes" in shown(at.error[0]) and "comma-separated" in shown(at.error[0])
+    assert RunStore().list_runs() == []
+
+
+def test_evaluate_shows_the_scorecard_and_predict_its_points(german_spec, german):
+    run_id = train_and_log(german_spec("scorecard"), "scorecard · German Credit")
+    at = open_app("evaluate")
+    assert not at.exception, at.exception
+    chars = next(d.value for d in at.dataframe if "characteristic" in d.value.columns)
+    assert chars["IV"].is_monotonic_decreasing and chars["in model"].any()
+    assert not chars["in model"].all()  # the IV filter left some out, with its reason
+    assert chars.loc[~chars["in model"], "note"].str.startswith("IV").all()
+    at.selectbox(key="scorecard_char").set_value("duration_in_month").run()
+    assert not at.exception, at.exception
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "duration_in_month: bad rate and WoE by bin" in titles
+    bins = next(d.value for d in at.dataframe if {"bin", "event rate"} <= set(d.value.columns))
+    assert bins["bin"].iloc[0].startswith("(-inf") and bins["count"].sum() > 500
+    points = next(
+        d.value for d in at.dataframe if list(d.value.columns[:2]) == ["characteristic", "bin"]
+    )
+    assert set(points["characteristic"]) == set(chars.loc[chars["in model"], "characteristic"])
+    assert any(b.label == "Scorecard (CSV)" for b in at.get("download_button"))
+
+    at = open_app("predict")
+    rows = german.head(20).drop(columns=["creditability"]).to_csv(index=False)
+    at.file_uploader(key="rows").set_value(("applicants.csv", rows.encode(), "text/csv")).run()
+    assert not at.exception, at.exception
+    out = at.dataframe[0].value
+    parts = [c for c in out.columns if str(c).startswith("points: ")]
+    assert len(out) == 20 and len(parts) == len(points["characteristic"].unique())
+    assert (out[parts].sum(axis=1) == out["points"]).all()
+    assert out["reason_1"].str.contains("points below its best bin").any()
+    assert any("not SHAP's" in shown(c) for c in at.caption)
+    assert RunStore().get_run(run_id).status == "finished"
+
+
+def test_the_report_holds_the_scorecard(german_spec):
+    from finml.access import LOCAL, ScopedStore
+    from finml.reporting.report import build_report
+
+    run_id = train_and_log(german_spec("scorecard"), "scorecard · report")
+    page = build_report(ScopedStore(RunStore(), LOCAL), run_id, threshold=0.5)
+    assert "<h2>Scorecard</h2>" in page and "Points per bin" in page
+    assert "points to double the odds" in page and "duration_in_month" in page
+    assert "<h2>Fair lending</h2>" not in page  # this run marked no protected attribute
+
+
+def test_a_scorecard_run_exports_and_imports_with_its_table(german_spec, german):
+    from finml.models.bundle import load_run_bundle
+    from finml.reporting.exchange import export_run, import_run
+
+    store = RunStore()
+    run_id = train_and_log(german_spec("scorecard"), "scorecard · export")
+    copy = import_run(export_run(store, run_id), store, "scorecard.zip", "local")
+    rows = german.head(40)
+    original, imported = load_run_bundle(store, run_id), load_run_bundle(store, copy)
+    assert (
+        imported.estimator.score(imported.transform(rows))
+        == original.estimator.score(original.transform(rows))
+    ).all()
+    assert store.get_run(copy).params["model"] == "scorecard"
