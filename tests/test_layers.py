@@ -13,6 +13,7 @@ LAYERS = {
     "finml": 0,
     "finml.config": 0,
     "finml.errors": 0,
+    "finml.native": 0.5,
     "finml.store": 1,
     "finml.access": 2,
     "finml.audit": 4,

@@ -29,6 +29,7 @@ Conventions (Siddiqi, *Credit Risk Scorecards*, 2006, ch. 6; OptBinning's binnin
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -43,6 +44,8 @@ SCORECARD_FORMAT = 1
 MAX_CHARACTERISTICS = 2_000
 MAX_BINS = 100
 MAX_CATEGORIES = 10_000
+#: Longest bin label of a category list, characters.
+MAX_LABEL = 120
 #: IV above which a characteristic is flagged as suspicious (often a leak of the outcome;
 #: Siddiqi 2006, p. 81).
 SUSPICIOUS_IV = 0.5
@@ -421,3 +424,49 @@ def _select(chars: list[dict], woe: np.ndarray, min_iv: float, max_corr: float) 
             c["reason"] = f"IV above {SUSPICIOUS_IV}: check for a leak of the outcome"
         kept.append(j)
     return sorted(kept)
+
+
+def scorecard_of(model) -> ScorecardClassifier | None:
+    """The scorecard inside a fitted model (:class:`finml.models.pipeline.FittedModel`),
+    or ``None`` for any other model."""
+    est = getattr(model, "estimator", None)
+    return est if isinstance(est, ScorecardClassifier) else None
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.6g}"
+
+
+def bin_labels(model, j: int) -> list[str]:
+    """The labels of characteristic ``j``'s bins: its regular bins (``[8.5, 11.5)`` or the
+    category names), then ``Special (codes)`` and ``Missing``.
+
+    Args:
+        model: a fitted model whose estimator is a scorecard.
+        j: the characteristic's position (numeric characteristics first).
+    """
+    card = scorecard_of(model)
+    c = card.characteristics_[j]
+    if c["kind"] == "numeric":
+        edges = [-np.inf, *c["splits"], np.inf]
+        labels = [
+            f"{'(' if lo == -np.inf else '['}{_fmt(lo)}, {_fmt(hi)})"
+            for lo, hi in itertools.pairwise(edges)
+        ]
+        codes = ", ".join(_fmt(v) for v in c["special_codes"])
+        special = f"Special ({codes})" if codes else "Special"
+    else:
+        names = _category_names(model, c["name"])
+        labels = []
+        for group in c["groups"]:
+            text = ", ".join(names[int(v)] if int(v) < len(names) else "?" for v in group)
+            labels.append(text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "…")
+        special = "Special"
+    return [*labels, special, "Missing"]
+
+
+def _category_names(model, column: str) -> list[str]:
+    """The categories of ``column`` in code order (the preprocessor's ``OrdinalEncoder``)."""
+    encoder = model.preprocessor.named_transformers_["cat"]
+    position = list(model.categorical).index(column)
+    return [str(v) for v in encoder.categories_[position]]

@@ -15,7 +15,7 @@ import pandas as pd
 from finml.errors import DataError, listing
 from finml.models.features import prepare_features
 from finml.models.pipeline import FittedModel, FittedRegressor
-from finml.reporting.scorecard import row_points, scorecard_of
+from finml.models.scorecard import bin_labels, scorecard_of
 
 #: Largest magnitude a numeric feature may have: beyond it the model's arithmetic (float64
 #: tops out near 1.8e308, the estimator's float32 inputs near 3.4e38) overflows. Such values
@@ -307,3 +307,41 @@ def classify_rows(model: FittedModel, frame: pd.DataFrame) -> tuple[pd.DataFrame
     add_reasons(out, model, x, messages)
     out["issues"] = issues["issues"].to_numpy()
     return pd.concat([out, frame], axis=1), messages
+
+
+def row_points(model, x: pd.DataFrame) -> tuple[pd.DataFrame, list[list[str]]]:
+    """Each row's total score, its points per characteristic in the model, and its
+    reason codes.
+
+    Args:
+        model: a fitted model whose estimator is a scorecard.
+        x: rows with the model's feature columns, shape (n, k).
+
+    Returns:
+        (DataFrame with ``points`` (int64, the total score) and one int64 column
+        ``points: <characteristic>`` per characteristic in the model; for each row, up
+        to :data:`TOP_REASONS` reasons "<characteristic> = <bin>: <n> points below its
+        best bin", most points lost first, none for a characteristic at its best bin).
+    """
+    from finml.evaluation.shap_values import TOP_REASONS
+
+    card = scorecard_of(model)
+    z = model.transform(x)
+    points = card.points(z)
+    lost = card.points_lost(z)
+    bins = card.bin_indices(z)
+    chosen = card.selected()
+    table = pd.DataFrame({"points": points.sum(axis=1)}, index=x.index)
+    for j in chosen:
+        table[f"points: {card.names[j]}"] = points[:, j]
+    labels = {j: [*bin_labels(model, j), "Other (not seen in training)"] for j in chosen}
+    reasons = []
+    for i in range(len(z)):
+        order = sorted((j for j in chosen if lost[i, j] > 0), key=lambda j: -lost[i, j])
+        reasons.append(
+            [
+                f"{card.names[j]} = {labels[j][bins[i, j]]}: {lost[i, j]} points below its best bin"
+                for j in order[:TOP_REASONS]
+            ]
+        )
+    return table, reasons

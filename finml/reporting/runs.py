@@ -157,7 +157,8 @@ def run_groups(runs: list[RunInfo]) -> dict[tuple[str, str], list[RunInfo]]:
 
 
 #: Run parameters that are not settings a user chose, or that another part of the name or
-#: the group already says.
+#: the group already says (``protected``: a list of columns, too long for a name; the
+#: feature counts already tell such runs apart).
 _NOT_SETTINGS = {
     "model",
     "task",
@@ -167,6 +168,7 @@ _NOT_SETTINGS = {
     "tune_minutes",
     "cv_kind",
     "classes",
+    "protected",
 }
 #: Words for the settings a name may show (others show as their parameter name).
 _SETTING_WORDS = {

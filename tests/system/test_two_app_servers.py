@@ -41,7 +41,10 @@ def test_a_run_started_on_one_app_server_is_read_and_scored_on_another(
             b = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
             b.goto(f"{url_b}/runs")
             runs = b.get_by_role("combobox", name="Run", exact=True)
-            expect(runs).to_have_value(re.compile(f"^logreg · {run_id[:8]} .*\\(finished\\)$"))
+            # named model · (settings that differ from server B's other runs) · short id
+            expect(runs).to_have_value(
+                re.compile(f"^logreg · (.* · )?{run_id[:8]} .*\\(finished\\)$")
+            )
             b.goto(f"{url_b}/evaluate?run={run_id}")
             expect(b.get_by_text(re.compile(r"Confusion matrix at threshold"))).to_be_visible()
             b.goto(f"{url_b}/predict?run={run_id}")
