@@ -219,6 +219,7 @@ CHANGES = (
     "set_threshold",
     "set_total_steps",
     "set_followup",
+    "set_stage",
     "log_step",
     "log_steps",
     "log_metrics",

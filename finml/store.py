@@ -114,6 +114,16 @@ class RunInfo:
         return self.tags.get("finml.followup", "")
 
     @property
+    def stage(self) -> tuple[str, int, int] | None:
+        """Work before the first step (e.g. extracting image features): (what, done,
+        total) as last recorded, or ``None``."""
+        what, _, counts = self.tags.get("finml.stage", "").rpartition("|")
+        done, _, total = counts.partition("/")
+        if not what or not done.isdigit() or not total.isdigit():
+            return None
+        return what, int(done), int(total)
+
+    @property
     def has_results(self) -> bool:
         """True once the run ended with test predictions and metrics to evaluate (every
         task logs a test ROC-AUC or a test RMSE with them)."""
@@ -370,6 +380,11 @@ class RunStore:
     def set_total_steps(self, run_id: str, total: int) -> None:
         """Record the planned number of epochs / iterations (the progress bar's total)."""
         _retry(self.client.set_tag, run_id, "finml.total_steps", str(int(total)))
+
+    def set_stage(self, run_id: str, what: str, done: int, total: int) -> None:
+        """Record the progress of work before the first step: ``done`` of ``total`` items
+        of ``what`` (read back as :attr:`RunInfo.stage`)."""
+        _retry(self.client.set_tag, run_id, "finml.stage", f"{what}|{int(done)}/{int(total)}")
 
     def set_followup(self, run_id: str, what: str) -> None:
         """Record what the worker computes after the result (e.g. ``"permutation

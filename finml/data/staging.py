@@ -234,6 +234,17 @@ def load_staged_images(dataset_id: str, settings: Settings | None = None) -> dic
         return {k: data[k] for k in IMAGE_ARRAYS}
 
 
+def cache_prefix(dataset_id: str, settings: Settings | None = None) -> str:
+    """The staged set's path without suffix: what is computed from its data (e.g. image
+    features) may be cached at ``<prefix>.<name>`` beside it, in its owner's folder, and
+    goes when the set goes (:func:`remove_dataset`).
+
+    Raises:
+        StoreError: a malformed id.
+    """
+    return str(_path(dataset_id, settings or get_settings(), ""))
+
+
 def save_dataset_spec(spec, settings: Settings | None = None) -> None:
     """Keep the analyst's choices (:mod:`finml.data.spec`) beside the staged data, so a
     page reloaded with ``?dataset=<id>`` can restore them."""
@@ -271,10 +282,13 @@ _SUFFIXES = (".parquet", ".npz", ".json")
 
 
 def remove_dataset(dataset_id: str, settings: Settings | None = None) -> None:
-    """Delete a staged dataset (its data and settings) from the workspace."""
+    """Delete a staged dataset (its data, settings and caches) from the workspace."""
     settings = settings or get_settings()
     for suffix in _SUFFIXES:
         _path(dataset_id, settings, suffix).unlink(missing_ok=True)
+    prefix = _path(dataset_id, settings, "")
+    for cached in prefix.parent.glob(f"{prefix.name}.features-*"):
+        cached.unlink(missing_ok=True)
 
 
 def sweep_datasets(

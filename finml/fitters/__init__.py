@@ -8,6 +8,7 @@
   native categories, written once for every task;
 - :mod:`.networks`: the Keras MLP of a table (two classes, k classes, a number);
 - :mod:`.vision`: the image CNNs on ``tf.data``;
+- :mod:`.pretrained`: a head on the frozen ImageNet backbone's cached features;
 - :mod:`.forecasting`: the forecasters on windows of past changes;
 - :mod:`.callbacks`: the Keras callbacks that report progress and obey a stop request.
 
@@ -22,6 +23,7 @@ from finml.fitters.boosting import BoostingFitter
 from finml.fitters.forecasting import BoostedLagsFitter, RidgeLagsFitter, SequenceNetFitter
 from finml.fitters.linear import LinearFitter
 from finml.fitters.networks import MLPFitter
+from finml.fitters.pretrained import PretrainedFitter
 from finml.fitters.scorecard import ScorecardFitter
 from finml.fitters.vision import ImageFitter
 
@@ -32,6 +34,7 @@ FITTERS: dict[str, Fitter] = {
     "mlp": MLPFitter(),
     "scorecard": ScorecardFitter(),
     "image": ImageFitter(),
+    "pretrained": PretrainedFitter(),
     "ridge_lags": RidgeLagsFitter(),
     "boosted_lags": BoostedLagsFitter(),
     "sequence_net": SequenceNetFitter(),

@@ -41,6 +41,10 @@ class Sink:
     def on_trial(self, trial: int, total: int, row: dict[str, object]) -> None:
         """After each trial of a hyperparameter search, with its row of the trials table."""
 
+    def on_stage(self, what: str, done: int, total: int) -> None:
+        """During work before the first step (e.g. extracting image features): ``done`` of
+        ``total`` items of ``what``."""
+
 
 class SampledSink(Sink):
     """Forward progress to ``sink`` at most every ``every_s`` seconds; keep every step.
@@ -63,6 +67,7 @@ class SampledSink(Sink):
         self.held_: list[tuple[int, int, dict[str, float]]] = []
         self.sent_ = 0
         self.last_ = -float("inf")
+        self.stage_at_ = -float("inf")
 
     def on_step(self, step: int, total: int, metrics: dict[str, float]) -> None:
         """Hold the step, and forward it (with any held before it) if it is time."""
@@ -87,6 +92,13 @@ class SampledSink(Sink):
         """Forward at once."""
         self.sink.on_trial(trial, total, row)
 
+    def on_stage(self, what: str, done: int, total: int) -> None:
+        """Forward the first, the last, and others at most every ``every_s`` seconds."""
+        now = self.clock()
+        if done in (0, total) or now - self.stage_at_ >= self.every_s:
+            self.stage_at_ = now
+            self.sink.on_stage(what, done, total)
+
 
 class ListSink(Sink):
     """A sink that keeps every step, fold and trial in memory (tests, notebooks)."""
@@ -95,6 +107,7 @@ class ListSink(Sink):
         self.steps: list[tuple[int, int, dict[str, float]]] = []
         self.folds: list[tuple[int, int, dict[str, float]]] = []
         self.trials: list[tuple[int, int, dict[str, object]]] = []
+        self.stages: list[tuple[str, int, int]] = []
 
     def on_step(self, step: int, total: int, metrics: dict[str, float]) -> None:
         """Append ``(step, total, metrics)``."""
@@ -107,6 +120,10 @@ class ListSink(Sink):
     def on_trial(self, trial: int, total: int, row: dict[str, object]) -> None:
         """Append ``(trial, total, row)``."""
         self.trials.append((trial, total, dict(row)))
+
+    def on_stage(self, what: str, done: int, total: int) -> None:
+        """Append ``(what, done, total)``."""
+        self.stages.append((what, done, total))
 
     def history(self) -> pd.DataFrame:
         """The steps merged by step (a step reported again adds its metrics), like
@@ -246,6 +263,18 @@ class Fitter(ABC):
         Returns:
             FitResult.
         """
+
+    def image_inputs(self, data: dict, sink: Sink, should_stop) -> np.ndarray | None:
+        """What this family trains on, from an image set's arrays
+        (:func:`finml.data.staging.load_staged_images`): the images themselves, uint8
+        (n, size, size, channels), unless a family works on something computed from them
+        (then ``None`` when a stop request came first)."""
+        return data["images"]
+
+    def image_proba(self, model, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (n, k) float64 of rows of :meth:`image_inputs` by a fitted
+        image model (:class:`finml.models.pipeline.FittedModel`)."""
+        return model.predict_proba(x)
 
 
 def scores(estimator, x: np.ndarray, n_classes: int) -> np.ndarray:

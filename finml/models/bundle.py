@@ -4,7 +4,10 @@ A bundle is a folder with ``meta.json`` (what the model is: task, classes, featu
 training profile, provenance, library versions), ``preprocessor.skops`` (tables: the fitted
 ColumnTransformer) and either ``model.skops`` (scikit-learn), ``model.keras`` (Keras) or
 ``scorecard.json`` (a points scorecard: its bins, WoE values, coefficients and points as
-data, :meth:`finml.models.scorecard.ScorecardClassifier.from_dict`).
+data, :meth:`finml.models.scorecard.ScorecardClassifier.from_dict`) or ``head.npz`` (a
+pretrained image model: the softmax layer on the ImageNet backbone's features; the
+network is rebuilt from finml's code and the checksummed weights package,
+:mod:`finml.fitters.pretrained`).
 Nothing is pickled: every model file goes through :mod:`finml.models.safe_load` (exact
 allow-lists, an audit of what was loaded, Keras with ``safe_mode=True``), the metadata is
 checked field by field, and a loaded model must score one synthetic row before it is
@@ -34,6 +37,10 @@ _TABLE, _IMAGES, _REGRESSION, _FORECAST = "table", "images", "regression", "fore
 READABLE_FORMATS = (1, 2)
 #: The file of a scorecard's table (:mod:`finml.models.scorecard`).
 SCORECARD_FILE = "scorecard.json"
+#: The file of a pretrained image model's head (:mod:`finml.fitters.pretrained`).
+HEAD_FILE = "head.npz"
+#: Largest ``head.npz`` accepted, bytes (1280 x 1000 float32 is 5 MB).
+MAX_HEAD_BYTES = 8 << 20
 #: Largest ``scorecard.json`` accepted, bytes.
 MAX_SCORECARD_BYTES = 32 << 20
 #: Largest ``meta.json`` accepted (it holds the training profile), bytes.
@@ -114,10 +121,16 @@ def _dump_estimator(out_dir: Path, model) -> dict:
     ``meta.json``: the model's provenance, the format and the family."""
     import skops.io as sio
 
+    from finml.models.efficientnet import PRETRAINED_NAME, head_of
     from finml.models.scorecard import ScorecardClassifier
 
     head = {**(model.meta or {}), "format": FORMAT_VERSION, "family": model.family}
-    if model.family == "keras":
+    if getattr(model.estimator, "name", "") == PRETRAINED_NAME:
+        kernel, bias = head_of(model.estimator)
+        np.savez(out_dir / HEAD_FILE, kernel=kernel, bias=bias)
+        head["estimator"] = "pretrained"
+        head["input_shape"] = list(model.image_shape)
+    elif model.family == "keras":
         model.estimator.save(out_dir / "model.keras")
     elif isinstance(model.estimator, ScorecardClassifier):
         (out_dir / SCORECARD_FILE).write_text(json.dumps(model.estimator.to_dict()))
@@ -384,7 +397,9 @@ def load_bundle(bundle_dir: Path) -> FittedModel | FittedRegressor | FittedForec
     pre = None
     if meta.get("numeric") or meta.get("categorical"):  # a table model: its preprocessing
         pre = load_skops(_member(bundle_dir, "preprocessor.skops"), "preprocessor.skops")
-    if meta["family"] == "keras":
+    if meta.get("estimator") == "pretrained":
+        estimator = _load_pretrained(bundle_dir, meta)
+    elif meta["family"] == "keras":
         estimator = load_keras(_member(bundle_dir, "model.keras"), "model.keras")
     elif meta.get("estimator") == "scorecard":
         estimator = _load_scorecard(bundle_dir, meta)
@@ -432,6 +447,50 @@ def _load_scorecard(bundle_dir: Path, meta: dict):
     if meta.get("class_names") is None or len(meta["class_names"]) != 2:
         raise BundleError(f"{SCORECARD_FILE}: a scorecard scores two classes.")
     return model
+
+
+def _load_pretrained(bundle_dir: Path, meta: dict):
+    """A pretrained image network rebuilt from finml's code, the checksummed weights
+    package and the bundle's head, whose shapes are checked first."""
+    from finml.errors import SpecError
+    from finml.models.efficientnet import FEATURES, pretrained_network
+
+    path = _member(bundle_dir, HEAD_FILE)
+    if path.stat().st_size > MAX_HEAD_BYTES:
+        raise BundleError(f"{HEAD_FILE} is over {MAX_HEAD_BYTES >> 20} MiB.")
+    shape, k = meta.get("input_shape"), len(meta.get("class_names") or [])
+    if (
+        not isinstance(shape, list)
+        or len(shape) != 3
+        or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape)
+        or shape[0] != shape[1]
+        or not 8 <= shape[0] <= 1024
+        or shape[2] not in (1, 3)
+    ):
+        raise BundleError("meta.json: 'input_shape' is not the shape of square images.")
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:  # declared sizes, before anything is inflated
+            if sum(i.file_size for i in archive.infolist()) > MAX_HEAD_BYTES:
+                raise BundleError(f"{HEAD_FILE} declares more than {MAX_HEAD_BYTES >> 20} MiB.")
+        with np.load(path, allow_pickle=False) as data:
+            if sorted(data.files) != ["bias", "kernel"]:
+                raise BundleError(f"{HEAD_FILE} holds other arrays than a kernel and a bias.")
+            kernel, bias = data["kernel"], data["bias"]
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{HEAD_FILE} is not a readable array file ({exc}).") from exc
+    if kernel.shape != (FEATURES, k) or bias.shape != (k,) or kernel.dtype != np.float32:
+        raise BundleError(
+            f"{HEAD_FILE}: a head of shape {kernel.shape} for {k} classes; the backbone gives "
+            f"{FEATURES} features."
+        )
+    if bias.dtype != np.float32 or not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
+        raise BundleError(f"{HEAD_FILE}: the head's weights are not finite float32 numbers.")
+    try:
+        return pretrained_network(tuple(shape), kernel, bias)
+    except SpecError as exc:
+        raise BundleError(str(exc)) from exc
 
 
 def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:

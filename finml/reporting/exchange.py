@@ -31,6 +31,7 @@ EXPORT_MEMBERS = (
     "bundle/model.skops",
     "bundle/model.keras",
     "bundle/scorecard.json",
+    "bundle/head.npz",
     "predictions/test.parquet",
     "predictions/validation.parquet",
     "cv/folds.parquet",

@@ -362,6 +362,12 @@ def progress(
         what = get_task(run.params.get("task")).cv_label
         label = f"{run.status} · {what}: {done} of {k} folds done"
         return done / (k + 1), label + timing_words(run, done / (k + 1), now)
+    stage = run.stage
+    if stage and run.status == RUNNING and not len(history):  # e.g. extracting features
+        what, done, total = stage
+        fraction = min(done / max(total, 1), 1.0)
+        label = f"{run.status} · {what}: {done:,} of {total:,}"
+        return fraction, label + timing_words(run, fraction, now)
     done = int(history["step"].max()) if len(history) else 0
     unit = step_unit(run.model)
     total = run.total_steps or 0

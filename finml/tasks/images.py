@@ -57,24 +57,34 @@ class ImageTask(Task):
     )
 
     def load(self, dataset_id: str, settings):
-        """The staged image set's arrays (:func:`finml.data.staging.load_staged_images`)."""
-        from finml.data.staging import load_staged_images
+        """The staged image set's arrays (:func:`finml.data.staging.load_staged_images`),
+        and under ``cache_prefix`` where what is computed from them may be cached."""
+        from finml.data.staging import cache_prefix, load_staged_images
 
-        return load_staged_images(dataset_id, settings)
+        arrays = load_staged_images(dataset_id, settings)
+        return {**arrays, "cache_prefix": cache_prefix(dataset_id, settings)}
 
     def log_inputs(self, store, run_id: str, spec, data, settings) -> None:
         """Nothing: an image set is not a table MLflow's dataset inputs describe."""
 
     def fit_data(self, spec, images, y, split) -> FitData:
-        """The training and validation images, their labels, and ROC-AUC as the meter."""
+        """The training and validation images (or what the model family computes from
+        them), their labels, the log loss, and ROC-AUC as the meter."""
         k = len(spec.dataset.classes)
         weights = class_weight_dict(y[split.train], k) if spec.class_weights else None
+
+        def loss(y_true, proba) -> float:
+            from sklearn.metrics import log_loss
+
+            return float(log_loss(y_true, proba, labels=range(k)))
+
         return FitData(
             images[split.train],
             y[split.train],
             images[split.val],
             y[split.val],
             n_classes=k,
+            loss=loss,
             meter=lambda y_val, proba: {"val_auc": multiclass_auc(y_val, proba)},
             class_weight=weights,
         )
@@ -120,7 +130,11 @@ class ImageTask(Task):
         if should_stop():
             result.status = "stopped"
             return result
-        images, fitter = data["images"], get_fitter(spec.model)
+        fitter = get_fitter(spec.model)
+        images = fitter.image_inputs(data, sink, should_stop)  # or their ImageNet features
+        if images is None:
+            result.status = "stopped"
+            return result
         fit_data = self.fit_data(spec, images, y, split)
         if spec.tune_trials:
 
@@ -129,7 +143,7 @@ class ImageTask(Task):
                 if fit.stopped or fit.estimator is None:
                     return None, fit.steps
                 model = FittedModel(estimator=fit.estimator, class_names=ds.classes)
-                proba = model.predict_proba(images[split.val])
+                proba = fitter.image_proba(model, images[split.val])
                 return float(multiclass_auc(y[split.val], proba)), fit.steps
 
             result.tuning = tune(spec, params, score, sink, should_stop)
@@ -145,10 +159,10 @@ class ImageTask(Task):
         result.model = FittedModel(
             estimator=fit.estimator, class_names=ds.classes, positive=positive
         )
-        val_proba = result.model.predict_proba(images[split.val])
+        val_proba = fitter.image_proba(result.model, images[split.val])
         result.val_predictions = class_predictions(split.val, y[split.val], val_proba, positive)
         # The test split is touched here, once, after training is over.
-        test_proba = result.model.predict_proba(images[split.test])
+        test_proba = fitter.image_proba(result.model, images[split.test])
         result.test_predictions = class_predictions(split.test, y[split.test], test_proba, positive)
         result.test_metrics = image_metrics(y[split.test], test_proba, positive)
         return result

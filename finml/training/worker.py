@@ -66,6 +66,10 @@ class StoreSink(Sink):
             self.total_ = total
         self.store.log_trial(self.run_id, row)
 
+    def on_stage(self, what: str, done: int, total: int) -> None:
+        """Record the progress of work before the first step (one tag write)."""
+        self.store.set_stage(self.run_id, what, done, total)
+
     def on_steps(self, steps: list[tuple[int, int, dict[str, float]]]) -> None:
         """Record several steps in one batch write (see :class:`SampledSink`)."""
         if steps and steps[-1][1] != self.total_:

@@ -467,15 +467,20 @@ class ImageView(TaskView):
         what = f"{len(ds.classes)} classes ({', '.join(ds.classes)}), {ds.size} px {ds.mode}"
         grouping = ", group-aware" if ds.split.group_col else ", random"
         st.caption(f"Dataset: **{text(ds.name)}**, {text(what)}, {split_words(ds)}{grouping}.")
-        if st.button("Load the Br35H 64-px preset", key="preset"):
-            model_name, values, _ = PRESETS["br35h-64"]
-            st.session_state["preset_loaded"] = preset_changes(model_name, values)
-            st.session_state["model"] = model_name
-            for name, value in values.items():
-                st.session_state[f"{model_name}.{name}"] = value
-        loaded = st.session_state.get("preset_loaded")
-        if loaded and st.session_state.get("model") == PRESETS["br35h-64"][0]:
-            st.caption(text(f"{loaded} What to expect: {PRESETS['br35h-64'][2]}"))
+        buttons = (
+            ("preset", "br35h-pretrained", "Load the Br35H pretrained-features preset"),
+            ("preset_cnn", "br35h-64", "Load the Br35H 64-px CNN preset (from scratch)"),
+        )
+        for col, (key, preset, label) in zip(st.columns(len(buttons)), buttons, strict=True):
+            if col.button(label, key=key):
+                model_name, values, _ = PRESETS[preset]
+                st.session_state["preset_loaded"] = (preset, preset_changes(model_name, values))
+                st.session_state["model"] = model_name
+                for name, value in values.items():
+                    st.session_state[f"{model_name}.{name}"] = value
+        preset, loaded = st.session_state.get("preset_loaded") or (None, "")
+        if loaded and st.session_state.get("model") == PRESETS[preset][0]:
+            st.caption(text(f"{loaded} What to expect: {PRESETS[preset][2]}"))
 
     def evaluate(self, run, test, val, store) -> None:
         """Two classes: the binary view of the positive class, then all classes and the

@@ -141,6 +141,14 @@ def test_the_preset_says_what_it_set_and_what_to_expect(image_run):
     at.run()
     at.button(key="preset").click().run()
     assert not at.exception, at.exception
+    assert at.selectbox(key="model").value == "efficientnet_lite0"
+    caption = next(shown(c) for c in at.caption if "Preset loaded" in shown(c))
+    assert caption.startswith(
+        "Preset loaded: EfficientNet-Lite0 (ImageNet), pretrained features + head; Head on "
+        "the frozen features logistic; Inverse regularisation C 0.1 (was 1)."
+    )
+    assert "choose 128 px on the Data page" in caption and "ROC-AUC 0.994" in caption
+    at.button(key="preset_cnn").click().run()
     assert at.selectbox(key="model").value == "small_cnn"
     caption = next(shown(c) for c in at.caption if "Preset loaded" in shown(c))
     assert caption.startswith("Preset loaded: Small CNN; Filters of the first block 16 (was 32)")

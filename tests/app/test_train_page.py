@@ -76,12 +76,19 @@ def test_the_br35h_preset_fills_the_form_for_image_data():
     )
     at.run()
     assert at.selectbox(key="model").options == [
+        "EfficientNet-Lite0 (ImageNet), pretrained features + head",
         "Small CNN",
         "ResNet-18-like (residual blocks)",
         "ResNet50 (keras.applications)",
         "MobileNetV2 (keras.applications)",
     ]
     at.button(key="preset").click().run()
+    assert not at.exception, at.exception
+    model, values, _ = PRESETS["br35h-pretrained"]
+    assert at.selectbox(key="model").value == model == "efficientnet_lite0"
+    assert at.selectbox(key=f"{model}.head").value == values["head"] == "logistic"
+    assert at.number_input(key=f"{model}.C").value == values["C"]
+    at.button(key="preset_cnn").click().run()
     assert not at.exception, at.exception
     model, values, _ = PRESETS["br35h-64"]
     assert at.selectbox(key="model").value == model

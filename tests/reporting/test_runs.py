@@ -75,3 +75,15 @@ def test_the_leaderboard_shows_the_place_of_queued_runs():
     table = runs_frame(runs, {"b" * 32: 2})
     assert table["status"].tolist() == ["queued (place 2 in the queue)", "finished"]
     assert table["run id"].tolist() == ["b" * 32, "a" * 32]
+
+
+def test_work_before_the_first_step_shows_as_its_own_progress():
+    # the worker records the extraction of image features as a stage: 300 of 1,200 images
+    # 20 s after the start, so a quarter done leaves 60 s at that pace
+    run = _info(model="efficientnet_lite0", tags={"finml.stage": "extracting features|300/1200"})
+    assert run.stage == ("extracting features", 300, 1200)
+    label = "running · extracting features: 300 of 1,200 · 0:20 elapsed, about 1:00 left"
+    assert progress(run, pd.DataFrame({"step": []}), now=21.0) == (0.25, label)
+    # once epochs are logged they are the progress again
+    assert progress(run, pd.DataFrame({"step": [2]}), now=21.0)[1].startswith("running · epoch 2")
+    assert _info(tags={"finml.stage": "no counts"}).stage is None

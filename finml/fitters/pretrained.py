@@ -1,0 +1,225 @@
+"""Transfer learning for images: the frozen ImageNet backbone (EfficientNet-Lite0,
+:mod:`finml.models.efficientnet`) turns each image into 1,280 pooled features once, cached
+per staged image set; a head trains on them in seconds: a logistic regression (one fit)
+or a dense softmax layer (epochs, live curves, early stopping).
+
+The fitted estimator is one Keras network, images -> probabilities: the backbone with the
+head folded into its last layer (the features' standardisation included), so Evaluate,
+Predict and Grad-CAM take it like any image model, and a bundle stores only the head
+(:mod:`finml.models.bundle`). Importing this module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+
+from finml.fitters.base import FitData, FitResult, Fitter, Sink, never_stop, one_step
+from finml.models.efficientnet import (
+    FEATURES,
+    feature_extractor,
+    head_of,
+    head_proba,
+    pretrained_network,
+)
+
+#: Images per forward pass of the feature extraction.
+EXTRACT_BATCH = 32
+#: What the progress bar says during the extraction.
+EXTRACTING = "extracting ImageNet features"
+#: Version of the feature cache's layout (bump when the extraction changes).
+CACHE_VERSION = 1
+
+
+def extract_features(
+    images: np.ndarray,
+    sink: Sink | None = None,
+    should_stop=never_stop,
+    batch_size: int = EXTRACT_BATCH,
+) -> np.ndarray | None:
+    """Pass images once through the frozen backbone.
+
+    Args:
+        images: uint8 array (n, size, size, channels), channels 1 (replicated to RGB) or 3;
+            resized to 224 px inside the network.
+        sink: receives ``on_stage(EXTRACTING, done, n)`` after each batch.
+        should_stop: checked after each batch.
+        batch_size: images per forward pass.
+
+    Returns:
+        float32 array (n, 1280), or ``None`` if a stop request came first.
+    """
+    extractor = feature_extractor(images.shape[1:])
+    out = np.empty((len(images), FEATURES), dtype=np.float32)
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        out[start : start + len(batch)] = extractor.predict_on_batch(batch)
+        if sink is not None:
+            sink.on_stage(EXTRACTING, start + len(batch), len(images))
+        if should_stop():
+            return None
+    return out
+
+
+def cache_file(prefix: Path, images: np.ndarray) -> Path:
+    """Where the features of a staged image set are cached: beside it, named by the
+    weights' checksum, the cache version and the images' shape."""
+    from finml.models.efficientnet import WEIGHTS_SHA256
+
+    shape = "x".join(str(d) for d in images.shape)
+    key = hashlib.sha256(f"{WEIGHTS_SHA256}-{CACHE_VERSION}-{shape}".encode()).hexdigest()[:16]
+    return Path(f"{prefix}.features-{key}.npy")
+
+
+def cached_features(
+    images: np.ndarray, prefix: Path | None, sink: Sink, should_stop
+) -> np.ndarray | None:
+    """The images' features from the cache beside their staged set, or extracted (and
+    cached) now. A cache file of another shape or with non-finite values is ignored.
+
+    Args:
+        images: the staged set's images (n, size, size, channels) uint8.
+        prefix: the staged set's path without suffix, or ``None`` (no cache).
+        sink: receives the extraction's progress.
+        should_stop: checked after each batch.
+
+    Returns:
+        float32 array (n, 1280), or ``None`` if a stop request came first.
+    """
+    path = cache_file(prefix, images) if prefix is not None else None
+    if path is not None and path.is_file():
+        try:
+            features = np.load(path, allow_pickle=False)
+            if features.shape == (len(images), FEATURES) and np.isfinite(features).all():
+                sink.on_stage("ImageNet features from the cache", len(images), len(images))
+                return features.astype(np.float32, copy=False)
+        except (OSError, ValueError):
+            pass
+    features = extract_features(images, sink, should_stop)
+    if features is not None and path is not None:
+        tmp = path.with_suffix(f".{time.time_ns()}.tmp.npy")
+        try:
+            np.save(tmp, features)
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a cache that cannot be written is only slower
+    return features
+
+
+def fold_head(coef: np.ndarray, intercept: np.ndarray, mean, scale) -> tuple:
+    """A linear head on standardised features as a softmax layer on raw features.
+
+    A binary logistic regression (one row of coefficients) becomes two softmax columns,
+    ``[0, w]`` and ``[0, b]``: their softmax is the sigmoid of ``w x + b``.
+
+    Args:
+        coef: (k, 1280) or (1, 1280) coefficients on ``(x - mean) / scale``.
+        intercept: (k,) or (1,) intercepts.
+        mean, scale: (1280,) the training features' mean and standard deviation.
+
+    Returns:
+        float32 kernel (1280, k) and bias (k,).
+    """
+    coef, intercept = np.atleast_2d(coef), np.atleast_1d(intercept)
+    if coef.shape[0] == 1:
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
+    kernel = (coef / scale).T
+    bias = intercept - (coef * (mean / scale)).sum(axis=1)
+    return kernel.astype(np.float32), bias.astype(np.float32)
+
+
+class PretrainedFitter(Fitter):
+    """A head on the frozen backbone's features (the task hands it the features, from
+    :meth:`image_inputs`): a logistic regression (``head="logistic"``: one step) or a
+    dense softmax layer with dropout (``head="dense"``: epochs, early stopping on the
+    validation loss)."""
+
+    family = "keras"
+    step_unit = "epoch"
+
+    def image_inputs(self, data: dict, sink: Sink, should_stop) -> np.ndarray | None:
+        """The pooled features of every staged image (:func:`cached_features`)."""
+        prefix = data.get("cache_prefix")
+        return cached_features(data["images"], prefix and Path(prefix), sink, should_stop)
+
+    def image_proba(self, model, x: np.ndarray) -> np.ndarray:
+        """Class probabilities from pooled features (n, 1280) through the model's head."""
+        return head_proba(*head_of(model.estimator), x)
+
+    def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
+        """Fit the head on the training features; see :meth:`Fitter.fit`."""
+        mean = data.x_train.mean(axis=0).astype(np.float64)
+        scale = data.x_train.std(axis=0).astype(np.float64)
+        scale[scale < 1e-6] = 1.0
+
+        def standard(x):
+            return ((x - mean) / scale).astype(np.float32)
+
+        if params["head"] == "logistic":
+            from sklearn.linear_model import LogisticRegression
+
+            lr = LogisticRegression(
+                C=params["C"], max_iter=5000, class_weight=data.class_weight
+            ).fit(standard(data.x_train), data.y_train)
+            coef, intercept = lr.coef_, lr.intercept_
+            steps, stopped = 1, False
+        else:
+            coef, intercept, steps, stopped = self._dense(
+                spec, params, data, standard, sink, should_stop
+            )
+            if steps == 0:
+                return FitResult(None, 0, True)
+        kernel, bias = fold_head(coef, intercept, mean, scale)
+        network = pretrained_network(tuple(spec.dataset.input_shape), kernel, bias)
+        if params["head"] == "logistic":
+            result = one_step(_Head(kernel, bias), data, sink)
+            return FitResult(network, 1, False, result.val_output)
+        return FitResult(network, steps, stopped)
+
+    @staticmethod
+    def _dense(spec, params, data: FitData, standard, sink, should_stop):
+        import keras
+
+        from finml.fitters.callbacks import ValidationMeter, fit_with_progress
+
+        keras.utils.set_random_seed(spec.seed)
+        k = data.n_classes
+        inputs = keras.Input(shape=(data.x_train.shape[1],))
+        x = keras.layers.Dropout(params["dropout"])(inputs)
+        dense = keras.layers.Dense(k, activation="softmax", name="head")
+        net = keras.Model(inputs, dense(x))
+        net.compile(
+            optimizer=keras.optimizers.Adam(params["learning_rate"]),
+            loss="sparse_categorical_crossentropy",
+        )
+        val, extra = None, ()
+        if data.has_val:
+            val = (standard(data.x_val), data.y_val)
+            extra = (ValidationMeter(val[0], data.y_val, data.meter, k),)
+        epochs, stopped = fit_with_progress(
+            net,
+            standard(data.x_train),
+            data.y_train,
+            val,
+            params,
+            sink,
+            should_stop,
+            extra,
+            data.class_weight,
+        )
+        kernel, bias = dense.get_weights()
+        return kernel.T, bias, epochs, stopped
+
+
+class _Head:
+    """The folded head as an estimator of raw features (for the one-step report)."""
+
+    def __init__(self, kernel: np.ndarray, bias: np.ndarray):
+        self.kernel, self.bias = kernel, bias
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return head_proba(self.kernel, self.bias, x)
