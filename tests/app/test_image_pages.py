@@ -151,7 +151,10 @@ def test_the_preset_says_what_it_set_and_what_to_expect(image_run):
     at.button(key="preset_cnn").click().run()
     assert at.selectbox(key="model").value == "small_cnn"
     caption = next(shown(c) for c in at.caption if "Preset loaded" in shown(c))
-    assert caption.startswith("Preset loaded: Small CNN; Filters of the first block 16 (was 32)")
+    assert caption.startswith(
+        "Preset loaded: Small CNN (was EfficientNet-Lite0 (ImageNet), pretrained features + "
+        "head); Filters of the first block 16 (was 32)"
+    )
     assert "Augment: horizontal flip on;" in caption and "Epochs 40" in caption
     assert "What to expect:" in caption and "test accuracy 0.944, ROC-AUC 0.982" in caption
 
