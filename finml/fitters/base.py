@@ -264,7 +264,7 @@ class Fitter(ABC):
             FitResult.
         """
 
-    def image_inputs(self, data: dict, sink: Sink, should_stop) -> np.ndarray | None:
+    def image_inputs(self, spec, data: dict, sink: Sink, should_stop) -> np.ndarray | None:
         """What this family trains on, from an image set's arrays
         (:func:`finml.data.staging.load_staged_images`): the images themselves, uint8
         (n, size, size, channels), unless a family works on something computed from them

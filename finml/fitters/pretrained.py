@@ -21,15 +21,19 @@ from finml.fitters.base import FitData, FitResult, Fitter, Sink, never_stop, one
 from finml.models.efficientnet import (
     FEATURES,
     feature_extractor,
+    finetuned_name,
     head_of,
     head_proba,
     pretrained_network,
+    unfreeze_top,
 )
 
 #: Images per forward pass of the feature extraction.
 EXTRACT_BATCH = 32
 #: What the progress bar says during the extraction.
 EXTRACTING = "extracting ImageNet features"
+#: The ``mode`` that fine-tunes the top blocks (else a head on frozen features).
+FINE_TUNE = "fine-tune"
 #: Version of the feature cache's layout (bump when the extraction changes).
 CACHE_VERSION = 1
 
@@ -133,25 +137,49 @@ def fold_head(coef: np.ndarray, intercept: np.ndarray, mean, scale) -> tuple:
 
 
 class PretrainedFitter(Fitter):
-    """A head on the frozen backbone's features (the task hands it the features, from
-    :meth:`image_inputs`): a logistic regression (``head="logistic"``: one step) or a
-    dense softmax layer with dropout (``head="dense"``: epochs, early stopping on the
-    validation loss)."""
+    """Transfer learning from the ImageNet backbone, in one of two modes (``mode``):
+
+    - ``"features"``: a head on the frozen backbone's features (the task hands it the
+      cached features, from :meth:`image_inputs`): a logistic regression
+      (``head="logistic"``: one step) or a dense softmax layer with dropout
+      (``head="dense"``: epochs, early stopping on the validation loss);
+    - ``"fine-tune"``: that head first, on features of the training images, then the top
+      ``unfreeze`` blocks and the head trained together on the images with augmentation at
+      the lower rate ``finetune_rate`` (epochs, early stopping, Stop). Batch normalisation
+      stays in inference mode (its layers are frozen), as Keras' transfer-learning guide
+      does for small data.
+    """
 
     family = "keras"
     step_unit = "epoch"
 
-    def image_inputs(self, data: dict, sink: Sink, should_stop) -> np.ndarray | None:
-        """The pooled features of every staged image (:func:`cached_features`)."""
+    def image_inputs(self, spec, data: dict, sink: Sink, should_stop) -> np.ndarray | None:
+        """The pooled features of every staged image (:func:`cached_features`), or the
+        images themselves to fine-tune on."""
+        if spec.params.get("mode") == FINE_TUNE:
+            return data["images"]
         prefix = data.get("cache_prefix")
         return cached_features(data["images"], prefix and Path(prefix), sink, should_stop)
 
     def image_proba(self, model, x: np.ndarray) -> np.ndarray:
-        """Class probabilities from pooled features (n, 1280) through the model's head."""
-        return head_proba(*head_of(model.estimator), x)
+        """Class probabilities from pooled features (n, 1280) through the model's head, or
+        from images through the whole network."""
+        if x.ndim == 2:
+            return head_proba(*head_of(model.estimator), x)
+        return model.predict_proba(x)
 
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
-        """Fit the head on the training features; see :meth:`Fitter.fit`."""
+        """Fit the head (and fine-tune); see :meth:`Fitter.fit`."""
+        shape = tuple(spec.dataset.input_shape)
+        if params.get("mode") == FINE_TUNE:
+            return self._fine_tune(spec, params, data, sink, should_stop)
+        kernel, bias, steps, stopped, val = self._head(spec, params, data, sink, should_stop)
+        if steps == 0:
+            return FitResult(None, 0, True)
+        return FitResult(pretrained_network(shape, kernel, bias), steps, stopped, val)
+
+    def _head(self, spec, params, data: FitData, sink, should_stop):
+        """Fit the head on features: (kernel, bias, steps, stopped, validation output)."""
         mean = data.x_train.mean(axis=0).astype(np.float64)
         scale = data.x_train.std(axis=0).astype(np.float64)
         scale[scale < 1e-6] = 1.0
@@ -165,20 +193,61 @@ class PretrainedFitter(Fitter):
             lr = LogisticRegression(
                 C=params["C"], max_iter=5000, class_weight=data.class_weight
             ).fit(standard(data.x_train), data.y_train)
-            coef, intercept = lr.coef_, lr.intercept_
-            steps, stopped = 1, False
-        else:
-            coef, intercept, steps, stopped = self._dense(
-                spec, params, data, standard, sink, should_stop
-            )
-            if steps == 0:
-                return FitResult(None, 0, True)
-        kernel, bias = fold_head(coef, intercept, mean, scale)
-        network = pretrained_network(tuple(spec.dataset.input_shape), kernel, bias)
-        if params["head"] == "logistic":
-            result = one_step(_Head(kernel, bias), data, sink)
-            return FitResult(network, 1, False, result.val_output)
-        return FitResult(network, steps, stopped)
+            kernel, bias = fold_head(lr.coef_, lr.intercept_, mean, scale)
+            val = one_step(_Head(kernel, bias), data, sink).val_output
+            return kernel, bias, 1, False, val
+        coef, intercept, steps, stopped = self._dense(
+            spec, params, data, standard, sink, should_stop
+        )
+        return (*fold_head(coef, intercept, mean, scale), steps, stopped, None)
+
+    def _fine_tune(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
+        import dataclasses
+
+        import keras
+
+        from finml.fitters.base import ListSink
+        from finml.fitters.callbacks import ValidationMeter, fit_with_progress
+        from finml.fitters.vision import make_dataset
+        from finml.models.vision import augmentation
+
+        shape = tuple(spec.dataset.input_shape)
+        features = extract_features(data.x_train, sink, should_stop)
+        val_features = extract_features(data.x_val, sink, should_stop) if data.has_val else None
+        if features is None or (data.has_val and val_features is None):
+            return FitResult(None, 0, True)
+        on_features = dataclasses.replace(data, x_train=features, x_val=val_features, live=None)
+        kernel, bias, steps, _, _ = self._head(spec, params, on_features, ListSink(), should_stop)
+        if steps == 0:
+            return FitResult(None, 0, True)
+        network = pretrained_network(shape, kernel, bias)
+        unfreeze_top(network, params["unfreeze"])
+        network.name = finetuned_name(params["unfreeze"])
+        keras.utils.set_random_seed(spec.seed)
+        inputs = keras.Input(shape=shape, name="image")
+        trainer = keras.Model(inputs, network(augmentation(keras, inputs, params, spec.seed)))
+        trainer.compile(
+            optimizer=keras.optimizers.Adam(params["finetune_rate"]),
+            loss="sparse_categorical_crossentropy",
+        )
+        val, extra = None, ()
+        if data.has_val:
+            val = (data.x_val, data.y_val)
+            batches = make_dataset(data.x_val, None, params["batch_size"])
+            extra = (ValidationMeter(batches, data.y_val, data.meter, data.n_classes),)
+        tune = {**params, "epochs": params["finetune_epochs"]}
+        epochs, stopped = fit_with_progress(
+            trainer,
+            data.x_train,
+            data.y_train,
+            val,
+            tune,
+            sink,
+            should_stop,
+            extra,
+            data.class_weight,
+        )
+        return FitResult(network if epochs else None, epochs, stopped or not epochs)
 
     @staticmethod
     def _dense(spec, params, data: FitData, standard, sink, should_stop):

@@ -41,6 +41,10 @@ SCORECARD_FILE = "scorecard.json"
 HEAD_FILE = "head.npz"
 #: Largest ``head.npz`` accepted, bytes (1280 x 1000 float32 is 5 MB).
 MAX_HEAD_BYTES = 8 << 20
+#: The file of a fine-tuned pretrained model's top layers, and its largest size (the whole
+#: backbone is 19 MB of float32).
+FINETUNED_FILE = "finetuned.npz"
+MAX_FINETUNED_BYTES = 24 << 20
 #: Largest ``scorecard.json`` accepted, bytes.
 MAX_SCORECARD_BYTES = 32 << 20
 #: Largest ``meta.json`` accepted (it holds the training profile), bytes.
@@ -121,15 +125,26 @@ def _dump_estimator(out_dir: Path, model) -> dict:
     ``meta.json``: the model's provenance, the format and the family."""
     import skops.io as sio
 
-    from finml.models.efficientnet import PRETRAINED_NAME, head_of
+    from finml.models.efficientnet import PRETRAINED_NAME, finetuned_blocks, head_of, top_layers
     from finml.models.scorecard import ScorecardClassifier
 
     head = {**(model.meta or {}), "format": FORMAT_VERSION, "family": model.family}
-    if getattr(model.estimator, "name", "") == PRETRAINED_NAME:
+    if str(getattr(model.estimator, "name", "")).startswith(PRETRAINED_NAME):
         kernel, bias = head_of(model.estimator)
         np.savez(out_dir / HEAD_FILE, kernel=kernel, bias=bias)
         head["estimator"] = "pretrained"
         head["input_shape"] = list(model.image_shape)
+        blocks = finetuned_blocks(model.estimator)
+        if blocks is not None:  # the fine-tuned layers' weights, by layer name and index
+            net = model.estimator
+            arrays = {
+                f"{name}.{i}": np.asarray(w)
+                for name in top_layers(net, blocks)
+                if name != "classifier"
+                for i, w in enumerate(net.get_layer(name).get_weights())
+            }
+            np.savez(out_dir / FINETUNED_FILE, **arrays)
+            head["finetuned_blocks"] = blocks
     elif model.family == "keras":
         model.estimator.save(out_dir / "model.keras")
     elif isinstance(model.estimator, ScorecardClassifier):
@@ -451,13 +466,12 @@ def _load_scorecard(bundle_dir: Path, meta: dict):
 
 def _load_pretrained(bundle_dir: Path, meta: dict):
     """A pretrained image network rebuilt from finml's code, the checksummed weights
-    package and the bundle's head, whose shapes are checked first."""
+    package and the bundle's head (and fine-tuned top layers), whose shapes are checked
+    first."""
     from finml.errors import SpecError
     from finml.models.efficientnet import FEATURES, pretrained_network
 
     path = _member(bundle_dir, HEAD_FILE)
-    if path.stat().st_size > MAX_HEAD_BYTES:
-        raise BundleError(f"{HEAD_FILE} is over {MAX_HEAD_BYTES >> 20} MiB.")
     shape, k = meta.get("input_shape"), len(meta.get("class_names") or [])
     if (
         not isinstance(shape, list)
@@ -468,18 +482,10 @@ def _load_pretrained(bundle_dir: Path, meta: dict):
         or shape[2] not in (1, 3)
     ):
         raise BundleError("meta.json: 'input_shape' is not the shape of square images.")
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:  # declared sizes, before anything is inflated
-            if sum(i.file_size for i in archive.infolist()) > MAX_HEAD_BYTES:
-                raise BundleError(f"{HEAD_FILE} declares more than {MAX_HEAD_BYTES >> 20} MiB.")
-        with np.load(path, allow_pickle=False) as data:
-            if sorted(data.files) != ["bias", "kernel"]:
-                raise BundleError(f"{HEAD_FILE} holds other arrays than a kernel and a bias.")
-            kernel, bias = data["kernel"], data["bias"]
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise BundleError(f"{HEAD_FILE} is not a readable array file ({exc}).") from exc
+    arrays = _arrays(path, MAX_HEAD_BYTES)
+    if sorted(arrays) != ["bias", "kernel"]:
+        raise BundleError(f"{HEAD_FILE} holds other arrays than a kernel and a bias.")
+    kernel, bias = arrays["kernel"], arrays["bias"]
     if kernel.shape != (FEATURES, k) or bias.shape != (k,) or kernel.dtype != np.float32:
         raise BundleError(
             f"{HEAD_FILE}: a head of shape {kernel.shape} for {k} classes; the backbone gives "
@@ -488,9 +494,70 @@ def _load_pretrained(bundle_dir: Path, meta: dict):
     if bias.dtype != np.float32 or not (np.isfinite(kernel).all() and np.isfinite(bias).all()):
         raise BundleError(f"{HEAD_FILE}: the head's weights are not finite float32 numbers.")
     try:
-        return pretrained_network(tuple(shape), kernel, bias)
+        network = pretrained_network(tuple(shape), kernel, bias)
     except SpecError as exc:
         raise BundleError(str(exc)) from exc
+    blocks = meta.get("finetuned_blocks")
+    if blocks is not None:
+        _set_finetuned(network, bundle_dir, blocks)
+    return network
+
+
+def _arrays(path: Path, max_bytes: int) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` bundle member: its declared sizes checked before anything
+    is inflated, no pickled objects.
+
+    Raises:
+        BundleError: over ``max_bytes``, not an array file, or object arrays.
+    """
+    import zipfile
+
+    label = path.name
+    if path.stat().st_size > max_bytes:
+        raise BundleError(f"{label} is over {max_bytes >> 20} MiB.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if sum(i.file_size for i in archive.infolist()) > max_bytes:
+                raise BundleError(f"{label} declares more than {max_bytes >> 20} MiB.")
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{label} is not a readable array file ({exc}).") from exc
+
+
+def _set_finetuned(network, bundle_dir: Path, blocks) -> None:
+    """Load the fine-tuned top layers: exactly the layers fine-tuning trains, each weight
+    of its layer's shape, finite float32."""
+    from finml.models.efficientnet import blocks as all_blocks
+    from finml.models.efficientnet import top_layers
+
+    if (
+        not isinstance(blocks, int)
+        or isinstance(blocks, bool)
+        or not 0 <= blocks <= len(all_blocks())
+    ):
+        raise BundleError("meta.json: 'finetuned_blocks' is not a number of blocks.")
+    arrays = _arrays(_member(bundle_dir, FINETUNED_FILE), MAX_FINETUNED_BYTES)
+    expected = {
+        f"{name}.{i}": tuple(w.shape)
+        for name in top_layers(network, blocks)
+        if name != "classifier"
+        for i, w in enumerate(network.get_layer(name).weights)
+    }
+    if set(arrays) != set(expected):
+        raise BundleError(f"{FINETUNED_FILE} does not hold the fine-tuned layers' weights.")
+    for key, array in arrays.items():
+        if (
+            array.shape != expected[key]
+            or array.dtype != np.float32
+            or not np.isfinite(array).all()
+        ):
+            raise BundleError(
+                f"{FINETUNED_FILE}: {key} is not finite float32 of shape {expected[key]}."
+            )
+    for name in {key.rpartition(".")[0] for key in arrays}:
+        layer = network.get_layer(name)
+        layer.set_weights([arrays[f"{name}.{i}"] for i in range(len(layer.weights))])
 
 
 def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:

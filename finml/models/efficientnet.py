@@ -337,3 +337,47 @@ def head_of(network) -> tuple[np.ndarray, np.ndarray]:
     """(kernel (1280, k), bias (k,)) of a pretrained network's softmax layer."""
     kernel, bias = network.get_layer("classifier").get_weights()
     return kernel, bias
+
+
+def top_layers(network, count: int) -> list[str]:
+    """Names of the layers with weights in the last ``count`` blocks, the head convolution
+    and the classifier, batch normalisation left out: what fine-tuning trains."""
+    n = len(blocks())
+    top = (*(f"block{i}_" for i in range(n - count, n)), "head_", "classifier")
+    return [
+        layer.name
+        for layer in network.layers
+        if layer.name.startswith(top)
+        and layer.weights
+        and type(layer).__name__ != "BatchNormalization"
+    ]
+
+
+def finetuned_name(blocks: int) -> str:
+    """The Keras name of a network whose top ``blocks`` blocks were fine-tuned."""
+    return f"{PRETRAINED_NAME}_top{int(blocks)}"
+
+
+def finetuned_blocks(network) -> int | None:
+    """How many top blocks of a pretrained network were fine-tuned (from its name), or
+    ``None`` for a network with only a trained head."""
+    rest = getattr(network, "name", "").removeprefix(PRETRAINED_NAME)
+    return int(rest[4:]) if rest.startswith("_top") and rest[4:].isdigit() else None
+
+
+def unfreeze_top(network, count: int) -> list[str]:
+    """Make the last ``blocks`` inverted-residual blocks, the head convolution and the
+    classifier trainable and everything else frozen; batch normalisation stays frozen
+    (inference mode) everywhere.
+
+    Args:
+        network: a pretrained network (:func:`finml.models.efficientnet.pretrained_network`).
+        count: how many of the 16 blocks, counted from the top (0: head only).
+
+    Returns:
+        The names of the layers with trainable weights.
+    """
+    trainable = top_layers(network, count)
+    for layer in network.layers:
+        layer.trainable = layer.name in trainable
+    return trainable

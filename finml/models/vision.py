@@ -20,6 +20,12 @@ AUGMENTATIONS = ("flip", "rotation", "zoom", "contrast")
 
 def _preprocess(keras, inputs, params: dict, seed: int):
     x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    return augmentation(keras, x, params, seed)
+
+
+def augmentation(keras, x, params: dict, seed: int):
+    """The augmentation layers the toggles :data:`AUGMENTATIONS` in ``params`` ask for,
+    applied to ``x`` (active in training only; ranges as the Train form says)."""
     if params.get("flip"):
         x = keras.layers.RandomFlip("horizontal", seed=seed, name="aug_flip")(x)
     if params.get("rotation"):

@@ -32,6 +32,7 @@ EXPORT_MEMBERS = (
     "bundle/model.keras",
     "bundle/scorecard.json",
     "bundle/head.npz",
+    "bundle/finetuned.npz",
     "predictions/test.parquet",
     "predictions/validation.parquet",
     "cv/folds.parquet",

@@ -131,7 +131,7 @@ class ImageTask(Task):
             result.status = "stopped"
             return result
         fitter = get_fitter(spec.model)
-        images = fitter.image_inputs(data, sink, should_stop)  # or their ImageNet features
+        images = fitter.image_inputs(spec, data, sink, should_stop)  # or their ImageNet features
         if images is None:
             result.status = "stopped"
             return result

@@ -132,3 +132,58 @@ def test_a_bundle_keeps_only_the_head_and_rebuilds_the_network(pretrained_run, t
     refused(kernel=k, bias=np.array([np.inf, 0], np.float32))
     refused(kernel=k, bias=np.zeros(2, np.float32), extra=np.zeros(1))
     refused(kernel=k.astype(object), bias=np.zeros(2, np.float32))  # a pickled object array
+
+
+def test_fine_tuning_trains_the_top_blocks_live_and_its_bundle_holds_them(br35h_224, tmp_path):
+    from finml.fitters.base import never_stop
+    from finml.models.bundle import FINETUNED_FILE, load_bundle, save_bundle
+    from finml.models.efficientnet import backbone_weights
+
+    image_set, groups = br35h_224
+    dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
+    split = SplitSpec(seed=42, group_col="group")
+    ds = ImageDatasetSpec(dataset_id, "Br35H subset", ("no", "yes"), "yes", 224, "L", split)
+    values = {"mode": "fine-tune", "unfreeze": 1, "finetune_epochs": 2, "batch_size": 16}
+    spec = RunSpec(ds, "efficientnet_lite0", resolve_params("efficientnet_lite0", values), seed=42)
+    data = get_task("images").load(dataset_id, None)
+    sink = ListSink()
+    result = train_spec(spec, data, sink, never_stop)
+    assert result.status == "finished" and result.steps == 2
+    assert [s for s, _, m in sink.steps if {"loss", "val_loss", "val_auc"} <= set(m)] == [1, 2]
+    assert result.test_metrics["roc_auc"] > 0.8, result.test_metrics
+    net = result.model.estimator
+    # the top block moved, a lower block and every batch normalisation did not
+    imagenet = backbone_weights()
+    moved = net.get_layer("block15_project_conv").get_weights()[0]
+    assert not np.allclose(moved, imagenet["block15_project_conv"][0])
+    np.testing.assert_array_equal(
+        net.get_layer("block14_project_conv").get_weights()[0], imagenet["block14_project_conv"][0]
+    )
+    np.testing.assert_array_equal(
+        net.get_layer("block15_project_bn").get_weights()[2], imagenet["block15_project_bn"][2]
+    )
+    folder = save_bundle(tmp_path / "b", result.model)
+    loaded = load_bundle(folder)
+    some = data["images"][:4]
+    np.testing.assert_allclose(
+        loaded.predict_proba(some), result.model.predict_proba(some), atol=1e-6
+    )
+    arrays = dict(np.load(folder / FINETUNED_FILE))
+    arrays.pop("block15_project_conv.0")
+    np.savez(folder / FINETUNED_FILE, **arrays)
+    with pytest.raises(BundleError, match="fine-tuned layers"):
+        load_bundle(folder)
+
+
+def test_a_stop_during_fine_tuning_ends_after_the_current_batch(br35h_224):
+    image_set, groups = br35h_224
+    dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
+    split = SplitSpec(seed=42, group_col="group")
+    ds = ImageDatasetSpec(dataset_id, "Br35H subset", ("no", "yes"), "yes", 224, "L", split)
+    values = {"mode": "fine-tune", "finetune_epochs": 50, "batch_size": 8}
+    spec = RunSpec(ds, "efficientnet_lite0", resolve_params("efficientnet_lite0", values), seed=42)
+    sink = ListSink()
+    result = train_spec(
+        spec, get_task("images").load(dataset_id, None), sink, lambda: bool(sink.steps)
+    )
+    assert result.status == "stopped" and result.steps <= 2
