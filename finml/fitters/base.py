@@ -264,6 +264,15 @@ class Fitter(ABC):
             FitResult.
         """
 
+    def check(self, spec) -> None:
+        """Refuse a run this family cannot train here, before it is queued (nothing to
+        check by default).
+
+        Raises:
+            SpecError: what is missing, and how to get it.
+        """
+        return None
+
     def image_inputs(self, spec, data: dict, sink: Sink, should_stop) -> np.ndarray | None:
         """What this family trains on, from an image set's arrays
         (:func:`finml.data.staging.load_staged_images`): the images themselves, uint8

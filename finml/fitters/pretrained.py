@@ -20,6 +20,7 @@ import numpy as np
 from finml.fitters.base import FitData, FitResult, Fitter, Sink, never_stop, one_step
 from finml.models.efficientnet import (
     FEATURES,
+    check_weights,
     feature_extractor,
     finetuned_name,
     head_of,
@@ -152,6 +153,14 @@ class PretrainedFitter(Fitter):
 
     family = "keras"
     step_unit = "epoch"
+
+    def check(self, spec) -> None:
+        """The weights package must be installed and its file unchanged (SHA-256).
+
+        Raises:
+            SpecError: the package missing, or its weights file changed.
+        """
+        check_weights()
 
     def image_inputs(self, spec, data: dict, sink: Sink, should_stop) -> np.ndarray | None:
         """The pooled features of every staged image (:func:`cached_features`), or the

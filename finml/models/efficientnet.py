@@ -149,19 +149,15 @@ def weights_path() -> Path:
     return Path(dist.locate_file(WEIGHTS_MEMBER))
 
 
-def read_weights(path: Path | None = None) -> dict[str, np.ndarray]:
-    """The PyTorch-named tensors of the weights file, after its SHA-256 check.
+def check_weights(path: Path | None = None) -> bytes:
+    """The weights file's bytes, once its SHA-256 is the expected one.
 
     Args:
         path: the ``.pth`` file; default :func:`weights_path`.
 
     Raises:
-        SpecError: the package is missing, the file is missing, or its checksum differs
-            (a changed or corrupted file is never read).
+        SpecError: the package is missing, the file is missing, or its checksum differs.
     """
-    from finml.errors import BundleError
-    from finml.models.torch_legacy import read_state_dict
-
     path = weights_path() if path is None else Path(path)
     try:
         raw = path.read_bytes()
@@ -177,6 +173,23 @@ def read_weights(path: Path | None = None) -> dict[str, np.ndarray]:
             f"(found {digest[:12]}..., expected {WEIGHTS_SHA256[:12]}...): it was changed or "
             f"corrupted, so it is not used. Reinstall {WEIGHTS_PACKAGE}=={WEIGHTS_VERSION}."
         )
+    return raw
+
+
+def read_weights(path: Path | None = None) -> dict[str, np.ndarray]:
+    """The PyTorch-named tensors of the weights file, after its SHA-256 check.
+
+    Args:
+        path: the ``.pth`` file; default :func:`weights_path`.
+
+    Raises:
+        SpecError: the package is missing, the file is missing, or its checksum differs
+            (a changed or corrupted file is never read).
+    """
+    from finml.errors import BundleError
+    from finml.models.torch_legacy import read_state_dict
+
+    raw = check_weights(path)
     try:
         return read_state_dict(raw)
     except BundleError as exc:

@@ -147,7 +147,10 @@ class Task(ABC):
         Raises:
             SpecError: said plainly.
         """
+        from finml.fitters import get_fitter
+
         self.check_model(spec.model)
+        get_fitter(spec.model).check(spec)
         if spec.cv_folds and not self.tags.cross_validation:
             raise SpecError(f"Cross-validation is not offered for {self.label.lower()}.")
         if spec.tune_trials and not self.tags.tuning:

@@ -187,3 +187,22 @@ def test_a_stop_during_fine_tuning_ends_after_the_current_batch(br35h_224):
         spec, get_task("images").load(dataset_id, None), sink, lambda: bool(sink.steps)
     )
     assert result.status == "stopped" and result.steps <= 2
+
+
+def test_a_run_on_changed_weights_is_refused_before_it_is_queued(pretrained_run, tmp_path):
+    from finml.errors import SpecError
+    from finml.models import efficientnet
+    from finml.store import RunStore
+    from finml.training import jobs
+
+    spec, _, _ = pretrained_run
+    changed = bytearray(efficientnet.weights_path().read_bytes())
+    changed[len(changed) // 2] ^= 0xFF
+    (tmp_path / "w.pth").write_bytes(bytes(changed))
+    store = RunStore()
+    before = len(store.list_runs())
+    with pytest.MonkeyPatch.context() as mp:  # the package's file, changed on disk
+        mp.setattr(efficientnet, "weights_path", lambda: tmp_path / "w.pth")
+        with pytest.raises(SpecError, match="SHA-256.*Reinstall efficientnet-lite0"):
+            jobs.submit(spec, store)
+    assert len(store.list_runs()) == before
