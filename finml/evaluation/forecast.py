@@ -16,7 +16,8 @@ FORECASTERS = {
     "y_pred": "this model",
     "naive": "naive (last value)",
     "seasonal_naive": "seasonal naive",
-    "ets": "ETS (additive trend)",
+    "ets": "AutoETS (form by AICc)",
+    "theta": "Theta",
 }
 
 

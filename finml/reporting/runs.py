@@ -445,7 +445,7 @@ def headline_metrics(run: RunInfo) -> list[tuple[str, float]]:
 
 def _tiles(run: RunInfo) -> list[tuple[str, str]]:
     """(metric key, label) of the run's tiles: its task's that it logged, at most 5."""
-    labels = dict(HEADLINE) | {"test_naive_mase": "Naive MASE", "test_ets_mase": "ETS MASE"}
+    labels = dict(HEADLINE) | {"test_naive_mase": "Naive MASE", "test_ets_mase": "AutoETS MASE"}
     tiles = get_task(run.params.get("task")).tiles
     return [(k, labels[k]) for k in tiles if k in run.metrics][:5]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from finml.errors import SpecError
 from finml.models.registry import get_model
 from finml.models.scorecard import SUSPICIOUS_IV, bin_labels, scorecard_of
 
@@ -17,7 +18,7 @@ def is_scorecard_run(params: dict) -> bool:
     """True when a run's model (its ``model`` parameter) is a points scorecard."""
     try:
         return get_model(str(params.get("model", ""))).encoding == "raw"
-    except Exception:  # an unknown model (an old import): not a scorecard
+    except SpecError:  # an unknown model (an old import): not a scorecard
         return False
 
 

@@ -33,6 +33,7 @@ from finml.models.forecaster import (
     ets_forecasts,
     naive_forecasts,
     seasonal_naive_forecasts,
+    theta_forecasts,
 )
 from finml.models.registry import resolve_params
 from finml.tasks.base import Task, TaskTags, TrainResult
@@ -40,7 +41,7 @@ from finml.tasks.spec import RunSpec
 from finml.tasks.tuning import best_params_of, tune
 
 #: The baselines every forecasting run is scored against, in display order.
-BASELINES = ("naive", "seasonal_naive", "ets")
+BASELINES = ("naive", "seasonal_naive", "ets", "theta")
 
 #: Fewest origins the first backtest fold trains on.
 MIN_FOLD_ORIGINS = 20
@@ -135,7 +136,10 @@ def run_forecast(
     table = forecast_table(series, test_o, test_pred, h, scales)
     table["naive"] = naive_forecasts(y, test_o, h).ravel()
     table["seasonal_naive"] = seasonal_naive_forecasts(y, test_o, h, series.season).ravel()
-    table["ets"] = ets_forecasts(y, test_o, h, seg.train[1]).ravel()
+    # the statistical baselines: fitted on every period before the test block (AutoETS),
+    # or on each origin's history (Theta)
+    table["ets"] = ets_forecasts(y, test_o, h, seg.test[0], series.season).ravel()
+    table["theta"] = theta_forecasts(y, test_o, h, series.season).ravel()
     result.test_predictions = table
     result.test_metrics = scored(table)
     return result

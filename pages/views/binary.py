@@ -408,7 +408,7 @@ class BinaryView(TableView):
         c1.metric("Rows scored", f"{len(scored):,}")
         c2.metric("Refused", f"{int((scored['decision'] == 'refuse').sum()):,}")
         c3.metric("Rows with data issues", f"{flagged:,}")
-        from finml.reporting.scorecard import scorecard_of
+        from finml.models.scorecard import scorecard_of
 
         reasons = (
             "Reasons: the features whose SHAP values raised the log-odds most for that row "

@@ -40,10 +40,11 @@ def run_tabs(run, val, view, store) -> dict:
 def scorecard_view(run, store) -> None:
     """A points scorecard: its scaling, the characteristics with their IV, the bins of
     one characteristic (table and chart) and the scorecard itself (CSV download)."""
+    from finml.models.scorecard import scorecard_of
     from finml.reporting import scorecard
 
     model = common.fitted_model(common.data_dir(), run.run_id)
-    if scorecard.scorecard_of(model) is None:
+    if scorecard_of(model) is None:
         st.info("This run's stored model is not a scorecard.")
         return
     st.caption(scorecard.scaling_words(model))

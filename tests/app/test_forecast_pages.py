@@ -101,7 +101,8 @@ def test_evaluate_compares_the_model_with_the_baselines(macro_forecast_run):
         "this model",
         "naive (last value)",
         "seasonal naive",
-        "ETS (additive trend)",
+        "AutoETS (form by AICc)",
+        "Theta",
     }
     assert board["MASE"].is_monotonic_increasing and "MASE 95% CI" in board
     steps = at.dataframe[1].value
@@ -114,7 +115,7 @@ def test_evaluate_compares_the_model_with_the_baselines(macro_forecast_run):
     assert "2-step-ahead forecasts" in titles
     at.button(key="make_report").click().run()
     page = at.session_state["report"][1].decode()
-    assert "The model against the baselines" in page and "ETS (additive trend)" in page
+    assert "The model against the baselines" in page and "AutoETS (form by AICc)" in page
     assert page.count("step-ahead forecasts") >= 2
 
 
@@ -161,7 +162,7 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
         "2-fold backtest MASE (mean ± sd)",
         "MASE",
         "Naive MASE",
-        "ETS MASE",
+        "AutoETS MASE",
         "Test RMSE",
     ]
     assert len(store.read_json(run_id, "intervals.json")["0.9"]) == 2

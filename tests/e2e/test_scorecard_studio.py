@@ -3,6 +3,8 @@ Evaluate, the fair-lending tab → each applicant's points and reasons on Predic
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -48,3 +50,7 @@ def test_scorecard_train_bins_points_fairness_predict(page, app_url, tmp_path):
     page.locator("input[type=file]").set_input_files(str(rows))
     expect(page.get_by_text("not SHAP's")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Rows scored")).to_be_visible()
+    # each applicant's total and per-characteristic points, as columns of the scored table
+    expect(page.get_by_role("columnheader", name="points", exact=True)).to_be_attached()
+    points = page.get_by_role("columnheader", name=re.compile(r"^points: "))
+    expect(points.first).to_be_attached()

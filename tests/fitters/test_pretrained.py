@@ -203,6 +203,6 @@ def test_a_run_on_changed_weights_is_refused_before_it_is_queued(pretrained_run,
     before = len(store.list_runs())
     with pytest.MonkeyPatch.context() as mp:  # the package's file, changed on disk
         mp.setattr(efficientnet, "weights_path", lambda: tmp_path / "w.pth")
-        with pytest.raises(SpecError, match="SHA-256.*Reinstall efficientnet-lite0"):
+        with pytest.raises(SpecError, match=r"SHA-256.*Reinstall efficientnet-lite0"):
             jobs.submit(spec, store)
     assert len(store.list_runs()) == before

@@ -1,0 +1,73 @@
+"""The statistical baselines of forecasting runs (finml.models.forecaster): AutoETS chosen
+by AICc among R's default forms, and the Theta method, against statsmodels itself."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from finml.models.forecaster import (
+    auto_ets,
+    ets_forecasts,
+    seasonal_naive_forecasts,
+    theta_forecasts,
+)
+
+
+def _seasonal(n: int = 144, seed: int = 0) -> np.ndarray:
+    """Monthly, trending, multiplicative season (airline-like), positive."""
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    return (100 + 2 * t) * (1 + 0.25 * np.sin(2 * np.pi * t / 12)) * rng.normal(1, 0.02, n)
+
+
+def test_auto_ets_picks_a_seasonal_trending_form_and_beats_seasonal_naive():
+    y = _seasonal()
+    form, _ = auto_ets(y[:120], 12)
+    _, trend, _, season = form
+    assert trend == "add" and season in ("add", "mul"), form
+    origins = np.arange(119, 144 - 6)
+    ets = ets_forecasts(y, origins, 6, 120, 12)
+    snaive = seasonal_naive_forecasts(y, origins, 6, 12)
+    actual = np.stack([y[o + 1 : o + 7] for o in origins])
+    assert np.abs(ets - actual).mean() < 0.6 * np.abs(snaive - actual).mean()
+
+
+def test_the_first_origin_s_forecast_is_statsmodels_own_fit():
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    y = _seasonal(seed=1)
+    form, _ = auto_ets(y[:120], 12)
+    error, trend, damped, season = form
+    direct = ETSModel(
+        y[:120],
+        error=error,
+        trend=trend,
+        damped_trend=damped,
+        seasonal=season,
+        seasonal_periods=12,
+        initialization_method="heuristic",
+    ).fit(disp=False)
+    ours = ets_forecasts(y, np.array([119]), 6, 120, 12)[0]
+    np.testing.assert_allclose(ours, direct.forecast(6), rtol=1e-6)
+
+
+def test_a_series_with_zeros_gets_only_additive_forms_and_panels_stay_entity_major():
+    rng = np.random.default_rng(2)
+    y = np.cumsum(rng.normal(0, 1, 80))
+    y[10] = 0.0
+    form, _ = auto_ets(y[:60], 1)
+    assert form[0] == "add" and form[3] is None
+    panel = np.vstack([y, y * 3])  # one AutoETS per entity
+    out = ets_forecasts(panel, np.array([59, 60]), 2, 60, 1)
+    assert out.shape == (4, 2)
+    np.testing.assert_allclose(out[2:], 3 * out[:2], rtol=1e-3, atol=1e-3)
+
+
+def test_theta_refits_on_each_origin_s_history():
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    y = _seasonal(seed=3)
+    out = theta_forecasts(y, np.array([99, 100]), 3, 12)
+    for row, origin in zip(out, (99, 100), strict=True):
+        direct = ThetaModel(y[: origin + 1], period=12, deseasonalize=True).fit().forecast(3)
+        np.testing.assert_allclose(row, direct, rtol=1e-9)
