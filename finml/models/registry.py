@@ -380,11 +380,11 @@ MODELS: dict[str, ModelInfo] = {
                     "softmax layer with dropout trained for epochs, with live curves.",
                 ),
                 _inverse_c("Logistic head: smaller C = stronger L2 penalty.", (1e-3, 1e1)),
-                _adam_rate(1e-6, (1e-4, 1e-2)),
+                _adam_rate(1e-6, ()),  # Tune searches C, the logistic head's one setting
                 Param("batch_size", "Batch size (dense head)", "int", 64, 1, 4096),
                 Param("epochs", "Epochs (dense head)", "int", 100, 1, 1000),
                 Param("patience", "Early-stopping patience (epochs)", "int", 10, 1, 1000),
-                Param("dropout", "Dropout (dense head)", "float", 0.3, 0.0, 0.9, tune=(0.0, 0.6)),
+                Param("dropout", "Dropout (dense head)", "float", 0.3, 0.0, 0.9),
                 Param(
                     "unfreeze",
                     "Fine-tune: top blocks to train (of 16)",

@@ -206,3 +206,22 @@ def test_a_run_on_changed_weights_is_refused_before_it_is_queued(pretrained_run,
         with pytest.raises(SpecError, match=r"SHA-256.*Reinstall efficientnet-lite0"):
             jobs.submit(spec, store)
     assert len(store.list_runs()) == before
+
+
+def test_a_search_tunes_the_head_on_features_extracted_once(br35h_224):
+    import dataclasses
+
+    image_set, groups = br35h_224
+    dataset_id = stage_images(image_set.images, image_set.labels, groups, image_set.names)
+    split = SplitSpec(seed=42, group_col="group")
+    ds = ImageDatasetSpec(dataset_id, "Br35H subset", ("no", "yes"), "yes", 224, "L", split)
+    spec = RunSpec(ds, "efficientnet_lite0", resolve_params("efficientnet_lite0", {}), seed=42)
+    spec = dataclasses.replace(spec, tune_trials=4)
+    sink = ListSink()
+    result = train_spec(spec, get_task("images").load(dataset_id, None), sink)
+    assert result.status == "finished"
+    trials = result.tuning.trials
+    assert len(trials) == 4 and trials["C"].nunique() == 4  # C searched, 1e-3 to 10
+    assert trials["C"].between(1e-3, 10).all() and "dropout" not in trials
+    extracted = [s for s in sink.stages if s[0] == "extracting ImageNet features"]
+    assert extracted[-1][1:] == (120, 120) and len(extracted) <= 5  # one pass of 120 images
