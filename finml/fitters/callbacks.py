@@ -126,3 +126,34 @@ def fit_with_progress(net, x, y, val, params: dict, sink, should_stop, extra=(),
         verbose=0,
     )
     return reporter.epochs_done_, stopper.stopped_
+
+
+def fit_validated(net, data, x_train, y_train, val, params: dict, sink, should_stop, meter=None):
+    """:func:`fit_with_progress` with the task's validation metric in the logs when there
+    are validation rows (:class:`ValidationMeter` on ``meter``, default the validation
+    rows themselves).
+
+    Args:
+        net: a compiled ``keras.Model``.
+        data: the task's :class:`finml.fitters.base.FitData` (its meter, classes, class
+            weights and whether there are validation rows).
+        x_train, y_train: training inputs and targets as the network takes them.
+        val: ``(x_val, y_val)`` as the network takes them (ignored without validation rows).
+        params: ``epochs``, ``batch_size``, ``patience``.
+        sink: receives each epoch's metrics.
+        should_stop: checked after every batch.
+        meter: ``(inputs, targets)`` the validation metric is computed on, when not ``val``
+            (a sample of the rows, or batched images).
+
+    Returns:
+        (epochs done, stopped by a request).
+    """
+    extra = ()
+    if data.has_val:
+        inputs, targets = meter if meter is not None else val
+        extra = (ValidationMeter(inputs, targets, data.meter, data.n_classes),)
+    else:
+        val = None
+    return fit_with_progress(
+        net, x_train, y_train, val, params, sink, should_stop, extra, data.class_weight
+    )

@@ -80,7 +80,7 @@ class SequenceNetFitter(Fitter):
 
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
         """Train the network; see :meth:`finml.fitters.base.Fitter.fit`."""
-        from finml.fitters.callbacks import ValidationMeter, fit_with_progress
+        from finml.fitters.callbacks import fit_validated
         from finml.models.forecaster import build_sequence_net
 
         lags, channels, extra = data.window
@@ -88,9 +88,8 @@ class SequenceNetFitter(Fitter):
         net = build_sequence_net(
             NETS[spec.model], lags, horizon, params, seed=spec.seed, channels=channels, extra=extra
         )
-        meter = ValidationMeter(data.x_val, data.y_val, data.meter, 0)
         val = (data.x_val, data.y_val)
-        epochs, stopped = fit_with_progress(
-            net, data.x_train, data.y_train, val, params, sink, should_stop, (meter,)
+        epochs, stopped = fit_validated(
+            net, data, data.x_train, data.y_train, val, params, sink, should_stop
         )
         return FitResult(None, 0, True) if epochs == 0 else FitResult(net, epochs, stopped)

@@ -18,7 +18,7 @@ class MLPFitter(Fitter):
 
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
         """Train the network; see :meth:`finml.fitters.base.Fitter.fit`."""
-        from finml.fitters.callbacks import ValidationMeter, fit_with_progress
+        from finml.fitters.callbacks import fit_validated
         from finml.models.tabular import build_mlp
 
         k = data.n_classes
@@ -29,19 +29,16 @@ class MLPFitter(Fitter):
         def target(y):  # a single sigmoid learns float labels
             return y.astype(np.float32) if k == 2 else y
 
-        val, extra = None, ()
-        if data.has_val:
-            val = (data.x_val, target(data.y_val))
-            extra = (ValidationMeter(*data.live_val(), data.meter, k),)
-        epochs, stopped = fit_with_progress(
+        val = (data.x_val, target(data.y_val)) if data.has_val else None
+        epochs, stopped = fit_validated(
             net,
+            data,
             data.x_train,
             target(data.y_train),
             val,
             params,
             sink,
             should_stop,
-            extra,
-            data.class_weight,
+            meter=data.live_val() if data.has_val else None,
         )
         return FitResult(None, 0, True) if epochs == 0 else FitResult(net, epochs, stopped)

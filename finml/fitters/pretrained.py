@@ -216,7 +216,7 @@ class PretrainedFitter(Fitter):
         import keras
 
         from finml.fitters.base import ListSink
-        from finml.fitters.callbacks import ValidationMeter, fit_with_progress
+        from finml.fitters.callbacks import fit_validated
         from finml.fitters.vision import make_dataset
         from finml.models.vision import augmentation
 
@@ -239,22 +239,20 @@ class PretrainedFitter(Fitter):
             optimizer=keras.optimizers.Adam(params["finetune_rate"]),
             loss="sparse_categorical_crossentropy",
         )
-        val, extra = None, ()
-        if data.has_val:
-            val = (data.x_val, data.y_val)
-            batches = make_dataset(data.x_val, None, params["batch_size"])
-            extra = (ValidationMeter(batches, data.y_val, data.meter, data.n_classes),)
+        meter = None
+        if data.has_val:  # the metric's pass over the images in batches, not at once
+            meter = (make_dataset(data.x_val, None, params["batch_size"]), data.y_val)
         tune = {**params, "epochs": params["finetune_epochs"]}
-        epochs, stopped = fit_with_progress(
+        epochs, stopped = fit_validated(
             trainer,
+            data,
             data.x_train,
             data.y_train,
-            val,
+            (data.x_val, data.y_val),
             tune,
             sink,
             should_stop,
-            extra,
-            data.class_weight,
+            meter,
         )
         return FitResult(network if epochs else None, epochs, stopped or not epochs)
 
@@ -262,7 +260,7 @@ class PretrainedFitter(Fitter):
     def _dense(spec, params, data: FitData, standard, sink, should_stop):
         import keras
 
-        from finml.fitters.callbacks import ValidationMeter, fit_with_progress
+        from finml.fitters.callbacks import fit_validated
 
         keras.utils.set_random_seed(spec.seed)
         k = data.n_classes
@@ -274,20 +272,9 @@ class PretrainedFitter(Fitter):
             optimizer=keras.optimizers.Adam(params["learning_rate"]),
             loss="sparse_categorical_crossentropy",
         )
-        val, extra = None, ()
-        if data.has_val:
-            val = (standard(data.x_val), data.y_val)
-            extra = (ValidationMeter(val[0], data.y_val, data.meter, k),)
-        epochs, stopped = fit_with_progress(
-            net,
-            standard(data.x_train),
-            data.y_train,
-            val,
-            params,
-            sink,
-            should_stop,
-            extra,
-            data.class_weight,
+        val = (standard(data.x_val), data.y_val) if data.has_val else None
+        epochs, stopped = fit_validated(
+            net, data, standard(data.x_train), data.y_train, val, params, sink, should_stop
         )
         kernel, bias = dense.get_weights()
         return kernel.T, bias, epochs, stopped
