@@ -584,13 +584,19 @@ def windows(
     return x, (ahead / s[:, None, None]).reshape(e * len(t), horizon)
 
 
-def naive_scales(values: np.ndarray, end: int) -> np.ndarray:
-    """Each entity's naive one-step MAE over its first ``end`` values (MASE's scale,
-    Hyndman & Koehler 2006), float64 (E,); a flat stretch gets 1.
+def naive_scales(values: np.ndarray, end: int, lag: int = 1) -> np.ndarray:
+    """Each entity's in-sample MAE of the naive forecast ``y[t - lag]`` over its first
+    ``end`` values (MASE's scale, Hyndman & Koehler 2006; ``lag`` = the season's length
+    gives the seasonal naive scale of the M4 competition), float64 (E,); a flat stretch
+    gets 1.
 
     Args:
         values: the panel, float64 (E, n).
         end: how many leading values to read (the training periods).
+        lag: periods back (1: the one-step naive; a season: the seasonal naive; a lag of
+            ``end`` or more falls back to 1).
     """
-    mae = np.mean(np.abs(np.diff(np.asarray(values)[:, :end], axis=1)), axis=1)
+    head = np.asarray(values)[:, :end]
+    lag = lag if 1 <= lag < head.shape[1] else 1
+    mae = np.mean(np.abs(head[:, lag:] - head[:, :-lag]), axis=1)
     return np.where(mae > 0, mae, 1.0)

@@ -7,9 +7,13 @@ target's units, MASE's scale from the run's metrics."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from finml.evaluation import regression
+
+#: The leaderboard's column of MASE on the seasonal naive's scale (M4).
+SEASONAL_MASE = "MASE (seasonal scale)"
 
 #: Forecasts compared on the leaderboard: column of the test predictions -> label.
 FORECASTERS = {
@@ -71,6 +75,9 @@ def leaderboard(test: pd.DataFrame, scale: float | None) -> pd.DataFrame:
             if key in cis.index:
                 row[name] = cis.loc[key, "value"]
                 row[f"{name} 95% CI"] = f"{cis.loc[key, 'lower']:.3f} – {cis.loc[key, 'upper']:.3f}"
+            if key == "mase" and "scale_seasonal" in test:  # the M4 convention's scale
+                errors = np.abs(y - test[col].to_numpy()) / test["scale_seasonal"].to_numpy()
+                row[SEASONAL_MASE] = float(np.nanmean(errors))
         rows.append(row)
     by = "MASE" if scale is not None else "RMSE"
     return pd.DataFrame(rows).sort_values(by).reset_index(drop=True)

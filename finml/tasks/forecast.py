@@ -140,20 +140,34 @@ def run_forecast(
     # or on each origin's history (Theta)
     table["ets"] = ets_forecasts(y, test_o, h, seg.test[0], series.season).ravel()
     table["theta"] = theta_forecasts(y, test_o, h, series.season).ravel()
+    # MASE's second scale, the M4 convention: the seasonal naive's in-sample MAE
+    seasonal = naive_scales(y, seg.train[1], series.season)
+    table["scale_seasonal"] = np.repeat(seasonal, len(test_o) * h)
     result.test_predictions = table
     result.test_metrics = scored(table)
     return result
 
 
 def scored(table: pd.DataFrame) -> dict[str, float]:
-    """The model's metrics on long-form forecasts (MASE with each row's ``scale``), and
-    ``<baseline>_mase`` / ``<baseline>_rmse`` for each baseline column present."""
+    """The model's metrics on long-form forecasts (MASE with each row's ``scale``, and
+    ``mase_seasonal`` with its ``scale_seasonal`` when there is one), and
+    ``<baseline>_mase`` / ``<baseline>_rmse`` (/ ``<baseline>_mase_seasonal``) for each
+    baseline column present."""
     actual, scale = table["y_true"].to_numpy(), table["scale"].to_numpy()
-    metrics = regression_metrics(actual, table["y_pred"].to_numpy(), scale)
-    for name in BASELINES:
-        if name in table:
-            base = regression_metrics(actual, table[name].to_numpy(), scale)
-            metrics |= {f"{name}_mase": base["mase"], f"{name}_rmse": base["rmse"]}
+    seasonal = table["scale_seasonal"].to_numpy() if "scale_seasonal" in table else None
+    metrics = {}
+    for name in ("y_pred", *BASELINES):
+        if name not in table:
+            continue
+        pred = table[name].to_numpy()
+        values = regression_metrics(actual, pred, scale)
+        if seasonal is not None:
+            values["mase_seasonal"] = regression_metrics(actual, pred, seasonal)["mase"]
+        if name == "y_pred":
+            metrics |= values
+        else:
+            keys = ("mase", "rmse", "mase_seasonal")
+            metrics |= {f"{name}_{k}": values[k] for k in keys if k in values}
     return metrics
 
 

@@ -198,7 +198,11 @@ def forecast_view(run, test, store) -> None:
     freq = infer_frequency(test["date"])
     st.caption(
         "MASE: mean absolute error divided by the naive forecast's one-step MAE on the "
-        "training segment (below 1: better than a naive forecast made one step ahead). CIs: "
+        "training segment (below 1: better than a naive forecast made one step ahead). "
+        "MASE (seasonal scale): divided by the seasonal naive's in-sample MAE instead "
+        "(y[t] against y[t - season]; the M4 competition's convention, comparable across "
+        "horizons and with published figures; the one-step scale for a series without a "
+        "season). CIs: "
         "paired bootstrap over the test forecasts (forecasts from nearby origins are "
         "correlated, so read them as a lower bound on the uncertainty)."
         + (

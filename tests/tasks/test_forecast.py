@@ -205,3 +205,33 @@ def test_too_many_backtest_folds_are_refused(macro):
     spec = replace(forecast_spec("ridge_lags"), cv_folds=20)
     with pytest.raises(SplitError, match="20 backtest folds need more than"):
         run_forecast(spec, macro, ListSink())
+
+
+def test_mase_on_the_seasonal_naive_s_scale_is_the_second_column():
+    from finml.data.series import naive_scales
+    from finml.evaluation.forecast import SEASONAL_MASE, leaderboard
+    from finml.tasks.forecast import scored
+
+    rng = np.random.default_rng(0)
+    y = np.arange(40, dtype=float) + np.tile([0.0, 5.0, -3.0, 1.0], 10) + rng.normal(0, 0.3, 40)
+    one_step, seasonal = naive_scales(y[None], 30), naive_scales(y[None], 30, lag=4)
+    by_hand = np.mean(np.abs(np.diff(y[:30])))
+    assert one_step[0] == pytest.approx(by_hand)
+    assert seasonal[0] == pytest.approx(np.mean(np.abs(y[4:30] - y[:26])))
+    assert naive_scales(y[None], 30, lag=30)[0] == pytest.approx(by_hand)  # too long a lag
+    table = pd.DataFrame(
+        {
+            "y_true": y[30:],
+            "y_pred": y[30:] + 1.0,
+            "naive": y[29:39],
+            "scale": one_step[0],
+            "scale_seasonal": seasonal[0],
+        }
+    )
+    metrics = scored(table)
+    assert metrics["mase_seasonal"] == pytest.approx(1.0 / seasonal[0])
+    assert metrics["mase"] == pytest.approx(1.0 / one_step[0])
+    naive_error = np.mean(np.abs(y[30:] - y[29:39]))
+    assert metrics["naive_mase_seasonal"] == pytest.approx(naive_error / seasonal[0])
+    board = leaderboard(table, None).set_index("forecaster")
+    assert board.loc["this model", SEASONAL_MASE] == pytest.approx(metrics["mase_seasonal"])
