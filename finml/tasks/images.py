@@ -16,7 +16,7 @@ from finml.fitters.base import FitData, Sink, class_weight_dict, never_stop
 from finml.models.pipeline import FittedModel
 from finml.models.registry import resolve_params
 from finml.tasks.base import Task, TaskTags, TrainResult
-from finml.tasks.multiclass import class_predictions
+from finml.tasks.multiclass import MulticlassTask, class_predictions
 from finml.tasks.tuning import best_params_of, tune
 
 
@@ -72,19 +72,13 @@ class ImageTask(Task):
         them), their labels, the log loss, and ROC-AUC as the meter."""
         k = len(spec.dataset.classes)
         weights = class_weight_dict(y[split.train], k) if spec.class_weights else None
-
-        def loss(y_true, proba) -> float:
-            from sklearn.metrics import log_loss
-
-            return float(log_loss(y_true, proba, labels=range(k)))
-
         return FitData(
             images[split.train],
             y[split.train],
             images[split.val],
             y[split.val],
             n_classes=k,
-            loss=loss,
+            loss=MulticlassTask().loss,  # the multinomial log loss over the k classes
             meter=lambda y_val, proba: {"val_auc": multiclass_auc(y_val, proba)},
             class_weight=weights,
         )
