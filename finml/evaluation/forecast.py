@@ -15,6 +15,10 @@ from finml.evaluation import regression
 #: The leaderboard's column of MASE on the seasonal naive's scale (M4).
 SEASONAL_MASE = "MASE (seasonal scale)"
 
+#: The leaderboard's column the forecasters are ranked on: MASE on the seasonal scale over
+#: the validation origins (never the test ones).
+VALIDATION_MASE = "Validation MASE (seasonal scale)"
+
 #: Forecasts compared on the leaderboard: column of the test predictions -> label.
 FORECASTERS = {
     "y_pred": "this model",
@@ -47,16 +51,22 @@ def entities(test: pd.DataFrame) -> list[str]:
     return [] if names == [""] else names
 
 
-def leaderboard(test: pd.DataFrame, scale: float | None) -> pd.DataFrame:
-    """MASE, RMSE and MAE of the model and each baseline with 95% bootstrap CIs (paired
-    bootstrap over the forecasts, :func:`finml.evaluation.regression.regression_cis`, 500
-    resamples).
+def leaderboard(
+    test: pd.DataFrame, scale: float | None, val: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """MASE, RMSE and MAE of the model and each baseline on the test origins with 95%
+    bootstrap CIs (paired bootstrap over the forecasts,
+    :func:`finml.evaluation.regression.regression_cis`, 500 resamples), and their MASE on
+    the validation origins.
 
     Args:
         test: the long-form test forecasts (``y_true``, ``y_pred`` and a column per
             baseline, :func:`finml.tasks.forecast.forecast_table`).
         scale: MASE's scale when the forecasts carry no ``scale`` column (older runs), or
             ``None`` (then sorted by RMSE).
+        val: the validation forecasts in the same form; when they hold the baselines and
+            ``scale_seasonal`` (runs since Auto), the board is ranked on
+            :data:`VALIDATION_MASE`, so reading it selects nothing on the test origins.
 
     Returns:
         One row per forecaster, best first. For a panel, MASE is the mean of the entities'
@@ -76,11 +86,23 @@ def leaderboard(test: pd.DataFrame, scale: float | None) -> pd.DataFrame:
                 row[name] = cis.loc[key, "value"]
                 row[f"{name} 95% CI"] = f"{cis.loc[key, 'lower']:.3f} – {cis.loc[key, 'upper']:.3f}"
             if key == "mase" and "scale_seasonal" in test:  # the M4 convention's scale
-                errors = np.abs(y - test[col].to_numpy()) / test["scale_seasonal"].to_numpy()
-                row[SEASONAL_MASE] = float(np.nanmean(errors))
+                row[SEASONAL_MASE] = seasonal_mase(test, col)
+        if val is not None and col in val and "scale_seasonal" in val:
+            row[VALIDATION_MASE] = seasonal_mase(val, col)
         rows.append(row)
+    board = pd.DataFrame(rows)
     by = "MASE" if scale is not None else "RMSE"
-    return pd.DataFrame(rows).sort_values(by).reset_index(drop=True)
+    if VALIDATION_MASE in board and board[VALIDATION_MASE].notna().all():
+        by = VALIDATION_MASE
+        board = board[["forecaster", VALIDATION_MASE, *board.columns.drop(["forecaster", by])]]
+    return board.sort_values(by).reset_index(drop=True)
+
+
+def seasonal_mase(forecasts: pd.DataFrame, column: str) -> float:
+    """MASE of ``column`` on the seasonal naive's in-sample scale (``scale_seasonal``):
+    the mean over the forecasts of each absolute error over its entity's scale."""
+    errors = np.abs(forecasts["y_true"].to_numpy() - forecasts[column].to_numpy())
+    return float(np.nanmean(errors / forecasts["scale_seasonal"].to_numpy()))
 
 
 def by_step(test: pd.DataFrame, intervals: dict) -> pd.DataFrame:

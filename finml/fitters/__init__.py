@@ -20,7 +20,12 @@ from __future__ import annotations
 
 from finml.fitters.base import Fitter
 from finml.fitters.boosting import BoostingFitter
-from finml.fitters.forecasting import BoostedLagsFitter, RidgeLagsFitter, SequenceNetFitter
+from finml.fitters.forecasting import (
+    AutoFitter,
+    BoostedLagsFitter,
+    RidgeLagsFitter,
+    SequenceNetFitter,
+)
 from finml.fitters.linear import LinearFitter
 from finml.fitters.networks import MLPFitter
 from finml.fitters.pretrained import PretrainedFitter
@@ -36,6 +41,7 @@ FITTERS: dict[str, Fitter] = {
     "image": ImageFitter(),
     "pretrained": PretrainedFitter(),
     "ridge_lags": RidgeLagsFitter(),
+    "auto": AutoFitter(),
     "boosted_lags": BoostedLagsFitter(),
     "sequence_net": SequenceNetFitter(),
 }

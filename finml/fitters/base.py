@@ -240,6 +240,13 @@ class Fitter(ABC):
 
     family = "sklearn"
     step_unit = "epoch"
+    #: Forecasting: the forecasters this family's model may combine
+    #: (:data:`finml.models.forecaster.MEMBERS`); more than one makes the run choose, on the
+    #: validation origins, which of them to average (``finml.tasks.forecast.choose_members``).
+    members: tuple[str, ...] = ("model",)
+    #: Forecasting: refit the estimator on the training and validation origins before the
+    #: test block (a family without early stopping, whose fit needs no validation data).
+    refits = False
 
     @abstractmethod
     def fit(

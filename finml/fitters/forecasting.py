@@ -36,6 +36,15 @@ class RidgeLagsFitter(Fitter):
         return FitResult(est, 1, False, val)
 
 
+class AutoFitter(RidgeLagsFitter):
+    """Auto: ridge on the lags (two seasons of them), AutoETS and Theta; the run chooses on
+    the validation origins which of them to average, and refits the ridge on the training
+    and validation origins before the test block."""
+
+    members = ("model", "ets", "theta")
+    refits = True
+
+
 class BoostedLagsFitter(Fitter):
     """One ``HistGradientBoostingRegressor`` per step ahead (a list of them); progress
     after each step ahead (the step is the unit), a stop request between two (a

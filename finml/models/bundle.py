@@ -25,7 +25,7 @@ import numpy as np
 
 from finml.data.series import MAX_ENTITIES
 from finml.errors import BundleError
-from finml.models.forecaster import FittedForecaster
+from finml.models.forecaster import MEMBERS, FittedForecaster
 from finml.models.pipeline import FittedModel, FittedRegressor
 from finml.models.safe_load import load_json_bounded, load_keras, load_skops
 
@@ -172,6 +172,7 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             "rolling": bool(model.rolling),
             "entities": [str(e) for e in model.entities or ("",)],
             "entity_scales": [float(v) for v in model.entity_scales or [1.0]],
+            **({"members": model.members} if model.members else {}),
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -189,7 +190,7 @@ def _check_forecaster(meta: dict) -> None:
     for key in ("lags", "horizon", "season") if ok else ():
         value = fc.get(key)
         ok = ok and isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000
-    ok = ok and _panel_fields(fc)
+    ok = ok and _panel_fields(fc) and _members(fc)
     if ok:
         inputs = fc["lags"] * (1 + len(fc.get("exog", []))) + (2 if fc.get("rolling") else 0)
         sizes = {"p": inputs, "h": fc["horizon"]}
@@ -200,8 +201,10 @@ def _check_forecaster(meta: dict) -> None:
     if not ok:
         raise BundleError(
             "meta.json: 'forecaster' must hold whole lags, horizon and season, short text "
-            "lists of exogenous columns and entities with one scale > 0 per entity, and "
-            "standardisation lists of finite numbers (inputs or horizon long, scales > 0)."
+            "lists of exogenous columns and entities with one scale > 0 per entity, "
+            "standardisation lists of finite numbers (inputs or horizon long, scales > 0), "
+            "and members (if any) of the known forecasters, each once, ETS with one form "
+            "per entity."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)
@@ -213,6 +216,46 @@ def _check_forecaster(meta: dict) -> None:
             "meta.json: 'intervals' must give each of the levels "
             f"{', '.join(INTERVAL_KEYS)} one half-width per step."
         )
+
+
+#: The values each place of an ETS form may take: error, trend, damped, season.
+_ETS_FORM = (("add", "mul"), (None, "add"), (False, True), (None, "add", "mul"))
+
+
+def _members(fc: dict) -> bool:
+    """The optional members of a forecaster (absent before Auto): a list of 1 to 3 of
+    :data:`finml.models.forecaster.MEMBERS`, each once; ETS's ``forms`` map each of the
+    model's entities to a form of :data:`_ETS_FORM`."""
+    members = fc.get("members")
+    if members is None:
+        return True
+    if not isinstance(members, list) or not 1 <= len(members) <= len(MEMBERS):
+        return False
+    names = [m.get("name") if isinstance(m, dict) else None for m in members]
+    if len(set(names)) != len(names) or not set(names) <= set(MEMBERS):
+        return False
+    for m in members:
+        if set(m) != ({"name", "forms"} if m["name"] == "ets" else {"name"}):
+            return False
+        forms = m.get("forms", {})
+        if m["name"] == "ets" and (
+            not isinstance(forms, dict)
+            or set(forms) != set(fc.get("entities", [""]))
+            or not all(_ets_form(f) for f in forms.values())
+        ):
+            return False
+    return True
+
+
+def _ets_form(form) -> bool:
+    return (
+        isinstance(form, list)
+        and len(form) == len(_ETS_FORM)
+        and all(
+            any(v == a and type(v) is type(a) for a in allowed)
+            for v, allowed in zip(form, _ETS_FORM, strict=True)
+        )
+    )
 
 
 def _panel_fields(fc: dict) -> bool:
@@ -568,10 +611,11 @@ def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:
         estimator = load_skops(_member(bundle_dir, "model.skops"), "model.skops")
     fc = meta["forecaster"]
     model = FittedForecaster(estimator=estimator, intervals=meta["intervals"], meta=meta, **fc)
-    try:
+    try:  # the estimator's part (statistical members are refitted on the history given)
         history = np.arange(fc["lags"] + 1, dtype=np.float64)
-        exog = np.zeros((len(history), len(model.exog)))
-        out = model.predict(history, exog, scale=float(model.scales_for(model.entities)[0]))
+        exog = np.zeros((1, len(history), len(model.exog)))
+        scale = model.scales_for(model.entities)[:1]
+        out = model.window_forecasts(history, np.array([fc["lags"]]), exog, scale)[0]
     except Exception as exc:  # any failure here means a bundle finml cannot use
         raise BundleError(
             f"The bundle's parts do not fit together ({type(exc).__name__}: {exc})."

@@ -7,10 +7,11 @@ statistics; its forecast is ``y[t]`` plus the decoded changes. The naive forecas
 special case of predicting no change, so a model that learns nothing ties with it.
 
 Baselines (Hyndman & Athanasopoulos, Forecasting: Principles and Practice, 3rd ed., 2021,
-sections 5.2 and 8): naive (the last value), seasonal naive (the value one season earlier),
-and ETS (``statsmodels.tsa.holtwinters.ExponentialSmoothing`` with an additive trend; its
-smoothing parameters estimated once on the training segment, then filtered through each
-origin's history with those parameters fixed).
+sections 5.2, 8 and 9): naive (the last value), seasonal naive (the value one season
+earlier), AutoETS (statsmodels ``ETSModel``, the form chosen by AICc) and Theta (statsmodels
+``ThetaModel``), each fitted once on the periods before a block of origins and rolled
+through them with its parameters fixed. AutoETS and Theta are also members a forecaster
+may average with its estimator (Auto: :attr:`FittedForecaster.members`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,13 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         entities: the entity names of a panel (``[""]`` for one series).
         entity_scales: each entity's scale of changes (its training naive MAE); changes are
             learned in these units, so one model serves series of any size. ``None``: 1.
+        members: the forecasters whose equal-weight mean is the forecast
+            (:data:`MEMBERS`): ``{"name": "model"}`` (the estimator on the windows),
+            ``{"name": "ets", "forms": {entity: [error, trend, damped, season]}}`` (AutoETS
+            with the form chosen by AICc on the data before the test block; its parameters
+            are estimated on the history up to the first origin of each call) and
+            ``{"name": "theta"}`` (refitted on each origin's history). ``None``: the
+            estimator alone (every forecaster before Auto).
     """
 
     def __init__(
@@ -63,6 +71,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         rolling=False,
         entities=("",),
         entity_scales=None,
+        members=None,
     ):
         self.estimator = estimator
         self.lags = lags
@@ -79,6 +88,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.rolling = rolling
         self.entities = entities
         self.entity_scales = entity_scales
+        self.members = members
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -115,16 +125,23 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         rolling statistics."""
         return int(self.lags) * (1 + len(self.exog or ())) + (2 if self.rolling else 0)
 
+    @property
+    def min_history(self) -> int:
+        """Fewest periods a history needs: p + 1, and 10 for a statistical member."""
+        statistical = any(m["name"] != "model" for m in self.members or ())
+        return max(int(self.lags) + 1, 10 if statistical else 0)
+
     def scales_for(self, entities) -> np.ndarray:
         """The scale of each named entity, float64 (E,); ``NaN`` for one not trained on."""
         known = dict(zip(self.entities or ("",), self.entity_scales or [1.0], strict=False))
         return np.array([known.get(str(e), np.nan) for e in entities], dtype=np.float64)
 
     def predict_origins(
-        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None
+        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, entities=None, known=None
     ) -> np.ndarray:
-        """Forecasts from each origin of each entity: ``y[e, t]`` plus the decoded changes
-        times the entity's scale, float64 (E * m, h), entity-major.
+        """Forecasts from each origin of each entity, float64 (E * m, h), entity-major: the
+        equal-weight mean of the :attr:`members` (by default the estimator alone: ``y[e,
+        t]`` plus the decoded changes times the entity's scale).
 
         Args:
             y: the series, float64 (n,), or a panel (E, n).
@@ -132,7 +149,40 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             exog: the exogenous columns, float64 (E, n, X), when the model has any.
             scales: the entities' scales, float (E,); default the trained ones (one per
                 row of ``y``).
+            entities: the names of the rows of ``y`` (default the trained ones): which
+                ETS form each uses (an entity not trained on gets AutoETS on its history).
+            known: statistical members' forecasts from these origins already made the same
+                way (the run's baselines), by member name: used instead of fitting again.
         """
+        if not self.members:
+            return self.window_forecasts(y, origins, exog, scales)
+        known = known or {}
+        parts = [
+            self.window_forecasts(y, origins, exog, scales)
+            if m["name"] == "model"
+            else np.asarray(known[m["name"]], dtype=np.float64).reshape(-1, self.horizon)
+            if m["name"] in known
+            else member_forecasts(
+                m, y, origins, self.horizon, self.season, self._forms(m, y, entities)
+            )
+            for m in self.members
+        ]
+        return np.mean(parts, axis=0)
+
+    def _forms(self, member: dict, y, entities) -> list | None:
+        """The ETS form of each row of ``y`` (``None`` where AutoETS must choose)."""
+        if member["name"] != "ets":
+            return None
+        names = list(self.entities or ("",)) if entities is None else list(entities)
+        forms = member.get("forms", {})
+        return [tuple(forms[str(e)]) if str(e) in forms else None for e in names][
+            : len(np.atleast_2d(y))
+        ]
+
+    def window_forecasts(
+        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None
+    ) -> np.ndarray:
+        """The estimator's forecasts on the windows (see :meth:`predict_origins`)."""
         y = np.atleast_2d(np.asarray(y, dtype=np.float64))
         s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
         x, _ = windows(
@@ -157,8 +207,10 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             ValueError: fewer than p + 1 values, or exogenous columns missing.
         """
         y = np.asarray(X, dtype=np.float64).reshape(-1)
-        if len(y) <= self.lags:
-            raise ValueError(f"The history needs more than {self.lags} values to forecast from.")
+        if len(y) < self.min_history:
+            raise ValueError(
+                f"The history needs {self.min_history} values or more to forecast from."
+            )
         if self.exog and (exog is None or np.shape(exog) != (len(y), len(self.exog))):
             raise ValueError(f"The history needs the exogenous columns {list(self.exog)}.")
         if scale is None:
@@ -186,6 +238,9 @@ def seasonal_naive_forecasts(
     back = k - season * np.ceil(k / season).astype(int)  # <= 0: at or before the origin
     return y[:, np.asarray(origins)[:, None] + back[None, :]].reshape(-1, horizon)
 
+
+#: The forecasters a :class:`FittedForecaster` may combine (its ``members``).
+MEMBERS = ("model", "ets", "theta")
 
 #: The ETS forms AutoETS chooses from (error, trend, damped, season), as R's
 #: ``forecast::ets`` allows them by default (Hyndman & Khandakar 2008): no multiplicative
@@ -250,65 +305,167 @@ def auto_ets(y: np.ndarray, period: int):
     return best[1], best[2]
 
 
+def ets_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> list[tuple]:
+    """Each entity's ETS form and parameters on ``y[:train_end]``: the given form with its
+    parameters estimated by maximum likelihood, or where none is given (or the given one
+    does not suit the history: a multiplicative form on values <= 0, a season without two
+    full seasons), the form :func:`auto_ets` chooses by AICc.
+
+    Args:
+        y: series (n,) or panel (E, n), float64.
+        train_end: the values used are ``y[:, :train_end]``.
+        season: the season's length (1: none).
+        forms: one ``(error, trend, damped, season)`` or ``None`` per entity, or ``None``.
+
+    Returns:
+        ``[(form, params), ...]``, one per entity.
+
+    Raises:
+        ValueError: fewer than 10 training values.
+    """
+    import warnings
+
+    if train_end < 10:
+        raise ValueError("ETS needs at least 10 training values.")
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    out = []
+    for i, row in enumerate(y):
+        history = row[:train_end]
+        form = None if forms is None else forms[i]
+        if form is not None and _suits(form, history, season):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    out.append((form, _ets_model(history, form, season).fit(disp=False).params))
+                    continue
+                except (ValueError, np.linalg.LinAlgError):
+                    pass
+        out.append(auto_ets(history, season))
+    return out
+
+
+def _suits(form, history: np.ndarray, period: int) -> bool:
+    error, _, _, season = form
+    positive = bool(np.all(history > 0))
+    seasonal = period > 1 and len(history) >= 2 * period + 2
+    return (positive or "mul" not in (error, season)) and (seasonal or not season)
+
+
 def ets_forecasts(
-    y: np.ndarray, origins: np.ndarray, horizon: int, train_end: int, season: int = 1
+    y: np.ndarray, origins: np.ndarray, horizon: int, train_end: int, season: int = 1, fits=None
 ) -> np.ndarray:
     """AutoETS forecasts from each origin: the form and parameters chosen by AICc on
-    ``y[:train_end]`` (:func:`auto_ets`), then held fixed while each origin's own history
-    is smoothed; one AutoETS per entity of a panel. Series (n,) or panel (E, n) -> float64
-    (E * m, h), entity-major.
+    ``y[:train_end]`` (:func:`auto_ets`; or ``fits`` from :func:`ets_fits`), then held
+    fixed while each origin's own history is smoothed; one AutoETS per entity of a panel.
+    Series (n,) or panel (E, n) -> float64 (E * m, h), entity-major.
 
     Raises:
         ValueError: fewer than 10 training values.
     """
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
-    return np.concatenate([_ets_one(row, origins, horizon, train_end, season) for row in y])
+    fits = ets_fits(y, train_end, season) if fits is None else fits
+    return np.concatenate(
+        [_ets_one(row, origins, horizon, fit, season) for row, fit in zip(y, fits, strict=True)]
+    )
 
 
-def _ets_one(y, origins, horizon: int, train_end: int, season: int) -> np.ndarray:
+def _ets_one(y, origins, horizon: int, fit, season: int) -> np.ndarray:
+    """One entity's forecasts from each origin: the history up to the last origin smoothed
+    once with the fit's parameters, then a dynamic prediction of the h steps after each
+    origin (the same numbers as smoothing each origin's history on its own, 5x faster).
+    A multiplicative form stops at the first value <= 0: origins from there get the naive
+    forecast."""
     import warnings
 
-    if train_end < 10:
-        raise ValueError("ETS needs at least 10 training values.")
-    form, params = auto_ets(y[:train_end], season)
-    out = []
+    form, params = fit
+    origins = np.asarray(origins, dtype=np.int64)
+    out = np.repeat(y[origins][:, None], horizon, axis=1).astype(np.float64)
+    end = int(origins.max()) + 1
+    if form[0] == "mul" or form[3] == "mul":
+        bad = np.flatnonzero(y[:end] <= 0)
+        end = int(bad[0]) if len(bad) else end
+    inside = origins < end
+    if not inside.any():
+        return out
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for t in np.asarray(origins):
-            if form[0] == "mul" and np.any(y[: t + 1] <= 0):  # a form the history leaves
-                out.append(np.repeat(y[t], horizon))
-                continue
-            smoothed = _ets_model(y[: t + 1], form, season).smooth(params)
-            out.append(np.asarray(smoothed.forecast(horizon)))
-    return np.asarray(out, dtype=np.float64).reshape(len(out), horizon)
+        smoothed = _ets_model(y[:end], form, season).smooth(params)
+        for i in np.flatnonzero(inside):
+            t = int(origins[i])
+            out[i] = np.asarray(smoothed.predict(start=t + 1, end=t + horizon, dynamic=0))
+    return out
+
+
+def member_forecasts(member: dict, y, origins, horizon: int, season: int, forms=None):
+    """A statistical member's forecasts from each origin (see
+    :attr:`FittedForecaster.members`): ETS with its ``forms``, parameters estimated on the
+    history up to the first origin; Theta refitted at every origin. Series (n,) or panel
+    (E, n) -> float64 (E * m, h), entity-major.
+
+    Raises:
+        ValueError: an unknown member.
+    """
+    origins = np.asarray(origins, dtype=np.int64)
+    if member["name"] == "ets":
+        end = int(origins[0]) + 1
+        return ets_forecasts(y, origins, horizon, end, season, ets_fits(y, end, season, forms))
+    if member["name"] == "theta":
+        return theta_forecasts(y, origins, horizon, season)
+    raise ValueError(f"Unknown forecaster member {member['name']!r}.")
 
 
 def theta_forecasts(
-    y: np.ndarray, origins: np.ndarray, horizon: int, season: int = 1
+    y: np.ndarray, origins: np.ndarray, horizon: int, season: int = 1, fit_end: int | None = None
 ) -> np.ndarray:
-    """Theta method forecasts (Assimakopoulos & Nikolopoulos 2000; statsmodels
-    ``ThetaModel``: theta = 2, seasonally adjusted by multiplicative classical
-    decomposition when a season is detected), refitted on each origin's history. Series
-    (n,) or panel (E, n) -> float64 (E * m, h), entity-major."""
+    """Theta method forecasts (Assimakopoulos & Nikolopoulos 2000; theta = 2, seasonally
+    adjusted by classical decomposition when statsmodels' test finds a season). The model
+    is fitted once by statsmodels ``ThetaModel`` on ``y[:fit_end]`` (default: the history up
+    to the first origin): the drift b0, the SES weight alpha and the seasonal indices; then,
+    like ETS, its SES level is rolled through each later origin's history with them fixed,
+    and the forecast made by ThetaModel's formula (Hyndman & Billah 2003):
+    ``(l_T + b0 / 2 * (k - 1 + 1 / alpha - (1 - alpha) ** n / alpha))`` re-seasonalised,
+    n = T + 1 values. At the fit's own end this is exactly ThetaModel's forecast. Series
+    (n,) or panel (E, n) -> float64 (E * m, h), entity-major.
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    origins = np.asarray(origins, dtype=np.int64)
+    end = int(origins[0]) + 1 if fit_end is None else int(fit_end)
+    return np.concatenate([_theta_one(row, origins, horizon, season, end) for row in y])
+
+
+def _theta_one(row: np.ndarray, origins: np.ndarray, horizon: int, season: int, end: int):
     import warnings
 
+    from scipy.signal import lfilter
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
-    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
-    out = []
+    history = row[:end]
+    period = season if season > 1 and len(history) >= 2 * season else 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for row in y:
-            for t in np.asarray(origins):
-                history = row[: t + 1]
-                period = season if season > 1 and len(history) >= 2 * season else 1
-                deseason = period > 1 and bool(np.all(history > 0))
-                try:
-                    fit = ThetaModel(history, period=period, deseasonalize=deseason).fit()
-                    out.append(np.asarray(fit.forecast(horizon)))
-                except (ValueError, np.linalg.LinAlgError):  # too short: the last value
-                    out.append(np.repeat(history[-1], horizon))
-    return np.asarray(out, dtype=np.float64).reshape(len(out), horizon)
+        try:
+            model = ThetaModel(
+                history, period=period, deseasonalize=period > 1 and bool(np.all(history > 0))
+            )
+            fit = model.fit()
+            # the seasonal index of each position mod period, read from ThetaModel's forecast
+            parts = fit.forecast_components(max(period, 1))
+        except (ValueError, np.linalg.LinAlgError):  # too short: the last value
+            return np.repeat(row[origins][:, None], horizon, axis=1)
+    alpha, b0 = float(fit.params["alpha"]), float(fit.params["b0"])
+    multiplicative = model.method.startswith("mul")
+    index = np.empty(period)
+    index[(len(history) + np.arange(period)) % period] = parts["seasonal"].to_numpy()[:period]
+    at = index[np.arange(len(row)) % period]
+    x = row / at if multiplicative else row - at
+    last = int(origins.max())
+    level = lfilter([alpha], [1.0, alpha - 1.0], x[: last + 1], zi=[(1.0 - alpha) * x[0]])[0]
+    k = np.arange(horizon, dtype=np.float64)
+    n = origins + 1.0
+    drift = k[None, :] + (1.0 / alpha - (1.0 - alpha) ** n[:, None] / alpha if alpha > 0 else 0.0)
+    out = level[origins][:, None] + 0.5 * b0 * drift
+    ahead = index[(origins[:, None] + 1 + np.arange(horizon)[None, :]) % period]
+    return out * ahead if multiplicative else out + ahead
 
 
 def build_sequence_net(

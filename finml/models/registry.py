@@ -543,12 +543,30 @@ _ROLLING = Param(
 )
 
 
+#: Auto's lags: 0 takes two seasons of them (at least 8).
+_AUTO_LAGS = Param(
+    "lags",
+    "Lags (past changes per window; 0: two seasons, at least 8)",
+    "int",
+    0,
+    0,
+    512,
+    help="How many past period-to-period changes the ridge member sees; 0 covers two "
+    "seasons of the detected frequency (24 for monthly data, 8 for quarterly).",
+)
+
+
 def _forecaster(
-    name: str, label: str, fitter: str, params: tuple[Param, ...], description: str
+    name: str,
+    label: str,
+    fitter: str,
+    params: tuple[Param, ...],
+    description: str,
+    lags: Param = _LAGS,
 ) -> ModelInfo:
     family = "keras" if fitter == "sequence_net" else "sklearn"
-    lagged = (_ROLLING,) if name.endswith("_lags") else ()
-    params = (_LAGS, *lagged, *params)
+    lagged = (_ROLLING,) if name.endswith("_lags") or fitter == "auto" else ()
+    params = (lags, *lagged, *params)
     return ModelInfo(name, label, family, params, description, ("forecast",), fitter)
 
 
@@ -565,6 +583,18 @@ MODELS.update(
     {
         m.name: m
         for m in (
+            _forecaster(
+                "auto",
+                "Auto: ridge, AutoETS and Theta, combined as validation says",
+                "auto",
+                _RIDGE_PARAMS,
+                "Three forecasters: ridge on two seasons of lagged changes, AutoETS (form by "
+                "AICc) and Theta. On the validation origins Auto keeps the equal-weight mean of "
+                "all three unless one or two of them are better by more than one standard "
+                "error; the ridge is refitted on the training and validation periods before "
+                "the test block, AutoETS on all data before it, Theta at every origin.",
+                lags=_AUTO_LAGS,
+            ),
             _forecaster(
                 "ridge_lags",
                 "Ridge on lagged changes (scikit-learn)",

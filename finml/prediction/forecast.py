@@ -134,10 +134,10 @@ def _extend(
             f"on a series that is {frequency_words(model.freq)}. Upload the series at the "
             "training frequency."
         )
-    if series.n <= model.lags:
+    if series.n < model.min_history:
         raise DataError(
             f"The history has {series.n} periods; this model needs at least "
-            f"{model.lags + 1} to forecast from."
+            f"{model.min_history} to forecast from."
         )
     q = (model.intervals or {}).get(str(float(level)))
     if q is None:
@@ -149,7 +149,7 @@ def _extend(
         scales = np.asarray(model.entity_scales or [1.0], dtype=np.float64)
     origin = np.array([series.n - 1])
     _computable(model, series, origin, scales, target)
-    pred = model.predict_origins(series.values, origin, series.exog, scales)  # (E, h)
+    pred = model.predict_origins(series.values, origin, series.exog, scales, series.entities)
     h, e = model.horizon, len(series.entities)
     after = pd.date_range(series.dates[-1], periods=h + 1, freq=series.freq)[1:]
     half = np.outer(scales, np.asarray(q, dtype=np.float64)).ravel()

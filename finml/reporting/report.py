@@ -314,6 +314,14 @@ def _fair_lending(store, run, test, y, score, threshold) -> dict | None:
     }
 
 
+def _validation(store: ScopedStore, run) -> pd.DataFrame | None:
+    """The run's validation forecasts, or ``None`` where it has none."""
+    try:
+        return store.read_frame(run.run_id, "predictions/validation.parquet")
+    except FinmlError:
+        return None
+
+
 def _forecast_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
     """The report of a forecasting run: the model against the baselines on MASE with CIs,
     errors and coverage by step, and the forecasts of each step ahead over time."""
@@ -344,7 +352,9 @@ def _forecast_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
         store,
         run,
         figures,
-        board=forecast.leaderboard(test, regression.mase_scale(run.metrics)),
+        board=forecast.leaderboard(
+            test, regression.mase_scale(run.metrics), _validation(store, run)
+        ),
         by_step=forecast.by_step(test, intervals),
         by_entity=forecast.by_entity(test) if names else None,
         n_entities=len(names),

@@ -77,6 +77,8 @@ class TrainResult:
             that asked for one; then the model was refit on every non-test row.
         tuning: the Optuna study (:class:`finml.tasks.tuning.TuneResult`) of a run that
             asked for one; the model was refit with its best parameters.
+        records: other JSON records of the run, by artifact name (a forecast's choice of
+            members: ``forecast_choice.json``).
     """
 
     status: str
@@ -90,6 +92,7 @@ class TrainResult:
     importance: pd.DataFrame = field(default_factory=pd.DataFrame)
     cv: object = None
     tuning: object = None
+    records: dict = field(default_factory=dict)
 
 
 class Task(ABC):

@@ -3,9 +3,12 @@ time order with gaps, fit the windows' standardisation and the model on the trai
 origins only (through the model's fitter, :mod:`finml.fitters.forecasting`), report live
 loss, validation loss and validation RMSE, calibrate per-step split-conformal intervals on
 the validation origins, and score the model and the baselines (naive, seasonal naive,
-ETS) once on the test origins, with MASE scaled by the naive forecast's in-sample MAE.
-Its cross-validation is a rolling-origin backtest, and a hyperparameter search is judged
-on the backtest's mean MASE."""
+AutoETS, Theta) on the validation origins (statistical baselines fitted on the training
+periods) and once on the test origins (fitted on every period before them), with MASE on
+the naive forecast's one-step in-sample MAE and on the seasonal naive's (M4). A model whose
+fitter has several ``members`` (Auto) chooses on the validation origins which of them to
+average (:func:`choose_members`). Cross-validation is a rolling-origin backtest, and a
+hyperparameter search is judged on the backtest's mean MASE."""
 
 from __future__ import annotations
 
@@ -26,10 +29,12 @@ from finml.data.series import (
 from finml.data.split import Split
 from finml.errors import SpecError, SplitError
 from finml.evaluation.regression import conformal_quantiles, regression_metrics
+from finml.fitters import get_fitter
 from finml.fitters.base import PROGRESS_EVERY_S, FitData, SampledSink, Sink, never_stop
 from finml.fitters.forecasting import NETS
 from finml.models.forecaster import (
     FittedForecaster,
+    ets_fits,
     ets_forecasts,
     naive_forecasts,
     seasonal_naive_forecasts,
@@ -90,11 +95,14 @@ def run_forecast(
     ds = spec.dataset
     FORECAST.check_spec(spec)
     params = resolve_params(spec.model, spec.params)
-    p, h = int(params["lags"]), int(ds.horizon)
+    h = int(ds.horizon)
     if params.get("rolling") and spec.model in NETS and NETS[spec.model] != "mlp":
         raise SpecError("Rolling-window features are for the models on lags, not sequences.")
-    sspec = SeriesSpec(ds.split.time_col or "", ds.target, h, p, 0, ds.entity_col, ds.exog)
+    sspec = SeriesSpec(ds.split.time_col or "", ds.target, h, 1, 0, ds.entity_col, ds.exog)
     series = load_series(frame, sspec)
+    # lags 0: two seasons of them, at least 8
+    p = int(params["lags"]) or max(AUTO_MIN_LAGS, 2 * series.season)
+    params = {**params, "lags": p}
     y = series.values
     seg = chronological_split(series.n, h, p, ds.split.val, ds.split.test, len(series.entities))
     train_o = seg.origins("train")
@@ -125,27 +133,180 @@ def run_forecast(
     result.steps, result.status = steps, "stopped" if stopped else "finished"
     if model is None:
         return result
-    ex = series.exog
-    val_pred = model.predict_origins(y, val_o, ex)
-    scales = np.asarray(model.entity_scales)
-    model.set_params(intervals=conformal_per_step(y, val_o, val_pred, scales))
-    result.model = model
-    result.val_predictions = forecast_table(series, val_o, val_pred, h, scales)
-    # The test origins are scored here, once, after training is over.
-    test_pred = model.predict_origins(y, test_o, ex)
-    table = forecast_table(series, test_o, test_pred, h, scales)
-    table["naive"] = naive_forecasts(y, test_o, h).ravel()
-    table["seasonal_naive"] = seasonal_naive_forecasts(y, test_o, h, series.season).ravel()
-    # the statistical baselines: fitted on every period before the test block (AutoETS),
-    # or on each origin's history (Theta)
-    table["ets"] = ets_forecasts(y, test_o, h, seg.test[0], series.season).ravel()
-    table["theta"] = theta_forecasts(y, test_o, h, series.season).ravel()
+    ex, season = series.exog, series.season
+    scales = np.asarray(model.entity_scales)  # MASE's one-step scale: the training periods'
     # MASE's second scale, the M4 convention: the seasonal naive's in-sample MAE
-    seasonal = naive_scales(y, seg.train[1], series.season)
-    table["scale_seasonal"] = np.repeat(seasonal, len(test_o) * h)
+    seasonal = naive_scales(y, seg.train[1], season)
+    val = baselines(series, val_o, h, seg.val[0], scales, seasonal)  # ETS: training periods
+    test_fits = ets_fits(y, seg.test[0], season)  # AutoETS on every period before the test
+    val_pred = model.predict_origins(y, val_o, ex)
+    if len(get_fitter(spec.model).members) > 1:
+        model, val_pred = combined(spec, params, series, seg, model, val, val_pred, test_fits)
+        result.records["forecast_choice.json"] = model.meta.pop("choice")
+    model.set_params(
+        intervals=conformal_per_step(y, val_o, val_pred, np.asarray(model.entity_scales))
+    )
+    result.model = model
+    val["y_pred"] = val_pred.ravel()
+    result.val_predictions = val
+    # The test origins are scored here, once, after training is over.
+    table = baselines(series, test_o, h, seg.test[0], scales, seasonal, test_fits)
+    # a statistical member's test forecasts are its baseline's (same fits, same origins)
+    known = {m: table[m].to_numpy() for m in ("ets", "theta")}
+    table["y_pred"] = model.predict_origins(y, test_o, ex, known=known).ravel()
     result.test_predictions = table
-    result.test_metrics = scored(table)
+    model_scales = np.repeat(np.asarray(model.entity_scales), len(test_o) * h)
+    result.test_metrics = scored(table) | interval_scores(table, model.intervals, model_scales)
     return result
+
+
+def combined(spec, params, series, seg, model, val, val_pred, test_fits):
+    """Auto's members (the fitter's ``members``): choose on the validation origins
+    (:func:`choose_members`), refit the estimator on every origin before the test block
+    (a fitter that ``refits``), and give the model its members, the ETS one with the forms
+    AutoETS chose on every period before the test block.
+
+    Args:
+        val: the validation baselines (:func:`baselines`); gains ``model_alone``.
+        val_pred: the estimator's validation forecasts, float (E * m, h).
+        test_fits: :func:`finml.models.forecaster.ets_fits` before the test block.
+
+    Returns:
+        (the model, with ``meta["choice"]`` the record of the choice; the chosen mean's
+        validation forecasts).
+    """
+    fitter = get_fitter(spec.model)
+    shape = val_pred.shape
+    forecasts = {
+        "model": val_pred,
+        **{m: val[m].to_numpy().reshape(shape) for m in ("ets", "theta")},
+    }
+    chosen, record = choose_members(
+        {m: forecasts[m] for m in fitter.members},
+        val["y_true"].to_numpy(),
+        val["scale_seasonal"].to_numpy(),
+        fitter.members,
+    )
+    val["model_alone"] = val_pred.ravel()
+    if fitter.refits:  # the estimator again, on every origin before the test block
+        h, p = int(spec.dataset.horizon), int(params["lags"])
+        every = np.arange(p, seg.test[0] - h, dtype=np.int64)
+        model, _, _ = fit_forecaster(  # one ridge fit: no stop request in between
+            spec, params, series, every, seg.origins("val"), Sink(), never_stop
+        )
+    forms = {e: list(form) for e, (form, _) in zip(series.entities, test_fits, strict=True)}
+    members = [{"name": m, "forms": forms} if m == "ets" else {"name": m} for m in chosen]
+    model.set_params(members=members, meta={**(model.meta or {}), "choice": record})
+    return model, np.mean([forecasts[m] for m in chosen], axis=0)
+
+
+#: The fewest lags a model asking for "two seasons" gets.
+AUTO_MIN_LAGS = 8
+
+
+def baselines(series, origins, h: int, fit_end: int, scales, seasonal, fits=None) -> pd.DataFrame:
+    """The long-form table of forecasts from ``origins`` (:func:`forecast_table`, ``y_pred``
+    left NaN) with a column per baseline: naive, seasonal naive, AutoETS (form and
+    parameters on the periods before ``fit_end``, then rolled through the origins) and
+    Theta (refitted at each origin), and ``scale_seasonal`` (each entity's seasonal naive
+    MAE: MASE's M4 scale).
+
+    Args:
+        series: the checked series (:class:`finml.data.series.Series`).
+        origins: int (m,); h: steps ahead; fit_end: AutoETS's data end.
+        scales: the entities' one-step scales, float (E,); seasonal: their seasonal ones.
+        fits: AutoETS's forms and parameters (:func:`finml.models.forecaster.ets_fits`)
+            when already chosen.
+
+    Raises:
+        ValueError: fewer than 10 periods before ``fit_end``.
+    """
+    y, season = series.values, series.season
+    blank = np.full((len(y) * len(origins), h), np.nan)
+    table = forecast_table(series, origins, blank, h, scales)
+    table["naive"] = naive_forecasts(y, origins, h).ravel()
+    table["seasonal_naive"] = seasonal_naive_forecasts(y, origins, h, season).ravel()
+    table["ets"] = ets_forecasts(y, origins, h, fit_end, season, fits).ravel()
+    table["theta"] = theta_forecasts(y, origins, h, season).ravel()
+    table["scale_seasonal"] = np.repeat(np.asarray(seasonal, dtype=np.float64), len(origins) * h)
+    return table
+
+
+def choose_members(
+    forecasts: dict[str, np.ndarray], actual: np.ndarray, scale: np.ndarray, names
+) -> tuple[list[str], dict]:
+    """Auto's choice on the validation origins: the equal-weight mean of every member,
+    unless the best one alone or the best two together have a lower MASE by more than one
+    standard error of the paired per-origin difference (the one-standard-error rule,
+    Hastie, Tibshirani & Friedman 2009, 7.10; the default stays the combination because
+    combinations beat their members on average: M4, Makridakis et al. 2020).
+
+    Args:
+        forecasts: member name -> validation forecasts, float (E * m, h), entity-major.
+        actual: the validation actuals, float (E * m * h,), in the same order.
+        scale: each forecast's seasonal scale (MASE's denominator), float (E * m * h,).
+        names: the members in display order.
+
+    Returns:
+        (the chosen member names, the record: each candidate's validation MASE, its
+        members, whether chosen, and the rule in words).
+    """
+    h = next(iter(forecasts.values())).shape[1]
+
+    def losses(members) -> np.ndarray:
+        mean = np.mean([np.asarray(forecasts[m]).reshape(-1, h) for m in members], axis=0)
+        return (np.abs(mean.ravel() - actual) / scale).reshape(-1, h).mean(axis=1)
+
+    names = list(names)
+    alone = {m: float(losses([m]).mean()) for m in names}
+    ranked = sorted(names, key=alone.get)
+    everything = losses(ranked)
+    chosen, gain = ranked, 0.0
+    for k in range(1, len(ranked)):
+        diff = everything - losses(ranked[:k])
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else np.inf
+        if diff.mean() > se and diff.mean() > gain:
+            chosen, gain = ranked[:k], float(diff.mean())
+    candidates = [ranked[:k] for k in range(1, len(ranked) + 1)]
+    candidates += [[m] for m in ranked[1:]]
+    record = {
+        "rule": "equal-weight mean of every member unless the best one or two are better on "
+        "the validation origins by more than one standard error",
+        "chosen": chosen,
+        "candidates": [
+            {
+                "members": c,
+                "validation_mase": float(losses(c).mean()),
+                "chosen": c == chosen,
+            }
+            for c in candidates
+        ],
+    }
+    return chosen, record
+
+
+def interval_scores(table: pd.DataFrame, intervals: dict, units: np.ndarray) -> dict[str, float]:
+    """The 90% interval's test coverage (share of actuals inside) and MSIS (the M4 mean
+    scaled interval score at alpha = 0.1, Makridakis et al. 2020: interval width plus
+    2 / alpha times each miss, over the seasonal scale; lower is better).
+
+    Args:
+        table: the test forecasts (``step``, ``y_true``, ``y_pred``, ``scale_seasonal``).
+        intervals: the model's per-step half-widths (``{"0.9": [q_1..q_h]}``).
+        units: each row's unit of the half-widths (its entity's model scale), float (n,).
+    """
+    q = (intervals or {}).get("0.9")
+    if not q or "scale_seasonal" not in table:
+        return {}
+    half = table["step"].map(lambda k: q[k - 1]).to_numpy() * units
+    y, pred = table["y_true"].to_numpy(), table["y_pred"].to_numpy()
+    lower, upper = pred - half, pred + half
+    score = (upper - lower) + 20 * (lower - y) * (y < lower) + 20 * (y - upper) * (y > upper)
+    keep = np.isfinite(y)
+    return {
+        "coverage_90": float(np.mean((y[keep] >= lower[keep]) & (y[keep] <= upper[keep]))),
+        "msis": float(np.mean(score[keep] / table["scale_seasonal"].to_numpy()[keep])),
+    }
 
 
 def scored(table: pd.DataFrame) -> dict[str, float]:
@@ -181,8 +342,6 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         (the :class:`FittedForecaster` or ``None`` if stopped before any step, steps done,
         stopped).
     """
-    from finml.fitters import get_fitter
-
     y, p, h = series.values, int(params["lags"]), int(spec.dataset.horizon)
     scales = naive_scales(y, int(train_o[-1]) + h + 1)
     rolling = bool(params.get("rolling", False))

@@ -28,6 +28,7 @@ from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
 from finml.evaluation import regression
 from finml.evaluation.forecast import (
+    VALIDATION_MASE,
     actuals,
     by_entity,
     by_step,
@@ -177,7 +178,33 @@ def fold_view(forecasts, entity) -> None:
     )
 
 
-def forecast_view(run, test, store) -> None:
+def choice_view(run, store) -> None:
+    """What Auto chose on the validation origins and why (runs of a model that combines)."""
+    try:
+        choice = store.read_json(run.run_id, "forecast_choice.json")
+    except FinmlError:
+        return
+    words = {"model": "ridge on lags", "ets": "AutoETS", "theta": "Theta"}
+    rows = [
+        {
+            "candidate": " + ".join(words.get(m, m) for m in c["members"]),
+            VALIDATION_MASE: c["validation_mase"],
+            "chosen": "✓" if c["chosen"] else "",
+        }
+        for c in choice["candidates"]
+    ]
+    st.subheader("Auto's choice (validation origins)")
+    st.dataframe(pd.DataFrame(rows).round(4), hide_index=True, width="stretch")
+    chosen = " + ".join(words.get(m, m) for m in choice["chosen"])
+    st.caption(
+        f"Auto forecasts with the equal-weight mean of: {chosen}. Rule: the mean of every "
+        "member unless the best one or two alone are better on the validation origins by "
+        "more than one standard error of the per-origin difference (forecast combinations "
+        "beat their members on average: M4). The test origins took no part in the choice."
+    )
+
+
+def forecast_view(run, test, store, val=None) -> None:
     """The forecasting view of ``run`` (its long-form test forecasts ``test``): the model
     against the naive, seasonal naive and ETS baselines on MASE with bootstrap CIs, errors
     and interval coverage by step ahead (and by entity for a panel), and actual against
@@ -192,8 +219,9 @@ def forecast_view(run, test, store) -> None:
         entity = st.selectbox(
             f"Entity shown in the charts ({len(names)} series)", names, key="fc_entity"
         )
-    st.subheader("The model against the baselines (test origins)")
-    board = common.memo((run.run_id, "forecast_board"), lambda: leaderboard(test, scale))
+    choice_view(run, store)
+    st.subheader("The model against the baselines")
+    board = common.memo((run.run_id, "forecast_board"), lambda: leaderboard(test, scale, val))
     st.dataframe(board.round(4), hide_index=True, width="stretch")
     freq = infer_frequency(test["date"])
     st.caption(
@@ -202,7 +230,9 @@ def forecast_view(run, test, store) -> None:
         "MASE (seasonal scale): divided by the seasonal naive's in-sample MAE instead "
         "(y[t] against y[t - season]; the M4 competition's convention, comparable across "
         "horizons and with published figures; the one-step scale for a series without a "
-        "season). CIs: "
+        "season). Ranked on the validation origins' MASE (seasonal scale) where the run "
+        "has it, so the ranking selects nothing on the test origins; the other columns are "
+        "the test origins'. CIs: "
         "paired bootstrap over the test forecasts (forecasts from nearby origins are "
         "correlated, so read them as a lower bound on the uncertainty)."
         + (
@@ -438,7 +468,7 @@ class ForecastView(TableView):
         )
 
     def evaluate(self, run, test, val, store) -> None:
-        forecast_view(run, test, store)
+        forecast_view(run, test, store, val)
         run_parts.show_tabs(run_parts.run_tabs(run, val, self, store), "run_tabs")
 
     def predict(self, run, model) -> None:

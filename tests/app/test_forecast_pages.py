@@ -104,7 +104,10 @@ def test_evaluate_compares_the_model_with_the_baselines(macro_forecast_run):
         "AutoETS (form by AICc)",
         "Theta",
     }
-    assert board["MASE"].is_monotonic_increasing and "MASE 95% CI" in board
+    # ranked on the validation origins, never the test ones
+    assert board.columns[1] == "Validation MASE (seasonal scale)"
+    assert board["Validation MASE (seasonal scale)"].is_monotonic_increasing
+    assert "MASE 95% CI" in board and "MASE (seasonal scale)" in board
     steps = at.dataframe[1].value
     assert steps["step"].tolist() == [1, 2] and "covered (test)" in steps
     assert {"MAE", "RMSE"} <= set(steps.columns) and "mae" not in steps
@@ -148,7 +151,8 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     at = open_app("train")
     at.session_state["dataset"] = _spec(macro_forecast_run).dataset
     at.run()
-    assert len(at.selectbox(key="model").options) == 6
+    assert len(at.selectbox(key="model").options) == 7
+    assert at.selectbox(key="model").value == "auto"  # the default forecaster
     at.selectbox(key="model").set_value("ridge_lags").run()
     at.toggle(key="use_cv").set_value(True)
     at.number_input(key="cv_k").set_value(2)
@@ -174,6 +178,35 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     assert all(len(p) == 7 and p[4:6] == " Q" for p in folds["from"])  # "1990 Q2"
     titles = " ".join(c.proto.spec for c in evaluate.get("plotly_chart"))
     assert "Backtest fold 2: actual and 1-step-ahead forecasts" in titles
+
+
+def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, reap):
+    from tests.conftest import wait_for
+
+    at = open_app("train")
+    at.session_state["dataset"] = _spec(macro_forecast_run).dataset
+    at.run()
+    assert at.selectbox(key="model").value == "auto"
+    at.button(key="start").click().run()
+    run_id = at.session_state["active_run"]
+    store = RunStore()
+    assert wait_for(lambda: store.get_run(run_id).status == "finished", timeout=120)
+    choice = store.read_json(run_id, "forecast_choice.json")
+    evaluate = open_app("evaluate", {"run": run_id})
+    assert not evaluate.exception, evaluate.exception
+    assert any("Auto's choice" in h.value for h in evaluate.subheader)
+    table = evaluate.dataframe[0].value
+    assert table["chosen"].tolist().count("✓") == 1
+    ticked = table.loc[table["chosen"] == "✓", "candidate"].iloc[0]
+    words = {"model": "ridge on lags", "ets": "AutoETS", "theta": "Theta"}
+    assert ticked == " + ".join(words[m] for m in choice["chosen"])
+    assert any("took no part in the choice" in shown(c) for c in evaluate.caption)
+    predict = open_app("predict", {"run": run_id})
+    history = macro_frame().head(120).to_csv(index=False).encode()
+    predict.file_uploader(key="rows").set_value(("history.csv", history, "text/csv")).run()
+    assert not predict.exception, predict.exception
+    out = predict.dataframe[0].value
+    assert len(out) == 2 and (out["lower"] < out["forecast"]).all()
 
 
 def test_a_forecast_run_exports_and_imports(macro_forecast_run):

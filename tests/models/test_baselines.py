@@ -63,11 +63,28 @@ def test_a_series_with_zeros_gets_only_additive_forms_and_panels_stay_entity_maj
     np.testing.assert_allclose(out[2:], 3 * out[:2], rtol=1e-3, atol=1e-3)
 
 
-def test_theta_refits_on_each_origin_s_history():
+def test_theta_is_statsmodels_at_its_fit_and_rolls_its_level_after():
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
     y = _seasonal(seed=3)
-    out = theta_forecasts(y, np.array([99, 100]), 3, 12)
-    for row, origin in zip(out, (99, 100), strict=True):
-        direct = ThetaModel(y[: origin + 1], period=12, deseasonalize=True).fit().forecast(3)
-        np.testing.assert_allclose(row, direct, rtol=1e-9)
+    out = theta_forecasts(y, np.array([99, 100, 130]), 3, 12)
+    direct = ThetaModel(y[:100], period=12, deseasonalize=True).fit().forecast(3)
+    np.testing.assert_allclose(out[0], direct, rtol=1e-9)  # the fit's own end: exact
+    # later origins: the same parameters, the level rolled on; close to refitting there
+    for row, origin in zip(out[1:], (100, 130), strict=True):
+        refit = ThetaModel(y[: origin + 1], period=12, deseasonalize=True).fit().forecast(3)
+        assert not np.allclose(row, out[0])
+        np.testing.assert_allclose(row, refit, rtol=0.02)
+
+
+def test_ets_from_one_smoothing_equals_smoothing_each_origin_s_history():
+    from finml.models.forecaster import _ets_model, ets_fits
+
+    y = _seasonal(n=160, seed=4)
+    fits = ets_fits(y, 120, 12)
+    origins = np.array([119, 131, 150])
+    out = ets_forecasts(y, origins, 4, 120, 12, fits)
+    form, params = fits[0]
+    for row, t in zip(out, origins, strict=True):
+        alone = _ets_model(y[: t + 1], form, 12).smooth(params).forecast(4)
+        np.testing.assert_allclose(row, alone, rtol=1e-9)

@@ -1,0 +1,158 @@
+"""Auto, the forecaster that combines ridge, AutoETS and Theta, trained for real on a
+public monthly series (euro-area electrical equipment orders, inside the statsmodels
+wheel): its choice is made on the validation origins only, its forecast is the mean of the
+chosen members, Predict's path gives the evaluated forecasts, it beats the naive
+baselines, and its bundle keeps the members and refuses forged ones."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finml.data.series import SeriesSpec, chronological_split, load_series
+from finml.errors import BundleError
+from finml.evaluation.forecast import VALIDATION_MASE, leaderboard
+from finml.fitters.base import Sink
+from finml.models.bundle import load_bundle, save_bundle
+from finml.tasks.forecast import choose_members, run_forecast
+from tests.conftest import forecast_spec
+
+
+@pytest.fixture(scope="module")
+def orders() -> pd.DataFrame:
+    from statsmodels.datasets import elec_equip
+
+    q = elec_equip.load_pandas().data.iloc[:, 0]
+    return pd.DataFrame({"date": pd.DatetimeIndex(q.index), "orders": q.to_numpy()})
+
+
+def _spec(horizon: int = 1):
+    return forecast_spec("auto", horizon, target="orders")
+
+
+@pytest.fixture(scope="module")
+def auto(orders):
+    return run_forecast(_spec(), orders, Sink())
+
+
+def _mase(table: pd.DataFrame, column: str) -> float:
+    return float(np.mean(np.abs(table[column] - table["y_true"]) / table["scale_seasonal"]))
+
+
+def test_auto_covers_two_seasons_and_beats_the_naive_forecasts(auto):
+    model, test = auto.model, auto.test_predictions
+    assert model.lags == 24  # two seasons of a monthly series
+    assert _mase(test, "y_pred") < _mase(test, "seasonal_naive") < _mase(test, "naive")
+    assert auto.test_metrics["mase_seasonal"] == pytest.approx(_mase(test, "y_pred"))
+    # the 90% conformal interval's coverage and MSIS on the test origins, by hand
+    q = np.asarray(model.intervals["0.9"])[test["step"] - 1] * model.entity_scales[0]
+    inside = np.abs(test["y_true"] - test["y_pred"]) <= q
+    assert auto.test_metrics["coverage_90"] == pytest.approx(inside.mean())
+    assert 0.5 < auto.test_metrics["coverage_90"] <= 1.0 and auto.test_metrics["msis"] > 0
+
+
+def test_the_choice_is_the_one_standard_error_rule_on_validation_only(auto, orders):
+    record = auto.records["forecast_choice.json"]
+    val = auto.val_predictions
+    # the chosen mean's validation forecasts are the members' mean
+    columns = {"model": "model_alone", "ets": "ets", "theta": "theta"}
+    mean = val[[columns[m] for m in record["chosen"]]].mean(axis=1)
+    np.testing.assert_allclose(val["y_pred"], mean)
+    chosen = [c for c in record["candidates"] if c["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["members"] == record["chosen"]
+    assert chosen[0]["validation_mase"] == pytest.approx(_mase(val, "y_pred"))
+    # the test periods changed beyond recognition: the same choice, the same figures
+    seg = chronological_split(len(orders), 1, 24)
+    wild = orders.copy()
+    wild.loc[seg.test[0] :, "orders"] *= 5
+    again = run_forecast(_spec(), wild, Sink()).records["forecast_choice.json"]
+    assert again == record
+
+
+def test_predict_path_gives_the_evaluated_test_forecasts(auto, orders):
+    model, test = auto.model, auto.test_predictions
+    assert {m["name"] for m in model.members} == set(auto.records["forecast_choice.json"]["chosen"])
+    series = load_series(orders, SeriesSpec("date", "orders", 1))
+    origins = np.sort(test["origin"].unique())
+    fresh = model.predict_origins(series.values, origins)  # members fitted again here
+    np.testing.assert_allclose(fresh.ravel(), test["y_pred"], rtol=1e-6)
+    # one forecast from the full history, as Predict makes it
+    assert np.isfinite(model.predict(series.y)).all()
+
+
+def test_the_rule_keeps_the_combination_unless_a_subset_is_clearly_better():
+    rng = np.random.default_rng(0)
+    actual = rng.normal(size=200)
+    scale = np.ones(200)
+    near = {m: (actual + rng.normal(0, 1, 200))[:, None] for m in ("model", "ets", "theta")}
+    chosen, record = choose_members(near, actual, scale, ("model", "ets", "theta"))
+    assert sorted(chosen) == ["ets", "model", "theta"]  # comparable errors: the mean
+    best = dict(near, ets=(actual + rng.normal(0, 0.05, 200))[:, None])
+    chosen, record = choose_members(best, actual, scale, ("model", "ets", "theta"))
+    assert chosen == ["ets"]
+    assert [c["members"] for c in record["candidates"] if c["chosen"]] == [["ets"]]
+
+
+def test_the_leaderboard_ranks_on_validation(auto):
+    board = leaderboard(auto.test_predictions, 1.0, auto.val_predictions)
+    assert board.columns[1] == VALIDATION_MASE
+    assert board[VALIDATION_MASE].is_monotonic_increasing
+    assert _mase(auto.val_predictions, "theta") in board[VALIDATION_MASE].to_numpy()
+
+
+def test_an_auto_bundle_keeps_its_members_and_refuses_forged_ones(auto, orders, tmp_path):
+    bundle = save_bundle(tmp_path / "b", auto.model)
+    back = load_bundle(bundle)
+    assert back.members == auto.model.members
+    series = load_series(orders, SeriesSpec("date", "orders", 1))
+    np.testing.assert_allclose(back.predict(series.y), auto.model.predict(series.y))
+    meta = json.loads((bundle / "meta.json").read_text())
+    forged = [
+        [{"name": "model"}, {"name": "model"}],
+        [{"name": "prophet"}],
+        [{"name": "ets", "forms": {"": ["add", "mul", False, None]}}],
+        [{"name": "ets", "forms": {"other": ["add", None, False, None]}}],
+        [{"name": "theta", "code": "import os"}],
+        [],
+    ]
+    for i, members in enumerate(forged):
+        copy = tmp_path / f"forged{i}"
+        shutil.copytree(bundle, copy)
+        bad = replace_members(meta, members)
+        (copy / "meta.json").write_text(json.dumps(bad))
+        with pytest.raises(BundleError, match="members"):
+            load_bundle(copy)
+
+
+def replace_members(meta: dict, members: list) -> dict:
+    return {**meta, "forecaster": {**meta["forecaster"], "members": members}}
+
+
+def test_a_panel_gets_one_ets_form_per_entity(macro_panel):
+    spec = forecast_spec("auto", 1, target="value", entity="series")
+    result = run_forecast(spec, macro_panel, Sink())
+    members = {m["name"]: m for m in result.model.members}
+    if "ets" in members:
+        assert set(members["ets"]["forms"]) == set(result.model.entities)
+    assert (
+        len(result.test_predictions)
+        == len(result.model.entities) * result.test_predictions["origin"].nunique()
+    )
+
+
+@pytest.fixture(scope="module")
+def macro_panel():
+    from finml.data.demo import macro_panel_frame
+
+    panel = macro_panel_frame()
+    return panel[panel["series"].isin(sorted(panel["series"].unique())[:2])]  # two: quick
+
+
+def test_old_spec_fields_still_run(orders):
+    """A ridge run (no members) has no choice record and forecasts with its estimator."""
+    result = run_forecast(forecast_spec("ridge_lags", 1, target="orders"), orders, Sink())
+    assert "forecast_choice.json" not in result.records and result.model.members is None
