@@ -237,7 +237,8 @@ def choose_members(
 ) -> tuple[list[str], dict]:
     """Auto's choice on the validation origins: the equal-weight mean of every member,
     unless the best one alone or the best two together have a lower MASE by more than one
-    standard error of the paired per-origin difference (the one-standard-error rule,
+    standard error of the paired per-origin difference (:func:`mean_error`, as in the
+    Diebold-Mariano test; the one-standard-error rule,
     Hastie, Tibshirani & Friedman 2009, 7.10; the default stays the combination because
     combinations beat their members on average: M4, Makridakis et al. 2020).
 
@@ -264,7 +265,7 @@ def choose_members(
     chosen, gain = ranked, 0.0
     for k in range(1, len(ranked)):
         diff = everything - losses(ranked[:k])
-        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else np.inf
+        se = mean_error(diff, h)
         if diff.mean() > se and diff.mean() > gain:
             chosen, gain = ranked[:k], float(diff.mean())
     candidates = [ranked[:k] for k in range(1, len(ranked) + 1)]
@@ -283,6 +284,21 @@ def choose_members(
         ],
     }
     return chosen, record
+
+
+def mean_error(diff: np.ndarray, h: int) -> float:
+    """The standard error of the mean of per-origin loss differences of h-step forecasts:
+    their autocovariances up to lag h - 1 summed (forecasts from nearby origins share
+    targets), the variance Diebold & Mariano (1995) use; the plain variance where that sum
+    is not positive. ``inf`` for fewer than two values."""
+    d = np.asarray(diff, dtype=np.float64)
+    n = len(d)
+    if n < 2:
+        return float("inf")
+    c = d - d.mean()
+    gamma = [float(c @ c) / n] + [float(c[k:] @ c[:-k]) / n for k in range(1, min(h, n))]
+    long_run = gamma[0] + 2 * sum(gamma[1:])
+    return float(np.sqrt((long_run if long_run > 0 else gamma[0]) / n))
 
 
 def interval_scores(table: pd.DataFrame, intervals: dict, units: np.ndarray) -> dict[str, float]:

@@ -18,7 +18,7 @@ from finml.errors import BundleError
 from finml.evaluation.forecast import VALIDATION_MASE, leaderboard
 from finml.fitters.base import Sink
 from finml.models.bundle import load_bundle, save_bundle
-from finml.tasks.forecast import choose_members, run_forecast
+from finml.tasks.forecast import choose_members, mean_error, run_forecast
 from tests.conftest import forecast_spec
 
 
@@ -95,6 +95,18 @@ def test_the_rule_keeps_the_combination_unless_a_subset_is_clearly_better():
     chosen, record = choose_members(best, actual, scale, ("model", "ets", "theta"))
     assert chosen == ["ets"]
     assert [c["members"] for c in record["candidates"] if c["chosen"]] == [["ets"]]
+
+
+def test_the_rule_s_standard_error_counts_the_overlap_of_h_step_forecasts():
+    rng = np.random.default_rng(1)
+    iid = rng.normal(size=400)
+    assert mean_error(iid, 1) == pytest.approx(iid.std() / np.sqrt(400))
+    # a moving sum of 6 shocks: the errors of 6-step forecasts from consecutive origins
+    overlapping = np.convolve(rng.normal(size=405), np.ones(6), "valid")
+    naive = overlapping.std() / np.sqrt(len(overlapping))
+    assert mean_error(overlapping, 6) > 2 * naive
+    assert mean_error(overlapping, 1) == pytest.approx(naive)
+    assert mean_error(np.array([1.0]), 3) == np.inf
 
 
 def test_the_leaderboard_ranks_on_validation(auto):
