@@ -141,7 +141,9 @@ def run_forecast(
     test_fits = ets_fits(y, seg.test[0], season)  # AutoETS on every period before the test
     val_pred = model.predict_origins(y, val_o, ex)
     if len(get_fitter(spec.model).members) > 1:
-        model, val_pred = combined(spec, params, series, seg, model, val, val_pred, test_fits)
+        model, val_pred = combined(
+            spec, params, series, model, val, val_pred, test_fits, seg.test[0]
+        )
         result.records["forecast_choice.json"] = model.meta.pop("choice")
     model.set_params(
         intervals=conformal_per_step(y, val_o, val_pred, np.asarray(model.entity_scales))
@@ -160,16 +162,18 @@ def run_forecast(
     return result
 
 
-def combined(spec, params, series, seg, model, val, val_pred, test_fits):
+def combined(spec, params, series, model, val, val_pred, test_fits, block_start: int):
     """Auto's members (the fitter's ``members``): choose on the validation origins
-    (:func:`choose_members`), refit the estimator on every origin before the test block
-    (a fitter that ``refits``), and give the model its members, the ETS one with the forms
-    AutoETS chose on every period before the test block.
+    (:func:`choose_members`), refit the estimator on every origin before the block to
+    forecast (a fitter that ``refits``), and give the model its members, the ETS one with
+    the forms AutoETS chose on every period before that block.
 
     Args:
         val: the validation baselines (:func:`baselines`); gains ``model_alone``.
         val_pred: the estimator's validation forecasts, float (E * m, h).
-        test_fits: :func:`finml.models.forecaster.ets_fits` before the test block.
+        test_fits: :func:`finml.models.forecaster.ets_fits` before the block.
+        block_start: the first period of the block to forecast (the test block's, or a
+            backtest fold's).
 
     Returns:
         (the model, with ``meta["choice"]`` the record of the choice; the chosen mean's
@@ -190,9 +194,10 @@ def combined(spec, params, series, seg, model, val, val_pred, test_fits):
     val["model_alone"] = val_pred.ravel()
     if fitter.refits:  # the estimator again, on every origin before the test block
         h, p = int(spec.dataset.horizon), int(params["lags"])
-        every = np.arange(p, seg.test[0] - h, dtype=np.int64)
+        every = np.arange(p, block_start - h, dtype=np.int64)
+        val_o = np.unique(val["origin"].to_numpy())
         model, _, _ = fit_forecaster(  # one ridge fit: no stop request in between
-            spec, params, series, every, seg.origins("val"), Sink(), never_stop
+            spec, params, series, every, val_o, Sink(), never_stop
         )
     forms = {e: list(form) for e, (form, _) in zip(series.entities, test_fits, strict=True)}
     members = [{"name": m, "forms": forms} if m == "ets" else {"name": m} for m in chosen]
@@ -451,6 +456,8 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
         if stopped or model is None:
             return Backtest(pd.DataFrame(rows), stopped=True)
         scale = naive_scales(y, block[0] + 1)  # MASE's scale from the fold's own past
+        if len(get_fitter(spec.model).members) > 1:  # choose on the fold's inner validation
+            model = fold_members(spec, params, series, model, inner_train, inner_val, block)
         pred = model.predict_origins(y, block, series.exog)
         table = forecast_table(series, block, pred, h, scale)
         table["naive"] = naive_forecasts(y, block, h).ravel()
@@ -469,6 +476,20 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
         tables.append(table.drop(columns="naive").assign(fold=i))
         sink.on_fold(i, k, {key: row[key] for key in ("mase", "rmse", "mae", "naive_mase")})
     return Backtest(pd.DataFrame(rows), forecasts=pd.concat(tables, ignore_index=True))
+
+
+def fold_members(spec, params, series, model, inner_train, inner_val, block):
+    """A backtest fold of a model with members: the choice made on the fold's inner
+    validation origins (statistical members fitted on the periods before them), then the
+    estimator refitted and AutoETS's forms chosen on every period before the fold's block,
+    as the run does before its test block (:func:`combined`)."""
+    y, h, season = series.values, int(spec.dataset.horizon), series.season
+    seasonal = naive_scales(y, int(inner_train[-1]) + h + 1, season)
+    start = int(inner_val[0]) + 1
+    inner = baselines(series, inner_val, h, start, np.asarray(model.entity_scales), seasonal)
+    val_pred = model.predict_origins(y, inner_val, series.exog)
+    fits = ets_fits(y, int(block[0]) + 1, season)
+    return combined(spec, params, series, model, inner, val_pred, fits, int(block[0]) + 1)[0]
 
 
 def conformal_per_step(

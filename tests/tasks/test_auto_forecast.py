@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -168,3 +169,13 @@ def test_old_spec_fields_still_run(orders):
     """A ridge run (no members) has no choice record and forecasts with its estimator."""
     result = run_forecast(forecast_spec("ridge_lags", 1, target="orders"), orders, Sink())
     assert "forecast_choice.json" not in result.records and result.model.members is None
+
+
+def test_auto_s_backtest_forecasts_with_its_members_not_the_ridge_alone(orders):
+    auto = run_forecast(replace(_spec(), cv_folds=2), orders, Sink())
+    ridge_spec = forecast_spec("ridge_lags", 1, target="orders", lags=24)
+    ridge = run_forecast(replace(ridge_spec, cv_folds=2), orders, Sink())
+    folds = auto.cv.folds
+    assert len(folds) == 2 and (folds["mase"] < folds["naive_mase"]).all()
+    ours, theirs = auto.cv.forecasts["y_pred"], ridge.cv.forecasts["y_pred"]
+    assert len(ours) == len(theirs) and not np.allclose(ours, theirs)
