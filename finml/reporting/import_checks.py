@@ -59,7 +59,7 @@ NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,99}$")
 CURVES = HISTORY_METRICS
 FOLD_CURVES = tuple(dict.fromkeys(FOLD_METRICS + BACKTEST_METRICS))
 #: Prefixes of the metrics finml logs for a run.
-METRIC_PREFIXES = ("test_", "cv_", "tune_", "backtest_")
+METRIC_PREFIXES = ("test_", "validation_", "cv_", "tune_", "backtest_")
 
 
 @dataclass(frozen=True)
@@ -427,10 +427,44 @@ def _check_column(values: pd.Series, column: str, where: str, rules: TableRules)
         raise BundleError(f"{where}: the column {column!r} holds probabilities outside [0, 1].")
 
 
+def _choice_shape(raw) -> bool:
+    """Auto's record of its choice (:func:`finml.tasks.forecast.choose_members`)."""
+    from finml.models.forecaster import MEMBERS
+
+    def members(value) -> bool:
+        return (
+            isinstance(value, list)
+            and 1 <= len(value) <= len(MEMBERS)
+            and all(isinstance(m, str) and m in MEMBERS for m in value)
+        )
+
+    if not isinstance(raw, dict) or set(raw) != {"rule", "chosen", "candidates"}:
+        return False
+    candidates = raw["candidates"]
+    return (
+        isinstance(raw["rule"], str)
+        and len(raw["rule"]) <= MAX_CELL_CHARS
+        and members(raw["chosen"])
+        and isinstance(candidates, list)
+        and 1 <= len(candidates) <= 2 * len(MEMBERS)
+        and all(
+            isinstance(c, dict)
+            and set(c) == {"members", "validation_mase", "chosen"}
+            and members(c["members"])
+            and isinstance(c["chosen"], bool)
+            and isinstance(c["validation_mase"], int | float)
+            and math.isfinite(c["validation_mase"])
+            for c in candidates
+        )
+        and [c["members"] for c in candidates if c["chosen"]] == [raw["chosen"]]
+    )
+
+
 def check_json_member(data: bytes, member: str, name: str) -> None:
     """A JSON member beside the tables: ``tuning/best_params.json`` (name -> a number, a
     bool or short text), ``explain/shap.json`` (a finite base value, the explainer's
-    name), ``split_report.json`` (rows of short text and numbers).
+    name), ``split_report.json`` (rows of short text and numbers), ``forecast_choice.json``
+    (Auto's candidates: known member names, a finite validation MASE, one chosen).
 
     Raises:
         BundleError: too large, too deep, not JSON, or not of that shape.
@@ -470,6 +504,8 @@ def check_json_member(data: bytes, member: str, name: str) -> None:
         ok = ok and isinstance(raw.get("method"), str)
     elif member == "split_report.json":
         ok = isinstance(raw, list) and len(raw) <= 100 and all(flat(row, 50) for row in raw)
+    elif member == "forecast_choice.json":
+        ok = _choice_shape(raw)
     else:
         ok = False
     if not ok:

@@ -102,7 +102,8 @@ def ranking_metric(run: RunInfo) -> tuple[float | None, str]:
     """What a run is ranked on among the runs of its task: the task's headline metric
     (:attr:`finml.tasks.base.TaskTags.headline`: ROC-AUC, RMSE, MASE), its mean over the
     cross-validation folds when the run has one (an estimate over every non-test row),
-    else on the test split; (value with larger = better, or None; which, in words)."""
+    else on the validation split where the task ranks on it (forecasting), else on the test
+    split; (value with larger = better, or None; which, in words)."""
     task = get_task(run.params.get("task"))
     name = METRIC_NAMES.get(task.tags.headline, task.tags.headline)
     value = task.headline(run.metrics)
@@ -110,7 +111,14 @@ def ranking_metric(run: RunInfo) -> tuple[float | None, str]:
         return None, ""
     cv = f"cv_{task.tags.headline}_mean" in run.metrics
     folds = run.params.get("cv_folds", "k")
-    which = f"{folds}-fold {task.cv_label} {name}" if cv else f"test {name}"
+    validation = task.tags.ranks_on_validation and f"validation_{task.tags.headline}" in run.metrics
+    which = (
+        f"{folds}-fold {task.cv_label} {name}"
+        if cv
+        else f"validation {name}"
+        if validation
+        else f"test {name}"
+    )
     if not task.tags.higher_is_better:
         return -value, f"{which} (lower is better)"
     return value, which

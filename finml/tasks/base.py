@@ -32,6 +32,10 @@ class TaskTags:
         threshold: a decision threshold on one class's probability (two classes).
         headline: the test metric its runs are ranked on (``roc_auc``, ``rmse``, ``mase``).
         higher_is_better: a larger headline is better.
+        ranks_on_validation: a run without cross-validation is ranked on the headline over
+            its validation rows or origins (metric ``validation_<headline>``, where the run
+            logged one), not over the test ones: ranking runs on the test split selects on
+            it.
         search_metric: the metric a search is judged on, on the validation rows or the
             folds (``roc_auc``, ``rmse``, ``mase``); the trials table calls it
             ``val_<name>``.
@@ -51,6 +55,7 @@ class TaskTags:
     threshold: bool = False
     headline: str = "roc_auc"
     higher_is_better: bool = True
+    ranks_on_validation: bool = False
     search_metric: str = "roc_auc"
     step_metric: str = "val_auc"
     fold_metrics: tuple[str, ...] = ()
@@ -79,6 +84,8 @@ class TrainResult:
             asked for one; the model was refit with its best parameters.
         records: other JSON records of the run, by artifact name (a forecast's choice of
             members: ``forecast_choice.json``).
+        validation_metrics: headline metrics on the validation split, logged as
+            ``validation_<key>`` (a task that ranks on them, :attr:`TaskTags.ranks_on_validation`).
     """
 
     status: str
@@ -93,6 +100,7 @@ class TrainResult:
     cv: object = None
     tuning: object = None
     records: dict = field(default_factory=dict)
+    validation_metrics: dict[str, float] = field(default_factory=dict)
 
 
 class Task(ABC):
@@ -192,8 +200,11 @@ class Task(ABC):
 
     def headline(self, metrics: dict[str, float]) -> float | None:
         """The run's value of :attr:`TaskTags.headline` (the cross-validated mean where the
-        run has one, else the test value), or ``None``."""
-        for key in (f"cv_{self.tags.headline}_mean", f"test_{self.tags.headline}"):
+        run has one, else the validation value where the task ranks on it and the run has
+        one, else the test value), or ``None``."""
+        h = self.tags.headline
+        keys = (f"cv_{h}_mean", *((f"validation_{h}",) if self.tags.ranks_on_validation else ()))
+        for key in (*keys, f"test_{h}"):
             if key in metrics:
                 return metrics[key]
         return None

@@ -151,6 +151,8 @@ def run_forecast(
     result.model = model
     val["y_pred"] = val_pred.ravel()
     result.val_predictions = val
+    scores = scored(val)
+    result.validation_metrics = {k: scores[k] for k in ("mase", "mase_seasonal") if k in scores}
     # The test origins are scored here, once, after training is over.
     table = baselines(series, test_o, h, seg.test[0], scales, seasonal, test_fits)
     # a statistical member's test forecasts are its baseline's (same fits, same origins)
@@ -623,6 +625,7 @@ class ForecastTask(Task):
         classes=False,
         headline="mase",
         higher_is_better=False,
+        ranks_on_validation=True,
         search_metric="mase",
         step_metric="backtest_mase",
         fold_metrics=("mase", "rmse", "mae", "naive_mase"),

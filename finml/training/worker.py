@@ -102,6 +102,7 @@ def log_result(store: RunStore, run_id: str, spec: RunSpec, result: TrainResult)
     store.log_frame(run_id, result.val_predictions, "predictions/validation.parquet")
     store.log_frame(run_id, result.test_predictions, "predictions/test.parquet")
     store.log_metrics(run_id, {f"test_{k}": v for k, v in result.test_metrics.items()})
+    store.log_metrics(run_id, {f"validation_{k}": v for k, v in result.validation_metrics.items()})
     for name, record in result.records.items():
         store.log_json(run_id, record, name)
     if get_task(spec.task).tags.intervals:

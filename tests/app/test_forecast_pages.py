@@ -201,6 +201,15 @@ def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, re
     words = {"model": "ridge on lags", "ets": "AutoETS", "theta": "Theta"}
     assert ticked == " + ".join(words[m] for m in choice["chosen"])
     assert any("took no part in the choice" in shown(c) for c in evaluate.caption)
+    # Runs ranks forecasts on the validation origins' MASE, never the test one
+    board = open_app("runs").dataframe[0].value
+    assert set(board["ranked on"]) == {"validation MASE (lower is better)"}
+    ranked = [store.get_run(r).metrics["validation_mase"] for r in (run_id, macro_forecast_run)]
+    assert sorted(board["MASE"].round(6)) == sorted(round(v, 6) for v in ranked)
+    assert (
+        store.get_run(run_id).metrics["validation_mase"]
+        != store.get_run(run_id).metrics["test_mase"]
+    )
     predict = open_app("predict", {"run": run_id})
     history = macro_frame().head(120).to_csv(index=False).encode()
     predict.file_uploader(key="rows").set_value(("history.csv", history, "text/csv")).run()

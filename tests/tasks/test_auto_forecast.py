@@ -179,3 +179,37 @@ def test_auto_s_backtest_forecasts_with_its_members_not_the_ridge_alone(orders):
     assert len(folds) == 2 and (folds["mase"] < folds["naive_mase"]).all()
     ours, theirs = auto.cv.forecasts["y_pred"], ridge.cv.forecasts["y_pred"]
     assert len(ours) == len(theirs) and not np.allclose(ours, theirs)
+
+
+def test_an_auto_run_exports_and_imports_with_its_choice_and_a_forged_one_is_refused():
+    import io
+    import zipfile
+
+    from finml.data.demo import demo_frame
+    from finml.data.staging import stage_frame
+    from finml.reporting.exchange import export_run, import_run
+    from finml.store import RunStore
+    from tests.conftest import train_and_log
+
+    demo = "US macroeconomic series (forecasting)"
+    spec = forecast_spec("auto", 1)
+    staged = replace(spec.dataset, dataset_id=stage_frame(demo_frame(demo)), name=demo)
+    run_id = train_and_log(replace(spec, dataset=staged), "auto · realcons")
+    store = RunStore()
+    exported = export_run(store, run_id)
+    copy = import_run(exported, store, "auto.zip", "local")
+    choice = store.read_json(run_id, "forecast_choice.json")
+    assert store.read_json(copy, "forecast_choice.json") == choice
+    assert store.get_run(copy).metrics["validation_mase"] == pytest.approx(
+        store.get_run(run_id).metrics["validation_mase"]
+    )
+    forged = {**choice, "chosen": ["ets", "ets", "prophet"]}
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(exported)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "forecast_choice.json":
+                data = json.dumps(forged).encode()
+            dst.writestr(item.filename, data)
+    with pytest.raises(BundleError, match=r"forecast_choice\.json does not have the shape"):
+        import_run(out.getvalue(), store, "forged.zip", "local")
