@@ -225,7 +225,7 @@ _ETS_FORM = (("add", "mul"), (None, "add"), (False, True), (None, "add", "mul"))
 def _members(fc: dict) -> bool:
     """The optional members of a forecaster (absent before Auto): a list of 1 to 3 of
     :data:`finml.models.forecaster.MEMBERS`, each once; ETS's ``forms`` map each of the
-    model's entities to a form of :data:`_ETS_FORM`."""
+    model's entities to a form of :data:`_ETS_FORM` (or ``null``: AutoETS chooses again)."""
     members = fc.get("members")
     if members is None:
         return True
@@ -241,7 +241,7 @@ def _members(fc: dict) -> bool:
         if m["name"] == "ets" and (
             not isinstance(forms, dict)
             or set(forms) != set(fc.get("entities", [""]))
-            or not all(_ets_form(f) for f in forms.values())
+            or not all(f is None or _ets_form(f) for f in forms.values())
         ):
             return False
     return True

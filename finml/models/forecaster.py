@@ -175,7 +175,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             return None
         names = list(self.entities or ("",)) if entities is None else list(entities)
         forms = member.get("forms", {})
-        return [tuple(forms[str(e)]) if str(e) in forms else None for e in names][
+        return [tuple(forms[str(e)]) if forms.get(str(e)) else None for e in names][
             : len(np.atleast_2d(y))
         ]
 
@@ -318,7 +318,8 @@ def ets_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> list
         forms: one ``(error, trend, damped, season)`` or ``None`` per entity, or ``None``.
 
     Returns:
-        ``[(form, params), ...]``, one per entity.
+        ``[(form, params), ...]``, one per entity; ``(None, None)`` where no form can be
+        fitted (a constant history): that entity gets the naive forecast.
 
     Raises:
         ValueError: fewer than 10 training values.
@@ -340,7 +341,10 @@ def ets_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> list
                     continue
                 except (ValueError, np.linalg.LinAlgError):
                     pass
-        out.append(auto_ets(history, season))
+        try:
+            out.append(auto_ets(history, season))
+        except ValueError:  # no form fits (a constant history): the naive forecast
+            out.append((None, None))
     return out
 
 
@@ -380,6 +384,8 @@ def _ets_one(y, origins, horizon: int, fit, season: int) -> np.ndarray:
     form, params = fit
     origins = np.asarray(origins, dtype=np.int64)
     out = np.repeat(y[origins][:, None], horizon, axis=1).astype(np.float64)
+    if form is None:
+        return out
     end = int(origins.max()) + 1
     if form[0] == "mul" or form[3] == "mul":
         bad = np.flatnonzero(y[:end] <= 0)

@@ -201,7 +201,10 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
         model, _, _ = fit_forecaster(  # one ridge fit: no stop request in between
             spec, params, series, every, val_o, Sink(), never_stop
         )
-    forms = {e: list(form) for e, (form, _) in zip(series.entities, test_fits, strict=True)}
+    forms = {  # None: no form fitted that entity (its ETS forecast is the naive one)
+        e: list(form) if form else None
+        for e, (form, _) in zip(series.entities, test_fits, strict=True)
+    }
     members = [{"name": m, "forms": forms} if m == "ets" else {"name": m} for m in chosen]
     model.set_params(members=members, meta={**(model.meta or {}), "choice": record})
     return model, np.mean([forecasts[m] for m in chosen], axis=0)

@@ -88,3 +88,13 @@ def test_ets_from_one_smoothing_equals_smoothing_each_origin_s_history():
     for row, t in zip(out, origins, strict=True):
         alone = _ets_model(y[: t + 1], form, 12).smooth(params).forecast(4)
         np.testing.assert_allclose(row, alone, rtol=1e-9)
+
+
+def test_a_constant_entity_of_a_panel_is_forecast_as_its_constant():
+    from finml.models.forecaster import ets_fits
+
+    panel = np.vstack([_seasonal(n=60, seed=5), np.full(60, 7.0)])
+    fits = ets_fits(panel, 48, 12)
+    out = ets_forecasts(panel, np.array([47, 50]), 3, 48, 12, fits)
+    np.testing.assert_allclose(out[2:], 7.0)
+    assert not np.allclose(out[:2], panel[0, [47, 50]][:, None])
