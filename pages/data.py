@@ -274,6 +274,7 @@ if st.button("Use this dataset for training", type="primary", key="use_dataset")
         task=task.name,
         classes=chosen.classes,
         protected=protected,
+        unit=chosen.unit,
     )
     save_dataset_spec(st.session_state.dataset, settings)
 view.show_ready()

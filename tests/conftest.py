@@ -96,14 +96,14 @@ def german_spec(german):
 
 @pytest.fixture
 def loan_amount_spec(german):
-    """A ridge RunSpec of the loan amount (the regression demo) on the staged German
-    Credit table, not trained."""
+    """A ridge RunSpec of the loan amount (the regression demo, in DM) on the staged
+    German Credit table, not trained."""
     from dataclasses import replace
 
     from finml.data.staging import stage_frame
 
     spec = table_spec(german, "ridge", "credit_amount", "", drop=("creditability",))
-    ds = replace(spec.dataset, dataset_id=stage_frame(german), task="regression")
+    ds = replace(spec.dataset, dataset_id=stage_frame(german), task="regression", unit="DM")
     return replace(spec, dataset=replace(ds, name="German Credit: loan amount (regression)"))
 
 

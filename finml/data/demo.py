@@ -58,6 +58,8 @@ DEMO_TASKS = {
     "German Credit: loan amount (regression)": "regression",
     **{name: "forecast" for name in PACKAGED},
 }
+#: The unit of a demo's numeric target, shown with its amounts (``2,179 DM``).
+DEMO_UNITS = {"German Credit: loan amount (regression)": "DM"}
 #: Date column, horizon and entity column ("" for one series) a forecasting demo opens with.
 DEMO_SERIES = {
     "US macroeconomic series (forecasting)": ("date", 1, ""),

@@ -31,6 +31,8 @@ class DatasetSpec:
             ``positive`` is then the class of the one-against-the-rest view.
         entity_col: the id column of a forecast panel (one series per entity), or ``""``.
         exog: the exogenous columns of a forecast (their past changes are inputs).
+        unit: the unit of a numeric target (``"DM"``, ``"EUR"``, ``"days"``), shown after
+            its amounts, or "".
         protected: protected attributes (age, sex, marital status, ...) for the
             fair-lending analysis of a binary run (:mod:`finml.evaluation.fairness`); left
             out of the features unless the analyst kept one in.
@@ -51,6 +53,7 @@ class DatasetSpec:
     entity_col: str = ""
     exog: tuple[str, ...] = ()
     protected: tuple[str, ...] = ()
+    unit: str = ""
 
     @property
     def class_labels(self) -> tuple[str, str]:

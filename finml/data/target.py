@@ -212,6 +212,38 @@ def infer_task(series: pd.Series) -> str:
     return "binary"
 
 
+#: The longest unit of a numeric target (``"DM"``, ``"EUR"``, ``"days"``, ``"bn USD"``).
+UNIT_LENGTH = 20
+
+
+def clean_unit(text: str) -> str:
+    """The unit an analyst typed for a numeric target, stripped; "" for none.
+
+    Args:
+        text: what was typed (``" DM "``).
+
+    Returns:
+        The unit (``"DM"``), shown after the target's amounts.
+
+    Raises:
+        TargetError: longer than :data:`UNIT_LENGTH` characters, or with a character that
+            is not a letter, digit, space or one of ``$ € £ ¥ % / . ² -``.
+    """
+    unit = " ".join(str(text).split())
+    if len(unit) > UNIT_LENGTH:
+        raise TargetError(
+            f"The unit {unit[:UNIT_LENGTH]!r}... is {len(unit)} characters long; give at most "
+            f"{UNIT_LENGTH} (e.g. DM, EUR, days)."
+        )
+    odd = sorted({c for c in unit if not (c.isalnum() or c in " $€£¥%/.²-")})
+    if odd:
+        raise TargetError(
+            f"The unit {unit!r} contains {', '.join(map(repr, odd))}: use letters, digits, "
+            "spaces and $ € £ ¥ % / . ² - only (e.g. DM, EUR, days, bn USD)."
+        )
+    return unit
+
+
 def validate_regression_target(frame: pd.DataFrame, target: str) -> np.ndarray:
     """Check that a numeric target can be trained on and return it.
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from finml.data.target import UNIT_LENGTH
 from finml.errors import BundleError, SpecError
 
 #: Monotonic trends OptBinning offers for the event rate over a numeric characteristic's
@@ -814,6 +815,7 @@ RUN_PARAMS: dict[str, tuple] = {
     "entity_col": ("text", 300),
     "exog": ("list", 300, 100),
     "protected": ("list", 300, 100),
+    "unit": ("text", UNIT_LENGTH),
 }
 
 

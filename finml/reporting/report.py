@@ -193,6 +193,7 @@ def _regression_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
     with contextlib.suppress(FinmlError):
         intervals = store.read_json(run.run_id, "intervals.json")
     target = run.params.get("target", "target")
+    unit = run.params.get("unit", "")
     residuals = y - pred
     deciles = regression.error_by_decile(y, pred)
     figures["fit"] = fig(rc.predicted_vs_actual(test, target, (intervals or {}).get("0.9")))
@@ -213,11 +214,15 @@ def _regression_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
         figures,
         n_test=len(y),
         n_resamples=bootstrap.N_RESAMPLES,
-        metrics=formats.regression_metric_table(values, regression.regression_cis(y, pred, scale)),
+        metrics=formats.regression_metric_table(
+            values, regression.regression_cis(y, pred, scale), unit
+        ),
         mape_note=regression.mape_note(y),
-        baseline_rmse=run.metrics.get("test_baseline_rmse", float("nan")),
-        baseline_mae=run.metrics.get("test_baseline_mae", float("nan")),
-        coverage=None if not intervals else regression.coverage_table(y, pred, intervals),
+        baseline_rmse=formats.amount(run.metrics.get("test_baseline_rmse"), unit),
+        baseline_mae=formats.amount(run.metrics.get("test_baseline_mae"), unit),
+        coverage=None
+        if not intervals
+        else formats.coverage_display(regression.coverage_table(y, pred, intervals), unit),
         deciles=deciles,
     )
 

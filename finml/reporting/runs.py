@@ -461,10 +461,12 @@ def _tiles(run: RunInfo) -> list[tuple[str, str]]:
 def headline_tiles(run: RunInfo) -> list[tuple[str, str]]:
     """:func:`headline_metrics` as (label, text) tiles, each value by its kind
     (:func:`finml.reporting.formats.metric_text`): errors in the target's units (RMSE, MAE)
-    with thousands separators, unitless metrics (ROC-AUC, R², MASE) to 3 decimals."""
+    with thousands separators and the target's unit (run parameter ``unit``) where one was
+    given, unitless metrics (ROC-AUC, R², MASE) to 3 decimals."""
     from finml.reporting.formats import metric_text
 
-    return [(label, metric_text(key, run.metrics[key])) for key, label in _tiles(run)]
+    unit = run.params.get("unit", "")
+    return [(label, metric_text(key, run.metrics[key], unit)) for key, label in _tiles(run)]
 
 
 def numeric_comparison(runs: list[RunInfo]) -> pd.DataFrame:

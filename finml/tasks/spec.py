@@ -80,6 +80,8 @@ class RunSpec:
             params["classes"] = ",".join(ds.classes)
         if ds.protected:
             params["protected"] = ",".join(ds.protected)
+        if ds.unit:
+            params["unit"] = ds.unit
         if ds.horizon:
             params.update(entity_col=ds.entity_col, exog=",".join(ds.exog))
         return params

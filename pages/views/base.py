@@ -35,6 +35,7 @@ class TableTarget:
         classes: every class of a multi-class target, in order.
         quantiles: the strata are quantiles of a number (the page offers a plain random
             split instead).
+        unit: the unit of a numeric target (``"DM"``), or "".
     """
 
     strata: np.ndarray
@@ -44,6 +45,7 @@ class TableTarget:
     negative: str = ""
     classes: tuple[str, ...] = ()
     quantiles: bool = False
+    unit: str = ""
 
 
 def split_words(ds) -> str:

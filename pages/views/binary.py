@@ -139,10 +139,11 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
         b2, run, lambda: build_report(store, run.run_id, threshold, cost_fp, cost_fn)
     )
     values = metrics.binary_metrics(y, score, threshold)
-    cis = cis_of(run, labels[1], y, score, threshold)
     cm = metrics.confusion(y, score, threshold)
     left, right = st.columns([3, 2])
     left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
+    with right:  # the matrix is drawn while the bootstrap runs
+        cis = cis_of(run, labels[1], y, score, threshold)
     table = metrics.metrics_table(domain.shown_metrics(values), cis)  # the field's metrics
     right.table(table.set_index("metric"))  # finml's metric names and numbers only
     at = thresholds.expected_cost(cm, cost_fp, cost_fn)
@@ -167,57 +168,66 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     protected = [c for c in run.params.get("protected", "").split(",") if c]
     if protected and positive in (None, run.params.get("positive_class")):
         extra["Fair lending"] = lambda: fair_lending(run, test, y, score, threshold, protected)
-    tabs = st.tabs(
-        ["ROC and PR", "Costs and operating points", domain.pack, *extra], key="eval_tabs"
+    own = {
+        "ROC and PR": lambda: roc_and_pr(run, y, score, threshold, cis, labels),
+        "Costs and operating points": lambda: costs_and_points(
+            y, score, val_y, val_score, threshold, best, cost_fp, cost_fn
+        ),
+        domain.pack: (
+            (lambda: credit_pack(y, score, labels, values))
+            if domain.name == "credit"
+            else (lambda: clinical_pack(y, score, val_y, val_score, labels))
+        ),
+    }
+    run_parts.show_tabs({**own, **extra}, "eval_tabs")
+
+
+def roc_and_pr(run, y, score, threshold, cis, labels) -> None:
+    """The ROC curve with its bootstrap band, the operating point and the ROC-AUC with its
+    CI, beside the precision-recall curve."""
+    band = band_of(run, labels[1], y, score)
+    auc = tuple(cis.loc["roc_auc", ["value", "lower", "upper"]])
+    point = thresholds.operating_point(y, score, threshold)
+    recall, precision, ap = metrics.pr_points(y, score)
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(charts.roc_with_band(band, auc, point), width="stretch")
+    c2.plotly_chart(charts.pr_curve(recall, precision, ap, float(y.mean())), width="stretch")
+
+
+def costs_and_points(y, score, val_y, val_score, threshold, best, cost_fp, cost_fn) -> None:
+    """The expected-cost curve, the test cost of the chosen, minimum-cost and Youden J
+    thresholds with CIs, and operating points at a required sensitivity or specificity."""
+    curve = thresholds.expected_cost_curve(y, score, cost_fp, cost_fn)
+    st.plotly_chart(charts.cost_curve(curve, threshold, best), width="stretch")
+    youden = thresholds.youden_threshold(val_y, val_score)
+    named = {"chosen": threshold, "minimum cost (validation)": best, "Youden J": youden}
+    costs = thresholds.cost_points(curve, named, cost_fp, cost_fn)
+    st.dataframe(costs.round(3), hide_index=True, width="stretch")
+    st.caption(
+        "The minimum-cost and Youden J thresholds are chosen on the validation split "
+        f"({len(val_y):,} cases) and read here on the test split ({len(y):,} cases). "
+        "The threshold that was cheapest on validation need not be cheapest on test: "
+        "the test costs differ by chance as well, as their 95% CIs show (normal "
+        "interval of the false-positive and false-negative counts given the class "
+        "counts)."
     )
-    with tabs[0]:
-        band = band_of(run, labels[1], y, score)
-        auc = tuple(cis.loc["roc_auc", ["value", "lower", "upper"]])
-        point = thresholds.operating_point(y, score, threshold)
-        recall, precision, ap = metrics.pr_points(y, score)
-        c1, c2 = st.columns(2)
-        c1.plotly_chart(charts.roc_with_band(band, auc, point), width="stretch")
-        c2.plotly_chart(charts.pr_curve(recall, precision, ap, float(y.mean())), width="stretch")
-    with tabs[1]:
-        curve = thresholds.expected_cost_curve(y, score, cost_fp, cost_fn)
-        st.plotly_chart(charts.cost_curve(curve, threshold, best), width="stretch")
-        youden = thresholds.youden_threshold(val_y, val_score)
-        named = {"chosen": threshold, "minimum cost (validation)": best, "Youden J": youden}
-        costs = thresholds.cost_points(curve, named, cost_fp, cost_fn)
-        st.dataframe(costs.round(3), hide_index=True, width="stretch")
-        st.caption(
-            "The minimum-cost and Youden J thresholds are chosen on the validation split "
-            f"({len(val_y):,} cases) and read here on the test split ({len(y):,} cases). "
-            "The threshold that was cheapest on validation need not be cheapest on test: "
-            "the test costs differ by chance as well, as their 95% CIs show (normal "
-            "interval of the false-positive and false-negative counts given the class "
-            "counts)."
+    points = (
+        ("specificity", "Sensitivity", thresholds.sensitivity_at_specificity),
+        ("sensitivity", "Specificity", thresholds.specificity_at_sensitivity),
+    )
+    for col, (given, found, read_off) in zip(st.columns(2), points, strict=True):
+        need = col.slider(f"Required {given}", 0.5, 1.0, 0.9, 0.01, key=f"req_{given}")
+        value, at = read_off(y, score, need)
+        col.metric(
+            f"{found} at {given} >= {need:.2f}",
+            f"{value:.3f}",
+            f"threshold {at:.3f}",
+            delta_color="off",
         )
-        points = (
-            ("specificity", "Sensitivity", thresholds.sensitivity_at_specificity),
-            ("sensitivity", "Specificity", thresholds.specificity_at_sensitivity),
-        )
-        for col, (given, found, read_off) in zip(st.columns(2), points, strict=True):
-            need = col.slider(f"Required {given}", 0.5, 1.0, 0.9, 0.01, key=f"req_{given}")
-            value, at = read_off(y, score, need)
-            col.metric(
-                f"{found} at {given} >= {need:.2f}",
-                f"{value:.3f}",
-                f"threshold {at:.3f}",
-                delta_color="off",
-            )
-        st.caption(
-            "Operating points read off the test split, for reporting; choose a "
-            "threshold on validation data."
-        )
-    with tabs[2]:
-        if domain.name == "credit":
-            credit_pack(y, score, labels, values)
-        else:
-            clinical_pack(y, score, val_y, val_score, labels)
-    for box, draw in zip(tabs[3:], extra.values(), strict=True):
-        with box:
-            draw()
+    st.caption(
+        "Operating points read off the test split, for reporting; choose a "
+        "threshold on validation data."
+    )
 
 
 def fair_lending(run, test, y, score, threshold, protected) -> None:

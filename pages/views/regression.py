@@ -11,6 +11,7 @@ import contextlib
 import streamlit as st
 
 from finml.data import target
+from finml.data.demo import DEMO_UNITS
 from finml.data.split import regression_split_report
 from finml.errors import FinmlError
 from finml.evaluation import regression
@@ -29,6 +30,7 @@ def regression_view(run, test, store, tabs) -> None:
     """The regression view of ``run`` (its test predictions ``test``: ``row``, ``y_true``,
     ``y_pred``), then ``tabs`` (label -> function) beside its own."""
     target = run.params.get("target", "target")
+    unit = run.params.get("unit", "")
     y, pred = test["y_true"].to_numpy(), test["y_pred"].to_numpy()
     intervals = {}
     with contextlib.suppress(FinmlError):
@@ -46,7 +48,8 @@ def regression_view(run, test, store, tabs) -> None:
     st.subheader(f"Test metrics ({len(test)} rows)")
     common.report_buttons(st, run, lambda: build_report(store, run.run_id))
     c1, c2 = st.columns([3, 2])
-    c1.dataframe(formats.regression_metric_table(values, cis), hide_index=True, width="stretch")
+    table = formats.regression_metric_table(values, cis, unit)
+    c1.dataframe(table, hide_index=True, width="stretch")
     base_rmse, base_mae = (
         run.metrics.get("test_baseline_rmse"),
         run.metrics.get("test_baseline_mae"),
@@ -55,13 +58,14 @@ def regression_view(run, test, store, tabs) -> None:
         better = get_task("regression").tags.higher_is_better  # of RMSE, the headline
         c2.metric(
             "RMSE",
-            formats.amount(values["rmse"]),
-            f"{formats.amount(values['rmse'] - base_rmse, signed=True)} vs mean",
+            formats.amount(values["rmse"], unit),
+            f"{formats.amount(values['rmse'] - base_rmse, unit, signed=True)} vs mean",
             delta_color="normal" if better else "inverse",
         )
         c2.caption(
             "Mean baseline (the training mean as every prediction): RMSE "
-            f"{formats.amount(base_rmse)}, MAE {formats.amount(base_mae)}. A lower RMSE than "
+            f"{common.text(formats.amount(base_rmse, unit))}, MAE "
+            f"{common.text(formats.amount(base_mae, unit))}. A lower RMSE than "
             "the baseline's (green) is better; R² > 0 means the model beats the test mean."
         )
     note = regression.mape_note(y)
@@ -70,7 +74,7 @@ def regression_view(run, test, store, tabs) -> None:
     if intervals:
         st.subheader("Prediction intervals: coverage on the test split")
         coverage = regression.coverage_table(y, pred, intervals)
-        st.dataframe(formats.coverage_display(coverage), hide_index=True, width="stretch")
+        st.dataframe(formats.coverage_display(coverage, unit), hide_index=True, width="stretch")
         st.caption(
             "Split-conformal prediction intervals (MAPIE, absolute residuals) calibrated on "
             "the validation split (a cross-validated run: on the out-of-fold residuals): "
@@ -79,29 +83,35 @@ def regression_view(run, test, store, tabs) -> None:
             "the target is >= 0, Predict clips the intervals at 0 (clipping loses no "
             "coverage of such a target)."
         )
-    boxes = st.tabs(["Fit", "Residuals", "Largest errors", *tabs], key="regression_tabs")
-    with boxes[0]:
-        c1, c2 = st.columns(2)
-        half = intervals.get("0.9")
-        c1.plotly_chart(regression_charts.predicted_vs_actual(test, target, half), width="stretch")
-        c2.plotly_chart(regression_charts.residuals_vs_predicted(test), width="stretch")
-        if half is not None:
-            st.caption("Error bars: the 90% prediction interval.")
-    with boxes[1]:
-        residuals = y - pred
-        st.plotly_chart(
-            regression_charts.residual_distribution(residuals, regression.qq_points(residuals)),
-            width="stretch",
-        )
-        deciles = regression.error_by_decile(y, pred)
-        st.plotly_chart(regression_charts.error_by_decile(deciles), width="stretch")
-        deciles = _amounts(deciles, ["predicted", "actual", "mae", "bias"])
-        st.dataframe(deciles, hide_index=True, width="stretch", column_config=_localized(deciles))
-    with boxes[2]:
-        largest_errors(run, test)
-    for box, draw in zip(boxes[3:], tabs.values(), strict=True):
-        with box:
-            draw()
+    own = {
+        "Fit": lambda: fit_tab(test, target, intervals.get("0.9")),
+        "Residuals": lambda: residuals_tab(y, pred),
+        "Largest errors": lambda: largest_errors(run, test),
+    }
+    run_parts.show_tabs({**own, **tabs}, "regression_tabs")
+
+
+def fit_tab(test, target, half) -> None:
+    """Predicted against actual (error bars: the 90% interval) and residuals against
+    predicted."""
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(regression_charts.predicted_vs_actual(test, target, half), width="stretch")
+    c2.plotly_chart(regression_charts.residuals_vs_predicted(test), width="stretch")
+    if half is not None:
+        st.caption("Error bars: the 90% prediction interval.")
+
+
+def residuals_tab(y, pred) -> None:
+    """The residuals' distribution with its Q-Q points, and the error by decile."""
+    residuals = y - pred
+    st.plotly_chart(
+        regression_charts.residual_distribution(residuals, regression.qq_points(residuals)),
+        width="stretch",
+    )
+    deciles = regression.error_by_decile(y, pred)
+    st.plotly_chart(regression_charts.error_by_decile(deciles), width="stretch")
+    deciles = _amounts(deciles, ["predicted", "actual", "mae", "bias"])
+    st.dataframe(deciles, hide_index=True, width="stretch", column_config=_localized(deciles))
 
 
 def largest_errors(run, test) -> None:
@@ -113,7 +123,11 @@ def largest_errors(run, test) -> None:
         st.dataframe(table.head(LARGEST), hide_index=True, width="stretch")
         return
     table = regression.largest_errors(test, frame, LARGEST)
-    st.caption(f"The {LARGEST} test rows with the largest absolute error, largest first.")
+    unit = run.params.get("unit", "")
+    st.caption(
+        f"The {LARGEST} test rows with the largest absolute error, largest first"
+        + (f"; actual, predicted and error in {common.text(unit)}." if unit else ".")
+    )
     table = _amounts(table, ["actual", "predicted", "error"])
     st.dataframe(table, hide_index=True, width="stretch", column_config=_localized(table))
 
@@ -144,6 +158,7 @@ class RegressionView(TableView):
     choice = "Regression (a number)"
     cv_note = " The prediction intervals are calibrated on the out-of-fold residuals."
     importance_score = "RMSE"
+    form_keys = ("target_unit",)
 
     def target_form(self, frame, table_schema, target_col, demo_name):
         """The target's summary and histogram; quintile strata."""
@@ -156,15 +171,27 @@ class RegressionView(TableView):
         ]
         c1.dataframe(summary, hide_index=True)
         c2.plotly_chart(regression_charts.target_histogram(y, target_col), width="stretch")
+        unit = c1.text_input(
+            "Unit of the target (optional)",
+            key="target_unit",
+            max_chars=target.UNIT_LENGTH,
+            placeholder="e.g. DM, EUR, days",
+            help="Shown after the target's amounts on every page and in the report.",
+        )
         strata = target.quantile_strata(y)
         return TableTarget(
             strata=strata,
             report=lambda fr, split, spec: regression_split_report(fr, y, strata, split, spec),
             quantiles=True,
+            unit=common.or_stop(target.clean_unit, unit),
         )
 
+    def form_opening(self, demo_name):
+        """A demo's own unit (German Credit's amounts are DM), else none."""
+        return {"target_unit": DEMO_UNITS.get(demo_name, "")}
+
     def target_words(self, ds) -> str:
-        return "(regression)"
+        return f"(regression, in {ds.unit})" if ds.unit else "(regression)"
 
     def evaluate(self, run, test, val, store) -> None:
         regression_view(run, test, store, run_parts.run_tabs(run, val, self, store))
@@ -194,7 +221,11 @@ class RegressionView(TableView):
         c1.metric("Rows predicted", f"{len(predicted):,}")
         c2.metric("Rows with data issues", f"{int((predicted['issues'] != '').sum()):,}")
         target_name = common.text(run.params.get("target", "the target"))
-        st.subheader(f"Predictions of {target_name} with their {float(level):.0%} interval")
+        unit = run.params.get("unit", "")
+        in_unit = f" ({common.text(unit)})" if unit else ""
+        st.subheader(
+            f"Predictions of {target_name}{in_unit} with their {float(level):.0%} interval"
+        )
         clipped = ""
         if model.target_floor is not None:
             below = int((predicted["prediction"] - model.intervals[level] < 0).sum())

@@ -90,12 +90,18 @@ def scorecard_view(run, store) -> None:
 
 
 def show_tabs(tabs: dict, key: str) -> None:
-    """Lay out ``tabs`` (label -> function drawing its content) as one row of tabs."""
+    """Lay out ``tabs`` (label -> function drawing its content) as one row of tabs, and
+    draw only the open one: a tab's charts, bootstrap bands and tables are computed when
+    the analyst opens it (a switch reruns the page), so a first visit shows the page at
+    once instead of every tab's work. The open tab is kept in Session State under ``key``
+    (a test opens another one by setting it)."""
     if not tabs:
         return
-    for box, draw in zip(st.tabs(list(tabs), key=key), tabs.values(), strict=True):
-        with box:
-            draw()
+    boxes = st.tabs(list(tabs), key=key, on_change="rerun")
+    for box, draw in zip(boxes, tabs.values(), strict=True):
+        if box.open:
+            with box:
+                draw()
 
 
 @st.fragment(run_every=2.0)

@@ -65,6 +65,20 @@ def finished_run(german_spec):
     return train_and_log(german_spec("logreg"), "logreg · German")
 
 
+def open_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Open the tab ``label`` of the lazy tabs under ``key`` (``pages.views.tabs.show_tabs``
+    draws only the open one) as a click on it does: set its state and rerun."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart_titles(at: AppTest) -> str:
+    """Every plotly chart's spec on the page, as one string to look for titles in."""
+    return " ".join(c.proto.spec for c in at.get("plotly_chart"))
+
+
 def shown(element) -> str:
     """The text of a message, caption or other Markdown element as the analyst reads it:
     pages escape user data for Markdown (``pages.common.text``: backslash escapes and the

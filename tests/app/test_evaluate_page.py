@@ -10,7 +10,7 @@ import pytest
 from finml.evaluation.metrics import binary_metrics
 from finml.evaluation.thresholds import GERMAN_CREDIT_COSTS, min_cost_threshold, youden_threshold
 from finml.store import RunStore
-from tests.app.conftest import open_app, shown
+from tests.app.conftest import chart_titles, open_app, open_tab, shown
 
 
 def _metric(at, name):
@@ -61,9 +61,15 @@ def test_costs_cis_and_a_saved_threshold(finished_run):
     assert f"{best:.3f}" in " ".join(shown(c) for c in at.caption)
     at.button(key="save_threshold").click().run()
     assert RunStore().get_run(finished_run).threshold == pytest.approx(best)
-    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
-    for title in ("KS plot", "Cumulative gains", "Calibration", "Expected cost", "95% band"):
-        assert title in titles
+    assert "95% band" in chart_titles(at)  # the first tab, open on arrival
+    # the other tabs are drawn when opened, not on arrival
+    assert "KS plot" not in chart_titles(at) and "Expected cost" not in chart_titles(at)
+    open_tab(at, "eval_tabs", "Credit pack")
+    for title in ("KS plot", "Cumulative gains", "Calibration"):
+        assert title in chart_titles(at)
+    assert "95% band" not in chart_titles(at)
+    open_tab(at, "eval_tabs", "Costs and operating points")
+    assert "Expected cost" in chart_titles(at)
 
 
 def test_drill_down_lists_the_rows_of_a_cell_by_score(german_spec, reap):
@@ -180,18 +186,19 @@ def test_explanations_are_announced_while_the_worker_computes_them_then_shown(ge
     fcntl.flock(lock, fcntl.LOCK_EX)
     at = open_app("evaluate")
     assert _metric(at, "ROC-AUC") > 0.7  # the result is there before the importance
+    open_tab(at, "eval_tabs", "Explanations")
     assert any("computing the permutation importance" in shown(i) for i in at.info)
     result.importance = get_task(spec.task).explain(spec, frame, result)
     log_importance(store, run_id, result)
     store.set_followup(run_id, "SHAP values")
-    at = open_app("evaluate")  # the importance is shown, the SHAP values are coming
+    at = open_tab(open_app("evaluate"), "eval_tabs", "Explanations")  # SHAP is coming
     charts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "Permutation importance" in charts and "SHAP summary" not in charts
     assert any("computing the SHAP values" in shown(i) for i in at.info)
     log_shap(store, run_id, spec, frame, result)
     store.set_followup(run_id, "")
     os.close(lock)  # the worker exits
-    at = open_app("evaluate")
+    at = open_tab(open_app("evaluate"), "eval_tabs", "Explanations")
     assert not any("computing" in shown(i) for i in at.info)
     charts = " ".join(c.proto.spec for c in at.get("plotly_chart"))
     assert "Permutation importance" in charts and "SHAP summary" in charts
@@ -214,6 +221,10 @@ def test_cost_tab_says_the_thresholds_come_from_validation_with_test_cost_cis(fi
     import json
 
     at = open_app("evaluate")
+    figures = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]
+    roc = next(f for f in figures if f["title"]["text"] == "ROC curve (test split)")
+    assert roc["legend"]["orientation"] == "h" and roc["legend"]["y"] < 0
+    open_tab(at, "eval_tabs", "Costs and operating points")
     costs = next(d.value for d in at.dataframe if "test cost per case" in d.value)
     assert costs["threshold"].tolist() == ["chosen", "minimum cost (validation)", "Youden J"]
     assert (costs["95% CI low"] <= costs["test cost per case"]).all()
@@ -221,8 +232,6 @@ def test_cost_tab_says_the_thresholds_come_from_validation_with_test_cost_cis(fi
     words = " ".join(shown(c) for c in at.caption)
     assert "chosen on the validation split" in words and "need not be cheapest on test" in words
     figures = [json.loads(c.proto.spec)["layout"] for c in at.get("plotly_chart")]
-    roc = next(f for f in figures if f["title"]["text"] == "ROC curve (test split)")
-    assert roc["legend"]["orientation"] == "h" and roc["legend"]["y"] < 0
     cost = next(f for f in figures if f["title"]["text"].startswith("Expected cost"))
     labels = {a["text"]: a["y"] for a in cost["annotations"]}
     assert len(labels) == 1 or labels["chosen"] != labels["minimum (validation)"]

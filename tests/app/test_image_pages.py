@@ -11,7 +11,7 @@ from finml.models.registry import resolve_params
 from finml.store import RunStore
 from finml.tasks.spec import RunSpec
 from tests import hostile_images as h
-from tests.app.conftest import image_captions, open_app, shown
+from tests.app.conftest import image_captions, open_app, open_tab, shown
 from tests.conftest import stage_image_folders, train_and_log
 
 
@@ -85,6 +85,7 @@ def test_an_image_run_speaks_of_missed_findings_and_shows_clinical_points(image_
     assert any("false alarm" in label for label in labels), labels
     tabs = [t.label for t in at.tabs]
     assert "Clinical operating points" in tabs and "Credit pack" not in tabs
+    open_tab(at, "eval_tabs", "Clinical operating points")
     clinical = next(d.value for d in at.dataframe if "requirement" in d.value.columns)
     assert clinical["requirement"].tolist()[:3] == [
         "specificity >= 0.80",

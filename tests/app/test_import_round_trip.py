@@ -23,7 +23,7 @@ import pytest
 from finml.access import LOCAL, ScopedStore
 from finml.evaluation import metrics as M
 from finml.store import BACKTEST_METRICS, FOLD_METRICS, RunStore
-from tests.app.conftest import open_app, shown
+from tests.app.conftest import open_app, open_tab, shown
 
 GERMAN = "German Credit (Statlog)"
 MACRO = "US macroeconomic series (forecasting)"
@@ -172,6 +172,7 @@ def _train(kind: str, german) -> str:
             dataset_id=stage_frame(german),
             task="regression",
             name="German Credit: loan amount (regression)",
+            unit="DM",  # travels with the export as a run parameter
         )
         run_id = train_and_log(replace(spec, dataset=ds), "ridge · loan amount")
         _log_curves(run_id, "val_rmse")
@@ -295,7 +296,10 @@ def test_the_export_carries_every_result_and_the_import_keeps_it(pair):
 # --------------------------------------------------------------------------- Evaluate
 
 
-def _tab(at, label):
+def _tab(at, label, key="eval_tabs"):
+    """The tab ``label`` of the lazy tabs under ``key``, opened (only the open one is
+    drawn)."""
+    open_tab(at, key, label)
     tabs = {t.label: t for t in at.tabs}
     assert label in tabs, (label, list(tabs))
     return tabs[label]
@@ -437,17 +441,17 @@ def _regression_evaluate(at, pair, tracebacks):
     store = RunStore()
     orig = store.get_run(pair.original)
     table = at.dataframe[0].value.set_index("metric")
-    assert table.loc["RMSE", "value"] == formats.amount(orig.metrics["test_rmse"])
+    assert table.loc["RMSE", "value"] == formats.amount(orig.metrics["test_rmse"], "DM")
     coverage = at.dataframe[1].value
     assert coverage["nominal"].tolist() == ["80%", "90%", "95%"]
     assert [t.label for t in at.tabs] == ["Fit", "Residuals", "Largest errors", "Explanations"]
-    assert "Predicted against actual" in _titles(_tab(at, "Fit"))
-    assert "Normal QQ plot" in _titles(_tab(at, "Residuals"))
-    largest = _tab(at, "Largest errors").dataframe[0].value
+    assert "Predicted against actual" in _titles(_tab(at, "Fit", "regression_tabs"))
+    assert "Normal QQ plot" in _titles(_tab(at, "Residuals", "regression_tabs"))
+    largest = _tab(at, "Largest errors", "regression_tabs").dataframe[0].value
     test = store.read_frame(pair.original, "predictions/test.parquet")
     errors = (test["y_true"] - test["y_pred"]).abs().sort_values(ascending=False)
     assert largest["error"].abs().tolist() == pytest.approx(errors.head(len(largest)).tolist())
-    assert "Permutation importance" in _titles(_tab(at, "Explanations"))
+    assert "Permutation importance" in _titles(_tab(at, "Explanations", "regression_tabs"))
     assert "Learning curves" in _titles(at)
     _click_report(at, pair.imported, tracebacks, pair.kind)
 

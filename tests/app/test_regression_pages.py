@@ -9,7 +9,7 @@ import pytest
 from streamlit.proto.Metric_pb2 import Metric
 
 from finml.store import RunStore
-from tests.app.conftest import open_app, open_demo, shown
+from tests.app.conftest import chart_titles, open_app, open_demo, open_tab, shown
 from tests.badfiles import BAD_REGRESSION_FILES
 
 DEMO = "German Credit: loan amount (regression)"
@@ -22,16 +22,44 @@ def test_the_regression_demo_opens_as_a_regression_and_can_be_used():
     assert {"target mean", "target sd"} <= set(report.columns)
     at.toggle(key="stratify").set_value(False).run()
     assert at.table[0].value["target mean"].tolist() != report["target mean"].tolist()
+    assert at.text_input(key="target_unit").value == "DM"  # the demo's own unit
     at.button(key="use_dataset").click().run()
     assert at.session_state["dataset"].split.stratify is False
     ds = at.session_state["dataset"]
-    assert (ds.task, ds.target, ds.positive) == ("regression", "credit_amount", "")
+    assert (ds.task, ds.target, ds.positive, ds.unit) == ("regression", "credit_amount", "", "DM")
+    assert any("(regression, in DM)" in shown(s) for s in at.success)
     assert "creditability" not in (*ds.numeric, *ds.categorical)  # left out: a leak
-    assert any("(regression)" in shown(s) for s in at.success)
     # switching back to the classification demo guesses its task again
     at.selectbox[0].set_value("German Credit (Statlog)").run()
     assert at.radio(key="task_kind").value == "binary"
     assert at.selectbox(key="target").value == "creditability"
+
+
+@pytest.mark.parametrize(
+    ("typed", "phrase"),
+    [
+        ("DM ✓", "contains '✓'"),
+        ("<b>DM</b>", "contains '<', '>'"),
+        ("[DM](http://x)", "contains '(', ')', ':', '[', ']'"),
+    ],
+)
+def test_a_bad_unit_says_what_to_type_and_an_upload_forgets_the_demo_s(typed, phrase):
+    at = open_demo(DEMO, "regression")
+    at.text_input(key="target_unit").input(typed).run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 1 and phrase in shown(at.error[0]), [shown(e) for e in at.error]
+    assert not [b for b in at.button if b.key == "use_dataset"]
+    at.text_input(key="target_unit").input(" EUR ").run()
+    assert not at.error
+    at.button(key="use_dataset").click().run()
+    assert at.session_state["dataset"].unit == "EUR"
+    # a new table forgets the unit of the old one
+    at.radio(key="source").set_value("Upload a file").run()
+    csv = b"amount,x\n" + b"".join(f"{i * 7 % 50},{i}\n".encode() for i in range(120))
+    at.file_uploader[0].set_value(("loans.csv", csv, "text/csv")).run()
+    at.selectbox(key="target").set_value("amount").run()
+    at.radio(key="task_kind").set_value("regression").run()
+    assert at.text_input(key="target_unit").value == ""
 
 
 @pytest.mark.parametrize("case", sorted(BAD_REGRESSION_FILES))
@@ -67,11 +95,13 @@ def test_evaluate_predict_and_runs_read_a_regression_run(loan_amount_run, german
     assert not at.exception, at.exception
     metrics = at.dataframe[0].value.set_index("metric")
     run = RunStore().get_run(loan_amount_run)
-    # one format per kind: amounts with thousands separators, metrics to 3 decimals
+    # one format per kind: amounts with thousands separators and the unit (DM, the
+    # demo's), metrics to 3 decimals
     amount = r"\d{1,3}(,\d{3})*"
-    assert metrics.loc["RMSE", "value"] == f"{run.metrics['test_rmse']:,.0f}"
-    assert re.fullmatch(f"{amount} – {amount}", metrics.loc["RMSE", "95% CI"])
-    assert re.fullmatch(amount, metrics.loc["MSE", "value"])  # not 3.017e+06
+    assert run.params["unit"] == "DM"
+    assert metrics.loc["RMSE", "value"] == f"{run.metrics['test_rmse']:,.0f} DM"
+    assert re.fullmatch(f"{amount} – {amount} DM", metrics.loc["RMSE", "95% CI"])
+    assert re.fullmatch(f"{amount} DM²", metrics.loc["MSE", "value"])  # not 3.017e+06
     assert (
         re.fullmatch(r"0\.\d{3}", metrics.loc["R²", "value"])
         and float(metrics.loc["R²", "value"]) > 0.3
@@ -79,22 +109,21 @@ def test_evaluate_predict_and_runs_read_a_regression_run(loan_amount_run, german
     # RMSE below the mean baseline's: a negative delta, in green (lower is better)
     tile = next(m for m in at.metric if m.label == "RMSE")
     assert tile.value == metrics.loc["RMSE", "value"] and tile.delta.startswith("-")
-    assert re.fullmatch(f"-{amount} vs mean", tile.delta) and tile.proto.color == Metric.GREEN
+    assert re.fullmatch(f"-{amount} DM vs mean", tile.delta) and tile.proto.color == Metric.GREEN
     # the interval table has a heading and percentages
     assert any("Prediction intervals" in shown(s) for s in at.subheader)
     coverage = at.dataframe[1].value
     assert coverage["nominal"].tolist() == ["80%", "90%", "95%"]
     covered = coverage["covered (test)"].str.rstrip("%").astype(float)
     assert covered.between(70, 100).all()
-    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
-    for title in (
-        "Predicted against actual",
-        "Residuals against predicted",
-        "Normal QQ plot",
-        "Error by decile",
-    ):
-        assert title in titles
-    largest = at.dataframe[3].value
+    for title in ("Predicted against actual", "Residuals against predicted"):
+        assert title in chart_titles(at)  # the first tab, open on arrival
+    assert "Normal QQ plot" not in chart_titles(at)  # drawn when its tab is opened
+    open_tab(at, "regression_tabs", "Residuals")
+    for title in ("Normal QQ plot", "Error by decile"):
+        assert title in chart_titles(at)
+    open_tab(at, "regression_tabs", "Largest errors")
+    largest = next(d.value for d in at.dataframe if "error" in d.value)
     assert "duration_in_month" in largest and largest["error"].abs().is_monotonic_decreasing
     at.button(key="make_report").click().run()
     page = at.session_state["report"][1].decode()
@@ -151,7 +180,8 @@ def test_a_regression_run_from_the_form_trains_in_a_worker_live(loan_amount_spec
     at.run()
     assert [m.label for m in at.metric] == ["Test RMSE", "MAE", "R²"]
     rmse, _, r2 = (m.value for m in at.metric)
-    assert re.fullmatch(r"\d{1,3}(,\d{3})*", rmse) and re.fullmatch(r"-?\d\.\d{3}", r2)
+    # the Train tiles: the target's unit after its amounts, R² to 3 decimals
+    assert re.fullmatch(r"\d{1,3}(,\d{3})* DM", rmse) and re.fullmatch(r"-?\d\.\d{3}", r2)
     wait_for(lambda: not store.get_run(run_id).followup)
     assert len(store.read_frame(run_id, "explain/permutation_importance.parquet"))
 

@@ -6,7 +6,7 @@ scorecard's own reason codes."""
 from __future__ import annotations
 
 from finml.store import RunStore
-from tests.app.conftest import open_app, shown
+from tests.app.conftest import open_app, open_tab, shown
 from tests.conftest import train_and_log
 
 
@@ -24,8 +24,7 @@ def test_the_form_offers_a_scorecard_and_checks_its_special_codes(german_spec):
 
 def test_evaluate_shows_the_scorecard_and_predict_its_points(german_spec, german):
     run_id = train_and_log(german_spec("scorecard"), "scorecard · German Credit")
-    at = open_app("evaluate")
-    assert not at.exception, at.exception
+    at = open_tab(open_app("evaluate"), "eval_tabs", "Scorecard")
     chars = next(d.value for d in at.dataframe if "characteristic" in d.value.columns)
     assert chars["IV"].is_monotonic_decreasing and chars["in model"].any()
     assert not chars["in model"].all()  # the IV filter left some out, with its reason

@@ -13,7 +13,7 @@ import pytest
 from finml.config import PROJECT_ROOT
 from finml.store import RunStore
 from finml.tasks import TASKS
-from tests.app.conftest import open_app, shown
+from tests.app.conftest import chart_titles, open_app, open_tab, shown
 from tests.conftest import wait_for
 
 #: A comparison with a task's name (or an old one): pages ask the task or its view instead.
@@ -80,20 +80,25 @@ def _shown_on_train(at, run, fold_metrics: list[str], judged: str, tile: str) ->
     assert len(trials) == 3 and trials[judged].notna().all()
 
 
-def _shown_on_evaluate(ev, run, metric: str, judged: str, key: str):
-    """Evaluate's run tabs: the fold table, the trials and best parameters, the SHAP
-    summary; returns the SHAP table."""
+def _shown_on_evaluate(ev, run, metric: str, judged: str, key: str, tabs: str):
+    """Evaluate's run tabs (under the lazy tabs' key ``tabs``), each opened in turn: the
+    fold table, the trials and best parameters, the SHAP summary (left open); returns the
+    SHAP table and the cross-validation tab's chart titles."""
     labels = [t.label for t in ev.tabs]
     assert {"Explanations", "Cross-validation", "Tuning"} <= set(labels), labels
+    open_tab(ev, tabs, "Cross-validation")
     table = next(d.value for d in ev.dataframe if "fold 3" in d.value).set_index("metric")
     assert table.loc[metric, "mean"] == round(run.metrics[f"cv_{key}_mean"], 4)
+    cv_titles = chart_titles(ev)
+    open_tab(ev, tabs, "Tuning")
     trials = next(d.value for d in ev.dataframe if judged in d.value)
     assert len(trials) == 3
     assert any("refit with the best trial's parameters" in shown(c) for c in ev.caption)
     assert [j for j in ev.json if j.value]
-    charts = " ".join(c.proto.spec for c in ev.get("plotly_chart"))
+    open_tab(ev, tabs, "Explanations")
+    charts = chart_titles(ev)
     assert "SHAP summary (validation rows)" in charts and "Permutation importance" in charts
-    return next(d.value for d in ev.dataframe if "mean |SHAP|" in d.value)
+    return next(d.value for d in ev.dataframe if "mean |SHAP|" in d.value), cv_titles
 
 
 def test_cv_tuning_and_shap_of_a_regression_run_from_the_form(loan_amount_spec, german, reap):
@@ -106,11 +111,10 @@ def test_cv_tuning_and_shap_of_a_regression_run_from_the_form(loan_amount_spec, 
 
     ev = open_app("evaluate", {"run": run_id})
     assert not ev.exception, ev.exception
-    summary = _shown_on_evaluate(ev, run, "RMSE", "val_rmse", "rmse")
+    summary, cv_titles = _shown_on_evaluate(ev, run, "RMSE", "val_rmse", "rmse", "regression_tabs")
     assert set(summary["feature"]) == set(ds.numeric + ds.categorical)
     assert any("in credit_amount units" in shown(c) for c in ev.caption)
-    charts = " ".join(c.proto.spec for c in ev.get("plotly_chart"))
-    assert "rise of RMSE" in charts and "out-of-fold rows" in charts
+    assert "rise of RMSE" in chart_titles(ev) and "out-of-fold rows" in cv_titles
 
     predict = open_app("predict", {"run": run_id})
     rows = german.head(20).drop(columns="credit_amount").to_csv(index=False).encode()
@@ -136,11 +140,12 @@ def test_cv_tuning_and_shap_of_a_multiclass_run_from_the_form(german, reap):
     ev = open_app("evaluate", {"run": run_id})
     assert not ev.exception, ev.exception
     assert ev.segmented_control(key="class_view").value == "All classes"
-    summary = _shown_on_evaluate(ev, run, "Accuracy", "val_roc_auc", "accuracy")
+    summary, cv_titles = _shown_on_evaluate(
+        ev, run, "Accuracy", "val_roc_auc", "accuracy", "run_tabs"
+    )
     assert ev.selectbox(key="shap_class").value == "rent"  # the class of interest first
     assert any("centred log-probability of 'rent'" in shown(c) for c in ev.caption)
-    charts = " ".join(c.proto.spec for c in ev.get("plotly_chart"))
-    assert "ROC curve of each fold: rent against the rest" in charts
+    assert "ROC curve of each fold: rent against the rest" in cv_titles
     ev.selectbox(key="shap_class").set_value("own").run()
     assert not ev.exception, ev.exception
     own = next(d.value for d in ev.dataframe if "mean |SHAP|" in d.value)

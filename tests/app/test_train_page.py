@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from finml.store import RunStore
-from tests.app.conftest import open_app, shown
+from tests.app.conftest import open_app, open_tab, shown
 from tests.conftest import wait_for
 
 
@@ -131,8 +131,10 @@ def test_cross_validation_from_the_form_is_shown_live_then_in_evaluate_and_runs(
     # Evaluate: a Cross-validation tab with mean ± sd and per-fold values, and fold ROCs
     assert wait_for(lambda: store.get_run(run_id).followup == "")  # importance and SHAP
     ev = open_app("evaluate")
-    assert any("out-of-fold rows, which the refit model" in shown(c) for c in ev.caption)
     assert "Cross-validation" in [t.label for t in ev.tabs]
+    open_tab(ev, "eval_tabs", "Explanations")
+    assert any("out-of-fold rows, which the refit model" in shown(c) for c in ev.caption)
+    open_tab(ev, "eval_tabs", "Cross-validation")
     table = next(d.value for d in ev.dataframe if "fold 4" in d.value)
     auc = table.set_index("metric").loc["ROC-AUC"]
     assert auc["mean"] == round(run.metrics["cv_roc_auc_mean"], 4)
@@ -170,6 +172,7 @@ def test_tune_from_the_form_records_trials_as_child_runs_and_shows_optunas_chart
     assert "Optimization History Plot" in charts and "Hyperparameter Importances" in charts
     ev = open_app("evaluate")  # the Tuning tab keeps the study beside the results
     assert "Tuning" in [t.label for t in ev.tabs]
+    open_tab(ev, "eval_tabs", "Tuning")
     assert any(j.value and "C" in j.value for j in ev.json)
     jobs.delete_run(run_id, store)  # the trials go with their study
     assert store.trials(run_id).empty

@@ -74,3 +74,17 @@ def test_quantile_strata_are_balanced_bins_of_the_target(german):
     assert np.bincount(strata).tolist() == [200] * 5
     means = pd.Series(y).groupby(strata).mean()
     assert means.is_monotonic_increasing
+
+
+def test_a_unit_is_stripped_and_a_long_or_odd_one_is_refused_with_what_to_type():
+    from finml.data.target import UNIT_LENGTH, clean_unit
+
+    assert clean_unit("  bn   USD ") == "bn USD"
+    assert clean_unit("") == ""
+    assert clean_unit("€/m²") == "€/m²"
+    with pytest.raises(TargetError, match=f"at most {UNIT_LENGTH}"):
+        clean_unit("D" * (UNIT_LENGTH + 1))
+    assert clean_unit("DM\nper\tyear") == "DM per year"  # whitespace of any kind: one space
+    for odd in ("<i>", "a`b", "x\\y", "**DM**", "[DM](x)"):
+        with pytest.raises(TargetError, match="use letters, digits"):
+            clean_unit(odd)

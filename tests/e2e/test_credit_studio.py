@@ -86,7 +86,7 @@ def test_regression_cross_validation_tuning_and_shap_from_the_browser(page, app_
     expect(page.get_by_role("radio", name="Regression (a number)")).to_be_checked()
     expect(page.locator(IDLE)).to_be_visible()
     page.get_by_role("button", name="Use this dataset for training").click()
-    expect(page.get_by_text("target 'credit_amount' (regression)")).to_be_visible()
+    expect(page.get_by_text("target 'credit_amount' (regression, in DM)")).to_be_visible()
     _cv_and_tuning_from_train(page, "RMSE")
     _run_tabs(
         page, "Predicted against actual (out-of-fold rows)", re.compile("credit_amount units")
