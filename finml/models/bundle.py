@@ -687,3 +687,23 @@ def load_run_bundle(store, run_id: str) -> FittedModel | FittedRegressor | Fitte
     """
     with store.artifact(run_id, "bundle") as folder:
         return load_bundle(folder)  # loads everything into memory before the copy is deleted
+
+
+def run_target_floor(store, run_id: str) -> float | None:
+    """Where a regression run's prediction intervals are clipped
+    (:func:`finml.models.pipeline.target_floor` of its bundle's training profile), read
+    from the bundle's ``meta.json`` alone (no model is loaded); ``None`` for a target that
+    took negative values, or a run without a readable bundle.
+
+    Args:
+        store: the run store (:class:`finml.store.RunStore` or a scoped one).
+        run_id: the run.
+    """
+    from finml.errors import FinmlError
+    from finml.models.pipeline import target_floor
+
+    try:
+        meta = store.read_json(run_id, "bundle/meta.json")
+    except FinmlError:
+        return None
+    return target_floor(meta.get("profile") if isinstance(meta, dict) else None)

@@ -297,5 +297,12 @@ class FittedRegressor(RegressorMixin, FittedParts):
         interval ``prediction ± q`` can reach below 0 where no value lies. ``None`` when
         the target took negative values, or the profile predates the target's range
         (:func:`finml.evaluation.drift.training_profile`)."""
-        target = (self.profile or {}).get("target") or {}
-        return 0.0 if target.get("min", -1.0) >= 0 else None
+        return target_floor(self.profile)
+
+
+def target_floor(profile: dict | None) -> float | None:
+    """The floor of a numeric target's prediction intervals from a training profile (a
+    bundle's ``meta.json`` ``profile``): 0.0 when every training value was >= 0, else (or
+    without the target's range) ``None``."""
+    target = (profile or {}).get("target") or {}
+    return 0.0 if target.get("min", -1.0) >= 0 else None

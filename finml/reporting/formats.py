@@ -190,3 +190,33 @@ def metric_text(key: str, value, unit: str = "") -> str:
     if name in REGRESSION_KINDS:
         return regression_number(name, value, unit)
     return metric(value)
+
+
+#: Column headers of the forecasting tables in the field's words.
+FORECAST_HEADERS = {
+    "mase": "MASE",
+    "naive_mase": "naive MASE",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "y_pred": "forecast",
+    "y_true": "actual",
+    "date": "period",
+}
+
+
+def forecast_table(
+    table: pd.DataFrame, freq: str = "", decimals: int | None = None
+) -> pd.DataFrame:
+    """A forecasting table (by step, by entity, backtest folds) as shown on Evaluate and in
+    the report: numbers rounded to ``decimals`` (``None``: as they are), headers in the
+    field's words (:data:`FORECAST_HEADERS`) and dates (``date``, ``from``, ``to``) as the
+    periods they stand for (``2009 Q4``, :func:`finml.data.series.period_labels`), by the series'
+    frequency ``freq`` (a pandas alias; inferred from the dates when "")."""
+    from finml.data.series import infer_frequency, period_labels
+
+    shown = table.copy() if decimals is None else table.round(decimals)
+    for col in ("date", "from", "to"):
+        if col in shown:
+            dates = pd.to_datetime(shown[col])
+            shown[col] = period_labels(dates, freq or infer_frequency(dates))
+    return shown.rename(columns=FORECAST_HEADERS)

@@ -11,7 +11,12 @@ from plotly.subplots import make_subplots
 from finml.reporting.charts import _LAYOUT, add_band, plain
 
 
-def predicted_vs_actual(predictions: pd.DataFrame, target: str, half_width: float | None = None):
+def predicted_vs_actual(
+    predictions: pd.DataFrame,
+    target: str,
+    half_width: float | None = None,
+    floor: float | None = None,
+):
     """Predicted against actual values with the y = x line and, given the conformal
     half-width, the interval as error bars.
 
@@ -19,11 +24,17 @@ def predicted_vs_actual(predictions: pd.DataFrame, target: str, half_width: floa
         predictions: ``y_true`` and ``y_pred`` (float, target units).
         target: the target's name (axis titles).
         half_width: the prediction interval's half-width, or ``None``.
+        floor: where the intervals are clipped (0.0 for a target never below 0 in training,
+            :func:`finml.models.pipeline.target_floor`), or ``None``: the lower bars stop
+            there, as Predict's intervals do.
     """
     y, p = predictions["y_true"], predictions["y_pred"]
     lo, hi = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
     fig = go.Figure()
     bars = None if half_width is None else {"type": "constant", "value": half_width, "width": 0}
+    if bars is not None and floor is not None:
+        below = np.clip(p.to_numpy(dtype=float) - floor, 0.0, half_width)
+        bars = {"type": "data", "array": [half_width] * len(p), "arrayminus": below, "width": 0}
     fig.add_scatter(
         x=y, y=p, mode="markers", name="rows", error_y=bars, marker={"size": 5, "opacity": 0.6}
     )

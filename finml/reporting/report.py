@@ -196,7 +196,11 @@ def _regression_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
     unit = run.params.get("unit", "")
     residuals = y - pred
     deciles = regression.error_by_decile(y, pred)
-    figures["fit"] = fig(rc.predicted_vs_actual(test, target, (intervals or {}).get("0.9")))
+    from finml.models.bundle import run_target_floor
+
+    half = (intervals or {}).get("0.9")
+    floor = run_target_floor(store, run.run_id) if half is not None else None
+    figures["fit"] = fig(rc.predicted_vs_actual(test, target, half, floor))
     figures["residuals"] = fig(rc.residuals_vs_predicted(test))
     figures["distribution"] = fig(
         rc.residual_distribution(residuals, regression.qq_points(residuals))
@@ -242,6 +246,12 @@ def _split_audit(store: ScopedStore, run_id: str) -> tuple[pd.DataFrame | None, 
     except FinmlError:
         return None, None
     shared = int(split["groups shared"].sum()) if "groups shared" in split else None
+    if "from" in split:  # a series' segments: their first and last periods as periods
+        with contextlib.suppress(FinmlError, KeyError, ValueError):
+            from finml.data.series import infer_frequency
+
+            dates = pd.to_datetime(store.read_frame(run_id, "predictions/test.parquet")["date"])
+            split = formats.forecast_table(split, infer_frequency(dates))
     return split, shared
 
 
@@ -359,9 +369,9 @@ def _forecast_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
         figures,
         board=forecast.leaderboard(
             test, regression.mase_scale(run.metrics), _validation(store, run)
-        ),
-        by_step=forecast.by_step(test, intervals),
-        by_entity=forecast.by_entity(test) if names else None,
+        ).round(4),
+        by_step=formats.forecast_table(forecast.by_step(test, intervals), decimals=4),
+        by_entity=formats.forecast_table(forecast.by_entity(test), decimals=4) if names else None,
         n_entities=len(names),
         step_figures=steps,
         n_test=int(test["origin"].nunique()),

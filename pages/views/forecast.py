@@ -18,7 +18,6 @@ from finml.data.series import (
     frequency_words,
     infer_frequency,
     load_series,
-    period_labels,
     recent_start,
     segment_report,
 )
@@ -37,36 +36,13 @@ from finml.evaluation.forecast import (
     leaderboard,
     step_forecasts,
 )
-from finml.reporting import regression_charts
+from finml.reporting import formats, regression_charts
 from finml.tasks import get_task
 from finml.training import jobs
 from pages import common
 from pages.views import tabs as run_parts
 from pages.views import uploads
 from pages.views.base import TableView, split_words
-
-#: Column headers of the forecasting tables in the field's words.
-HEADERS = {
-    "mase": "MASE",
-    "naive_mase": "naive MASE",
-    "mae": "MAE",
-    "rmse": "RMSE",
-    "y_pred": "forecast",
-    "y_true": "actual",
-    "date": "period",
-}
-
-
-def in_words(table, freq: str = ""):
-    """A forecasting table as shown: its headers in the field's words (:data:`HEADERS`)
-    and its dates (``date``, ``from``, ``to``) as the periods they stand for (``2009 Q4``),
-    by the series' frequency ``freq`` (inferred from the dates when ``""``)."""
-    shown = table.copy()
-    for col in ("date", "from", "to"):
-        if col in shown:
-            dates = pd.to_datetime(shown[col])
-            shown[col] = period_labels(dates, freq or infer_frequency(dates))
-    return shown.rename(columns=HEADERS)
 
 
 def series_form(frame, table_schema, target_col: str, defaults=None) -> None:
@@ -144,7 +120,7 @@ def series_form(frame, table_schema, target_col: str, defaults=None) -> None:
         regression_charts.series_segments(series.dates, series.values[shown], seg, target_col),
         width="stretch",
     )
-    st.table(in_words(segment_report(seg, series), series.freq).set_index("split"))
+    st.table(formats.forecast_table(segment_report(seg, series), series.freq).set_index("split"))
     if st.button("Use this dataset for training", type="primary", key="use_dataset"):
         jobs.warm_up(settings)
         train = 1 - (val_pct + test_pct) / 100
@@ -244,13 +220,15 @@ def forecast_view(run, test, store, val=None) -> None:
     )
     if names:
         st.subheader("By entity (worst first)")
-        st.dataframe(in_words(by_entity(test)).round(4), hide_index=True, width="stretch")
+        st.dataframe(
+            formats.forecast_table(by_entity(test), decimals=4), hide_index=True, width="stretch"
+        )
     folds = None
     with contextlib.suppress(FinmlError):
         folds = store.read_frame(run.run_id, "cv/folds.parquet")
     if folds is not None and len(folds):
         st.subheader(f"Rolling-origin backtest ({len(folds)} folds)")
-        st.dataframe(in_words(folds.round(4), freq), hide_index=True, width="stretch")
+        st.dataframe(formats.forecast_table(folds, freq, 4), hide_index=True, width="stretch")
         mean, sd = run.metrics.get("cv_mase_mean"), run.metrics.get("cv_mase_sd")
         if mean is not None:
             st.caption(
@@ -261,7 +239,11 @@ def forecast_view(run, test, store, val=None) -> None:
         with contextlib.suppress(FinmlError):
             fold_view(store.read_frame(run.run_id, "cv/forecasts.parquet"), entity)
     st.subheader("By step ahead")
-    st.dataframe(in_words(by_step(test, intervals)).round(4), hide_index=True, width="stretch")
+    st.dataframe(
+        formats.forecast_table(by_step(test, intervals), decimals=4),
+        hide_index=True,
+        width="stretch",
+    )
     h, step = int(test["step"].max()), 1
     if h > 1:  # one step ahead: nothing to choose
         step = st.select_slider("Step ahead shown", list(range(1, h + 1)), value=1, key="fc_step")
@@ -362,7 +344,7 @@ def predict_forecast(run, model):
             "drag the handles of the strip below it to see the whole history (double-click "
             "the chart to fit everything)."
         )
-    st.dataframe(in_words(forecasts, model.freq), hide_index=True, width="stretch")
+    st.dataframe(formats.forecast_table(forecasts, model.freq), hide_index=True, width="stretch")
     uploads.csv_download(run, forecasts, "forecast.csv")
 
 

@@ -84,21 +84,26 @@ def regression_view(run, test, store, tabs) -> None:
             "coverage of such a target)."
         )
     own = {
-        "Fit": lambda: fit_tab(test, target, intervals.get("0.9")),
+        "Fit": lambda: fit_tab(run, test, target, intervals.get("0.9"), store),
         "Residuals": lambda: residuals_tab(y, pred),
         "Largest errors": lambda: largest_errors(run, test),
     }
     run_parts.show_tabs({**own, **tabs}, "regression_tabs")
 
 
-def fit_tab(test, target, half) -> None:
-    """Predicted against actual (error bars: the 90% interval) and residuals against
-    predicted."""
+def fit_tab(run, test, target, half, store) -> None:
+    """Predicted against actual (error bars: the 90% interval, clipped where Predict clips
+    it) and residuals against predicted."""
+    from finml.models.bundle import run_target_floor
+
+    floor = run_target_floor(store, run.run_id) if half is not None else None
+    chart = regression_charts.predicted_vs_actual(test, target, half, floor)
     c1, c2 = st.columns(2)
-    c1.plotly_chart(regression_charts.predicted_vs_actual(test, target, half), width="stretch")
+    c1.plotly_chart(chart, width="stretch")
     c2.plotly_chart(regression_charts.residuals_vs_predicted(test), width="stretch")
     if half is not None:
-        st.caption("Error bars: the 90% prediction interval.")
+        clipped = " (clipped at 0: every training value is >= 0)" if floor is not None else ""
+        st.caption(f"Error bars: the 90% prediction interval{clipped}.")
 
 
 def residuals_tab(y, pred) -> None:

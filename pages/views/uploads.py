@@ -88,6 +88,12 @@ def results(
     from finml.evaluation import drift
 
     shown = table if shown is None else shown
+    probabilities = {  # stored to 4 decimals: shown with all four (0.1200, not 0.12)
+        c: st.column_config.NumberColumn(format="%.4f")
+        for c in shown.columns
+        if c == "score" or str(c).startswith("p(")
+    }
+    column_config = {**probabilities, **(column_config or {})}
     st.dataframe(shown, hide_index=True, width="stretch", column_config=column_config)
     csv_download(run, table, file_name)
     st.subheader("Population stability (PSI) against the training split")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 
 import pytest
@@ -100,6 +101,8 @@ def test_predict_page_scores_an_uploaded_table(finished_run, german):
     refused = scored[scored["decision"] == "refuse"]
     assert len(refused) and refused["reason_1"].str.endswith("raised the risk").all()
     assert "reason_4" in scored  # SHAP: up to four adverse-action reasons per applicant
+    shown_as = json.loads(at.dataframe[0].proto.columns)["score"]["type_config"]["format"]
+    assert shown_as == "%.4f"  # every score with its four stored decimals (0.1200, not 0.12)
     psi = at.dataframe[1].value
     assert psi["variable"].iloc[0] == "score" and "band" in psi
 

@@ -5,6 +5,7 @@ history, a worker run from the form, and export/import."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -120,6 +121,10 @@ def test_evaluate_compares_the_model_with_the_baselines(macro_forecast_run):
     page = at.session_state["report"][1].decode()
     assert "The model against the baselines" in page and "AutoETS (form by AICc)" in page
     assert page.count("step-ahead forecasts") >= 2
+    # the report's tables speak as the page does: field words and periods, not pandas'
+    assert ">MAE<" in page and ">mae<" not in page and ">covered (test)<" in page
+    tables = " ".join(re.findall(r"<table.*?</table>", page, re.S))
+    assert "1994 Q2" in tables and not re.search(r"\d{4}-\d\d-\d\d", tables)
 
 
 def test_predict_extends_an_uploaded_history(macro_forecast_run):

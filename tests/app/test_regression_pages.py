@@ -3,8 +3,11 @@ page's regressors, Evaluate's regression view and report, Predict with intervals
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 
+import numpy as np
 import pytest
 from streamlit.proto.Metric_pb2 import Metric
 
@@ -13,6 +16,14 @@ from tests.app.conftest import chart_titles, open_app, open_demo, open_tab, show
 from tests.badfiles import BAD_REGRESSION_FILES
 
 DEMO = "German Credit: loan amount (regression)"
+
+
+def _values(array) -> np.ndarray:
+    """An array of a plotly chart's JSON: a list, or plotly's typed array (``dtype``,
+    base64 ``bdata``)."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"])
+    return np.asarray(array, dtype=float)
 
 
 def test_the_regression_demo_opens_as_a_regression_and_can_be_used():
@@ -118,6 +129,17 @@ def test_evaluate_predict_and_runs_read_a_regression_run(loan_amount_run, german
     assert covered.between(70, 100).all()
     for title in ("Predicted against actual", "Residuals against predicted"):
         assert title in chart_titles(at)  # the first tab, open on arrival
+    # the 90% error bars stop at 0, as Predict's intervals do (loan amounts are >= 0)
+    fit = next(
+        json.loads(c.proto.spec) for c in at.get("plotly_chart") if "against actual" in c.proto.spec
+    )
+    bars = fit["data"][0]["error_y"]
+    pred = _values(fit["data"][0]["y"])
+    lower = pred - _values(bars["arrayminus"])
+    assert lower[pred >= 0].min() == pytest.approx(0.0, abs=1e-6)  # some reach 0, none below
+    assert (lower[pred >= 0] >= -1e-6).all() and (lower[pred < 0] == pred[pred < 0]).all()
+    assert _values(bars["array"]).max() > _values(bars["arrayminus"]).min()  # clipped below
+    assert any("clipped at 0" in shown(c) for c in at.caption)
     assert "Normal QQ plot" not in chart_titles(at)  # drawn when its tab is opened
     open_tab(at, "regression_tabs", "Residuals")
     for title in ("Normal QQ plot", "Error by decile"):
