@@ -13,7 +13,7 @@ from finml.errors import FinmlError
 from finml.evaluation import fairness
 from finml.tasks import TASKS
 from finml.training import jobs
-from pages.common import or_stop, principal, record, show_error, show_info, show_warning
+from pages.common import or_stop, principal, record, show_error, show_info, show_warning, text
 from pages.views import get_view
 
 #: What a new table's split opens with (widget key -> value).
@@ -117,7 +117,9 @@ cols = st.columns(4)
 cols[0].metric("Rows", f"{table_schema.n_rows:,}")
 cols[1].metric("Columns", len(table_schema.columns))
 cols[2].metric("Missing cells", f"{int(frame.isna().sum().sum()):,}")
-cols[3].metric("Format", table.file_format + (f" ({table.encoding})" if table.encoding else ""))
+cols[3].metric("Format", table.file_format.upper())  # a tile of 130 px at 1024: the word only
+if table.encoding:
+    cols[3].caption(f"encoding {text(table.encoding)}")
 for note in table.notes:
     show_info(note)
 for warning in schema.column_warnings(table_schema):

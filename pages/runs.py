@@ -178,10 +178,11 @@ picked = st.dataframe(
     selection_mode="single-row",
     key="leaderboard",
     column_config={
-        "run": st.column_config.TextColumn("run", width="medium", pinned=True),
-        board.columns[1]: st.column_config.NumberColumn(format="%.3f", width="small"),
-        "95% CI": st.column_config.TextColumn("95% CI", width="medium"),  # "0.709 – 0.850"
-        "rank": st.column_config.NumberColumn("rank", format="%d", width="small"),
+        # pixel widths: name, metric, CI and rank fit the 565 px of a 1024-px window
+        "run": st.column_config.TextColumn("run", width=190, pinned=True),
+        board.columns[1]: st.column_config.NumberColumn(format="%.3f", width=80),
+        "95% CI": st.column_config.TextColumn("95% CI", width=115),  # "0.709 – 0.850"
+        "rank": st.column_config.NumberColumn("rank", format="%d", width=50),
     },
 )
 ids = [r.run_id for r in members]

@@ -232,6 +232,7 @@ def _confusion_heatmap(cm, classes, title: str, cell_names=None) -> go.Figure:
             y=[f"true {plain(c)}" for c in classes],
             text=text,
             texttemplate="%{text}",
+            textfont={"size": 12 if k <= 4 else 9},  # readable in a half-width column
             colorscale="Blues",
             zmin=0,
             zmax=1,

@@ -140,7 +140,7 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     )
     values = metrics.binary_metrics(y, score, threshold)
     cm = metrics.confusion(y, score, threshold)
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)  # the table's CIs on one line at 1024 px
     left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
     with right:  # the matrix is drawn while the bootstrap runs
         cis = cis_of(run, labels[1], y, score, threshold)

@@ -107,10 +107,12 @@ def results(
     st.dataframe(
         stability,
         hide_index=True,
-        column_config={
-            "PSI": st.column_config.NumberColumn(format="%.3f"),
-            "rows": st.column_config.NumberColumn(format="localized"),
-            "p-value": st.column_config.NumberColumn(format="%.3f"),
+        width="stretch",
+        column_config={  # narrow numbers, so a long variable name stays readable at 1024 px
+            "PSI": st.column_config.NumberColumn(format="%.3f", width=70),
+            "rows": st.column_config.NumberColumn(format="localized", width=70),
+            "p-value": st.column_config.NumberColumn(format="%.3f", width=75),
+            "band": st.column_config.TextColumn(width=140),
         },
     )
     st.caption(

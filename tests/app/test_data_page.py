@@ -23,6 +23,9 @@ def _upload(at, filename: str, content: bytes):
 def test_demo_is_read_with_sensible_defaults_and_can_be_used():
     at = open_app()
     assert [m.value for m in at.metric][:2] == ["1,000", "21"]
+    # the format tile holds one short word (a 130-px tile at 1024 px); the encoding below it
+    assert at.metric[3].value == "CSV"
+    assert any(shown(c).startswith("encoding utf") for c in at.caption)
     assert at.selectbox(key="target").value == "creditability"  # target
     assert at.selectbox(key="positive").value == "bad"  # positive class
     assert not at.error
