@@ -6,6 +6,8 @@ decisions at the saved threshold and SHAP reasons."""
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 from finml.data import target
@@ -16,7 +18,9 @@ from finml.reporting import charts
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
 from finml.reporting.exports import to_csv_bytes
 from finml.reporting.report import build_report
+from finml.reporting.runs import run_names
 from finml.tasks import get_task
+from finml.training import jobs
 from pages import common
 from pages.views import tabs as run_parts
 from pages.views import uploads
@@ -168,13 +172,14 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     protected = [c for c in run.params.get("protected", "").split(",") if c]
     if protected and positive in (None, run.params.get("positive_class")):
         extra["Fair lending"] = lambda: fair_lending(run, test, y, score, threshold, protected)
+    costs = (cost_fp, cost_fn)
     own = {
         "ROC and PR": lambda: roc_and_pr(run, y, score, threshold, cis, labels),
         "Costs and operating points": lambda: costs_and_points(
             y, score, val_y, val_score, threshold, best, cost_fp, cost_fn
         ),
         domain.pack: (
-            (lambda: credit_pack(y, score, labels, values))
+            (lambda: credit_tab(run, test, y, score, labels, values, threshold, costs, positive))
             if domain.name == "credit"
             else (lambda: clinical_pack(y, score, val_y, val_score, labels))
         ),
@@ -315,6 +320,84 @@ def credit_pack(y, score, labels, values):
     st.caption(
         f"Hosmer-Lemeshow: H = {hl['statistic']:.2f}, {hl['dof']} dof, "
         f"p = {hl['p_value']:.3f} (p < 0.05: probabilities not calibrated)."
+    )
+
+
+def credit_tab(run, test, y, score, labels, values, threshold, costs, positive) -> None:
+    """The credit pack, then the cut-off strategy and the swap set (``costs``: the cost of
+    a false positive and of a false negative)."""
+    credit_pack(y, score, labels, values)
+    cutoff_strategy(run, test, y, score, threshold, *costs, positive)
+
+
+def cutoff_strategy(run, test, y, score, threshold, cost_fp, cost_fn, positive) -> None:
+    """The cut-off strategy table (accept rate against bad rate and cost over cut-offs, the
+    chosen one marked) and the swap set against another run's saved cut-off on the same
+    test applicants."""
+    st.subheader("Cut-off strategy (test split)")
+    cuts = credit.strategy_cutoffs(score, threshold)
+    table = credit.cutoff_table(y, score, cuts, cost_fp, cost_fn)
+    table.insert(0, "", np.where(np.isclose(table["cut-off"], threshold), "chosen", ""))
+    percent = st.column_config.NumberColumn(format="percent")
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "cut-off": st.column_config.NumberColumn(format="%.3f"),
+            "accept rate": percent,
+            "bad rate among accepted": percent,
+            "expected cost per applicant": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+    st.caption(
+        "Refused: score >= cut-off. One row per accept rate from 50% to 95% (the score that "
+        "accepts that share of the test applicants) and the chosen cut-off; the cost uses "
+        "the costs above."
+    )
+    if positive not in (None, run.params.get("positive_class")):
+        return
+    others = [
+        r
+        for r in jobs.list_runs(common.store())
+        if r.run_id != run.run_id
+        and r.has_results
+        and r.params.get("dataset_id") == run.params.get("dataset_id")
+        and r.params.get("target") == run.params.get("target")
+        and r.params.get("positive_class") == run.params.get("positive_class")
+    ]
+    if not others:
+        st.caption("Swap set: train another model on this dataset to compare cut-offs.")
+        return
+    names = run_names([run, *others])
+    before = st.selectbox(
+        "Swap set against",
+        others,
+        format_func=lambda r: (
+            f"{names[r.run_id]} (cut-off {r.threshold if r.threshold is not None else 0.5:.3f})"
+        ),
+        key="swap_run",
+    )
+    old_test, old_val, _ = common.predictions(common.data_dir(), before.run_id)
+    _, old_score, *_ = metrics.binary_view_of_run(before.params, old_test, old_val)
+    old = pd.DataFrame({"row": old_test["row"].to_numpy(), "old": old_score})
+    both = pd.DataFrame({"row": test["row"].to_numpy(), "y": y, "now": score}).merge(old, on="row")
+    if both.empty:
+        st.info("The two runs share no test applicant (a different split): no swap set.")
+        return
+    old_cut = before.threshold if before.threshold is not None else 0.5
+    swaps = credit.swap_set(both["y"], both["now"] < threshold, both["old"] < old_cut)
+    st.dataframe(
+        swaps,
+        hide_index=True,
+        width="stretch",
+        column_config={"share": percent, "bad rate": percent},
+    )
+    st.caption(
+        f"The {len(both):,} test applicants both runs scored: accepted now at cut-off "
+        f"{threshold:.3f} against accepted before by {common.text(names[before.run_id])} at "
+        f"its {'saved' if before.threshold is not None else 'default'} cut-off {old_cut:.3f}. "
+        "A better model swaps in applicants with a lower bad rate than those it swaps out."
     )
 
 

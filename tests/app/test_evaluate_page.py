@@ -238,3 +238,32 @@ def test_cost_tab_says_the_thresholds_come_from_validation_with_test_cost_cis(fi
     cost = next(f for f in figures if f["title"]["text"].startswith("Expected cost"))
     labels = {a["text"]: a["y"] for a in cost["annotations"]}
     assert len(labels) == 1 or labels["chosen"] != labels["minimum (validation)"]
+
+
+def test_credit_pack_has_the_cutoff_strategy_and_a_swap_set_against_another_run(german_spec):
+    from finml.evaluation import credit
+    from finml.evaluation.metrics import binary_view_of_run
+    from tests.conftest import train_and_log
+
+    before = train_and_log(german_spec("hgb"), "hgb · German")
+    now = train_and_log(german_spec("logreg"), "logreg · German")
+    store = RunStore()
+    store.set_threshold(before, 0.3, "Manual")
+    at = open_app("evaluate", {"run": now})
+    open_tab(at, "eval_tabs", "Credit pack")
+    strategy = next(d.value for d in at.dataframe if "accept rate" in d.value)
+    assert strategy.loc[strategy[""] == "chosen", "cut-off"].tolist() == [0.5]
+    assert strategy["accept rate"].is_monotonic_increasing
+    assert strategy["bad rate among accepted"].is_monotonic_increasing  # a useful score
+    swaps = next(d.value for d in at.dataframe if "applicants" in d.value).set_index("cell")
+    # by hand: the same 200 test applicants, now accepted below 0.5, before below 0.3
+    test_now = store.read_frame(now, "predictions/test.parquet")
+    test_before = store.read_frame(before, "predictions/test.parquet")
+    params = store.get_run(before).params
+    _, old_score, *_ = binary_view_of_run(params, test_before, test_before)
+    both = test_now.merge(test_before.assign(old=old_score)[["row", "old"]], on="row")
+    assert len(both) == 200  # same seed, same split
+    expected = credit.swap_set(both["y_true"], both["score"] < 0.5, both["old"] < 0.3)
+    assert swaps["applicants"].tolist() == expected["applicants"].tolist()
+    assert swaps["applicants"].sum() == 200
+    assert any("saved cut-off 0.300" in shown(c) for c in at.caption)
