@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from finml.data.target import UNIT_LENGTH
-from finml.errors import BundleError, SpecError
+from finml.data.target import UNIT_LENGTH, clean_unit
+from finml.errors import BundleError, SpecError, TargetError
 
 #: Monotonic trends OptBinning offers for the event rate over a numeric characteristic's
 #: bins ("auto" lets it choose, "none" sets none).
@@ -787,7 +787,9 @@ def _check_path(text: str, where: str) -> str:
 #: The run parameters finml writes (:meth:`finml.tasks.spec.RunSpec.run_params`), with
 #: what each may hold: ``("int", low, high)``, ``("float", low, high)``, ``("bool",)``,
 #: ``("text", longest)``, ``("choice", values)``, ``("split",)`` (three fractions
-#: ``a/b/c``), ``("list", longest item, most items)`` (comma-separated). The model's
+#: ``a/b/c``), ``("list", longest item, most items)`` (comma-separated), ``("unit",)`` (a
+#: target's unit as :func:`finml.data.target.clean_unit` leaves it: it is shown inside
+#: Markdown, so an import cannot bring a link or emphasis in one). The model's
 #: hyperparameters are ``hp.<name>``, checked by their :class:`Param`.
 RUN_PARAMS: dict[str, tuple] = {
     "model": ("text", 100),
@@ -815,7 +817,7 @@ RUN_PARAMS: dict[str, tuple] = {
     "entity_col": ("text", 300),
     "exog": ("list", 300, 100),
     "protected": ("list", 300, 100),
-    "unit": ("text", UNIT_LENGTH),
+    "unit": ("unit",),
 }
 
 
@@ -872,7 +874,9 @@ def check_run_param(name: str, value: object, param: Param | None = None) -> str
             ok = len(items) <= rule[2] and all(len(i) <= rule[1] for i in items)
         elif kind == "layers":
             parse_layers(text.strip("()[] "))
-    except (ValueError, OverflowError, SpecError):
+        elif kind == "unit":
+            ok = clean_unit(text) == text
+    except (ValueError, OverflowError, SpecError, TargetError):
         ok = False
     if not ok:
         raise BundleError(
@@ -895,4 +899,5 @@ def _describe(rule: tuple) -> str:
         "split": "three fractions a/b/c",
         "list": "a comma-separated list",
         "layers": "comma-separated unit counts",
+        "unit": f"a unit of at most {UNIT_LENGTH} letters, digits, spaces or $ € £ ¥ % / . ² -",
     }[kind]

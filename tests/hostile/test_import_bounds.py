@@ -124,6 +124,9 @@ TABLE_CASES = {
     "class_weights 'maybe'": (_params(class_weights="maybe"), "True or False"),
     "a split of two parts": (_params(split="0.5/0.5"), "three fractions a/b/c"),
     "a billion trials": (_params(tune_trials=str(10**9)), "parameter 'tune_trials'"),
+    # a unit is shown inside Markdown (tiles, captions): no link or emphasis may come in one
+    "a unit with a link": (_params(unit="[DM](http://x.example)"), "parameter 'unit'"),
+    "a unit of 21 characters": (_params(unit="D" * 21), "a unit of at most 20"),
     "a curve named with a line break": (_curve(3, "loss\nx"), "which finml never logs"),
     "a curve named /../": (_curve(3, "/../../x"), "which finml never logs"),
     "a metric named ../../etc": (
