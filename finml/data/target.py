@@ -133,9 +133,11 @@ def leakage_warnings(
 
     Each numeric column is scored by its univariate ROC-AUC (missing values set to the
     median); each categorical column with at most 50 values by the ROC-AUC of its class rate.
-    All columns are ranked at once (``DataFrame.rank``, ties averaged) and each AUC is the
-    Mann-Whitney U statistic over n1 * n0, the formula of ``sklearn.metrics.roc_auc_score``
-    (Hanley & McNeil 1982). This is a screening on the whole table, not a fitted model.
+    Each AUC is the Mann-Whitney U statistic over n1 * n0 with ties counted half, the value
+    of ``sklearn.metrics.roc_auc_score`` (Hanley & McNeil 1982), computed from the positives
+    and negatives at each distinct score (:func:`_grouped_auc`: one sort of the distinct
+    values, not a rank of every row). This is a screening on the whole table, not a fitted
+    model.
 
     Args:
         frame: the table.
@@ -151,25 +153,45 @@ def leakage_warnings(
     n1, n0 = int(y.sum()), int((~y).sum())
     if not n1 or not n0:
         return []
-    scores = {}
+    positive_rows = np.asarray(y, dtype=np.float64)
+    hits = []
     for col in schema.columns:
         if col.name == target or col.kind not in ("numeric", "categorical"):
             continue
         s = data[col.name]
         if col.kind == "numeric":
             x = pd.to_numeric(s, errors="coerce")
-            if x.notna().any():
-                scores[col.name] = x.fillna(x.median())
+            if not x.notna().any():
+                continue
+            codes, _ = pd.factorize(x.fillna(x.median()), sort=True)  # codes in value order
+            score = None
         elif col.n_unique <= 50:
             codes, _ = pd.factorize(s, use_na_sentinel=False)  # missing is a category too
-            rate = np.bincount(codes, weights=y) / np.bincount(codes)
-            scores[col.name] = rate[codes]
-    if not scores:
-        return []
-    ranks = pd.DataFrame(scores, index=data.index).rank(method="average").to_numpy()
-    auc = (ranks[y].sum(axis=0) - n1 * (n1 + 1) / 2) / (n1 * n0)
-    hits = [(c, float(max(a, 1 - a))) for c, a in zip(scores, auc, strict=True)]
+            score = np.bincount(codes, weights=positive_rows) / np.bincount(codes)
+        else:
+            continue
+        pos = np.bincount(codes, weights=positive_rows)
+        auc = _grouped_auc(pos, np.bincount(codes) - pos, score)
+        hits.append((col.name, float(max(auc, 1 - auc))))
     return sorted(((c, a) for c, a in hits if a >= LEAKAGE_AUC), key=lambda t: -t[1])
+
+
+def _grouped_auc(pos: np.ndarray, neg: np.ndarray, score: np.ndarray | None) -> float:
+    """ROC-AUC of a score that is constant within groups.
+
+    Args:
+        pos, neg: positives and negatives per group, shape (g,), float64.
+        score: each group's score, shape (g,); ``None`` when the groups are already in
+            ascending order of distinct scores.
+
+    Returns:
+        float: P(score of a positive > score of a negative) + P(equal) / 2.
+    """
+    if score is not None:  # merge groups of equal score, in ascending order
+        _, group = np.unique(score, return_inverse=True)
+        pos, neg = np.bincount(group, weights=pos), np.bincount(group, weights=neg)
+    below = np.cumsum(neg) - neg
+    return float((pos * (below + neg / 2)).sum() / (pos.sum() * neg.sum()))
 
 
 def class_counts(series: pd.Series, positive: str) -> pd.DataFrame:

@@ -134,6 +134,12 @@ def _raw_columns(numeric: list[str], categorical: list[str]):
     return ColumnTransformer(transformers, sparse_threshold=0.0, verbose_feature_names_out=False)
 
 
+def _few_categories(frame: pd.DataFrame) -> bool:
+    """Whether every column has at most :data:`MAX_NATIVE_CATEGORIES` values, missing
+    (imputed as one category) included."""
+    return bool((frame.nunique(dropna=False) <= MAX_NATIVE_CATEGORIES).all())
+
+
 def encoding_of(model: str, params: dict) -> str:
     """How model ``model`` sees categorical columns: its registry entry's fixed encoding
     (a scorecard's ``"raw"``), else its ``categories`` hyperparameter, else one-hot."""
@@ -163,6 +169,11 @@ def fit_preprocessing(
     """
     categories = encoding_of(model, params) if model else params.get("categories", "one-hot")
     pre = build_preprocessor(list(numeric), list(categorical), categories)
-    x_train = pre.fit_transform(X.iloc[train_rows]).astype(np.float32)
+    rows = X.iloc[train_rows]
+    if categories == "native" and categorical and _few_categories(rows[list(categorical)]):
+        # No column to cap: without max_categories, scikit-learn skips counting every value
+        # in Python (10 s of 14 at 600,000 training rows) and codes the categories alike.
+        pre.set_params(cat__ordinal__max_categories=None)
+    x_train = pre.fit_transform(rows).astype(np.float32)
     x_val = None if val_rows is None else pre.transform(X.iloc[val_rows]).astype(np.float32)
     return pre, x_train, x_val

@@ -247,7 +247,9 @@ MODELS: dict[str, ModelInfo] = {
                     choices=("one-hot", "native"),
                     help="one-hot: one 0/1 column per category; native: the trees split on "
                     "the categories themselves (categorical_features). Both score alike on "
-                    "German Credit and Boston HMDA (see the README); native is narrower.",
+                    "German Credit and Boston HMDA (see the README). Native is narrower and "
+                    "fits about 2.5 times faster on big tables, but SHAP cannot read its "
+                    "splits: explanations fall back to the slower permutation explainer.",
                 ),
             ),
             "Boosted trees, fitted once; training and validation loss after every iteration.",

@@ -32,3 +32,32 @@ def test_numeric_text_is_coerced_and_missing_features_refused():
     assert prepared["b"].tolist() == ["1", "2", "3"]
     with pytest.raises(DataError, match="'nope'"):
         prepare_features(frame, ["nope"], [])
+
+
+def test_native_codes_cap_only_columns_with_too_many_categories():
+    """Native codes: a column of 300 categories keeps MAX_NATIVE_CATEGORIES codes (the
+    rarest grouped as one); a table with few categories is coded exactly as the capped
+    encoder codes it, without the cap's count of every value."""
+    from finml.models.features import MAX_NATIVE_CATEGORIES, fit_preprocessing
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "amount": rng.normal(size=n),
+            "grade": rng.choice(["A", "B", "C", None], n),
+            "branch": [f"b{int(v)}" for v in rng.zipf(1.3, n) % 300],
+        }
+    )
+    rows = np.arange(2000)
+    few = prepare_features(frame, ["amount"], ["grade"])
+    pre, x_few, _ = fit_preprocessing(few, ["amount"], ["grade"], {"categories": "native"}, rows)
+    capped = build_preprocessor(["amount"], ["grade"], "native").fit(few.iloc[rows])
+    assert pre.named_transformers_["cat"]["ordinal"].max_categories is None
+    np.testing.assert_array_equal(x_few, capped.transform(few.iloc[rows]).astype(np.float32))
+    many = prepare_features(frame, ["amount"], ["grade", "branch"])
+    assert many["branch"].iloc[rows].nunique() > MAX_NATIVE_CATEGORIES
+    cats = ["grade", "branch"]
+    pre, x_many, _ = fit_preprocessing(many, ["amount"], cats, {"categories": "native"}, rows)
+    assert pre.named_transformers_["cat"]["ordinal"].max_categories == MAX_NATIVE_CATEGORIES
+    assert len(np.unique(x_many[:, 1])) == MAX_NATIVE_CATEGORIES
