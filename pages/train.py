@@ -6,7 +6,13 @@ from finml.data.staging import check_dataset, load_dataset_spec
 from finml.errors import FinmlError
 from finml.models.registry import MODELS, get_model, model_names_for, resolve_params
 from finml.reporting import charts
-from finml.reporting.runs import METRIC_NAMES, headline_tiles, progress, queue_words
+from finml.reporting.runs import (
+    METRIC_NAMES,
+    headline_tiles,
+    poll_interval,
+    progress,
+    queue_words,
+)
 from finml.store import ACTIVE, QUEUED
 from finml.tasks import get_task
 from finml.tasks.spec import RunSpec
@@ -206,14 +212,17 @@ if run_id not in {r.run_id for r in runs}:
     st.error("That run is not available (it may have been deleted).")
     st.stop()
 st.query_params["run"] = run_id
-status = store.get_run(run_id).status
+watched = store.get_run(run_id)
+status, every = watched.status, poll_interval(watched)
 
 
-@st.fragment(run_every=1.0 if status in ACTIVE else None)
+@st.fragment(run_every=every)
 @guarded
 def monitor(run_id: str, was_active: bool) -> None:
     """Redraw status, progress and learning curves from the run store."""
     run = store.get_run(run_id)
+    if every is not None and every < (poll_interval(run) or every):
+        st.rerun()  # out of the fast window after Start: poll once a second from now
     if run.status in ACTIVE and jobs.recover_interrupted(store, [run]):
         run = store.get_run(run_id)  # its job ended without reporting (killed, lost)
     history = store.history(run_id)

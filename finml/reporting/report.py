@@ -132,6 +132,7 @@ def build_report(
         names = tuple(classes.split(","))
         context["per_class"] = metrics.per_class_metrics(test["y_true"].to_numpy(), proba, names)
     context["scorecard"] = _scorecard(store, run)
+    context["stability"] = _stability(store, run, test, score) if domain.name == "credit" else None
     context["fair_lending"] = _fair_lending(store, run, test, y, score, threshold)
     return _render(
         "report.html.j2",
@@ -297,6 +298,30 @@ def _scorecard(store, run) -> dict | None:
         "characteristics": scorecard.characteristics_table(model),
         "points": scorecard.points_table(model),
     }
+
+
+def _stability(store, run, test, score) -> dict | None:
+    """Population stability of the test split against the training split: the score's PSI
+    and each characteristic's (CSI), with the shift test and band of
+    :func:`finml.evaluation.drift.psi_table`; ``available`` is False when the run's rows or
+    its training profile are out of reach. ``None`` for a run without a table model."""
+    from finml.evaluation import drift
+    from finml.models.bundle import load_run_bundle
+    from finml.run_data import run_table
+
+    try:
+        model = load_run_bundle(store, run.run_id)
+    except FinmlError:
+        return {"available": False}
+    profile = getattr(model, "profile", None)
+    if not profile or "score" not in profile:
+        return None
+    frame = run_table(store, run.run_id)
+    if frame is None:
+        return {"available": False}
+    rows = frame.iloc[test["row"].to_numpy()]
+    table = drift.psi_table(profile, rows, score)
+    return {"available": True, "table": table, "rows": len(rows), "min_rows": drift.MIN_ROWS}
 
 
 def _fair_lending(store, run, test, y, score, threshold) -> dict | None:

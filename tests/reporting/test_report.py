@@ -29,6 +29,15 @@ def test_report_is_self_contained_and_holds_every_section(german_spec, reap):
     ):
         assert f">{section}<" in page or f"<h2>{section}" in page, section
     assert "Leakage screening: no single column" in page
+    # population stability of the 200 test applicants against the training split
+    stability = page.split("<h2>Population stability (PSI and CSI)</h2>")[1].split("<h2>")[0]
+    assert "The 200 test applicants" in stability
+    cells = re.findall(r"<td>([^<]*)</td>", stability)
+    variables = cells[::5]  # variable, PSI, rows, p-value, band
+    assert variables[0] == "score" and len(variables) == 21  # the score, then 20 columns
+    assert "duration_in_month" in variables and "purpose" in variables
+    assert cells[4] == "stable"  # a random split: the test scores are the training scores'
+    assert set(cells[4::5]) <= {"stable", "moderate shift", "major shift"}
     assert "scikit-learn" in page and "seed" in page
     dataset_id = store.get_run(run_id).params["dataset_id"]
     assert dataset_id not in page and "dataset_id" not in page  # a pointer, not a setting

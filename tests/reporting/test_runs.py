@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from finml.reporting.runs import headline_metrics, progress, runs_frame
+from finml.reporting.runs import (
+    FAST_POLL_S,
+    FAST_POLL_WINDOW_S,
+    POLL_S,
+    headline_metrics,
+    poll_interval,
+    progress,
+    runs_frame,
+)
 from finml.store import RunInfo
 
 
@@ -87,3 +95,12 @@ def test_work_before_the_first_step_shows_as_its_own_progress():
     # once epochs are logged they are the progress again
     assert progress(run, pd.DataFrame({"step": [2]}), now=21.0)[1].startswith("running · epoch 2")
     assert _info(tags={"finml.stage": "no counts"}).stage is None
+
+
+def test_the_train_page_polls_fast_right_after_start_then_once_a_second():
+    queued = _info(status="queued", submitted=100.0, started=None)
+    assert poll_interval(queued, now=101.0) == FAST_POLL_S
+    assert poll_interval(_info(submitted=100.0), now=100.0 + FAST_POLL_WINDOW_S - 1) == FAST_POLL_S
+    assert poll_interval(_info(submitted=100.0), now=100.0 + FAST_POLL_WINDOW_S + 1) == POLL_S
+    assert poll_interval(_info(status="finished", submitted=100.0), now=101.0) is None
+    assert FAST_POLL_S < POLL_S
