@@ -53,10 +53,11 @@ def _cv_and_tuning_from_train(page, metric: str) -> None:
     search = re.compile(rf"Hyperparameter search: 3 trial.*\(validation {metric}\)")
     expect(page.get_by_text(search)).to_be_visible(timeout=180_000)
     expect(page.get_by_text("Cross-validation: 3 of 3 folds done")).to_be_visible(timeout=180_000)
-    # .first: while the finished run's page redraws, the fragment's copy and the page's overlap
+    # .first: while the page redraws (the run ended, or the fast polls after Start ended),
+    # the fragment's copy and the page's overlap for a moment
     tile = page.get_by_text(f"3-fold CV {metric} (mean ± sd)").first
     expect(tile).to_be_visible(timeout=180_000)
-    expect(page.get_by_text("Optimization History Plot")).to_be_visible()
+    expect(page.get_by_text("Optimization History Plot").first).to_be_visible()
     page.get_by_role("button", name="Open in Evaluate").click()
 
 

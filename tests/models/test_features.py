@@ -61,3 +61,20 @@ def test_native_codes_cap_only_columns_with_too_many_categories():
     pre, x_many, _ = fit_preprocessing(many, ["amount"], cats, {"categories": "native"}, rows)
     assert pre.named_transformers_["cat"]["ordinal"].max_categories == MAX_NATIVE_CATEGORIES
     assert len(np.unique(x_many[:, 1])) == MAX_NATIVE_CATEGORIES
+
+
+def test_text_features_are_object_columns_whatever_the_reader_gave():
+    """An upload's text columns (pandas' Arrow-backed str) and a staged table's (objects)
+    become the same object columns, missing as NaN: scikit-learn's encoders would convert
+    a str column back to objects on every call."""
+    from finml.data import reader
+
+    data = b"grade,amount\nA,1\n,2\nB,3\nA,4\n"
+    uploaded = reader.read_table(data, "t.csv").frame
+    assert isinstance(uploaded["grade"].dtype, pd.StringDtype)
+    staged = uploaded.astype({"grade": object})
+    for frame in (uploaded, staged):
+        x = prepare_features(frame, ["amount"], ["grade"])
+        assert x["grade"].dtype == object
+        assert x["grade"].iloc[[0, 2, 3]].tolist() == ["A", "B", "A"]
+        assert x["grade"].iloc[1] != x["grade"].iloc[1]  # NaN
