@@ -202,7 +202,7 @@ def main() -> None:
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for n, model, p, shown, _, lean_s in rows:
-        versus = f"{lean_s:.2f} | {shown / lean_s:.2f}" if lean_s else "| "
+        versus = f"{lean_s:.2f} | {shown / lean_s:.2f}" if lean_s else " | "
         print(f"| {n:,} | {model} | {p:.2f} | {shown:.2f} | {shown / p:.2f} | {versus} |")
     print(f"(MLP: {epochs} epochs, batch {BATCH}; target ratio <= 1.3)")
 

@@ -11,6 +11,7 @@ once, so the file opens offline.
 from __future__ import annotations
 
 import contextlib
+import functools
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -131,8 +132,12 @@ def build_report(
         proba = test[[c for c in test.columns if c.startswith("p_")]].to_numpy()
         names = tuple(classes.split(","))
         context["per_class"] = metrics.per_class_metrics(test["y_true"].to_numpy(), proba, names)
-    context["scorecard"] = _scorecard(store, run)
-    context["stability"] = _stability(store, run, test, score) if domain.name == "credit" else None
+    from finml.models.bundle import load_run_bundle
+
+    model = functools.cache(lambda: load_run_bundle(store, run_id))  # loaded once, if at all
+    context["scorecard"] = _scorecard(run, model)
+    credit_run = domain.name == "credit"
+    context["stability"] = _stability(store, run, model, test, score) if credit_run else None
     context["fair_lending"] = _fair_lending(store, run, test, y, score, threshold)
     return _render(
         "report.html.j2",
@@ -283,14 +288,14 @@ def _leakage(store, run) -> dict | None:
     return {"available": True, "hits": hits}
 
 
-def _scorecard(store, run) -> dict | None:
-    """A scorecard run's scaling, characteristics (IV) and points table, else ``None``."""
-    from finml.models.bundle import load_run_bundle
+def _scorecard(run, bundle) -> dict | None:
+    """A scorecard run's scaling, characteristics (IV) and points table, else ``None``;
+    ``bundle()`` gives the run's model."""
     from finml.reporting import scorecard
 
     if not scorecard.is_scorecard_run(run.params):
         return None
-    model = load_run_bundle(store, run.run_id)
+    model = bundle()
     if scorecard.scorecard_of(model) is None:
         return None
     return {
@@ -300,17 +305,17 @@ def _scorecard(store, run) -> dict | None:
     }
 
 
-def _stability(store, run, test, score) -> dict | None:
+def _stability(store, run, bundle, test, score) -> dict | None:
     """Population stability of the test split against the training split: the score's PSI
     and each characteristic's (CSI), with the shift test and band of
     :func:`finml.evaluation.drift.psi_table`; ``available`` is False when the run's rows or
-    its training profile are out of reach. ``None`` for a run without a table model."""
+    its training profile are out of reach. ``None`` for a run without a table model;
+    ``bundle()`` gives the run's model."""
     from finml.evaluation import drift
-    from finml.models.bundle import load_run_bundle
     from finml.run_data import run_table
 
     try:
-        model = load_run_bundle(store, run.run_id)
+        model = bundle()
     except FinmlError:
         return {"available": False}
     profile = getattr(model, "profile", None)
