@@ -4,7 +4,13 @@ import streamlit as st
 
 from finml.data.staging import check_dataset, load_dataset_spec
 from finml.errors import FinmlError
-from finml.models.registry import MODELS, get_model, model_names_for, resolve_params
+from finml.models.registry import (
+    MODELS,
+    get_model,
+    logged_params,
+    model_names_for,
+    resolve_params,
+)
 from finml.reporting import charts
 from finml.reporting.runs import (
     METRIC_NAMES,
@@ -44,7 +50,9 @@ def param_widget(p, key):
         return st.selectbox(p.label, p.choices, index=p.choices.index(p.default), key=key)
     if p.kind == "bool":
         return st.checkbox(p.label, value=p.default, help=p.help, key=key)
-    if p.kind in ("text", "layers", "numbers", "monotone"):
+    if p.kind == "bins":
+        return st.text_area(p.label, p.default, help=p.help, key=key, height=68)
+    if p.kind in ("text", "layers", "numbers", "monotone", "note"):
         return st.text_input(p.label, p.default, help=p.help, key=key)
     if p.kind == "int":
         return st.number_input(p.label, int(p.low), int(p.high), int(p.default), key=key)
@@ -52,24 +60,6 @@ def param_widget(p, key):
     return st.number_input(
         p.label, float(p.low), float(p.high), float(p.default), format=fmt, help=p.help, key=key
     )
-
-
-def param_value(p, logged: str):
-    """The form's value of hyperparameter ``p`` from its text in a run's parameters, or
-    None when the widget could not show it (another type, out of its range)."""
-    try:
-        if p.kind == "choice":
-            return next(c for c in p.choices if str(c) == logged)
-        if p.kind == "bool":
-            return {"True": True, "False": False}[logged]
-        if p.kind in ("text", "layers", "numbers", "monotone"):
-            return logged
-        value = int(float(logged)) if p.kind == "int" else float(logged)
-    except (StopIteration, KeyError, ValueError, OverflowError):
-        return None
-    low = value if p.low is None else p.low
-    high = value if p.high is None else p.high
-    return value if low <= value <= high else None
 
 
 def run_form(run_id: str, ds, choices: list[str]) -> dict:
@@ -84,10 +74,7 @@ def run_form(run_id: str, ds, choices: list[str]) -> dict:
     if params.get("dataset_id") != ds.dataset_id or model not in choices:
         return {}
     form = {"model": model}
-    for p in get_model(model).params:
-        value = param_value(p, params.get(f"hp.{p.name}", ""))
-        if value is not None:
-            form[f"{model}.{p.name}"] = value
+    form.update({f"{model}.{k}": v for k, v in logged_params(model, params).items()})
     try:
         seed, folds, trials, gpus = (
             int(float(params.get(k) or 0)) for k in ("seed", "cv_folds", "tune_trials", "gpus")

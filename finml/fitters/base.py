@@ -187,6 +187,9 @@ class FitData:
         window: the layout of forecasting windows, ``(lags, channels, extra)``: ``lags``
             past changes of ``channels`` series (the target and its exogenous columns,
             time-major) and ``extra`` rolling features; ``None`` for other inputs.
+        categories: each categorical column's categories in code order, as the
+            preprocessor fitted them on the training rows (a scorecard's bins set by hand
+            name categories); ``None`` when the inputs have no such columns.
     """
 
     x_train: np.ndarray
@@ -199,6 +202,7 @@ class FitData:
     meter: Callable | None = None
     class_weight: dict | None = None
     window: tuple[int, int, int] | None = None
+    categories: dict[str, list[str]] | None = None
 
     @property
     def has_val(self) -> bool:

@@ -21,11 +21,15 @@ class ScorecardFitter(Fitter):
         """One fit; see :meth:`finml.fitters.base.Fitter.fit`.
 
         Raises:
-            SpecError: no characteristic passes the selection.
+            SpecError: no characteristic passes the selection, or bins set by hand
+                (``bin_edits``) that name a category the training split lacks or cannot be
+                fitted.
         """
+        from finml.models.bin_edits import edits_as_codes, parse_bin_edits
         from finml.models.scorecard import ScorecardClassifier
 
         ds = spec.dataset
+        edits = parse_bin_edits(params.get("bin_edits", ""))
         model = ScorecardClassifier(
             names=(*ds.numeric, *ds.categorical),
             n_numeric=len(ds.numeric),
@@ -40,6 +44,7 @@ class ScorecardFitter(Fitter):
             base_points=params["base_points"],
             base_odds=params["base_odds"],
             class_weight="balanced" if data.class_weight else None,
+            user_bins=edits_as_codes(edits, data.categories or {}) or None,
         )
         model.fit(data.x_train, data.y_train)
         return one_step(model, data, sink)

@@ -139,6 +139,28 @@ def _raw_columns(numeric: list[str], categorical: list[str]):
     return ColumnTransformer(transformers, sparse_threshold=0.0, verbose_feature_names_out=False)
 
 
+def category_lists(pre, categorical) -> dict[str, list[str]]:
+    """The categories of each categorical column in the order a fitted preprocessor codes
+    them (its ``"cat"`` encoder's ``categories_``, as text; a scorecard's category code is
+    the position in this list).
+
+    Args:
+        pre: a fitted preprocessor of :func:`build_preprocessor`.
+        categorical: its categorical columns, in order.
+
+    Returns:
+        Column name -> category names; empty when there are no categorical columns.
+    """
+    if not len(categorical):
+        return {}
+    encoder = pre.named_transformers_["cat"]
+    encoder = encoder[-1] if hasattr(encoder, "steps") else encoder
+    return {
+        str(col): [str(v) for v in cats]
+        for col, cats in zip(categorical, encoder.categories_, strict=True)
+    }
+
+
 def _few_categories(frame: pd.DataFrame) -> bool:
     """Whether every column has at most :data:`MAX_NATIVE_CATEGORIES` values, missing
     (imputed as one category) included."""

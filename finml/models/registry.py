@@ -79,7 +79,9 @@ class Param:
         kind: ``"int"``, ``"float"``, ``"choice"``, ``"bool"``, ``"text"`` (a local file path,
             may be empty), ``"layers"`` (comma-separated ints) or ``"numbers"``
             (comma-separated numbers, may be empty) or ``"monotone"`` (column:+1/-1 pairs,
-            :func:`parse_monotone`).
+            :func:`parse_monotone`), ``"bins"`` (a scorecard's bin edits, one line of JSON,
+            :func:`finml.models.bin_edits.parse_bin_edits`) or ``"note"`` (free text on one
+            line, :func:`finml.models.bin_edits.clean_note`).
         default: default value.
         low: smallest allowed value (int/float).
         high: largest allowed value (int/float).
@@ -351,6 +353,23 @@ MODELS: dict[str, ModelInfo] = {
                 Param("pdo", "Points to double the odds (PDO)", "float", 20.0, 1.0, 500.0),
                 Param("base_points", "Base points", "float", 600.0, 0.0, 10000.0),
                 Param("base_odds", "Base odds (good:bad)", "float", 50.0, 0.01, 10000.0),
+                Param(
+                    "bin_edits",
+                    "Bins set by hand (JSON)",
+                    "bins",
+                    "",
+                    help="Your own bins for some characteristics, fixed as given: cut points "
+                    'of a numeric one or groups of categories, e.g. {"duration_in_month": '
+                    '[12, 24, 36]}. Easiest from the Scorecard tab on Evaluate ("Edit these '
+                    'bins"), which fills this in from a trained run.',
+                ),
+                Param(
+                    "bin_note",
+                    "Why the bins were set by hand",
+                    "note",
+                    "",
+                    help="Recorded with the run, beside who set them.",
+                ),
             ),
             "Optimal WoE bins with a monotone event rate, IV selection, a logistic "
             "regression and points per bin: the credit modeller's deliverable.",
@@ -717,6 +736,35 @@ def parse_layers(text: str) -> tuple[int, ...]:
     return units
 
 
+def logged_value(p: Param, logged: str):
+    """The value of hyperparameter ``p`` from its text in a run's parameters, or ``None``
+    when it cannot be read as one (another type, out of its range)."""
+    try:
+        if p.kind == "choice":
+            return next(c for c in p.choices if str(c) == logged)
+        if p.kind == "bool":
+            return {"True": True, "False": False}[logged]
+        if p.kind in ("text", "layers", "numbers", "monotone", "bins", "note"):
+            return logged
+        value = int(float(logged)) if p.kind == "int" else float(logged)
+    except (StopIteration, KeyError, ValueError, OverflowError):
+        return None
+    low = value if p.low is None else p.low
+    high = value if p.high is None else p.high
+    return value if low <= value <= high else None
+
+
+def logged_params(name: str, run_params: dict) -> dict:
+    """The hyperparameters of model ``name`` that a run's parameters (``hp.<name>``) hold
+    and :func:`logged_value` can read; the others are left out (their defaults apply)."""
+    out = {}
+    for p in get_model(name).params:
+        value = logged_value(p, str(run_params.get(f"hp.{p.name}", "")))
+        if value is not None and f"hp.{p.name}" in run_params:
+            out[p.name] = value
+    return out
+
+
 def resolve_params(name: str, overrides: dict | None = None) -> dict:
     """Merge ``overrides`` into the defaults of model ``name`` and validate every value.
 
@@ -765,6 +813,12 @@ def _check(p: Param, value: object, label: str) -> object:
             return ", ".join(f"{c:g}" for c in parse_codes(str(value or "")))
         except SpecError as exc:
             raise SpecError(f"{where}: {exc}") from None
+    if p.kind in ("bins", "note"):
+        from finml.models.bin_edits import clean_note, format_bin_edits, parse_bin_edits
+
+        if p.kind == "note":
+            return clean_note(str(value or ""))
+        return format_bin_edits(parse_bin_edits(str(value or "")))
     if p.kind == "choice":
         if value not in p.choices:
             raise SpecError(f"{where}: {value!r} is not one of {', '.join(map(str, p.choices))}.")
@@ -851,6 +905,8 @@ def check_run_param(name: str, value: object, param: Param | None = None) -> str
             "bool": ("bool",),
             "choice": ("choice", tuple(str(c) for c in param.choices)),
             "layers": ("layers",),
+            "bins": ("bins",),
+            "note": ("text", 500),
         }.get(param.kind, ("text", 300))
     kind = rule[0]
     ok = True
@@ -878,6 +934,10 @@ def check_run_param(name: str, value: object, param: Param | None = None) -> str
             parse_layers(text.strip("()[] "))
         elif kind == "unit":
             ok = clean_unit(text) == text
+        elif kind == "bins":
+            from finml.models.bin_edits import format_bin_edits, parse_bin_edits
+
+            ok = format_bin_edits(parse_bin_edits(text)) == text
     except (ValueError, OverflowError, SpecError, TargetError):
         ok = False
     if not ok:
@@ -894,12 +954,17 @@ def _describe(rule: tuple) -> str:
     if kind in ("int", "float"):
         whole = "a whole number" if kind == "int" else "a number"
         return f"{whole} from {rule[1]} to {rule[2]}"
+    if kind == "text" and len(rule) > 1:
+        return f"text of at most {rule[1]} characters"
+    if kind == "choice" and len(rule) > 1:
+        return f"one of {', '.join(map(repr, rule[1]))}"
     return {
         "bool": "True or False",
-        "text": f"text of at most {rule[1]} characters" if len(rule) > 1 else "text",
-        "choice": f"one of {', '.join(map(repr, rule[1]))}" if len(rule) > 1 else "a choice",
+        "text": "text",
+        "choice": "a choice",
         "split": "three fractions a/b/c",
         "list": "a comma-separated list",
         "layers": "comma-separated unit counts",
+        "bins": "a scorecard's bin edits as finml writes them (one line of JSON)",
         "unit": f"a unit of at most {UNIT_LENGTH} letters, digits, spaces or $ € £ ¥ % / . ² -",
     }[kind]

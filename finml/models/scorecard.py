@@ -75,6 +75,9 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
         base_points: the score at odds ``base_odds``.
         base_odds: non-events to events (good:bad) at ``base_points``.
         class_weight: the logistic regression's class weights, or ``None``.
+        user_bins: an analyst's own bins, fixed as given (:mod:`finml.models.bin_edits`):
+            name -> cut points (floats, increasing) of a numeric characteristic, or groups
+            of category codes (lists of floats) of a categorical one; ``None`` for none.
 
     Attributes:
         characteristics_: one dict per characteristic (:meth:`to_dict`'s ``characteristics``).
@@ -97,6 +100,7 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
         base_points=600.0,
         base_odds=50.0,
         class_weight=None,
+        user_bins=None,
     ):
         self.names = names
         self.n_numeric = n_numeric
@@ -111,6 +115,7 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
         self.base_points = base_points
         self.base_odds = base_odds
         self.class_weight = class_weight
+        self.user_bins = user_bins
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, X, y):
@@ -124,9 +129,10 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
             self.
 
         Raises:
-            SpecError: fewer columns than names, no characteristic left after the
-                selection (lower the minimum IV), or a process that loaded TensorFlow
-                before OR-Tools (:mod:`finml.native`).
+            SpecError: fewer columns than names, bins set by hand that cannot be fitted
+                (a bin without rows, or without events or non-events), no characteristic
+                left after the selection (lower the minimum IV), or a process that loaded
+                TensorFlow before OR-Tools (:mod:`finml.native`).
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -159,7 +165,8 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _bin(self, x: np.ndarray, y: np.ndarray, name: str, numeric: bool) -> dict:
-        """One characteristic's optimal bins and their statistics on the fitting rows."""
+        """One characteristic's optimal bins (or the analyst's own, :attr:`user_bins`) and
+        their statistics on the fitting rows."""
         from optbinning import OptimalBinning
 
         trend = self.monotonic_trend
@@ -175,14 +182,33 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
             kwargs["monotonic_trend"] = None if trend == "none" else trend
             if self.special_codes:
                 kwargs["special_codes"] = [float(c) for c in self.special_codes]
+        fixed = (self.user_bins or {}).get(name)
+        if fixed is not None:  # the analyst's bins, as given: no trend, size or count limit
+            splits = [float(v) for v in fixed] if numeric else [np.asarray(g) for g in fixed]
+            kwargs.update(min_bin_size=None, max_n_bins=None, monotonic_trend=None)
+            kwargs.update(user_splits=splits, user_splits_fixed=[True] * len(splits))
         x_fit = x if numeric else np.where(x < 0, np.nan, x)  # no unseen codes in training
-        ob = OptimalBinning(**kwargs).fit(x_fit, y)
+        try:
+            ob = OptimalBinning(**kwargs).fit(x_fit, y)
+        except ValueError as exc:
+            if fixed is None:
+                raise
+            raise SpecError(
+                f"The bins set by hand for {name!r} cannot be fitted on the training split "
+                f"({exc}). Each bin needs rows of both outcomes: move or drop a cut point, "
+                "or merge the category into a larger group."
+            ) from None
         table = ob.binning_table.build(add_totals=False)
         n_regular = len(table) - 2  # then the special bin and the missing bin
         if numeric:
             edges = {"splits": [float(s) for s in ob.splits]}
         else:
             edges = {"groups": [sorted(float(v) for v in g) for g in ob.splits]}
+        if fixed is not None and n_regular != len(fixed) + numeric:
+            raise SpecError(
+                f"The bins set by hand for {name!r} leave a bin without training rows; "
+                "give cut points inside the range of the training values."
+            )
         stats = {
             key: [float(v) for v in table[col].to_numpy()]
             for key, col in (
@@ -205,6 +231,7 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
             "total_iv": float(np.sum(stats["iv"])),
             "selected": False,
             "reason": "",
+            "edited": fixed is not None,
         }
 
     def _scale(self) -> None:
@@ -307,6 +334,7 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
             model.set_params(**params)
             model.names = tuple(str(n) for n in model.names)
             model.special_codes = parse_codes(",".join(map(str, model.special_codes)))
+            model.user_bins = _checked_user_bins(model.user_bins, model.names)
             for value in (model.pdo, model.base_odds, model.base_points, model.C):
                 _check(_finite(value), "params")
             _check(model.pdo > 0 and model.base_odds > 0, "params")
@@ -334,6 +362,19 @@ def _finite(value) -> bool:
 def _check(ok: bool, field: str) -> None:
     if not ok:
         raise BundleError(f"scorecard.json: {field} is not what finml writes.")
+
+
+def _checked_user_bins(user_bins, names) -> dict | None:
+    """A stored scorecard's ``user_bins`` parameter, checked: ``None``, or characteristic
+    name -> a list of numbers or of lists of category codes."""
+    if user_bins is None:
+        return None
+    _check(isinstance(user_bins, dict) and set(user_bins) <= set(names), "params")
+    for bins in user_bins.values():
+        _check(isinstance(bins, list) and 0 < len(bins) <= MAX_BINS, "params")
+        flat = [v for g in bins for v in (g if isinstance(g, list) else [g])]
+        _check(len(flat) <= MAX_CATEGORIES and all(_finite(v) for v in flat), "params")
+    return user_bins
 
 
 def _checked_char(c, i: int) -> dict:
@@ -370,9 +411,10 @@ def _checked_char(c, i: int) -> dict:
     known = {
         "name", "kind", "splits", "groups", "special_codes", "n_regular", "count", "events",
         "event_rate", "woe", "iv", "points", "unseen_points", "coef", "total_iv", "selected",
-        "reason",
+        "reason", "edited",
     }  # fmt: skip
     _check(set(c) <= known, where)
+    _check(isinstance(c.get("edited", False), bool), where)
     return c
 
 
@@ -456,7 +498,7 @@ def bin_labels(model, j: int) -> list[str]:
         codes = ", ".join(_fmt(v) for v in c["special_codes"])
         special = f"Special ({codes})" if codes else "Special"
     else:
-        names = _category_names(model, c["name"])
+        names = category_names(model, c["name"])
         labels = []
         for group in c["groups"]:
             text = ", ".join(names[int(v)] if int(v) < len(names) else "?" for v in group)
@@ -465,8 +507,8 @@ def bin_labels(model, j: int) -> list[str]:
     return [*labels, special, "Missing"]
 
 
-def _category_names(model, column: str) -> list[str]:
+def category_names(model, column: str) -> list[str]:
     """The categories of ``column`` in code order (the preprocessor's ``OrdinalEncoder``)."""
-    encoder = model.preprocessor.named_transformers_["cat"]
-    position = list(model.categorical).index(column)
-    return [str(v) for v in encoder.categories_[position]]
+    from finml.models.features import category_lists
+
+    return category_lists(model.preprocessor, list(model.categorical))[column]

@@ -36,7 +36,9 @@ def characteristics_table(model) -> pd.DataFrame:
             "bins": c["n_regular"],
             "in model": c["selected"],
             "coefficient": round(c["coef"], 4),
-            "note": c["reason"],
+            "note": "; ".join(
+                filter(None, ["bins set by hand" if c.get("edited") else "", c["reason"]])
+            ),
         }
         for c in card.characteristics_
     ]
@@ -110,3 +112,45 @@ def scaling_words(model) -> str:
         f"{high}. Characteristics with IV above {SUSPICIOUS_IV} are flagged: check them for "
         "a leak of the outcome."
     )
+
+
+def editable_bins(model, name: str) -> tuple[str, pd.DataFrame | str]:
+    """What the "Edit these bins" form starts from: ``("numeric", "8.5, 11.5, 15.5")``
+    (the cut points as text, full precision) or ``("categorical", table)`` with one row per
+    training category, ``category`` (text) and ``bin`` (int, 1-based: the categories of one
+    bin share a number; special and missing bins are not edited).
+
+    Raises:
+        KeyError: no such characteristic.
+    """
+    from finml.models.scorecard import category_names
+
+    card = scorecard_of(model)
+    c = card.characteristics_[list(card.names).index(name)]
+    if c["kind"] == "numeric":
+        return "numeric", ", ".join(f"{s:.10g}" for s in c["splits"])
+    names = category_names(model, name)
+    rows = [
+        {"category": names[int(v)], "bin": i}
+        for i, group in enumerate(c["groups"], start=1)
+        for v in group
+        if int(v) < len(names)
+    ]
+    return "categorical", pd.DataFrame(rows, columns=["category", "bin"])
+
+
+def edit_words(params: dict, owner: str) -> str:
+    """One sentence on a run's bins set by hand (its ``hp.bin_edits``, ``hp.bin_note`` and
+    owner), or "" when it has none: ``Bins set by hand: duration_in_month, purpose; by
+    alice: policy bands.``"""
+    from finml.models.bin_edits import parse_bin_edits
+
+    try:
+        edits = parse_bin_edits(params.get("hp.bin_edits", ""))
+    except SpecError:
+        return ""
+    if not edits:
+        return ""
+    note = str(params.get("hp.bin_note", "")).strip()
+    words = f"Bins set by hand: {', '.join(edits)}; by {owner}"
+    return f"{words}: {note}" if note else f"{words}."

@@ -93,10 +93,12 @@ def cross_validate(
     k = len(pairs)
     tables, oofs, best = [], [], []
     for i, (tr, va) in enumerate(pairs, start=1):
-        _, x_tr, x_va = fit_preprocessing(X, numeric, categorical, params, tr, va, model=spec.model)
+        pre, x_tr, x_va = fit_preprocessing(
+            X, numeric, categorical, params, tr, va, model=spec.model
+        )
         state = task.target_state(y[tr], params)
         curves = ListSink()
-        data = task.fit_data(spec, state, x_tr, y[tr], x_va, y[va])
+        data = task.fit_data(spec, state, x_tr, y[tr], x_va, y[va], pre)
         fit = fitter.fit(spec, params, data, curves, should_stop)
         if fit.stopped or fit.estimator is None:
             return CVResult(stopped=True)

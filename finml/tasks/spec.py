@@ -111,3 +111,50 @@ class RunSpec:
         raw = json.loads(text)
         raw["dataset"] = dataset_spec_from_dict(raw["dataset"])
         return cls(**raw)
+
+
+def spec_again(run_params: dict, dataset, **changes) -> RunSpec:
+    """A new run's spec: a logged run's model, hyperparameters and settings (seed, class
+    weights, folds, tuning) on ``dataset``, with the hyperparameters in ``changes`` set.
+
+    Args:
+        run_params: the logged run's parameters (text, as the run store keeps them).
+        dataset: the dataset spec of the new run (the staged data the run may reach).
+        **changes: hyperparameter name -> value.
+
+    Returns:
+        RunSpec: a hyperparameter the record no longer holds in a readable form takes its
+        default; the settings are read as whole numbers within their ranges, else their
+        defaults (seed 42, no folds, no tuning).
+
+    Raises:
+        SpecError: an unknown model, or a change that is not a valid value.
+    """
+    from finml.models.registry import logged_params, resolve_params
+
+    model = str(run_params.get("model", ""))
+    params = resolve_params(model, {**logged_params(model, run_params), **changes})
+
+    def whole(key: str, low: int, high: int, default: int) -> int:
+        try:
+            value = int(float(run_params.get(key) or default))
+        except (TypeError, ValueError, OverflowError):
+            return default
+        return value if low <= value <= high else default
+
+    try:
+        minutes = min(max(float(run_params.get("tune_minutes") or 0), 0.0), 600.0)
+    except (TypeError, ValueError):
+        minutes = 0.0
+    folds, trials = whole("cv_folds", 2, 20, 0), whole("tune_trials", 2, 500, 0)
+    return RunSpec(
+        dataset,
+        model,
+        params,
+        class_weights=run_params.get("class_weights") == "True",
+        seed=whole("seed", 0, 2**31 - 1, 42),
+        cv_folds=folds,
+        tune_trials=trials,
+        tune_minutes=minutes if trials else 0.0,
+        gpus=whole("gpus", 0, 1, 0),
+    )

@@ -22,7 +22,7 @@ from finml.evaluation.drift import training_profile
 from finml.evaluation.explain import permutation_importances
 from finml.evaluation.shap_values import explain_rows, explainer_kind, fit_background
 from finml.fitters.base import PROGRESS_EVERY_S, FitData, SampledSink, Sink, never_stop, sample
-from finml.models.features import fit_preprocessing, prepare_features
+from finml.models.features import category_lists, fit_preprocessing, prepare_features
 from finml.models.pipeline import FittedModel
 from finml.models.registry import resolve_params
 from finml.tasks.base import Task, TaskTags, TrainResult
@@ -128,16 +128,22 @@ class TableTask(Task):
 
     def check_spec(self, spec) -> None:
         """Also refuse monotone constraints on columns that are not numeric features
-        (:func:`finml.models.tabular.check_monotone`).
+        (:func:`finml.models.tabular.check_monotone`), and bins set by hand for columns that
+        are not characteristics or of the other kind
+        (:func:`finml.models.bin_edits.check_bin_edits`).
 
         Raises:
             SpecError: said plainly.
         """
+        from finml.models.bin_edits import check_bin_edits, parse_bin_edits
         from finml.models.registry import parse_monotone
         from finml.models.tabular import check_monotone
 
         super().check_spec(spec)
-        check_monotone(parse_monotone(spec.params.get("monotone", "")), spec.dataset.numeric)
+        ds = spec.dataset
+        check_monotone(parse_monotone(spec.params.get("monotone", "")), ds.numeric)
+        edits = parse_bin_edits(spec.params.get("bin_edits", ""))
+        check_bin_edits(edits, ds.numeric, ds.categorical)
 
     # -- the template ------------------------------------------------------------------------
     def raw(self, estimator, x: np.ndarray) -> np.ndarray:
@@ -146,9 +152,10 @@ class TableTask(Task):
 
         return scores(estimator, x, 2 if self.tags.classes else 0)
 
-    def fit_data(self, spec, state, x_train, y_train, x_val, y_val) -> FitData:
+    def fit_data(self, spec, state, x_train, y_train, x_val, y_val, pre=None) -> FitData:
         """What the fitter gets: the arrays, the target as it learns it, the loss and the
-        validation meter of this task."""
+        validation meter of this task, and the categories the preprocessor ``pre`` coded
+        (:func:`finml.models.features.category_lists`)."""
         from finml.fitters.base import class_weight_dict
 
         k = self.n_classes(spec.dataset)
@@ -168,6 +175,7 @@ class TableTask(Task):
             loss=self.loss,
             meter=self.meter(state),
             class_weight=weights,
+            categories=None if pre is None else category_lists(pre, spec.dataset.categorical),
         )
 
     def train(
@@ -247,7 +255,7 @@ class TableTask(Task):
         )
         state = self.target_state(y[fit_rows], params)
         y_val = None if val_rows is None else y[val_rows]
-        data = self.fit_data(spec, state, x_train, y[fit_rows], x_val, y_val)
+        data = self.fit_data(spec, state, x_train, y[fit_rows], x_val, y_val, pre)
         sampled = SampledSink(sink, progress_every_s)
         fit = fitter.fit(spec, params, data, sampled, should_stop)
         sampled.flush()
@@ -314,7 +322,7 @@ class TableTask(Task):
         fitter = get_fitter(spec.model)
 
         def on_validation(trial_params, reporter, stop):
-            _, x_train, x_val = fit_preprocessing(
+            pre, x_train, x_val = fit_preprocessing(
                 X,
                 ds.numeric,
                 ds.categorical,
@@ -324,7 +332,7 @@ class TableTask(Task):
                 model=spec.model,
             )
             state = self.target_state(y[split.train], trial_params)
-            data = self.fit_data(spec, state, x_train, y[split.train], x_val, y[split.val])
+            data = self.fit_data(spec, state, x_train, y[split.train], x_val, y[split.val], pre)
             fit = fitter.fit(spec, trial_params, data, reporter, stop)
             if fit.stopped or fit.estimator is None:
                 return None, fit.steps

@@ -81,6 +81,57 @@ def submit(spec: RunSpec, store: RunStore | None = None, name: str | None = None
     return run_id
 
 
+def resubmit(store: RunStore, run_id: str, who, name: str | None = None, **changes) -> str:
+    """Train a run again on its own dataset with some hyperparameters changed (e.g. a
+    scorecard with bins set by hand): the same model, settings and split, as a new run;
+    the old one is left as it is.
+
+    Args:
+        store: the user's run store (a :class:`finml.access.ScopedStore` checks the run).
+        run_id: the run to train again.
+        who: the :class:`finml.access.Principal` asking: the dataset must be their own
+            (:func:`finml.data.staging.check_dataset`).
+        name: the new run's name (default: model and dataset).
+        **changes: hyperparameter name -> value (:func:`finml.tasks.spec.spec_again`).
+
+    Returns:
+        str: the new run's id.
+
+    Raises:
+        StoreError: a run the user may not see, an imported run or one whose dataset is
+            gone or not the user's own ("train it again from the Data page"), or a
+            dataset whose choices (target, features) are no longer the run's.
+        SpecError: a change that is not a valid value.
+    """
+    from finml.access import ScopedStore
+    from finml.data.staging import check_dataset, load_dataset_spec
+    from finml.tasks.spec import spec_again
+
+    run = store.check(run_id) if isinstance(store, ScopedStore) else store.get_run(run_id)
+    dataset_id = run.params.get("dataset_id", "")
+    again = (
+        "This run's training data is not in your workspace (an import, another user's run "
+        "or deleted data), so it cannot be trained again here. Load the data on the Data "
+        "page and train from the Train page."
+    )
+    if not dataset_id or run.tags.get("finml.imported") == "1":
+        raise StoreError(again)
+    try:
+        check_dataset(who, dataset_id)
+        ds = load_dataset_spec(dataset_id, store.settings)
+    except StoreError:
+        raise StoreError(again) from None
+    p = run.params
+    same = ds.task == p.get("task") and getattr(ds, "target", None) == p.get("target")
+    same = same and str(len(getattr(ds, "numeric", ()))) == p.get("n_numeric")
+    if not (same and str(len(getattr(ds, "categorical", ()))) == p.get("n_categorical")):
+        raise StoreError(
+            "The dataset's choices (target or features) are no longer this run's; train "
+            "from the Train page instead."
+        )
+    return submit(spec_again(p, ds, **changes), store, name)
+
+
 def delete_run(run_id: str, store: RunStore | None = None, keep_dataset: bool = False) -> None:
     """Delete a run for good (:meth:`finml.store.RunStore.delete_run`: its record and
     artifacts), its job folder, and its staged dataset when no run of anyone uses it any

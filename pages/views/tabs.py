@@ -10,6 +10,7 @@ import contextlib
 import numpy as np
 import streamlit as st
 
+from finml.access import owner_display
 from finml.errors import FinmlError
 from finml.evaluation.shap_values import ShapValues, summary_table
 from finml.reporting import charts
@@ -48,6 +49,9 @@ def scorecard_view(run, store) -> None:
         st.info("This run's stored model is not a scorecard.")
         return
     st.caption(scorecard.scaling_words(model))
+    edited = scorecard.edit_words(run.params, owner_display(run))
+    if edited:
+        st.info(common.text(edited), icon=":material/edit:")
     chars = scorecard.characteristics_table(model)
     st.dataframe(
         chars,
@@ -75,6 +79,7 @@ def scorecard_view(run, store) -> None:
             "IV": st.column_config.NumberColumn(format="%.4f"),
         },
     )
+    edit_bins(run, model, name)
     points = scorecard.points_table(model)
     st.markdown("**The scorecard** (points per bin; an applicant's score is the sum)")
     st.dataframe(points, hide_index=True, width="stretch")
@@ -87,6 +92,57 @@ def scorecard_view(run, store) -> None:
         "scorecard_csv",
         run.run_id,
     )
+
+
+def edit_bins(run, model, name: str) -> None:
+    """ "Edit these bins": the cut points of a numeric characteristic or a bin number per
+    category (categories with one number share a bin), and why; the scorecard is then
+    trained again with those bins fixed, as a new run (this one is left as it is), and the
+    Train page watches it."""
+    from finml.data.staging import load_dataset_spec
+    from finml.models.bin_edits import cut_points, edit_params, groups_of
+    from finml.reporting.scorecard import editable_bins
+    from finml.training import jobs
+
+    kind, start = editable_bins(model, name)
+    at = f"{run.run_id}.{name}"  # a fresh form per run and characteristic
+    with st.expander(f"Edit the bins of {name}"), st.form("bin_edit"):
+        if kind == "numeric":
+            cuts = st.text_input(
+                "Cut points",
+                start,
+                help="Comma-separated; a value equal to a cut point goes to the bin above it "
+                "([12, 24) holds 12 but not 24). Missing and special values keep their bins.",
+                key=f"bin_cuts.{at}",
+            )
+        else:
+            table = st.data_editor(
+                start,
+                hide_index=True,
+                disabled=["category"],
+                column_config={"bin": st.column_config.NumberColumn(min_value=1, step=1)},
+                key=f"bin_groups.{at}",
+            )
+        note = st.text_input(
+            "Why (recorded with the new run)",
+            placeholder="e.g. policy bands of 12 months",
+            key=f"bin_note.{at}",
+        )
+        go = st.form_submit_button("Train again with these bins", type="primary")
+    if not go:
+        return
+    try:
+        bins = cut_points(cuts) if kind == "numeric" else groups_of(table["category"], table["bin"])
+        changes = edit_params(run.params.get("hp.bin_edits", ""), name, bins, note)
+        new = jobs.resubmit(common.store(), run.run_id, common.principal(), **changes)
+    except FinmlError as exc:
+        common.show_error(exc)
+        return
+    common.record("train", new, model=run.params.get("model", ""), edited_from=run.run_id)
+    st.session_state["dataset"] = load_dataset_spec(run.params["dataset_id"])
+    st.session_state["active_run"] = new
+    st.session_state.pop("model", None)  # the Train form shows the new run's choices
+    st.switch_page("pages/train.py", query_params={"run": new})
 
 
 def show_tabs(tabs: dict, key: str) -> None:

@@ -79,3 +79,56 @@ def test_a_scorecard_run_exports_and_imports_with_its_table(german_spec, german)
         == original.estimator.score(original.transform(rows))
     ).all()
     assert store.get_run(copy).params["model"] == "scorecard"
+
+
+def test_bins_edited_on_evaluate_train_a_new_run_that_records_who_what_and_why(
+    german_spec, german, reap
+):
+    """Scorecard tab -> "Edit the bins of duration_in_month" -> cut points and a reason ->
+    a new run (the old one untouched) trained by a worker with those bins, which Evaluate
+    shows with who set them and why, and which exports and imports with its edit."""
+    import json
+
+    from finml.access import LOCAL, ScopedStore
+    from finml.data.staging import save_dataset_spec
+    from finml.reporting.exchange import export_run, import_run
+    from tests.conftest import wait_for
+
+    spec = german_spec("scorecard")
+    save_dataset_spec(spec.dataset)  # as the Data page does
+    run_id = train_and_log(spec, "scorecard · German Credit")
+    at = open_tab(open_app("evaluate"), "eval_tabs", "Scorecard")
+    at.selectbox(key="scorecard_char").set_value("duration_in_month").run()
+    cuts = at.text_input(key=f"bin_cuts.{run_id}.duration_in_month")
+    assert cuts.value and all(float(v) for v in cuts.value.split(","))  # today's cut points
+    cuts.set_value("36, 12, 24")
+    submit = next(b for b in at.button if b.label == "Train again with these bins")
+    submit.click().run()
+    assert "Say why" in shown(at.error[0])  # no reason: nothing is trained
+    store = RunStore()
+    assert [r.run_id for r in store.list_runs()] == [run_id]
+
+    at.text_input(key=f"bin_note.{run_id}.duration_in_month").set_value("policy bands")
+    next(b for b in at.button if b.label == "Train again with these bins").click().run()
+    assert not at.exception, at.exception
+    new = at.session_state["active_run"]
+    assert new != run_id and at.query_params["run"] == new
+    assert at.title[0].value == "Train"  # the Train page watches the new run
+    params = store.get_run(new).params
+    assert json.loads(params["hp.bin_edits"]) == {"duration_in_month": [12.0, 24.0, 36.0]}
+    assert params["hp.bin_note"] == "policy bands" and params["seed"] == "42"
+    assert (
+        "hp.bin_edits" not in store.get_run(run_id).params
+        or not store.get_run(run_id).params["hp.bin_edits"]
+    )
+    assert wait_for(lambda: store.get_run(new).status == "finished", timeout=120)
+
+    at = open_tab(open_app("evaluate", query={"run": new}), "eval_tabs", "Scorecard")
+    at.selectbox(key="scorecard_char").set_value("duration_in_month").run()
+    assert any("Bins set by hand: duration_in_month; by" in shown(i) for i in at.info)
+    assert any("policy bands" in shown(i) for i in at.info)
+    bins = next(d.value for d in at.dataframe if {"bin", "event rate"} <= set(d.value.columns))
+    assert list(bins["bin"][:4]) == ["(-inf, 12)", "[12, 24)", "[24, 36)", "[36, inf)"]
+    scoped = ScopedStore(store, LOCAL)
+    copy = import_run(export_run(scoped, new), store, "edited.zip", "local")
+    assert store.get_run(copy).params["hp.bin_edits"] == params["hp.bin_edits"]

@@ -1,5 +1,6 @@
 """Browser test: German Credit → a points scorecard on Train → its bins and points on
-Evaluate, the fair-lending tab → each applicant's points and reasons on Predict."""
+Evaluate → a bin edited (cut points and why), trained again as a new run → its bins, the
+fair-lending tab → each applicant's points and reasons on Predict."""
 
 from __future__ import annotations
 
@@ -39,6 +40,27 @@ def test_scorecard_train_bins_points_fairness_predict(page, app_url, tmp_path):
     page.get_by_role("option", name="duration_in_month").click()
     expect(page.get_by_text("duration_in_month: bad rate and WoE by bin")).to_be_visible()
     expect(page.get_by_text("The scorecard")).to_be_visible()
+
+    # edit a bin: policy bands for the duration, fixed as given in a new run of its own
+    page.get_by_text("Edit the bins of duration_in_month").click()
+    page.get_by_role("textbox", name="Cut points").fill("12, 24, 36")
+    page.get_by_role("textbox", name="Why (recorded with the new run)").fill(
+        "policy bands of 12 months"
+    )
+    page.get_by_role("button", name="Train again with these bins").click()
+    expect(page).to_have_url(re.compile(r"/train\?"))
+    expect(page.get_by_text("Test ROC-AUC")).to_be_visible(timeout=180_000)
+    page.get_by_role("button", name="Open in Evaluate").click()
+    page.get_by_role("tab", name="Scorecard").click()
+    expect(page.get_by_text("Bins set by hand: duration_in_month; by")).to_be_visible()
+    expect(page.get_by_text("policy bands of 12 months")).to_be_visible()
+    page.get_by_test_id("stSelectbox").filter(has_text="Bins of").click()
+    page.keyboard.type("duration_in")
+    page.get_by_role("option", name="duration_in_month").click()
+    page.get_by_text("Edit the bins of duration_in_month").click()
+    expect(page.get_by_role("textbox", name="Cut points")).to_have_value(
+        "12, 24, 36"
+    )  # the new run's bins
     page.get_by_role("tab", name="Fair lending").click()
     expect(page.get_by_text("Lowest adverse impact ratio")).to_be_visible()
     expect(page.get_by_text("Adverse impact ratio by personal_status_and_sex")).to_be_visible()
