@@ -1,11 +1,15 @@
 """Train page: architecture and hyperparameters; Start / Stop; live learning curves."""
 
+import pandas as pd
 import streamlit as st
 
 from finml.data.staging import check_dataset, load_dataset_spec
 from finml.errors import FinmlError
 from finml.models.registry import (
+    COLUMN_CHOICES,
     MODELS,
+    choices_text,
+    column_choices,
     get_model,
     logged_params,
     model_names_for,
@@ -44,8 +48,11 @@ store = run_store()
 jobs.warm_up(store.settings)  # TensorFlow warms up in a spare worker meanwhile
 
 
-def param_widget(p, key):
-    """One input widget per hyperparameter of the registry."""
+def param_widget(p, key, numeric=()):
+    """One input widget per hyperparameter of the registry (a per-column one as a table of
+    the dataset's ``numeric`` features)."""
+    if p.kind in COLUMN_CHOICES:
+        return column_table(p, key, list(numeric))
     if p.kind == "choice":
         return st.selectbox(p.label, p.choices, index=p.choices.index(p.default), key=key)
     if p.kind == "bool":
@@ -60,6 +67,34 @@ def param_widget(p, key):
     return st.number_input(
         p.label, float(p.low), float(p.high), float(p.default), format=fmt, help=p.help, key=key
     )
+
+
+def column_table(p, key: str, numeric: list[str]) -> str:
+    """A per-column hyperparameter (monotone constraints, a scorecard's trends) as a table:
+    one row per numeric feature with a choice; returns the parameter's text. The text in
+    Session State under ``key`` (a restored run's) sets where the table starts."""
+    if not numeric:
+        st.caption(f"{p.label}: this dataset has no numeric features.")
+        return ""
+    text = str(st.session_state.get(key, p.default))
+    try:
+        start = column_choices(p.kind, numeric, text)
+    except FinmlError:
+        start = column_choices(p.kind, numeric, "")
+    table = st.data_editor(
+        pd.DataFrame({"column": numeric, "choice": start}),
+        hide_index=True,
+        disabled=["column"],
+        column_config={
+            "column": st.column_config.TextColumn("Numeric feature"),
+            "choice": st.column_config.SelectboxColumn(
+                p.label, options=COLUMN_CHOICES[p.kind], required=True, help=p.help
+            ),
+        },
+        height=min(36 * (len(numeric) + 1) + 3, 250),
+        key=f"{key}.table.{text}",
+    )
+    return choices_text(p.kind, table["column"], table["choice"])
 
 
 def run_form(run_id: str, ds, choices: list[str]) -> dict:
@@ -131,9 +166,14 @@ else:
     with st.form("hyperparameters"):
         cols = st.columns(3)
         values = {}
-        for i, p in enumerate(info.params):
+        numeric = getattr(ds, "numeric", ())
+        grid = [p for p in info.params if p.kind not in COLUMN_CHOICES]
+        for i, p in enumerate(grid):
             with cols[i % 3]:
                 values[p.name] = param_widget(p, f"{model}.{p.name}")
+        for p in info.params:  # per-column choices: a table across the form
+            if p.kind in COLUMN_CHOICES:
+                values[p.name] = param_widget(p, f"{model}.{p.name}", numeric)
         class_weights = task.tags.classes and st.toggle(
             "Class weights (balanced, from the training split)",
             help="Weights each of the k classes by n / (k * n_class) so a rare class counts "

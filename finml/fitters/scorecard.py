@@ -7,7 +7,7 @@ ROC-AUC). It takes the characteristics as they are (the ``"raw"`` encoding of
 from __future__ import annotations
 
 from finml.fitters.base import FitData, FitResult, Fitter, one_step
-from finml.models.registry import parse_codes
+from finml.models.registry import parse_codes, parse_trends
 
 
 class ScorecardFitter(Fitter):
@@ -30,12 +30,16 @@ class ScorecardFitter(Fitter):
 
         ds = spec.dataset
         edits = parse_bin_edits(params.get("bin_edits", ""))
+        trend = params["monotonic_trend"]
+        per_column = parse_trends(params.get("trends", ""))
+        if per_column:  # the form's trend for every numeric characteristic it does not name
+            trend = {**dict.fromkeys(ds.numeric, trend), **per_column}
         model = ScorecardClassifier(
             names=(*ds.numeric, *ds.categorical),
             n_numeric=len(ds.numeric),
             min_bin_size=params["min_bin_size"],
             max_n_bins=params["max_n_bins"],
-            monotonic_trend=params["monotonic_trend"],
+            monotonic_trend=trend,
             special_codes=parse_codes(params["special_codes"]),
             min_iv=params["min_iv"],
             max_corr=params["max_corr"],

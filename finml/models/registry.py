@@ -39,6 +39,27 @@ def parse_codes(text: str) -> tuple[float, ...]:
 
 #: The directions of a monotone constraint as the form may write them.
 MONOTONE_WORDS = {"+1": 1, "+": 1, "increasing": 1, "-1": -1, "-": -1, "decreasing": -1}
+#: What the per-column table on the Train page offers, per kind of parameter: the first
+#: entry means "no entry for this column".
+COLUMN_CHOICES = {
+    "monotone": ("none", "increasing", "decreasing"),
+    "trends": ("default", *TRENDS),
+}
+
+
+def _column_pairs(text: str, words, what: str, example: str) -> dict[str, str]:
+    """``name:word`` pairs from comma-separated text, each column once, each word one of
+    ``words`` (compared lower-case)."""
+    out: dict[str, str] = {}
+    for item in (p.strip() for p in str(text or "").split(",")):
+        if not item:
+            continue
+        name, _, word = item.rpartition(":")
+        name, word = name.strip(), word.strip().lower()
+        if not name or word not in words or name in out:
+            raise SpecError(f"{what} {text!r}: {example}")
+        out[name] = word
+    return out
 
 
 def parse_monotone(text: str) -> dict[str, int]:
@@ -53,20 +74,60 @@ def parse_monotone(text: str) -> dict[str, int]:
         SpecError: an item without ``name:direction``, an unknown direction, or a column
             named twice.
     """
-    out: dict[str, int] = {}
-    for item in (p.strip() for p in str(text or "").split(",")):
-        if not item:
-            continue
-        name, _, word = item.rpartition(":")
-        name, word = name.strip(), word.strip().lower()
-        if not name or word not in MONOTONE_WORDS or name in out:
-            raise SpecError(
-                f"Monotone constraints {text!r}: give comma-separated column:direction pairs "
-                "with +1 (the prediction rises with the column) or -1 (it falls), each column "
-                "once, e.g. duration_in_month:+1, age_in_years:-1."
-            )
-        out[name] = MONOTONE_WORDS[word]
-    return out
+    example = (
+        "give comma-separated column:direction pairs with +1 (the prediction rises with the "
+        "column) or -1 (it falls), each column once, e.g. duration_in_month:+1, "
+        "age_in_years:-1."
+    )
+    pairs = _column_pairs(text, MONOTONE_WORDS, "Monotone constraints", example)
+    return {name: MONOTONE_WORDS[word] for name, word in pairs.items()}
+
+
+def parse_trends(text: str) -> dict[str, str]:
+    """A scorecard's event-rate trend per numeric characteristic from its text:
+    ``"duration_in_month:ascending, age_in_years:descending"`` (words of :data:`TRENDS`).
+
+    Returns:
+        Column name -> trend, in the order given.
+
+    Raises:
+        SpecError: an item without ``name:trend``, an unknown trend, or a column named
+            twice.
+    """
+    example = (
+        f"give comma-separated column:trend pairs, the trend one of {', '.join(TRENDS)}, "
+        "each column once, e.g. duration_in_month:ascending, age_in_years:descending."
+    )
+    return _column_pairs(text, TRENDS, "Trends per characteristic", example)
+
+
+def column_choices(kind: str, columns, text: str) -> list[str]:
+    """The choice of each column in the Train page's table of a per-column parameter
+    (``"monotone"`` or ``"trends"``) from the parameter's text; a column it does not name
+    gets the first choice of :data:`COLUMN_CHOICES` (none, or the default trend).
+
+    Raises:
+        SpecError: text that does not parse (:func:`parse_monotone`, :func:`parse_trends`).
+    """
+    if kind == "monotone":
+        names = {1: "increasing", -1: "decreasing"}
+        pairs = {c: names[v] for c, v in parse_monotone(text).items()}
+    else:
+        pairs = parse_trends(text)
+    first = COLUMN_CHOICES[kind][0]
+    return [pairs.get(str(c), first) for c in columns]
+
+
+def choices_text(kind: str, columns, choices) -> str:
+    """The parameter's text from the table's choices (the inverse of
+    :func:`column_choices`): columns left at the first choice are not named."""
+    first = COLUMN_CHOICES[kind][0]
+    words = {"increasing": "+1", "decreasing": "-1"} if kind == "monotone" else {}
+    return ", ".join(
+        f"{c}:{words.get(str(v), v)}"
+        for c, v in zip(columns, choices, strict=True)
+        if v and str(v) != first
+    )
 
 
 @dataclass(frozen=True)
@@ -79,7 +140,8 @@ class Param:
         kind: ``"int"``, ``"float"``, ``"choice"``, ``"bool"``, ``"text"`` (a local file path,
             may be empty), ``"layers"`` (comma-separated ints) or ``"numbers"``
             (comma-separated numbers, may be empty) or ``"monotone"`` (column:+1/-1 pairs,
-            :func:`parse_monotone`), ``"bins"`` (a scorecard's bin edits, one line of JSON,
+            :func:`parse_monotone`), ``"trends"`` (column:trend pairs, :func:`parse_trends`),
+            ``"bins"`` (a scorecard's bin edits, one line of JSON,
             :func:`finml.models.bin_edits.parse_bin_edits`) or ``"note"`` (free text on one
             line, :func:`finml.models.bin_edits.clean_note`).
         default: default value.
@@ -320,6 +382,14 @@ MODELS: dict[str, ModelInfo] = {
                     choices=TRENDS,
                     help="auto: OptBinning chooses the trend per characteristic (ascending, "
                     "descending, peak or valley); none: no constraint.",
+                ),
+                Param(
+                    "trends",
+                    "Trend per characteristic (overrides the one above)",
+                    "trends",
+                    "",
+                    help="e.g. duration_in_month:ascending (the bad rate may only rise with "
+                    "the duration), age_in_years:descending.",
                 ),
                 Param(
                     "special_codes",
@@ -744,7 +814,7 @@ def logged_value(p: Param, logged: str):
             return next(c for c in p.choices if str(c) == logged)
         if p.kind == "bool":
             return {"True": True, "False": False}[logged]
-        if p.kind in ("text", "layers", "numbers", "monotone", "bins", "note"):
+        if p.kind in ("text", "layers", "numbers", "monotone", "trends", "bins", "note"):
             return logged
         value = int(float(logged)) if p.kind == "int" else float(logged)
     except (StopIteration, KeyError, ValueError, OverflowError):
@@ -808,6 +878,12 @@ def _check(p: Param, value: object, label: str) -> object:
         except SpecError as exc:
             raise SpecError(f"{where}: {exc}") from None
         return ", ".join(f"{name}:{sign:+d}" for name, sign in pairs.items())
+    if p.kind == "trends":
+        try:
+            trends = parse_trends(str(value or ""))
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+        return ", ".join(f"{name}:{trend}" for name, trend in trends.items())
     if p.kind == "numbers":
         try:
             return ", ".join(f"{c:g}" for c in parse_codes(str(value or "")))
@@ -907,6 +983,8 @@ def check_run_param(name: str, value: object, param: Param | None = None) -> str
             "layers": ("layers",),
             "bins": ("bins",),
             "note": ("text", 500),
+            "monotone": ("monotone",),
+            "trends": ("trends",),
         }.get(param.kind, ("text", 300))
     kind = rule[0]
     ok = True
@@ -934,6 +1012,10 @@ def check_run_param(name: str, value: object, param: Param | None = None) -> str
             parse_layers(text.strip("()[] "))
         elif kind == "unit":
             ok = clean_unit(text) == text
+        elif kind == "monotone":
+            parse_monotone(text)
+        elif kind == "trends":
+            parse_trends(text)
         elif kind == "bins":
             from finml.models.bin_edits import format_bin_edits, parse_bin_edits
 
@@ -966,5 +1048,7 @@ def _describe(rule: tuple) -> str:
         "list": "a comma-separated list",
         "layers": "comma-separated unit counts",
         "bins": "a scorecard's bin edits as finml writes them (one line of JSON)",
+        "monotone": "comma-separated column:+1 or column:-1 pairs",
+        "trends": "comma-separated column:trend pairs",
         "unit": f"a unit of at most {UNIT_LENGTH} letters, digits, spaces or $ € £ ¥ % / . ² -",
     }[kind]

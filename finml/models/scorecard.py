@@ -36,7 +36,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from finml.errors import BundleError, SpecError
-from finml.models.registry import TRENDS, parse_codes  # noqa: F401 (TRENDS: re-exported)
+from finml.models.registry import TRENDS, parse_codes
 
 #: Format of :meth:`ScorecardClassifier.to_dict`.
 SCORECARD_FORMAT = 1
@@ -335,6 +335,10 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
             model.names = tuple(str(n) for n in model.names)
             model.special_codes = parse_codes(",".join(map(str, model.special_codes)))
             model.user_bins = _checked_user_bins(model.user_bins, model.names)
+            trend = model.monotonic_trend
+            trends = trend.values() if isinstance(trend, dict) else [trend]
+            _check(all(isinstance(t, str) and t in TRENDS for t in trends), "params")
+            _check(not isinstance(trend, dict) or set(trend) <= set(model.names), "params")
             for value in (model.pdo, model.base_odds, model.base_points, model.C):
                 _check(_finite(value), "params")
             _check(model.pdo > 0 and model.base_odds > 0, "params")

@@ -179,8 +179,8 @@ def monotone_cst(params: dict, numeric, categorical, n_columns: int, n_classes: 
     return cst
 
 
-def check_monotone(pairs: dict[str, int], numeric) -> None:
-    """Refuse constraints on columns that are not numeric features.
+def check_monotone(pairs: dict, numeric, what: str = "Monotone constraints") -> None:
+    """Refuse constraints (``what``) on columns that are not numeric features.
 
     Raises:
         SpecError: naming the columns and the numeric features there are.
@@ -190,7 +190,7 @@ def check_monotone(pairs: dict[str, int], numeric) -> None:
     unknown = [n for n in pairs if n not in set(numeric)]
     if unknown:
         raise SpecError(
-            f"Monotone constraints on {listing(unknown, 3)}: not numeric "
+            f"{what} on {listing(unknown, 3)}: not numeric "
             f"features of this dataset. Constrain numeric features only: "
             f"{listing(list(numeric), 8, str) or 'none'}."
         )

@@ -127,7 +127,8 @@ class TableTask(Task):
         """Fit what is calibrated on held-out rows (a regression's intervals)."""
 
     def check_spec(self, spec) -> None:
-        """Also refuse monotone constraints on columns that are not numeric features
+        """Also refuse monotone constraints or a scorecard's trends on columns that are not
+        numeric features
         (:func:`finml.models.tabular.check_monotone`), and bins set by hand for columns that
         are not characteristics or of the other kind
         (:func:`finml.models.bin_edits.check_bin_edits`).
@@ -136,12 +137,13 @@ class TableTask(Task):
             SpecError: said plainly.
         """
         from finml.models.bin_edits import check_bin_edits, parse_bin_edits
-        from finml.models.registry import parse_monotone
+        from finml.models.registry import parse_monotone, parse_trends
         from finml.models.tabular import check_monotone
 
         super().check_spec(spec)
         ds = spec.dataset
         check_monotone(parse_monotone(spec.params.get("monotone", "")), ds.numeric)
+        check_monotone(parse_trends(spec.params.get("trends", "")), ds.numeric, "Trends")
         edits = parse_bin_edits(spec.params.get("bin_edits", ""))
         check_bin_edits(edits, ds.numeric, ds.categorical)
 

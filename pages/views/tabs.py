@@ -116,6 +116,10 @@ def edit_bins(run, model, name: str) -> None:
                 key=f"bin_cuts.{at}",
             )
         else:
+            st.caption(
+                "Categories with the same bin number share a bin: give two the same number "
+                "to merge them, a new number to split one off."
+            )
             table = st.data_editor(
                 start,
                 hide_index=True,

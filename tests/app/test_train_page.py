@@ -211,3 +211,29 @@ def test_a_reload_shows_the_settings_of_the_run_it_watches(german_spec):
     save_dataset_spec(other)
     elsewhere = open_app("train", {"dataset": other.dataset_id, "run": run_id})
     assert elsewhere.selectbox(key="model").value == "logreg"
+
+
+def test_per_column_choices_are_a_table_of_the_numeric_features(german_spec, reap):
+    """Boosting's monotone constraints and a scorecard's trends are one row per numeric
+    feature with a choice; a run's choices (e.g. restored from the run a reload watches)
+    start the table, and Start records them as the run's parameters."""
+    at = _with_dataset(german_spec, "hgb")
+    at.selectbox(key="model").set_value("hgb").run()
+    numeric = list(german_spec("hgb").dataset.numeric)
+    table = next(d for d in at.dataframe if "choice" in d.value.columns)
+    assert table.value["column"].tolist() == numeric
+    assert set(table.value["choice"]) == {"none"}
+    at.session_state["hgb.monotone"] = "duration_in_month:+1, age_in_years:-1"
+    at.run()
+    choices = next(d for d in at.dataframe if "choice" in d.value.columns).value
+    picked = dict(zip(choices["column"], choices["choice"], strict=True))
+    assert picked["duration_in_month"] == "increasing" and picked["age_in_years"] == "decreasing"
+    at.number_input(key="hgb.max_iter").set_value(20)
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    run = RunStore().get_run(at.session_state["active_run"])
+    assert run.params["hp.monotone"] == "duration_in_month:+1, age_in_years:-1"
+
+    at.selectbox(key="model").set_value("scorecard").run()
+    table = next(d for d in at.dataframe if "choice" in d.value.columns)
+    assert set(table.value["choice"]) == {"default"} and len(table.value) == len(numeric)

@@ -32,3 +32,24 @@ def test_bad_hyperparameters_are_refused(name, overrides, phrase):
 
 def test_layers_parse():
     assert parse_layers("64, 32") == (64, 32)
+
+
+def test_per_column_choices_go_from_text_to_table_and_back():
+    from finml.models.registry import choices_text, column_choices, parse_trends
+
+    cols = ["age", "duration", "amount"]
+    assert column_choices("monotone", cols, "duration:-1, age:+") == [
+        "increasing",
+        "decreasing",
+        "none",
+    ]
+    assert choices_text("monotone", cols, ["increasing", "decreasing", "none"]) == (
+        "age:+1, duration:-1"
+    )
+    assert column_choices("trends", cols, "amount:peak") == ["default", "default", "peak"]
+    assert choices_text("trends", cols, ["default", "ascending", None]) == "duration:ascending"
+    for bad in ("amount:upwards", "amount", "amount:peak, amount:valley"):
+        with pytest.raises(SpecError, match="Trends per characteristic"):
+            parse_trends(bad)
+    with pytest.raises(SpecError, match="Monotone constraints"):
+        column_choices("monotone", cols, "age:up")

@@ -200,3 +200,25 @@ def test_cross_validation_and_tuning_run_on_a_scorecard(german):
     assert trials["state"].tolist() == ["complete"] * 3
     assert trials["val_roc_auc"].between(0.65, 1).all()
     assert trials["min_bin_size"].between(0.02, 0.1).all() and trials["C"].nunique() == 3
+
+
+def test_a_trend_per_characteristic_is_kept_and_one_of_a_categorical_column_refused(german):
+    """The bad rate over duration_in_month's bins falls when asked to (OptBinning's
+    "auto" would let it rise), credit_amount's rises; the other characteristics keep the
+    form's trend; a trend for a categorical column is refused before training."""
+    from finml.reporting.scorecard import bins_table
+    from finml.tasks import get_task
+
+    trends = "duration_in_month:descending, credit_amount:ascending"
+    spec = table_spec(german, "scorecard", seed=42, params={"trends": trends})
+    model = train_spec(spec, german, ListSink(), explain=False).model
+    for name, sign in (("duration_in_month", -1), ("credit_amount", 1)):
+        table = bins_table(model, name)
+        rates = table["event rate"].to_numpy()[
+            : model.estimator.characteristics_[list(model.estimator.names).index(name)]["n_regular"]
+        ]
+        assert (sign * np.diff(rates) >= -1e-12).all(), (name, rates)
+    assert model.estimator.monotonic_trend["age_in_years"] == "auto"  # the form's trend
+    bad = table_spec(german, "scorecard", params={"trends": "purpose:ascending"})
+    with pytest.raises(SpecError, match="Trends on 'purpose'"):
+        get_task("binary").check_spec(bad)
