@@ -416,18 +416,41 @@ def search_view(run, trials, task) -> None:
 
 
 def report_buttons(where, run, build) -> None:
-    """The "Make the HTML model report" button in ``where`` (a column) and, once made, its
-    download; ``build()`` returns the report's HTML."""
-    if where.button("Make the HTML model report", key="make_report"):
+    """The "Make the model report" button in ``where`` (a column) and, once made, its
+    downloads: HTML (with charts) and PDF (the same report laid out by WeasyPrint, charts
+    pointing to the HTML, :mod:`finml.reporting.pdf`); ``build()`` returns the HTML."""
+    from finml.reporting.pdf import PdfError, report_pdf
+
+    if where.button("Make the model report (HTML and PDF)", key="make_report"):
         with st.spinner("Building the report..."):
-            st.session_state.report = (run.run_id, build().encode())
-    if st.session_state.get("report", (None,))[0] == run.run_id:
+            html = build()
+            try:
+                pdf = report_pdf(html)
+            except PdfError as exc:
+                pdf = exc
+            st.session_state.report = (run.run_id, html.encode(), pdf)
+    if st.session_state.get("report", (None,))[0] != run.run_id:
+        return
+    _, html, pdf = st.session_state.report
+    name = f"finml-report-{run.run_id[:8]}"
+    download(
+        where,
+        "Download the report (HTML)",
+        html,
+        f"{name}.html",
+        "text/html",
+        "report_file",
+        run.run_id,
+    )
+    if isinstance(pdf, bytes):
         download(
             where,
-            "Download the report (HTML)",
-            st.session_state.report[1],
-            f"finml-report-{run.run_id[:8]}.html",
-            "text/html",
-            "report_file",
+            "Download the report (PDF)",
+            pdf,
+            f"{name}.pdf",
+            "application/pdf",
+            "report_pdf",
             run.run_id,
         )
+    else:
+        where.caption(text(pdf))

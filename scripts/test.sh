@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=""
 [ -x /usr/bin/chromium ] || missing="$missing chromium"  # the browser tests
+# the PDF report (WeasyPrint lays it out with Pango)
+ldconfig -p | grep -q libpangoft2-1.0 || missing="$missing libpango-1.0-0 libpangoft2-1.0-0"
 # the system tests start a throwaway PostgreSQL cluster under an mlflow server
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
 if [ -n "$missing" ]; then

@@ -45,6 +45,7 @@ EXPORT_MEMBERS = (
     "split_report.json",
     "split.parquet",
     "forecast_choice.json",
+    "documentation.json",
 )
 #: The run's own artifacts an export carries beside its bundle (whatever the run has).
 RESULT_MEMBERS = tuple(m for m in EXPORT_MEMBERS if m != "run.json" and "bundle/" not in m)
@@ -224,7 +225,12 @@ def _log_import(store, run_id: str, root: Path, record, meta: dict) -> None:
             store.log_artifacts(run_id, root / folder, folder)
     with tempfile.TemporaryDirectory() as tmp:
         loose = Path(tmp)
-        for member in ("split_report.json", "split.parquet", "forecast_choice.json"):
+        for member in (
+            "split_report.json",
+            "split.parquet",
+            "forecast_choice.json",
+            "documentation.json",
+        ):
             if (root / member).is_file():
                 (loose / member).write_bytes((root / member).read_bytes())
         if any(loose.iterdir()):

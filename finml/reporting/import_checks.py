@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from finml.errors import BundleError, listing
+from finml.errors import BundleError, SpecError, listing
 from finml.models.registry import RUN_PARAMS, check_run_param, get_model, model_names
 from finml.models.safe_load import load_json_bounded
 from finml.store import BACKTEST_METRICS, FOLD_METRICS, HISTORY_METRICS
@@ -464,7 +464,8 @@ def check_json_member(data: bytes, member: str, name: str) -> None:
     """A JSON member beside the tables: ``tuning/best_params.json`` (name -> a number, a
     bool or short text), ``explain/shap.json`` (a finite base value, the explainer's
     name), ``split_report.json`` (rows of short text and numbers), ``forecast_choice.json``
-    (Auto's candidates: known member names, a finite validation MASE, one chosen).
+    (Auto's candidates: known member names, a finite validation MASE, one chosen),
+    ``documentation.json`` (the analyst's sections, :mod:`finml.reporting.documentation`).
 
     Raises:
         BundleError: too large, too deep, not JSON, or not of that shape.
@@ -506,6 +507,13 @@ def check_json_member(data: bytes, member: str, name: str) -> None:
         ok = isinstance(raw, list) and len(raw) <= 100 and all(flat(row, 50) for row in raw)
     elif member == "forecast_choice.json":
         ok = _choice_shape(raw)
+    elif member == "documentation.json":
+        from finml.reporting.documentation import check_documentation
+
+        try:
+            ok = bool(check_documentation(raw))
+        except SpecError:
+            ok = False
     else:
         ok = False
     if not ok:

@@ -164,7 +164,10 @@ def build_report(
 def _render(template: str, store: ScopedStore, run, figures: dict, **context) -> str:
     """Render a report template with what every report shows (settings, split audit,
     library versions, figures)."""
+    from finml.reporting.documentation import load_documentation, report_sections
+
     split, shared = _split_audit(store, run.run_id)
+    doc = load_documentation(store, run.run_id)
     return (
         _environment()
         .get_template(template)
@@ -176,6 +179,8 @@ def _render(template: str, store: ScopedStore, run, figures: dict, **context) ->
             shared=shared,
             versions=_versions(store, run.run_id),
             figures=figures,
+            documentation=report_sections(doc),
+            documented=doc if doc.get("sections") else None,
             **{"leakage": None, **context},
         )
     )

@@ -477,10 +477,12 @@ def headline_metrics(run: RunInfo) -> list[tuple[str, float]]:
 
 
 def _tiles(run: RunInfo) -> list[tuple[str, str]]:
-    """(metric key, label) of the run's tiles: its task's that it logged, at most 5."""
+    """(metric key, label) of the run's tiles: its task's that it logged, at most the
+    task's ``n_tiles``, labelled by the task where it has its own words."""
+    task = get_task(run.params.get("task"))
     labels = dict(HEADLINE) | {"test_naive_mase": "Naive MASE", "test_ets_mase": "AutoETS MASE"}
-    tiles = get_task(run.params.get("task")).tiles
-    return [(k, labels[k]) for k in tiles if k in run.metrics][:5]
+    labels |= task.tile_labels
+    return [(k, labels[k]) for k in task.tiles if k in run.metrics][: task.n_tiles]
 
 
 def headline_tiles(run: RunInfo) -> list[tuple[str, str]]:

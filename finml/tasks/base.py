@@ -121,7 +121,11 @@ class Task(ABC):
             ``"medical"`` (sensitivity at a specificity, clinical operating points).
         probability_columns: its predictions hold ``p_<i>`` for every class.
         cv_label: what its cross-validation is called on the pages.
-        tiles: the test metrics shown as tiles when a run ends, in order.
+        tiles: the test metrics shown as tiles when a run ends, in order (a run shows
+            the first :attr:`n_tiles` it logged).
+        n_tiles: most tiles a run shows.
+        tile_labels: its own labels of tile metrics (over
+            :data:`finml.reporting.runs.HEADLINE`'s).
         tags: what it supports (:class:`TaskTags`).
     """
 
@@ -134,6 +138,8 @@ class Task(ABC):
     probability_columns = False
     cv_label = "cross-validation"
     tiles: tuple[str, ...] = ()
+    n_tiles = 5
+    tile_labels: dict[str, str] = {}  # noqa: RUF012 (read-only)
     tags = TaskTags()
 
     def __repr__(self) -> str:

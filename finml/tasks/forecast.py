@@ -620,7 +620,25 @@ class ForecastTask(Task):
     bundle_task = "forecast"
     evaluation = "forecasts"
     cv_label = "backtest"
-    tiles = ("test_mase", "test_naive_mase", "test_ets_mase", "test_rmse")
+    # MASE on the seasonal naive's scale (the M4 convention) leads, beside the seasonal
+    # naive's and AutoETS's on the same scale and the one-step MASE; runs from before the
+    # seasonal scale show the one-step MASE beside the naive's and AutoETS's, and RMSE.
+    tiles = (
+        "test_mase_seasonal",
+        "test_seasonal_naive_mase_seasonal",
+        "test_ets_mase_seasonal",
+        "test_mase",
+        "test_naive_mase",
+        "test_ets_mase",
+        "test_rmse",
+    )
+    n_tiles = 4
+    tile_labels = {  # noqa: RUF012 (read-only)
+        "test_mase_seasonal": "MASE (seasonal scale)",
+        "test_seasonal_naive_mase_seasonal": "Seasonal naive MASE",
+        "test_ets_mase_seasonal": "AutoETS MASE",
+        "test_mase": "MASE (one-step scale)",
+    }
     tags = TaskTags(
         cross_validation=True,
         tuning=True,

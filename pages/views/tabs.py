@@ -35,7 +35,48 @@ def run_tabs(run, val, view, store) -> dict:
         tabs[view.task.cv_label.capitalize()] = lambda: cv_view(run, val, view, store)
     if int(params.get("tune_trials", 0) or 0):
         tabs["Tuning"] = lambda: tuning_view(run, view.task, store)
+    tabs["Documentation"] = lambda: documentation_view(run, store)
     return tabs
+
+
+def documentation_view(run, store) -> None:
+    """The run's model documentation (:mod:`finml.reporting.documentation`): its owner
+    writes the sections a validator asks for (SR 11-7) and saves them with the run; the
+    HTML report opens with them. Others who see the run read them."""
+    from finml.reporting import documentation as docs
+
+    doc = docs.load_documentation(store, run.run_id)
+    sections = doc.get("sections", {})
+    if doc.get("by"):
+        st.caption(f"Written by {common.text(doc['by'])} at {common.text(doc.get('at', ''))}.")
+    if not common.may_change(run):
+        for key, (title, _) in docs.SECTIONS.items():
+            st.markdown(f"**{title}**")
+            st.text(sections.get(key) or "Not documented.")
+        return
+    st.caption(
+        "What a model validator asks for beside the measured sections (SR 11-7): saved with "
+        "the run, first in its HTML report, exported with it."
+    )
+    with st.form("documentation"):
+        values = {
+            key: st.text_area(
+                title,
+                sections.get(key, ""),
+                help=hint,
+                max_chars=docs.MAX_SECTION,
+                key=f"doc.{run.run_id}.{key}",
+            )
+            for key, (title, hint) in docs.SECTIONS.items()
+        }
+        save = st.form_submit_button("Save the documentation")
+    if save:
+        try:
+            docs.save_documentation(store, run.run_id, values, common.principal().display)
+        except FinmlError as exc:
+            common.show_error(exc)
+        else:
+            st.success("Saved with the run.", icon=":material/check:")
 
 
 def scorecard_view(run, store) -> None:

@@ -115,13 +115,15 @@ def test_predict_page_reports_a_missing_column(finished_run, german):
     assert "lacks 1 column(s) the model needs: 'purpose'" in shown(at.error[0])
 
 
-def test_report_button_offers_the_html_download(finished_run):
+def test_report_button_offers_the_html_and_pdf_downloads(finished_run):
     at = open_app("evaluate")
     at.button(key="make_report").click().run()
     assert not at.exception, at.exception
     assert at.session_state["report"][0] == finished_run
     assert at.session_state["report"][1].startswith(b"<!doctype html>")
-    assert at.get("download_button")
+    assert at.session_state["report"][2].startswith(b"%PDF-")
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Download the report (HTML)", "Download the report (PDF)"} <= labels
 
 
 def _second_run(german_spec):
@@ -267,3 +269,24 @@ def test_credit_pack_has_the_cutoff_strategy_and_a_swap_set_against_another_run(
     assert swaps["applicants"].tolist() == expected["applicants"].tolist()
     assert swaps["applicants"].sum() == 200
     assert any("saved cut-off 0.300" in shown(c) for c in at.caption)
+
+
+def test_the_documentation_tab_saves_the_sections_with_the_run(finished_run):
+    """The owner writes the SR 11-7 sections on Evaluate and saves them; a new session
+    (a reload) shows what was saved, and the report opens with it."""
+    from finml.access import LOCAL, ScopedStore
+    from finml.reporting.documentation import load_documentation
+    from finml.reporting.report import build_report
+
+    at = open_tab(open_app("evaluate"), "eval_tabs", "Documentation")
+    run_id = finished_run
+    at.text_area(key=f"doc.{run_id}.purpose").set_value("Refer applications under 5,000 DM.")
+    at.text_area(key=f"doc.{run_id}.limitations").set_value("x" * 10)
+    next(b for b in at.button if b.label == "Save the documentation").click().run()
+    assert not at.exception, at.exception
+    assert any("Saved with the run" in shown(s) for s in at.success)
+    store = ScopedStore(RunStore(), LOCAL)
+    assert load_documentation(store, run_id)["sections"]["purpose"].startswith("Refer")
+    again = open_tab(open_app("evaluate"), "eval_tabs", "Documentation")
+    assert again.text_area(key=f"doc.{run_id}.purpose").value.startswith("Refer")
+    assert "Refer applications under 5,000 DM." in build_report(store, run_id, threshold=0.5)

@@ -169,10 +169,10 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     labels = [m.label for m in at.metric]
     assert labels == [
         "2-fold backtest MASE (mean ± sd)",
-        "MASE",
-        "Naive MASE",
+        "MASE (seasonal scale)",  # the M4 convention's scale leads
+        "Seasonal naive MASE",
         "AutoETS MASE",
-        "Test RMSE",
+        "MASE (one-step scale)",
     ]
     assert len(store.read_json(run_id, "intervals.json")["0.9"]) == 2
     board = open_app("runs").dataframe[0].value

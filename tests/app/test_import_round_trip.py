@@ -444,7 +444,13 @@ def _regression_evaluate(at, pair, tracebacks):
     assert table.loc["RMSE", "value"] == formats.amount(orig.metrics["test_rmse"], "DM")
     coverage = at.dataframe[1].value
     assert coverage["nominal"].tolist() == ["80%", "90%", "95%"]
-    assert [t.label for t in at.tabs] == ["Fit", "Residuals", "Largest errors", "Explanations"]
+    assert [t.label for t in at.tabs] == [
+        "Fit",
+        "Residuals",
+        "Largest errors",
+        "Explanations",
+        "Documentation",
+    ]
     assert "Predicted against actual" in _titles(_tab(at, "Fit", "regression_tabs"))
     assert "Normal QQ plot" in _titles(_tab(at, "Residuals", "regression_tabs"))
     largest = _tab(at, "Largest errors", "regression_tabs").dataframe[0].value

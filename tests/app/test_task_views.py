@@ -179,6 +179,6 @@ def test_a_forecast_search_from_the_form_is_judged_on_its_backtest(macro_forecas
     assert len(trials) == 2
     ev = open_app("evaluate", {"run": run_id})
     assert not ev.exception, ev.exception
-    assert [t.label for t in ev.tabs] == ["Tuning"]
+    assert [t.label for t in ev.tabs] == ["Tuning", "Documentation"]
     best = store.get_run(run_id).metrics["tune_best_backtest_mase"]
     assert any(f"(backtest MASE {best:.4f})" in shown(c) for c in ev.caption)
