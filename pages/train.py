@@ -13,6 +13,7 @@ from finml.models.registry import (
     get_model,
     logged_params,
     model_names_for,
+    parse_names,
     resolve_params,
 )
 from finml.reporting import charts
@@ -53,6 +54,8 @@ def param_widget(p, key, numeric=()):
     the dataset's ``numeric`` features)."""
     if p.kind in COLUMN_CHOICES:
         return column_table(p, key, list(numeric))
+    if p.kind == "names":
+        return selection_table(p, key)
     if p.kind == "choice":
         return st.selectbox(p.label, p.choices, index=p.choices.index(p.default), key=key)
     if p.kind == "bool":
@@ -95,6 +98,73 @@ def column_table(p, key: str, numeric: list[str]) -> str:
         key=f"{key}.table.{text}",
     )
     return choices_text(p.kind, table["column"], table["choice"])
+
+
+def selection_table(p, key: str) -> str:
+    """The characteristics of the dataset with a tick each ("in the model"), and their IV,
+    its note and the selection's verdict when the IV table was previewed; returns the
+    names left unticked (the parameter's text)."""
+    names = [*ds.numeric, *ds.categorical]
+    text = str(st.session_state.get(key, p.default))
+    try:
+        left = set(parse_names(text))
+    except FinmlError:
+        left = set()
+    table = pd.DataFrame({"characteristic": names, "use": [n not in left for n in names]})
+    preview = st.session_state.get("iv_preview")
+    shown = preview is not None and preview[0] == ds.dataset_id
+    if shown:
+        iv = preview[1][["characteristic", "IV", "in model", "note"]]
+        table = table.merge(iv.rename(columns={"in model": "passes the filters"}), how="left")
+        table = table.sort_values("IV", ascending=False, kind="stable")
+    edited = st.data_editor(
+        table,
+        hide_index=True,
+        disabled=[c for c in table.columns if c != "use"],
+        column_config={
+            "use": st.column_config.CheckboxColumn("In the model", help=p.help),
+            "IV": st.column_config.NumberColumn(format="%.3f"),
+        },
+        height=min(36 * (len(names) + 1) + 3, 320),
+        key=f"{key}.table.{text}.{shown}",
+    )
+    if not shown:
+        st.caption(
+            "Preview the IV table (above the form) to see each characteristic's IV on the "
+            "training split before training."
+        )
+    return ", ".join(edited.loc[~edited["use"].astype(bool), "characteristic"])
+
+
+def iv_preview(model: str, info) -> None:
+    """The "Preview the IV table" button of a model with characteristics to select: bins
+    the training split as the scorecard will (the form's settings as last started), in a
+    few seconds (:func:`finml.reporting.scorecard.preview_iv`)."""
+    from finml.data.staging import load_staged
+    from finml.reporting.scorecard import preview_iv
+
+    if not st.button(
+        "Preview the IV table (training split)",
+        help="Bins every characteristic on the training split (at most 50,000 rows) with "
+        "the form's settings as last started and shows each one's IV and whether it passes "
+        "the filters, in the table of characteristics below.",
+        key="iv_preview_button",
+    ):
+        return
+    settings = {p.name: st.session_state[f"{model}.{p.name}"] for p in info.params
+                if f"{model}.{p.name}" in st.session_state}  # fmt: skip
+    try:
+        spec = RunSpec(
+            ds, model, resolve_params(model, settings), seed=int(st.session_state.get("seed", 42))
+        )
+        check_dataset(principal(), ds.dataset_id)
+        with st.spinner("Binning the training split..."):
+            st.session_state.iv_preview = (
+                ds.dataset_id,
+                preview_iv(spec, load_staged(ds.dataset_id)),
+            )
+    except FinmlError as exc:
+        show_error(exc)
 
 
 def run_form(run_id: str, ds, choices: list[str]) -> dict:
@@ -163,16 +233,18 @@ else:
     )
     info = get_model(model)
     st.caption(info.description)
+    if any(p.kind == "names" for p in info.params):
+        iv_preview(model, info)
     with st.form("hyperparameters"):
         cols = st.columns(3)
         values = {}
         numeric = getattr(ds, "numeric", ())
-        grid = [p for p in info.params if p.kind not in COLUMN_CHOICES]
+        grid = [p for p in info.params if p.kind not in (*COLUMN_CHOICES, "names")]
         for i, p in enumerate(grid):
             with cols[i % 3]:
                 values[p.name] = param_widget(p, f"{model}.{p.name}")
         for p in info.params:  # per-column choices: a table across the form
-            if p.kind in COLUMN_CHOICES:
+            if p.kind in COLUMN_CHOICES or p.kind == "names":
                 values[p.name] = param_widget(p, f"{model}.{p.name}", numeric)
         class_weights = task.tags.classes and st.toggle(
             "Class weights (balanced, from the training split)",

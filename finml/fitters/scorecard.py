@@ -7,7 +7,7 @@ ROC-AUC). It takes the characteristics as they are (the ``"raw"`` encoding of
 from __future__ import annotations
 
 from finml.fitters.base import FitData, FitResult, Fitter, one_step
-from finml.models.registry import parse_codes, parse_trends
+from finml.models.registry import parse_codes, parse_names, parse_trends
 
 
 class ScorecardFitter(Fitter):
@@ -25,30 +25,43 @@ class ScorecardFitter(Fitter):
                 (``bin_edits``) that name a category the training split lacks or cannot be
                 fitted.
         """
-        from finml.models.bin_edits import edits_as_codes, parse_bin_edits
-        from finml.models.scorecard import ScorecardClassifier
-
-        ds = spec.dataset
-        edits = parse_bin_edits(params.get("bin_edits", ""))
-        trend = params["monotonic_trend"]
-        per_column = parse_trends(params.get("trends", ""))
-        if per_column:  # the form's trend for every numeric characteristic it does not name
-            trend = {**dict.fromkeys(ds.numeric, trend), **per_column}
-        model = ScorecardClassifier(
-            names=(*ds.numeric, *ds.categorical),
-            n_numeric=len(ds.numeric),
-            min_bin_size=params["min_bin_size"],
-            max_n_bins=params["max_n_bins"],
-            monotonic_trend=trend,
-            special_codes=parse_codes(params["special_codes"]),
-            min_iv=params["min_iv"],
-            max_corr=params["max_corr"],
-            C=params["C"],
-            pdo=params["pdo"],
-            base_points=params["base_points"],
-            base_odds=params["base_odds"],
-            class_weight="balanced" if data.class_weight else None,
-            user_bins=edits_as_codes(edits, data.categories or {}) or None,
-        )
+        model = scorecard(spec, params, data.categories, bool(data.class_weight))
         model.fit(data.x_train, data.y_train)
         return one_step(model, data, sink)
+
+
+def scorecard(spec, params: dict, categories: dict | None, balanced: bool = False):
+    """The unfitted :class:`finml.models.scorecard.ScorecardClassifier` of a run: its
+    characteristics (numeric then categorical), the form's binning, selection and scaling,
+    the trend per characteristic over the form's default, the characteristics left out and
+    the bins set by hand (category names as the preprocessor's codes, ``categories``).
+
+    Raises:
+        SpecError: bins set by hand that name a category the training split lacks.
+    """
+    from finml.models.bin_edits import edits_as_codes, parse_bin_edits
+    from finml.models.scorecard import ScorecardClassifier
+
+    ds = spec.dataset
+    edits = parse_bin_edits(params.get("bin_edits", ""))
+    trend = params["monotonic_trend"]
+    per_column = parse_trends(params.get("trends", ""))
+    if per_column:  # the form's trend for every numeric characteristic it does not name
+        trend = {**dict.fromkeys(ds.numeric, trend), **per_column}
+    return ScorecardClassifier(
+        names=(*ds.numeric, *ds.categorical),
+        n_numeric=len(ds.numeric),
+        min_bin_size=params["min_bin_size"],
+        max_n_bins=params["max_n_bins"],
+        monotonic_trend=trend,
+        special_codes=parse_codes(params["special_codes"]),
+        min_iv=params["min_iv"],
+        max_corr=params["max_corr"],
+        C=params["C"],
+        pdo=params["pdo"],
+        base_points=params["base_points"],
+        base_odds=params["base_odds"],
+        class_weight="balanced" if balanced else None,
+        user_bins=edits_as_codes(edits, categories or {}) or None,
+        excluded=parse_names(params.get("excluded", "")),
+    )

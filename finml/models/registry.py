@@ -101,6 +101,19 @@ def parse_trends(text: str) -> dict[str, str]:
     return _column_pairs(text, TRENDS, "Trends per characteristic", example)
 
 
+def parse_names(text: str) -> tuple[str, ...]:
+    """Column names from comma-separated text (each once, in the order given; names with
+    a comma cannot be given).
+
+    Raises:
+        SpecError: a name given twice, or more than 2,000 names.
+    """
+    names = tuple(p.strip() for p in str(text or "").split(",") if p.strip())
+    if len(set(names)) < len(names) or len(names) > 2000:
+        raise SpecError(f"Characteristics {str(text)[:80]!r}: give each name once.")
+    return names
+
+
 def column_choices(kind: str, columns, text: str) -> list[str]:
     """The choice of each column in the Train page's table of a per-column parameter
     (``"monotone"`` or ``"trends"``) from the parameter's text; a column it does not name
@@ -141,7 +154,8 @@ class Param:
             may be empty), ``"layers"`` (comma-separated ints) or ``"numbers"``
             (comma-separated numbers, may be empty) or ``"monotone"`` (column:+1/-1 pairs,
             :func:`parse_monotone`), ``"trends"`` (column:trend pairs, :func:`parse_trends`),
-            ``"bins"`` (a scorecard's bin edits, one line of JSON,
+            ``"names"`` (comma-separated column names, :func:`parse_names`), ``"bins"`` (a
+            scorecard's bin edits, one line of JSON,
             :func:`finml.models.bin_edits.parse_bin_edits`) or ``"note"`` (free text on one
             line, :func:`finml.models.bin_edits.clean_note`).
         default: default value.
@@ -423,6 +437,15 @@ MODELS: dict[str, ModelInfo] = {
                 Param("pdo", "Points to double the odds (PDO)", "float", 20.0, 1.0, 500.0),
                 Param("base_points", "Base points", "float", 600.0, 0.0, 10000.0),
                 Param("base_odds", "Base odds (good:bad)", "float", 50.0, 0.01, 10000.0),
+                Param(
+                    "excluded",
+                    "Characteristics left out",
+                    "names",
+                    "",
+                    help="Untick a characteristic to leave it out of the regression (it is "
+                    "still binned and its IV shown), e.g. one that policy forbids or the IV "
+                    "preview flags as a leak.",
+                ),
                 Param(
                     "bin_edits",
                     "Bins set by hand (JSON)",
@@ -814,7 +837,7 @@ def logged_value(p: Param, logged: str):
             return next(c for c in p.choices if str(c) == logged)
         if p.kind == "bool":
             return {"True": True, "False": False}[logged]
-        if p.kind in ("text", "layers", "numbers", "monotone", "trends", "bins", "note"):
+        if p.kind in ("text", "layers", "numbers", "monotone", "trends", "names", "bins", "note"):
             return logged
         value = int(float(logged)) if p.kind == "int" else float(logged)
     except (StopIteration, KeyError, ValueError, OverflowError):
@@ -887,6 +910,11 @@ def _check(p: Param, value: object, label: str) -> object:
     if p.kind == "numbers":
         try:
             return ", ".join(f"{c:g}" for c in parse_codes(str(value or "")))
+        except SpecError as exc:
+            raise SpecError(f"{where}: {exc}") from None
+    if p.kind == "names":
+        try:
+            return ", ".join(parse_names(str(value or "")))
         except SpecError as exc:
             raise SpecError(f"{where}: {exc}") from None
     if p.kind in ("bins", "note"):
@@ -985,6 +1013,7 @@ def check_run_param(name: str, value: object, param: Param | None = None) -> str
             "note": ("text", 500),
             "monotone": ("monotone",),
             "trends": ("trends",),
+            "names": ("names",),
         }.get(param.kind, ("text", 300))
     kind = rule[0]
     ok = True
@@ -1016,6 +1045,8 @@ def check_run_param(name: str, value: object, param: Param | None = None) -> str
             parse_monotone(text)
         elif kind == "trends":
             parse_trends(text)
+        elif kind == "names":
+            parse_names(text)
         elif kind == "bins":
             from finml.models.bin_edits import format_bin_edits, parse_bin_edits
 
@@ -1050,5 +1081,6 @@ def _describe(rule: tuple) -> str:
         "bins": "a scorecard's bin edits as finml writes them (one line of JSON)",
         "monotone": "comma-separated column:+1 or column:-1 pairs",
         "trends": "comma-separated column:trend pairs",
+        "names": "comma-separated column names, each once",
         "unit": f"a unit of at most {UNIT_LENGTH} letters, digits, spaces or $ € £ ¥ % / . ² -",
     }[kind]

@@ -75,6 +75,8 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
         base_points: the score at odds ``base_odds``.
         base_odds: non-events to events (good:bad) at ``base_points``.
         class_weight: the logistic regression's class weights, or ``None``.
+        excluded: characteristics the analyst leaves out of the regression (still binned,
+            their IV shown).
         user_bins: an analyst's own bins, fixed as given (:mod:`finml.models.bin_edits`):
             name -> cut points (floats, increasing) of a numeric characteristic, or groups
             of category codes (lists of floats) of a categorical one; ``None`` for none.
@@ -101,6 +103,7 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
         base_odds=50.0,
         class_weight=None,
         user_bins=None,
+        excluded=(),
     ):
         self.names = names
         self.n_numeric = n_numeric
@@ -116,6 +119,7 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
         self.base_odds = base_odds
         self.class_weight = class_weight
         self.user_bins = user_bins
+        self.excluded = excluded
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(self, X, y):
@@ -136,22 +140,13 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
         """
         from sklearn.linear_model import LogisticRegression
 
-        from finml.native import check_solver_order
-
-        check_solver_order()  # OR-Tools loaded after TensorFlow would crash the process
-        X = np.asarray(X, dtype=np.float64)
+        chars, woe, kept = self.bin_and_select(X, y)
         y = np.asarray(y).astype(np.int64)
-        names = [str(n) for n in self.names] or [f"x{i}" for i in range(X.shape[1])]
-        if X.ndim != 2 or X.shape[1] != len(names):
-            raise SpecError(f"The scorecard has {len(names)} characteristics; got {X.shape}.")
-        self.classes_ = np.array([0, 1])
-        chars = [self._bin(X[:, j], y, name, j < self.n_numeric) for j, name in enumerate(names)]
-        woe = np.column_stack([_woe_of(c, X[:, j]) for j, c in enumerate(chars)])
-        kept = _select(chars, woe, self.min_iv, self.max_corr)
         if not kept:
             raise SpecError(
-                f"No characteristic has an IV of {self.min_iv:g} or more, so the scorecard "
-                "has nothing to score. Lower the minimum IV on the Train page."
+                f"No characteristic has an IV of {self.min_iv:g} or more (among those not "
+                "left out), so the scorecard has nothing to score. Lower the minimum IV on "
+                "the Train page, or keep more characteristics in."
             )
         lr = LogisticRegression(C=self.C, max_iter=5000, class_weight=self.class_weight)
         lr.fit(woe[:, kept], y)
@@ -163,6 +158,35 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
         self.characteristics_ = chars
         self._scale()
         return self
+
+    def bin_and_select(self, X, y) -> tuple[list[dict], np.ndarray, list[int]]:
+        """Bin every characteristic and select those that enter the regression (the
+        first steps of :meth:`fit`, also the IV table an analyst reads before training).
+
+        Args:
+            X: float array (n, k): numeric columns then category codes.
+            y: int 0/1 array (n,).
+
+        Returns:
+            (one dict per characteristic, marked ``selected`` with the ``reason`` of each
+            left out; their WoE values, float (n, k); the positions selected).
+
+        Raises:
+            SpecError: see :meth:`fit`.
+        """
+        from finml.native import check_solver_order
+
+        check_solver_order()  # OR-Tools loaded after TensorFlow would crash the process
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y).astype(np.int64)
+        names = [str(n) for n in self.names] or [f"x{i}" for i in range(X.shape[1])]
+        if X.ndim != 2 or X.shape[1] != len(names):
+            raise SpecError(f"The scorecard has {len(names)} characteristics; got {X.shape}.")
+        self.classes_ = np.array([0, 1])
+        chars = [self._bin(X[:, j], y, name, j < self.n_numeric) for j, name in enumerate(names)]
+        woe = np.column_stack([_woe_of(c, X[:, j]) for j, c in enumerate(chars)])
+        kept = _select(chars, woe, self.min_iv, self.max_corr, set(self.excluded or ()))
+        return chars, woe, kept
 
     def _bin(self, x: np.ndarray, y: np.ndarray, name: str, numeric: bool) -> dict:
         """One characteristic's optimal bins (or the analyst's own, :attr:`user_bins`) and
@@ -335,6 +359,8 @@ class ScorecardClassifier(ClassifierMixin, BaseEstimator):
             model.names = tuple(str(n) for n in model.names)
             model.special_codes = parse_codes(",".join(map(str, model.special_codes)))
             model.user_bins = _checked_user_bins(model.user_bins, model.names)
+            model.excluded = tuple(str(n) for n in model.excluded)
+            _check(set(model.excluded) <= set(model.names), "params")
             trend = model.monotonic_trend
             trends = trend.values() if isinstance(trend, dict) else [trend]
             _check(all(isinstance(t, str) and t in TRENDS for t in trends), "params")
@@ -447,13 +473,18 @@ def _woe_of(c: dict, x: np.ndarray) -> np.ndarray:
     return table[_bin_of(c, x)]
 
 
-def _select(chars: list[dict], woe: np.ndarray, min_iv: float, max_corr: float) -> list[int]:
+def _select(
+    chars: list[dict], woe: np.ndarray, min_iv: float, max_corr: float, excluded=frozenset()
+) -> list[int]:
     """Mark the characteristics that enter the regression, with the reason of each left
-    out: IV below ``min_iv``, or WoE values correlated above ``max_corr`` with a kept one
-    of higher IV (a greedy pass in order of IV)."""
+    out: the analyst's choice (``excluded``), IV below ``min_iv``, or WoE values correlated
+    above ``max_corr`` with a kept one of higher IV (a greedy pass in order of IV)."""
     kept: list[int] = []
     for j in sorted(range(len(chars)), key=lambda j: -chars[j]["total_iv"]):
         c = chars[j]
+        if c["name"] in excluded:
+            c["reason"] = "left out by the analyst"
+            continue
         if c["total_iv"] < min_iv:
             c["reason"] = f"IV {c['total_iv']:.3f} below {min_iv:g}"
             continue

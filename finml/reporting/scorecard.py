@@ -27,7 +27,12 @@ def characteristics_table(model) -> pd.DataFrame:
     ``IV``, ``bins`` (regular bins), ``in model`` (bool), ``coefficient`` (of its WoE in
     the logistic regression; 0 when left out) and ``note`` (why it was left out, or a
     warning such as an IV above :data:`finml.models.scorecard.SUSPICIOUS_IV`)."""
-    card = scorecard_of(model)
+    return _iv_table(scorecard_of(model).characteristics_)
+
+
+def _iv_table(chars: list[dict]) -> pd.DataFrame:
+    """:func:`characteristics_table`'s rows from a scorecard's characteristics (a
+    characteristic not yet regressed has coefficient 0)."""
     rows = [
         {
             "characteristic": c["name"],
@@ -35,14 +40,61 @@ def characteristics_table(model) -> pd.DataFrame:
             "IV": round(c["total_iv"], 4),
             "bins": c["n_regular"],
             "in model": c["selected"],
-            "coefficient": round(c["coef"], 4),
+            "coefficient": round(c.get("coef", 0.0), 4),
             "note": "; ".join(
                 filter(None, ["bins set by hand" if c.get("edited") else "", c["reason"]])
             ),
         }
-        for c in card.characteristics_
+        for c in chars
     ]
     return pd.DataFrame(rows).sort_values("IV", ascending=False, kind="stable")
+
+
+#: Most training rows the IV preview bins (a seeded sample of a larger training split).
+PREVIEW_ROWS = 50_000
+
+
+def preview_iv(spec, frame: pd.DataFrame, max_rows: int = PREVIEW_ROWS) -> pd.DataFrame:
+    """The IV table before training: every characteristic binned on the run's training
+    split as the scorecard will bin it (the form's binning, trends, special codes and bins
+    set by hand), with the selection it would make (minimum IV, correlated WoE, the
+    characteristics left out). The validation and test rows are not read.
+
+    Args:
+        spec: the run spec of a scorecard (its dataset, split and hyperparameters).
+        frame: the staged table, shape (n_rows, n_columns).
+        max_rows: most training rows binned: a larger training split is sampled (seeded
+            by the spec), so the preview takes seconds at a million rows.
+
+    Returns:
+        :func:`characteristics_table`'s columns (``in model``: whether it would enter the
+        regression; ``coefficient`` 0), highest IV first.
+
+    Raises:
+        TargetError, SplitError, SpecError, DataError: as training would.
+    """
+    from finml.data.split import make_split
+    from finml.fitters.base import sample
+    from finml.fitters.scorecard import scorecard
+    from finml.models.features import category_lists, fit_preprocessing, prepare_features
+    from finml.models.registry import resolve_params
+    from finml.tasks import get_task
+
+    task, ds = get_task(spec.task), spec.dataset
+    task.check_spec(spec)
+    params = resolve_params(spec.model, spec.params)
+    y, strata = task.target(frame, ds)
+    rows = make_split(frame, strata, ds.split).train
+    if len(rows) > max_rows:
+        rows = np.sort(rows[sample(len(rows), max_rows, spec.seed)])
+    numeric, categorical = list(ds.numeric), list(ds.categorical)
+    X = prepare_features(frame.iloc[rows], numeric, categorical)
+    everything = np.arange(len(rows))
+    pre, x, _ = fit_preprocessing(X, numeric, categorical, params, everything, model=spec.model)
+    card = scorecard(spec, params, category_lists(pre, categorical))
+    target = task.fit_target(task.target_state(y[rows], params), y[rows])
+    chars, _, _ = card.bin_and_select(x, target)
+    return _iv_table(chars)
 
 
 def bins_table(model, name: str) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from finml.data.split import make_split
+from finml.errors import SpecError, listing
 from finml.evaluation.drift import training_profile
 from finml.evaluation.explain import permutation_importances
 from finml.evaluation.shap_values import explain_rows, explainer_kind, fit_background
@@ -137,7 +138,7 @@ class TableTask(Task):
             SpecError: said plainly.
         """
         from finml.models.bin_edits import check_bin_edits, parse_bin_edits
-        from finml.models.registry import parse_monotone, parse_trends
+        from finml.models.registry import parse_monotone, parse_names, parse_trends
         from finml.models.tabular import check_monotone
 
         super().check_spec(spec)
@@ -146,6 +147,12 @@ class TableTask(Task):
         check_monotone(parse_trends(spec.params.get("trends", "")), ds.numeric, "Trends")
         edits = parse_bin_edits(spec.params.get("bin_edits", ""))
         check_bin_edits(edits, ds.numeric, ds.categorical)
+        unknown = set(parse_names(spec.params.get("excluded", ""))) - {*ds.numeric, *ds.categorical}
+        if unknown:
+            raise SpecError(
+                f"Characteristics left out: {listing(sorted(unknown), 3)} are not features of "
+                "this dataset."
+            )
 
     # -- the template ------------------------------------------------------------------------
     def raw(self, estimator, x: np.ndarray) -> np.ndarray:

@@ -132,3 +132,37 @@ def test_bins_edited_on_evaluate_train_a_new_run_that_records_who_what_and_why(
     scoped = ScopedStore(store, LOCAL)
     copy = import_run(export_run(scoped, new), store, "edited.zip", "local")
     assert store.get_run(copy).params["hp.bin_edits"] == params["hp.bin_edits"]
+
+
+def test_the_iv_table_is_previewed_before_training_and_a_characteristic_left_out(german_spec, reap):
+    """Train, scorecard: "Preview the IV table" bins the training split and shows each
+    characteristic's IV and verdict in the table of characteristics; one unticked (here:
+    restored from a run's choices) is left out of the run, which says so."""
+    at = open_app("train")
+    at.session_state["dataset"] = german_spec("scorecard").dataset
+    at.run()
+    at.selectbox(key="model").set_value("scorecard").run()
+    table = next(d.value for d in at.dataframe if "use" in d.value.columns)
+    assert "IV" not in table.columns and table["use"].all()
+    at.button(key="iv_preview_button").click().run()
+    assert not at.exception, at.exception
+    table = next(d.value for d in at.dataframe if "use" in d.value.columns)
+    assert table["IV"].is_monotonic_decreasing and table["IV"].iloc[0] > 0.3
+    low = table.loc[~table["passes the filters"].astype(bool), "note"]
+    assert low.str.startswith("IV").all() and len(low) >= 3  # the filters' verdicts
+    at.session_state["scorecard.excluded"] = "purpose"
+    at.run()
+    table = next(d.value for d in at.dataframe if "use" in d.value.columns)
+    assert not table.set_index("characteristic").loc["purpose", "use"]
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    store = RunStore()
+    run_id = at.session_state["active_run"]
+    assert store.get_run(run_id).params["hp.excluded"] == "purpose"
+    from tests.conftest import wait_for
+
+    assert wait_for(lambda: store.get_run(run_id).status == "finished", timeout=120)
+    ev = open_tab(open_app("evaluate", {"run": run_id}), "eval_tabs", "Scorecard")
+    chars = next(d.value for d in ev.dataframe if "characteristic" in d.value.columns)
+    row = chars.set_index("characteristic").loc["purpose"]
+    assert not row["in model"] and row["note"] == "left out by the analyst"

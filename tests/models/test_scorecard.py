@@ -222,3 +222,25 @@ def test_a_trend_per_characteristic_is_kept_and_one_of_a_categorical_column_refu
     bad = table_spec(german, "scorecard", params={"trends": "purpose:ascending"})
     with pytest.raises(SpecError, match="Trends on 'purpose'"):
         get_task("binary").check_spec(bad)
+
+
+def test_characteristics_left_out_are_binned_but_not_regressed_and_checked(run, german):
+    """The analyst's own selection: a characteristic left out keeps its bins and IV but
+    gets no points; an unknown name is refused before training and in a stored table."""
+    from finml.tasks import get_task
+
+    spec = table_spec(german, "scorecard", seed=42, params={"excluded": "duration_in_month"})
+    card = train_spec(spec, german, ListSink(), explain=False).model.estimator
+    c = card.characteristics_[list(card.names).index("duration_in_month")]
+    assert not c["selected"] and c["reason"] == "left out by the analyst"
+    assert c["total_iv"] > 0.3 and set(c["points"]) == {0}
+    _, result = run  # the same split without it: the top characteristic was in the model
+    plain = result.model.estimator
+    assert plain.characteristics_[list(plain.names).index("duration_in_month")]["selected"]
+    bad = table_spec(german, "scorecard", params={"excluded": "no_such_column"})
+    with pytest.raises(SpecError, match="not features of this dataset"):
+        get_task("binary").check_spec(bad)
+    stored = json.loads(json.dumps(card.to_dict()))
+    stored["params"]["excluded"] = ["no_such_column"]
+    with pytest.raises(BundleError, match="params"):
+        ScorecardClassifier.from_dict(stored)
