@@ -46,11 +46,17 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(script: Path, data_dir: str):
+def _serve(script: Path, data_dir: str, warm: bool = False, upload_mb: int = 0):
+    """Start ``streamlit run script`` on a free port; ``warm``: with the spare worker,
+    ``upload_mb``: a larger upload limit (browser widget and finml). Returns (process,
+    URL) once healthy."""
     port = _port()
-    env = {**os.environ, "FINML_DATA_DIR": data_dir, "FINML_WARM_WORKER": "0"}
+    env = {**os.environ, "FINML_DATA_DIR": data_dir, "FINML_WARM_WORKER": "1" if warm else "0"}
+    extra = ["--server.maxUploadSize", str(upload_mb)] if upload_mb else []
+    if upload_mb:
+        env["FINML_MAX_UPLOAD_MB"] = str(upload_mb)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)],
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port), *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

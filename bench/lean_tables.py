@@ -6,7 +6,9 @@ Reads the CSV with pyarrow, splits 60/20/20 stratified, codes the text columns w
 ``OrdinalEncoder`` (fitted on the training rows), fits ``HistGradientBoostingClassifier``
 with those columns as ``categorical_features``, scores the test rows and prints the test
 ROC-AUC. Usage:
-    python bench/lean_tables.py CSV
+    python bench/lean_tables.py CSV [DROP]
+DROP: comma-separated columns left out (bench_browser.py: the protected attributes the
+Data page leaves out, so both train on the same features).
 """
 
 import sys
@@ -19,6 +21,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OrdinalEncoder
 
 frame = pd.read_csv(sys.argv[1], engine="pyarrow")
+if len(sys.argv) > 2 and sys.argv[2]:
+    frame = frame.drop(columns=sys.argv[2].split(","))
 y = (frame.pop("creditability") == "bad").to_numpy(np.int8)
 text = frame.select_dtypes(exclude="number").columns.tolist()
 idx = np.arange(len(frame))
