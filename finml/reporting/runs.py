@@ -90,11 +90,14 @@ BOARD_METRICS = {
 }
 
 
-#: Seconds between the Train page's polls of an active run: fast for the first
+#: Seconds between the Train page's polls of an active run: faster for the first
 #: :data:`FAST_POLL_WINDOW_S` seconds after submit (a table of 10k to 100k rows shows its
 #: test metrics within them, and a 1 s poll adds 0.5 s on average to Start -> tiles), then
-#: once a second, so that a long run's polling costs the server little.
-FAST_POLL_S, POLL_S, FAST_POLL_WINDOW_S = 0.25, 1.0, 15.0
+#: once a second, so that a long run's polling costs the server little. Not 0.25 s: in the
+#: browser (bench/bench_browser.py, 2 cores) polling 4 times a second slowed the worker it
+#: watched (100k rows: the run ended after 8.7 / 4.5 s, one-hot / native, against 6.2 /
+#: 3.1 s with 1 s polls), more than the faster poll saved.
+FAST_POLL_S, POLL_S, FAST_POLL_WINDOW_S = 0.5, 1.0, 15.0
 
 
 def poll_interval(run: RunInfo, now: float | None = None) -> float | None:

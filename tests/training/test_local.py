@@ -147,3 +147,24 @@ def test_a_worker_hands_its_slot_to_the_next_run_before_its_follow_ups(
     finally:
         os.close(slot)
     assert not _slot_taken(settings)  # nothing leaked
+
+
+def test_no_spare_starts_while_a_run_holds_a_worker_slot(reap, monkeypatch):
+    """A spare's start imports TensorFlow (a core for seconds): the pages ask for one on
+    every render, but none starts beside a training run; it starts once the slot is free."""
+    monkeypatch.setenv("FINML_MAX_WORKERS", "1")
+    monkeypatch.setenv("FINML_WARM_WORKER", "1")
+    settings = get_settings()
+    spares = settings.jobs_dir / "spares"
+    slot = local._take_slot(settings)  # a run training: its supervisor holds the slot
+    assert slot is not None
+    try:
+        for _ in range(3):
+            jobs.warm_up(settings)
+        time.sleep(1.0)
+        assert not reap() and not (spares / "ready").exists()  # no spare process at all
+    finally:
+        local._free_slot(slot)
+    jobs.warm_up(settings)
+    wait_for(lambda: (spares / "ready").exists(), timeout=90)
+    assert local.stop_spare(settings)
