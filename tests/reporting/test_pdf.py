@@ -51,3 +51,21 @@ def test_the_pdf_fetches_nothing_the_html_names(tmp_path):
     pdf = report_pdf(html)
     assert pdf.startswith(b"%PDF-")
     assert b"TOP-SECRET-LINE" not in pdf and b"TOP-SECRET-LINE" not in _page_streams(pdf)
+
+
+def test_making_a_pdf_leaves_the_servers_image_checks_as_they_were():
+    """WeasyPrint sets Pillow's global LOAD_TRUNCATED_IMAGES on import; it runs in a child
+    process, so a truncated scan uploaded after a PDF report is still skipped."""
+    import sys
+
+    import pytest
+    from PIL import ImageFile
+
+    from finml.data.images import ImageSkip, decode_image
+    from tests.hostile_images import truncated_jpeg
+
+    pdf = report_pdf("<!doctype html><html><head></head><body><p>x</p></body></html>")
+    assert pdf.startswith(b"%PDF-")
+    assert "weasyprint" not in sys.modules and not ImageFile.LOAD_TRUNCATED_IMAGES
+    with pytest.raises(ImageSkip, match="truncated"):
+        decode_image(truncated_jpeg(), "cut.jpg", 64, "RGB")
