@@ -884,6 +884,16 @@ def resolve_params(name: str, overrides: dict | None = None) -> dict:
     return out
 
 
+#: The comma-separated kinds of :class:`Param`: text -> the text as a run records it
+#: (:func:`parse_monotone`, :func:`parse_trends`, :func:`parse_codes`, :func:`parse_names`).
+_LISTS = {
+    "monotone": lambda t: ", ".join(f"{n}:{s:+d}" for n, s in parse_monotone(t).items()),
+    "trends": lambda t: ", ".join(f"{n}:{v}" for n, v in parse_trends(t).items()),
+    "numbers": lambda t: ", ".join(f"{c:g}" for c in parse_codes(t)),
+    "names": lambda t: ", ".join(parse_names(t)),
+}
+
+
 def _check(p: Param, value: object, label: str) -> object:
     where = f"{label}, {p.label}"
     if p.kind == "layers":
@@ -895,26 +905,9 @@ def _check(p: Param, value: object, label: str) -> object:
         return bool(value)
     if p.kind == "text":
         return _check_path(str(value or "").strip(), where)
-    if p.kind == "monotone":
+    if p.kind in _LISTS:
         try:
-            pairs = parse_monotone(str(value or ""))
-        except SpecError as exc:
-            raise SpecError(f"{where}: {exc}") from None
-        return ", ".join(f"{name}:{sign:+d}" for name, sign in pairs.items())
-    if p.kind == "trends":
-        try:
-            trends = parse_trends(str(value or ""))
-        except SpecError as exc:
-            raise SpecError(f"{where}: {exc}") from None
-        return ", ".join(f"{name}:{trend}" for name, trend in trends.items())
-    if p.kind == "numbers":
-        try:
-            return ", ".join(f"{c:g}" for c in parse_codes(str(value or "")))
-        except SpecError as exc:
-            raise SpecError(f"{where}: {exc}") from None
-    if p.kind == "names":
-        try:
-            return ", ".join(parse_names(str(value or "")))
+            return _LISTS[p.kind](str(value or ""))
         except SpecError as exc:
             raise SpecError(f"{where}: {exc}") from None
     if p.kind in ("bins", "note"):
