@@ -1,5 +1,6 @@
-"""Forecasting benchmark: finml's Auto and its ridge against the automatic statistical
-models (AutoETS, Theta) and the naive baselines on 11 public series, at one step ahead and
+"""Forecasting benchmark: finml's Auto (with and without AutoARIMA as a fourth member) and
+its ridge against the automatic statistical models (AutoETS, AutoARIMA, Theta) and the
+naive baselines on 11 public series, at one step ahead and
 at one season ahead, all through finml's own core (its split, origins and scales).
 
 Series (all from data sets inside the statsmodels wheel, no download):
@@ -15,7 +16,8 @@ Series (all from data sets inside the statsmodels wheel, no download):
 Metric: MASE on the seasonal naive's in-sample scale (M4), geometric mean over the series
 (and, for reference, the fixed mean of Auto's three members, which Auto does not use);
 90% interval coverage and MSIS of Auto; seconds per run. Then the time of a run of Auto on
-a 100-entity monthly panel (synthetic, seeded: only its time is read).
+a 100-entity monthly panel (synthetic, seeded: only its time is read), and of Auto with
+AutoARIMA on 10 of its entities.
 
 Run: ``.venv/bin/python bench/bench_forecast.py``.
 """
@@ -39,10 +41,12 @@ from finml.tasks.spec import RunSpec
 #: Columns of the test forecasts compared, and their names in the table.
 COLUMNS = {
     "auto": "finml Auto",
+    "auto_arima": "finml Auto + AutoARIMA",
     "fixed_mean": "mean of Auto's three (fixed)",
     "ridge": "finml ridge (8 lags)",
     "ets": "AutoETS",
     "theta": "Theta",
+    "arima": "AutoARIMA",
     "seasonal_naive": "seasonal naive",
     "naive": "naive",
 }
@@ -102,12 +106,17 @@ def main() -> None:
             auto = run_forecast(spec("auto", h), frame, Sink())
             seconds = time.perf_counter() - t0
             ridge = run_forecast(spec("ridge_lags", h), frame, Sink())
+            t0 = time.perf_counter()
+            with_arima = run_forecast(spec("auto", h, arima=True), frame, Sink())
+            arima_seconds = time.perf_counter() - t0
             test = auto.test_predictions
             series = load_series(frame, SeriesSpec("date", "y", h))
             origins = np.sort(test["origin"].unique())
             refit = auto.model.window_forecasts(series.values, origins).ravel()
             table = test.assign(
                 auto=test["y_pred"],
+                auto_arima=with_arima.test_predictions["y_pred"],
+                arima=with_arima.test_predictions["arima"],
                 ridge=ridge.test_predictions["y_pred"],
                 fixed_mean=(refit + test["ets"] + test["theta"]) / 3,
             )
@@ -119,11 +128,15 @@ def main() -> None:
                 "coverage 90%": auto.test_metrics["coverage_90"],
                 "MSIS": auto.test_metrics["msis"],
                 "Auto s": seconds,
+                "Auto+ARIMA chose": "+".join(with_arima.records["forecast_choice.json"]["chosen"]),
+                "coverage 90% (+ARIMA)": with_arima.test_metrics["coverage_90"],
+                "Auto+ARIMA s": arima_seconds,
             }
             rows.append(row)
             print(
                 f"{name:16} h={h:2}  Auto {row['finml Auto']:.3f}  ETS {row['AutoETS']:.3f}  "
-                f"{row['Auto chose']:16} {seconds:5.1f} s",
+                f"ARIMA {row['AutoARIMA']:.3f}  Auto+ARIMA {row['finml Auto + AutoARIMA']:.3f}  "
+                f"{row['Auto chose']:16} {seconds:5.1f} s / {arima_seconds:5.1f} s",
                 flush=True,
             )
     df = pd.DataFrame(rows)
@@ -135,15 +148,21 @@ def main() -> None:
     geo = df.groupby("h")[labels].apply(lambda g: np.exp(np.log(g).mean())).T
     print(geo.round(3).to_string())
     for h, g in df.groupby("h"):
-        best = min(("AutoETS", "Theta"), key=lambda c: geo.loc[c, h])
-        print(
-            f"h={h}: Auto beats seasonal naive on {(g['finml Auto'] < g['seasonal naive']).sum()}"
-            f" of {len(g)}, {best} (the best automatic statistical model) on "
-            f"{(g['finml Auto'] < g[best]).sum()}; 90% coverage {g['coverage 90%'].mean():.3f},"
-            f" MSIS {np.exp(np.log(g['MSIS']).mean()):.2f}"
-        )
-    co2 = df[df["series"] == "co2 (M)"]["Auto s"]
-    print(f"\nAuto on a {len(series_set()['co2 (M)'])}-point monthly series: {co2.max():.1f} s")
+        best = min(("AutoETS", "Theta", "AutoARIMA"), key=lambda c: geo.loc[c, h])
+        for auto, cover in (
+            ("finml Auto", "coverage 90%"),
+            ("finml Auto + AutoARIMA", "coverage 90% (+ARIMA)"),
+        ):
+            print(
+                f"h={h}: {auto} beats seasonal naive on {(g[auto] < g['seasonal naive']).sum()}"
+                f" of {len(g)}, {best} (the best automatic statistical model) on "
+                f"{(g[auto] < g[best]).sum()}; 90% coverage {g[cover].mean():.3f}"
+            )
+    co2 = df[df["series"] == "co2 (M)"]
+    print(
+        f"\nAuto on a {len(series_set()['co2 (M)'])}-point monthly series: "
+        f"{co2['Auto s'].max():.1f} s; with AutoARIMA {co2['Auto+ARIMA s'].max():.1f} s"
+    )
     rng = np.random.default_rng(0)
     n, entities = 120, 100
     dates = pd.date_range("2010-01-01", periods=n, freq="MS")
@@ -164,6 +183,10 @@ def main() -> None:
     t0 = time.perf_counter()
     run_forecast(spec("auto", 1, entity="entity"), panel, Sink())
     print(f"Auto on a {entities}-entity panel of {n} months, h=1: {time.perf_counter() - t0:.1f} s")
+    few = panel[panel["entity"].isin([f"e{i:03d}" for i in range(10)])]
+    t0 = time.perf_counter()
+    run_forecast(spec("auto", 1, entity="entity", arima=True), few, Sink())
+    print(f"Auto + AutoARIMA on 10 of those entities, h=1: {time.perf_counter() - t0:.1f} s")
 
 
 if __name__ == "__main__":

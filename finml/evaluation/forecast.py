@@ -26,6 +26,7 @@ FORECASTERS = {
     "seasonal_naive": "seasonal naive",
     "ets": "AutoETS (form by AICc)",
     "theta": "Theta",
+    "arima": "AutoARIMA (orders by AICc)",
 }
 
 

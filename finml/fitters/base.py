@@ -252,6 +252,10 @@ class Fitter(ABC):
     #: test block (a family without early stopping, whose fit needs no validation data).
     refits = False
 
+    def members_for(self, params: dict) -> tuple[str, ...]:
+        """The members a run with these hyperparameters combines (default :attr:`members`)."""
+        return self.members
+
     @abstractmethod
     def fit(
         self,

@@ -37,12 +37,17 @@ class RidgeLagsFitter(Fitter):
 
 
 class AutoFitter(RidgeLagsFitter):
-    """Auto: ridge on the lags (two seasons of them), AutoETS and Theta; the run chooses on
-    the validation origins which of them to average, and refits the ridge on the training
-    and validation origins before the test block."""
+    """Auto: ridge on the lags (two seasons of them), AutoETS and Theta, and AutoARIMA when
+    the run asks for it (``arima``); the run chooses on the validation origins which of
+    them to average, and refits the ridge on the training and validation origins before
+    the test block."""
 
     members = ("model", "ets", "theta")
     refits = True
+
+    def members_for(self, params: dict) -> tuple[str, ...]:
+        """The three members, and ``"arima"`` when ``params["arima"]``."""
+        return (*self.members, "arima") if params.get("arima") else self.members
 
 
 class BoostedLagsFitter(Fitter):

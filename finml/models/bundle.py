@@ -222,10 +222,15 @@ def _check_forecaster(meta: dict) -> None:
 _ETS_FORM = (("add", "mul"), (None, "add"), (False, True), (None, "add", "mul"))
 
 
+#: The largest value of each place of AutoARIMA's orders: p, d, q, P, D, Q, m, intercept.
+_ARIMA_ORDER = (5, 2, 5, 2, 1, 2, 366, 1)
+
+
 def _members(fc: dict) -> bool:
-    """The optional members of a forecaster (absent before Auto): a list of 1 to 3 of
-    :data:`finml.models.forecaster.MEMBERS`, each once; ETS's ``forms`` map each of the
-    model's entities to a form of :data:`_ETS_FORM` (or ``null``: AutoETS chooses again)."""
+    """The optional members of a forecaster (absent before Auto): a list of 1 to 4 of
+    :data:`finml.models.forecaster.MEMBERS`, each once; ETS's and ARIMA's ``forms`` map
+    each of the model's entities to a form of :data:`_ETS_FORM` / orders within
+    :data:`_ARIMA_ORDER` (or ``null``: AutoETS / AutoARIMA chooses again)."""
     members = fc.get("members")
     if members is None:
         return True
@@ -234,17 +239,30 @@ def _members(fc: dict) -> bool:
     names = [m.get("name") if isinstance(m, dict) else None for m in members]
     if len(set(names)) != len(names) or not set(names) <= set(MEMBERS):
         return False
+    valid = {"ets": _ets_form, "arima": _arima_order}
     for m in members:
-        if set(m) != ({"name", "forms"} if m["name"] == "ets" else {"name"}):
+        check = valid.get(m["name"])
+        if set(m) != ({"name", "forms"} if check else {"name"}):
             return False
         forms = m.get("forms", {})
-        if m["name"] == "ets" and (
+        if check and (
             not isinstance(forms, dict)
             or set(forms) != set(fc.get("entities", [""]))
-            or not all(f is None or _ets_form(f) for f in forms.values())
+            or not all(f is None or check(f) for f in forms.values())
         ):
             return False
     return True
+
+
+def _arima_order(order) -> bool:
+    return (
+        isinstance(order, list)
+        and len(order) == len(_ARIMA_ORDER)
+        and all(
+            type(v) is int and 0 <= v <= top for v, top in zip(order, _ARIMA_ORDER, strict=True)
+        )
+        and order[6] >= 1
+    )
 
 
 def _ets_form(form) -> bool:

@@ -671,6 +671,18 @@ _AUTO_LAGS = Param(
 )
 
 
+#: Auto's fourth member, off by default: AutoARIMA's order search takes seconds per series.
+_ARIMA = Param(
+    "arima",
+    "Add AutoARIMA to the members (slower)",
+    "bool",
+    False,
+    help="pmdarima's auto_arima: seasonal ARIMA with orders chosen by AICc in a stepwise "
+    "search, fitted per series (per entity of a panel) before the validation and the test "
+    "block; 1-12 s per series and block on a 2-core machine.",
+)
+
+
 def _forecaster(
     name: str,
     label: str,
@@ -702,12 +714,13 @@ MODELS.update(
                 "auto",
                 "Auto: ridge, AutoETS and Theta, combined as validation says",
                 "auto",
-                _RIDGE_PARAMS,
+                (*_RIDGE_PARAMS, _ARIMA),
                 "Three forecasters: ridge on two seasons of lagged changes, AutoETS (form by "
-                "AICc) and Theta. On the validation origins Auto keeps the equal-weight mean of "
-                "all three unless one or two of them are better by more than one standard "
-                "error; the ridge is refitted on the training and validation periods before "
-                "the test block, AutoETS on all data before it, Theta at every origin.",
+                "AICc) and Theta, and AutoARIMA when asked. On the validation origins Auto "
+                "keeps the equal-weight mean of all of them unless the best one or few are "
+                "better by more than one standard error; the ridge is refitted on the "
+                "training and validation periods before the test block, AutoETS and "
+                "AutoARIMA on all data before it.",
                 lags=_AUTO_LAGS,
             ),
             _forecaster(

@@ -34,6 +34,8 @@ from finml.fitters.base import PROGRESS_EVERY_S, FitData, SampledSink, Sink, nev
 from finml.fitters.forecasting import NETS
 from finml.models.forecaster import (
     FittedForecaster,
+    arima_fits,
+    arima_forecasts,
     ets_fits,
     ets_forecasts,
     naive_forecasts,
@@ -45,8 +47,12 @@ from finml.tasks.base import Task, TaskTags, TrainResult
 from finml.tasks.spec import RunSpec
 from finml.tasks.tuning import best_params_of, tune
 
-#: The baselines every forecasting run is scored against, in display order.
-BASELINES = ("naive", "seasonal_naive", "ets", "theta")
+#: The baselines every forecasting run is scored against, in display order (AutoARIMA
+#: only in the runs that ask for it: an Auto run with ``arima``).
+BASELINES = ("naive", "seasonal_naive", "ets", "theta", "arima")
+
+#: The statistical members a model may combine, whose forecasts the baselines hold.
+STATISTICAL = ("ets", "theta", "arima")
 
 #: Fewest origins the first backtest fold trains on.
 MIN_FOLD_ORIGINS = 20
@@ -137,10 +143,14 @@ def run_forecast(
     scales = np.asarray(model.entity_scales)  # MASE's one-step scale: the training periods'
     # MASE's second scale, the M4 convention: the seasonal naive's in-sample MAE
     seasonal = naive_scales(y, seg.train[1], season)
-    val = baselines(series, val_o, h, seg.val[0], scales, seasonal)  # ETS: training periods
-    test_fits = ets_fits(y, seg.test[0], season)  # AutoETS on every period before the test
+    members = get_fitter(spec.model).members_for(params)
+    arima = "arima" in members
+    # AutoETS (and AutoARIMA) on the training periods for validation, then on every
+    # period before the test block for the test
+    val = baselines(series, val_o, h, seg.val[0], scales, seasonal, arima=arima)
+    test_fits = statistical_fits(y, seg.test[0], season, arima)
     val_pred = model.predict_origins(y, val_o, ex)
-    if len(get_fitter(spec.model).members) > 1:
+    if len(members) > 1:
         model, val_pred = combined(
             spec, params, series, model, val, val_pred, test_fits, seg.test[0]
         )
@@ -156,7 +166,7 @@ def run_forecast(
     # The test origins are scored here, once, after training is over.
     table = baselines(series, test_o, h, seg.test[0], scales, seasonal, test_fits)
     # a statistical member's test forecasts are its baseline's (same fits, same origins)
-    known = {m: table[m].to_numpy() for m in ("ets", "theta")}
+    known = {m: table[m].to_numpy() for m in STATISTICAL if m in table}
     table["y_pred"] = model.predict_origins(y, test_o, ex, known=known).ravel()
     result.test_predictions = table
     model_scales = np.repeat(np.asarray(model.entity_scales), len(test_o) * h)
@@ -167,13 +177,14 @@ def run_forecast(
 def combined(spec, params, series, model, val, val_pred, test_fits, block_start: int):
     """Auto's members (the fitter's ``members``): choose on the validation origins
     (:func:`choose_members`), refit the estimator on every origin before the block to
-    forecast (a fitter that ``refits``), and give the model its members, the ETS one with
-    the forms AutoETS chose on every period before that block.
+    forecast (a fitter that ``refits``), and give the model its members, the ETS (ARIMA)
+    one with the forms (orders) AutoETS (AutoARIMA) chose on every period before that
+    block.
 
     Args:
         val: the validation baselines (:func:`baselines`); gains ``model_alone``.
         val_pred: the estimator's validation forecasts, float (E * m, h).
-        test_fits: :func:`finml.models.forecaster.ets_fits` before the block.
+        test_fits: :func:`statistical_fits` before the block.
         block_start: the first period of the block to forecast (the test block's, or a
             backtest fold's).
 
@@ -182,16 +193,14 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
         validation forecasts).
     """
     fitter = get_fitter(spec.model)
+    names = fitter.members_for(params)
     shape = val_pred.shape
     forecasts = {
         "model": val_pred,
-        **{m: val[m].to_numpy().reshape(shape) for m in ("ets", "theta")},
+        **{m: val[m].to_numpy().reshape(shape) for m in STATISTICAL if m in names},
     }
     chosen, record = choose_members(
-        {m: forecasts[m] for m in fitter.members},
-        val["y_true"].to_numpy(),
-        val["scale_seasonal"].to_numpy(),
-        fitter.members,
+        forecasts, val["y_true"].to_numpy(), val["scale_seasonal"].to_numpy(), names
     )
     val["model_alone"] = val_pred.ravel()
     if fitter.refits:  # the estimator again, on every origin before the test block
@@ -201,11 +210,14 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
         model, _, _ = fit_forecaster(  # one ridge fit: no stop request in between
             spec, params, series, every, val_o, Sink(), never_stop
         )
-    forms = {  # None: no form fitted that entity (its ETS forecast is the naive one)
-        e: list(form) if form else None
-        for e, (form, _) in zip(series.entities, test_fits, strict=True)
+    forms = {  # None: no form fitted that entity (its forecast is the naive one)
+        name: {
+            e: list(form) if form else None
+            for e, (form, _) in zip(series.entities, fits, strict=True)
+        }
+        for name, fits in test_fits.items()
     }
-    members = [{"name": m, "forms": forms} if m == "ets" else {"name": m} for m in chosen]
+    members = [{"name": m, "forms": forms[m]} if m in forms else {"name": m} for m in chosen]
     model.set_params(members=members, meta={**(model.meta or {}), "choice": record})
     return model, np.mean([forecasts[m] for m in chosen], axis=0)
 
@@ -214,30 +226,50 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
 AUTO_MIN_LAGS = 8
 
 
-def baselines(series, origins, h: int, fit_end: int, scales, seasonal, fits=None) -> pd.DataFrame:
+def statistical_fits(y: np.ndarray, fit_end: int, season: int, arima: bool = False) -> dict:
+    """AutoETS's forms (and AutoARIMA's orders, when ``arima``) with their parameters on
+    the periods before ``fit_end``: ``{"ets": ets_fits(...), "arima": arima_fits(...)}``
+    (:func:`finml.models.forecaster.ets_fits`, :func:`~finml.models.forecaster.arima_fits`).
+
+    Raises:
+        ValueError: fewer than 10 periods before ``fit_end``.
+    """
+    fits = {"ets": ets_fits(y, fit_end, season)}
+    if arima:
+        fits["arima"] = arima_fits(y, fit_end, season)
+    return fits
+
+
+def baselines(
+    series, origins, h: int, fit_end: int, scales, seasonal, fits=None, arima: bool = False
+) -> pd.DataFrame:
     """The long-form table of forecasts from ``origins`` (:func:`forecast_table`, ``y_pred``
     left NaN) with a column per baseline: naive, seasonal naive, AutoETS (form and
-    parameters on the periods before ``fit_end``, then rolled through the origins) and
-    Theta (refitted at each origin), and ``scale_seasonal`` (each entity's seasonal naive
-    MAE: MASE's M4 scale).
+    parameters on the periods before ``fit_end``, then rolled through the origins), Theta
+    (the same way) and, when asked, AutoARIMA (the same way), and ``scale_seasonal`` (each
+    entity's seasonal naive MAE: MASE's M4 scale).
 
     Args:
         series: the checked series (:class:`finml.data.series.Series`).
-        origins: int (m,); h: steps ahead; fit_end: AutoETS's data end.
+        origins: int (m,); h: steps ahead; fit_end: the statistical models' data end.
         scales: the entities' one-step scales, float (E,); seasonal: their seasonal ones.
-        fits: AutoETS's forms and parameters (:func:`finml.models.forecaster.ets_fits`)
-            when already chosen.
+        fits: :func:`statistical_fits` when already made (its ``"arima"`` key adds the
+            AutoARIMA column).
+        arima: add AutoARIMA (when ``fits`` is not given).
 
     Raises:
         ValueError: fewer than 10 periods before ``fit_end``.
     """
     y, season = series.values, series.season
+    fits = statistical_fits(y, fit_end, season, arima) if fits is None else fits
     blank = np.full((len(y) * len(origins), h), np.nan)
     table = forecast_table(series, origins, blank, h, scales)
     table["naive"] = naive_forecasts(y, origins, h).ravel()
     table["seasonal_naive"] = seasonal_naive_forecasts(y, origins, h, season).ravel()
-    table["ets"] = ets_forecasts(y, origins, h, fit_end, season, fits).ravel()
+    table["ets"] = ets_forecasts(y, origins, h, fit_end, season, fits["ets"]).ravel()
     table["theta"] = theta_forecasts(y, origins, h, season).ravel()
+    if "arima" in fits:
+        table["arima"] = arima_forecasts(y, origins, h, fit_end, season, fits["arima"]).ravel()
     table["scale_seasonal"] = np.repeat(np.asarray(seasonal, dtype=np.float64), len(origins) * h)
     return table
 
@@ -246,7 +278,8 @@ def choose_members(
     forecasts: dict[str, np.ndarray], actual: np.ndarray, scale: np.ndarray, names
 ) -> tuple[list[str], dict]:
     """Auto's choice on the validation origins: the equal-weight mean of every member,
-    unless the best one alone or the best two together have a lower MASE by more than one
+    unless the best one alone or the best k together (k below the number of members) have a
+    lower MASE by more than one
     standard error of the paired per-origin difference (:func:`mean_error`, as in the
     Diebold-Mariano test; the one-standard-error rule,
     Hastie, Tibshirani & Friedman 2009, 7.10; the default stays the combination because
@@ -281,7 +314,7 @@ def choose_members(
     candidates = [ranked[:k] for k in range(1, len(ranked) + 1)]
     candidates += [[m] for m in ranked[1:]]
     record = {
-        "rule": "equal-weight mean of every member unless the best one or two are better on "
+        "rule": "equal-weight mean of every member unless the best one or few are better on "
         "the validation origins by more than one standard error",
         "chosen": chosen,
         "candidates": [
@@ -461,7 +494,7 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
         if stopped or model is None:
             return Backtest(pd.DataFrame(rows), stopped=True)
         scale = naive_scales(y, block[0] + 1)  # MASE's scale from the fold's own past
-        if len(get_fitter(spec.model).members) > 1:  # choose on the fold's inner validation
+        if len(get_fitter(spec.model).members_for(params)) > 1:  # choose on the inner validation
             model = fold_members(spec, params, series, model, inner_train, inner_val, block)
         pred = model.predict_origins(y, block, series.exog)
         table = forecast_table(series, block, pred, h, scale)
@@ -491,9 +524,11 @@ def fold_members(spec, params, series, model, inner_train, inner_val, block):
     y, h, season = series.values, int(spec.dataset.horizon), series.season
     seasonal = naive_scales(y, int(inner_train[-1]) + h + 1, season)
     start = int(inner_val[0]) + 1
-    inner = baselines(series, inner_val, h, start, np.asarray(model.entity_scales), seasonal)
+    arima = "arima" in get_fitter(spec.model).members_for(params)
+    scales = np.asarray(model.entity_scales)
+    inner = baselines(series, inner_val, h, start, scales, seasonal, arima=arima)
     val_pred = model.predict_origins(y, inner_val, series.exog)
-    fits = ets_fits(y, int(block[0]) + 1, season)
+    fits = statistical_fits(y, int(block[0]) + 1, season, arima)
     return combined(spec, params, series, model, inner, val_pred, fits, int(block[0]) + 1)[0]
 
 

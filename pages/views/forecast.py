@@ -160,7 +160,7 @@ def choice_view(run, store) -> None:
         choice = store.read_json(run.run_id, "forecast_choice.json")
     except FinmlError:
         return
-    words = {"model": "ridge on lags", "ets": "AutoETS", "theta": "Theta"}
+    words = {"model": "ridge on lags", "ets": "AutoETS", "theta": "Theta", "arima": "AutoARIMA"}
     rows = [
         {
             "candidate": " + ".join(words.get(m, m) for m in c["members"]),
@@ -174,7 +174,7 @@ def choice_view(run, store) -> None:
     chosen = " + ".join(words.get(m, m) for m in choice["chosen"])
     st.caption(
         f"Auto forecasts with the equal-weight mean of: {chosen}. Rule: the mean of every "
-        "member unless the best one or two alone are better on the validation origins by "
+        "member unless the best one or few alone are better on the validation origins by "
         "more than one standard error of the per-origin difference (forecast combinations "
         "beat their members on average: M4). The test origins took no part in the choice."
     )

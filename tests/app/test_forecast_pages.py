@@ -192,10 +192,13 @@ def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, re
     at.session_state["dataset"] = _spec(macro_forecast_run).dataset
     at.run()
     assert at.selectbox(key="model").value == "auto"
+    assert at.checkbox(key="auto.arima").value is False  # AutoARIMA: asked for, not default
+    at.checkbox(key="auto.arima").check()
     at.button(key="start").click().run()
     run_id = at.session_state["active_run"]
     store = RunStore()
     assert wait_for(lambda: store.get_run(run_id).status == "finished", timeout=120)
+    assert store.get_run(run_id).params["hp.arima"] in ("True", True)
     choice = store.read_json(run_id, "forecast_choice.json")
     evaluate = open_app("evaluate", {"run": run_id})
     assert not evaluate.exception, evaluate.exception
@@ -203,8 +206,12 @@ def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, re
     table = evaluate.dataframe[0].value
     assert table["chosen"].tolist().count("✓") == 1
     ticked = table.loc[table["chosen"] == "✓", "candidate"].iloc[0]
-    words = {"model": "ridge on lags", "ets": "AutoETS", "theta": "Theta"}
+    words = {"model": "ridge on lags", "ets": "AutoETS", "theta": "Theta", "arima": "AutoARIMA"}
     assert ticked == " + ".join(words[m] for m in choice["chosen"])
+    assert any("AutoARIMA" in c for c in table["candidate"])
+    # AutoARIMA on the leaderboard beside the other baselines
+    shown_tables = " ".join(d.value.to_string() for d in evaluate.dataframe)
+    assert "AutoARIMA (orders by AICc)" in shown_tables and "Theta" in shown_tables
     assert any("took no part in the choice" in shown(c) for c in evaluate.caption)
     # Runs ranks forecasts on the validation origins' MASE, never the test one
     board = open_app("runs").dataframe[0].value

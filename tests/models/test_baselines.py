@@ -98,3 +98,55 @@ def test_a_constant_entity_of_a_panel_is_forecast_as_its_constant():
     out = ets_forecasts(panel, np.array([47, 50]), 3, 48, 12, fits)
     np.testing.assert_allclose(out[2:], 7.0)
     assert not np.allclose(out[:2], panel[0, [47, 50]][:, None])
+
+
+def test_auto_arima_is_pmdarima_at_its_fit_and_filters_each_later_history_with_it():
+    """AutoARIMA's forecast at its fit's end is pmdarima's own; later origins are the
+    Kalman filter through each origin's history with the parameters held (checked against
+    filtering that history alone); on an airline-like series it beats the seasonal naive."""
+    import pmdarima
+
+    from finml.models.forecaster import ARIMA_LIMITS, _arima_model, arima_fits, arima_forecasts
+
+    y = _seasonal(n=150, seed=6)
+    fits = arima_fits(y, 120, 12)
+    order, params = fits[0]
+    assert order[6] == 12 and order[1] + order[4] >= 1, order  # seasonal, differenced
+    theirs = pmdarima.auto_arima(
+        y[:120],
+        m=12,
+        seasonal=True,
+        stepwise=True,
+        information_criterion="aicc",
+        suppress_warnings=True,
+        error_action="ignore",
+        **ARIMA_LIMITS,
+    )
+    origins = np.array([119, 125, 140])
+    out = arima_forecasts(y, origins, 6, 120, 12, fits)
+    np.testing.assert_allclose(out[0], theirs.predict(6), rtol=1e-9)
+    for row, t in zip(out[1:], origins[1:], strict=True):
+        alone = _arima_model(y[: t + 1], order).filter(params).forecast(6)
+        np.testing.assert_allclose(row, alone, rtol=1e-9)
+    every = np.arange(119, 150 - 6)
+    actual = np.stack([y[o + 1 : o + 7] for o in every])
+    arima = arima_forecasts(y, every, 6, 120, 12, fits)
+    snaive = seasonal_naive_forecasts(y, every, 6, 12)
+    assert np.abs(arima - actual).mean() < 0.8 * np.abs(snaive - actual).mean()
+
+
+def test_given_arima_orders_are_refitted_and_a_constant_entity_gets_its_constant():
+    from finml.models.forecaster import arima_fits, arima_forecasts
+
+    panel = np.vstack([_seasonal(n=60, seed=7), np.full(60, 7.0)])
+    fits = arima_fits(panel, 48, 12)
+    assert fits[1] == (None, None)
+    out = arima_forecasts(panel, np.array([47, 50]), 3, 48, 12, fits)
+    np.testing.assert_allclose(out[2:], 7.0)
+    # the chosen orders given back: the same orders, parameters estimated again
+    again = arima_fits(panel[:1], 48, 12, [fits[0][0]])
+    assert again[0][0] == fits[0][0]
+    np.testing.assert_allclose(again[0][1], fits[0][1], rtol=1e-3, atol=1e-6)
+    # a seasonal order on a history shorter than two seasons: AutoARIMA chooses again
+    short = arima_fits(panel[:1], 20, 12, [fits[0][0]])
+    assert short[0][0][6] == 1

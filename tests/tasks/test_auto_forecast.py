@@ -6,6 +6,7 @@ baselines, and its bundle keeps the members and refuses forged ones."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from dataclasses import replace
@@ -213,3 +214,58 @@ def test_an_auto_run_exports_and_imports_with_its_choice_and_a_forged_one_is_ref
             dst.writestr(item.filename, data)
     with pytest.raises(BundleError, match=r"forecast_choice\.json does not have the shape"):
         import_run(out.getvalue(), store, "forged.zip", "local")
+
+
+@pytest.fixture(scope="module")
+def with_arima(orders):
+    spec = _spec()
+    return run_forecast(replace(spec, params={**spec.params, "arima": True}), orders, Sink())
+
+
+def test_auto_with_arima_scores_it_as_a_baseline_and_a_member(with_arima, auto, orders, tmp_path):
+    """Asked for, AutoARIMA is a fourth member of the choice and a column of the test
+    forecasts and metrics (seasonal orders, beating the seasonal naive on this series); the
+    three others are the same numbers as without it; the bundle keeps its orders and
+    Predict's path gives the evaluated forecasts; forged orders are refused."""
+    test, record = with_arima.test_predictions, with_arima.records["forecast_choice.json"]
+    assert "arima" not in auto.test_predictions and "arima_mase" not in auto.test_metrics
+    assert with_arima.test_metrics["arima_mase_seasonal"] == pytest.approx(_mase(test, "arima"))
+    assert _mase(test, "arima") < _mase(test, "seasonal_naive")
+    for column in ("ets", "theta", "seasonal_naive"):
+        np.testing.assert_allclose(test[column], auto.test_predictions[column])
+    assert {m for c in record["candidates"] for m in c["members"]} == {
+        "model",
+        "ets",
+        "theta",
+        "arima",
+    }
+    assert len(record["candidates"]) == 7  # the best 1..4, and each other one alone
+    model = with_arima.model
+    series = load_series(orders, SeriesSpec("date", "orders", 1))
+    origins = np.sort(test["origin"].unique())
+    fresh = model.predict_origins(series.values, origins)  # members fitted again here
+    np.testing.assert_allclose(fresh.ravel(), test["y_pred"], rtol=1e-6)
+    # a bundle holding an ARIMA member with the orders AutoARIMA chose before the test block
+    orders_seen = with_arima.model.members
+    arima = {"name": "arima", "forms": {"": [1, 1, 2, 0, 1, 1, 12, 0]}}
+    others = [m for m in orders_seen if m["name"] != "arima"]
+    kept = copy.copy(model).set_params(members=[*others, arima])
+    bundle = save_bundle(tmp_path / "b", kept)
+    back = load_bundle(bundle)
+    assert back.members == kept.members
+    assert np.isfinite(back.predict(series.y)).all()
+    meta = json.loads((bundle / "meta.json").read_text())
+    forged = [
+        {"": [9, 1, 2, 0, 1, 1, 12, 0]},  # p beyond any search
+        {"": [1, 1, 2, 0, 1, 1, 0, 0]},  # no season length
+        {"": [1, True, 2, 0, 1, 1, 12, 0]},  # a bool for a number
+        {"": [1, 1, 2, 0, 1, 1, 12]},  # a place missing
+        {"other": [1, 1, 2, 0, 1, 1, 12, 0]},  # an entity the model lacks
+    ]
+    for i, forms in enumerate(forged):
+        where = tmp_path / f"forged{i}"
+        shutil.copytree(bundle, where)
+        bad = replace_members(meta, [{"name": "arima", "forms": forms}])
+        (where / "meta.json").write_text(json.dumps(bad))
+        with pytest.raises(BundleError, match="members"):
+            load_bundle(where)
