@@ -37,11 +37,14 @@ def row_scales(test: pd.DataFrame, scale: float | None = 1.0):
 
 def half_widths(test: pd.DataFrame, intervals: dict, level: str = "0.9"):
     """Each forecast's interval half-width in the target's units, float (n,), or ``None``
-    when the run has no interval at ``level``."""
+    when the run has no interval at ``level``: the step's quantile times the row's
+    ``interval_unit`` (its origin's local unit), or its entity's scale in runs before
+    local units."""
     q = intervals.get(level)
     if not q:
         return None
-    return test["step"].map(lambda k: q[k - 1]).to_numpy() * row_scales(test)
+    units = test["interval_unit"].to_numpy() if "interval_unit" in test else row_scales(test)
+    return test["step"].map(lambda k: q[k - 1]).to_numpy() * units
 
 
 def entities(test: pd.DataFrame) -> list[str]:
@@ -113,7 +116,8 @@ def by_step(test: pd.DataFrame, intervals: dict) -> pd.DataFrame:
     Args:
         test: the long-form test forecasts (``step``, ``y_true``, ``y_pred``).
         intervals: the run's half-widths per level and step (``{"0.9": [q_1, ...]}``, in
-            units of each forecast's ``scale``).
+            units of each forecast's ``interval_unit``, or its ``scale`` before local
+            units: :func:`half_widths`).
 
     Returns:
         One row per step: ``step``, ``forecasts``, ``mae``, ``rmse`` and, with a 90%

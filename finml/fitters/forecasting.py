@@ -38,7 +38,8 @@ class RidgeLagsFitter(Fitter):
 
 class AutoFitter(RidgeLagsFitter):
     """Auto: ridge on the lags (two seasons of them), AutoETS and Theta, and AutoARIMA when
-    the run asks for it (``arima``); the run chooses on the validation origins which of
+    the run asks for it (``arima``); the run chooses on the validation origins (and two
+    blocks before them) which of
     them to average, and refits the ridge on the training and validation origins before
     the test block."""
 

@@ -173,6 +173,7 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             "entities": [str(e) for e in model.entities or ("",)],
             "entity_scales": [float(v) for v in model.entity_scales or [1.0]],
             **({"members": model.members} if model.members else {}),
+            **({"interval_window": int(model.interval_window)} if model.interval_window else {}),
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -190,7 +191,9 @@ def _check_forecaster(meta: dict) -> None:
     for key in ("lags", "horizon", "season") if ok else ():
         value = fc.get(key)
         ok = ok and isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000
+    window = fc.get("interval_window", 0) if ok else None
     ok = ok and _panel_fields(fc) and _members(fc)
+    ok = ok and type(window) is int and 0 <= window <= 10_000
     if ok:
         inputs = fc["lags"] * (1 + len(fc.get("exog", []))) + (2 if fc.get("rolling") else 0)
         sizes = {"p": inputs, "h": fc["horizon"]}
@@ -203,8 +206,8 @@ def _check_forecaster(meta: dict) -> None:
             "meta.json: 'forecaster' must hold whole lags, horizon and season, short text "
             "lists of exogenous columns and entities with one scale > 0 per entity, "
             "standardisation lists of finite numbers (inputs or horizon long, scales > 0), "
-            "and members (if any) of the known forecasters, each once, ETS with one form "
-            "per entity."
+            "members (if any) of the known forecasters, each once, ETS with one form "
+            "per entity, and a whole interval window from 0 to 10,000."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)

@@ -37,8 +37,9 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         season: season length in steps.
         freq: pandas frequency of the dates (``"QS-OCT"``, ``"MS"``, ...).
         intervals: split-conformal half-widths per level and step,
-            ``{"0.9": [q_1, ..., q_h]}``, in units of the entity's scale (the target's
-            units where ``entity_scales`` is absent).
+            ``{"0.9": [q_1, ..., q_h]}``, in units of :meth:`interval_units` (the entity's
+            scale before local units; the target's units where ``entity_scales`` is
+            absent).
         meta: provenance, JSON.
         exog: the exogenous columns whose past changes are inputs (names, X of them).
         rolling: whether the inputs end with the mean and sd of the last p changes.
@@ -54,6 +55,9 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             ``{"name": "arima", "forms": {entity: [p, d, q, P, D, Q, m, intercept]}}``
             (AutoARIMA's orders, chosen like ETS's forms). ``None``: the estimator alone
             (every forecaster before Auto).
+        interval_window: the intervals' unit at an origin (:meth:`interval_units`): 0, the
+            entity's scale (runs before local units); w > 0, the mean absolute change over
+            the last w changes up to the origin.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         entities=("",),
         entity_scales=None,
         members=None,
+        interval_window=0,
     ):
         self.estimator = estimator
         self.lags = lags
@@ -91,6 +96,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.entities = entities
         self.entity_scales = entity_scales
         self.members = members
+        self.interval_window = interval_window
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -132,6 +138,18 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         """Fewest periods a history needs: p + 1, and 10 for a statistical member."""
         statistical = any(m["name"] != "model" for m in self.members or ())
         return max(int(self.lags) + 1, 10 if statistical else 0)
+
+    def interval_units(self, y: np.ndarray, origins: np.ndarray, scales=None) -> np.ndarray:
+        """The unit of the intervals' half-widths at each origin of each entity: float64
+        (E, m), :func:`local_units` with :attr:`interval_window` (0: each entity's scale).
+
+        Args:
+            y: the series (n,) or panel (E, n); origins: int (m,).
+            scales: the entities' scales, float (E,); default the trained ones.
+        """
+        y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+        s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
+        return local_units(y, origins, int(self.interval_window or 0), s)
 
     def scales_for(self, entities) -> np.ndarray:
         """The scale of each named entity, float64 (E,); ``NaN`` for one not trained on."""
@@ -221,6 +239,42 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             scale = scales[0] if len(scales) == 1 else float(np.mean(np.abs(np.diff(y)))) or 1.0
         ex = None if not self.exog else np.asarray(exog, dtype=np.float64)[None]
         return self.predict_origins(y, np.array([len(y) - 1]), ex, [scale])[0]
+
+
+#: The smallest local unit, as a share of the entity's scale (a flat stretch of history
+#: would otherwise give intervals of width 0).
+LOCAL_UNIT_FLOOR = 0.01
+
+
+def local_units(y: np.ndarray, origins: np.ndarray, window: int, scales) -> np.ndarray:
+    """Each origin's local scale: the mean absolute change ``|y[i] - y[i-1]|`` over the last
+    ``window`` changes up to the origin (fewer near the start), at least
+    :data:`LOCAL_UNIT_FLOOR` times the entity's scale; with ``window`` 0 the entity's scale.
+    The unit of the normalised (locally weighted) split-conformal intervals: half-width =
+    quantile of the calibration errors divided by their origin's unit, times the unit at
+    the forecast's origin (Papadopoulos et al. 2008; Lei et al., JASA 2018, 5.2), so the
+    intervals widen when the series has recently moved more than the calibration periods.
+
+    Args:
+        y: float64 (E, n); origins: int (m,); window: changes per unit (0: none).
+        scales: each entity's scale, float (E,).
+
+    Returns:
+        float64 (E, m).
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    o = np.asarray(origins, dtype=np.int64)
+    s = np.asarray(scales, dtype=np.float64).reshape(-1, 1)
+    if window <= 0:
+        return np.repeat(s, len(o), axis=1)
+    total = np.concatenate(
+        [np.zeros((len(y), 1)), np.cumsum(np.abs(np.diff(y, axis=1)), axis=1)], axis=1
+    )
+    start = np.maximum(o - window, 0)
+    count = (o - start).astype(np.float64)
+    mean = (total[:, o] - total[:, start]) / np.where(count > 0, count, 1.0)
+    mean = np.where(count > 0, mean, s)
+    return np.maximum(mean, LOCAL_UNIT_FLOOR * s)
 
 
 def naive_forecasts(y: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:

@@ -716,9 +716,10 @@ MODELS.update(
                 "auto",
                 (*_RIDGE_PARAMS, _ARIMA),
                 "Three forecasters: ridge on two seasons of lagged changes, AutoETS (form by "
-                "AICc) and Theta, and AutoARIMA when asked. On the validation origins Auto "
-                "keeps the equal-weight mean of all of them unless the best one or few are "
-                "better by more than one standard error; the ridge is refitted on the "
+                "AICc) and Theta, and AutoARIMA when asked. Auto keeps the equal-weight mean of "
+                "all of them unless the best one or few are better by more than one standard "
+                "error on the validation origins and two blocks before them (each forecast "
+                "by members fitted on its past); the ridge is refitted on the "
                 "training and validation periods before the test block, AutoETS and "
                 "AutoARIMA on all data before it.",
                 lags=_AUTO_LAGS,

@@ -152,7 +152,8 @@ def _extend(
     pred = model.predict_origins(series.values, origin, series.exog, scales, series.entities)
     h, e = model.horizon, len(series.entities)
     after = pd.date_range(series.dates[-1], periods=h + 1, freq=series.freq)[1:]
-    half = np.outer(scales, np.asarray(q, dtype=np.float64)).ravel()
+    units = model.interval_units(series.values, origin, scales)[:, 0]  # the origin's unit
+    half = np.outer(units, np.asarray(q, dtype=np.float64)).ravel()
     lower, upper = pred.ravel() - half, pred.ravel() + half
     _finite_forecasts(np.column_stack([pred.ravel(), lower, upper]), series, h, target)
     forecasts = pd.DataFrame(

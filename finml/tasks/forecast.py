@@ -6,7 +6,8 @@ the validation origins, and score the model and the baselines (naive, seasonal n
 AutoETS, Theta) on the validation origins (statistical baselines fitted on the training
 periods) and once on the test origins (fitted on every period before them), with MASE on
 the naive forecast's one-step in-sample MAE and on the seasonal naive's (M4). A model whose
-fitter has several ``members`` (Auto) chooses on the validation origins which of them to
+fitter has several ``members`` (Auto) chooses on the validation origins and the blocks
+before them (:func:`choice_blocks`) which of them to
 average (:func:`choose_members`). Cross-validation is a rolling-origin backtest, and a
 hyperparameter search is judged on the backtest's mean MASE."""
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -59,6 +61,10 @@ MIN_FOLD_ORIGINS = 20
 
 #: Backtest folds a search is judged on when the run asks for none.
 SEARCH_FOLDS = 3
+
+#: Blocks of origins before the validation block that Auto's choice also reads (each as
+#: long as the validation block, every forecaster fitted on the periods before it).
+CHOICE_BLOCKS = 2
 
 
 def run_forecast(
@@ -151,15 +157,23 @@ def run_forecast(
     test_fits = statistical_fits(y, seg.test[0], season, arima)
     val_pred = model.predict_origins(y, val_o, ex)
     if len(members) > 1:
+        earlier = choice_blocks(spec, params, series, seg, seasonal)
         model, val_pred = combined(
-            spec, params, series, model, val, val_pred, test_fits, seg.test[0]
+            spec, params, series, model, val, val_pred, test_fits, seg.test[0], earlier
         )
         result.records["forecast_choice.json"] = model.meta.pop("choice")
-    model.set_params(
-        intervals=conformal_per_step(y, val_o, val_pred, np.asarray(model.entity_scales))
-    )
+        # the intervals are calibrated on the chosen mean's errors in every block it read
+        chosen = [m["name"] for m in model.members]
+        calib_o, calib_pred = pooled(earlier, chosen, val_o, val_pred, len(series.entities))
+    else:
+        calib_o, calib_pred = val_o, val_pred
+    # normalised conformal: each error in units of its origin's recent mean absolute change
+    model.set_params(interval_window=interval_window(season))
+    units = model.interval_units(y, calib_o)
+    model.set_params(intervals=conformal_per_step(y, calib_o, calib_pred, units))
     result.model = model
     val["y_pred"] = val_pred.ravel()
+    val["interval_unit"] = row_units(model, y, val_o, h)
     result.val_predictions = val
     scores = scored(val)
     result.validation_metrics = {k: scores[k] for k in ("mase", "mase_seasonal") if k in scores}
@@ -168,15 +182,34 @@ def run_forecast(
     # a statistical member's test forecasts are its baseline's (same fits, same origins)
     known = {m: table[m].to_numpy() for m in STATISTICAL if m in table}
     table["y_pred"] = model.predict_origins(y, test_o, ex, known=known).ravel()
+    table["interval_unit"] = row_units(model, y, test_o, h)
     result.test_predictions = table
-    model_scales = np.repeat(np.asarray(model.entity_scales), len(test_o) * h)
-    result.test_metrics = scored(table) | interval_scores(table, model.intervals, model_scales)
+    units = table["interval_unit"].to_numpy()
+    result.test_metrics = scored(table) | interval_scores(table, model.intervals, units)
     return result
 
 
-def combined(spec, params, series, model, val, val_pred, test_fits, block_start: int):
-    """Auto's members (the fitter's ``members``): choose on the validation origins
-    (:func:`choose_members`), refit the estimator on every origin before the block to
+#: The local unit of the intervals covers this many seasons of changes (at least
+#: :data:`AUTO_MIN_LAGS` changes): :func:`finml.models.forecaster.local_units`.
+INTERVAL_SEASONS = 2
+
+
+def interval_window(season: int) -> int:
+    """Changes in an origin's local unit: two seasons, at least 8 (:func:`local_units
+    <finml.models.forecaster.local_units>`)."""
+    return max(AUTO_MIN_LAGS, INTERVAL_SEASONS * int(season))
+
+
+def row_units(model: FittedForecaster, y: np.ndarray, origins: np.ndarray, h: int) -> np.ndarray:
+    """Each long-form forecast row's interval unit (its origin's, repeated over the h
+    steps), float64 (E * m * h,), entity-major."""
+    return np.repeat(model.interval_units(y, origins).ravel(), h)
+
+
+def combined(spec, params, series, model, val, val_pred, test_fits, block_start: int, earlier=()):
+    """Auto's members (the fitter's ``members``): choose on the validation origins and the
+    ``earlier`` blocks (:func:`choose_members`), refit the estimator on every origin before
+    the block to
     forecast (a fitter that ``refits``), and give the model its members, the ETS (ARIMA)
     one with the forms (orders) AutoETS (AutoARIMA) chose on every period before that
     block.
@@ -187,6 +220,7 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
         test_fits: :func:`statistical_fits` before the block.
         block_start: the first period of the block to forecast (the test block's, or a
             backtest fold's).
+        earlier: :func:`choice_blocks`: the members' forecasts on blocks before validation.
 
     Returns:
         (the model, with ``meta["choice"]`` the record of the choice; the chosen mean's
@@ -199,9 +233,15 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
         "model": val_pred,
         **{m: val[m].to_numpy().reshape(shape) for m in STATISTICAL if m in names},
     }
-    chosen, record = choose_members(
-        forecasts, val["y_true"].to_numpy(), val["scale_seasonal"].to_numpy(), names
-    )
+    actual, scale = val["y_true"].to_numpy(), val["scale_seasonal"].to_numpy()
+    seen = forecasts
+    if earlier:  # the earlier blocks first: the per-origin losses stay in time order
+        seen = {
+            m: np.concatenate([*(b.forecasts[m] for b in earlier), forecasts[m]]) for m in names
+        }
+        actual = np.concatenate([*(b.actual for b in earlier), actual])
+        scale = np.concatenate([*(b.scale for b in earlier), scale])
+    chosen, record = choose_members(seen, actual, scale, names)
     val["model_alone"] = val_pred.ravel()
     if fitter.refits:  # the estimator again, on every origin before the test block
         h, p = int(spec.dataset.horizon), int(params["lags"])
@@ -220,6 +260,65 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
     members = [{"name": m, "forms": forms[m]} if m in forms else {"name": m} for m in chosen]
     model.set_params(members=members, meta={**(model.meta or {}), "choice": record})
     return model, np.mean([forecasts[m] for m in chosen], axis=0)
+
+
+class Block(NamedTuple):
+    """A block of origins before validation that Auto's choice reads (:func:`choice_blocks`):
+    its ``origins`` int (m,), each member's ``forecasts`` float (E * m, h), entity-major,
+    the ``actual`` values and their seasonal ``scale``, float (E * m * h,)."""
+
+    origins: np.ndarray
+    forecasts: dict
+    actual: np.ndarray
+    scale: np.ndarray
+
+
+def pooled(earlier, chosen, val_o, val_pred, n_entities: int):
+    """The origins and forecasts of the chosen mean over the ``earlier`` blocks and the
+    validation block, entity-major over all of them (for :func:`conformal_per_step`).
+
+    Returns:
+        (origins int (M,), forecasts float (E * M, h))."""
+    h = val_pred.shape[1]
+    blocks = [(b.origins, np.mean([b.forecasts[m] for m in chosen], axis=0)) for b in earlier]
+    blocks.append((val_o, val_pred))
+    origins = np.concatenate([o for o, _ in blocks])
+    pred = np.concatenate([p.reshape(n_entities, len(o), h) for o, p in blocks], axis=1)
+    return origins, pred.reshape(-1, h)
+
+
+def choice_blocks(spec, params, series, seg, seasonal) -> list[Block]:
+    """The members' forecasts on up to :data:`CHOICE_BLOCKS` blocks of origins before the
+    validation block, for Auto's choice (a rolling-origin backtest over the training
+    periods: each block as long as the validation block; the estimator fitted on the
+    origins whose targets precede the block, AutoETS / AutoARIMA / Theta on the periods
+    up to its first origin). A block whose estimator would see fewer than
+    :data:`MIN_FOLD_ORIGINS` origins is left out. The test periods take no part.
+
+    Returns:
+        The :class:`Block` s, oldest first.
+    """
+    y, h, p = series.values, int(spec.dataset.horizon), int(params["lags"])
+    names = get_fitter(spec.model).members_for(params)
+    val_o = seg.origins("val")
+    out = []
+    for j in range(CHOICE_BLOCKS, 0, -1):
+        block = val_o - j * len(val_o)
+        past = np.arange(p, int(block[0]) - h + 1, dtype=np.int64)
+        if len(past) < MIN_FOLD_ORIGINS:
+            continue
+        model, _, _ = fit_forecaster(spec, params, series, past, block, Sink(), never_stop)
+        scales = np.asarray(model.entity_scales)
+        table = baselines(
+            series, block, h, int(block[0]) + 1, scales, seasonal, arima="arima" in names
+        )
+        pred = model.window_forecasts(y, block, series.exog)
+        forecasts = {
+            m: pred if m == "model" else table[m].to_numpy().reshape(pred.shape) for m in names
+        }
+        actual, scale = table["y_true"].to_numpy(), table["scale_seasonal"].to_numpy()
+        out.append(Block(block, forecasts, actual, scale))
+    return out
 
 
 #: The fewest lags a model asking for "two seasons" gets.
@@ -315,7 +414,8 @@ def choose_members(
     candidates += [[m] for m in ranked[1:]]
     record = {
         "rule": "equal-weight mean of every member unless the best one or few are better on "
-        "the validation origins by more than one standard error",
+        "the validation block and the blocks of origins before it by more than one standard "
+        "error",
         "chosen": chosen,
         "candidates": [
             {
@@ -545,12 +645,13 @@ def conformal_per_step(
         y: the series, float64 (n,), or a panel (E, n).
         origins: the validation origins, int (m,).
         pred: their forecasts, float64 (E * m, h), entity-major.
-        scales: each entity's scale, float (E,): errors are pooled over the entities in
-            these units (default 1: the target's units).
+        scales: each entity's scale, float (E,), or each origin's unit of each entity,
+            float (E, m) (:meth:`FittedForecaster.interval_units`): errors are pooled over
+            the entities and origins in these units (default 1: the target's units).
 
     Returns:
-        ``{"0.8": [q_1..q_h], "0.9": [...], "0.95": [...]}``, in units of the entity
-        scale (half-width for entity e: q * scale_e). Where a level needs more
+        ``{"0.8": [q_1..q_h], "0.9": [...], "0.95": [...]}``, in those units (half-width
+        at an origin of entity e: q times its unit). Where a level needs more
         validation errors than there are (n < 1 / a - 1), the largest error is used and the
         interval may cover less than nominal.
     """
@@ -559,7 +660,7 @@ def conformal_per_step(
     s = np.ones(len(y)) if scales is None else np.asarray(scales, dtype=np.float64)
     ahead = np.asarray(origins)[:, None] + np.arange(1, h + 1)[None, :]
     actual = y[:, ahead].reshape(-1, h)
-    per_row = np.repeat(s, len(origins))[:, None]
+    per_row = s.reshape(-1, 1) if s.ndim == 2 else np.repeat(s, len(origins))[:, None]
     quantiles = conformal_quantiles(np.abs(actual - pred) / per_row)
     return {level: [float(v) for v in q] for level, q in quantiles.items()}
 

@@ -169,12 +169,14 @@ def choice_view(run, store) -> None:
         }
         for c in choice["candidates"]
     ]
-    st.subheader("Auto's choice (validation origins)")
+    st.subheader("Auto's choice (validation backtest)")
     st.dataframe(pd.DataFrame(rows).round(4), hide_index=True, width="stretch")
     chosen = " + ".join(words.get(m, m) for m in choice["chosen"])
     st.caption(
         f"Auto forecasts with the equal-weight mean of: {chosen}. Rule: the mean of every "
-        "member unless the best one or few alone are better on the validation origins by "
+        "member unless the best one or few alone are better on the validation block and the "
+        "two blocks of origins before it (each forecast by members fitted on the periods "
+        "before that block) by "
         "more than one standard error of the per-origin difference (forecast combinations "
         "beat their members on average: M4). The test origins took no part in the choice."
     )

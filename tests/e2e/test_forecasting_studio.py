@@ -49,11 +49,11 @@ def test_auto_is_the_default_forecaster_and_evaluate_shows_its_choice(page, app_
     expect(page.get_by_text("forecast 'realcons' 1 step(s) ahead")).to_be_visible()
 
     page.get_by_role("link", name="Go to Train").click()
-    expect(page.get_by_text("On the validation origins Auto keeps")).to_be_visible()
+    expect(page.get_by_text("Auto keeps the equal-weight mean")).to_be_visible()
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Seasonal naive MASE")).to_be_visible(timeout=180_000)
     page.get_by_role("button", name="Open in Evaluate").click()
 
-    expect(page.get_by_text("Auto's choice (validation origins)")).to_be_visible()
+    expect(page.get_by_text("Auto's choice (validation backtest)")).to_be_visible()
     expect(page.get_by_text("took no part in the choice")).to_be_visible()
     expect(page.get_by_text("Ranked on the validation origins' MASE", exact=False)).to_be_visible()

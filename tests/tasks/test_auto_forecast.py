@@ -15,12 +15,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finml.data.series import SeriesSpec, chronological_split, load_series
+from finml.data.series import SeriesSpec, chronological_split, load_series, naive_scales
 from finml.errors import BundleError
 from finml.evaluation.forecast import VALIDATION_MASE, leaderboard
 from finml.fitters.base import Sink
 from finml.models.bundle import load_bundle, save_bundle
-from finml.tasks.forecast import choose_members, mean_error, run_forecast
+from finml.models.registry import resolve_params
+from finml.tasks.forecast import (
+    CHOICE_BLOCKS,
+    choice_blocks,
+    choose_members,
+    mean_error,
+    pooled,
+    run_forecast,
+)
 from tests.conftest import forecast_spec
 
 
@@ -66,7 +74,29 @@ def test_the_choice_is_the_one_standard_error_rule_on_validation_only(auto, orde
     np.testing.assert_allclose(val["y_pred"], mean)
     chosen = [c for c in record["candidates"] if c["chosen"]]
     assert len(chosen) == 1 and chosen[0]["members"] == record["chosen"]
-    assert chosen[0]["validation_mase"] == pytest.approx(_mase(val, "y_pred"))
+    # the choice read the validation block and the two blocks of origins before it, each
+    # forecast by members fitted on the periods before that block
+    series = load_series(orders, SeriesSpec("date", "orders", 1))
+    seg = chronological_split(len(orders), 1, 24)
+    seasonal = naive_scales(series.values, seg.train[1], series.season)
+    params = resolve_params("auto", {"lags": 24})
+    blocks = choice_blocks(_spec(), params, series, seg, seasonal)
+    val_o = np.sort(val["origin"].unique())
+    assert [len(b.origins) for b in blocks] == [len(val_o)] * CHOICE_BLOCKS
+    assert blocks[-1].origins[-1] < val_o[0] and blocks[0].origins[-1] < blocks[1].origins[0]
+    origins, pred = pooled(blocks, record["chosen"], val_o, val["y_pred"].to_numpy()[:, None], 1)
+    actual = np.concatenate([b.actual for b in blocks] + [val["y_true"].to_numpy()])
+    scale = np.concatenate([b.scale for b in blocks] + [val["scale_seasonal"].to_numpy()])
+    assert len(origins) == 3 * len(val_o)
+    by_hand = np.mean(np.abs(pred.ravel() - actual) / scale)
+    assert chosen[0]["validation_mase"] == pytest.approx(by_hand)
+    # a block's forecasts do not move when every value after its first origin is changed
+    first = blocks[0].origins[0]
+    moved = series.values.copy()
+    moved[:, first + 1 :] *= 3
+    again = choice_blocks(_spec(), params, replace(series, values=moved), seg, seasonal)[0]
+    for m in blocks[0].forecasts:
+        np.testing.assert_allclose(again.forecasts[m][0], blocks[0].forecasts[m][0])
     # the test periods changed beyond recognition: the same choice, the same figures
     seg = chronological_split(len(orders), 1, 24)
     wild = orders.copy()

@@ -133,12 +133,17 @@ def test_ridge_beats_naive_and_the_intervals_cover(macro):
     assert m["mase"] < m["naive_mase"] and m["mase"] < m["seasonal_naive_mase"], m
     test = result.test_predictions
     assert set(test["step"]) == {1, 2} and test["y_true"].notna().all()
-    q = np.asarray(result.model.intervals["0.9"])  # in units of the series' scale
+    q = np.asarray(result.model.intervals["0.9"])  # in units of each origin's local change
     assert q[0] < q[1]  # two quarters ahead is less certain than one
-    half = q[test["step"] - 1] * test["scale"].to_numpy()
     assert test["scale"].nunique() == 1 and result.model.entity_scales == [test["scale"][0]]
+    # the unit: the mean absolute change over the 8 quarters (two seasons) up to the origin
+    y = macro["realcons"].to_numpy()
+    origin = test["origin"].to_numpy()
+    by_hand = [np.abs(np.diff(y[o - 8 : o + 1])).mean() for o in origin]
+    np.testing.assert_allclose(test["interval_unit"], by_hand)
+    half = q[test["step"] - 1] * test["interval_unit"].to_numpy()
     inside = (test["y_true"] - test["y_pred"]).abs().to_numpy() <= half
-    assert inside.mean() >= 0.7
+    assert m["coverage_90"] == pytest.approx(inside.mean()) and inside.mean() >= 0.7
     # the fitted forecaster extends a history exactly as the stored test forecasts
     series = load_series(macro, SeriesSpec("date", "realcons", 2))
     origin = int(test["origin"].iloc[-1])
@@ -235,3 +240,30 @@ def test_mase_on_the_seasonal_naive_s_scale_is_the_second_column():
     assert metrics["naive_mase_seasonal"] == pytest.approx(naive_error / seasonal[0])
     board = leaderboard(table, None).set_index("forecaster")
     assert board.loc["this model", SEASONAL_MASE] == pytest.approx(metrics["mase_seasonal"])
+
+
+def test_the_interval_unit_is_the_recent_mean_absolute_change_with_a_floor():
+    from finml.models.forecaster import local_units
+
+    y = np.array([[0, 1, 3, 6, 6, 6, 6.0]])
+    units = local_units(y, np.array([0, 2, 3, 6]), 2, [4.0])
+    # no change yet: the entity's scale; then the mean of the last 2 absolute changes; a
+    # flat stretch: 1% of the entity's scale
+    np.testing.assert_allclose(units, [[4.0, 1.5, 2.5, 0.04]])
+    np.testing.assert_allclose(local_units(y, np.array([3, 6]), 0, [4.0]), [[4.0, 4.0]])
+
+
+def test_intervals_widen_when_the_history_has_recently_moved_more(macro):
+    """Predict's band at the last origin is in units of the history's last 8 changes: a
+    history whose last 8 changes are three times larger gets a band three times wider."""
+    from finml.prediction.forecast import extend_series
+
+    result = run_forecast(forecast_spec("ridge_lags", horizon=2), macro, ListSink())
+    history = macro.head(120)
+    calm, _ = extend_series(result.model, history, "date", "realcons", 0.9)
+    y = history["realcons"].to_numpy()
+    steeper = y.copy()
+    steeper[-8:] = y[-9] + 3 * (y[-8:] - y[-9])
+    wild, _ = extend_series(result.model, history.assign(realcons=steeper), "date", "realcons")
+    ratio = (wild["upper"] - wild["lower"]) / (calm["upper"] - calm["lower"])
+    np.testing.assert_allclose(ratio, 3.0)

@@ -133,7 +133,7 @@ def test_one_global_model_beats_naive_in_every_entity(panel):
     # each entity's scale is its own training naive MAE: intervals widen with the series
     scales = dict(zip(result.model.entities, result.model.entity_scales, strict=True))
     assert scales["realgdp"] > 5 * scales["realgovt"]
-    q = result.model.intervals["0.9"][0] * test["scale"]
+    q = result.model.intervals["0.9"][0] * test["interval_unit"]
     inside = ((test["y_true"] - test["y_pred"]).abs() <= q).groupby(test["entity"]).mean()
     assert inside.mean() >= 0.6, inside
 
@@ -187,8 +187,12 @@ def test_a_panel_bundle_round_trips_and_extends_each_entity(panel, tmp_path):
     gdp = forecasts[forecasts["entity"] == "realgdp"]
     govt = forecasts[forecasts["entity"] == "realgovt"]
     width = (gdp["upper"] - gdp["lower"]).iloc[0] / (govt["upper"] - govt["lower"]).iloc[0]
-    scales = dict(zip(loaded.entities, loaded.entity_scales, strict=True))
-    assert width == pytest.approx(scales["realgdp"] / scales["realgovt"])
+    # each entity's band is in units of its own last 8 changes (two seasons of quarters)
+    last = {
+        e: np.abs(np.diff(g.sort_values("date")["value"].to_numpy()[-9:])).mean()
+        for e, g in history.groupby("series")
+    }
+    assert width == pytest.approx(last["realgdp"] / last["realgovt"])
     # an entity it was not trained on is forecast in units of its own history's changes
     other = history.assign(series=history["series"].str.replace("realinv", "exports"))
     forecasts, _ = extend_series(loaded, other, "date", "value", 0.9, "series")
@@ -199,3 +203,10 @@ def test_a_panel_bundle_round_trips_and_extends_each_entity(panel, tmp_path):
     (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="one scale > 0 per entity"):
         load_bundle(tmp_path / "b")
+    # so is an interval window that is not a whole number from 0 to 10,000
+    for bad in (True, -1, 2.5, "8", 10_001):
+        meta["forecaster"]["entity_scales"][0] = 1.0
+        meta["forecaster"]["interval_window"] = bad
+        (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
+        with pytest.raises(BundleError, match="interval window"):
+            load_bundle(tmp_path / "b")
