@@ -7,9 +7,9 @@ AutoETS, Theta) on the validation origins (statistical baselines fitted on the t
 periods) and once on the test origins (fitted on every period before them), with MASE on
 the naive forecast's one-step in-sample MAE and on the seasonal naive's (M4). A model whose
 fitter has several ``members`` (Auto) chooses on the validation origins and the blocks
-before them (:func:`choice_blocks`) which of them to
-average (:func:`choose_members`). Cross-validation is a rolling-origin backtest, and a
-hyperparameter search is judged on the backtest's mean MASE."""
+before them (:func:`choice_blocks`) which of them to average (:func:`choose_members`).
+Cross-validation is a rolling-origin backtest, and a hyperparameter search is judged on the
+backtest's mean MASE."""
 
 from __future__ import annotations
 
@@ -209,10 +209,9 @@ def row_units(model: FittedForecaster, y: np.ndarray, origins: np.ndarray, h: in
 def combined(spec, params, series, model, val, val_pred, test_fits, block_start: int, earlier=()):
     """Auto's members (the fitter's ``members``): choose on the validation origins and the
     ``earlier`` blocks (:func:`choose_members`), refit the estimator on every origin before
-    the block to
-    forecast (a fitter that ``refits``), and give the model its members, the ETS (ARIMA)
-    one with the forms (orders) AutoETS (AutoARIMA) chose on every period before that
-    block.
+    the block to forecast (a fitter that ``refits``), and give the model its members, the
+    ETS (ARIMA) one with the forms (orders) AutoETS (AutoARIMA) chose on every period before
+    that block.
 
     Args:
         val: the validation baselines (:func:`baselines`); gains ``model_alone``.
@@ -378,9 +377,8 @@ def choose_members(
 ) -> tuple[list[str], dict]:
     """Auto's choice on the validation origins: the equal-weight mean of every member,
     unless the best one alone or the best k together (k below the number of members) have a
-    lower MASE by more than one
-    standard error of the paired per-origin difference (:func:`mean_error`, as in the
-    Diebold-Mariano test; the one-standard-error rule,
+    lower MASE by more than one standard error of the paired per-origin difference
+    (:func:`mean_error`, as in the Diebold-Mariano test; the one-standard-error rule,
     Hastie, Tibshirani & Friedman 2009, 7.10; the default stays the combination because
     combinations beat their members on average: M4, Makridakis et al. 2020).
 
