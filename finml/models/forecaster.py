@@ -381,27 +381,45 @@ def ets_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> list
     Raises:
         ValueError: fewer than 10 training values.
     """
+    return _entity_fits(
+        y,
+        train_end,
+        forms,
+        "ETS",
+        suits=lambda form, history: _suits(form, history, season),
+        refit=lambda history, form: _ets_model(history, form, season).fit(disp=False).params,
+        choose=lambda history: auto_ets(history, season),
+    )
+
+
+def _entity_fits(y, train_end: int, forms, what: str, suits, refit, choose) -> list[tuple]:
+    """Each entity's ``(form, params)`` on ``y[:, :train_end]``: ``(form, refit(history,
+    form))`` for a given form that ``suits`` the history and fits, else ``choose(history)``,
+    else ``(None, None)`` (that entity gets the naive forecast).
+
+    Raises:
+        ValueError: fewer than 10 training values.
+    """
     import warnings
+    from contextlib import suppress
 
     if train_end < 10:
-        raise ValueError("ETS needs at least 10 training values.")
-    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+        raise ValueError(f"{what} needs at least 10 training values.")
     out = []
-    for i, row in enumerate(y):
+    for i, row in enumerate(np.atleast_2d(np.asarray(y, dtype=np.float64))):
         history = row[:train_end]
         form = None if forms is None else forms[i]
-        if form is not None and _suits(form, history, season):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    out.append((form, _ets_model(history, form, season).fit(disp=False).params))
-                    continue
-                except (ValueError, np.linalg.LinAlgError):
-                    pass
-        try:
-            out.append(auto_ets(history, season))
-        except ValueError:  # no form fits (a constant history): the naive forecast
-            out.append((None, None))
+        fit = None
+        if form is not None and suits(form, history):
+            with warnings.catch_warnings(), suppress(ValueError, np.linalg.LinAlgError):
+                warnings.simplefilter("ignore")  # convergence notes of the optimiser
+                fit = (form, refit(history, form))
+        if fit is None:
+            try:
+                fit = choose(history)
+            except ValueError:  # no form fits (a constant history): the naive forecast
+                fit = (None, None)
+        out.append(fit)
     return out
 
 
@@ -565,32 +583,23 @@ def arima_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> li
     Raises:
         ValueError: fewer than 10 training values.
     """
-    import warnings
 
-    if train_end < 10:
-        raise ValueError("ARIMA needs at least 10 training values.")
-    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
-    out = []
-    for i, row in enumerate(y):
-        history = row[:train_end]
-        order = None if forms is None else forms[i]
-        if np.ptp(history) == 0:  # a constant: the naive forecast
-            out.append((None, None))
-            continue
-        if order is not None and (order[6] <= 1 or len(history) >= 2 * order[6] + 2):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    fit = _arima_model(history, order).fit(disp=False, maxiter=50)
-                    out.append(([int(v) for v in order], np.asarray(fit.params)))
-                    continue
-                except (ValueError, np.linalg.LinAlgError):
-                    pass
-        try:
-            out.append(auto_arima(history, season))
-        except ValueError:  # no ARIMA fits: the naive forecast
-            out.append((None, None))
-    return out
+    def suits(order, history) -> bool:  # a constant gets the naive forecast
+        seasons = order[6] <= 1 or len(history) >= 2 * order[6] + 2
+        return bool(np.ptp(history) > 0) and seasons
+
+    def refit(history, order):
+        return np.asarray(_arima_model(history, order).fit(disp=False, maxiter=50).params)
+
+    return _entity_fits(
+        y,
+        train_end,
+        forms,
+        "ARIMA",
+        suits=suits,
+        refit=refit,
+        choose=lambda history: auto_arima(history, season),
+    )
 
 
 def arima_forecasts(
