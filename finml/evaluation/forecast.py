@@ -15,6 +15,10 @@ from finml.evaluation import regression
 #: The leaderboard's column of MASE on the seasonal naive's scale (M4).
 SEASONAL_MASE = "MASE (seasonal scale)"
 
+#: The leaderboard's column of sMAPE in percent (the M4 competition's definition:
+#: ``200 |y - f| / (|y| + |f|)``, :mod:`finml.evaluation.regression`).
+SMAPE = "sMAPE (%)"
+
 #: The leaderboard's column the forecasters are ranked on: MASE on the seasonal scale over
 #: the validation origins (never the test ones).
 VALIDATION_MASE = "Validation MASE (seasonal scale)"
@@ -91,6 +95,8 @@ def leaderboard(
                 row[f"{name} 95% CI"] = f"{cis.loc[key, 'lower']:.3f} – {cis.loc[key, 'upper']:.3f}"
             if key == "mase" and "scale_seasonal" in test:  # the M4 convention's scale
                 row[SEASONAL_MASE] = seasonal_mase(test, col)
+        if "smape" in cis.index:  # M4's other headline measure
+            row[SMAPE] = cis.loc["smape", "value"]
         if val is not None and col in val and "scale_seasonal" in val:
             row[VALIDATION_MASE] = seasonal_mase(val, col)
         rows.append(row)

@@ -109,6 +109,12 @@ def test_evaluate_compares_the_model_with_the_baselines(macro_forecast_run):
     assert board.columns[1] == "Validation MASE (seasonal scale)"
     assert board["Validation MASE (seasonal scale)"].is_monotonic_increasing
     assert "MASE 95% CI" in board and "MASE (seasonal scale)" in board
+    # sMAPE (M4's other measure) by hand for the model: 200 |y - f| / (|y| + |f|)
+    test = RunStore().read_frame(macro_forecast_run, "predictions/test.parquet")
+    err, size = (test["y_true"] - test["y_pred"]).abs(), test["y_true"].abs() + test["y_pred"].abs()
+    by_hand = float((200 * err / size).mean())
+    row = board.set_index("forecaster").loc["this model"]
+    assert row["sMAPE (%)"] == pytest.approx(by_hand, abs=5e-5)  # shown to 4 decimals
     steps = at.dataframe[1].value
     assert steps["step"].tolist() == [1, 2] and "covered (test)" in steps
     assert {"MAE", "RMSE"} <= set(steps.columns) and "mae" not in steps
