@@ -678,8 +678,9 @@ _ARIMA = Param(
     "bool",
     False,
     help="pmdarima's auto_arima: seasonal ARIMA with orders chosen by AICc in a stepwise "
-    "search, fitted per series (per entity of a panel) before the validation and the test "
-    "block; 1-12 s per series and block on a 2-core machine.",
+    "search, fitted per series (per entity of a panel) before each block of origins Auto "
+    "reads (two before validation, validation, test); 0.2-12 s per series and block on a "
+    "2-core machine.",
 )
 
 
