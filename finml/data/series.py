@@ -438,6 +438,75 @@ def period_labels(dates, freq: str = "") -> list[str]:
     return list(index.strftime("%Y-%m-%d %H:%M" if timed else "%Y-%m-%d"))
 
 
+#: Frequency bases counted in months and in quarters by :func:`season_phase`.
+_MONTHLY = ("MS", "ME", "BMS", "BME")
+_QUARTERLY = ("QS", "QE", "BQS", "BQE")
+
+
+def season_phase(dates, freq: str, season: int) -> np.ndarray:
+    """Each date's position in the season, from the calendar (so a history uploaded later
+    gets the phases training saw): int64 (n,) in ``0 .. season - 1``. The steps since 1970
+    are counted in the frequency's unit (months, quarters, years, business days, weeks, or
+    the fixed step of daily and finer data), divided by its multiple (``"2MS"``: 2) and
+    taken modulo ``season``; monthly data with a season of 12 gets the month of the year
+    (January 0), quarterly data with 4 the calendar quarter.
+
+    Args:
+        dates: the periods' dates (anything :class:`pandas.DatetimeIndex` takes), (n,).
+        freq: their pandas frequency (:attr:`Series.freq`).
+        season: the season length in steps (>= 1; 1 gives zeros).
+
+    Raises:
+        ValueError: a frequency this cannot count (none, or an irregular one).
+    """
+    index = pd.DatetimeIndex(dates)
+    mult, base, _ = _frequency_parts(freq)
+    if base in _MONTHLY:
+        steps = index.year.to_numpy() * 12 + index.month.to_numpy() - 1
+    elif base in _QUARTERLY:
+        steps = index.year.to_numpy() * 4 + (index.month.to_numpy() - 1) // 3
+    elif base in ("YS", "YE", "BYS", "BYE"):
+        steps = index.year.to_numpy()
+    elif base == "B":
+        steps = np.busday_count("1970-01-01", index.to_numpy().astype("datetime64[D]"))
+    elif base == "W":
+        steps = (index.normalize() - pd.Timestamp("1970-01-05")).days.to_numpy() // 7
+    else:
+        try:
+            step = pd.tseries.frequencies.to_offset(f"1{base}").nanos if base else 0
+        except ValueError:
+            step = 0
+        if not step:
+            raise ValueError(f"Cannot place the dates in a season: frequency {freq!r}.")
+        since = index - pd.Timestamp("1970-01-01", tz=index.tz)
+        steps = (since // pd.Timedelta(step, unit="ns")).to_numpy()
+    return (np.asarray(steps, dtype=np.int64) // max(mult, 1)) % max(int(season), 1)
+
+
+def fourier_terms(phase: np.ndarray, season: int, pairs: int) -> np.ndarray:
+    """Fourier terms of the season at each period: ``sin(2 pi j phase / m)`` and
+    ``cos(2 pi j phase / m)`` for j = 1..K (Hyndman & Athanasopoulos, FPP 3rd ed., 7.4;
+    the sine at j = m / 2 is zero everywhere and left out), float64 (n, 2K or 2K - 1). With
+    K = m / 2 they span the seasonal dummies; fewer give a smoother season.
+
+    Args:
+        phase: :func:`season_phase`, int (n,); season: m; pairs: K, 0 .. m // 2.
+
+    Raises:
+        ValueError: K outside 0 .. m // 2.
+    """
+    m, k = int(season), int(pairs)
+    if not 0 <= k <= m // 2:
+        raise ValueError(f"{k} Fourier pairs do not fit a season of {m} (0 to {m // 2}).")
+    angle = 2 * np.pi * np.asarray(phase, dtype=np.float64)[:, None] / max(m, 1)
+    cols = []
+    for j in range(1, k + 1):
+        if 2 * j != m:
+            cols.append(np.sin(j * angle[:, 0]))
+        cols.append(np.cos(j * angle[:, 0]))
+    return np.column_stack(cols) if cols else np.empty((len(angle), 0))
+
+
 #: The fewest periods a chart of a long history starts zoomed to.
 RECENT_PERIODS = 20
 
@@ -544,6 +613,7 @@ def windows(
     scales: np.ndarray | None = None,
     exog: np.ndarray | None = None,
     rolling: bool = False,
+    fourier: np.ndarray | None = None,
 ):
     """The inputs and targets at each origin of each entity: the last ``lags`` changes up to
     the origin (``y[t-i] - y[t-i-1]``, oldest first) and the next ``horizon`` changes from
@@ -558,9 +628,12 @@ def windows(
         scales: each entity's scale of changes, float (E,) > 0 (default 1).
         exog: exogenous columns, float64 (E, n, X); their last p changes join the inputs.
         rolling: add the mean and the standard deviation of the last p (scaled) changes.
+        fourier: terms of the season at every period, float64 (n, F)
+            (:func:`fourier_terms`); the origin's F terms end each row (the seasonal part
+            of the next h changes is a linear function of them).
 
     Returns:
-        (x float64 (E * m, p * (1 + X) [+ 2]), entity-major (entity e's origins are rows
+        (x float64 (E * m, p * (1 + X) [+ 2] [+ F]), entity-major (entity e's origins are rows
         ``e*m .. e*m + m - 1``), time-major within a row (lag i's channels together);
         targets float64 (E * m, h), or ``None`` where an origin has fewer than h future
         values).
@@ -578,6 +651,8 @@ def windows(
     if rolling:
         own = d[:, pos].reshape(e * len(t), lags)
         x = np.column_stack([x, own.mean(axis=1), own.std(axis=1)])
+    if fourier is not None and np.shape(fourier)[-1]:
+        x = np.column_stack([x, np.tile(np.asarray(fourier)[t], (e, 1))])
     if (t + horizon >= n).any():
         return x, None
     ahead = y[:, t[:, None] + np.arange(1, horizon + 1)[None, :]] - y[:, t][:, :, None]

@@ -25,7 +25,7 @@ import numpy as np
 
 from finml.data.series import MAX_ENTITIES
 from finml.errors import BundleError
-from finml.models.forecaster import MEMBERS, FittedForecaster
+from finml.models.forecaster import MEMBERS, FittedForecaster, window_inputs
 from finml.models.pipeline import FittedModel, FittedRegressor
 from finml.models.safe_load import load_json_bounded, load_keras, load_skops
 
@@ -174,6 +174,7 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             "entity_scales": [float(v) for v in model.entity_scales or [1.0]],
             **({"members": model.members} if model.members else {}),
             **({"interval_window": int(model.interval_window)} if model.interval_window else {}),
+            **({"fourier": int(model.fourier)} if model.fourier else {}),
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -192,10 +193,13 @@ def _check_forecaster(meta: dict) -> None:
         value = fc.get(key)
         ok = ok and isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 10_000
     window = fc.get("interval_window", 0) if ok else None
+    fourier = fc.get("fourier", 0) if ok else None
     ok = ok and _panel_fields(fc) and _members(fc)
     ok = ok and type(window) is int and 0 <= window <= 10_000
+    ok = ok and type(fourier) is int and 0 <= fourier <= fc["season"] // 2
     if ok:
-        inputs = fc["lags"] * (1 + len(fc.get("exog", []))) + (2 if fc.get("rolling") else 0)
+        exog, rolling = len(fc.get("exog", [])), fc.get("rolling", False)
+        inputs = window_inputs(fc["lags"], exog, rolling, fc["season"], fourier)
         sizes = {"p": inputs, "h": fc["horizon"]}
         for key, size in _FORECASTER_LISTS.items():
             values = fc.get(key)
@@ -207,7 +211,8 @@ def _check_forecaster(meta: dict) -> None:
             "lists of exogenous columns and entities with one scale > 0 per entity, "
             "standardisation lists of finite numbers (inputs or horizon long, scales > 0), "
             "members (if any) of the known forecasters, each once, ETS with one form "
-            "per entity, and a whole interval window from 0 to 10,000."
+            "per entity, a whole interval window from 0 to 10,000 and whole Fourier pairs "
+            "from 0 to half the season."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)
@@ -636,7 +641,12 @@ def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:
         history = np.arange(fc["lags"] + 1, dtype=np.float64)
         exog = np.zeros((1, len(history), len(model.exog)))
         scale = model.scales_for(model.entities)[:1]
-        out = model.window_forecasts(history, np.array([fc["lags"]]), exog, scale)[0]
+        dates = None
+        if model.fourier:  # the season's phase comes from dates in the trained frequency
+            import pandas as pd
+
+            dates = pd.date_range("2000-01-01", periods=len(history), freq=model.freq)
+        out = model.window_forecasts(history, np.array([fc["lags"]]), exog, scale, dates)[0]
     except Exception as exc:  # any failure here means a bundle finml cannot use
         raise BundleError(
             f"The bundle's parts do not fit together ({type(exc).__name__}: {exc})."

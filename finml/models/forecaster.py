@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from finml.data.series import windows
+from finml.data.series import fourier_terms, season_phase, windows
 from finml.models.pipeline import EAGER_ROWS
 from finml.models.safe_load import check_network_size
 
@@ -58,6 +58,9 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         interval_window: the intervals' unit at an origin (:meth:`interval_units`): 0, the
             entity's scale (runs before local units); w > 0, the mean absolute change over
             the last w changes up to the origin.
+        fourier: K, pairs of Fourier terms of the season at the origin that end each
+            window (:func:`finml.data.series.fourier_terms`; 0: none, as before them); the
+            phase comes from each period's date (:func:`finml.data.series.season_phase`).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         entity_scales=None,
         members=None,
         interval_window=0,
+        fourier=0,
     ):
         self.estimator = estimator
         self.lags = lags
@@ -97,6 +101,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.entity_scales = entity_scales
         self.members = members
         self.interval_window = interval_window
+        self.fourier = fourier
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -129,9 +134,25 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
 
     @property
     def n_inputs(self) -> int:
-        """Inputs per window: p per channel (the target and each exogenous column), and 2
-        rolling statistics."""
-        return int(self.lags) * (1 + len(self.exog or ())) + (2 if self.rolling else 0)
+        """Inputs per window: p per channel (the target and each exogenous column), 2
+        rolling statistics, and the Fourier terms."""
+        return window_inputs(
+            int(self.lags), len(self.exog or ()), bool(self.rolling), self.season, self.fourier
+        )
+
+    def terms(self, dates) -> np.ndarray | None:
+        """The Fourier terms of each of ``dates`` (float64 (n, F)), or ``None`` without
+        any.
+
+        Raises:
+            ValueError: the model reads Fourier terms and no dates are given.
+        """
+        if not self.fourier:
+            return None
+        if dates is None:
+            raise ValueError("This forecaster reads the season from the dates: give them.")
+        phase = season_phase(dates, self.freq, int(self.season))
+        return fourier_terms(phase, int(self.season), int(self.fourier))
 
     @property
     def min_history(self) -> int:
@@ -157,7 +178,14 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         return np.array([known.get(str(e), np.nan) for e in entities], dtype=np.float64)
 
     def predict_origins(
-        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, entities=None, known=None
+        self,
+        y: np.ndarray,
+        origins: np.ndarray,
+        exog=None,
+        scales=None,
+        entities=None,
+        known=None,
+        dates=None,
     ) -> np.ndarray:
         """Forecasts from each origin of each entity, float64 (E * m, h), entity-major: the
         equal-weight mean of the :attr:`members` (by default the estimator alone: ``y[e,
@@ -173,12 +201,14 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
                 ETS form each uses (an entity not trained on gets AutoETS on its history).
             known: statistical members' forecasts from these origins already made the same
                 way (the run's baselines), by member name: used instead of fitting again.
+            dates: the n dates of ``y``'s periods (needed when the model reads
+                :attr:`fourier` terms).
         """
         if not self.members:
-            return self.window_forecasts(y, origins, exog, scales)
+            return self.window_forecasts(y, origins, exog, scales, dates)
         known = known or {}
         parts = [
-            self.window_forecasts(y, origins, exog, scales)
+            self.window_forecasts(y, origins, exog, scales, dates)
             if m["name"] == "model"
             else np.asarray(known[m["name"]], dtype=np.float64).reshape(-1, self.horizon)
             if m["name"] in known
@@ -201,13 +231,20 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         ]
 
     def window_forecasts(
-        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None
+        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None
     ) -> np.ndarray:
         """The estimator's forecasts on the windows (see :meth:`predict_origins`)."""
         y = np.atleast_2d(np.asarray(y, dtype=np.float64))
         s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
         x, _ = windows(
-            y, origins, self.lags, self.horizon, scales=s, exog=exog, rolling=self.rolling
+            y,
+            origins,
+            self.lags,
+            self.horizon,
+            scales=s,
+            exog=exog,
+            rolling=self.rolling,
+            fourier=self.terms(dates),
         )
         changes = self.decode(self.predict_changes(self.encode(x)))
         o = np.asarray(origins, dtype=np.int64)
@@ -215,7 +252,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             y[:, o][:, :, None] + changes.reshape(len(y), len(o), -1) * s[:, None, None]
         ).reshape(-1, self.horizon)
 
-    def predict(self, X, exog=None, scale: float | None = None) -> np.ndarray:
+    def predict(self, X, exog=None, scale: float | None = None, dates=None) -> np.ndarray:
         """The next h values after the history ``X`` (a 1-D series): float64 (h,).
 
         Args:
@@ -223,9 +260,11 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             exog: its exogenous columns, float (n, X), when the model has any.
             scale: the entity's scale; default the trained one of a single series, else
                 the history's own naive one-step MAE.
+            dates: the history's n dates (needed when the model reads :attr:`fourier`
+                terms).
 
         Raises:
-            ValueError: fewer than p + 1 values, or exogenous columns missing.
+            ValueError: fewer than p + 1 values, exogenous columns or dates missing.
         """
         y = np.asarray(X, dtype=np.float64).reshape(-1)
         if len(y) < self.min_history:
@@ -238,7 +277,16 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             scales = self.entity_scales or [1.0]
             scale = scales[0] if len(scales) == 1 else float(np.mean(np.abs(np.diff(y)))) or 1.0
         ex = None if not self.exog else np.asarray(exog, dtype=np.float64)[None]
-        return self.predict_origins(y, np.array([len(y) - 1]), ex, [scale])[0]
+        return self.predict_origins(y, np.array([len(y) - 1]), ex, [scale], dates=dates)[0]
+
+
+def window_inputs(lags: int, n_exog: int, rolling: bool, season: int, fourier: int) -> int:
+    """Inputs per window (:func:`finml.data.series.windows`): p per channel (the target
+    and each of the X exogenous columns), 2 rolling statistics, and the 2K Fourier terms
+    (2K - 1 when K is half the season: that sine is zero)."""
+    k = int(fourier or 0)
+    terms = 2 * k - (1 if k and 2 * k == int(season) else 0)
+    return int(lags) * (1 + int(n_exog)) + (2 if rolling else 0) + terms
 
 
 #: The smallest local unit, as a share of the entity's scale (a flat stretch of history

@@ -658,6 +658,20 @@ _ROLLING = Param(
 )
 
 
+_FOURIER = Param(
+    "fourier",
+    "Fourier pairs of the season (0: none)",
+    "int",
+    0,
+    0,
+    26,
+    help="Sine and cosine terms of the forecast origin's place in the season (month of the "
+    "year, quarter, day of the week; read from the dates), so the model can learn a fixed "
+    "seasonal pattern in the changes ahead: K pairs give a smooth season, half the season "
+    "length (6 for monthly data, 2 for quarterly) every seasonal dummy. Capped at half the "
+    "season; a series without a season gets none.",
+)
+
 #: Auto's lags: 0 takes two seasons of them (at least 8).
 _AUTO_LAGS = Param(
     "lags",
@@ -693,7 +707,7 @@ def _forecaster(
     lags: Param = _LAGS,
 ) -> ModelInfo:
     family = "keras" if fitter == "sequence_net" else "sklearn"
-    lagged = (_ROLLING,) if name.endswith("_lags") or fitter == "auto" else ()
+    lagged = (_ROLLING, _FOURIER) if name.endswith("_lags") or fitter == "auto" else ()
     params = (lags, *lagged, *params)
     return ModelInfo(name, label, family, params, description, ("forecast",), fitter)
 

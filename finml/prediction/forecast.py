@@ -149,7 +149,9 @@ def _extend(
         scales = np.asarray(model.entity_scales or [1.0], dtype=np.float64)
     origin = np.array([series.n - 1])
     _computable(model, series, origin, scales, target)
-    pred = model.predict_origins(series.values, origin, series.exog, scales, series.entities)
+    pred = model.predict_origins(
+        series.values, origin, series.exog, scales, series.entities, dates=series.dates
+    )
     h, e = model.horizon, len(series.entities)
     after = pd.date_range(series.dates[-1], periods=h + 1, freq=series.freq)[1:]
     units = model.interval_units(series.values, origin, scales)[:, 0]  # the origin's unit
@@ -207,6 +209,7 @@ def _computable(
         scales=scales,
         exog=series.exog,
         rolling=model.rolling,
+        fourier=model.terms(series.dates),
     )
     with np.errstate(all="ignore"):
         z = model.encode(x)  # float32 (E, inputs)

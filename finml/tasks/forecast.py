@@ -23,8 +23,10 @@ import pandas as pd
 from finml.data.series import (
     SeriesSpec,
     chronological_split,
+    fourier_terms,
     load_series,
     naive_scales,
+    season_phase,
     segment_report,
     windows,
 )
@@ -114,7 +116,12 @@ def run_forecast(
     series = load_series(frame, sspec)
     # lags 0: two seasons of them, at least 8
     p = int(params["lags"]) or max(AUTO_MIN_LAGS, 2 * series.season)
-    params = {**params, "lags": p}
+    # Fourier pairs: at most half the season (none without a season)
+    params = {
+        **params,
+        "lags": p,
+        "fourier": min(int(params.get("fourier", 0)), series.season // 2),
+    }
     y = series.values
     seg = chronological_split(series.n, h, p, ds.split.val, ds.split.test, len(series.entities))
     train_o = seg.origins("train")
@@ -155,7 +162,7 @@ def run_forecast(
     # period before the test block for the test
     val = baselines(series, val_o, h, seg.val[0], scales, seasonal, arima=arima)
     test_fits = statistical_fits(y, seg.test[0], season, arima)
-    val_pred = model.predict_origins(y, val_o, ex)
+    val_pred = model.predict_origins(y, val_o, ex, dates=series.dates)
     if len(members) > 1:
         earlier = choice_blocks(spec, params, series, seg, seasonal)
         model, val_pred = combined(
@@ -181,7 +188,7 @@ def run_forecast(
     table = baselines(series, test_o, h, seg.test[0], scales, seasonal, test_fits)
     # a statistical member's test forecasts are its baseline's (same fits, same origins)
     known = {m: table[m].to_numpy() for m in STATISTICAL if m in table}
-    table["y_pred"] = model.predict_origins(y, test_o, ex, known=known).ravel()
+    table["y_pred"] = model.predict_origins(y, test_o, ex, known=known, dates=series.dates).ravel()
     table["interval_unit"] = row_units(model, y, test_o, h)
     result.test_predictions = table
     units = table["interval_unit"].to_numpy()
@@ -311,7 +318,7 @@ def choice_blocks(spec, params, series, seg, seasonal) -> list[Block]:
         table = baselines(
             series, block, h, int(block[0]) + 1, scales, seasonal, arima="arima" in names
         )
-        pred = model.window_forecasts(y, block, series.exog)
+        pred = model.window_forecasts(y, block, series.exog, dates=series.dates)
         forecasts = {
             m: pred if m == "model" else table[m].to_numpy().reshape(pred.shape) for m in names
         }
@@ -502,7 +509,10 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
     y, p, h = series.values, int(params["lags"]), int(spec.dataset.horizon)
     scales = naive_scales(y, int(train_o[-1]) + h + 1)
     rolling = bool(params.get("rolling", False))
-    kw = {"scales": scales, "exog": series.exog, "rolling": rolling}
+    fourier = int(params.get("fourier", 0))
+    phase = season_phase(series.dates, series.freq, series.season) if fourier else None
+    terms = fourier_terms(phase, series.season, fourier) if fourier else np.empty((y.shape[1], 0))
+    kw = {"scales": scales, "exog": series.exog, "rolling": rolling, "fourier": terms}
     x_tr, t_tr = windows(y, train_o, p, h, **kw)
     x_va, t_va = windows(y, val_o, p, h, **kw)
     model = FittedForecaster(
@@ -518,6 +528,7 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         rolling=rolling,
         entities=list(series.entities),
         entity_scales=scales.tolist(),
+        fourier=fourier,
     )
     z_tr, z_va = model.encode(x_tr), model.encode(x_va)
     zt_tr, zt_va = _standard(model, t_tr), _standard(model, t_va)
@@ -529,7 +540,7 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         return {"val_rmse": float(np.sqrt(np.mean((pred - t_units) ** 2)))}
 
     channels = 1 + len(model.exog)
-    window = (p, channels, 2 if rolling else 0)
+    window = (p, channels, (2 if rolling else 0) + terms.shape[1])
     data = FitData(z_tr, zt_tr, z_va, zt_va, n_classes=0, meter=meter, window=window)
     fit = get_fitter(spec.model).fit(spec, params, data, sink, should_stop)
     if fit.estimator is None:
@@ -594,7 +605,7 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
         scale = naive_scales(y, block[0] + 1)  # MASE's scale from the fold's own past
         if len(get_fitter(spec.model).members_for(params)) > 1:  # choose on the inner validation
             model = fold_members(spec, params, series, model, inner_train, inner_val, block)
-        pred = model.predict_origins(y, block, series.exog)
+        pred = model.predict_origins(y, block, series.exog, dates=series.dates)
         table = forecast_table(series, block, pred, h, scale)
         table["naive"] = naive_forecasts(y, block, h).ravel()
         m = scored(table)
@@ -625,7 +636,7 @@ def fold_members(spec, params, series, model, inner_train, inner_val, block):
     arima = "arima" in get_fitter(spec.model).members_for(params)
     scales = np.asarray(model.entity_scales)
     inner = baselines(series, inner_val, h, start, scales, seasonal, arima=arima)
-    val_pred = model.predict_origins(y, inner_val, series.exog)
+    val_pred = model.predict_origins(y, inner_val, series.exog, dates=series.dates)
     fits = statistical_fits(y, int(block[0]) + 1, season, arima)
     return combined(spec, params, series, model, inner, val_pred, fits, int(block[0]) + 1)[0]
 

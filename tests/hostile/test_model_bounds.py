@@ -391,7 +391,7 @@ HOSTILE = {
     "dense: a model as its kernel initializer": (
         "mlp",
         mb.keras_edit(mb.set_layer("Dense", kernel_initializer=_MODEL_OBJECT)),
-        "Sequential 'inner' sits in Dense 'dense' where finml's models never hold one",
+        "Sequential 'inner' sits in Dense 'dense",  # 'dense_8' after other Dense layers
     ),
     "config.json nested 200,000 deep": (
         "mlp",
