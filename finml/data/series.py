@@ -438,6 +438,32 @@ def period_labels(dates, freq: str = "") -> list[str]:
     return list(index.strftime("%Y-%m-%d %H:%M" if timed else "%Y-%m-%d"))
 
 
+def require_positive(series: Series, target: str, error: type[Exception], fix: str) -> None:
+    """Refuse a series with a value at or below zero (a model on ``log y`` cannot read it).
+
+    Args:
+        series: the checked series or panel.
+        target: the target column, for the message.
+        error: the exception to raise (:class:`TargetError` in training,
+            :class:`DataError` for a history on Predict).
+        fix: the sentence that says how to fix it.
+
+    Raises:
+        error: naming the first such value, its entity and its data row.
+    """
+    bad = ~(series.values > 0)
+    if not bad.any():
+        return
+    e, i = (int(v) for v in np.argwhere(bad)[0])
+    row = int(series.rows[e, i]) if series.rows is not None else i
+    where = f" of entity {series.entities[e]!r}" if series.entities != ("",) else ""
+    raise error(
+        f"The log of {target!r} is needed and {int(bad.sum())} of its values are 0 or "
+        f"below (first {series.values[e, i]:g}{where} at data row {row + 1}, "
+        f"{series.dates[i].date()}). {fix}"
+    )
+
+
 #: Frequency bases counted in months and in quarters by :func:`season_phase`.
 _MONTHLY = ("MS", "ME", "BMS", "BME")
 _QUARTERLY = ("QS", "QE", "BQS", "BQE")

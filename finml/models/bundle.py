@@ -175,6 +175,7 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             **({"members": model.members} if model.members else {}),
             **({"interval_window": int(model.interval_window)} if model.interval_window else {}),
             **({"fourier": int(model.fourier)} if model.fourier else {}),
+            **({"log": True} if model.log else {}),
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -197,6 +198,7 @@ def _check_forecaster(meta: dict) -> None:
     ok = ok and _panel_fields(fc) and _members(fc)
     ok = ok and type(window) is int and 0 <= window <= 10_000
     ok = ok and type(fourier) is int and 0 <= fourier <= fc["season"] // 2
+    ok = ok and type(fc.get("log", False)) is bool
     if ok:
         exog, rolling = len(fc.get("exog", [])), fc.get("rolling", False)
         inputs = window_inputs(fc["lags"], exog, rolling, fc["season"], fourier)
@@ -211,8 +213,8 @@ def _check_forecaster(meta: dict) -> None:
             "lists of exogenous columns and entities with one scale > 0 per entity, "
             "standardisation lists of finite numbers (inputs or horizon long, scales > 0), "
             "members (if any) of the known forecasters, each once, ETS with one form "
-            "per entity, a whole interval window from 0 to 10,000 and whole Fourier pairs "
-            "from 0 to half the season."
+            "per entity, a whole interval window from 0 to 10,000, whole Fourier pairs "
+            "from 0 to half the season and log true or false."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)
@@ -638,7 +640,7 @@ def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:
     fc = meta["forecaster"]
     model = FittedForecaster(estimator=estimator, intervals=meta["intervals"], meta=meta, **fc)
     try:  # the estimator's part (statistical members are refitted on the history given)
-        history = np.arange(fc["lags"] + 1, dtype=np.float64)
+        history = np.arange(1, fc["lags"] + 2, dtype=np.float64)  # positive: log models
         exog = np.zeros((1, len(history), len(model.exog)))
         scale = model.scales_for(model.entities)[:1]
         dates = None

@@ -61,6 +61,11 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         fourier: K, pairs of Fourier terms of the season at the origin that end each
             window (:func:`finml.data.series.fourier_terms`; 0: none, as before them); the
             phase comes from each period's date (:func:`finml.data.series.season_phase`).
+        log: the estimator reads and forecasts changes of ``log y`` (relative changes, so
+            unit-free: every entity's scale of them is 1) and its forecast is
+            ``exp(log y[t] + change)``, the median of a forecast that is symmetric in logs;
+            for positive series whose swings grow with their level. ``entity_scales`` stay
+            in the target's units (MASE, intervals).
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         members=None,
         interval_window=0,
         fourier=0,
+        log=False,
     ):
         self.estimator = estimator
         self.lags = lags
@@ -102,6 +108,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.members = members
         self.interval_window = interval_window
         self.fourier = fourier
+        self.log = log
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -230,13 +237,25 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             : len(np.atleast_2d(y))
         ]
 
-    def window_forecasts(
-        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None
-    ) -> np.ndarray:
-        """The estimator's forecasts on the windows (see :meth:`predict_origins`)."""
+    def inputs(self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None):
+        """The windows as the estimator reads them, before standardisation
+        (:func:`finml.data.series.windows` of ``y``, or of ``log y`` for a :attr:`log`
+        model), with the series read and the scales used.
+
+        Args: as :meth:`predict_origins` (``y`` positive for a :attr:`log` model).
+
+        Returns:
+            (x float64 (E * m, :attr:`n_inputs`), the targets float64 (E * m, h) in units
+            of the scales, or ``None`` where an origin has fewer than h values after it,
+            the series read float64 (E, n), the scales float64 (E,)).
+        """
         y = np.atleast_2d(np.asarray(y, dtype=np.float64))
-        s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
-        x, _ = windows(
+        if self.log:  # relative changes: unit-free, every entity's scale 1
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y, s = np.log(y), np.ones(len(y))
+        else:
+            s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
+        x, targets = windows(
             y,
             origins,
             self.lags,
@@ -246,11 +265,18 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             rolling=self.rolling,
             fourier=self.terms(dates),
         )
+        return x, targets, y, s
+
+    def window_forecasts(
+        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None
+    ) -> np.ndarray:
+        """The estimator's forecasts on the windows (see :meth:`predict_origins`)."""
+        x, _, base, s = self.inputs(y, origins, exog, scales, dates)
         changes = self.decode(self.predict_changes(self.encode(x)))
         o = np.asarray(origins, dtype=np.int64)
-        return (
-            y[:, o][:, :, None] + changes.reshape(len(y), len(o), -1) * s[:, None, None]
-        ).reshape(-1, self.horizon)
+        level = base[:, o][:, :, None] + changes.reshape(len(base), len(o), -1) * s[:, None, None]
+        with np.errstate(over="ignore"):
+            return (np.exp(level) if self.log else level).reshape(-1, self.horizon)
 
     def predict(self, X, exog=None, scale: float | None = None, dates=None) -> np.ndarray:
         """The next h values after the history ``X`` (a 1-D series): float64 (h,).

@@ -672,6 +672,34 @@ _FOURIER = Param(
     "season; a series without a season gets none.",
 )
 
+_LOG = Param(
+    "log",
+    "Forecast the log of the series",
+    "bool",
+    False,
+    help="The model learns relative changes (of log y) and its forecast is exp(log y + "
+    "change): for positive series whose seasonal swings and noise grow with their level "
+    "(sales, passengers). Needs every value > 0. The statistical members and baselines "
+    "stay on the series itself.",
+)
+
+#: Auto's log: chosen on the validation backtest by default.
+LOG_CHOSEN = "when validation says"
+_AUTO_LOG = Param(
+    "log",
+    "Forecast the log of the series (ridge member)",
+    "choice",
+    LOG_CHOSEN,
+    choices=(LOG_CHOSEN, "yes", "no"),
+    help="The ridge member learns relative changes (of log y) and forecasts exp(log y + "
+    "change): for positive series whose seasonal swings grow with their level. By default "
+    "the ridge is fitted both ways on the validation block and the two blocks before it "
+    "and takes the log if that lowers its MASE by more than one standard error (a series "
+    "with a value <= 0 stays as it is). AutoETS, "
+    "Theta and AutoARIMA stay on the series itself (AutoETS chooses multiplicative forms "
+    "on its own).",
+)
+
 #: Auto's lags: 0 takes two seasons of them (at least 8).
 _AUTO_LAGS = Param(
     "lags",
@@ -705,9 +733,10 @@ def _forecaster(
     params: tuple[Param, ...],
     description: str,
     lags: Param = _LAGS,
+    log: Param = _LOG,
 ) -> ModelInfo:
     family = "keras" if fitter == "sequence_net" else "sklearn"
-    lagged = (_ROLLING, _FOURIER) if name.endswith("_lags") or fitter == "auto" else ()
+    lagged = (_ROLLING, _FOURIER, log) if name.endswith("_lags") or fitter == "auto" else ()
     params = (lags, *lagged, *params)
     return ModelInfo(name, label, family, params, description, ("forecast",), fitter)
 
@@ -738,6 +767,7 @@ MODELS.update(
                 "training and validation periods before the test block, AutoETS and "
                 "AutoARIMA on all data before it.",
                 lags=_AUTO_LAGS,
+                log=_AUTO_LOG,
             ),
             _forecaster(
                 "ridge_lags",

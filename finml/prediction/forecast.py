@@ -15,7 +15,7 @@ from finml.data.series import (
     frequency_words,
     load_series,
     naive_scales,
-    windows,
+    require_positive,
 )
 from finml.errors import DataError, listing
 from finml.models.forecaster import FittedForecaster
@@ -109,8 +109,9 @@ def extend_series(
             :data:`finml.data.series.MAX_MAGNITUDE`, included).
         DataError: a history shorter than the model's lags + 1, another frequency than the
             training data's, no interval at ``level``, recent changes too large for the
-            model's arithmetic (the column, entity and data rows named), or a forecast that
-            is not a finite number.
+            model's arithmetic (the column, entity and data rows named), a value at or
+            below 0 for a model on the log of the series, or a forecast that is not a finite
+            number.
     """
     forecasts, history, _ = _extend(model, frame, date_col, target, level, entity_col)
     return forecasts, history
@@ -134,6 +135,12 @@ def _extend(
             f"on a series that is {frequency_words(model.freq)}. Upload the series at the "
             "training frequency."
         )
+    if model.log:
+        fix = (
+            "This model forecasts the log of the series: check the history's values on that "
+            "row, or use a model trained on the series itself."
+        )
+        require_positive(series, target, DataError, fix)
     if series.n < model.min_history:
         raise DataError(
             f"The history has {series.n} periods; this model needs at least "
@@ -201,16 +208,7 @@ def _computable(
     Raises:
         DataError: the column, entity and data rows of the first window that overflows.
     """
-    x, _ = windows(
-        series.values,
-        origin,
-        model.lags,
-        model.horizon,
-        scales=scales,
-        exog=series.exog,
-        rolling=model.rolling,
-        fourier=model.terms(series.dates),
-    )
+    x = model.inputs(series.values, origin, series.exog, scales, series.dates)[0]
     with np.errstate(all="ignore"):
         z = model.encode(x)  # float32 (E, inputs)
     bad = ~np.isfinite(z)

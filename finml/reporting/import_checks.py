@@ -427,6 +427,35 @@ def _check_column(values: pd.Series, column: str, where: str, rules: TableRules)
         raise BundleError(f"{where}: the column {column!r} holds probabilities outside [0, 1].")
 
 
+def _log_choice_shape(raw) -> bool:
+    """The optional ``log`` part of Auto's record (:func:`finml.tasks.forecast.resolve_log`,
+    absent before it): ``chosen``, a short ``rule`` and, when it was measured, the two
+    finite validation MASEs and the standard error of their difference."""
+    measured = {"validation_mase", "standard_error"}
+    if raw == {}:
+        return True
+    if not isinstance(raw, dict) or set(raw) - measured != {"chosen", "rule"}:
+        return False
+    if bool(measured & set(raw)) and not measured <= set(raw):
+        return False
+    mase = raw.get("validation_mase", {"series": 0.0, "log": 0.0})
+    se = raw.get("standard_error", 0.0)
+    return (
+        isinstance(se, int | float)
+        and not isinstance(se, bool)
+        and 0 <= se < math.inf
+        and isinstance(raw["chosen"], bool)
+        and isinstance(raw["rule"], str)
+        and len(raw["rule"]) <= MAX_CELL_CHARS
+        and isinstance(mase, dict)
+        and set(mase) == {"series", "log"}
+        and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in mase.values()
+        )
+    )
+
+
 def _choice_shape(raw) -> bool:
     """Auto's record of its choice (:func:`finml.tasks.forecast.choose_members`)."""
     from finml.models.forecaster import MEMBERS
@@ -438,11 +467,12 @@ def _choice_shape(raw) -> bool:
             and all(isinstance(m, str) and m in MEMBERS for m in value)
         )
 
-    if not isinstance(raw, dict) or set(raw) != {"rule", "chosen", "candidates"}:
+    if not isinstance(raw, dict) or set(raw) - {"log"} != {"rule", "chosen", "candidates"}:
         return False
     candidates = raw["candidates"]
     return (
-        isinstance(raw["rule"], str)
+        _log_choice_shape(raw.get("log", {}))
+        and isinstance(raw["rule"], str)
         and len(raw["rule"]) <= MAX_CELL_CHARS
         and members(raw["chosen"])
         and isinstance(candidates, list)

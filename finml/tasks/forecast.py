@@ -23,15 +23,13 @@ import pandas as pd
 from finml.data.series import (
     SeriesSpec,
     chronological_split,
-    fourier_terms,
     load_series,
     naive_scales,
-    season_phase,
+    require_positive,
     segment_report,
-    windows,
 )
 from finml.data.split import Split
-from finml.errors import SpecError, SplitError
+from finml.errors import SpecError, SplitError, TargetError
 from finml.evaluation.regression import conformal_quantiles, regression_metrics
 from finml.fitters import get_fitter
 from finml.fitters.base import PROGRESS_EVERY_S, FitData, SampledSink, Sink, never_stop
@@ -46,7 +44,7 @@ from finml.models.forecaster import (
     seasonal_naive_forecasts,
     theta_forecasts,
 )
-from finml.models.registry import resolve_params
+from finml.models.registry import LOG_CHOSEN, resolve_params
 from finml.tasks.base import Task, TaskTags, TrainResult
 from finml.tasks.spec import RunSpec
 from finml.tasks.tuning import best_params_of, tune
@@ -100,7 +98,8 @@ def run_forecast(
         units of the entity scale.
 
     Raises:
-        TargetError: the target cannot be forecast (text, inf, constant, horizon < 1).
+        TargetError: the target cannot be forecast (text, inf, constant, horizon < 1, a
+            value at or below 0 with ``log``).
         SplitError: bad dates (unparseable, duplicate within an entity, irregular), an
             unbalanced panel, a horizon longer than the test window, or too short a series.
         DataError: an exogenous column that is not a finite number on every row.
@@ -130,6 +129,7 @@ def run_forecast(
     result = TrainResult(
         status="finished", steps=0, split=_rows(seg), split_report=segment_report(seg, series)
     )
+    params, log_record = resolve_log(spec, params, series, seg)
     if should_stop():
         result.status = "stopped"
         return result
@@ -168,7 +168,7 @@ def run_forecast(
         model, val_pred = combined(
             spec, params, series, model, val, val_pred, test_fits, seg.test[0], earlier
         )
-        result.records["forecast_choice.json"] = model.meta.pop("choice")
+        result.records["forecast_choice.json"] = model.meta.pop("choice") | log_record
         # the intervals are calibrated on the chosen mean's errors in every block it read
         chosen = [m["name"] for m in model.members]
         calib_o, calib_pred = pooled(earlier, chosen, val_o, val_pred, len(series.entities))
@@ -325,6 +325,77 @@ def choice_blocks(spec, params, series, seg, seasonal) -> list[Block]:
         actual, scale = table["y_true"].to_numpy(), table["scale_seasonal"].to_numpy()
         out.append(Block(block, forecasts, actual, scale))
     return out
+
+
+def resolve_log(spec, params, series, seg) -> tuple[dict, dict]:
+    """Whether the estimator forecasts ``log y`` (``params["log"]``): as asked (``True`` /
+    ``"yes"``, ``False`` / ``"no"``), or, with :data:`~finml.models.registry.LOG_CHOSEN`,
+    on the log when the estimator alone fitted that way has a lower MASE (seasonal scale)
+    than fitted on the series by more than one standard error of the per-origin
+    difference (:func:`mean_error`, the rule :func:`choose_members` uses) over the
+    validation block and the :data:`CHOICE_BLOCKS` blocks before it, each forecast by the
+    estimator fitted on the origins whose targets precede it (the test periods take no
+    part; a series with a value at or below 0 stays as it is).
+
+    Returns:
+        (the params with ``log`` decided (``"yes"`` / ``"no"`` where it was chosen); the
+        record for ``forecast_choice.json``:
+        ``{"log": {"chosen", "rule", "validation_mase": {"series", "log"},
+        "standard_error"}}`` when chosen, else ``{}``).
+
+    Raises:
+        TargetError: ``log`` asked of a series with a value at or below 0.
+    """
+    value = params.get("log", False)
+    if value != LOG_CHOSEN:
+        if wants_log(params):
+            fix = 'Set "Forecast the log of the series" to no, or forecast a positive column.'
+            require_positive(series, spec.dataset.target, TargetError, fix)
+        return params, {}
+
+    def decided(log: bool, record: dict) -> tuple[dict, dict]:  # as the form writes it
+        return {**params, "log": "yes" if log else "no"}, {"log": {"chosen": log, **record}}
+
+    rule = (
+        "the estimator alone fitted on the log of the series if its validation MASE is lower "
+        "than on the series itself by more than one standard error"
+    )
+    if not (series.values > 0).all():
+        return decided(False, {"rule": "a value <= 0"})
+    y, h, p = series.values, int(spec.dataset.horizon), int(params["lags"])
+    val_o = seg.origins("val")
+    seasonal = naive_scales(y, seg.train[1], series.season)
+    errors = {False: [], True: []}
+    for j in range(CHOICE_BLOCKS, -1, -1):
+        block = val_o - j * len(val_o)
+        past = np.arange(p, int(block[0]) - h + 1, dtype=np.int64)
+        if len(past) < MIN_FOLD_ORIGINS:
+            continue
+        actual = y[:, block[:, None] + np.arange(1, h + 1)[None, :]].reshape(-1, h)
+        unit = np.repeat(seasonal, len(block))[:, None]
+        for log in errors:
+            v = {**params, "log": log}
+            model, _, _ = fit_forecaster(spec, v, series, past, block, Sink(), never_stop)
+            pred = model.window_forecasts(y, block, series.exog, dates=series.dates)
+            errors[log].append((np.abs(pred - actual) / unit).mean(axis=1))  # per origin
+    if not errors[False]:  # too short a series to fit before any block
+        return decided(False, {"rule": "too few origins"})
+    loss = {log: np.concatenate(e) for log, e in errors.items()}
+    diff = loss[False] - loss[True]
+    if len(diff) < 2:
+        return decided(False, {"rule": "too few origins"})
+    record = {
+        "rule": rule,
+        "validation_mase": {"series": float(loss[False].mean()), "log": float(loss[True].mean())},
+        "standard_error": mean_error(diff, h),
+    }
+    return decided(bool(diff.mean() > record["standard_error"]), record)
+
+
+def wants_log(params: dict) -> bool:
+    """Whether ``params["log"]`` asks for the log of the series (``True`` or ``"yes"``)."""
+    value = params.get("log", False)
+    return value is True or value == "yes"
 
 
 #: The fewest lags a model asking for "two seasons" gets.
@@ -508,20 +579,10 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
     """
     y, p, h = series.values, int(params["lags"]), int(spec.dataset.horizon)
     scales = naive_scales(y, int(train_o[-1]) + h + 1)
-    rolling = bool(params.get("rolling", False))
-    fourier = int(params.get("fourier", 0))
-    phase = season_phase(series.dates, series.freq, series.season) if fourier else None
-    terms = fourier_terms(phase, series.season, fourier) if fourier else np.empty((y.shape[1], 0))
-    kw = {"scales": scales, "exog": series.exog, "rolling": rolling, "fourier": terms}
-    x_tr, t_tr = windows(y, train_o, p, h, **kw)
-    x_va, t_va = windows(y, val_o, p, h, **kw)
+    rolling, fourier = bool(params.get("rolling", False)), int(params.get("fourier", 0))
     model = FittedForecaster(
         lags=p,
         horizon=h,
-        x_mean=x_tr.mean(axis=0).tolist(),
-        x_scale=_scale(x_tr.std(axis=0)).tolist(),
-        t_mean=t_tr.mean(axis=0).tolist(),
-        t_scale=_scale(t_tr.std(axis=0)).tolist(),
         season=series.season,
         freq=series.freq,
         exog=list(series.exog_names),
@@ -529,18 +590,31 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         entities=list(series.entities),
         entity_scales=scales.tolist(),
         fourier=fourier,
+        log=wants_log(params),
+    )
+    x_tr, t_tr, base, s = model.inputs(y, train_o, series.exog, dates=series.dates)
+    x_va, t_va, _, _ = model.inputs(y, val_o, series.exog, dates=series.dates)
+    model.set_params(
+        x_mean=x_tr.mean(axis=0).tolist(),
+        x_scale=_scale(x_tr.std(axis=0)).tolist(),
+        t_mean=t_tr.mean(axis=0).tolist(),
+        t_scale=_scale(t_tr.std(axis=0)).tolist(),
     )
     z_tr, z_va = model.encode(x_tr), model.encode(x_va)
     zt_tr, zt_va = _standard(model, t_tr), _standard(model, t_va)
-    row_scale = np.repeat(scales, len(val_o))[:, None]  # validation RMSE in target units
-    t_units = t_va * row_scale
+    # the validation RMSE in the target's units: the forecast levels against the actual ones
+    row_scale = np.repeat(s, len(val_o))[:, None]
+    start = base[:, val_o].reshape(-1, 1)
+    level = np.exp if model.log else (lambda v: v)
+    actual = level(start + t_va * row_scale)
 
     def meter(_, raw) -> dict[str, float]:
-        pred = model.decode(np.asarray(raw)) * row_scale
-        return {"val_rmse": float(np.sqrt(np.mean((pred - t_units) ** 2)))}
+        with np.errstate(over="ignore"):
+            pred = level(start + model.decode(np.asarray(raw)) * row_scale)
+        return {"val_rmse": float(np.sqrt(np.mean((pred - actual) ** 2)))}
 
     channels = 1 + len(model.exog)
-    window = (p, channels, (2 if rolling else 0) + terms.shape[1])
+    window = (p, channels, model.n_inputs - p * channels)
     data = FitData(z_tr, zt_tr, z_va, zt_va, n_classes=0, meter=meter, window=window)
     fit = get_fitter(spec.model).fit(spec, params, data, sink, should_stop)
     if fit.estimator is None:

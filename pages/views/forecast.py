@@ -180,6 +180,16 @@ def choice_view(run, store) -> None:
         "more than one standard error of the per-origin difference (forecast combinations "
         "beat their members on average: M4). The test origins took no part in the choice."
     )
+    log = choice.get("log", {})
+    if "validation_mase" in log:
+        mase = log["validation_mase"]
+        way = "the log of the series" if log["chosen"] else "the series itself"
+        st.caption(
+            f"The ridge member forecasts {way}: alone, on the same blocks, its MASE was "
+            f"{mase['log']:.3f} fitted on the log and {mase['series']:.3f} on the series "
+            f"(standard error of the difference {log['standard_error']:.3f}; the log is "
+            "taken when it is lower by more than that)."
+        )
 
 
 def forecast_view(run, test, store, val=None) -> None:

@@ -10,6 +10,7 @@ import re
 import pytest
 
 from finml.data.demo import macro_frame
+from finml.models.registry import LOG_CHOSEN
 from finml.store import RunStore
 from tests.app.conftest import open_app, open_demo, shown
 
@@ -199,6 +200,7 @@ def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, re
     at.run()
     assert at.selectbox(key="model").value == "auto"
     assert at.checkbox(key="auto.arima").value is False  # AutoARIMA: asked for, not default
+    assert at.selectbox(key="auto.log").value == LOG_CHOSEN
     at.checkbox(key="auto.arima").check()
     at.button(key="start").click().run()
     run_id = at.session_state["active_run"]
@@ -219,6 +221,10 @@ def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, re
     shown_tables = " ".join(d.value.to_string() for d in evaluate.dataframe)
     assert "AutoARIMA (orders by AICc)" in shown_tables and "Theta" in shown_tables
     assert any("took no part in the choice" in shown(c) for c in evaluate.caption)
+    log = choice["log"]  # the ridge on the series or on its log, as validation said
+    way = "the log of the series" if log["chosen"] else "the series itself"
+    said = f"{log['validation_mase']['log']:.3f} fitted on the log"
+    assert any(way in shown(c) and said in shown(c) for c in evaluate.caption)
     # Runs ranks forecasts on the validation origins' MASE, never the test one
     board = open_app("runs").dataframe[0].value
     assert set(board["ranked on"]) == {"validation MASE (lower is better)"}

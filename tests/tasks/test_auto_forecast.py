@@ -79,7 +79,8 @@ def test_the_choice_is_the_one_standard_error_rule_on_validation_only(auto, orde
     series = load_series(orders, SeriesSpec("date", "orders", 1))
     seg = chronological_split(len(orders), 1, 24)
     seasonal = naive_scales(series.values, seg.train[1], series.season)
-    params = resolve_params("auto", {"lags": 24})
+    log = "yes" if record["log"]["chosen"] else "no"  # as Auto chose it before the members
+    params = resolve_params("auto", {"lags": 24, "log": log})
     blocks = choice_blocks(_spec(), params, series, seg, seasonal)
     val_o = np.sort(val["origin"].unique())
     assert [len(b.origins) for b in blocks] == [len(val_o)] * CHOICE_BLOCKS
@@ -234,16 +235,24 @@ def test_an_auto_run_exports_and_imports_with_its_choice_and_a_forged_one_is_ref
     assert store.get_run(copy).metrics["validation_mase"] == pytest.approx(
         store.get_run(run_id).metrics["validation_mase"]
     )
-    forged = {**choice, "chosen": ["ets", "ets", "prophet"]}
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(exported)) as src, zipfile.ZipFile(out, "w") as dst:
-        for item in src.infolist():
-            data = src.read(item.filename)
-            if item.filename == "forecast_choice.json":
-                data = json.dumps(forged).encode()
-            dst.writestr(item.filename, data)
-    with pytest.raises(BundleError, match=r"forecast_choice\.json does not have the shape"):
-        import_run(out.getvalue(), store, "forged.zip", "local")
+    assert set(choice["log"]) == {"chosen", "rule", "validation_mase", "standard_error"}
+    for forged in (
+        {**choice, "chosen": ["ets", "ets", "prophet"]},
+        {**choice, "log": {**choice["log"], "chosen": "yes"}},
+        {**choice, "log": {**choice["log"], "validation_mase": {"series": "NaN", "log": 1}}},
+        {**choice, "log": {**choice["log"], "script": "x"}},
+        {**choice, "log": {**choice["log"], "standard_error": -1}},
+        {**choice, "log": {k: v for k, v in choice["log"].items() if k != "standard_error"}},
+    ):
+        out = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(exported)) as src, zipfile.ZipFile(out, "w") as dst:
+            for item in src.infolist():
+                data = src.read(item.filename)
+                if item.filename == "forecast_choice.json":
+                    data = json.dumps(forged).encode()
+                dst.writestr(item.filename, data)
+        with pytest.raises(BundleError, match=r"forecast_choice\.json does not have the shape"):
+            import_run(out.getvalue(), store, "forged.zip", "local")
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,171 @@
+"""What the forecasters on lags read besides the lagged changes, trained for real:
+
+- Fourier terms of the season, on Mauna Loa CO2 (monthly, from the statsmodels wheel):
+  they carry the month a model on one lag cannot see, the phase comes from the calendar in
+  training and in Predict alike, and the bundle keeps them, checked on load;
+- the log of the series, on AirPassengers (monthly, multiplicative season, from the
+  pmdarima wheel): the same as a model of the logged column, exponentiated; Auto chooses
+  it on the validation backtest, never on the test; a value at or below 0 is refused with
+  its row."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finml.errors import BundleError, DataError, TargetError
+from finml.fitters.base import ListSink
+from finml.models.bundle import load_bundle, save_bundle
+from finml.models.registry import LOG_CHOSEN
+from finml.prediction.forecast import extend_series, extend_upload
+from finml.tasks.forecast import run_forecast
+from tests.conftest import forecast_spec
+
+
+@pytest.fixture(scope="module")
+def co2() -> pd.DataFrame:
+    from statsmodels.datasets import co2
+
+    c = co2.load_pandas().data["co2"].resample("MS").mean().interpolate()
+    return pd.DataFrame({"date": c.index, "co2": c.to_numpy()})
+
+
+def _run(frame, **params):
+    spec = forecast_spec("ridge_lags", horizon=3, target="co2", lags=1, **params)
+    return run_forecast(spec, frame, ListSink())
+
+
+@pytest.fixture(scope="module")
+def seasonal(co2):
+    return _run(co2, fourier=6)
+
+
+def test_fourier_terms_give_a_one_lag_ridge_the_season(co2, seasonal):
+    plain = _run(co2)
+    assert plain.model.n_inputs == 3 and seasonal.model.n_inputs == 3 + 11
+    m, base = seasonal.test_metrics, plain.test_metrics
+    # one change cannot tell March from September; the month's terms can
+    assert m["mase"] < 0.5 * base["mase"], (m["mase"], base["mase"])
+    assert m["mase"] < m["seasonal_naive_mase"] and base["mase"] > 0.9 * base["seasonal_naive_mase"]
+
+
+def test_fourier_pairs_are_capped_at_half_the_season(co2):
+    quarterly = co2.iloc[::3].reset_index(drop=True)
+    result = _run(quarterly, fourier=26)
+    assert result.model.fourier == 2 and result.model.n_inputs == 3 + 3
+
+
+def test_predict_reads_the_season_from_the_uploaded_dates(co2, seasonal, tmp_path):
+    loaded = load_bundle(save_bundle(tmp_path / "b", seasonal.model))
+    assert loaded.fourier == 6
+    test = seasonal.test_predictions
+    origin = int(test["origin"].iloc[-1])
+    history = co2.iloc[: origin + 1]
+    forecasts, _ = extend_series(loaded, history, "date", "co2", 0.9)
+    np.testing.assert_allclose(forecasts["y_pred"], test["y_pred"].to_numpy()[-3:])
+    # the same values six months later in the year: the forecast follows the dates
+    later = history.assign(
+        date=pd.date_range(
+            history["date"].iloc[0] + pd.DateOffset(months=6), periods=len(history), freq="MS"
+        )
+    )
+    moved, _ = extend_series(loaded, later, "date", "co2", 0.9)
+    assert np.abs(moved["y_pred"].to_numpy() - forecasts["y_pred"].to_numpy()).max() > 0.5
+
+
+@pytest.mark.parametrize("bad", [True, -1, 1.5, "6", 7])
+def test_a_forged_number_of_fourier_pairs_is_refused(seasonal, tmp_path, bad):
+    path = save_bundle(tmp_path / "b", seasonal.model)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["forecaster"]["fourier"] = bad
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="Fourier pairs"):
+        load_bundle(path)
+
+
+@pytest.fixture(scope="module")
+def air() -> pd.DataFrame:
+    from pmdarima.datasets import load_airpassengers
+
+    values = np.asarray(load_airpassengers(), dtype=np.float64)
+    dates = pd.date_range("1949-01-01", periods=len(values), freq="MS")
+    return pd.DataFrame({"date": dates, "passengers": values})
+
+
+def _air(frame, model="ridge_lags", target="passengers", **params):
+    params = {"lags": 24, **params} if model == "ridge_lags" else params
+    spec = forecast_spec(model, horizon=12, target=target, **params)
+    return run_forecast(spec, frame, ListSink())
+
+
+@pytest.fixture(scope="module")
+def logged(air):
+    return _air(air, log=True)
+
+
+def test_a_log_model_is_the_model_of_the_logged_column_exponentiated(air, logged):
+    by_hand = _air(air.assign(passengers=np.log(air["passengers"])))
+    np.testing.assert_allclose(
+        logged.test_predictions["y_pred"], np.exp(by_hand.test_predictions["y_pred"]), rtol=1e-6
+    )
+    # the swings grow with the level: relative changes forecast them far better
+    plain = _air(air)
+    assert logged.test_metrics["mase"] < 0.7 * plain.test_metrics["mase"], (
+        logged.test_metrics["mase"],
+        plain.test_metrics["mase"],
+    )
+    # MASE and the intervals stay in passengers
+    assert logged.model.entity_scales == plain.model.entity_scales
+
+
+def test_auto_chooses_the_log_on_validation_never_on_the_test(air):
+    auto = _air(air, "auto")
+    log = auto.records["forecast_choice.json"]["log"]
+    assert log["chosen"] is True and auto.model.log is True
+    mase = log["validation_mase"]  # lower on the log by more than one standard error
+    assert mase["series"] - mase["log"] > log["standard_error"] > 0
+    test_start = auto.split.test[0]
+    flat = air.copy()  # the test periods flattened: a series with no season at all there
+    flat.loc[flat.index[test_start:], "passengers"] = air["passengers"].iloc[test_start]
+    again = _air(flat, "auto")
+    assert again.records["forecast_choice.json"]["log"] == log
+    # asked not to, it does not; the form's "no" reaches the model
+    series = _air(air, "auto", log="no")
+    assert series.model.log is False and LOG_CHOSEN == "when validation says"
+    # the choice pays on the test: MASE 0.83 against 1.83 (one-step scale)
+    assert auto.test_metrics["mase"] < 0.7 * series.test_metrics["mase"]
+    assert auto.test_metrics["coverage_90"] >= 0.85
+
+
+def test_a_value_at_or_below_zero_is_refused_for_the_log_and_auto_stays_on_the_series(air):
+    zero = air.copy()
+    zero.loc[30, "passengers"] = 0.0
+    with pytest.raises(TargetError, match=r"first 0 at data row 31, 1951-07-01\). Set \"Fo"):
+        _air(zero, log=True)
+    auto = _air(zero, "auto")
+    assert auto.model.log is False
+    assert auto.records["forecast_choice.json"]["log"] == {"chosen": False, "rule": "a value <= 0"}
+
+
+def test_predict_forecasts_a_log_model_and_refuses_a_history_with_zero(air, logged, tmp_path):
+    loaded = load_bundle(save_bundle(tmp_path / "b", logged.model))
+    assert loaded.log is True
+    test = logged.test_predictions
+    origin = int(test["origin"].iloc[-1])
+    history = air.iloc[: origin + 1]
+    forecasts, _ = extend_series(loaded, history, "date", "passengers", 0.9)
+    np.testing.assert_allclose(forecasts["y_pred"], test["y_pred"].to_numpy()[-12:])
+    # a real bad file: the CSV an analyst would upload, with a negative count in it
+    bad = history.assign(passengers=history["passengers"].astype(object))
+    bad.loc[bad.index[-3], "passengers"] = "-5"
+    data = bad.to_csv(index=False, date_format="%Y-%m-%d").encode()
+    with pytest.raises(DataError, match=r"first -5 at data row 130, 1959-10-01\). This model fo"):
+        extend_upload(loaded, data, "history.csv", "date", "passengers", 0.9)
+    meta = json.loads((tmp_path / "b" / "meta.json").read_text())
+    meta["forecaster"]["log"] = "yes"
+    (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="log true or false"):
+        load_bundle(tmp_path / "b")
