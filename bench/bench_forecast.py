@@ -154,7 +154,9 @@ def main() -> None:
             row = {"series": name, "h": "1" if h == 1 else "season", "n": len(frame)}
             row |= {label: mase(table, col) for col, label in COLUMNS.items()}
             row |= {
-                "Auto chose": "+".join(choice) + (" (log)" if auto.model.log else ""),
+                "Auto chose": "+".join(choice)
+                + (" (log)" if auto.model.log else "")
+                + (" (recursive)" if auto.model.recursive else ""),
                 "coverage 90%": auto.test_metrics["coverage_90"],
                 "MSIS": auto.test_metrics["msis"],
                 "Auto s": seconds,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from finml.errors import SpecError
 from finml.fitters.base import FitData, FitResult, Fitter
 
 
@@ -20,6 +21,19 @@ class RidgeLagsFitter(Fitter):
 
     family = "sklearn"
     step_unit = "fit"
+
+    def check(self, spec) -> None:
+        """Refuse the recursive strategy with exogenous columns, before the run is queued.
+
+        Raises:
+            SpecError: said plainly, with the two ways out.
+        """
+        if (spec.params or {}).get("strategy") == "recursive" and spec.dataset.exog:
+            raise SpecError(
+                "The recursive strategy feeds each forecast back as the next input, and the "
+                "exogenous columns' future values are not known: choose the direct "
+                "strategy, or no exogenous columns."
+            )
 
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
         """One fit; see :meth:`finml.fitters.base.Fitter.fit`."""

@@ -176,6 +176,7 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             **({"interval_window": int(model.interval_window)} if model.interval_window else {}),
             **({"fourier": int(model.fourier)} if model.fourier else {}),
             **({"log": True} if model.log else {}),
+            **({"recursive": True} if model.recursive else {}),
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -199,10 +200,13 @@ def _check_forecaster(meta: dict) -> None:
     ok = ok and type(window) is int and 0 <= window <= 10_000
     ok = ok and type(fourier) is int and 0 <= fourier <= fc["season"] // 2
     ok = ok and type(fc.get("log", False)) is bool
+    ok = ok and type(fc.get("recursive", False)) is bool
     if ok:
         exog, rolling = len(fc.get("exog", [])), fc.get("rolling", False)
         inputs = window_inputs(fc["lags"], exog, rolling, fc["season"], fourier)
-        sizes = {"p": inputs, "h": fc["horizon"]}
+        # the estimator's outputs: h (direct) or 1 (recursive); the intervals': h
+        sizes = {"p": inputs, "h": 1 if fc.get("recursive") else fc["horizon"]}
+        sizes["steps"] = fc["horizon"]
         for key, size in _FORECASTER_LISTS.items():
             values = fc.get(key)
             ok = ok and _numbers(values) and len(values) == sizes[size]
@@ -214,12 +218,12 @@ def _check_forecaster(meta: dict) -> None:
             "standardisation lists of finite numbers (inputs or horizon long, scales > 0), "
             "members (if any) of the known forecasters, each once, ETS with one form "
             "per entity, a whole interval window from 0 to 10,000, whole Fourier pairs "
-            "from 0 to half the season and log true or false."
+            "from 0 to half the season, and log and recursive true or false."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)
     good = good and all(
-        _numbers(q) and len(q) == sizes["h"] and min(q) >= 0 for q in intervals.values()
+        _numbers(q) and len(q) == sizes["steps"] and min(q) >= 0 for q in intervals.values()
     )
     if not good:
         raise BundleError(

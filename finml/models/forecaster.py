@@ -66,6 +66,10 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             ``exp(log y[t] + change)``, the median of a forecast that is symmetric in logs;
             for positive series whose swings grow with their level. ``entity_scales`` stay
             in the target's units (MASE, intervals).
+        recursive: the multi-step strategy. ``False`` (direct, as before it): the estimator
+            gives the h changes at once; ``True``: it gives the next change only, and the
+            forecast feeds each step's change back into the window for the next
+            (Taieb et al. 2012; a model without exogenous columns: their future is unknown).
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         interval_window=0,
         fourier=0,
         log=False,
+        recursive=False,
     ):
         self.estimator = estimator
         self.lags = lags
@@ -109,6 +114,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.interval_window = interval_window
         self.fourier = fourier
         self.log = log
+        self.recursive = recursive
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -124,9 +130,15 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         """Standardised windows, float32 (m, p)."""
         return ((x - np.asarray(self.x_mean)) / np.asarray(self.x_scale)).astype(np.float32)
 
+    @property
+    def outputs(self) -> int:
+        """Changes the estimator gives per window: h (direct), 1 (recursive)."""
+        return 1 if self.recursive else int(self.horizon)
+
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Changes from the origin's value in the target's units, float64 (m, h)."""
-        z = np.asarray(z, dtype=np.float64).reshape(-1, self.horizon)
+        """Changes from the origin's value in units of the entity's scale, float64 (m,
+        :attr:`outputs`)."""
+        z = np.asarray(z, dtype=np.float64).reshape(-1, self.outputs)
         return z * np.asarray(self.t_scale) + np.asarray(self.t_mean)
 
     def predict_changes(self, z: np.ndarray) -> np.ndarray:
@@ -272,11 +284,37 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
     ) -> np.ndarray:
         """The estimator's forecasts on the windows (see :meth:`predict_origins`)."""
         x, _, base, s = self.inputs(y, origins, exog, scales, dates)
-        changes = self.decode(self.predict_changes(self.encode(x)))
         o = np.asarray(origins, dtype=np.int64)
+        if self.recursive:
+            changes = self._recursive_changes(x, o, len(base), dates)
+        else:
+            changes = self.decode(self.predict_changes(self.encode(x)))
         level = base[:, o][:, :, None] + changes.reshape(len(base), len(o), -1) * s[:, None, None]
         with np.errstate(over="ignore"):
             return (np.exp(level) if self.log else level).reshape(-1, self.horizon)
+
+    def _recursive_changes(self, x: np.ndarray, origins: np.ndarray, n_entities: int, dates):
+        """The h cumulative changes from each origin (in units of the entity's scale),
+        float64 (E * m, h): the next change from the window, which then drops its oldest
+        change and takes the forecast one (rolling statistics recomputed, the season's
+        terms moved one period on)."""
+        p, k = int(self.lags), int(self.fourier or 0)
+        phase = None
+        if k:
+            phase = np.tile(season_phase(dates, self.freq, int(self.season))[origins], n_entities)
+        total, out = np.zeros(len(x)), []
+        for step in range(1, int(self.horizon) + 1):
+            change = self.decode(self.predict_changes(self.encode(x)))[:, 0]
+            total = total + change
+            out.append(total)
+            lags = np.column_stack([x[:, 1:p], change])
+            parts = [lags]
+            if self.rolling:
+                parts += [lags.mean(axis=1), lags.std(axis=1)]
+            if k:
+                parts.append(fourier_terms((phase + step) % int(self.season), int(self.season), k))
+            x = np.column_stack(parts)
+        return np.column_stack(out)
 
     def predict(self, X, exog=None, scale: float | None = None, dates=None) -> np.ndarray:
         """The next h values after the history ``X`` (a 1-D series): float64 (h,).

@@ -700,6 +700,32 @@ _AUTO_LOG = Param(
     "on its own).",
 )
 
+_STRATEGY = Param(
+    "strategy",
+    "Multi-step strategy",
+    "choice",
+    "direct",
+    choices=("direct", "recursive"),
+    help="Direct: the model forecasts the h changes ahead at once (one output each). "
+    "Recursive: it forecasts the next change only and is applied h times, each forecast "
+    "fed back as the newest lag (not with exogenous columns: their future is unknown).",
+)
+
+#: Auto's strategy: chosen on the validation backtest by default.
+STRATEGY_CHOSEN = "when validation says"
+_AUTO_STRATEGY = Param(
+    "strategy",
+    "Multi-step strategy (ridge member)",
+    "choice",
+    STRATEGY_CHOSEN,
+    choices=(STRATEGY_CHOSEN, "direct", "recursive"),
+    help="Direct: the ridge forecasts the h changes ahead at once; recursive: the next "
+    "change, applied h times with each forecast fed back. By default direct, unless "
+    "recursive lowers the ridge's MASE on the validation block and the two blocks before "
+    "it by more than one standard error (direct with exogenous columns and at one step "
+    "ahead).",
+)
+
 #: Auto's lags: 0 takes two seasons of them (at least 8).
 _AUTO_LAGS = Param(
     "lags",
@@ -758,7 +784,7 @@ MODELS.update(
                 "auto",
                 "Auto: ridge, AutoETS and Theta, combined as validation says",
                 "auto",
-                (*_RIDGE_PARAMS, _ARIMA),
+                (*_RIDGE_PARAMS, _ARIMA, _AUTO_STRATEGY),
                 "Three forecasters: ridge on two seasons of lagged changes, AutoETS (form by "
                 "AICc) and Theta, and AutoARIMA when asked. Auto keeps the equal-weight mean of "
                 "all of them unless the best one or few are better by more than one standard "
@@ -773,7 +799,7 @@ MODELS.update(
                 "ridge_lags",
                 "Ridge on lagged changes (scikit-learn)",
                 "ridge_lags",
-                _RIDGE_PARAMS,
+                (*_RIDGE_PARAMS, _STRATEGY),
                 "A linear autoregression of the next h changes on the last p changes.",
             ),
             _forecaster(

@@ -427,10 +427,16 @@ def _check_column(values: pd.Series, column: str, where: str, rules: TableRules)
         raise BundleError(f"{where}: the column {column!r} holds probabilities outside [0, 1].")
 
 
-def _log_choice_shape(raw) -> bool:
-    """The optional ``log`` part of Auto's record (:func:`finml.tasks.forecast.resolve_log`,
-    absent before it): ``chosen``, a short ``rule`` and, when it was measured, the two
-    finite validation MASEs and the standard error of their difference."""
+#: Auto's decisions on its estimator that its record may hold (absent before them): key ->
+#: the two ways compared (:func:`finml.tasks.forecast.resolve_log`,
+#: :func:`~finml.tasks.forecast.resolve_strategy`).
+_DECISIONS = {"log": {"series", "log"}, "recursive": {"direct", "recursive"}}
+
+
+def _decision_shape(raw, ways: set) -> bool:
+    """One optional decision of Auto's record (:data:`_DECISIONS`): ``chosen``, a short
+    ``rule`` and, when it was measured, the two ways' finite validation MASEs and the
+    standard error of their difference."""
     measured = {"validation_mase", "standard_error"}
     if raw == {}:
         return True
@@ -438,7 +444,7 @@ def _log_choice_shape(raw) -> bool:
         return False
     if bool(measured & set(raw)) and not measured <= set(raw):
         return False
-    mase = raw.get("validation_mase", {"series": 0.0, "log": 0.0})
+    mase = raw.get("validation_mase", dict.fromkeys(ways, 0.0))
     se = raw.get("standard_error", 0.0)
     return (
         isinstance(se, int | float)
@@ -448,7 +454,7 @@ def _log_choice_shape(raw) -> bool:
         and isinstance(raw["rule"], str)
         and len(raw["rule"]) <= MAX_CELL_CHARS
         and isinstance(mase, dict)
-        and set(mase) == {"series", "log"}
+        and set(mase) == ways
         and all(
             isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
             for v in mase.values()
@@ -467,11 +473,11 @@ def _choice_shape(raw) -> bool:
             and all(isinstance(m, str) and m in MEMBERS for m in value)
         )
 
-    if not isinstance(raw, dict) or set(raw) - {"log"} != {"rule", "chosen", "candidates"}:
+    if not isinstance(raw, dict) or set(raw) - set(_DECISIONS) != {"rule", "chosen", "candidates"}:
         return False
     candidates = raw["candidates"]
     return (
-        _log_choice_shape(raw.get("log", {}))
+        all(_decision_shape(raw.get(key, {}), ways) for key, ways in _DECISIONS.items())
         and isinstance(raw["rule"], str)
         and len(raw["rule"]) <= MAX_CELL_CHARS
         and members(raw["chosen"])

@@ -44,7 +44,7 @@ from finml.models.forecaster import (
     seasonal_naive_forecasts,
     theta_forecasts,
 )
-from finml.models.registry import LOG_CHOSEN, resolve_params
+from finml.models.registry import LOG_CHOSEN, STRATEGY_CHOSEN, resolve_params
 from finml.tasks.base import Task, TaskTags, TrainResult
 from finml.tasks.spec import RunSpec
 from finml.tasks.tuning import best_params_of, tune
@@ -130,6 +130,7 @@ def run_forecast(
         status="finished", steps=0, split=_rows(seg), split_report=segment_report(seg, series)
     )
     params, log_record = resolve_log(spec, params, series, seg)
+    params, strategy_record = resolve_strategy(spec, params, series, seg)
     if should_stop():
         result.status = "stopped"
         return result
@@ -168,7 +169,8 @@ def run_forecast(
         model, val_pred = combined(
             spec, params, series, model, val, val_pred, test_fits, seg.test[0], earlier
         )
-        result.records["forecast_choice.json"] = model.meta.pop("choice") | log_record
+        record = model.meta.pop("choice") | log_record | strategy_record
+        result.records["forecast_choice.json"] = record
         # the intervals are calibrated on the chosen mean's errors in every block it read
         chosen = [m["name"] for m in model.members]
         calib_o, calib_pred = pooled(earlier, chosen, val_o, val_pred, len(series.entities))
@@ -362,10 +364,69 @@ def resolve_log(spec, params, series, seg) -> tuple[dict, dict]:
     )
     if not (series.values > 0).all():
         return decided(False, {"rule": "a value <= 0"})
-    y, h, p = series.values, int(spec.dataset.horizon), int(params["lags"])
+    loss = estimator_losses(spec, series, seg, [{**params, "log": v} for v in ("no", "yes")])
+    if loss is None:
+        return decided(False, {"rule": "too few origins"})
+    record = {
+        "rule": rule,
+        "validation_mase": {"series": float(loss[0].mean()), "log": float(loss[1].mean())},
+        "standard_error": mean_error(loss[0] - loss[1], int(spec.dataset.horizon)),
+    }
+    return decided(bool((loss[0] - loss[1]).mean() > record["standard_error"]), record)
+
+
+def resolve_strategy(spec, params, series, seg) -> tuple[dict, dict]:
+    """The multi-step strategy of the estimator (``params["strategy"]``): as asked, or,
+    with :data:`~finml.models.registry.STRATEGY_CHOSEN`, recursive when the estimator
+    alone that way has a lower MASE than direct by more than one standard error on the
+    blocks :func:`resolve_log` reads (direct for one step ahead, where both are the same,
+    and with exogenous columns, whose future values a recursive forecast would need).
+
+    Returns:
+        (the params with ``strategy`` ``"direct"`` or ``"recursive"``; the record for
+        ``forecast_choice.json``: ``{"recursive": {"chosen", "rule", "validation_mase":
+        {"direct", "recursive"}, "standard_error"}}`` when chosen, else ``{}``).
+    """
+    if params.get("strategy", "direct") != STRATEGY_CHOSEN:  # with exogenous columns:
+        return params, {}  # direct only (the fitter's check refuses recursive before)
+
+    def decided(recursive: bool, record: dict) -> tuple[dict, dict]:
+        value = "recursive" if recursive else "direct"
+        return {**params, "strategy": value}, {"recursive": {"chosen": recursive, **record}}
+
+    h = int(spec.dataset.horizon)
+    if h == 1 or series.exog_names:
+        return decided(False, {"rule": "one step ahead" if h == 1 else "exogenous columns"})
+    variants = [{**params, "strategy": v} for v in ("direct", "recursive")]
+    loss = estimator_losses(spec, series, seg, variants)
+    if loss is None:
+        return decided(False, {"rule": "too few origins"})
+    record = {
+        "rule": "the estimator alone recursive if its validation MASE is lower than direct by "
+        "more than one standard error",
+        "validation_mase": {"direct": float(loss[0].mean()), "recursive": float(loss[1].mean())},
+        "standard_error": mean_error(loss[0] - loss[1], h),
+    }
+    return decided(bool((loss[0] - loss[1]).mean() > record["standard_error"]), record)
+
+
+def estimator_losses(spec, series, seg, variants: list[dict]) -> list[np.ndarray] | None:
+    """The estimator alone with each of the ``variants`` (params), fitted before each of
+    the validation block and the :data:`CHOICE_BLOCKS` blocks before it on the origins
+    whose targets precede the block: each origin's mean absolute error over the h steps
+    in units of the entity's seasonal naive MAE on the training periods (MASE's M4
+    scale).
+
+    Returns:
+        One float64 array (E * M,) per variant over the same origins, or ``None`` when
+        fewer than 2 origins could be forecast (a series too short to fit before any
+        block).
+    """
+    y, h = series.values, int(spec.dataset.horizon)
+    p = int(variants[0]["lags"])
     val_o = seg.origins("val")
     seasonal = naive_scales(y, seg.train[1], series.season)
-    errors = {False: [], True: []}
+    errors = [[] for _ in variants]
     for j in range(CHOICE_BLOCKS, -1, -1):
         block = val_o - j * len(val_o)
         past = np.arange(p, int(block[0]) - h + 1, dtype=np.int64)
@@ -373,23 +434,12 @@ def resolve_log(spec, params, series, seg) -> tuple[dict, dict]:
             continue
         actual = y[:, block[:, None] + np.arange(1, h + 1)[None, :]].reshape(-1, h)
         unit = np.repeat(seasonal, len(block))[:, None]
-        for log in errors:
-            v = {**params, "log": log}
+        for v, out in zip(variants, errors, strict=True):
             model, _, _ = fit_forecaster(spec, v, series, past, block, Sink(), never_stop)
             pred = model.window_forecasts(y, block, series.exog, dates=series.dates)
-            errors[log].append((np.abs(pred - actual) / unit).mean(axis=1))  # per origin
-    if not errors[False]:  # too short a series to fit before any block
-        return decided(False, {"rule": "too few origins"})
-    loss = {log: np.concatenate(e) for log, e in errors.items()}
-    diff = loss[False] - loss[True]
-    if len(diff) < 2:
-        return decided(False, {"rule": "too few origins"})
-    record = {
-        "rule": rule,
-        "validation_mase": {"series": float(loss[False].mean()), "log": float(loss[True].mean())},
-        "standard_error": mean_error(diff, h),
-    }
-    return decided(bool(diff.mean() > record["standard_error"]), record)
+            out.append((np.abs(pred - actual) / unit).mean(axis=1))  # per origin
+    loss = [np.concatenate(e) if e else np.empty(0) for e in errors]
+    return loss if len(loss[0]) >= 2 else None
 
 
 def wants_log(params: dict) -> bool:
@@ -591,9 +641,11 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         entity_scales=scales.tolist(),
         fourier=fourier,
         log=wants_log(params),
+        recursive=params.get("strategy") == "recursive",
     )
     x_tr, t_tr, base, s = model.inputs(y, train_o, series.exog, dates=series.dates)
     x_va, t_va, _, _ = model.inputs(y, val_o, series.exog, dates=series.dates)
+    t_tr, t_va = t_tr[:, : model.outputs], t_va[:, : model.outputs]  # recursive: the next one
     model.set_params(
         x_mean=x_tr.mean(axis=0).tolist(),
         x_scale=_scale(x_tr.std(axis=0)).tolist(),

@@ -180,15 +180,21 @@ def choice_view(run, store) -> None:
         "more than one standard error of the per-origin difference (forecast combinations "
         "beat their members on average: M4). The test origins took no part in the choice."
     )
-    log = choice.get("log", {})
-    if "validation_mase" in log:
-        mase = log["validation_mase"]
-        way = "the log of the series" if log["chosen"] else "the series itself"
+    decisions = {  # key: (the two ways' names in the record, what each means in words)
+        "log": (("log", "series"), ("the log of the series", "the series itself")),
+        "recursive": (("recursive", "direct"), ("recursively", "directly")),
+    }
+    for key, (ways, words) in decisions.items():
+        made = choice.get(key, {})
+        if "validation_mase" not in made:
+            continue
+        mase = made["validation_mase"]
         st.caption(
-            f"The ridge member forecasts {way}: alone, on the same blocks, its MASE was "
-            f"{mase['log']:.3f} fitted on the log and {mase['series']:.3f} on the series "
-            f"(standard error of the difference {log['standard_error']:.3f}; the log is "
-            "taken when it is lower by more than that)."
+            f"The ridge member forecasts {words[0] if made['chosen'] else words[1]}: alone, on "
+            f"the same blocks, its MASE was {mase[ways[0]]:.3f} {ways[0]} and "
+            f"{mase[ways[1]]:.3f} {ways[1]} (standard error of the difference "
+            f"{made['standard_error']:.3f}; {ways[0]} is taken when it is lower by more than "
+            "that)."
         )
 
 

@@ -223,8 +223,11 @@ def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, re
     assert any("took no part in the choice" in shown(c) for c in evaluate.caption)
     log = choice["log"]  # the ridge on the series or on its log, as validation said
     way = "the log of the series" if log["chosen"] else "the series itself"
-    said = f"{log['validation_mase']['log']:.3f} fitted on the log"
+    said = f"{log['validation_mase']['log']:.3f} log and"
     assert any(way in shown(c) and said in shown(c) for c in evaluate.caption)
+    rec = choice["recursive"]  # two steps ahead: direct or recursive, as validation said
+    said = f"{rec['validation_mase']['direct']:.3f} direct (standard error"
+    assert any(said in shown(c) for c in evaluate.caption)
     # Runs ranks forecasts on the validation origins' MASE, never the test one
     board = open_app("runs").dataframe[0].value
     assert set(board["ranked on"]) == {"validation MASE (lower is better)"}

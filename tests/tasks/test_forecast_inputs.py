@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finml.errors import BundleError, DataError, TargetError
+from finml.errors import BundleError, DataError, SpecError, TargetError
 from finml.fitters.base import ListSink
 from finml.models.bundle import load_bundle, save_bundle
 from finml.models.registry import LOG_CHOSEN
@@ -167,5 +167,62 @@ def test_predict_forecasts_a_log_model_and_refuses_a_history_with_zero(air, logg
     meta = json.loads((tmp_path / "b" / "meta.json").read_text())
     meta["forecaster"]["log"] = "yes"
     (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(BundleError, match="log true or false"):
+    with pytest.raises(BundleError, match="log and recursive true or false"):
         load_bundle(tmp_path / "b")
+
+
+def test_a_recursive_forecast_is_its_one_step_model_fed_its_own_forecasts(co2, tmp_path):
+    spec = forecast_spec("ridge_lags", horizon=4, target="co2", strategy="recursive", fourier=2)
+    result = run_forecast(spec, co2, ListSink())
+    model = load_bundle(save_bundle(tmp_path / "b", result.model))
+    assert model.recursive is True and len(model.t_mean) == 1 and model.outputs == 1
+    test = result.test_predictions
+    origin = int(test["origin"].iloc[-1])
+    history = co2.iloc[: origin + 1]
+    y, dates = history["co2"].to_numpy(), pd.DatetimeIndex(history["date"])
+    four = model.predict(y, dates=dates)
+    np.testing.assert_allclose(four, test["y_pred"].to_numpy()[-4:])
+    # by hand: one step, append it with its month, one step again ...
+    for k in range(4):
+        step = model.predict(y, dates=dates)[0]
+        assert step == pytest.approx(four[k], rel=1e-9)
+        y = np.append(y, step)
+        dates = dates.append(pd.DatetimeIndex([dates[-1] + pd.DateOffset(months=1)]))
+    # a direct model of the same lags forecasts otherwise
+    direct = run_forecast(
+        forecast_spec("ridge_lags", horizon=4, target="co2", fourier=2), co2, ListSink()
+    )
+    assert not np.allclose(direct.test_predictions["y_pred"], test["y_pred"])
+    # the estimator's standardisation is one step long: a forged h-long one is refused
+    meta = json.loads((tmp_path / "b" / "meta.json").read_text())
+    meta["forecaster"]["t_mean"] = meta["forecaster"]["t_mean"] * 4
+    (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="standardisation lists"):
+        load_bundle(tmp_path / "b")
+    meta["forecaster"]["t_mean"], meta["forecaster"]["recursive"] = [0.0], "yes"
+    (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="log and recursive true or false"):
+        load_bundle(tmp_path / "b")
+
+
+def test_recursive_is_refused_with_exogenous_columns_and_auto_stays_direct(co2):
+    frame = co2.assign(other=np.sin(np.arange(len(co2))))
+    spec = forecast_spec("ridge_lags", 4, "co2", exog=("other",), strategy="recursive")
+    with pytest.raises(SpecError, match="exogenous columns' future values are not known"):
+        run_forecast(spec, frame, ListSink())
+    auto = run_forecast(forecast_spec("auto", 4, "co2", exog=("other",)), frame, ListSink())
+    assert auto.records["forecast_choice.json"]["recursive"] == {
+        "chosen": False,
+        "rule": "exogenous columns",
+    }
+    assert auto.model.recursive is False
+    one = run_forecast(forecast_spec("auto", 1, "co2"), co2.iloc[-150:], ListSink())
+    assert one.records["forecast_choice.json"]["recursive"]["rule"] == "one step ahead"
+
+
+def test_auto_decides_the_strategy_by_the_one_standard_error_rule(co2):
+    auto = run_forecast(forecast_spec("auto", 6, "co2"), co2, ListSink())
+    made = auto.records["forecast_choice.json"]["recursive"]
+    mase = made["validation_mase"]
+    assert made["chosen"] == (mase["direct"] - mase["recursive"] > made["standard_error"])
+    assert auto.model.recursive is made["chosen"]
