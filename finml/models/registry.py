@@ -789,9 +789,10 @@ MODELS.update(
                 "AICc) and Theta, and AutoARIMA when asked. Auto keeps the equal-weight mean of "
                 "all of them unless the best one or few are better by more than one standard "
                 "error on the validation origins and two blocks before them (each forecast "
-                "by members fitted on its past); the ridge is refitted on the "
-                "training and validation periods before the test block, AutoETS and "
-                "AutoARIMA on all data before it.",
+                "by members fitted on its past); the same blocks decide whether the ridge "
+                "forecasts the log of the series and recursively or directly. The ridge "
+                "is refitted on the training and validation periods before the test "
+                "block, AutoETS and AutoARIMA on all data before it.",
                 lags=_AUTO_LAGS,
                 log=_AUTO_LOG,
             ),
