@@ -22,7 +22,8 @@ Series (all from data sets inside the statsmodels and pmdarima wheels, no downlo
 
 Metric: MASE on the seasonal naive's in-sample scale (M4), geometric mean over the series
 (and, for reference, the fixed mean of Auto's three members, which Auto does not use);
-90% interval coverage and MSIS of Auto; seconds per run. Then the time of a run of Auto on
+90% interval coverage and MSIS of Auto, and the coverage of AutoETS's own 90% intervals
+(its state-space model's) on the same origins; seconds per run. Then the time of a run of Auto on
 a 100-entity monthly panel (synthetic, seeded: only its time is read), and of Auto with
 AutoARIMA on 10 of its entities.
 
@@ -158,6 +159,7 @@ def main() -> None:
                 + (" (log)" if auto.model.log else "")
                 + (" (recursive)" if auto.model.recursive else ""),
                 "coverage 90%": auto.test_metrics["coverage_90"],
+                "AutoETS coverage 90%": auto.test_metrics.get("ets_coverage_90", np.nan),
                 "MSIS": auto.test_metrics["msis"],
                 "Auto s": seconds,
                 "Auto+ARIMA chose": "+".join(with_arima.records["forecast_choice.json"]["chosen"]),
@@ -190,6 +192,8 @@ def main() -> None:
                 f" of {len(g)}, {best} (the best automatic statistical model) on "
                 f"{(g[auto] < g[best]).sum()}; 90% coverage {g[cover].mean():.3f}"
             )
+        own = g["AutoETS coverage 90%"].mean()
+        print(f"h={h}: AutoETS's own 90% intervals (its model's) covered {own:.3f}")
     co2 = df[df["series"] == "co2 (M)"]
     print(
         f"\nAuto on a {len(series_set()['co2 (M)'])}-point monthly series: "

@@ -57,7 +57,8 @@ def param_widget(p, key, numeric=()):
     if p.kind == "names":
         return selection_table(p, key)
     if p.kind == "choice":
-        return st.selectbox(p.label, p.choices, index=p.choices.index(p.default), key=key)
+        index = p.choices.index(p.default)
+        return st.selectbox(p.label, p.choices, index=index, help=p.help, key=key)
     if p.kind == "bool":
         return st.checkbox(p.label, value=p.default, help=p.help, key=key)
     if p.kind == "bins":
@@ -65,7 +66,8 @@ def param_widget(p, key, numeric=()):
     if p.kind in ("text", "layers", "numbers", "monotone", "note"):
         return st.text_input(p.label, p.default, help=p.help, key=key)
     if p.kind == "int":
-        return st.number_input(p.label, int(p.low), int(p.high), int(p.default), key=key)
+        low, high, default = int(p.low), int(p.high), int(p.default)
+        return st.number_input(p.label, low, high, default, help=p.help, key=key)
     fmt = "%.0e" if p.log else "%.4f"
     return st.number_input(
         p.label, float(p.low), float(p.high), float(p.default), format=fmt, help=p.help, key=key

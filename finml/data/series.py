@@ -19,9 +19,17 @@ from finml.data.schema import parse_dates
 from finml.data.target import validate_regression_target
 from finml.errors import DataError, SplitError, TargetError
 
-#: Season length of each pandas frequency prefix (quarterly, monthly, weekly, daily,
-#: business-daily, hourly).
-SEASONS = {"Q": 4, "M": 12, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
+#: Season length of each pandas frequency base (monthly, quarterly, weekly, daily,
+#: business-daily, hourly); a multiple divides it (``"2MS"``: 6), or gets none when it
+#: does not divide (``"5D"``).
+SEASONS = {
+    **dict.fromkeys(("MS", "ME", "BMS", "BME"), 12),
+    **dict.fromkeys(("QS", "QE", "BQS", "BQE"), 4),
+    "W": 52,
+    "D": 7,
+    "B": 5,
+    "h": 24,
+}
 
 #: Fewest training origins a forecasting run needs.
 MIN_TRAIN_ORIGINS = 20
@@ -165,7 +173,7 @@ def load_series(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
         exog[:, j] = _exog_values(frame, col, spec.target)
     with _explained(note):
         freq = _regular_frequency(index, spec.date_col)
-    season = spec.season or SEASONS.get(freq.lstrip("0123456789")[:1], 1)
+    season = spec.season or default_season(freq)
     e = len(entities)
     return Series(
         values=y[order].reshape(e, n),
@@ -469,13 +477,24 @@ _MONTHLY = ("MS", "ME", "BMS", "BME")
 _QUARTERLY = ("QS", "QE", "BQS", "BQE")
 
 
+def default_season(freq: str) -> int:
+    """The season length a pandas frequency implies (:data:`SEASONS`): 12 for monthly data,
+    4 for quarterly, 52 weekly, 7 daily, 5 business-daily, 24 hourly; a multiple divides it
+    (``"2MS"``: 6), 1 when it does not divide or the frequency has no season."""
+    mult, base, _ = _frequency_parts(freq)
+    per = SEASONS.get(base, 1)
+    return per // mult if per % mult == 0 else 1
+
+
 def season_phase(dates, freq: str, season: int) -> np.ndarray:
-    """Each date's position in the season, from the calendar (so a history uploaded later
-    gets the phases training saw): int64 (n,) in ``0 .. season - 1``. The steps since 1970
-    are counted in the frequency's unit (months, quarters, years, business days, weeks, or
-    the fixed step of daily and finer data), divided by its multiple (``"2MS"``: 2) and
-    taken modulo ``season``; monthly data with a season of 12 gets the month of the year
-    (January 0), quarterly data with 4 the calendar quarter.
+    """Each date's position in the season, from the dates themselves (so a history uploaded
+    later gets the phases training saw): int64 (n,) in ``0 .. season - 1``. The steps
+    since 1970 are counted in the frequency's unit (months, quarters, years, business
+    days, weeks, or the fixed step of daily and finer data), divided by its multiple
+    (``"2MS"``: 2) and taken modulo ``season``; monthly data with a season of 12 gets the
+    month of the year (January 0), quarterly data with 4 the calendar quarter, daily data
+    with 7 the weekday (Thursday 0, as 1 January 1970 was). Weekly data with 52 gets the weeks since 1970 modulo 52, which
+    drifts from the week of the year by about a day a year (a year is 52.18 weeks).
 
     Args:
         dates: the periods' dates (anything :class:`pandas.DatetimeIndex` takes), (n,).
@@ -486,6 +505,8 @@ def season_phase(dates, freq: str, season: int) -> np.ndarray:
         ValueError: a frequency this cannot count (none, or an irregular one).
     """
     index = pd.DatetimeIndex(dates)
+    if index.tz is not None:  # the wall-clock dates (finml's are naive: parse_dates)
+        index = index.tz_localize(None)
     mult, base, _ = _frequency_parts(freq)
     if base in _MONTHLY:
         steps = index.year.to_numpy() * 12 + index.month.to_numpy() - 1
@@ -504,7 +525,7 @@ def season_phase(dates, freq: str, season: int) -> np.ndarray:
             step = 0
         if not step:
             raise ValueError(f"Cannot place the dates in a season: frequency {freq!r}.")
-        since = index - pd.Timestamp("1970-01-01", tz=index.tz)
+        since = index - pd.Timestamp("1970-01-01")
         steps = (since // pd.Timedelta(step, unit="ns")).to_numpy()
     return (np.asarray(steps, dtype=np.int64) // max(mult, 1)) % max(int(season), 1)
 

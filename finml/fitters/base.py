@@ -186,7 +186,8 @@ class FitData:
         class_weight: balanced class weights (:func:`class_weight_dict`), or ``None``.
         window: the layout of forecasting windows, ``(lags, channels, extra)``: ``lags``
             past changes of ``channels`` series (the target and its exogenous columns,
-            time-major) and ``extra`` rolling features; ``None`` for other inputs.
+            time-major) and ``extra`` inputs after them (rolling statistics, Fourier
+            terms of the season); ``None`` for other inputs.
         categories: each categorical column's categories in code order, as the
             preprocessor fitted them on the training rows (a scorecard's bins set by hand
             name categories); ``None`` when the inputs have no such columns.

@@ -201,6 +201,7 @@ def _check_forecaster(meta: dict) -> None:
     ok = ok and type(fourier) is int and 0 <= fourier <= fc["season"] // 2
     ok = ok and type(fc.get("log", False)) is bool
     ok = ok and type(fc.get("recursive", False)) is bool
+    ok = ok and not (fc.get("recursive") and fc.get("exog"))  # their future is unknown
     if ok:
         exog, rolling = len(fc.get("exog", [])), fc.get("rolling", False)
         inputs = window_inputs(fc["lags"], exog, rolling, fc["season"], fourier)
@@ -218,7 +219,8 @@ def _check_forecaster(meta: dict) -> None:
             "standardisation lists of finite numbers (inputs or horizon long, scales > 0), "
             "members (if any) of the known forecasters, each once, ETS with one form "
             "per entity, a whole interval window from 0 to 10,000, whole Fourier pairs "
-            "from 0 to half the season, and log and recursive true or false."
+            "from 0 to half the season, and log and recursive true or false (recursive "
+            "only without exogenous columns)."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)

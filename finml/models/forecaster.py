@@ -3,8 +3,10 @@ is judged against.
 
 A forecaster learns, at each origin t, the next h changes ``y[t+k] - y[t]`` from the last p
 changes (:func:`finml.data.series.windows`), both standardised with training-window
-statistics; its forecast is ``y[t]`` plus the decoded changes. The naive forecast is the
-special case of predicting no change, so a model that learns nothing ties with it.
+statistics; its forecast is ``y[t]`` plus the decoded changes (of ``log y``, then
+exponentiated, for a model on the log; a recursive model learns the next change only and
+is applied h times). The naive forecast is the special case of predicting no change, so
+a model that learns nothing ties with it.
 
 Baselines (Hyndman & Athanasopoulos, Forecasting: Principles and Practice, 3rd ed., 2021,
 sections 5.2, 8 and 9): naive (the last value), seasonal naive (the value one season
@@ -142,7 +144,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         return z * np.asarray(self.t_scale) + np.asarray(self.t_mean)
 
     def predict_changes(self, z: np.ndarray) -> np.ndarray:
-        """The estimator's standardised outputs for standardised windows: float64 (m, h)."""
+        """The estimator's standardised outputs for standardised windows: float64 (m,
+        :attr:`outputs`)."""
         est = self.estimator
         if isinstance(est, list):
             return np.column_stack([e.predict(z) for e in est])
@@ -208,14 +211,15 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
     ) -> np.ndarray:
         """Forecasts from each origin of each entity, float64 (E * m, h), entity-major: the
         equal-weight mean of the :attr:`members` (by default the estimator alone: ``y[e,
-        t]`` plus the decoded changes times the entity's scale).
+        t]`` plus the decoded changes times the entity's scale; for a :attr:`log` model
+        ``exp`` of ``log y[e, t]`` plus the decoded changes of the log).
 
         Args:
             y: the series, float64 (n,), or a panel (E, n).
             origins: positions t >= p (only ``y[:, :t+1]`` is read for origin t).
             exog: the exogenous columns, float64 (E, n, X), when the model has any.
             scales: the entities' scales, float (E,); default the trained ones (one per
-                row of ``y``).
+                row of ``y``); a :attr:`log` model reads relative changes and ignores them.
             entities: the names of the rows of ``y`` (default the trained ones): which
                 ETS form each uses (an entity not trained on gets AutoETS on its history).
             known: statistical members' forecasts from these origins already made the same
@@ -566,27 +570,72 @@ def _ets_one(y, origins, horizon: int, fit, season: int) -> np.ndarray:
     origin (the same numbers as smoothing each origin's history on its own, 5x faster).
     A multiplicative form stops at the first value <= 0: origins from there get the naive
     forecast."""
+    return _ets_paths(y, origins, horizon, fit, season)[0]
+
+
+def _ets_paths(y, origins, horizon: int, fit, season: int, level: float | None = None):
+    """:func:`_ets_one`'s forecasts, float64 (m, h), and with ``level`` the bounds of
+    AutoETS's own prediction interval at that level (statsmodels' ``get_prediction``:
+    exact for the linear forms, simulated for the multiplicative ones, 1,000 paths with a
+    fixed seed so a run repeats; NaN where the forecast is the naive fallback), else
+    ``None`` twice."""
     import warnings
+
+    import pandas as pd
 
     form, params = fit
     origins = np.asarray(origins, dtype=np.int64)
     out = np.repeat(y[origins][:, None], horizon, axis=1).astype(np.float64)
+    lower, upper = (np.full_like(out, np.nan), np.full_like(out, np.nan)) if level else (None,) * 2
     if form is None:
-        return out
+        return out, lower, upper
     end = int(origins.max()) + 1
     if form[0] == "mul" or form[3] == "mul":
         bad = np.flatnonzero(y[:end] <= 0)
         end = int(bad[0]) if len(bad) else end
     inside = origins < end
     if not inside.any():
-        return out
+        return out, lower, upper
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        smoothed = _ets_model(y[:end], form, season).smooth(params)
+        # a pandas series: statsmodels 0.15's prediction results need an index
+        smoothed = _ets_model(pd.Series(y[:end]), form, season).smooth(params)
         for i in np.flatnonzero(inside):
             t = int(origins[i])
-            out[i] = np.asarray(smoothed.predict(start=t + 1, end=t + horizon, dynamic=0))
-    return out
+            if not level:
+                out[i] = np.asarray(smoothed.predict(start=t + 1, end=t + horizon, dynamic=0))
+                continue
+            frame = smoothed.get_prediction(  # a multiplicative form's: simulated, seeded
+                start=t + 1, end=t + horizon, dynamic=0, rng=np.random.default_rng(0)
+            ).summary_frame(alpha=1 - level)
+            out[i] = frame["mean"].to_numpy()
+            lower[i], upper[i] = frame["pi_lower"].to_numpy(), frame["pi_upper"].to_numpy()
+    return out, lower, upper
+
+
+def ets_intervals(
+    y: np.ndarray, origins: np.ndarray, horizon: int, season: int, fits, level: float = 0.9
+) -> tuple[np.ndarray, np.ndarray]:
+    """AutoETS's own prediction intervals from each origin (its state-space model's
+    forecast distribution, Hyndman et al. 2008, ch. 6; statsmodels' ``get_prediction``), for
+    the forecasts of :func:`ets_forecasts` with the same ``fits``: the statistical
+    workhorse's intervals, measured beside finml's conformal ones.
+
+    Args:
+        y: the series (n,) or panel (E, n); origins: int (m,); horizon: h.
+        season: the season length; fits: :func:`ets_fits` (one per entity).
+        level: the nominal coverage.
+
+    Returns:
+        (lower, upper), float64 (E * m, h), entity-major; NaN where AutoETS fitted no form
+        (the naive forecast) or a multiplicative form met a value <= 0.
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    paths = [
+        _ets_paths(row, origins, horizon, fit, season, level)
+        for row, fit in zip(y, fits, strict=True)
+    ]
+    return np.concatenate([p[1] for p in paths]), np.concatenate([p[2] for p in paths])
 
 
 def member_forecasts(member: dict, y, origins, horizon: int, season: int, forms=None):
@@ -815,7 +864,7 @@ def build_sequence_net(
         params: ``units``, ``dropout``, ``learning_rate``.
         seed: weight initialisation and dropout.
         channels: the target and the exogenous columns (1 + X).
-        extra: inputs after the window (rolling statistics; MLP only).
+        extra: inputs after the window (rolling statistics and Fourier terms; MLP only).
     """
     import keras
 

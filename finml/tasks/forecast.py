@@ -40,6 +40,7 @@ from finml.models.forecaster import (
     arima_forecasts,
     ets_fits,
     ets_forecasts,
+    ets_intervals,
     naive_forecasts,
     seasonal_naive_forecasts,
     theta_forecasts,
@@ -115,12 +116,9 @@ def run_forecast(
     series = load_series(frame, sspec)
     # lags 0: two seasons of them, at least 8
     p = int(params["lags"]) or max(AUTO_MIN_LAGS, 2 * series.season)
-    # Fourier pairs: at most half the season (none without a season)
-    params = {
-        **params,
-        "lags": p,
-        "fourier": min(int(params.get("fourier", 0)), series.season // 2),
-    }
+    params = {**params, "lags": p}
+    if "fourier" in params:  # at most half the season (none without a season)
+        params["fourier"] = min(int(params["fourier"]), series.season // 2)
     y = series.values
     seg = chronological_split(series.n, h, p, ds.split.val, ds.split.test, len(series.entities))
     train_o = seg.origins("train")
@@ -195,6 +193,9 @@ def run_forecast(
     result.test_predictions = table
     units = table["interval_unit"].to_numpy()
     result.test_metrics = scored(table) | interval_scores(table, model.intervals, units)
+    # AutoETS's own intervals (its model's forecast distribution), beside the conformal ones
+    lower, upper = ets_intervals(y, test_o, h, season, test_fits["ets"])
+    result.test_metrics |= {f"ets_{k}": v for k, v in band_scores(table, lower, upper).items()}
     return result
 
 
@@ -336,8 +337,11 @@ def resolve_log(spec, params, series, seg) -> tuple[dict, dict]:
     than fitted on the series by more than one standard error of the per-origin
     difference (:func:`mean_error`, the rule :func:`choose_members` uses) over the
     validation block and the :data:`CHOICE_BLOCKS` blocks before it, each forecast by the
-    estimator fitted on the origins whose targets precede it (the test periods take no
-    part; a series with a value at or below 0 stays as it is).
+    estimator fitted on the origins whose targets precede it (no test value enters the
+    comparison; a series with a value at or below 0 anywhere, the test periods included,
+    since the test windows would read its log, stays as it is). Decided once per run,
+    before any search or backtest, whose folds and trials then keep it (their scores may
+    be a little optimistic for the earlier folds, which it saw).
 
     Returns:
         (the params with ``log`` decided (``"yes"`` / ``"no"`` where it was chosen); the
@@ -571,9 +575,8 @@ def mean_error(diff: np.ndarray, h: int) -> float:
 
 
 def interval_scores(table: pd.DataFrame, intervals: dict, units: np.ndarray) -> dict[str, float]:
-    """The 90% interval's test coverage (share of actuals inside) and MSIS (the M4 mean
-    scaled interval score at alpha = 0.1, Makridakis et al. 2020: interval width plus
-    2 / alpha times each miss, over the seasonal scale; lower is better).
+    """The 90% interval's test coverage and MSIS (:func:`band_scores`) of the model's
+    conformal intervals.
 
     Args:
         table: the test forecasts (``step``, ``y_true``, ``y_pred``, ``scale_seasonal``).
@@ -584,13 +587,31 @@ def interval_scores(table: pd.DataFrame, intervals: dict, units: np.ndarray) -> 
     if not q or "scale_seasonal" not in table:
         return {}
     half = table["step"].map(lambda k: q[k - 1]).to_numpy() * units
-    y, pred = table["y_true"].to_numpy(), table["y_pred"].to_numpy()
-    lower, upper = pred - half, pred + half
-    score = (upper - lower) + 20 * (lower - y) * (y < lower) + 20 * (y - upper) * (y > upper)
-    keep = np.isfinite(y)
+    pred = table["y_pred"].to_numpy()
+    return band_scores(table, pred - half, pred + half)
+
+
+def band_scores(table: pd.DataFrame, lower, upper) -> dict[str, float]:
+    """A 90% interval's coverage (share of actuals inside) and MSIS (the M4 mean scaled
+    interval score at alpha = 0.1, Makridakis et al. 2020: width plus 2 / alpha times each
+    miss, over the seasonal scale; lower is better), over the rows of ``table``
+    (``y_true``, ``scale_seasonal``) where the actual and both bounds are known.
+
+    Args:
+        table: the long-form forecasts; lower, upper: the bounds of each row, float (n,)
+            (or (E * m, h), entity-major: raveled in the table's order).
+    """
+    y = table["y_true"].to_numpy()
+    lower = np.asarray(lower, dtype=np.float64).ravel()
+    upper = np.asarray(upper, dtype=np.float64).ravel()
+    keep = np.isfinite(y) & np.isfinite(lower) & np.isfinite(upper)
+    if not keep.any():
+        return {}
+    y, lo, up = y[keep], lower[keep], upper[keep]
+    score = (up - lo) + 20 * (lo - y) * (y < lo) + 20 * (y - up) * (y > up)
     return {
-        "coverage_90": float(np.mean((y[keep] >= lower[keep]) & (y[keep] <= upper[keep]))),
-        "msis": float(np.mean(score[keep] / table["scale_seasonal"].to_numpy()[keep])),
+        "coverage_90": float(np.mean((y >= lo) & (y <= up))),
+        "msis": float(np.mean(score / table["scale_seasonal"].to_numpy()[keep])),
     }
 
 

@@ -262,6 +262,15 @@ def forecast_view(run, test, store, val=None) -> None:
         hide_index=True,
         width="stretch",
     )
+    m = run.metrics  # the test metrics, logged as test_<name>
+    if "test_coverage_90" in m and "test_ets_coverage_90" in m:
+        st.caption(
+            f"90% intervals on the test origins: finml's conformal ones covered "
+            f"{m['test_coverage_90']:.1%} (MSIS {m['test_msis']:.2f}); AutoETS's own, from "
+            f"its model's forecast distribution, {m['test_ets_coverage_90']:.1%} (MSIS "
+            f"{m['test_ets_msis']:.2f}). MSIS: the M4 interval score, width plus 20 times "
+            "each miss over the seasonal scale (lower is better)."
+        )
     h, step = int(test["step"].max()), 1
     if h > 1:  # one step ahead: nothing to choose
         step = st.select_slider("Step ahead shown", list(range(1, h + 1)), value=1, key="fc_step")

@@ -225,6 +225,10 @@ def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, re
     way = "the log of the series" if log["chosen"] else "the series itself"
     said = f"{log['validation_mase']['log']:.3f} log and"
     assert any(way in shown(c) and said in shown(c) for c in evaluate.caption)
+    metrics = store.get_run(run_id).metrics  # AutoETS's own intervals beside the conformal
+    own = metrics["test_ets_coverage_90"]
+    said = f"AutoETS's own, from its model's forecast distribution, {own:.1%}"
+    assert any(said in shown(c) for c in evaluate.caption)
     rec = choice["recursive"]  # two steps ahead: direct or recursive, as validation said
     said = f"{rec['validation_mase']['direct']:.3f} direct (standard error"
     assert any(said in shown(c) for c in evaluate.caption)

@@ -226,3 +226,49 @@ def test_auto_decides_the_strategy_by_the_one_standard_error_rule(co2):
     mase = made["validation_mase"]
     assert made["chosen"] == (mase["direct"] - mase["recursive"] > made["standard_error"])
     assert auto.model.recursive is made["chosen"]
+
+
+def test_autoets_own_intervals_are_measured_beside_the_conformal_ones(air):
+    from finml.models.forecaster import ets_fits, ets_forecasts, ets_intervals
+    from finml.tasks.forecast import band_scores
+
+    auto = _air(air, "auto")
+    m, test = auto.test_metrics, auto.test_predictions
+    assert 0 < m["ets_coverage_90"] <= 1 and m["ets_msis"] > 0
+    # by hand: AutoETS fitted on the periods before the test block, its 90% interval at
+    # each test origin brackets its own forecast (the leaderboard's AutoETS column)
+    y = air["passengers"].to_numpy()
+    origins = np.sort(test["origin"].unique())
+    fits = ets_fits(y[None], auto.split.test[0], 12)
+    lower, upper = ets_intervals(y, origins, 12, 12, fits)
+    mean = ets_forecasts(y, origins, 12, auto.split.test[0], 12, fits)
+    np.testing.assert_allclose(mean.ravel(), test["ets"])
+    assert (lower < mean).all() and (mean < upper).all()
+    assert (upper - lower)[:, -1].mean() > (upper - lower)[:, 0].mean()  # wider further out
+    inside = (test["y_true"] >= lower.ravel()) & (test["y_true"] <= upper.ravel())
+    assert m["ets_coverage_90"] == pytest.approx(inside.mean())
+    assert band_scores(test, lower, upper)["msis"] == pytest.approx(m["ets_msis"])
+
+
+def test_a_sequence_network_is_tuned_without_the_lag_models_inputs(co2):
+    """The lag models' Fourier, log and strategy settings are not a sequence network's:
+    a search over one still draws and checks its own parameters only."""
+    from dataclasses import replace
+
+    spec = forecast_spec("cnn_seq", horizon=2, target="co2", epochs=1, lags=4)
+    result = run_forecast(replace(spec, tune_trials=1), co2.iloc[-120:], ListSink())
+    assert result.tuning is not None and result.model is not None
+    assert result.model.fourier == 0 and result.model.log is False
+
+
+def test_a_forged_recursive_bundle_with_exogenous_columns_is_refused(co2, tmp_path):
+    frame = co2.assign(other=np.cos(np.arange(len(co2))))
+    result = run_forecast(forecast_spec("ridge_lags", 2, "co2", exog=("other",)), frame, ListSink())
+    path = save_bundle(tmp_path / "b", result.model)
+    meta = json.loads((path / "meta.json").read_text())
+    meta["forecaster"]["recursive"] = True
+    meta["forecaster"]["t_mean"] = meta["forecaster"]["t_mean"][:1]
+    meta["forecaster"]["t_scale"] = meta["forecaster"]["t_scale"][:1]
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="recursive only without exogenous columns"):
+        load_bundle(path)
