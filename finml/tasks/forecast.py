@@ -359,24 +359,13 @@ def resolve_log(spec, params, series, seg) -> tuple[dict, dict]:
             require_positive(series, spec.dataset.target, TargetError, fix)
         return params, {}
 
-    def decided(log: bool, record: dict) -> tuple[dict, dict]:  # as the form writes it
-        return {**params, "log": "yes" if log else "no"}, {"log": {"chosen": log, **record}}
-
     rule = (
         "the estimator alone fitted on the log of the series if its validation MASE is lower "
         "than on the series itself by more than one standard error"
     )
-    if not (series.values > 0).all():
-        return decided(False, {"rule": "a value <= 0"})
-    loss = estimator_losses(spec, series, seg, [{**params, "log": v} for v in ("no", "yes")])
-    if loss is None:
-        return decided(False, {"rule": "too few origins"})
-    record = {
-        "rule": rule,
-        "validation_mase": {"series": float(loss[0].mean()), "log": float(loss[1].mean())},
-        "standard_error": mean_error(loss[0] - loss[1], int(spec.dataset.horizon)),
-    }
-    return decided(bool((loss[0] - loss[1]).mean() > record["standard_error"]), record)
+    why_not = "" if (series.values > 0).all() else "a value <= 0"
+    ways = {"series": "no", "log": "yes"}  # as the form writes them
+    return one_se_decision(spec, params, series, seg, ("log", "log"), ways, rule, why_not)
 
 
 def resolve_strategy(spec, params, series, seg) -> tuple[dict, dict]:
@@ -394,24 +383,53 @@ def resolve_strategy(spec, params, series, seg) -> tuple[dict, dict]:
     if params.get("strategy", "direct") != STRATEGY_CHOSEN:  # with exogenous columns:
         return params, {}  # direct only (the fitter's check refuses recursive before)
 
-    def decided(recursive: bool, record: dict) -> tuple[dict, dict]:
-        value = "recursive" if recursive else "direct"
-        return {**params, "strategy": value}, {"recursive": {"chosen": recursive, **record}}
+    rule = (
+        "the estimator alone recursive if its validation MASE is lower than direct by more "
+        "than one standard error"
+    )
+    one_step = int(spec.dataset.horizon) == 1
+    why_not = "one step ahead" if one_step else "exogenous columns" if series.exog_names else ""
+    ways = {"direct": "direct", "recursive": "recursive"}
+    key = ("strategy", "recursive")
+    return one_se_decision(spec, params, series, seg, key, ways, rule, why_not)
 
-    h = int(spec.dataset.horizon)
-    if h == 1 or series.exog_names:
-        return decided(False, {"rule": "one step ahead" if h == 1 else "exogenous columns"})
-    variants = [{**params, "strategy": v} for v in ("direct", "recursive")]
+
+def one_se_decision(spec, params, series, seg, key, ways: dict, rule: str, why_not: str):
+    """A decision on the estimator between two ways of a parameter: the second, unless
+    ``why_not`` says it does not apply, when the estimator alone that way has a lower
+    MASE (seasonal scale) than the first by more than one standard error of the
+    per-origin difference (:func:`estimator_losses`, :func:`mean_error`).
+
+    Args:
+        key: (the parameter, the record's key).
+        ways: the two ways' names in the record -> the parameter's values, the default
+            first.
+        rule: the rule in words, for the record; why_not: the reason the second way is
+            not tried, or ``""``.
+
+    Returns:
+        (the params with the way taken; ``{record key: {"chosen": bool, "rule", and when
+        measured "validation_mase": {way: MASE}, "standard_error"}}``).
+    """
+    (name, record_key), (first, second) = key, list(ways)
+
+    def decided(taken: bool, record: dict) -> tuple[dict, dict]:
+        value = ways[second if taken else first]
+        return {**params, name: value}, {record_key: {"chosen": taken, **record}}
+
+    if why_not:
+        return decided(False, {"rule": why_not})
+    variants = [{**params, name: value} for value in ways.values()]
     loss = estimator_losses(spec, series, seg, variants)
     if loss is None:
         return decided(False, {"rule": "too few origins"})
+    diff = loss[0] - loss[1]
     record = {
-        "rule": "the estimator alone recursive if its validation MASE is lower than direct by "
-        "more than one standard error",
-        "validation_mase": {"direct": float(loss[0].mean()), "recursive": float(loss[1].mean())},
-        "standard_error": mean_error(loss[0] - loss[1], h),
+        "rule": rule,
+        "validation_mase": {first: float(loss[0].mean()), second: float(loss[1].mean())},
+        "standard_error": mean_error(diff, int(spec.dataset.horizon)),
     }
-    return decided(bool((loss[0] - loss[1]).mean() > record["standard_error"]), record)
+    return decided(bool(diff.mean() > record["standard_error"]), record)
 
 
 def estimator_losses(spec, series, seg, variants: list[dict]) -> list[np.ndarray] | None:
