@@ -311,11 +311,7 @@ def choice_blocks(spec, params, series, seg, seasonal) -> list[Block]:
     names = get_fitter(spec.model).members_for(params)
     val_o = seg.origins("val")
     out = []
-    for j in range(CHOICE_BLOCKS, 0, -1):
-        block = val_o - j * len(val_o)
-        past = np.arange(p, int(block[0]) - h + 1, dtype=np.int64)
-        if len(past) < MIN_FOLD_ORIGINS:
-            continue
+    for block, past in choice_origins(val_o, p, h, validation=False):
         model, _, _ = fit_forecaster(spec, params, series, past, block, Sink(), never_stop)
         scales = np.asarray(model.entity_scales)
         table = baselines(
@@ -449,11 +445,7 @@ def estimator_losses(spec, series, seg, variants: list[dict]) -> list[np.ndarray
     val_o = seg.origins("val")
     seasonal = naive_scales(y, seg.train[1], series.season)
     errors = [[] for _ in variants]
-    for j in range(CHOICE_BLOCKS, -1, -1):
-        block = val_o - j * len(val_o)
-        past = np.arange(p, int(block[0]) - h + 1, dtype=np.int64)
-        if len(past) < MIN_FOLD_ORIGINS:
-            continue
+    for block, past in choice_origins(val_o, p, h):
         actual = y[:, block[:, None] + np.arange(1, h + 1)[None, :]].reshape(-1, h)
         unit = np.repeat(seasonal, len(block))[:, None]
         for v, out in zip(variants, errors, strict=True):
@@ -462,6 +454,23 @@ def estimator_losses(spec, series, seg, variants: list[dict]) -> list[np.ndarray
             out.append((np.abs(pred - actual) / unit).mean(axis=1))  # per origin
     loss = [np.concatenate(e) if e else np.empty(0) for e in errors]
     return loss if len(loss[0]) >= 2 else None
+
+
+def choice_origins(val_o: np.ndarray, p: int, h: int, validation: bool = True):
+    """The blocks Auto's decisions read, oldest first: :data:`CHOICE_BLOCKS` blocks of
+    as many origins as the validation block ``val_o`` before it, then (with
+    ``validation``) the validation block itself; each with the origins whose h targets
+    precede it (from p on). A block with fewer than :data:`MIN_FOLD_ORIGINS` of those is
+    left out.
+
+    Yields:
+        (the block's origins int (m,), the origins to fit on int (k,)).
+    """
+    for j in range(CHOICE_BLOCKS, -1 if validation else 0, -1):
+        block = val_o - j * len(val_o)
+        past = np.arange(p, int(block[0]) - h + 1, dtype=np.int64)
+        if len(past) >= MIN_FOLD_ORIGINS:
+            yield block, past
 
 
 def wants_log(params: dict) -> bool:
@@ -599,7 +608,8 @@ def interval_scores(table: pd.DataFrame, intervals: dict, units: np.ndarray) -> 
     Args:
         table: the test forecasts (``step``, ``y_true``, ``y_pred``, ``scale_seasonal``).
         intervals: the model's per-step half-widths (``{"0.9": [q_1..q_h]}``).
-        units: each row's unit of the half-widths (its entity's model scale), float (n,).
+        units: each row's unit of the half-widths (its origin's local unit, or its
+            entity's scale for runs before local units), float (n,).
     """
     q = (intervals or {}).get("0.9")
     if not q or "scale_seasonal" not in table:
