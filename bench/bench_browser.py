@@ -1,6 +1,7 @@
-"""Benchmark (issue 24): gradient boosting from Start to the test tiles **in the browser**,
-against the lean script a data scientist writes (``bench/lean_tables.py``: pyarrow's
-reader, ordinal codes, native categorical splits), at growing table sizes.
+"""Benchmark (issue 24): finml's table models from Start to the test tiles **in the
+browser**, against the lean script a data scientist writes (``bench/plain_tables.py
+--lean``: pyarrow's reader; scaling and one-hot for logistic regression and the MLP,
+ordinal codes and native categorical splits for boosting), at growing table sizes.
 
 Data: German Credit resampled to N rows with jitter (``bench_tables.make_csv``; 1M rows is
 a 140 MB CSV), generated at run time.
@@ -19,17 +20,17 @@ defaults: warm spare worker on) and Debian's chromium through Playwright, as an 
   marital status, foreign worker) and leaves them out, so the lean script drops them too.
 
 Prints the times and the ratio browser / lean per size and model. Targets: <= 1.3 at 100k
-rows, <= 1.1 at 1M. Models: ``hgb`` (one-hot categories, finml's default) and
-``hgb:native`` (native categorical splits, the lean script's way).
+rows, <= 1.1 at 1M. Models: ``logreg``, ``hgb`` (one-hot categories, finml's default),
+``hgb:native`` (native categorical splits, the lean script's way) and ``mlp`` (5 epochs
+of batch 512 on both sides).
 
 Usage: python bench/bench_browser.py [SIZES] [MODELS]
-    e.g. python bench/bench_browser.py 10000,100000,1000000 hgb,hgb:native
+    e.g. python bench/bench_browser.py 10000,100000,1000000 logreg,hgb,hgb:native,mlp
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,24 +42,20 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_startup import ARGS, CHROMIUM, IDLE, _serve  # noqa: E402
-from bench_tables import make_csv  # noqa: E402
+from bench_tables import BATCH, make_csv, plain  # noqa: E402
 
 #: The tile that shows a binary run's test metrics.
 TILE = "Test ROC-AUC"
 #: Longest wait for one step, ms.
 WAIT_MS = 1_800_000
-
-
-def lean(csv: Path, drop: list[str]) -> float:
-    """Wall time of the lean script on ``csv`` without the ``drop`` columns, in a fresh
-    process."""
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "lean_tables.py"), str(csv), ",".join(drop)],
-        check=True,
-        capture_output=True,
-    )
-    return time.perf_counter() - t0
+#: The MLP's epochs on both sides (its batch is bench_tables.BATCH).
+EPOCHS = 5
+#: Each model's name in the Train page's "Architecture" box.
+LABELS = {
+    "logreg": "Logistic regression (scikit-learn)",
+    "hgb": "Histogram gradient boosting (scikit-learn)",
+    "mlp": "Keras MLP (deep learning)",
+}
 
 
 def _spare_idle(data_dir: Path) -> None:
@@ -120,13 +117,19 @@ def upload(page, url: str, csv: Path) -> tuple[str, float, list[str]]:
 def start_to_tiles(browser, url: str, dataset_id: str, model: str, data_dir: Path) -> float:
     """Seconds from the Start click to the test tile on a fresh Train page."""
     name, _, categories = model.partition(":")
-    labels = {"hgb": "Histogram gradient boosting (scikit-learn)"}
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(f"{url}/train?dataset={dataset_id}")
     page.get_by_text("Start training").wait_for(timeout=WAIT_MS)
     page.get_by_test_id("stSelectbox").filter(has_text="Architecture").click()
-    page.get_by_role("option", name=labels[name]).click()
-    page.get_by_text("Boosting iterations").wait_for(timeout=WAIT_MS)
+    page.get_by_role("option", name=LABELS[name]).click()
+    page.get_by_text("Max. solver iterations" if name == "logreg" else "Learning rate").wait_for(
+        timeout=WAIT_MS
+    )
+    if name == "mlp":  # the lean script's epochs and batch
+        for label, value in (("Epochs", EPOCHS), ("Batch size", BATCH)):
+            page.get_by_label(label, exact=True).fill(str(value))
+            page.get_by_label(label, exact=True).press("Enter")
+            page.locator(IDLE).wait_for(timeout=WAIT_MS)
     if categories:
         page.get_by_test_id("stSelectbox").filter(has_text="Categorical columns").click()
         page.get_by_role("option", name=categories, exact=True).click()
@@ -185,7 +188,7 @@ def main() -> None:
                     )
                     for model in models:
                         _spare_idle(data_dir)  # nothing else running for either timing
-                        lean_s = lean(csv, protected)
+                        lean_s = plain(model.partition(":")[0], csv, EPOCHS, True, protected)
                         shown = start_to_tiles(browser, url, dataset_id, model, data_dir)
                         rows.append((n, model, shown, lean_s))
                         print(

@@ -15,9 +15,10 @@ For each size and model:
 - the Data page's work on the same CSV: reading the upload (``read_table``), staging, and
   the leakage screening.
 
-Prints a table with the ratio finml / plain per size and model. Target: <= 1.3. For
-boosting also against ``bench/lean_tables.py`` (issue 24's lean script: pyarrow's reader,
-ordinal codes, native categorical splits). Targets: <= 1.3 at 100k rows, <= 1.1 at 1M.
+Prints a table with the ratio finml / plain per size and model. Target: <= 1.3. Also
+against issue 24's lean script (``plain_tables.py --lean``: pyarrow's reader, no imputers,
+for boosting ordinal codes and native categorical splits). Targets: <= 1.3 at 100k rows,
+<= 1.1 at 1M.
 
 The regression models (``ridge``, ``hgb_reg``, ``mlp_reg``) predict ``credit_amount`` from
 the other attributes (``creditability`` left out), as the loan-amount demo does; finml's
@@ -61,26 +62,20 @@ def make_csv(n: int, path: Path) -> None:
     frame.to_csv(path, index=False)
 
 
-def plain(model: str, csv: Path, epochs: int) -> float:
+def plain(model: str, csv: Path, epochs: int, lean: bool = False, drop=()) -> float:
+    """Wall time of ``bench/plain_tables.py`` for ``model`` on ``csv`` in a fresh process
+    (Python start and imports included); ``lean``: issue 24's lean script (pyarrow's
+    reader, no imputers, native categorical splits for boosting); ``drop``: columns left
+    out."""
     t0 = time.perf_counter()
     subprocess.run(
         [sys.executable, str(ROOT / "bench" / "plain_tables.py"), model, str(csv)]
-        + ([str(epochs), str(BATCH)] if model in ("mlp", "mlp_reg") else []),
+        + [str(epochs), str(BATCH)]
+        + (["--lean"] if lean else [])
+        + (["--drop", ",".join(drop)] if drop else []),
         check=True,
         capture_output=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
-    return time.perf_counter() - t0
-
-
-def lean(csv: Path) -> float:
-    """Wall time of ``bench/lean_tables.py`` (boosting on pyarrow's read, ordinal codes and
-    native categorical splits) in a fresh process: issue 24's peer."""
-    t0 = time.perf_counter()
-    subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "lean_tables.py"), str(csv)],
-        check=True,
-        capture_output=True,
     )
     return time.perf_counter() - t0
 
@@ -183,10 +178,10 @@ def main() -> None:
             for model in models:
                 spare_ready()
                 p = plain(model.partition(":")[0], csv, epochs)
-                lean_s = lean(csv) if model.startswith("hgb:") or model == "hgb" else None
+                lean_s = plain(model.partition(":")[0], csv, epochs, lean=True)
                 shown, after = finml_job(model, ds, epochs)
                 rows.append((n, model, p, shown, after, lean_s))
-                versus_lean = f"  lean {lean_s:.2f} s, ratio {shown / lean_s:.2f}" if lean_s else ""
+                versus_lean = f"  lean {lean_s:.2f} s, ratio {shown / lean_s:.2f}"
                 print(
                     f"{n:>9,} {model:<7} plain {p:7.2f} s  finml {shown:7.2f} s  "
                     f"ratio {shown / p:.2f}{versus_lean}  (importance after: {after:.1f} s)",
@@ -202,8 +197,10 @@ def main() -> None:
     )
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for n, model, p, shown, _, lean_s in rows:
-        versus = f"{lean_s:.2f} | {shown / lean_s:.2f}" if lean_s else " | "
-        print(f"| {n:,} | {model} | {p:.2f} | {shown:.2f} | {shown / p:.2f} | {versus} |")
+        print(
+            f"| {n:,} | {model} | {p:.2f} | {shown:.2f} | {shown / p:.2f} | {lean_s:.2f} "
+            f"| {shown / lean_s:.2f} |"
+        )
     print(f"(MLP: {epochs} epochs, batch {BATCH}; target ratio <= 1.3)")
 
 
