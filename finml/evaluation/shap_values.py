@@ -31,12 +31,14 @@ Explainers, from the ``shap`` library, chosen from the estimator's class
 (:func:`explainer_kind`):
 
 - gradient boosting (``HistGradientBoosting*``): ``shap.TreeExplainer`` (exact Tree SHAP,
-  path-dependent, no background needed);
+  path-dependent, no background needed), native categorical splits included (handed to
+  shap's own categorical test, :func:`_tree_shap`) up to :data:`TREE_SHAP_CATEGORIES`
+  categories per column;
 - linear models (scikit-learn's ``LinearClassifierMixin`` and ``LinearModel``: logistic
   regression, ridge): ``shap.LinearExplainer`` with an independent masker over the
   background;
-- anything else, i.e. the Keras MLP, and gradient boosting with native categorical splits
-  (which Tree SHAP does not read): ``shap.PermutationExplainer`` over the background
+- anything else, i.e. the Keras MLP, and gradient boosting with a natively split column of
+  more categories: ``shap.PermutationExplainer`` over the background
   (exactly additive by construction; model-agnostic, so slower: see :data:`MAX_EVALS`).
 
 The explainers work on the columns the estimator sees (after imputation, scaling and
@@ -327,21 +329,81 @@ def explained_output(model, x: np.ndarray) -> np.ndarray:
     return log_odds(model, x)
 
 
+#: Most categories of a natively split column that Tree SHAP reads exactly. shap's C
+#: extension tests a category against a split's left set as one bit of the split's
+#: threshold (``category_in_threshold`` in shap's ``cext/tree_shap.h``, which reads the
+#: threshold as a 32-bit float: integers are exact up to 2**24), so codes 0..23 fit.
+TREE_SHAP_CATEGORIES = 24
+
+
+def native_category_counts(est) -> list[int]:
+    """How many categories each natively split column of a fitted
+    ``HistGradientBoosting*`` has (its internal ``OrdinalEncoder``'s); [] without them."""
+    inner = getattr(est, "_preprocessor", None)
+    if inner is None:
+        return []
+    return [len(c) for c in inner.named_transformers_["encoder"].categories_]
+
+
+def _tree_shap(est, x: np.ndarray):
+    """Exact Tree SHAP (path-dependent) of a fitted ``HistGradientBoosting*`` on the
+    preprocessed rows ``x`` (float, shape (n, p)): (raw values (n, p) or, for k > 2
+    classes, (n, p * k) as shap gives them, expected value(s)).
+
+    With native categorical splits, shap parses the trees' nodes but reads each split as
+    ``value <= threshold``, which is meaningless for a categorical node (it goes left when
+    the category is in the node's left set). Each such node is therefore handed to shap's
+    own categorical test: its left set (scikit-learn's ``raw_left_cat_bitsets``) becomes a
+    bit mask threshold of type 1, and the rows go in as scikit-learn's predictors see them
+    (its internal encoder's codes, unknown categories NaN = missing), a category c as
+    c + 1 (shap tests bit ``category - 1``). The values of the encoder's column order
+    (categorical columns first) are put back into ``x``'s order. Valid up to
+    :data:`TREE_SHAP_CATEGORIES` categories per column (:func:`explainer_kind`)."""
+    import shap
+
+    explainer = shap.TreeExplainer(est)
+    inner = getattr(est, "_preprocessor", None)
+    if inner is None:
+        return np.asarray(explainer.shap_values(x), dtype=np.float64), explainer.expected_value
+    ensemble, tree = explainer.model, 0
+    for stage in est._predictors:
+        for predictor in stage:  # shap's tree order: per iteration, one tree per output
+            nodes = predictor.nodes
+            for node in np.flatnonzero(nodes["is_categorical"] & ~nodes["is_leaf"].astype(bool)):
+                bits = int(predictor.raw_left_cat_bitsets[nodes["bitset_idx"][node]][0])
+                ensemble.thresholds[tree, node] = float(bits)
+                ensemble.threshold_types[tree, node] = 1
+            tree += 1
+    seen = np.asarray(inner.transform(x), dtype=np.float64)
+    n_cat = int(est.is_categorical_.sum())
+    seen[:, :n_cat] += 1.0  # NaN (missing, unknown) stays NaN
+    raw = np.asarray(explainer.shap_values(seen), dtype=np.float64)
+    order = np.concatenate(
+        [np.flatnonzero(est.is_categorical_), np.flatnonzero(~est.is_categorical_)]
+    )
+    out = np.empty_like(raw)
+    out[:, order] = raw  # axis 1: the encoder's columns, back to x's
+    return out, explainer.expected_value
+
+
 def explainer_kind(model) -> str:
     """The explainer :func:`explain_rows` uses for ``model``, from its estimator's class:
     ``"tree"`` (scikit-learn's histogram gradient boosting), ``"linear"`` (scikit-learn's
     linear classifiers and regressors: logistic regression, ridge) or ``"permutation"``
-    (anything else: Keras networks; and boosting with native categorical splits)."""
+    (anything else: Keras networks; and boosting with a natively split column of more than
+    :data:`TREE_SHAP_CATEGORIES` categories)."""
     # imported here: scikit-learn's ensembles cost 0.4 s to import, pages import this module
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model._base import LinearClassifierMixin, LinearModel
 
     est = model.estimator
     if isinstance(est, HistGradientBoostingClassifier | HistGradientBoostingRegressor):
-        # shap's Tree SHAP reads numeric thresholds only: native categorical splits
-        # (bitsets) go through the model-agnostic explainer instead
-        categorical = getattr(est, "is_categorical_", None)
-        return "permutation" if categorical is not None and categorical.any() else "tree"
+        # native categorical splits: Tree SHAP while shap's category masks can hold them
+        return (
+            "tree"
+            if max(native_category_counts(est), default=0) <= TREE_SHAP_CATEGORIES
+            else "permutation"
+        )
     # a linear decision function (classifiers: the logits) or prediction (regressors)
     if isinstance(est, LinearClassifierMixin | LinearModel):
         return "linear"
@@ -429,9 +491,9 @@ def _explain_binary(model, X: pd.DataFrame, seed: int) -> ShapValues:
     sign = 1.0 if model.positive == 1 else -1.0
     method = explainer_kind(model)
     if method == "tree":
-        explainer = shap.TreeExplainer(est)
-        raw = sign * np.asarray(explainer.shap_values(x), dtype=np.float64)
-        base = sign * float(np.ravel(explainer.expected_value)[0])
+        raw, expected = _tree_shap(est, x)
+        raw = sign * raw
+        base = sign * float(np.ravel(expected)[0])
     elif method == "linear":
         explanation = shap.LinearExplainer(est, _masker(background))(x)
         raw = sign * np.asarray(explanation.values, dtype=np.float64)
@@ -452,9 +514,9 @@ def _explain_multiclass(model, X: pd.DataFrame, seed: int) -> ShapValues:
     k = len(model.class_names)
     method = explainer_kind(model)
     if method == "tree":  # k trees per iteration: one raw score (logit) per class
-        explainer = shap.TreeExplainer(est)
-        raw = np.asarray(explainer.shap_values(x), dtype=np.float64).reshape(len(x), -1, k)
-        base = np.asarray(explainer.expected_value, dtype=np.float64).reshape(k)
+        raw, expected = _tree_shap(est, x)
+        raw = raw.reshape(len(x), -1, k)
+        base = np.asarray(expected, dtype=np.float64).reshape(k)
     elif method == "linear":  # multinomial: one row of coefficients (logit) per class
         explanation = shap.LinearExplainer(est, _masker(background))(x)
         raw = np.asarray(explanation.values, dtype=np.float64).reshape(len(x), -1, k)
@@ -484,9 +546,9 @@ def _explain_regression(model, X: pd.DataFrame, seed: int) -> ShapValues:
     scale, mean = float(model.target_scale), float(model.target_mean)
     method = explainer_kind(model)
     if method == "tree":  # in the standardised target z = (t - mean) / scale
-        explainer = shap.TreeExplainer(est)
-        raw = scale * np.asarray(explainer.shap_values(x), dtype=np.float64)
-        base = scale * float(np.ravel(explainer.expected_value)[0]) + mean
+        raw, expected = _tree_shap(est, x)
+        raw = scale * raw
+        base = scale * float(np.ravel(expected)[0]) + mean
     elif method == "linear":
         explanation = shap.LinearExplainer(est, _masker(background))(x)
         raw = scale * np.asarray(explanation.values, dtype=np.float64)

@@ -146,10 +146,12 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     cm = metrics.confusion(y, score, threshold)
     left, right = st.columns(2)  # the table's CIs on one line at 1024 px
     left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
-    with right:  # the matrix is drawn while the bootstrap runs
+    with right:  # the matrix and the metrics are drawn, their CIs follow
+        shown = st.empty()
+        shown.table(metrics.metrics_table(domain.shown_metrics(values)).set_index("metric"))
         cis = cis_of(run, labels[1], y, score, threshold)
     table = metrics.metrics_table(domain.shown_metrics(values), cis)  # the field's metrics
-    right.table(table.set_index("metric"))  # finml's metric names and numbers only
+    shown.table(table.set_index("metric"))  # finml's metric names and numbers only
     at = thresholds.expected_cost(cm, cost_fp, cost_fn)
     right.caption(
         f"Test split: {len(y):,} cases, {int(y.sum()):,} positive ({common.text(labels[1])}). "

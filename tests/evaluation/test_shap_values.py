@@ -36,13 +36,21 @@ from finml.models.pipeline import FittedModel
 from finml.tasks import train_spec
 from tests.conftest import table_spec
 
+#: Gradient boosting splitting on the categories themselves (small, for speed).
+NATIVE = {"max_iter": 60, "categories": "native"}
+
 
 @pytest.fixture(scope="module")
 def runs(german):
     """One trained run per model (small), keyed by model name."""
     out = {}
-    for name, params in (("logreg", {}), ("hgb", {"max_iter": 60}), ("mlp", {"epochs": 5})):
-        spec = table_spec(german, name, params=params)
+    for name, params in (
+        ("logreg", {}),
+        ("hgb", {"max_iter": 60}),
+        ("hgb-native", NATIVE),
+        ("mlp", {"epochs": 5}),
+    ):
+        spec = table_spec(german, name.removesuffix("-native"), params=params)
         out[name] = train_spec(spec, german, ListSink(), explain=False)
     return out
 
@@ -52,6 +60,7 @@ def runs(german):
     [
         ("logreg", "linear", 200),
         ("hgb", "tree", 200),
+        ("hgb-native", "tree", 200),
         ("mlp", "permutation", 12),
     ],
 )
@@ -185,10 +194,11 @@ def regressions(german):
         ("ridge", {}),
         ("ridge-log", {"log_target": True}),
         ("hgb_reg", {"max_iter": 60}),
+        ("hgb_reg-native", NATIVE),
         ("mlp_reg", {"epochs": 5}),
     )
     return {
-        key: _train(german, key.removesuffix("-log"), "regression", params)
+        key: _train(german, key.removesuffix("-log").removesuffix("-native"), "regression", params)
         for key, params in models
     }
 
@@ -196,8 +206,16 @@ def regressions(german):
 @pytest.fixture(scope="module")
 def multiclass(german):
     """One small trained multi-class model of housing per model."""
-    models = (("logreg", {}), ("hgb", {"max_iter": 40}), ("mlp", {"epochs": 5}))
-    return {name: _train(german, name, "multiclass", params) for name, params in models}
+    models = (
+        ("logreg", {}),
+        ("hgb", {"max_iter": 40}),
+        ("hgb-native", {**NATIVE, "max_iter": 40}),
+        ("mlp", {"epochs": 5}),
+    )
+    return {
+        name: _train(german, name.removesuffix("-native"), "multiclass", params)
+        for name, params in models
+    }
 
 
 def _rows(german, result, rows):
@@ -209,6 +227,7 @@ def _rows(german, result, rows):
     [
         ("ridge", "linear", 200, 1e-6),
         ("hgb_reg", "tree", 200, 1e-6),
+        ("hgb_reg-native", "tree", 200, 1e-6),
         ("mlp_reg", "permutation", 12, 1e-4),
     ],
 )
@@ -312,7 +331,12 @@ def test_real_regression_reasons_follow_the_largest_contributions(regressions, g
 
 @pytest.mark.parametrize(
     ("name", "method", "rows", "tol"),
-    [("logreg", "linear", 200, 1e-6), ("hgb", "tree", 200, 1e-6), ("mlp", "permutation", 12, 1e-4)],
+    [
+        ("logreg", "linear", 200, 1e-6),
+        ("hgb", "tree", 200, 1e-6),
+        ("hgb-native", "tree", 200, 1e-6),
+        ("mlp", "permutation", 12, 1e-4),
+    ],
 )
 def test_multiclass_contributions_add_up_to_each_classs_centred_log_probability(
     multiclass, german, name, method, rows, tol
@@ -440,3 +464,101 @@ def test_the_explainer_follows_the_estimators_class_not_its_name():
     ] * 4
     assert kind(HistGradientBoostingClassifier()) == kind(Forest()) == "tree"
     assert kind(HistGradientBoostingLookalike()) == "permutation"
+
+
+def _cover_value(predictor, row: np.ndarray, known: set[int], node: int = 0) -> float:
+    """One tree's output at ``row`` (the rows its predictor reads: the boosting's own
+    category codes) when only the ``known`` columns are known: at a split on an unknown
+    column, the children's values weighted by their training rows (Tree SHAP's
+    path-dependent value function, Lundberg et al. 2020, Algorithm 1)."""
+    nodes = predictor.nodes
+    here = nodes[node]
+    if here["is_leaf"]:
+        return float(here["value"])
+    left, right = int(here["left"]), int(here["right"])
+    feature = int(here["feature_idx"])
+    if feature not in known:
+        counts = nodes["count"].astype(float)
+        return (
+            counts[left] * _cover_value(predictor, row, known, left)
+            + counts[right] * _cover_value(predictor, row, known, right)
+        ) / (counts[left] + counts[right])
+    value = row[feature]
+    if np.isnan(value):
+        goes_left = bool(here["missing_go_to_left"])
+    elif here["is_categorical"]:
+        code = int(value)
+        bits = predictor.raw_left_cat_bitsets[here["bitset_idx"]]
+        goes_left = bool((int(bits[code // 32]) >> (code % 32)) & 1)
+    else:
+        goes_left = value <= here["num_threshold"]
+    return _cover_value(predictor, row, known, left if goes_left else right)
+
+
+def test_native_categorical_tree_shap_equals_brute_force_shapley_values(german):
+    """Exact: on a small boosting of two categorical and two numeric columns, finml's Tree
+    SHAP of native categorical splits equals the Shapley values computed by brute force
+    over all 16 coalitions of the same value function; and that value function with every
+    column known is the model's own raw output (so the categorical sets are read as
+    scikit-learn reads them)."""
+    from itertools import combinations
+    from math import factorial
+
+    from finml.data.schema import default_features, infer_schema
+
+    keep = {"purpose", "credit_history", "duration_in_month", "credit_amount"}
+    numeric, categorical = default_features(infer_schema(german), "creditability")
+    drop = [c for c in (*numeric, *categorical) if c not in keep]
+    params = {"max_iter": 10, "max_leaf_nodes": 6, "categories": "native"}
+    spec = table_spec(german, "hgb", drop=drop, params=params)
+    model = train_spec(spec, german, ListSink(), explain=False).model
+    est = model.estimator
+    assert est.is_categorical_.sum() == 2
+    X = german.iloc[:25]
+    x = model.transform(X)
+    seen = est._preprocessor.transform(x)
+    trees = [stage[0] for stage in est._predictors]
+    base = float(np.ravel(est._baseline_prediction)[0])
+
+    def value(row, known):
+        return base + sum(_cover_value(t, row, set(known)) for t in trees)
+
+    p = x.shape[1]
+    full = [value(row, range(p)) for row in seen]
+    np.testing.assert_allclose(full, est.decision_function(x), atol=1e-9)
+    explained = explain_rows(model, X)
+    assert explained.method == "tree"
+    sign = 1.0 if model.positive == 1 else -1.0
+    # each model column is one raw feature (no missing values, so no indicators)
+    groups = output_groups(model.preprocessor, model.numeric, model.categorical)
+    assert sorted(groups) == list(range(p)) == list(range(len(explained.features)))
+    for r, row in enumerate(seen):
+        for i in range(p):
+            others = [j for j in range(p) if j != i]
+            phi = 0.0
+            for size in range(p):
+                weight = factorial(size) * factorial(p - size - 1) / factorial(p)
+                for subset in combinations(others, size):
+                    phi += weight * (value(row, (*subset, i)) - value(row, subset))
+            assert explained.values[r, groups[i]] == pytest.approx(sign * phi, abs=1e-6)
+
+
+def test_a_native_column_of_more_categories_than_tree_shap_holds_is_explained_by_permutation(
+    german,
+):
+    """shap's categorical test holds 24 categories per column: a column of 30 goes to the
+    model-agnostic explainer, whose contributions still add up to the log-odds."""
+    from finml.evaluation.shap_values import TREE_SHAP_CATEGORIES
+
+    frame = german.copy()
+    rng = np.random.default_rng(0)
+    frame["branch"] = [f"b{i:02d}" for i in rng.integers(0, 30, len(frame))]
+    spec = table_spec(frame, "hgb", params={"max_iter": 20, "categories": "native"})
+    assert "branch" in spec.dataset.categorical
+    result = train_spec(spec, frame, ListSink(), explain=False)
+    model = result.model
+    assert TREE_SHAP_CATEGORIES < 30 and explainer_kind(model) == "permutation"
+    X = frame.iloc[result.split.test[:5]]
+    explained = explain_rows(model, X, seed=1)
+    total = explained.base_value + explained.values.sum(axis=1)
+    np.testing.assert_allclose(total, log_odds(model, model.transform(X)), atol=1e-4)
