@@ -58,16 +58,21 @@ def prepare_features(
 #: Most categories a natively split categorical column keeps (gradient boosting bins each
 #: category; rarer ones are grouped into one "infrequent" category).
 MAX_NATIVE_CATEGORIES = 250
+#: The code of a missing value in a natively split column: a category of its own (boosting
+#: learns where it goes), apart from -1, a category unseen in training (boosting treats it
+#: as missing).
+MISSING_CODE = -2
 
 
 def build_preprocessor(numeric: list[str], categorical: list[str], categories: str = "one-hot"):
-    """Build an unfitted preprocessor: impute + scale numeric, impute + encode categorical.
+    """Build an unfitted preprocessor: impute + scale numeric, encode categorical.
 
     Numeric: median imputation with a missing-indicator, then standard scaling. Categorical:
-    a constant ``"(missing)"`` category, then either one-hot encoding that ignores
+    either a constant ``"(missing)"`` category, then one-hot encoding that ignores
     categories unseen in training (all zeros), or (``categories="native"``, for gradient
     boosting's own categorical splits) one integer code per category, categorical columns
-    first, unseen categories coded -1 (boosting treats them as missing) and at most
+    first, a missing value coded :data:`MISSING_CODE` (a category of its own) and unseen
+    categories -1 (boosting treats them as missing), at most
     :data:`MAX_NATIVE_CATEGORIES` categories per column. Output is a dense float array.
 
     Args:
@@ -99,15 +104,13 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
         codes = OrdinalEncoder(
             handle_unknown="use_encoded_value",
             unknown_value=-1,
+            encoded_missing_value=MISSING_CODE,
             max_categories=MAX_NATIVE_CATEGORIES,
         )
-        cat = Pipeline(
-            [
-                ("impute", SimpleImputer(strategy="constant", fill_value="(missing)")),
-                ("ordinal", codes),
-            ]
-        )
-        transformers.insert(0, ("cat", cat, list(categorical)))
+        # no imputer: the encoder codes a missing value itself (one more category, as the
+        # imputer's "(missing)" was); the imputer's object pass cost 2 s of 4.4 at 600,000
+        # training rows
+        transformers.insert(0, ("cat", Pipeline([("ordinal", codes)]), list(categorical)))
     elif categorical:
         cat = Pipeline(
             [
@@ -163,7 +166,7 @@ def category_lists(pre, categorical) -> dict[str, list[str]]:
 
 def _few_categories(frame: pd.DataFrame) -> bool:
     """Whether every column has at most :data:`MAX_NATIVE_CATEGORIES` values, missing
-    (imputed as one category) included."""
+    (coded as one category) included."""
     return bool((frame.nunique(dropna=False) <= MAX_NATIVE_CATEGORIES).all())
 
 

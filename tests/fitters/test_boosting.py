@@ -97,3 +97,34 @@ def test_native_categories_are_split_on_in_a_multiclass_run_too(german):
     spec = housing_spec(german, "hgb", params={"max_iter": 20, "categories": "native"})
     model = train_spec(spec, german, ListSink(), explain=False).model
     assert model.estimator.is_categorical_.sum() == len(spec.dataset.categorical)
+
+
+def test_a_missing_category_is_a_category_of_its_own_and_an_unseen_one_is_missing(german, tmp_path):
+    """Native codes without an imputer: a missing value gets MISSING_CODE (boosting learns
+    where it goes, as the old "(missing)" category), a category unseen in training -1
+    (missing to the trees); both score, Tree SHAP adds up to the log-odds, and the bundle
+    reloads and scores the same."""
+    from finml.evaluation.shap_values import explain_rows, log_odds
+    from finml.models.bundle import load_bundle, save_bundle
+    from finml.models.features import MISSING_CODE
+    from tests.conftest import table_spec
+
+    frame = german.copy()
+    frame.loc[frame.index[::5], "purpose"] = np.nan
+    spec = table_spec(frame, "hgb", params={"max_iter": 40})
+    assert spec.params["categories"] == "native"  # the default
+    result = train_spec(spec, frame, ListSink(), explain=False)
+    model = result.model
+    column = list(spec.dataset.categorical).index("purpose")
+    rows = frame.iloc[result.split.test[:40]].copy()
+    rows.loc[rows.index[:3], "purpose"] = "a purpose never seen"
+    codes = model.transform(rows)[:, column]
+    assert (codes[:3] == -1).all()
+    assert (codes[rows["purpose"].isna().to_numpy()] == MISSING_CODE).all()
+    assert rows["purpose"].isna().sum() > 0 and not np.isnan(model.transform(rows)).any()
+    loaded = load_bundle(save_bundle(tmp_path / "bundle", model))
+    np.testing.assert_array_equal(loaded.positive_score(rows), model.positive_score(rows))
+    explained = explain_rows(loaded, rows)
+    assert explained.method == "tree"
+    total = explained.base_value + explained.values.sum(axis=1)
+    np.testing.assert_allclose(total, log_odds(loaded, loaded.transform(rows)), atol=1e-9)
