@@ -125,11 +125,10 @@ def start_to_tiles(browser, url: str, dataset_id: str, model: str, data_dir: Pat
     page.get_by_text("Max. solver iterations" if name == "logreg" else "Learning rate").wait_for(
         timeout=WAIT_MS
     )
-    if name == "mlp":  # the lean script's epochs and batch
+    if name == "mlp":  # the lean script's epochs and batch (no Enter: it submits the form)
         for label, value in (("Epochs", EPOCHS), ("Batch size", BATCH)):
             page.get_by_label(label, exact=True).fill(str(value))
-            page.get_by_label(label, exact=True).press("Enter")
-            page.locator(IDLE).wait_for(timeout=WAIT_MS)
+            page.get_by_label(label, exact=True).press("Tab")
     if categories:
         page.get_by_test_id("stSelectbox").filter(has_text="Categorical columns").click()
         page.get_by_role("option", name=categories, exact=True).click()
@@ -139,10 +138,25 @@ def start_to_tiles(browser, url: str, dataset_id: str, model: str, data_dir: Pat
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(TILE).first.wait_for(timeout=WAIT_MS)
     elapsed = time.perf_counter() - t0
+    _check_run(name, categories)
     if os.environ.get("FINML_BENCH_TRACE"):
         _trace(t0, time.time() - (time.perf_counter() - t0))
     page.close()
     return elapsed
+
+
+def _check_run(name: str, categories: str) -> None:
+    """The newest run is the one the bench asked for: that model, with the form's values
+    (an Enter in a form's field would have started another)."""
+    from finml.store import RunStore
+
+    run = RunStore().list_runs()[0]
+    assert run.model == name, (run.model, name)
+    params = run.params
+    if name == "mlp":
+        assert (int(params["hp.epochs"]), int(params["hp.batch_size"])) == (EPOCHS, BATCH), params
+    if name == "hgb":
+        assert params["hp.categories"] == (categories or "native"), params
 
 
 def _trace(t0: float, wall0: float) -> None:

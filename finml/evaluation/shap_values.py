@@ -347,8 +347,8 @@ def native_category_counts(est) -> list[int]:
 
 def _tree_shap(est, x: np.ndarray):
     """Exact Tree SHAP (path-dependent) of a fitted ``HistGradientBoosting*`` on the
-    preprocessed rows ``x`` (float, shape (n, p)): (raw values (n, p) or, for k > 2
-    classes, (n, p * k) as shap gives them, expected value(s)).
+    preprocessed rows ``x`` (float, shape (n, p)): (raw values, float64 (n, p), or
+    (n, p, k) for k > 2 classes, in the trees' raw output; expected value(s)).
 
     With native categorical splits, shap parses the trees' nodes but reads each split as
     ``value <= threshold``, which is meaningless for a categorical node (it goes left when

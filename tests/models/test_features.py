@@ -25,6 +25,28 @@ def test_fitted_on_training_rows_only_and_unknown_categories_ignored():
     assert not np.isnan(x_train).any()
 
 
+@pytest.mark.parametrize("categories", ["one-hot", "native"])
+def test_a_missing_category_is_coded_by_the_encoder_itself(categories):
+    """No imputer on categorical columns: a missing value is a category of its own (a
+    one-hot column; native: MISSING_CODE), told apart from a category unseen in training
+    (all zeros; native: -1), and no NaN comes out."""
+    from finml.models.features import MISSING_CODE
+
+    train = pd.DataFrame({"grade": ["A", "B", None, "A"]})
+    new = pd.DataFrame({"grade": [None, "Z", "B"]})
+    pre = build_preprocessor([], ["grade"], categories)
+    assert not any(name == "impute" for name, _ in pre.transformers[0][1].steps)
+    pre.fit(prepare_features(train, [], ["grade"]))
+    x = pre.transform(prepare_features(new, [], ["grade"]))
+    assert not np.isnan(x).any()
+    if categories == "native":
+        assert x[:, 0].tolist() == [MISSING_CODE, -1, 1]
+    else:
+        assert x.shape[1] == 3  # A, B and missing
+        assert x[0].sum() == 1 and x[1].sum() == 0 and x[2].sum() == 1
+        assert x[0].argmax() != x[2].argmax()
+
+
 def test_numeric_text_is_coerced_and_missing_features_refused():
     frame = pd.DataFrame({"a": ["1", "x", "3"], "b": [1, 2, 3]})
     prepared = prepare_features(frame, ["a"], ["b"])
