@@ -30,6 +30,8 @@ WARM_MODULES = (
     "plotly.graph_objects",
     "mlflow.tracking",
     "pages.common",
+    "finml.data.demo",
+    "PIL.Image",
     "finml.data.reader",
     "finml.reporting.charts",
     "finml.reporting.report",
@@ -43,6 +45,11 @@ def warm_up() -> None:
 
     for name in WARM_MODULES:
         importlib.import_module(name)
+    from finml.tasks import TASKS
+    from pages.views import get_view
+
+    for task in TASKS.values():  # each task's view module (the Data page lists them all)
+        get_view(task)
     from finml.training import jobs
 
     jobs.housekeeping()  # creates the store if new; drops staged datasets past retention

@@ -18,7 +18,9 @@ def test_a_three_class_target_opens_as_multiclass_and_can_be_used(german):
     at = _upload_german(open_app(), german)
     assert at.radio(key="task_kind").value == "multiclass"
     assert not at.error and not at.exception
-    report = at.table[0].value
+    counts = at.table[0].value  # the class counts, then the split report
+    assert set(counts.index) == {"for free", "own", "rent"} and counts["rows"].sum() == 1000
+    report = at.table[-1].value
     assert {"for free", "own", "rent"} <= set(report.columns)
     at.button(key="use_dataset").click().run()
     ds = at.session_state["dataset"]
