@@ -20,12 +20,12 @@ defaults: warm spare worker on) and Debian's chromium through Playwright, as an 
   marital status, foreign worker) and leaves them out, so the lean script drops them too.
 
 Prints the times and the ratio browser / lean per size and model. Targets: <= 1.3 at 100k
-rows, <= 1.1 at 1M. Models: ``logreg``, ``hgb`` (one-hot categories, finml's default),
-``hgb:native`` (native categorical splits, the lean script's way) and ``mlp`` (5 epochs
+rows, <= 1.1 at 1M. Models: ``logreg``, ``hgb`` (native categorical splits, finml's
+default and the lean script's way), ``hgb:one-hot`` (one-hot categories) and ``mlp`` (5 epochs
 of batch 512 on both sides).
 
 Usage: python bench/bench_browser.py [SIZES] [MODELS]
-    e.g. python bench/bench_browser.py 10000,100000,1000000 logreg,hgb,hgb:native,mlp
+    e.g. python bench/bench_browser.py 10000,100000,1000000 logreg,hgb,hgb:one-hot,mlp
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     sizes = [int(s) for s in (sys.argv[1] if len(sys.argv) > 1 else "10000,100000").split(",")]
-    models = (sys.argv[2] if len(sys.argv) > 2 else "hgb,hgb:native").split(",")
+    models = (sys.argv[2] if len(sys.argv) > 2 else "logreg,hgb,hgb:one-hot,mlp").split(",")
     rows = []
     for n in sizes:
         with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:

@@ -26,7 +26,7 @@ path then adds the split-conformal calibration (MAPIE) on the validation rows.
 
 Usage: python bench/bench_tables.py [SIZES] [MODELS] [EPOCHS]
     e.g. python bench/bench_tables.py 10000,100000,1000000 logreg,hgb,mlp 5
-         python bench/bench_tables.py 100000,1000000 hgb,hgb:native 5  (native categories)
+         python bench/bench_tables.py 100000,1000000 hgb,hgb:one-hot 5  (one-hot categories)
          python bench/bench_tables.py 10000,100000,1000000 ridge,hgb_reg,mlp_reg 5
 """
 
@@ -141,7 +141,7 @@ def finml_job(model: str, ds, epochs: int) -> tuple[float, float]:
 
     store = RunStore()
     spare_ready()
-    model, _, categories = model.partition(":")  # "hgb:native": native categorical splits
+    model, _, categories = model.partition(":")  # "hgb:one-hot": one-hot categories
     net = model in ("mlp", "mlp_reg")
     extra = {"epochs": epochs, "patience": 1000, "batch_size": BATCH} if net else {}
     extra |= {"categories": categories} if categories else {}

@@ -327,8 +327,9 @@ MODELS: dict[str, ModelInfo] = {
                     "(categorical_features; one column per feature); one-hot: one 0/1 "
                     "column per category. Both score alike on German Credit and Boston HMDA "
                     "(see the README); native's fit is 2.8 times faster at 1M rows. SHAP "
-                    "reads native splits exactly up to 24 categories per column; a column "
-                    "with more is explained by the slower permutation explainer.",
+                    "reads native splits exactly up to 24 categories per column (missing "
+                    "values count as one); a column with more is explained by the slower "
+                    "permutation explainer.",
                 ),
             ),
             "Boosted trees, fitted once; training and validation loss after every iteration.",
@@ -934,14 +935,22 @@ def logged_value(p: Param, logged: str):
     return value if low <= value <= high else None
 
 
+#: Hyperparameters whose default changed, with the value that runs logged before the
+#: parameter existed were trained with (boosting was one-hot before ``categories``).
+BEFORE_THE_PARAMETER = {"categories": "one-hot"}
+
+
 def logged_params(name: str, run_params: dict) -> dict:
     """The hyperparameters of model ``name`` that a run's parameters (``hp.<name>``) hold
-    and :func:`logged_value` can read; the others are left out (their defaults apply)."""
+    and :func:`logged_value` can read; the others are left out (their defaults apply),
+    except those of :data:`BEFORE_THE_PARAMETER`, which get the value the run had."""
     out = {}
     for p in get_model(name).params:
         value = logged_value(p, str(run_params.get(f"hp.{p.name}", "")))
         if value is not None and f"hp.{p.name}" in run_params:
             out[p.name] = value
+        elif f"hp.{p.name}" not in run_params and p.name in BEFORE_THE_PARAMETER:
+            out[p.name] = BEFORE_THE_PARAMETER[p.name]
     return out
 
 

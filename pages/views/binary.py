@@ -40,8 +40,10 @@ def class_target(frame, table_schema, target_col: str, label: str, check):
     values = common.or_stop(target.class_values, frame[target_col])
     guess = common.or_stop(target.guess_positive, frame[target_col])
     positive = st.selectbox(label, values, index=values.index(guess), key="positive")
-    # a static table: the data grid's script costs a first visit about 0.7 s in the browser
-    st.table(target.class_counts(frame[target_col], positive).set_index("class"))
+    # a static table: the data grid's script costs a first visit about 0.7 s in the browser;
+    # a table's cells are Markdown, so the data's class names are escaped
+    counts = target.class_counts(frame[target_col], positive)
+    st.table(counts.assign(**{"class": counts["class"].map(common.text)}).set_index("class"))
     y = common.or_stop(check, values, positive)
     leaks = leakage(st.session_state.table_key, frame, table_schema, target_col, positive)
     for column, auc in leaks:

@@ -100,3 +100,17 @@ def test_text_features_are_object_columns_whatever_the_reader_gave():
         assert x["grade"].dtype == object
         assert x["grade"].iloc[[0, 2, 3]].tolist() == ["A", "B", "A"]
         assert x["grade"].iloc[1] != x["grade"].iloc[1]  # NaN
+
+
+def test_the_text_nan_is_missing_so_one_hot_names_stay_unique():
+    """From Excel or Parquet a category can be the text "nan" beside real missing values:
+    both are missing (as the CSV readers read it), so the one-hot columns keep unique names
+    and a model on them explains (names are what maps SHAP values back)."""
+    frame = pd.DataFrame({"grade": pd.Series(["A", "nan", None, "B"], dtype=object)})
+    prepared = prepare_features(frame, [], ["grade"])
+    assert prepared["grade"].isna().tolist() == [False, True, True, False]
+    stringy = prepare_features(frame.astype({"grade": "str"}), [], ["grade"])
+    assert stringy["grade"].isna().tolist() == [False, True, True, False]
+    pre = build_preprocessor([], ["grade"]).fit(prepared)
+    names = list(pre.get_feature_names_out())
+    assert len(names) == len(set(names)) == 3

@@ -53,3 +53,16 @@ def test_per_column_choices_go_from_text_to_table_and_back():
             parse_trends(bad)
     with pytest.raises(SpecError, match="Monotone constraints"):
         column_choices("monotone", cols, "age:up")
+
+
+def test_boosting_runs_logged_before_the_categories_parameter_stay_one_hot():
+    """Native categories are the default now; a run logged before the parameter existed
+    was one-hot, and training it again (or prefilling the form from it) must stay so."""
+    from finml.models.registry import logged_params, resolve_params
+
+    assert resolve_params("hgb")["categories"] == "native"
+    for model in ("hgb", "hgb_reg"):
+        old = logged_params(model, {"hp.max_iter": "100"})
+        assert old["categories"] == "one-hot" and old["max_iter"] == 100
+        assert logged_params(model, {"hp.categories": "native"})["categories"] == "native"
+    assert "categories" not in logged_params("logreg", {})
