@@ -53,51 +53,25 @@ idx = np.arange(len(frame))
 rest, test = train_test_split(idx, test_size=0.2, stratify=y, random_state=42)
 train, val = train_test_split(rest, test_size=0.25, stratify=y[rest], random_state=42)
 native = args.lean and model_name.startswith("hgb")
-if native:  # ordinal codes, the columns' categories split natively
-    pre = ColumnTransformer(
-        [
-            (
-                "cat",
-                OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
-                categorical,
-            ),
-            ("num", "passthrough", numeric),
-        ]
-    )
-elif args.lean:
-    pre = ColumnTransformer(
-        [
-            ("num", StandardScaler(), numeric),
-            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
-        ],
-        sparse_threshold=0.0,
-    )
+
+
+def imputed(imputer, encoder):
+    """The plain script's imputer before ``encoder``; the lean script has none."""
+    return encoder if args.lean else Pipeline([("i", imputer), ("e", encoder)])
+
+
+if native:  # ordinal codes first, the columns' categories split natively
+    codes = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    parts = [("cat", codes, categorical), ("num", "passthrough", numeric)]
 else:
-    pre = ColumnTransformer(
-        [
-            (
-                "num",
-                Pipeline(
-                    [
-                        ("i", SimpleImputer(strategy="median", add_indicator=True)),
-                        ("s", StandardScaler()),
-                    ]
-                ),
-                numeric,
-            ),
-            (
-                "cat",
-                Pipeline(
-                    [
-                        ("i", SimpleImputer(strategy="constant", fill_value="(missing)")),
-                        ("o", OneHotEncoder(handle_unknown="ignore", sparse_output=False)),
-                    ]
-                ),
-                categorical,
-            ),
-        ],
-        sparse_threshold=0.0,
-    )
+    median = SimpleImputer(strategy="median", add_indicator=True)
+    constant = SimpleImputer(strategy="constant", fill_value="(missing)")
+    onehot = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    parts = [
+        ("num", imputed(median, StandardScaler()), numeric),
+        ("cat", imputed(constant, onehot), categorical),
+    ]
+pre = ColumnTransformer(parts, sparse_threshold=0.0)
 x_train = pre.fit_transform(frame.iloc[train]).astype(np.float32)
 x_test = pre.transform(frame.iloc[test]).astype(np.float32)
 

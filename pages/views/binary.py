@@ -43,7 +43,8 @@ def class_target(frame, table_schema, target_col: str, label: str, check):
     # a static table: the data grid's script costs a first visit about 0.7 s in the browser;
     # a table's cells are Markdown, so the data's class names are escaped
     counts = target.class_counts(frame[target_col], positive)
-    st.table(counts.assign(**{"class": counts["class"].map(common.text)}).set_index("class"))
+    counts["class"] = counts["class"].map(common.text)
+    st.table(counts.set_index("class"))
     y = common.or_stop(check, values, positive)
     leaks = leakage(st.session_state.table_key, frame, table_schema, target_col, positive)
     for column, auc in leaks:
@@ -149,11 +150,12 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     cm = metrics.confusion(y, score, threshold)
     left, right = st.columns(2)  # the table's CIs on one line at 1024 px
     left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
+    field = domain.shown_metrics(values)  # the field's metrics
     with right:  # the matrix and the metrics are drawn, their CIs follow
         shown = st.empty()
-        shown.table(metrics.metrics_table(domain.shown_metrics(values)).set_index("metric"))
+        shown.table(metrics.metrics_table(field).set_index("metric"))
         cis = cis_of(run, labels[1], y, score, threshold)
-    table = metrics.metrics_table(domain.shown_metrics(values), cis)  # the field's metrics
+    table = metrics.metrics_table(field, cis)
     shown.table(table.set_index("metric"))  # finml's metric names and numbers only
     at = thresholds.expected_cost(cm, cost_fp, cost_fn)
     right.caption(
