@@ -305,8 +305,11 @@ class RunStore:
         )
 
     def set_status(self, run_id: str, status: str, reason: str = "") -> None:
-        """Set finml's status (and MLflow's); terminal statuses also set the end time."""
-        tags = {"finml.status": status}
+        """Set finml's status (and MLflow's); terminal statuses also set the end time.
+
+        The status tag is written last, so that a reader who sees a run running has its
+        start time, and one who sees it ended has its end time and reason."""
+        tags = {}
         if reason:
             tags["finml.reason"] = reason[:4000]
         if status == RUNNING:
@@ -317,6 +320,7 @@ class RunStore:
             _retry(self.client.update_run, run_id, status=_MLFLOW_STATUS[status])
         else:
             _retry(self.client.set_terminated, run_id, status=_MLFLOW_STATUS[status])
+        _retry(self.client.set_tag, run_id, "finml.status", status)
 
     def set_threshold(self, run_id: str, threshold: float, how: str) -> None:
         """Save the chosen decision threshold of a run (tags ``finml.threshold``, ``.how``)."""

@@ -18,8 +18,11 @@ from finml.models.registry import (
 )
 from finml.reporting import charts
 from finml.reporting.runs import (
+    LIVE_CURVES_AFTER_S,
     METRIC_NAMES,
+    curve_interval,
     headline_tiles,
+    live_curves,
     poll_interval,
     progress,
     queue_words,
@@ -348,12 +351,6 @@ def monitor(run_id: str, was_active: bool) -> None:
         search_view(run, trials, view.task)
     if folds is not None and len(folds):
         cv_progress(run, folds, k, view)
-    if charts.has_learning_curve(history):
-        refit = k and view.cv_refits
-        title = "Learning curves of the refit on all non-test rows" if refit else "Learning curves"
-        st.plotly_chart(charts.learning_curves(history, title), width="stretch")
-    elif len(history) and run.status not in ACTIVE:  # a one-shot fit: its losses in words
-        st.caption(charts.one_shot_note(history))
     if run.has_results:
         tiles = headline_tiles(run)  # each value by its kind: amounts, metrics
         for col, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
@@ -361,9 +358,32 @@ def monitor(run_id: str, was_active: bool) -> None:
         if st.button("Open in Evaluate", type="primary", key="open_eval"):
             open_run("pages/evaluate.py", run_id)
     if was_active and run.status not in ACTIVE:
-        # the run ended: redraw the page once, without polling; its tiles are drawn first,
-        # so the analyst sees them while the page redraws (0.5 s sooner)
-        st.rerun()
+        # the run ended: redraw the page once, without polling, on the poll after the one
+        # that drew its tiles, so that the browser shows them before it redraws the page
+        # (a whole page at once, its charts included, showed them 0.4-0.6 s later)
+        if st.session_state.get("ended_drawn") == run_id:
+            st.rerun()
+        st.session_state.ended_drawn = run_id
+
+
+@st.fragment(run_every=curve_interval(watched))
+@guarded
+def curves(run_id: str) -> None:
+    """The learning curves, in a fragment of their own that an active run redraws less
+    often than the monitor polls: the chart is most of a poll's cost to the server and the
+    browser, which share the machine with the worker."""
+    run, history = store.get_run(run_id), store.history(run_id)
+    if not live_curves(run):
+        st.caption(
+            f"The learning curves are drawn from {LIVE_CURVES_AFTER_S:.0f} s into a run on; "
+            "a shorter run shows them when it ends."
+        )
+    elif charts.has_learning_curve(history):
+        refit = int(run.params.get("cv_folds", 0) or 0) and view_of(run).cv_refits
+        title = "Learning curves of the refit on all non-test rows" if refit else "Learning curves"
+        st.plotly_chart(charts.learning_curves(history, title), width="stretch")
+    elif len(history) and run.status not in ACTIVE:  # a one-shot fit: its losses in words
+        st.caption(charts.one_shot_note(history))
 
 
 def cv_progress(run, folds, k: int, view) -> None:
@@ -381,3 +401,4 @@ def cv_progress(run, folds, k: int, view) -> None:
 
 
 monitor(run_id, status in ACTIVE)
+curves(run_id)

@@ -97,7 +97,7 @@ BOARD_METRICS = {
 #: browser (bench/bench_browser.py, 2 cores) polling 4 times a second slowed the worker it
 #: watched (100k rows: the run ended after 8.7 / 4.5 s, one-hot / native, against 6.2 /
 #: 3.1 s with 1 s polls), more than the faster poll saved.
-FAST_POLL_S, POLL_S, FAST_POLL_WINDOW_S = 0.5, 1.0, 15.0
+FAST_POLL_S, POLL_S, FAST_POLL_WINDOW_S = 0.5, 1.0, 60.0
 
 
 def poll_interval(run: RunInfo, now: float | None = None) -> float | None:
@@ -116,6 +116,40 @@ def poll_interval(run: RunInfo, now: float | None = None) -> float | None:
         return None
     age = (time.time() if now is None else now) - run.submitted
     return FAST_POLL_S if age < FAST_POLL_WINDOW_S else POLL_S
+
+
+#: Seconds between two redraws of an active run's learning curves (their own fragment on
+#: the Train page). The chart is most of what a poll costs the server (the figure's JSON)
+#: and the browser (plotly's redraw), and both share the machine's cores with the worker.
+CURVE_POLL_S = 2.0
+
+
+def curve_interval(run: RunInfo) -> float | None:
+    """How often the Train page redraws ``run``'s learning curves: every
+    :data:`CURVE_POLL_S` seconds while it is active, ``None`` (not again) once it has
+    ended."""
+    return CURVE_POLL_S if run.status in ACTIVE else None
+
+
+#: An active run's learning curves are drawn from this many seconds after its submit on
+#: (and all of them once it ends). Redrawing a plotly chart took the browser 0.3-0.9 s of
+#: its main thread on 2 cores beside the worker, which delayed the next poll and with it a
+#: short run's test tiles; a run that ends within the fast-poll window shows its curves at
+#: the end only.
+LIVE_CURVES_AFTER_S = 15.0
+
+
+def live_curves(run: RunInfo, now: float | None = None) -> bool:
+    """Whether the Train page draws ``run``'s learning curves: once it has ended, or
+    :data:`LIVE_CURVES_AFTER_S` seconds after its submit.
+
+    Args:
+        run: the run watched.
+        now: the time, seconds since the epoch (default: the clock).
+    """
+    if run.status not in ACTIVE:
+        return True
+    return (time.time() if now is None else now) - run.submitted >= LIVE_CURVES_AFTER_S
 
 
 def queue_words(place: int | None) -> str:

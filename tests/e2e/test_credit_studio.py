@@ -34,7 +34,8 @@ def test_demo_to_confusion_matrix(page, app_url, tmp_path):
     expect(page.get_by_text("predicted good")).to_be_visible()
     expect(page.get_by_text("KS statistic")).to_be_visible()
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
-    expect(page.get_by_test_id("stTableStyledTable").get_by_text("95% CI")).to_be_visible()
+    metrics_table = page.get_by_test_id("stMarkdownContainer").locator("table")
+    expect(metrics_table.get_by_text("95% CI")).to_be_visible()
     page.screenshot(path=str(screenshot_path("screenshot.png", tmp_path)), full_page=True)
     page.get_by_role("tab", name="Credit pack").click()
     expect(page.get_by_text("KS plot (test split)")).to_be_visible()
@@ -52,7 +53,9 @@ def _cv_and_tuning_from_train(page, metric: str) -> None:
     page.get_by_role("button", name="Start training").click()
     search = re.compile(rf"Hyperparameter search: 3 trial.*\(validation {metric}\)")
     expect(page.get_by_text(search)).to_be_visible(timeout=180_000)
-    expect(page.get_by_text("Cross-validation: 3 of 3 folds done")).to_be_visible(timeout=180_000)
+    # the caption over the folds' table (the progress label says it too, in lower case)
+    folds_done = re.compile(r"^Cross-validation: 3 of 3 folds done")
+    expect(page.get_by_text(folds_done)).to_be_visible(timeout=180_000)
     # .first: while the page redraws (the run ended, or the fast polls after Start ended),
     # the fragment's copy and the page's overlap for a moment
     tile = page.get_by_text(f"3-fold CV {metric} (mean ± sd)").first

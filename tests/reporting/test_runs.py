@@ -5,10 +5,14 @@ from __future__ import annotations
 import pandas as pd
 
 from finml.reporting.runs import (
+    CURVE_POLL_S,
     FAST_POLL_S,
     FAST_POLL_WINDOW_S,
+    LIVE_CURVES_AFTER_S,
     POLL_S,
+    curve_interval,
     headline_metrics,
+    live_curves,
     poll_interval,
     progress,
     runs_frame,
@@ -104,3 +108,19 @@ def test_the_train_page_polls_fast_right_after_start_then_once_a_second():
     assert poll_interval(_info(submitted=100.0), now=100.0 + FAST_POLL_WINDOW_S + 1) == POLL_S
     assert poll_interval(_info(status="finished", submitted=100.0), now=101.0) is None
     assert FAST_POLL_S < POLL_S
+
+
+def test_the_learning_curves_redraw_less_often_than_the_monitor_polls():
+    for status in ("queued", "running"):
+        assert curve_interval(_info(status=status, submitted=100.0)) == CURVE_POLL_S
+    assert curve_interval(_info(status="finished", submitted=100.0)) is None
+    assert CURVE_POLL_S > POLL_S > FAST_POLL_S
+
+
+def test_live_learning_curves_wait_for_the_fast_poll_window_and_ended_runs_show_them():
+    young = 100.0 + LIVE_CURVES_AFTER_S - 1
+    assert not live_curves(_info(status="running", submitted=100.0), now=young)
+    assert not live_curves(_info(status="queued", submitted=100.0), now=young)
+    assert live_curves(_info(status="running", submitted=100.0), now=young + 2)
+    for status in ("finished", "stopped", "failed"):
+        assert live_curves(_info(status=status, submitted=100.0), now=100.5)
