@@ -16,6 +16,7 @@ unrounded.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -220,3 +221,78 @@ def forecast_table(
             dates = pd.to_datetime(shown[col])
             shown[col] = period_labels(dates, freq or infer_frequency(dates))
     return shown.rename(columns=FORECAST_HEADERS)
+
+
+#: The cells of a 2 x 2 confusion matrix ``[[TN, FP], [FN, TP]]`` by the field's names.
+CELL_NAMES = (("TN", "FP"), ("FN", "TP"))
+#: A ``|`` not already escaped (it would end a Markdown table's cell).
+_BARE_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def confusion_table(cm: np.ndarray, labels) -> pd.DataFrame:
+    """A confusion matrix as a table to read: rows the true class, columns the predicted
+    one, each cell its name (TN, FP, FN, TP for two classes), count and row rate, e.g.
+    ``"TN 412 · 88.2%"`` (a row without cases has no rate).
+
+    Args:
+        cm: int array of shape (k, k), rows true and columns predicted, as
+            :func:`finml.evaluation.metrics.confusion` (``[[TN, FP], [FN, TP]]``).
+        labels: the k class names as they are to be shown (escaped by the caller for an
+            element that renders Markdown).
+
+    Returns:
+        DataFrame of str (k, k), index ``true <label>``, columns ``predicted <label>``.
+    """
+    cm = np.asarray(cm, dtype=np.int64)
+    rates = row_rates(cm)
+    k = len(cm)
+
+    def cell(i: int, j: int) -> str:
+        parts = [CELL_NAMES[i][j]] if k == 2 else []
+        parts.append(count(cm[i, j]))
+        if np.isfinite(rates[i, j]):
+            parts.append(f"· {rate(rates[i, j])}")
+        return " ".join(parts)
+
+    return pd.DataFrame(
+        [[cell(i, j) for j in range(k)] for i in range(k)],
+        index=[f"true {label}" for label in labels],
+        columns=[f"predicted {label}" for label in labels],
+    )
+
+
+def row_rates(cm: np.ndarray) -> np.ndarray:
+    """Each cell's share of its row (of the cases of that true class), float64 (k, k);
+    ``NaN`` in a row without cases."""
+    cm = np.asarray(cm, dtype=np.float64)
+    totals = cm.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(totals > 0, cm / totals, np.nan)
+
+
+def markdown_table(frame: pd.DataFrame, index: bool = True) -> str:
+    """A small table as GitHub-flavoured Markdown, for an element the browser draws at
+    once: Streamlit's ``st.table`` loads a script of its own on a page's first visit,
+    and on Evaluate it came after plotly's (bench/bench_startup.py), while Markdown is
+    drawn by the page's own.
+
+    Cells are written as ``str`` of their values, with line breaks turned into spaces
+    and a ``|`` not already escaped escaped; any other Markdown in them stays Markdown,
+    so untrusted text (class names, column names) must be escaped by the caller first.
+
+    Args:
+        frame: the table, at most a few dozen rows (every cell is text).
+        index: write the index as the first column (headed by its name, or blank).
+    """
+
+    def cell(value) -> str:
+        text = " ".join(str(value).splitlines())
+        return _BARE_PIPE.sub(r"\\|", text)
+
+    table = frame.reset_index() if index else frame
+    if index and frame.index.name is None:
+        table = table.rename(columns={table.columns[0]: ""})
+    head = [cell(c) for c in table.columns]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(False)]
+    return "\n".join(lines)

@@ -14,7 +14,7 @@ from finml.data import target
 from finml.data.split import split_report, split_warnings
 from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
-from finml.reporting import charts
+from finml.reporting import charts, formats
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
 from finml.reporting.exports import to_csv_bytes
 from finml.reporting.report import build_report
@@ -149,14 +149,19 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     values = metrics.binary_metrics(y, score, threshold)
     cm = metrics.confusion(y, score, threshold)
     left, right = st.columns(2)  # the table's CIs on one line at 1024 px
-    left.plotly_chart(charts.confusion_matrix(cm, labels, threshold), width="stretch")
+    # the matrix and the metrics as Markdown tables: drawn at once on a first visit, before
+    # any chart's or data table's script has loaded; their CIs follow
+    cells = formats.confusion_table(cm, [common.text(label) for label in labels])
+    left.markdown(
+        f"**Confusion matrix at threshold {threshold:.3f}**\n\n{formats.markdown_table(cells)}"
+    )
     field = domain.shown_metrics(values)  # the field's metrics
-    with right:  # the matrix and the metrics are drawn, their CIs follow
+    with right:
         shown = st.empty()
-        shown.table(metrics.metrics_table(field).set_index("metric"))
+        shown.markdown(formats.markdown_table(metrics.metrics_table(field).set_index("metric")))
         cis = cis_of(run, labels[1], y, score, threshold)
     table = metrics.metrics_table(field, cis)
-    shown.table(table.set_index("metric"))  # finml's metric names and numbers only
+    shown.markdown(formats.markdown_table(table.set_index("metric")))  # finml's names only
     at = thresholds.expected_cost(cm, cost_fp, cost_fn)
     right.caption(
         f"Test split: {len(y):,} cases, {int(y.sum()):,} positive ({common.text(labels[1])}). "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -77,6 +78,39 @@ def open_tab(at: AppTest, key: str, label: str) -> AppTest:
 def chart_titles(at: AppTest) -> str:
     """Every plotly chart's spec on the page, as one string to look for titles in."""
     return " ".join(c.proto.spec for c in at.get("plotly_chart"))
+
+
+def markdown_tables(at: AppTest):
+    """Every Markdown table on the page (``finml.reporting.formats.markdown_table``), as
+    (the element's first line, a DataFrame of the cells as the analyst reads them, indexed
+    by the first column)."""
+    for element in at.markdown:
+        rows = [line for line in element.value.splitlines() if line.startswith("|")]
+        if len(rows) < 2:
+            continue
+        cells = [[shown(c.strip()) for c in _CELL_BREAK.split(line.strip()[1:-1])] for line in rows]
+        frame = pd.DataFrame(cells[2:], columns=cells[0]).set_index(cells[0][0])
+        yield element.value.splitlines()[0], frame
+
+
+#: A ``|`` that ends a Markdown table's cell (an escaped one, ``\|``, does not).
+_CELL_BREAK = re.compile(r"(?<!\\)\|")
+
+
+def metric_table(at: AppTest) -> pd.DataFrame:
+    """The binary view's metric table (the Markdown table with a ``value`` column)."""
+    return next(table for _, table in markdown_tables(at) if "value" in table.columns)
+
+
+def confusion_cells(at: AppTest) -> tuple[pd.DataFrame, str]:
+    """The binary view's confusion matrix as shown (columns ``predicted <class>``, cells
+    ``"TN 412 · 88.2%"``), and the heading above it (``Confusion matrix at threshold ...``).
+    """
+    return next(
+        (table, first)
+        for first, table in markdown_tables(at)
+        if str(table.columns[0]).startswith("predicted ")
+    )
 
 
 def shown(element) -> str:

@@ -11,11 +11,18 @@ import pytest
 from finml.evaluation.metrics import binary_metrics
 from finml.evaluation.thresholds import GERMAN_CREDIT_COSTS, min_cost_threshold, youden_threshold
 from finml.store import RunStore
-from tests.app.conftest import chart_titles, open_app, open_tab, shown
+from tests.app.conftest import (
+    chart_titles,
+    confusion_cells,
+    metric_table,
+    open_app,
+    open_tab,
+    shown,
+)
 
 
 def _metric(at, name):
-    table = at.table[0].value
+    table = metric_table(at)
     return float(table.loc[name, "value"])
 
 
@@ -26,10 +33,17 @@ def test_no_runs_yet():
 def test_threshold_slider_recomputes_from_stored_predictions(finished_run):
     at = open_app("evaluate")
     titles = [c.proto.spec for c in at.get("plotly_chart")]
-    assert any("Confusion matrix at threshold 0.500" in t for t in titles)
     assert any("ROC curve" in t for t in titles) and any("Precision-recall" in t for t in titles)
     test = RunStore().read_frame(finished_run, "predictions/test.parquet")
     y, s = test["y_true"].to_numpy(), test["score"].to_numpy()
+    # the confusion matrix as a static table: counts and row rates by hand
+    cells, heading = confusion_cells(at)
+    assert heading == "**Confusion matrix at threshold 0.500**"
+    pred = (s >= 0.5).astype(int)
+    tn, fp, fn, tp = (int(((y == t) & (pred == p)).sum()) for t in (0, 1) for p in (0, 1))
+    assert cells.iloc[0, 0] == f"TN {tn:,} · {tn / (tn + fp):.1%}"
+    assert cells.iloc[1, 1] == f"TP {tp:,} · {tp / (tp + fn):.1%}"
+    assert list(cells.columns) == ["predicted good", "predicted bad"], cells.columns
     assert _metric(at, "Recall (sensitivity)") == round(binary_metrics(y, s, 0.5)["recall"], 4)
     at.slider(key="threshold").set_value(0.2).run()
     assert _metric(at, "Recall (sensitivity)") == round(binary_metrics(y, s, 0.2)["recall"], 4)
@@ -51,7 +65,7 @@ def test_youden_threshold_comes_from_the_validation_split(finished_run):
 
 def test_costs_cis_and_a_saved_threshold(finished_run):
     at = open_app("evaluate")
-    table = at.table[0].value
+    table = metric_table(at)
     low, high = (float(v) for v in table.loc["ROC-AUC", "95% CI"].split(" – "))
     assert low < float(table.loc["ROC-AUC", "value"]) < high
     at.radio(key="threshold_mode").set_value("Minimum expected cost (validation split)").run()
@@ -150,7 +164,7 @@ def test_page_and_report_show_the_same_intervals_and_the_tables_download(finishe
     from finml.reporting.report import build_report
 
     at = open_app("evaluate")
-    page_cis = at.table[0].value["95% CI"].tolist()
+    page_cis = metric_table(at)["95% CI"].tolist()
     report = build_report(ScopedStore(RunStore(), LOCAL), finished_run, threshold=0.5)
     assert all(ci in report for ci in page_cis), page_cis
     labels = [b.label for b in at.get("download_button")]

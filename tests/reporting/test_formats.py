@@ -44,3 +44,40 @@ def test_the_regression_metric_table_has_no_scientific_notation():
     assert table.loc["R²", "value"] == "0.412" and table.loc["R²", "95% CI"] == "0.350 – 0.460"
     assert table.loc["MAPE", "value"] == "45.6%"
     assert not table.apply(lambda c: c.str.contains("e+", regex=False)).any().any()
+
+
+def test_the_confusion_table_names_counts_and_row_rates_each_cell():
+    from finml.evaluation.metrics import confusion
+
+    y = np.array([0] * 900 + [1] * 1234)
+    score = np.r_[np.full(800, 0.1), np.full(100, 0.9), np.full(234, 0.2), np.full(1000, 0.8)]
+    cm = confusion(y, score, 0.5)  # TN 800, FP 100, FN 234, TP 1,000
+    table = formats.confusion_table(cm, ["good", "bad"])
+    assert list(table.index) == ["true good", "true bad"]
+    assert list(table.columns) == ["predicted good", "predicted bad"]
+    assert table.to_numpy().tolist() == [
+        ["TN 800 · 88.9%", "FP 100 · 11.1%"],
+        ["FN 234 · 19.0%", "TP 1,000 · 81.0%"],
+    ]
+
+
+def test_a_confusion_row_without_cases_has_counts_but_no_rate_or_shade():
+    cm = np.array([[0, 0, 0], [3, 1, 0], [0, 2, 2]])  # k classes: no cell names
+    table = formats.confusion_table(cm, ["a", "b", "c"])
+    assert table.iloc[0].tolist() == ["0", "0", "0"]
+    assert table.iloc[1].tolist() == ["3 · 75.0%", "1 · 25.0%", "0 · 0.0%"]
+
+
+def test_a_markdown_table_keeps_its_cells_whatever_they_hold():
+    frame = pd.DataFrame(
+        {"value": ["a|b", "line\nbreak", "already \\| escaped"]},
+        index=pd.Index(["x", "y", "z"], name="metric"),
+    )
+    text = formats.markdown_table(frame)
+    lines = text.splitlines()
+    assert lines[:2] == ["| metric | value |", "|---|---|"] and len(lines) == 5
+    assert lines[2] == "| x | a\\|b |" and lines[3] == "| y | line break |"
+    assert lines[4] == "| z | already \\| escaped |"  # not escaped twice
+    unnamed = formats.markdown_table(pd.DataFrame({"c": [1]}, index=["r"]))
+    assert unnamed.splitlines()[0] == "|  | c |" and unnamed.splitlines()[2] == "| r | 1 |"
+    assert formats.markdown_table(frame, index=False).splitlines()[0] == "| value |"
