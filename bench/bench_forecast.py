@@ -1,7 +1,7 @@
-"""Forecasting benchmark: finml's Auto (with and without AutoARIMA as a fourth member) and
-its ridge against the automatic statistical models (AutoETS, AutoARIMA, Theta) and the
-naive baselines on 16 public series, at one step ahead and
-at one season ahead, all through finml's own core (its split, origins and scales).
+"""Forecasting benchmark: finml's Auto (with and without AutoARIMA as a fourth member), its
+ridge and its boosting against the automatic statistical models (AutoETS, AutoARIMA,
+Theta) and the naive baselines on 16 public series, at one step ahead and at one season
+ahead, all through finml's own core (its split, origins and scales).
 
 Series (all from data sets inside the statsmodels and pmdarima wheels, no download):
 - ``statsmodels.datasets.co2``: Mauna Loa CO2, weekly 1958-2001, averaged to 526 months
@@ -53,6 +53,7 @@ COLUMNS = {
     "auto_arima": "finml Auto + AutoARIMA",
     "fixed_mean": "mean of Auto's three (fixed)",
     "ridge": "finml ridge (8 lags)",
+    "boosting": "finml boosting (8 lags)",
     "ets": "AutoETS",
     "theta": "Theta",
     "arima": "AutoARIMA",
@@ -135,6 +136,7 @@ def main() -> None:
             auto = run_forecast(spec("auto", h), frame, Sink())
             seconds = time.perf_counter() - t0
             ridge = run_forecast(spec("ridge_lags", h), frame, Sink())
+            boosting = run_forecast(spec("hgb_lags", h), frame, Sink())
             series_only = run_forecast(spec("auto", h, log="no"), frame, Sink())
             t0 = time.perf_counter()
             with_arima = run_forecast(spec("auto", h, arima=True), frame, Sink())
@@ -149,6 +151,7 @@ def main() -> None:
                 auto_arima=with_arima.test_predictions["y_pred"],
                 arima=with_arima.test_predictions["arima"],
                 ridge=ridge.test_predictions["y_pred"],
+                boosting=boosting.test_predictions["y_pred"],
                 fixed_mean=(refit + test["ets"] + test["theta"]) / 3,
             )
             choice = auto.records["forecast_choice.json"]["chosen"]

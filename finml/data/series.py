@@ -1,5 +1,5 @@
 """Time series for forecasting: checks of the date column and the target, the season length,
-the chronological split with gaps, and the windows (lagged differences in, the next h
+the chronological split, and the windows (lagged differences in, the next h
 changes out) that the forecasting models learn from.
 
 Conventions: a series is a float64 array ``y`` of shape (n,) in date order. A forecast
@@ -578,8 +578,11 @@ class SeriesSplit:
     """Chronological segments of a series, as half-open position ranges, and the origins of
     each: an origin's h targets all lie inside its segment.
 
-    Between train and validation, and between validation and test, ``horizon`` positions
-    are left out (the gap), so no target of one segment is a target of the next.
+    The segments are contiguous: an origin's targets lie inside its own segment, so no
+    target of one segment is a target of the next without a gap between them. The last
+    training origin is ``h`` periods before the first validation origin, as at every
+    forecast origin: the windows of a later segment read the earlier one's values as
+    their past, as a forecast made then would.
     """
 
     train: tuple[int, int]
@@ -597,8 +600,10 @@ class SeriesSplit:
 def chronological_split(
     n: int, horizon: int, lags: int, val: float = 0.15, test: float = 0.15, entities: int = 1
 ) -> SeriesSplit:
-    """Split ``n`` periods into train, validation and test in time order, with a gap of
-    ``horizon`` periods before validation and before test.
+    """Split ``n`` periods into train, validation and test in time order, contiguous (no
+    gap: :class:`SeriesSplit` keeps every target inside its segment; a gap of the horizon
+    before validation and before test, as before this version, spent 2h periods that the
+    model never learnt from).
 
     Args:
         n: length of the series.
@@ -619,9 +624,8 @@ def chronological_split(
             "periods). Shorten the horizon or give the test window a larger share."
         )
     test_start = n - n_test
-    val_start = test_start - horizon - n_val
-    train_end = val_start - horizon
-    split = SeriesSplit((0, train_end), (val_start, test_start - horizon), (test_start, n), horizon)
+    val_start = train_end = test_start - n_val
+    split = SeriesSplit((0, train_end), (val_start, test_start), (test_start, n), horizon)
     first = lags  # the first origin with `lags` changes before it
     usable = int((split.origins("train") >= first).sum()) * entities
     if usable < MIN_TRAIN_ORIGINS:
@@ -635,7 +639,7 @@ def chronological_split(
 
 def segment_report(seg: SeriesSplit, series: Series) -> pd.DataFrame:
     """The split audit of a series: periods, forecast origins and first and last date of
-    each segment (the gaps between segments belong to none)."""
+    each segment."""
     rows = []
     for name, part in (("train", "train"), ("validation", "val"), ("test", "test")):
         start, end = getattr(seg, part)

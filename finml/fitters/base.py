@@ -250,7 +250,9 @@ class Fitter(ABC):
     #: validation origins, which of them to average (``finml.tasks.forecast.choose_members``).
     members: tuple[str, ...] = ("model",)
     #: Forecasting: refit the estimator on the training and validation origins before the
-    #: test block (a family without early stopping, whose fit needs no validation data).
+    #: test block, and on every origin before a backtest fold's block (a family without
+    #: early stopping, whose fit needs no validation data: ridge, boosting, Auto's ridge;
+    #: ``finml.tasks.forecast.refitted``).
     refits = False
 
     def members_for(self, params: dict) -> tuple[str, ...]:

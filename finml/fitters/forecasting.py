@@ -21,6 +21,7 @@ class RidgeLagsFitter(Fitter):
 
     family = "sklearn"
     step_unit = "fit"
+    refits = True
 
     def check(self, spec) -> None:
         """Refuse the recursive strategy with exogenous columns, before the run is queued.
@@ -58,7 +59,6 @@ class AutoFitter(RidgeLagsFitter):
     the test block."""
 
     members = ("model", "ets", "theta")
-    refits = True
 
     def members_for(self, params: dict) -> tuple[str, ...]:
         """The three members, and ``"arima"`` when ``params["arima"]``."""
@@ -72,6 +72,7 @@ class BoostedLagsFitter(Fitter):
 
     family = "sklearn"
     step_unit = "step ahead"
+    refits = True
 
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
         """``h`` fits; see :meth:`finml.fitters.base.Fitter.fit`."""

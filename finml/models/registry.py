@@ -803,14 +803,16 @@ MODELS.update(
                 "Ridge on lagged changes (scikit-learn)",
                 "ridge_lags",
                 (*_RIDGE_PARAMS, _STRATEGY),
-                "A linear autoregression of the next h changes on the last p changes.",
+                "A linear autoregression of the next h changes on the last p changes, "
+                "refitted on the training and validation periods before the test block.",
             ),
             _forecaster(
                 "hgb_lags",
                 "Gradient boosting on lagged changes (scikit-learn)",
                 "boosted_lags",
                 tuple(p for p in MODELS["hgb"].params if p.name != "categories"),
-                "One boosted model per step ahead, on the last p changes.",
+                "One boosted model per step ahead, on the last p changes, refitted on the "
+                "training and validation periods before the test block.",
             ),
             _forecaster(
                 "mlp_lags",

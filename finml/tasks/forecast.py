@@ -1,10 +1,11 @@
 """Forecasting (a series over time, or a panel of them): check the series, split it in
-time order with gaps, fit the windows' standardisation and the model on the training
+time order, fit the windows' standardisation and the model on the training
 origins only (through the model's fitter, :mod:`finml.fitters.forecasting`), report live
 loss, validation loss and validation RMSE, calibrate per-step split-conformal intervals on
 the validation origins, and score the model and the baselines (naive, seasonal naive,
 AutoETS, Theta) on the validation origins (statistical baselines fitted on the training
-periods) and once on the test origins (fitted on every period before them), with MASE on
+periods) and once on the test origins (fitted on every period before them; so is a model
+whose fitter ``refits``, :func:`refitted`: ridge, boosting, Auto), with MASE on
 the naive forecast's one-step in-sample MAE and on the seasonal naive's (M4). A model whose
 fitter has several ``members`` (Auto) chooses on the validation origins and the blocks
 before them (:func:`choice_blocks`) which of them to average (:func:`choose_members`).
@@ -174,6 +175,8 @@ def run_forecast(
         calib_o, calib_pred = pooled(earlier, chosen, val_o, val_pred, len(series.entities))
     else:
         calib_o, calib_pred = val_o, val_pred
+        if get_fitter(spec.model).refits:  # the test block's model saw validation too
+            model = refitted(spec, params, series, seg.test[0], val_o)
     # normalised conformal: each error in units of its origin's recent mean absolute change
     model.set_params(interval_window=interval_window(season))
     units = model.interval_units(y, calib_o)
@@ -253,12 +256,7 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
     chosen, record = choose_members(seen, actual, scale, names)
     val["model_alone"] = val_pred.ravel()
     if fitter.refits:  # the estimator again, on every origin before the test block
-        h, p = int(spec.dataset.horizon), int(params["lags"])
-        every = np.arange(p, block_start - h, dtype=np.int64)
-        val_o = np.unique(val["origin"].to_numpy())
-        model, _, _ = fit_forecaster(  # one ridge fit: no stop request in between
-            spec, params, series, every, val_o, Sink(), never_stop
-        )
+        model = refitted(spec, params, series, block_start, np.unique(val["origin"].to_numpy()))
     forms = {  # None: no form fitted that entity (its forecast is the naive one)
         name: {
             e: list(form) if form else None
@@ -269,6 +267,25 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
     members = [{"name": m, "forms": forms[m]} if m in forms else {"name": m} for m in chosen]
     model.set_params(members=members, meta={**(model.meta or {}), "choice": record})
     return model, np.mean([forecasts[m] for m in chosen], axis=0)
+
+
+def refitted(spec, params, series, block_start: int, val_o: np.ndarray) -> FittedForecaster:
+    """The estimator fitted again (standardisation, entity scales and model) on every
+    origin whose h targets precede ``block_start``: the training and validation origins
+    before the test block, or every origin before a backtest fold's block. For a fitter
+    that ``refits``, whose fit reads no validation data (ridge, boosting: no early
+    stopping on the validation origins), so the periods validation judged also train
+    the model that forecasts the block. Silent (its losses are not logged) and not
+    stoppable: one more fit of the model the run already fitted.
+
+    Args:
+        block_start: the first period of the block to forecast.
+        val_o: origins for the fit's validation meter, int (m,) (not logged).
+    """
+    h, p = int(spec.dataset.horizon), int(params["lags"])
+    every = np.arange(p, block_start - h, dtype=np.int64)
+    model, _, _ = fit_forecaster(spec, params, series, every, val_o, Sink(), never_stop)
+    return model
 
 
 class Block(NamedTuple):
@@ -750,7 +767,9 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
     periods (the test periods stay out): their origins are cut into ``spec.cv_folds + 1``
     consecutive blocks; fold i is refitted from scratch (standardisation and model) on the
     origins before block i, less the last h (so no training target is a fold target), with
-    the last 15% of those (after a gap of h) for early stopping, and scored on block i.
+    the last 15% of those for early stopping (and the origins before those, less the last
+    h, to train on), and scored on block i; a fitter that ``refits`` is then refitted on
+    all of them (:func:`refitted`), as the run is before its test block.
 
     Each fold reports ``on_fold(i, k, metrics)`` to the sink when it has one.
 
@@ -778,8 +797,11 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
         if stopped or model is None:
             return Backtest(pd.DataFrame(rows), stopped=True)
         scale = naive_scales(y, block[0] + 1)  # MASE's scale from the fold's own past
-        if len(get_fitter(spec.model).members_for(params)) > 1:  # choose on the inner validation
+        fitter = get_fitter(spec.model)
+        if len(fitter.members_for(params)) > 1:  # choose on the inner validation
             model = fold_members(spec, params, series, model, inner_train, inner_val, block)
+        elif fitter.refits:  # as the run before its test block: on every origin before
+            model = refitted(spec, params, series, int(block[0]) + 1, inner_val)
         pred = model.predict_origins(y, block, series.exog, dates=series.dates)
         table = forecast_table(series, block, pred, h, scale)
         table["naive"] = naive_forecasts(y, block, h).ravel()
@@ -890,7 +912,7 @@ def _standard(model: FittedForecaster, t: np.ndarray) -> np.ndarray:
 
 
 def _rows(seg) -> Split:
-    """The periods of each segment as a :class:`Split` (the gaps belong to none)."""
+    """The periods of each segment as a :class:`Split`."""
     return Split(*(np.arange(*getattr(seg, p), dtype=np.int64) for p in ("train", "val", "test")))
 
 

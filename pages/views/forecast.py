@@ -109,8 +109,9 @@ def series_form(frame, table_schema, target_col: str, defaults=None) -> None:
     season = f", a season of {series.season} periods" if series.season > 1 else ""
     st.caption(
         f"{panel}{series.n} periods, {frequency_words(series.freq)}{season}. "
-        f"Train, validation and test follow in time, with a gap of {int(horizon)} period(s) "
-        "before validation and before test, so no target of one is a target of the next."
+        "Train, validation and test follow in time, without gaps: each forecast's "
+        f"{int(horizon)} target period(s) lie inside its own segment, so no target of one "
+        "is a target of the next."
     )
     shown = 0
     if entity_col:

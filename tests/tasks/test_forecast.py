@@ -1,5 +1,5 @@
 """Forecasting on the statsmodels US macro series, trained for real (small, seeded): the
-series checks with real bad files, the chronological split with gaps, no look-ahead, the
+series checks with real bad files, the chronological split, no look-ahead, the
 baselines, per-step conformal intervals, and the deep models against the naive forecast."""
 
 from __future__ import annotations
@@ -91,13 +91,19 @@ def test_the_macro_series_is_quarterly_with_season_4(macro):
     assert series.freq.startswith("QS") and series.season == 4 and len(series.y) == 203
 
 
-def test_segments_keep_a_gap_of_the_horizon_and_targets_stay_inside():
+def test_segments_are_contiguous_and_no_target_is_shared():
     seg = chronological_split(203, 4, 8)
-    assert seg.val[0] - seg.train[1] == 4 and seg.test[0] - seg.val[1] == 4
+    assert seg.train[1] == seg.val[0] and seg.val[1] == seg.test[0] == 203 - 30
+    targets = {}
     for part in ("train", "val", "test"):
         start, end = getattr(seg, part)
         o = seg.origins(part)
         assert (o + 1 >= start).all() and (o + 4 <= end - 1).all()
+        targets[part] = {int(t) for t in (o[:, None] + np.arange(1, 5)).ravel()}
+    assert not targets["train"] & targets["val"] and not targets["val"] & targets["test"]
+    # the last training origin is h before the first validation one: nothing spent between
+    assert seg.origins("val")[0] - seg.origins("train")[-1] == 4
+    assert seg.origins("test")[0] - seg.origins("val")[-1] == 4
     y = np.arange(20.0) ** 2
     x, t = windows(y, np.array([5]), 3, 2)
     np.testing.assert_allclose(x[0], [y[3] - y[2], y[4] - y[3], y[5] - y[4]])
@@ -119,6 +125,30 @@ def test_no_test_period_value_reaches_training(macro):
     assert not first.test_predictions["y_pred"].equals(second.test_predictions["y_pred"])
 
 
+@pytest.mark.parametrize("model", ["ridge_lags", "hgb_lags"])
+def test_ridge_and_boosting_alone_are_refitted_on_validation_before_the_test(macro, model):
+    """Change the last three validation quarters: the validation forecasts made before them
+    do not move (the fit they come from saw the training periods only), while the tested
+    model does (it was refitted on every period before the test block)."""
+    spec = forecast_spec(model, horizon=2)
+    first = run_forecast(spec, macro, ListSink())
+    late = first.split.val[-3:]
+    changed = macro.copy()
+    changed.loc[changed.index[late], "realcons"] *= 1.03
+    second = run_forecast(spec, changed, ListSink())
+    before = first.val_predictions["origin"] < late[0]
+    assert before.sum() > 10
+    pd.testing.assert_series_equal(
+        first.val_predictions.loc[before, "y_pred"], second.val_predictions.loc[before, "y_pred"]
+    )
+    est = [first.model.estimator, second.model.estimator]
+    if model == "ridge_lags":
+        assert not np.allclose(est[0].coef_, est[1].coef_)
+    else:  # one boosted model per step ahead
+        x = np.random.default_rng(0).normal(size=(20, est[0][0].n_features_in_))
+        assert not np.allclose(est[0][0].predict(x), est[1][0].predict(x))
+
+
 def test_baselines_by_hand():
     y = np.array([1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     np.testing.assert_allclose(naive_forecasts(y, np.array([4]), 3), [[5, 5, 5]])
@@ -135,9 +165,14 @@ def test_ridge_beats_naive_and_the_intervals_cover(macro):
     assert set(test["step"]) == {1, 2} and test["y_true"].notna().all()
     q = np.asarray(result.model.intervals["0.9"])  # in units of each origin's local change
     assert q[0] < q[1]  # two quarters ahead is less certain than one
-    assert test["scale"].nunique() == 1 and result.model.entity_scales == [test["scale"][0]]
-    # the unit: the mean absolute change over the 8 quarters (two seasons) up to the origin
+    # MASE's scale: the training periods' naive MAE; the tested model was refitted on every
+    # period before the test block, and its own scale is theirs
     y = macro["realcons"].to_numpy()
+    train_end, test_start = result.split.train.max() + 1, result.split.test.min()
+    assert test["scale"].nunique() == 1
+    assert test["scale"][0] == pytest.approx(np.abs(np.diff(y[:train_end])).mean())
+    assert result.model.entity_scales == [pytest.approx(np.abs(np.diff(y[:test_start])).mean())]
+    # the unit: the mean absolute change over the 8 quarters (two seasons) up to the origin
     origin = test["origin"].to_numpy()
     by_hand = [np.abs(np.diff(y[o - 8 : o + 1])).mean() for o in origin]
     np.testing.assert_allclose(test["interval_unit"], by_hand)

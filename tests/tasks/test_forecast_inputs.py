@@ -111,14 +111,14 @@ def test_a_log_model_is_the_model_of_the_logged_column_exponentiated(air, logged
     np.testing.assert_allclose(
         logged.test_predictions["y_pred"], np.exp(by_hand.test_predictions["y_pred"]), rtol=1e-6
     )
-    # the swings grow with the level: relative changes forecast them far better
+    # MASE and the intervals stay in passengers (whether the log pays is data-dependent: on
+    # this split a 24-lag ridge does better without it, 0.82 against 1.20, which is why
+    # Auto decides it on validation, test_auto_chooses_the_log_on_validation_never_on_the_test)
     plain = _air(air)
-    assert logged.test_metrics["mase"] < 0.7 * plain.test_metrics["mase"], (
-        logged.test_metrics["mase"],
-        plain.test_metrics["mase"],
-    )
-    # MASE and the intervals stay in passengers
     assert logged.model.entity_scales == plain.model.entity_scales
+    assert logged.test_predictions["scale"].equals(plain.test_predictions["scale"])
+    units = logged.test_predictions["interval_unit"]
+    assert units.equals(plain.test_predictions["interval_unit"]) and (units > 1).all()
 
 
 def test_auto_chooses_the_log_on_validation_never_on_the_test(air):
@@ -135,7 +135,7 @@ def test_auto_chooses_the_log_on_validation_never_on_the_test(air):
     # asked not to, it does not; the form's "no" reaches the model
     series = _air(air, "auto", log="no")
     assert series.model.log is False and LOG_CHOSEN == "when validation says"
-    # the choice pays on the test: MASE 0.83 against 1.83 (one-step scale)
+    # the choice pays on the test: MASE 0.59 against 1.46 (one-step scale)
     assert auto.test_metrics["mase"] < 0.7 * series.test_metrics["mase"]
     assert auto.test_metrics["coverage_90"] >= 0.85
 
