@@ -6,7 +6,7 @@ split, with 95% bootstrap CIs (the figures in the README).
   the Keras MLP against the mean baseline (the training mean as every prediction), with the
   90% split-conformal interval's test coverage.
 - Forecasting, US real consumption (statsmodels macrodata), one quarter ahead, 70/15/15 in
-  time with gaps: the six forecasters against the naive, seasonal naive and ETS forecasts
+  time: the six forecasters against the naive, seasonal naive and ETS forecasts
   on MASE; the same with real disposable income as an exogenous column; and the panel demo
   (five macro series, one global model, MASE averaged over the entities).
 

@@ -323,7 +323,8 @@ status, every = watched.status, poll_interval(watched)
 @st.fragment(run_every=every)
 @guarded
 def monitor(run_id: str, was_active: bool) -> None:
-    """Redraw status, progress and learning curves from the run store."""
+    """Redraw status, progress and the test tiles from the run store (the learning curves
+    are :func:`curves`')."""
     run = store.get_run(run_id)
     if every is not None and every < (poll_interval(run) or every):
         st.rerun()  # out of the fast window after Start: poll once a second from now
@@ -375,8 +376,8 @@ def curves(run_id: str) -> None:
     run, history = store.get_run(run_id), store.history(run_id)
     if not live_curves(run):
         st.caption(
-            f"The learning curves are drawn from {LIVE_CURVES_AFTER_S:.0f} s into a run on; "
-            "a shorter run shows them when it ends."
+            f"Learning curves, for models trained step by step, are drawn from "
+            f"{LIVE_CURVES_AFTER_S:.0f} s into a run on; a shorter run shows them when it ends."
         )
     elif charts.has_learning_curve(history):
         refit = int(run.params.get("cv_folds", 0) or 0) and view_of(run).cv_refits

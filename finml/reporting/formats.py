@@ -77,11 +77,11 @@ def rate(x, decimals: int = 1) -> str:
     return f"{float(x):.{decimals}%}"
 
 
-def metric(x, signed: bool = False) -> str:
-    """A unitless metric to 3 decimals: ``0.812``, ``-0.045``."""
+def metric(x, signed: bool = False, decimals: int = 3) -> str:
+    """A unitless metric to 3 decimals (or ``decimals``): ``0.812``, ``-0.045``."""
     if _bad(x):
         return _MISSING
-    return f"{float(x):{'+' if signed else ''}.3f}"
+    return f"{float(x):{'+' if signed else ''}.{decimals}f}"
 
 
 def count(x) -> str:
@@ -225,8 +225,9 @@ def forecast_table(
 
 #: The cells of a 2 x 2 confusion matrix ``[[TN, FP], [FN, TP]]`` by the field's names.
 CELL_NAMES = (("TN", "FP"), ("FN", "TP"))
-#: A ``|`` not already escaped (it would end a Markdown table's cell).
-_BARE_PIPE = re.compile(r"(?<!\\)\|")
+#: A ``|`` not already escaped, i.e. after an even number of backslashes (it would end a
+#: Markdown table's cell).
+_BARE_PIPE = re.compile(r"(?<!\\)((?:\\\\)*)\|")
 
 
 def confusion_table(cm: np.ndarray, labels) -> pd.DataFrame:
@@ -287,7 +288,7 @@ def markdown_table(frame: pd.DataFrame, index: bool = True) -> str:
 
     def cell(value) -> str:
         text = " ".join(str(value).splitlines())
-        return _BARE_PIPE.sub(r"\\|", text)
+        return _BARE_PIPE.sub(r"\1\\|", text)
 
     table = frame.reset_index() if index else frame
     if index and frame.index.name is None:

@@ -125,7 +125,7 @@ def target_histogram(y: np.ndarray, target: str) -> go.Figure:
 
 def series_segments(dates, y: np.ndarray, seg, target: str) -> go.Figure:
     """A series over time, coloured by its chronological segment (train, validation,
-    test; the gaps between them grey)."""
+    test; a period in none of them, as in runs whose split had gaps, grey)."""
     fig = go.Figure()
     fig.add_scatter(x=dates, y=y, mode="lines", name="series", line={"color": "#bbbbbb"})
     for name, part in (("train", seg.train), ("validation", seg.val), ("test", seg.test)):

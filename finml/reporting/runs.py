@@ -131,17 +131,17 @@ def curve_interval(run: RunInfo) -> float | None:
     return CURVE_POLL_S if run.status in ACTIVE else None
 
 
-#: An active run's learning curves are drawn from this many seconds after its submit on
-#: (and all of them once it ends). Redrawing a plotly chart took the browser 0.3-0.9 s of
-#: its main thread on 2 cores beside the worker, which delayed the next poll and with it a
-#: short run's test tiles; a run that ends within the fast-poll window shows its curves at
-#: the end only.
+#: An active run's learning curves are drawn from this many seconds after it started
+#: (left the queue) on, and all of them once it ends. Redrawing a plotly chart took the
+#: browser 0.3-0.9 s of its main thread on 2 cores beside the worker, which delayed the
+#: next poll and with it a short run's test tiles; a run that ends sooner shows its
+#: curves at the end only.
 LIVE_CURVES_AFTER_S = 15.0
 
 
 def live_curves(run: RunInfo, now: float | None = None) -> bool:
     """Whether the Train page draws ``run``'s learning curves: once it has ended, or
-    :data:`LIVE_CURVES_AFTER_S` seconds after its submit.
+    :data:`LIVE_CURVES_AFTER_S` seconds after it started (never while it is queued).
 
     Args:
         run: the run watched.
@@ -149,7 +149,9 @@ def live_curves(run: RunInfo, now: float | None = None) -> bool:
     """
     if run.status not in ACTIVE:
         return True
-    return (time.time() if now is None else now) - run.submitted >= LIVE_CURVES_AFTER_S
+    if run.started is None:
+        return False
+    return (time.time() if now is None else now) - run.started >= LIVE_CURVES_AFTER_S
 
 
 def queue_words(place: int | None) -> str:

@@ -176,7 +176,10 @@ def run_forecast(
     else:
         calib_o, calib_pred = val_o, val_pred
         if get_fitter(spec.model).refits:  # the test block's model saw validation too
-            model = refitted(spec, params, series, seg.test[0], val_o)
+            again = refitted(spec, params, series, seg.test[0], val_o, should_stop)
+            if again is None:  # stopped during the refit: the fit on training is tested
+                result.status = "stopped"
+            model = again or model
     # normalised conformal: each error in units of its origin's recent mean absolute change
     model.set_params(interval_window=interval_window(season))
     units = model.interval_units(y, calib_o)
@@ -256,7 +259,8 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
     chosen, record = choose_members(seen, actual, scale, names)
     val["model_alone"] = val_pred.ravel()
     if fitter.refits:  # the estimator again, on every origin before the test block
-        model = refitted(spec, params, series, block_start, np.unique(val["origin"].to_numpy()))
+        val_o = np.unique(val["origin"].to_numpy())
+        model = refitted(spec, params, series, block_start, val_o)  # one ridge fit
     forms = {  # None: no form fitted that entity (its forecast is the naive one)
         name: {
             e: list(form) if form else None
@@ -269,23 +273,28 @@ def combined(spec, params, series, model, val, val_pred, test_fits, block_start:
     return model, np.mean([forecasts[m] for m in chosen], axis=0)
 
 
-def refitted(spec, params, series, block_start: int, val_o: np.ndarray) -> FittedForecaster:
+def refitted(
+    spec, params, series, block_start: int, val_o: np.ndarray, should_stop=never_stop
+) -> FittedForecaster | None:
     """The estimator fitted again (standardisation, entity scales and model) on every
     origin whose h targets precede ``block_start``: the training and validation origins
     before the test block, or every origin before a backtest fold's block. For a fitter
     that ``refits``, whose fit reads no validation data (ridge, boosting: no early
     stopping on the validation origins), so the periods validation judged also train
-    the model that forecasts the block. Silent (its losses are not logged) and not
-    stoppable: one more fit of the model the run already fitted.
+    the model that forecasts the block. Silent: its losses are not logged.
 
     Args:
         block_start: the first period of the block to forecast.
         val_o: origins for the fit's validation meter, int (m,) (not logged).
+        should_stop: checked between two steps of the fit (boosting's steps ahead).
+
+    Returns:
+        The refitted model, or ``None`` if a stop request came during the refit.
     """
     h, p = int(spec.dataset.horizon), int(params["lags"])
     every = np.arange(p, block_start - h, dtype=np.int64)
-    model, _, _ = fit_forecaster(spec, params, series, every, val_o, Sink(), never_stop)
-    return model
+    model, _, stopped = fit_forecaster(spec, params, series, every, val_o, Sink(), should_stop)
+    return None if stopped else model
 
 
 class Block(NamedTuple):
@@ -801,7 +810,9 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
         if len(fitter.members_for(params)) > 1:  # choose on the inner validation
             model = fold_members(spec, params, series, model, inner_train, inner_val, block)
         elif fitter.refits:  # as the run before its test block: on every origin before
-            model = refitted(spec, params, series, int(block[0]) + 1, inner_val)
+            model = refitted(spec, params, series, int(block[0]) + 1, inner_val, should_stop)
+            if model is None:
+                return Backtest(pd.DataFrame(rows), stopped=True)
         pred = model.predict_origins(y, block, series.exog, dates=series.dates)
         table = forecast_table(series, block, pred, h, scale)
         table["naive"] = naive_forecasts(y, block, h).ravel()

@@ -158,10 +158,10 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     field = domain.shown_metrics(values)  # the field's metrics
     with right:
         shown = st.empty()
-        shown.markdown(formats.markdown_table(metrics.metrics_table(field).set_index("metric")))
+        shown.markdown(metric_cells(metrics.metrics_table(field)))
         cis = cis_of(run, labels[1], y, score, threshold)
     table = metrics.metrics_table(field, cis)
-    shown.markdown(formats.markdown_table(table.set_index("metric")))  # finml's names only
+    shown.markdown(metric_cells(table))  # finml's metric names and numbers only
     at = thresholds.expected_cost(cm, cost_fp, cost_fn)
     right.caption(
         f"Test split: {len(y):,} cases, {int(y.sum()):,} positive ({common.text(labels[1])}). "
@@ -197,6 +197,13 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
         ),
     }
     run_parts.show_tabs({**own, **extra}, "eval_tabs")
+
+
+def metric_cells(table) -> str:
+    """The metric table (:func:`finml.evaluation.metrics.metrics_table`) as Markdown, each
+    value to 4 decimals."""
+    values = table["value"].map(lambda v: formats.metric(v, decimals=4))
+    return formats.markdown_table(table.assign(value=values).set_index("metric"))
 
 
 def roc_and_pr(run, y, score, threshold, cis, labels) -> None:

@@ -61,23 +61,25 @@ def test_the_confusion_table_names_counts_and_row_rates_each_cell():
     ]
 
 
-def test_a_confusion_row_without_cases_has_counts_but_no_rate_or_shade():
+def test_a_confusion_row_without_cases_has_counts_but_no_rate():
     cm = np.array([[0, 0, 0], [3, 1, 0], [0, 2, 2]])  # k classes: no cell names
     table = formats.confusion_table(cm, ["a", "b", "c"])
     assert table.iloc[0].tolist() == ["0", "0", "0"]
     assert table.iloc[1].tolist() == ["3 · 75.0%", "1 · 25.0%", "0 · 0.0%"]
 
 
-def test_a_markdown_table_keeps_its_cells_whatever_they_hold():
+def test_a_markdown_table_keeps_its_cells_with_pipes_line_breaks_and_backslashes():
     frame = pd.DataFrame(
-        {"value": ["a|b", "line\nbreak", "already \\| escaped"]},
-        index=pd.Index(["x", "y", "z"], name="metric"),
+        {"value": ["a|b", "line\nbreak", "already \\| escaped", "a backslash \\\\|"]},
+        index=pd.Index(["x", "y", "z", "w"], name="metric"),
     )
     text = formats.markdown_table(frame)
     lines = text.splitlines()
-    assert lines[:2] == ["| metric | value |", "|---|---|"] and len(lines) == 5
+    assert lines[:2] == ["| metric | value |", "|---|---|"] and len(lines) == 6
     assert lines[2] == "| x | a\\|b |" and lines[3] == "| y | line break |"
     assert lines[4] == "| z | already \\| escaped |"  # not escaped twice
+    # an escaped backslash before a pipe: the pipe is still bare, so it is escaped
+    assert lines[5] == "| w | a backslash \\\\\\| |"
     unnamed = formats.markdown_table(pd.DataFrame({"c": [1]}, index=["r"]))
     assert unnamed.splitlines()[0] == "|  | c |" and unnamed.splitlines()[2] == "| r | 1 |"
     assert formats.markdown_table(frame, index=False).splitlines()[0] == "| value |"

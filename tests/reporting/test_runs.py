@@ -117,10 +117,12 @@ def test_the_learning_curves_redraw_less_often_than_the_monitor_polls():
     assert CURVE_POLL_S > POLL_S > FAST_POLL_S
 
 
-def test_live_learning_curves_wait_for_the_fast_poll_window_and_ended_runs_show_them():
+def test_live_learning_curves_wait_15_s_from_the_start_and_ended_runs_show_them():
     young = 100.0 + LIVE_CURVES_AFTER_S - 1
-    assert not live_curves(_info(status="running", submitted=100.0), now=young)
-    assert not live_curves(_info(status="queued", submitted=100.0), now=young)
-    assert live_curves(_info(status="running", submitted=100.0), now=young + 2)
+    running = _info(status="running", submitted=50.0, started=100.0)  # queued 50 s first
+    assert not live_curves(running, now=young)
+    assert live_curves(running, now=young + 2)
+    queued = _info(status="queued", submitted=50.0, started=None)
+    assert not live_curves(queued, now=young + 100)
     for status in ("finished", "stopped", "failed"):
         assert live_curves(_info(status=status, submitted=100.0), now=100.5)

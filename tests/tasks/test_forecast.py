@@ -149,6 +149,24 @@ def test_ridge_and_boosting_alone_are_refitted_on_validation_before_the_test(mac
         assert not np.allclose(est[0][0].predict(x), est[1][0].predict(x))
 
 
+def test_a_stop_during_the_refit_ends_the_run_stopped_with_the_fit_on_training(macro):
+    """The stop request comes once the logged fit has reported its last step ahead, i.e.
+    during boosting's refit: the run ends stopped, and the model tested is the fit on the
+    training periods (the one the validation forecasts came from)."""
+    spec = forecast_spec("hgb_lags", horizon=2)
+    sink = ListSink()
+    done = lambda: any(step == total for step, total, _ in sink.steps)  # noqa: E731
+    stopped = run_forecast(spec, macro, sink, done, progress_every_s=0.0)
+    assert stopped.status == "stopped"
+    finished = run_forecast(spec, macro, ListSink())
+    assert finished.status == "finished"
+    first = finished.model.entity_scales  # the refit's scales: every period before the test
+    assert stopped.model.entity_scales != first
+    y, end = macro["realcons"].to_numpy(), stopped.split.train.max() + 1
+    assert stopped.model.entity_scales == [pytest.approx(np.abs(np.diff(y[:end])).mean())]
+    assert len(stopped.test_predictions) == len(finished.test_predictions)
+
+
 def test_baselines_by_hand():
     y = np.array([1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     np.testing.assert_allclose(naive_forecasts(y, np.array([4]), 3), [[5, 5, 5]])
