@@ -373,13 +373,15 @@ def curves(run_id: str) -> None:
     """The learning curves, in a fragment of their own that an active run redraws less
     often than the monitor polls: the chart is most of a poll's cost to the server and the
     browser, which share the machine with the worker."""
-    run, history = store.get_run(run_id), store.history(run_id)
+    run = store.get_run(run_id)
     if not live_curves(run):
         st.caption(
             f"Learning curves, for models trained step by step, are drawn from "
             f"{LIVE_CURVES_AFTER_S:.0f} s into a run on; a shorter run shows them when it ends."
         )
-    elif charts.has_learning_curve(history):
+        return
+    history = store.history(run_id)
+    if charts.has_learning_curve(history):
         refit = int(run.params.get("cv_folds", 0) or 0) and view_of(run).cv_refits
         title = "Learning curves of the refit on all non-test rows" if refit else "Learning curves"
         st.plotly_chart(charts.learning_curves(history, title), width="stretch")

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from finml.reporting.formats import CELL_NAMES, row_rates
+
 
 def plain(text) -> str:
     """A name from the data as plotly text: its HTML escaped (plotly shows ``&lt;`` as
@@ -214,8 +216,7 @@ def _confusion_heatmap(cm, classes, title: str, cell_names=None) -> go.Figure:
     """Heatmap of a confusion matrix (rows true, columns predicted): colour = row rate,
     text = optional cell name, count and row rate."""
     cm = np.asarray(cm)
-    totals = cm.sum(axis=1, keepdims=True)
-    rates = np.divide(cm, totals, out=np.zeros(cm.shape, dtype=float), where=totals > 0)
+    rates = np.nan_to_num(row_rates(cm))  # a row without cases: 0
     k = len(classes)
     text = [
         [
@@ -252,8 +253,8 @@ def confusion_matrix(cm: np.ndarray, labels: tuple[str, str], threshold: float) 
         labels: display names of class 0 and class 1 (the positive class).
         threshold: the threshold used, for the title.
     """
-    names = [["TN", "FP"], ["FN", "TP"]]
-    return _confusion_heatmap(cm, labels, f"Confusion matrix at threshold {threshold:.3f}", names)
+    title = f"Confusion matrix at threshold {threshold:.3f}"
+    return _confusion_heatmap(cm, labels, title, CELL_NAMES)
 
 
 def pr_curve(recall: np.ndarray, precision: np.ndarray, ap: float, base_rate: float) -> go.Figure:
