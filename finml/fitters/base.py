@@ -190,7 +190,9 @@ class FitData:
             terms of the season); ``None`` for other inputs.
         categories: each categorical column's categories in code order, as the
             preprocessor fitted them on the training rows (a scorecard's bins set by hand
-            name categories); ``None`` when the inputs have no such columns.
+            name categories; forecasting windows of a panel: ``{"entity": names}``, the
+            entities' codes in their last input); ``None`` when the inputs have no such
+            columns.
     """
 
     x_train: np.ndarray

@@ -10,6 +10,7 @@ import numpy as np
 
 from finml.errors import SpecError
 from finml.fitters.base import FitData, FitResult, Fitter
+from finml.fitters.boosting import plain_numeric_passthrough
 
 
 def _mse(y: np.ndarray, out: np.ndarray) -> float:
@@ -68,7 +69,8 @@ class AutoFitter(RidgeLagsFitter):
 class BoostedLagsFitter(Fitter):
     """One ``HistGradientBoostingRegressor`` per step ahead (a list of them); progress
     after each step ahead (the step is the unit), a stop request between two (a
-    forecaster needs every step, so a stopped fit keeps nothing)."""
+    forecaster needs every step, so a stopped fit keeps nothing). With ``data.categories``
+    (a panel's entity codes) the windows' last input is a categorical feature."""
 
     family = "sklearn"
     step_unit = "step ahead"
@@ -81,9 +83,14 @@ class BoostedLagsFitter(Fitter):
         z_tr, zt_tr, z_va, zt_va = data.x_train, data.y_train, data.x_val, data.y_val
         h, models = zt_tr.shape[1], []
         leaf = min(params["min_samples_leaf"], max(1, len(z_tr) // 4))  # a short series
+        # a panel's entity code, the windows' last input (FittedForecaster.entity_feature)
+        coded = np.arange(z_tr.shape[1]) == z_tr.shape[1] - 1 if data.categories else None
         for k in range(h):
             est = build_regressor("hgb_reg", {**params, "min_samples_leaf": leaf}, seed=spec.seed)
+            if coded is not None:
+                est.set_params(categorical_features=coded)
             models.append(est.fit(z_tr, zt_tr[:, k]))
+            plain_numeric_passthrough(est)
             train = np.column_stack([m.predict(z_tr) for m in models])
             done = np.column_stack([m.predict(z_va) for m in models])
             metrics = {

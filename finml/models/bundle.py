@@ -177,6 +177,7 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             **({"fourier": int(model.fourier)} if model.fourier else {}),
             **({"log": True} if model.log else {}),
             **({"recursive": True} if model.recursive else {}),
+            **({"entity_feature": True} if model.entity_feature else {}),
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -201,10 +202,12 @@ def _check_forecaster(meta: dict) -> None:
     ok = ok and type(fourier) is int and 0 <= fourier <= fc["season"] // 2
     ok = ok and type(fc.get("log", False)) is bool
     ok = ok and type(fc.get("recursive", False)) is bool
+    ok = ok and type(fc.get("entity_feature", False)) is bool
     ok = ok and not (fc.get("recursive") and fc.get("exog"))  # their future is unknown
     if ok:
         exog, rolling = len(fc.get("exog", [])), fc.get("rolling", False)
-        inputs = window_inputs(fc["lags"], exog, rolling, fc["season"], fourier)
+        entity = fc.get("entity_feature", False)
+        inputs = window_inputs(fc["lags"], exog, rolling, fc["season"], fourier, entity)
         # the estimator's outputs: h (direct) or 1 (recursive); the intervals': h
         sizes = {"p": inputs, "h": 1 if fc.get("recursive") else fc["horizon"]}
         sizes["steps"] = fc["horizon"]
@@ -219,8 +222,8 @@ def _check_forecaster(meta: dict) -> None:
             "standardisation lists of finite numbers (inputs or horizon long, scales > 0), "
             "members (if any) of the known forecasters, each once, ETS with one form "
             "per entity, a whole interval window from 0 to 10,000, whole Fourier pairs "
-            "from 0 to half the season, and log and recursive true or false (recursive "
-            "only without exogenous columns)."
+            "from 0 to half the season, and log, recursive and entity_feature true or "
+            "false (recursive only without exogenous columns)."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)

@@ -72,6 +72,12 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             gives the h changes at once; ``True``: it gives the next change only, and the
             forecast feeds each step's change back into the window for the next
             (Taieb et al. 2012; a model without exogenous columns: their future is unknown).
+        entity_feature: each window ends with its entity's code, the position of its name
+            in ``entities`` (-1 for an entity not trained on, which the boosted trees read
+            as a missing value), a categorical input of a global model of a panel, as
+            Nixtla's mlforecast reads ``unique_id`` as a static feature: the trees can
+            learn what differs between entities beyond their scale. Its standardisation
+            is the identity (mean 0, scale 1).
     """
 
     def __init__(
@@ -96,6 +102,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         fourier=0,
         log=False,
         recursive=False,
+        entity_feature=False,
     ):
         self.estimator = estimator
         self.lags = lags
@@ -117,6 +124,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.fourier = fourier
         self.log = log
         self.recursive = recursive
+        self.entity_feature = entity_feature
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -157,10 +165,21 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
     @property
     def n_inputs(self) -> int:
         """Inputs per window: p per channel (the target and each exogenous column), 2
-        rolling statistics, and the Fourier terms."""
+        rolling statistics, the Fourier terms and the entity's code."""
         return window_inputs(
-            int(self.lags), len(self.exog or ()), bool(self.rolling), self.season, self.fourier
+            int(self.lags),
+            len(self.exog or ()),
+            bool(self.rolling),
+            self.season,
+            self.fourier,
+            bool(self.entity_feature),
         )
+
+    def entity_codes(self, names) -> np.ndarray:
+        """The code of each named entity (:attr:`entity_feature`): its position among
+        the trained ``entities``, -1 for one not trained on; float64 (E,)."""
+        known = {str(e): i for i, e in enumerate(self.entities or ("",))}
+        return np.array([known.get(str(e), -1) for e in names], dtype=np.float64)
 
     def terms(self, dates) -> np.ndarray | None:
         """The Fourier terms of each of ``dates`` (float64 (n, F)), or ``None`` without
@@ -228,10 +247,10 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
                 :attr:`fourier` terms).
         """
         if not self.members:
-            return self.window_forecasts(y, origins, exog, scales, dates)
+            return self.window_forecasts(y, origins, exog, scales, dates, entities)
         known = known or {}
         parts = [
-            self.window_forecasts(y, origins, exog, scales, dates)
+            self.window_forecasts(y, origins, exog, scales, dates, entities)
             if m["name"] == "model"
             else np.asarray(known[m["name"]], dtype=np.float64).reshape(-1, self.horizon)
             if m["name"] in known
@@ -253,10 +272,13 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             : len(np.atleast_2d(y))
         ]
 
-    def inputs(self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None):
+    def inputs(
+        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None, entities=None
+    ):
         """The windows as the estimator reads them, before standardisation
         (:func:`finml.data.series.windows` of ``y``, or of ``log y`` for a :attr:`log`
-        model), with the series read and the scales used.
+        model, then the entity's code with :attr:`entity_feature`), with the series read
+        and the scales used.
 
         Args: as :meth:`predict_origins` (``y`` positive for a :attr:`log` model).
 
@@ -281,13 +303,16 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             rolling=self.rolling,
             fourier=self.terms(dates),
         )
+        if self.entity_feature:
+            names = list(self.entities or ("",))[: len(y)] if entities is None else entities
+            x = np.column_stack([x, np.repeat(self.entity_codes(names), len(origins))])
         return x, targets, y, s
 
     def window_forecasts(
-        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None
+        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None, entities=None
     ) -> np.ndarray:
         """The estimator's forecasts on the windows (see :meth:`predict_origins`)."""
-        x, _, base, s = self.inputs(y, origins, exog, scales, dates)
+        x, _, base, s = self.inputs(y, origins, exog, scales, dates, entities)
         o = np.asarray(origins, dtype=np.int64)
         if self.recursive:
             changes = self._recursive_changes(x, o, len(base), dates)
@@ -301,7 +326,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         """The h cumulative changes from each origin (in units of the entity's scale),
         float64 (E * m, h): the next change from the window, which then drops its oldest
         change and takes the forecast one (rolling statistics recomputed, the season's
-        terms moved one period on)."""
+        terms moved one period on, the entity's code kept)."""
         p, k = int(self.lags), int(self.fourier or 0)
         phase = None
         if k:
@@ -317,6 +342,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
                 parts += [lags.mean(axis=1), lags.std(axis=1)]
             if k:
                 parts.append(fourier_terms((phase + step) % int(self.season), int(self.season), k))
+            if self.entity_feature:
+                parts.append(x[:, -1])
             x = np.column_stack(parts)
         return np.column_stack(out)
 
@@ -348,13 +375,15 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         return self.predict_origins(y, np.array([len(y) - 1]), ex, [scale], dates=dates)[0]
 
 
-def window_inputs(lags: int, n_exog: int, rolling: bool, season: int, fourier: int) -> int:
+def window_inputs(
+    lags: int, n_exog: int, rolling: bool, season: int, fourier: int, entity: bool = False
+) -> int:
     """Inputs per window (:func:`finml.data.series.windows`): p per channel (the target
-    and each of the X exogenous columns), 2 rolling statistics, and the 2K Fourier terms
-    (2K - 1 when K is half the season: that sine is zero)."""
+    and each of the X exogenous columns), 2 rolling statistics, the 2K Fourier terms
+    (2K - 1 when K is half the season: that sine is zero) and the entity's code."""
     k = int(fourier or 0)
     terms = 2 * k - (1 if k and 2 * k == int(season) else 0)
-    return int(lags) * (1 + int(n_exog)) + (2 if rolling else 0) + terms
+    return int(lags) * (1 + int(n_exog)) + (2 if rolling else 0) + terms + int(entity)
 
 
 #: The smallest local unit, as a share of the entity's scale (a flat stretch of history

@@ -741,6 +741,18 @@ _AUTO_LAGS = Param(
 )
 
 
+_ENTITY_FEATURE = Param(
+    "entity_feature",
+    "Entity as a feature (panels)",
+    "bool",
+    True,
+    help="A panel's boosted model reads which entity each window comes from as a "
+    "categorical input (as mlforecast reads the series id), so it can learn what differs "
+    "between entities beyond their scale; an entity it was not trained on is read as "
+    "missing. For panels of up to 255 entities; ignored for one series.",
+)
+
+
 #: Auto's fourth member, off by default: AutoARIMA's order search takes seconds per series.
 _ARIMA = Param(
     "arima",
@@ -810,7 +822,10 @@ MODELS.update(
                 "hgb_lags",
                 "Gradient boosting on lagged changes (scikit-learn)",
                 "boosted_lags",
-                tuple(p for p in MODELS["hgb"].params if p.name != "categories"),
+                (
+                    *(p for p in MODELS["hgb"].params if p.name != "categories"),
+                    _ENTITY_FEATURE,
+                ),
                 "One boosted model per step ahead, on the last p changes, refitted on the "
                 "training and validation periods before the test block.",
             ),

@@ -208,7 +208,7 @@ def _computable(
     Raises:
         DataError: the column, entity and data rows of the first window that overflows.
     """
-    x = model.inputs(series.values, origin, series.exog, scales, series.dates)[0]
+    x = model.inputs(series.values, origin, series.exog, scales, series.dates, series.entities)[0]
     with np.errstate(all="ignore"):
         z = model.encode(x)  # float32 (E, inputs)
     bad = ~np.isfinite(z)

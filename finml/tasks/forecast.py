@@ -499,6 +499,17 @@ def choice_origins(val_o: np.ndarray, p: int, h: int, validation: bool = True):
             yield block, past
 
 
+#: The most entities whose codes a boosted model reads as one categorical input
+#: (scikit-learn's histogram boosting holds at most ``max_bins`` = 255 categories).
+MAX_ENTITY_CODES = 255
+
+
+def entity_feature(params: dict, series) -> bool:
+    """Whether the windows end with the entity's code (``params["entity_feature"]``, a
+    panel of 2 to :data:`MAX_ENTITY_CODES` entities; a larger panel's model goes without)."""
+    return bool(params.get("entity_feature")) and 1 < len(series.entities) <= MAX_ENTITY_CODES
+
+
 def wants_log(params: dict) -> bool:
     """Whether ``params["log"]`` asks for the log of the series (``True`` or ``"yes"``)."""
     value = params.get("log", False)
@@ -717,13 +728,17 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         fourier=fourier,
         log=wants_log(params),
         recursive=params.get("strategy") == "recursive",
+        entity_feature=entity_feature(params, series),
     )
     x_tr, t_tr, base, s = model.inputs(y, train_o, series.exog, dates=series.dates)
     x_va, t_va, _, _ = model.inputs(y, val_o, series.exog, dates=series.dates)
     t_tr, t_va = t_tr[:, : model.outputs], t_va[:, : model.outputs]  # recursive: the next one
+    x_mean, x_scale = x_tr.mean(axis=0), _scale(x_tr.std(axis=0))
+    if model.entity_feature:  # the entity's code stays a code
+        x_mean[-1], x_scale[-1] = 0.0, 1.0
     model.set_params(
-        x_mean=x_tr.mean(axis=0).tolist(),
-        x_scale=_scale(x_tr.std(axis=0)).tolist(),
+        x_mean=x_mean.tolist(),
+        x_scale=x_scale.tolist(),
         t_mean=t_tr.mean(axis=0).tolist(),
         t_scale=_scale(t_tr.std(axis=0)).tolist(),
     )
@@ -742,7 +757,10 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
 
     channels = 1 + len(model.exog)
     window = (p, channels, model.n_inputs - p * channels)
-    data = FitData(z_tr, zt_tr, z_va, zt_va, n_classes=0, meter=meter, window=window)
+    codes = {"entity": list(model.entities)} if model.entity_feature else None
+    data = FitData(
+        z_tr, zt_tr, z_va, zt_va, n_classes=0, meter=meter, window=window, categories=codes
+    )
     fit = get_fitter(spec.model).fit(spec, params, data, sink, should_stop)
     if fit.estimator is None:
         return None, fit.steps, True

@@ -167,7 +167,7 @@ def test_predict_forecasts_a_log_model_and_refuses_a_history_with_zero(air, logg
     meta = json.loads((tmp_path / "b" / "meta.json").read_text())
     meta["forecaster"]["log"] = "yes"
     (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(BundleError, match="log and recursive true or false"):
+    with pytest.raises(BundleError, match="log, recursive and entity_feature true or false"):
         load_bundle(tmp_path / "b")
 
 
@@ -201,7 +201,7 @@ def test_a_recursive_forecast_is_its_one_step_model_fed_its_own_forecasts(co2, t
         load_bundle(tmp_path / "b")
     meta["forecaster"]["t_mean"], meta["forecaster"]["recursive"] = [0.0], "yes"
     (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(BundleError, match="log and recursive true or false"):
+    with pytest.raises(BundleError, match="log, recursive and entity_feature true or false"):
         load_bundle(tmp_path / "b")
 
 

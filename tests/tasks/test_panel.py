@@ -177,6 +177,20 @@ def test_a_panel_bundle_round_trips_and_extends_each_entity(panel, tmp_path):
     result = run_forecast(spec, panel, ListSink())
     loaded = load_bundle(save_bundle(tmp_path / "b", result.model))
     assert loaded.entities == result.model.entities and loaded.rolling is True
+    # the global boosting reads the entity's code as a categorical input, the windows' last
+    assert loaded.entity_feature is True and loaded.n_inputs == 8 + 2 + 1
+    assert all(list(est.is_categorical_).index(True) == 8 + 2 for est in loaded.estimator)
+    assert (loaded.x_mean[-1], loaded.x_scale[-1]) == (0.0, 1.0)  # a code stays a code
+    # one history, one scale: the forecast still depends on the entity it is said to be
+    y = panel[panel["series"] == "realgdp"]["value"].to_numpy()[:120]
+    twice = loaded.window_forecasts(
+        np.vstack([y, y, y]), np.array([119]), None, [1.0] * 3, entities=["realgdp", "realinv", "x"]
+    )
+    assert not np.allclose(twice[0], twice[1]) and np.isfinite(twice[2]).all()
+    codes = loaded.inputs(
+        np.vstack([y, y]), np.array([119]), scales=[1.0, 1.0], entities=["realinv", "x"]
+    )[0][:, -1]
+    assert list(codes) == [float(loaded.entities.index("realinv")), -1.0]
     history = panel[pd.to_datetime(panel["date"]) < "1990-01-01"]
     forecasts, past = extend_series(loaded, history, "date", "value", 0.9, "series")
     assert len(forecasts) == 5 and set(forecasts["entity"]) == set(result.model.entities)
@@ -199,6 +213,11 @@ def test_a_panel_bundle_round_trips_and_extends_each_entity(panel, tmp_path):
     assert "exports" in set(forecasts["entity"]) and forecasts["y_pred"].notna().all()
     # a tampered scale is refused before anything is unpickled
     meta = json.loads((tmp_path / "b" / "meta.json").read_text())
+    meta["forecaster"]["entity_feature"] = "yes"
+    (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="entity_feature true or false"):
+        load_bundle(tmp_path / "b")
+    meta["forecaster"]["entity_feature"] = True
     meta["forecaster"]["entity_scales"][0] = -1.0
     (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="one scale > 0 per entity"):
@@ -210,3 +229,16 @@ def test_a_panel_bundle_round_trips_and_extends_each_entity(panel, tmp_path):
         (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
         with pytest.raises(BundleError, match="interval window"):
             load_bundle(tmp_path / "b")
+
+
+def test_the_entity_feature_is_for_panels_of_up_to_255_entities():
+    from types import SimpleNamespace
+
+    from finml.tasks.forecast import entity_feature
+
+    on = {"entity_feature": True}
+    assert entity_feature(on, SimpleNamespace(entities=tuple("ab")))
+    assert not entity_feature(on, SimpleNamespace(entities=("",)))  # one series
+    assert entity_feature(on, SimpleNamespace(entities=tuple(map(str, range(255)))))
+    assert not entity_feature(on, SimpleNamespace(entities=tuple(map(str, range(256)))))
+    assert not entity_feature({}, SimpleNamespace(entities=tuple("ab")))
