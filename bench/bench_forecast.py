@@ -32,7 +32,11 @@ AutoARIMA on 10 of its entities.
 categorical feature (``entity_feature``): MASE per entity (seasonal scale), geometric mean
 over the entities, at h = 1 and 4, with seconds per run.
 
-Run: ``.venv/bin/python bench/bench_forecast.py [panel]``.
+``seasonal`` instead: finml's ridge and boosting on lags (8) with and without the seasonal
+difference (``seasonal_difference``) on the 16 series, geometric mean MASE (seasonal scale)
+and on how many series it is lower.
+
+Run: ``.venv/bin/python bench/bench_forecast.py [panel | seasonal]``.
 """
 
 from __future__ import annotations
@@ -257,7 +261,31 @@ def panel_bench() -> None:
         print(f"h={h}: the entity feature lowers MASE on {better} of {len(out[True])} entities")
 
 
+def seasonal_bench() -> None:
+    """Ridge and boosting on lags with and without the seasonal difference."""
+    warnings.simplefilter("ignore")
+    rows = []
+    for name, frame in series_set().items():
+        season = 12 if "(M)" in name else 4
+        for h in (1, season):
+            row = {"series": name, "h": "1" if h == 1 else "season"}
+            for model in ("ridge_lags", "hgb_lags"):
+                for on in (False, True):
+                    run = run_forecast(spec(model, h, seasonal_difference=on), frame, Sink())
+                    row[(model, on)] = mase(run.test_predictions, "y_pred")
+            rows.append(row)
+    df = pd.DataFrame(rows)
+    for (h, g), model in ((hg, m) for hg in df.groupby("h") for m in ("ridge_lags", "hgb_lags")):
+        off, on = g[(model, False)], g[(model, True)]
+        geo = [float(np.exp(np.log(v).mean())) for v in (off, on)]
+        print(
+            f"h={h:6} {model:10}: MASE {geo[0]:.3f} without, {geo[1]:.3f} with the seasonal "
+            f"difference; lower with it on {(on < off).sum()} of {len(g)} series"
+        )
+
+
 if __name__ == "__main__":
     import sys
 
-    panel_bench() if sys.argv[1:] == ["panel"] else main()
+    modes = {"panel": panel_bench, "seasonal": seasonal_bench}
+    modes.get(sys.argv[1] if sys.argv[1:] else "", main)()

@@ -598,7 +598,13 @@ class SeriesSplit:
 
 
 def chronological_split(
-    n: int, horizon: int, lags: int, val: float = 0.15, test: float = 0.15, entities: int = 1
+    n: int,
+    horizon: int,
+    lags: int,
+    val: float = 0.15,
+    test: float = 0.15,
+    entities: int = 1,
+    seasonal: int = 0,
 ) -> SeriesSplit:
     """Split ``n`` periods into train, validation and test in time order, contiguous (no
     gap: :class:`SeriesSplit` keeps every target inside its segment; a gap of the horizon
@@ -612,6 +618,8 @@ def chronological_split(
         val: share of periods for validation.
         test: share of periods for test.
         entities: series in the panel (their training windows are pooled).
+        seasonal: the season's length when the windows read the seasonal difference (the
+            first origin needs a season more before it), else 0.
 
     Raises:
         SplitError: the horizon is longer than the test window, or too few training
@@ -626,13 +634,15 @@ def chronological_split(
     test_start = n - n_test
     val_start = train_end = test_start - n_val
     split = SeriesSplit((0, train_end), (val_start, test_start), (test_start, n), horizon)
-    first = lags  # the first origin with `lags` changes before it
+    first = lags + seasonal  # the first origin with `lags` changes before it
     usable = int((split.origins("train") >= first).sum()) * entities
     if usable < MIN_TRAIN_ORIGINS:
+        differenced = f" of the seasonal difference ({seasonal} periods in)" if seasonal else ""
         raise SplitError(
             f"Only {usable} training windows remain for {n} periods with horizon {horizon} and "
-            f"{lags} lags; at least {MIN_TRAIN_ORIGINS} are needed. Use a longer series, fewer "
-            "lags or a shorter horizon."
+            f"{lags} lags{differenced}; at least {MIN_TRAIN_ORIGINS} are needed. Use a longer "
+            "series, fewer lags or a shorter horizon"
+            + (", or no seasonal difference." if seasonal else ".")
         )
     return split
 

@@ -178,6 +178,7 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             **({"log": True} if model.log else {}),
             **({"recursive": True} if model.recursive else {}),
             **({"entity_feature": True} if model.entity_feature else {}),
+            **({"seasonal_difference": True} if model.seasonal_difference else {}),
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -203,6 +204,8 @@ def _check_forecaster(meta: dict) -> None:
     ok = ok and type(fc.get("log", False)) is bool
     ok = ok and type(fc.get("recursive", False)) is bool
     ok = ok and type(fc.get("entity_feature", False)) is bool
+    ok = ok and type(fc.get("seasonal_difference", False)) is bool
+    ok = ok and not (fc.get("seasonal_difference") and fc["season"] < 2)
     ok = ok and not (fc.get("recursive") and fc.get("exog"))  # their future is unknown
     if ok:
         exog, rolling = len(fc.get("exog", [])), fc.get("rolling", False)
@@ -222,8 +225,9 @@ def _check_forecaster(meta: dict) -> None:
             "standardisation lists of finite numbers (inputs or horizon long, scales > 0), "
             "members (if any) of the known forecasters, each once, ETS with one form "
             "per entity, a whole interval window from 0 to 10,000, whole Fourier pairs "
-            "from 0 to half the season, and log, recursive and entity_feature true or "
-            "false (recursive only without exogenous columns)."
+            "from 0 to half the season, and log, recursive, entity_feature and "
+            "seasonal_difference true or false (recursive only without exogenous columns, "
+            "a seasonal difference only with a season)."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)
@@ -649,7 +653,8 @@ def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:
     fc = meta["forecaster"]
     model = FittedForecaster(estimator=estimator, intervals=meta["intervals"], meta=meta, **fc)
     try:  # the estimator's part (statistical members are refitted on the history given)
-        history = np.arange(1, fc["lags"] + 2, dtype=np.float64)  # positive: log models
+        first = model.first_origin
+        history = np.arange(1, first + 2, dtype=np.float64)  # positive: log models
         exog = np.zeros((1, len(history), len(model.exog)))
         scale = model.scales_for(model.entities)[:1]
         dates = None
@@ -657,7 +662,7 @@ def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:
             import pandas as pd
 
             dates = pd.date_range("2000-01-01", periods=len(history), freq=model.freq)
-        out = model.window_forecasts(history, np.array([fc["lags"]]), exog, scale, dates)[0]
+        out = model.window_forecasts(history, np.array([first]), exog, scale, dates)[0]
     except Exception as exc:  # any failure here means a bundle finml cannot use
         raise BundleError(
             f"The bundle's parts do not fit together ({type(exc).__name__}: {exc})."

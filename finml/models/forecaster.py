@@ -78,6 +78,13 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             Nixtla's mlforecast reads ``unique_id`` as a static feature: the trees can
             learn what differs between entities beyond their scale. Its standardisation
             is the identity (mean 0, scale 1).
+        seasonal_difference: the estimator reads and forecasts the changes of the
+            seasonal difference ``z[t] = y[t] - y[t-m]`` (m the season; of ``log y`` for a
+            :attr:`log` model), and the forecast adds back the value one season earlier
+            (``y[t+k] = z[t+k] + y[t+k-m]``, that value itself forecast for k > m): the
+            model learns what changes from one season to the next, the seasonal pattern
+            being carried by the data (Hyndman & Athanasopoulos 2021, 9.1). Needs p + m
+            periods before the first origin.
     """
 
     def __init__(
@@ -103,6 +110,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         log=False,
         recursive=False,
         entity_feature=False,
+        seasonal_difference=False,
     ):
         self.estimator = estimator
         self.lags = lags
@@ -125,6 +133,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.log = log
         self.recursive = recursive
         self.entity_feature = entity_feature
+        self.seasonal_difference = seasonal_difference
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -196,10 +205,17 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         return fourier_terms(phase, int(self.season), int(self.fourier))
 
     @property
+    def first_origin(self) -> int:
+        """The first position the estimator forecasts from: p changes before it (of the
+        seasonal difference, which starts a season in, with :attr:`seasonal_difference`)."""
+        return int(self.lags) + (int(self.season) if self.seasonal_difference else 0)
+
+    @property
     def min_history(self) -> int:
-        """Fewest periods a history needs: p + 1, and 10 for a statistical member."""
+        """Fewest periods a history needs: :attr:`first_origin` + 1, and 10 for a
+        statistical member."""
         statistical = any(m["name"] != "model" for m in self.members or ())
-        return max(int(self.lags) + 1, 10 if statistical else 0)
+        return max(self.first_origin + 1, 10 if statistical else 0)
 
     def interval_units(self, y: np.ndarray, origins: np.ndarray, scales=None) -> np.ndarray:
         """The unit of the intervals' half-widths at each origin of each entity: float64
@@ -277,15 +293,18 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
     ):
         """The windows as the estimator reads them, before standardisation
         (:func:`finml.data.series.windows` of ``y``, or of ``log y`` for a :attr:`log`
-        model, then the entity's code with :attr:`entity_feature`), with the series read
-        and the scales used.
+        model, of its seasonal difference with :attr:`seasonal_difference`, then the
+        entity's code with :attr:`entity_feature`), with the series read and the scales
+        used.
 
-        Args: as :meth:`predict_origins` (``y`` positive for a :attr:`log` model).
+        Args: as :meth:`predict_origins` (``y`` positive for a :attr:`log` model; origins
+            from :attr:`first_origin`).
 
         Returns:
             (x float64 (E * m, :attr:`n_inputs`), the targets float64 (E * m, h) in units
             of the scales, or ``None`` where an origin has fewer than h values after it,
-            the series read float64 (E, n), the scales float64 (E,)).
+            the series read (``log y`` for a log model, never differenced) float64 (E, n),
+            the scales float64 (E,)).
         """
         y = np.atleast_2d(np.asarray(y, dtype=np.float64))
         if self.log:  # relative changes: unit-free, every entity's scale 1
@@ -293,8 +312,12 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
                 y, s = np.log(y), np.ones(len(y))
         else:
             s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
+        read = y
+        if self.seasonal_difference:  # z[t] = y[t] - y[t-m]; the first m undefined
+            m = int(self.season)
+            read = np.concatenate([np.full((len(y), m), np.nan), y[:, m:] - y[:, :-m]], axis=1)
         x, targets = windows(
-            y,
+            read,
             origins,
             self.lags,
             self.horizon,
@@ -318,9 +341,36 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             changes = self._recursive_changes(x, o, len(base), dates)
         else:
             changes = self.decode(self.predict_changes(self.encode(x)))
-        level = base[:, o][:, :, None] + changes.reshape(len(base), len(o), -1) * s[:, None, None]
+        return self.levels(base, o, changes, s)
+
+    def levels(
+        self, base: np.ndarray, origins: np.ndarray, changes: np.ndarray, s: np.ndarray
+    ) -> np.ndarray:
+        """The forecast values from the estimator's cumulative changes: the origin's value
+        (of the seasonal difference with :attr:`seasonal_difference`, then the value one
+        season earlier added back, step by step) plus the changes times the entity's
+        scale, exponentiated for a :attr:`log` model.
+
+        Args:
+            base: the series read by :meth:`inputs`, float64 (E, n).
+            origins: int (m,); changes: the decoded changes of k <= h steps ahead, float64
+                (E * m, k); s: the scales, float64 (E,).
+
+        Returns:
+            float64 (E * m, k), in the target's units.
+        """
+        o = np.asarray(origins, dtype=np.int64)
+        e = len(base)
+        steps = np.asarray(changes).reshape(e, len(o), -1) * s[:, None, None]
+        if not self.seasonal_difference:
+            level = base[:, o][:, :, None] + steps
+        else:
+            m = int(self.season)
+            level = (base[:, o] - base[:, o - m])[:, :, None] + steps  # z[t+k]
+            for k in range(1, steps.shape[2] + 1):  # y[t+k] = z[t+k] + y[t+k-m]
+                level[:, :, k - 1] += base[:, o + k - m] if k <= m else level[:, :, k - 1 - m]
         with np.errstate(over="ignore"):
-            return (np.exp(level) if self.log else level).reshape(-1, self.horizon)
+            return (np.exp(level) if self.log else level).reshape(e * len(o), -1)
 
     def _recursive_changes(self, x: np.ndarray, origins: np.ndarray, n_entities: int, dates):
         """The h cumulative changes from each origin (in units of the entity's scale),

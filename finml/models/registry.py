@@ -685,6 +685,18 @@ _LOG = Param(
     "stay on the series itself.",
 )
 
+_SEASONAL_DIFFERENCE = Param(
+    "seasonal_difference",
+    "Seasonal difference",
+    "bool",
+    False,
+    help="The model learns the changes of y[t] - y[t-m] (m the season: 12 for monthly data, "
+    "4 for quarterly) and its forecast adds back the value one season earlier, so the "
+    "seasonal pattern is carried by the data and the model learns how one season differs "
+    "from the last. Needs a season more of history before the first forecast; a series "
+    "without a season stays as it is.",
+)
+
 #: Auto's log: chosen on the validation backtest by default.
 LOG_CHOSEN = "when validation says"
 _AUTO_LOG = Param(
@@ -776,7 +788,11 @@ def _forecaster(
     log: Param = _LOG,
 ) -> ModelInfo:
     family = "keras" if fitter == "sequence_net" else "sklearn"
-    lagged = (_ROLLING, _FOURIER, log) if name.endswith("_lags") or fitter == "auto" else ()
+    lagged = ()
+    if name.endswith("_lags"):
+        lagged = (_ROLLING, _FOURIER, log, _SEASONAL_DIFFERENCE)
+    elif fitter == "auto":
+        lagged = (_ROLLING, _FOURIER, log)
     params = (lags, *lagged, *params)
     return ModelInfo(name, label, family, params, description, ("forecast",), fitter)
 

@@ -121,9 +121,12 @@ def run_forecast(
     if "fourier" in params:  # at most half the season (none without a season)
         params["fourier"] = min(int(params["fourier"]), series.season // 2)
     y = series.values
-    seg = chronological_split(series.n, h, p, ds.split.val, ds.split.test, len(series.entities))
+    m = series.season if seasonal_difference(params, series.season) else 0
+    seg = chronological_split(
+        series.n, h, p, ds.split.val, ds.split.test, len(series.entities), seasonal=m
+    )
     train_o = seg.origins("train")
-    train_o = train_o[train_o >= p]
+    train_o = train_o[train_o >= p + m]
     val_o, test_o = seg.origins("val"), seg.origins("test")
     result = TrainResult(
         status="finished", steps=0, split=_rows(seg), split_report=segment_report(seg, series)
@@ -291,8 +294,8 @@ def refitted(
     Returns:
         The refitted model, or ``None`` if a stop request came during the refit.
     """
-    h, p = int(spec.dataset.horizon), int(params["lags"])
-    every = np.arange(p, block_start - h, dtype=np.int64)
+    h, first = int(spec.dataset.horizon), first_origin(params, series.season)
+    every = np.arange(first, block_start - h, dtype=np.int64)
     model, _, stopped = fit_forecaster(spec, params, series, every, val_o, Sink(), should_stop)
     return None if stopped else model
 
@@ -333,11 +336,11 @@ def choice_blocks(spec, params, series, seg, seasonal) -> list[Block]:
     Returns:
         The :class:`Block` s, oldest first.
     """
-    y, h, p = series.values, int(spec.dataset.horizon), int(params["lags"])
+    y, h, first = series.values, int(spec.dataset.horizon), first_origin(params, series.season)
     names = get_fitter(spec.model).members_for(params)
     val_o = seg.origins("val")
     out = []
-    for block, past in choice_origins(val_o, p, h, validation=False):
+    for block, past in choice_origins(val_o, first, h, validation=False):
         model, _, _ = fit_forecaster(spec, params, series, past, block, Sink(), never_stop)
         scales = np.asarray(model.entity_scales)
         table = baselines(
@@ -467,11 +470,11 @@ def estimator_losses(spec, series, seg, variants: list[dict]) -> list[np.ndarray
         block).
     """
     y, h = series.values, int(spec.dataset.horizon)
-    p = int(variants[0]["lags"])
+    first = max(first_origin(v, series.season) for v in variants)
     val_o = seg.origins("val")
     seasonal = naive_scales(y, seg.train[1], series.season)
     errors = [[] for _ in variants]
-    for block, past in choice_origins(val_o, p, h):
+    for block, past in choice_origins(val_o, first, h):
         actual = y[:, block[:, None] + np.arange(1, h + 1)[None, :]].reshape(-1, h)
         unit = np.repeat(seasonal, len(block))[:, None]
         for v, out in zip(variants, errors, strict=True):
@@ -482,19 +485,19 @@ def estimator_losses(spec, series, seg, variants: list[dict]) -> list[np.ndarray
     return loss if len(loss[0]) >= 2 else None
 
 
-def choice_origins(val_o: np.ndarray, p: int, h: int, validation: bool = True):
+def choice_origins(val_o: np.ndarray, first: int, h: int, validation: bool = True):
     """The blocks Auto's decisions read, oldest first: :data:`CHOICE_BLOCKS` blocks of
     as many origins as the validation block ``val_o`` before it, then (with
     ``validation``) the validation block itself; each with the origins whose h targets
-    precede it (from p on). A block with fewer than :data:`MIN_FOLD_ORIGINS` of those is
-    left out.
+    precede it (from ``first`` on, :func:`first_origin`). A block with fewer than
+    :data:`MIN_FOLD_ORIGINS` of those is left out.
 
     Yields:
         (the block's origins int (m,), the origins to fit on int (k,)).
     """
     for j in range(CHOICE_BLOCKS, -1 if validation else 0, -1):
         block = val_o - j * len(val_o)
-        past = np.arange(p, int(block[0]) - h + 1, dtype=np.int64)
+        past = np.arange(first, int(block[0]) - h + 1, dtype=np.int64)
         if len(past) >= MIN_FOLD_ORIGINS:
             yield block, past
 
@@ -510,10 +513,28 @@ def entity_feature(params: dict, series) -> bool:
     return bool(params.get("entity_feature")) and 1 < len(series.entities) <= MAX_ENTITY_CODES
 
 
+def asks(params: dict, name: str) -> bool:
+    """Whether ``params[name]`` asks for it: ``True`` or ``"yes"``."""
+    value = params.get(name, False)
+    return value is True or value == "yes"
+
+
 def wants_log(params: dict) -> bool:
     """Whether ``params["log"]`` asks for the log of the series (``True`` or ``"yes"``)."""
-    value = params.get("log", False)
-    return value is True or value == "yes"
+    return asks(params, "log")
+
+
+def seasonal_difference(params: dict, season: int) -> bool:
+    """Whether the estimator reads the seasonal difference (``params
+    ["seasonal_difference"]``, a series with a season: m > 1)."""
+    return asks(params, "seasonal_difference") and int(season) > 1
+
+
+def first_origin(params: dict, season: int) -> int:
+    """The first origin a model with ``params`` forecasts from: p changes before it, and a
+    season more with the seasonal difference
+    (:attr:`~finml.models.forecaster.FittedForecaster.first_origin`)."""
+    return int(params["lags"]) + (int(season) if seasonal_difference(params, season) else 0)
 
 
 #: The fewest lags a model asking for "two seasons" gets.
@@ -729,7 +750,9 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         log=wants_log(params),
         recursive=params.get("strategy") == "recursive",
         entity_feature=entity_feature(params, series),
+        seasonal_difference=seasonal_difference(params, series.season),
     )
+    train_o = train_o[train_o >= model.first_origin]
     x_tr, t_tr, base, s = model.inputs(y, train_o, series.exog, dates=series.dates)
     x_va, t_va, _, _ = model.inputs(y, val_o, series.exog, dates=series.dates)
     t_tr, t_va = t_tr[:, : model.outputs], t_va[:, : model.outputs]  # recursive: the next one
@@ -745,14 +768,11 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
     z_tr, z_va = model.encode(x_tr), model.encode(x_va)
     zt_tr, zt_va = _standard(model, t_tr), _standard(model, t_va)
     # the validation RMSE in the target's units: the forecast levels against the actual ones
-    row_scale = np.repeat(s, len(val_o))[:, None]
-    start = base[:, val_o].reshape(-1, 1)
-    level = np.exp if model.log else (lambda v: v)
-    actual = level(start + t_va * row_scale)
+    ahead = val_o[:, None] + np.arange(1, model.outputs + 1)[None, :]
+    actual = y[:, ahead].reshape(-1, model.outputs)
 
     def meter(_, raw) -> dict[str, float]:
-        with np.errstate(over="ignore"):
-            pred = level(start + model.decode(np.asarray(raw)) * row_scale)
+        pred = model.levels(base, val_o, model.decode(np.asarray(raw)), s)
         return {"val_rmse": float(np.sqrt(np.mean((pred - actual) ** 2)))}
 
     channels = 1 + len(model.exog)
@@ -803,8 +823,8 @@ def backtest(spec, params, series, seg, sink, should_stop) -> Backtest:
     Raises:
         SplitError: too few origins for that many folds.
     """
-    y, p, h, k = series.values, int(params["lags"]), int(spec.dataset.horizon), int(spec.cv_folds)
-    origins = np.arange(p, seg.val[1] - h, dtype=np.int64)
+    y, h, k = series.values, int(spec.dataset.horizon), int(spec.cv_folds)
+    origins = np.arange(first_origin(params, series.season), seg.val[1] - h, dtype=np.int64)
     blocks = np.array_split(origins, k + 1)
     if min(len(b) for b in blocks[1:]) < 1 or len(blocks[0]) < MIN_FOLD_ORIGINS:
         raise SplitError(

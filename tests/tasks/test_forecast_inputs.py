@@ -6,7 +6,10 @@
 - the log of the series, on AirPassengers (monthly, multiplicative season, from the
   pmdarima wheel): the same as a model of the logged column, exponentiated; Auto chooses
   it on the validation backtest, never on the test; a value at or below 0 is refused with
-  its row."""
+  its row;
+- the seasonal difference, on Mauna Loa CO2 again and on a noiseless seasonal series with a
+  trend (exact forecasts past one season, in training and in Predict), and a series too
+  short for it refused with the way out."""
 
 from __future__ import annotations
 
@@ -167,7 +170,7 @@ def test_predict_forecasts_a_log_model_and_refuses_a_history_with_zero(air, logg
     meta = json.loads((tmp_path / "b" / "meta.json").read_text())
     meta["forecaster"]["log"] = "yes"
     (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(BundleError, match="log, recursive and entity_feature true or false"):
+    with pytest.raises(BundleError, match="log, recursive, entity_feature"):
         load_bundle(tmp_path / "b")
 
 
@@ -201,7 +204,7 @@ def test_a_recursive_forecast_is_its_one_step_model_fed_its_own_forecasts(co2, t
         load_bundle(tmp_path / "b")
     meta["forecaster"]["t_mean"], meta["forecaster"]["recursive"] = [0.0], "yes"
     (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(BundleError, match="log, recursive and entity_feature true or false"):
+    with pytest.raises(BundleError, match="log, recursive, entity_feature"):
         load_bundle(tmp_path / "b")
 
 
@@ -272,3 +275,66 @@ def test_a_forged_recursive_bundle_with_exogenous_columns_is_refused(co2, tmp_pa
     (path / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="recursive only without exogenous columns"):
         load_bundle(path)
+
+
+def test_a_seasonal_difference_gives_a_one_lag_ridge_the_season(co2):
+    for h in (3, 18):  # 18: past one season, the value a season back is itself a forecast
+        spec = forecast_spec("ridge_lags", horizon=h, target="co2", lags=1)
+        plain = run_forecast(spec, co2, ListSink()).test_metrics
+        differenced = run_forecast(
+            forecast_spec("ridge_lags", horizon=h, target="co2", lags=1, seasonal_difference=True),
+            co2,
+            ListSink(),
+        )
+        m = differenced.test_metrics
+        assert differenced.model.first_origin == 1 + 12
+        assert m["mase"] < 0.6 * plain["mase"], (h, m["mase"], plain["mase"])
+        assert m["mase"] < 0.6 * m["seasonal_naive_mase"], (h, m)
+
+
+def _seasonal_trend(n: int) -> pd.DataFrame:
+    """A monthly series with a fixed season and a straight trend, no noise: its seasonal
+    difference is constant, so its changes are all 0."""
+    t = np.arange(n)
+    season = np.array([3.0, -1, 4, 1, -5, 9, 2, -6, 5, 3, -5, 0])
+    dates = pd.date_range("2001-01-01", periods=n, freq="MS")
+    return pd.DataFrame({"date": dates, "y": 100 + 0.5 * t + season[t % 12]})
+
+
+def test_the_seasonal_difference_is_added_back_exactly_in_training_and_predict(tmp_path):
+    frame = _seasonal_trend(240)
+    spec = forecast_spec("ridge_lags", horizon=18, target="y", lags=2, seasonal_difference=True)
+    result = run_forecast(spec, frame, ListSink())
+    test = result.test_predictions
+    np.testing.assert_allclose(test["y_pred"], test["y_true"], rtol=1e-9)
+    loaded = load_bundle(save_bundle(tmp_path / "b", result.model))
+    assert loaded.seasonal_difference is True and loaded.min_history == 2 + 12 + 1
+    y, origin = frame["y"].to_numpy(), np.array([150])  # nothing after the origin is read
+    later = np.where(np.arange(len(y)) > 150, y + 1000.0, y)
+    np.testing.assert_array_equal(
+        loaded.window_forecasts(y, origin), loaded.window_forecasts(later, origin)
+    )
+    forecasts, _ = extend_series(loaded, frame.iloc[:200], "date", "y", 0.9)
+    np.testing.assert_allclose(forecasts["y_pred"], frame["y"].iloc[200:218], rtol=1e-9)
+    meta = json.loads((tmp_path / "b" / "meta.json").read_text())
+    meta["forecaster"]["season"] = 1  # a seasonal difference without a season
+    (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="a seasonal difference only with a season"):
+        load_bundle(tmp_path / "b")
+
+
+def test_a_series_too_short_for_its_seasonal_difference_is_refused_with_the_way_out():
+    from finml.data.reader import read_table
+    from finml.errors import SplitError
+
+    csv = "date,y\n" + "".join(
+        f"{d.date()},{v}\n" for d, v in _seasonal_trend(50).itertuples(index=False)
+    )
+    frame = read_table(csv.encode(), "short.csv").frame
+    plain = forecast_spec("ridge_lags", target="y", lags=8)
+    assert run_forecast(plain, frame, ListSink()).status == "finished"
+    spec = forecast_spec("ridge_lags", target="y", lags=8, seasonal_difference=True)
+    with pytest.raises(SplitError, match=r"8 lags of the seasonal difference \(12 periods in\)"):
+        run_forecast(spec, frame, ListSink())
+    with pytest.raises(SplitError, match="or no seasonal difference"):
+        run_forecast(spec, frame, ListSink())

@@ -215,7 +215,7 @@ def test_a_panel_bundle_round_trips_and_extends_each_entity(panel, tmp_path):
     meta = json.loads((tmp_path / "b" / "meta.json").read_text())
     meta["forecaster"]["entity_feature"] = "yes"
     (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(BundleError, match="entity_feature true or false"):
+    with pytest.raises(BundleError, match="entity_feature and seasonal_difference true or false"):
         load_bundle(tmp_path / "b")
     meta["forecaster"]["entity_feature"] = True
     meta["forecaster"]["entity_scales"][0] = -1.0
