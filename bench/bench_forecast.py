@@ -33,7 +33,8 @@ categorical feature (``entity_feature``): MASE per entity (seasonal scale), geom
 over the entities, at h = 1 and 4, with seconds per run.
 
 ``seasonal`` instead: finml's ridge and boosting on lags (8) with and without the seasonal
-difference (``seasonal_difference``) on the 16 series, geometric mean MASE (seasonal scale)
+difference (``seasonal_difference``) on the 16 series, and Auto by default against Auto
+deciding it on validation ("when validation says"): geometric mean MASE (seasonal scale)
 and on how many series it is lower.
 
 Run: ``.venv/bin/python bench/bench_forecast.py [panel | seasonal]``.
@@ -51,7 +52,7 @@ from finml.data.series import SeriesSpec, load_series
 from finml.data.spec import DatasetSpec
 from finml.data.split import SplitSpec
 from finml.fitters.base import Sink
-from finml.models.registry import resolve_params
+from finml.models.registry import SEASONAL_CHOSEN, resolve_params
 from finml.tasks.forecast import run_forecast
 from finml.tasks.spec import RunSpec
 
@@ -273,14 +274,22 @@ def seasonal_bench() -> None:
                 for on in (False, True):
                     run = run_forecast(spec(model, h, seasonal_difference=on), frame, Sink())
                     row[(model, on)] = mase(run.test_predictions, "y_pred")
+            for on, value in ((False, "no"), (True, SEASONAL_CHOSEN)):
+                run = run_forecast(spec("auto", h, seasonal_difference=value), frame, Sink())
+                row[("auto", on)] = mase(run.test_predictions, "y_pred")
+                row["auto took it"] = run.model.seasonal_difference
             rows.append(row)
     df = pd.DataFrame(rows)
-    for (h, g), model in ((hg, m) for hg in df.groupby("h") for m in ("ridge_lags", "hgb_lags")):
+    for h, g in df.groupby("h"):
+        print(f"h={h:6} Auto took the seasonal difference on {g['auto took it'].sum()} of {len(g)}")
+    models = ("ridge_lags", "hgb_lags", "auto")
+    for (h, g), model in ((hg, m) for hg in df.groupby("h") for m in models):
         off, on = g[(model, False)], g[(model, True)]
         geo = [float(np.exp(np.log(v).mean())) for v in (off, on)]
+        how = "deciding it on validation" if model == "auto" else "with the seasonal difference"
         print(
-            f"h={h:6} {model:10}: MASE {geo[0]:.3f} without, {geo[1]:.3f} with the seasonal "
-            f"difference; lower with it on {(on < off).sum()} of {len(g)} series"
+            f"h={h:6} {model:10}: MASE {geo[0]:.3f} without, {geo[1]:.3f} {how}; lower on "
+            f"{(on < off).sum()} of {len(g)} series"
         )
 
 

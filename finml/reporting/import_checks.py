@@ -429,8 +429,13 @@ def _check_column(values: pd.Series, column: str, where: str, rules: TableRules)
 
 #: Auto's decisions on its estimator that its record may hold (absent before them): key ->
 #: the two ways compared (:func:`finml.tasks.forecast.resolve_log`,
-#: :func:`~finml.tasks.forecast.resolve_strategy`).
-_DECISIONS = {"log": {"series", "log"}, "recursive": {"direct", "recursive"}}
+#: :func:`~finml.tasks.forecast.resolve_strategy`,
+#: :func:`~finml.tasks.forecast.resolve_seasonal_difference`).
+_DECISIONS = {
+    "log": {"series", "log"},
+    "recursive": {"direct", "recursive"},
+    "seasonal_difference": {"changes", "seasonal difference"},
+}
 
 
 def _decision_shape(raw, ways: set) -> bool:

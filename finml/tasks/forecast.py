@@ -46,7 +46,7 @@ from finml.models.forecaster import (
     seasonal_naive_forecasts,
     theta_forecasts,
 )
-from finml.models.registry import LOG_CHOSEN, STRATEGY_CHOSEN, resolve_params
+from finml.models.registry import LOG_CHOSEN, SEASONAL_CHOSEN, STRATEGY_CHOSEN, resolve_params
 from finml.tasks.base import Task, TaskTags, TrainResult
 from finml.tasks.spec import RunSpec
 from finml.tasks.tuning import best_params_of, tune
@@ -133,6 +133,7 @@ def run_forecast(
     )
     params, log_record = resolve_log(spec, params, series, seg)
     params, strategy_record = resolve_strategy(spec, params, series, seg)
+    params, seasonal_record = resolve_seasonal_difference(spec, params, series, seg)
     if should_stop():
         result.status = "stopped"
         return result
@@ -171,7 +172,7 @@ def run_forecast(
         model, val_pred = combined(
             spec, params, series, model, val, val_pred, test_fits, seg.test[0], earlier
         )
-        record = model.meta.pop("choice") | log_record | strategy_record
+        record = model.meta.pop("choice") | log_record | strategy_record | seasonal_record
         result.records["forecast_choice.json"] = record
         # the intervals are calibrated on the chosen mean's errors in every block it read
         chosen = [m["name"] for m in model.members]
@@ -416,6 +417,31 @@ def resolve_strategy(spec, params, series, seg) -> tuple[dict, dict]:
     why_not = "one step ahead" if one_step else "exogenous columns" if series.exog_names else ""
     ways = {"direct": "direct", "recursive": "recursive"}
     key = ("strategy", "recursive")
+    return one_se_decision(spec, params, series, seg, key, ways, rule, why_not)
+
+
+def resolve_seasonal_difference(spec, params, series, seg) -> tuple[dict, dict]:
+    """Whether the estimator reads the seasonal difference (``params
+    ["seasonal_difference"]``): as asked, or, with
+    :data:`~finml.models.registry.SEASONAL_CHOSEN`, when the estimator alone that way has
+    a lower MASE than on the series' own changes by more than one standard error on the
+    blocks :func:`resolve_log` reads (never for a series without a season).
+
+    Returns:
+        (the params with ``seasonal_difference`` ``"yes"`` or ``"no"``; the record for
+        ``forecast_choice.json``: ``{"seasonal_difference": {"chosen", "rule",
+        "validation_mase": {"changes", "seasonal difference"}, "standard_error"}}`` when
+        chosen, else ``{}``).
+    """
+    if params.get("seasonal_difference", False) != SEASONAL_CHOSEN:
+        return params, {}
+    rule = (
+        "the estimator alone on the seasonal difference if its validation MASE is lower than "
+        "on the series' own changes by more than one standard error"
+    )
+    why_not = "" if series.season > 1 else "no season"
+    ways = {"changes": "no", "seasonal difference": "yes"}
+    key = ("seasonal_difference", "seasonal_difference")
     return one_se_decision(spec, params, series, seg, key, ways, rule, why_not)
 
 

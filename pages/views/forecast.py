@@ -184,6 +184,10 @@ def choice_view(run, store) -> None:
     decisions = {  # key: (the two ways' names in the record, what each means in words)
         "log": (("log", "series"), ("the log of the series", "the series itself")),
         "recursive": (("recursive", "direct"), ("recursively", "directly")),
+        "seasonal_difference": (
+            ("seasonal difference", "changes"),
+            ("on the seasonal difference", "on the series' own changes"),
+        ),
     }
     for key, (ways, words) in decisions.items():
         made = choice.get(key, {})

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from finml.data.demo import macro_frame
-from finml.models.registry import LOG_CHOSEN
+from finml.models.registry import LOG_CHOSEN, SEASONAL_CHOSEN
 from finml.store import RunStore
 from tests.app.conftest import open_app, open_demo, shown
 
@@ -202,6 +202,8 @@ def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, re
     assert at.checkbox(key="auto.arima").value is False  # AutoARIMA: asked for, not default
     assert at.selectbox(key="auto.log").value == LOG_CHOSEN
     at.checkbox(key="auto.arima").check()
+    assert at.selectbox(key="auto.seasonal_difference").value == "no"  # asked for, not default
+    at.selectbox(key="auto.seasonal_difference").set_value(SEASONAL_CHOSEN)
     at.button(key="start").click().run()
     run_id = at.session_state["active_run"]
     store = RunStore()
@@ -231,6 +233,9 @@ def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, re
     assert any(said in shown(c) for c in evaluate.caption)
     rec = choice["recursive"]  # two steps ahead: direct or recursive, as validation said
     said = f"{rec['validation_mase']['direct']:.3f} direct (standard error"
+    assert any(said in shown(c) for c in evaluate.caption)
+    made = choice["seasonal_difference"]  # asked for: decided on validation too
+    said = f"{made['validation_mase']['changes']:.3f} changes (standard error"
     assert any(said in shown(c) for c in evaluate.caption)
     # Runs ranks forecasts on the validation origins' MASE, never the test one
     board = open_app("runs").dataframe[0].value

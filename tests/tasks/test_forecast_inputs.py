@@ -338,3 +338,26 @@ def test_a_series_too_short_for_its_seasonal_difference_is_refused_with_the_way_
         run_forecast(spec, frame, ListSink())
     with pytest.raises(SplitError, match="or no seasonal difference"):
         run_forecast(spec, frame, ListSink())
+
+
+def test_auto_takes_the_seasonal_difference_when_validation_says_never_on_the_test(co2):
+    from finml.models.registry import SEASONAL_CHOSEN
+
+    def auto(frame, lags=1):
+        spec = forecast_spec("auto", 3, "co2", lags=lags, seasonal_difference=SEASONAL_CHOSEN)
+        return run_forecast(spec, frame, ListSink())
+
+    run = auto(co2)
+    made = run.records["forecast_choice.json"]["seasonal_difference"]
+    mase = made["validation_mase"]  # the one-lag ridge cannot see the month on its own
+    assert mase["changes"] - mase["seasonal difference"] > made["standard_error"] > 0
+    assert made["chosen"] is True and run.model.seasonal_difference is True
+    flat = co2.copy()  # the test periods flattened: no season there at all
+    flat.loc[flat.index[run.split.test[0] :], "co2"] = co2["co2"].iloc[run.split.test[0]]
+    assert auto(flat).records["forecast_choice.json"]["seasonal_difference"] == made
+    yearly = co2.set_index("date").resample("YS").mean().reset_index()  # no season
+    none = auto(yearly, lags=4).records["forecast_choice.json"]["seasonal_difference"]
+    assert none == {"chosen": False, "rule": "no season"}
+    default = run_forecast(forecast_spec("auto", 3, "co2", lags=1), co2, ListSink())
+    assert "seasonal_difference" not in default.records["forecast_choice.json"]
+    assert default.model.seasonal_difference is False  # off unless asked
