@@ -634,7 +634,7 @@ def chronological_split(
     test_start = n - n_test
     val_start = train_end = test_start - n_val
     split = SeriesSplit((0, train_end), (val_start, test_start), (test_start, n), horizon)
-    first = lags + seasonal  # the first origin with `lags` changes before it
+    first = lags + seasonal  # the first origin with `lags` changes (of the seasonal difference)
     usable = int((split.origins("train") >= first).sum()) * entities
     if usable < MIN_TRAIN_ORIGINS:
         differenced = f" of the seasonal difference ({seasonal} periods in)" if seasonal else ""

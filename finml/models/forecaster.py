@@ -251,7 +251,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
 
         Args:
             y: the series, float64 (n,), or a panel (E, n).
-            origins: positions t >= p (only ``y[:, :t+1]`` is read for origin t).
+            origins: positions t >= :attr:`first_origin` (only ``y[:, :t+1]`` is read for
+                origin t).
             exog: the exogenous columns, float64 (E, n, X), when the model has any.
             scales: the entities' scales, float (E,); default the trained ones (one per
                 row of ``y``); a :attr:`log` model reads relative changes and ignores them.
@@ -313,6 +314,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         else:
             s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
         read = y
+        self._from_first(origins)
         if self.seasonal_difference:  # z[t] = y[t] - y[t-m]; the first m undefined
             m = int(self.season)
             read = np.concatenate([np.full((len(y), m), np.nan), y[:, m:] - y[:, :-m]], axis=1)
@@ -343,6 +345,19 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             changes = self.decode(self.predict_changes(self.encode(x)))
         return self.levels(base, o, changes, s)
 
+    def _from_first(self, origins) -> np.ndarray:
+        """The origins, int64 (m,), checked to start at :attr:`first_origin` with
+        :attr:`seasonal_difference` (an earlier one would read ``y[t - m]`` from the
+        series' end).
+
+        Raises:
+            ValueError: an origin before :attr:`first_origin`.
+        """
+        o = np.asarray(origins, dtype=np.int64)
+        if self.seasonal_difference and len(o) and o.min() < self.first_origin:
+            raise ValueError(f"Origins start at {self.first_origin} for this forecaster.")
+        return o
+
     def levels(
         self, base: np.ndarray, origins: np.ndarray, changes: np.ndarray, s: np.ndarray
     ) -> np.ndarray:
@@ -359,7 +374,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         Returns:
             float64 (E * m, k), in the target's units.
         """
-        o = np.asarray(origins, dtype=np.int64)
+        o = self._from_first(origins)
         e = len(base)
         steps = np.asarray(changes).reshape(e, len(o), -1) * s[:, None, None]
         if not self.seasonal_difference:
@@ -409,7 +424,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
                 terms).
 
         Raises:
-            ValueError: fewer than p + 1 values, exogenous columns or dates missing.
+            ValueError: fewer than :attr:`min_history` values, exogenous columns or dates
+                missing.
         """
         y = np.asarray(X, dtype=np.float64).reshape(-1)
         if len(y) < self.min_history:
@@ -422,7 +438,10 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             scales = self.entity_scales or [1.0]
             scale = scales[0] if len(scales) == 1 else float(np.mean(np.abs(np.diff(y)))) or 1.0
         ex = None if not self.exog else np.asarray(exog, dtype=np.float64)[None]
-        return self.predict_origins(y, np.array([len(y) - 1]), ex, [scale], dates=dates)[0]
+        # one series, named "": a single series' own name, an entity a panel model did not
+        # see (the scale above, the entity code -1, a fresh AutoETS / AutoARIMA choice)
+        origin = np.array([len(y) - 1])
+        return self.predict_origins(y, origin, ex, [scale], [""], dates=dates)[0]
 
 
 def window_inputs(

@@ -107,7 +107,7 @@ def extend_series(
         TargetError, SplitError, DataError: the history fails the series checks (an
             exogenous column missing or not numeric, or values beyond
             :data:`finml.data.series.MAX_MAGNITUDE`, included).
-        DataError: a history shorter than the model's lags + 1, another frequency than the
+        DataError: a history shorter than the model's ``min_history``, another frequency than the
             training data's, no interval at ``level``, recent changes too large for the
             model's arithmetic (the column, entity and data rows named), a value at or
             below 0 for a model on the log of the series, or a forecast that is not a finite
@@ -218,14 +218,17 @@ def _computable(
     names = (target, *series.exog_names)
     p, channels, t = int(model.lags), len(names), series.n - 1
     rows = series.rows[e] if series.rows is not None else np.arange(series.n)
+    m = int(model.season) if model.seasonal_difference else 0  # the target's: of y[t] - y[t-m]
     if j < p * channels:  # lag j // channels (oldest first) of channel j % channels
         column, pos = names[j % channels], t - p + 1 + j // channels
         where = f"its change from data row {rows[pos - 1] + 1} to data row {rows[pos] + 1}"
+        if m and j % channels == 0:
+            seasons = f"data rows {rows[pos - m - 1] + 1} and {rows[pos - m] + 1}"
+            where += f" less the change a season earlier ({seasons})"
     else:  # the rolling mean or sd of the target's last p changes
         column = target
-        where = (
-            f"its last {p} changes (data rows {listing(sorted(rows[t - p : t + 1] + 1), 3, str)})"
-        )
+        read = sorted(rows[t - p - m : t + 1] + 1)
+        where = f"its last {p} changes (data rows {listing(read, 3, str)})"
     raise DataError(
         f"This history cannot be forecast: the column {column!r}{_of(series, e)} has values "
         f"too large for this model's arithmetic ({where} overflows once scaled and "

@@ -125,8 +125,6 @@ def run_forecast(
     seg = chronological_split(
         series.n, h, p, ds.split.val, ds.split.test, len(series.entities), seasonal=m
     )
-    train_o = seg.origins("train")
-    train_o = train_o[train_o >= p + m]
     val_o, test_o = seg.origins("val"), seg.origins("test")
     result = TrainResult(
         status="finished", steps=0, split=_rows(seg), split_report=segment_report(seg, series)
@@ -134,6 +132,8 @@ def run_forecast(
     params, log_record = resolve_log(spec, params, series, seg)
     params, strategy_record = resolve_strategy(spec, params, series, seg)
     params, seasonal_record = resolve_seasonal_difference(spec, params, series, seg)
+    train_o = seg.origins("train")  # from the first origin of the seasonal difference if taken
+    train_o = train_o[train_o >= first_origin(params, series.season)]
     if should_stop():
         result.status = "stopped"
         return result
@@ -425,7 +425,8 @@ def resolve_seasonal_difference(spec, params, series, seg) -> tuple[dict, dict]:
     ["seasonal_difference"]``): as asked, or, with
     :data:`~finml.models.registry.SEASONAL_CHOSEN`, when the estimator alone that way has
     a lower MASE than on the series' own changes by more than one standard error on the
-    blocks :func:`resolve_log` reads (never for a series without a season).
+    blocks :func:`resolve_log` reads whose fits have enough origins from a season later
+    (never for a series without a season).
 
     Returns:
         (the params with ``seasonal_difference`` ``"yes"`` or ``"no"``; the record for

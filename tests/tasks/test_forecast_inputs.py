@@ -361,3 +361,38 @@ def test_auto_takes_the_seasonal_difference_when_validation_says_never_on_the_te
     default = run_forecast(forecast_spec("auto", 3, "co2", lags=1), co2, ListSink())
     assert "seasonal_difference" not in default.records["forecast_choice.json"]
     assert default.model.seasonal_difference is False  # off unless asked
+    # an exported run's record is checked on import: the decision's shape, as written
+    from finml.reporting.import_checks import check_json_member
+
+    record = run.records["forecast_choice.json"]
+    for good in (
+        record,
+        {**record, "seasonal_difference": none},
+        default.records["forecast_choice.json"],
+    ):
+        check_json_member(json.dumps(good).encode(), "forecast_choice.json", "run.zip")
+    forged = [
+        {**made, "validation_mase": {"series": 1.0, "log": 0.5}},  # another decision's ways
+        {**made, "chosen": "yes"},
+        {**made, "standard_error": -1.0},
+    ]
+    for bad in forged:
+        data = json.dumps({**record, "seasonal_difference": bad}).encode()
+        with pytest.raises(BundleError, match=r"forecast_choice\.json"):
+            check_json_member(data, "forecast_choice.json", "run.zip")
+
+
+def test_the_seasonal_difference_reads_nothing_after_the_origin_direct_or_recursive(co2):
+    y = co2["co2"].to_numpy()
+    for strategy in ("direct", "recursive"):
+        spec = forecast_spec(
+            "ridge_lags", 18, "co2", lags=4, seasonal_difference=True, strategy=strategy
+        )
+        model = run_forecast(spec, co2, ListSink()).model
+        origin = np.array([400])
+        later = np.where(np.arange(len(y)) > 400, y * 2.0 + 50.0, y)
+        first = model.window_forecasts(y, origin)
+        assert np.isfinite(first).all() and model.recursive is (strategy == "recursive")
+        np.testing.assert_array_equal(first, model.window_forecasts(later, origin))
+        with pytest.raises(ValueError, match="Origins start at 16"):  # y[t - m] would wrap
+            model.window_forecasts(y, np.array([15]))
