@@ -6,7 +6,7 @@ split, with 95% bootstrap CIs (the figures in the README).
   the Keras MLP against the mean baseline (the training mean as every prediction), with the
   90% split-conformal interval's test coverage.
 - Forecasting, US real consumption (statsmodels macrodata), one quarter ahead, 70/15/15 in
-  time: the six forecasters against the naive, seasonal naive and ETS forecasts
+  time: every forecaster against the naive, seasonal naive, AutoETS and Theta forecasts
   on MASE; the same with real disposable income as an exogenous column; and the panel demo
   (five macro series, one global model, MASE averaged over the entities).
 
@@ -73,7 +73,7 @@ def forecasting(
     from finml.data.demo import demo_frame
     from finml.data.spec import DatasetSpec
     from finml.data.split import SplitSpec
-    from finml.evaluation.forecast import leaderboard
+    from finml.evaluation.forecast import FORECASTERS, leaderboard
     from finml.evaluation.regression import mase_scale
     from finml.fitters.base import ListSink
     from finml.models.registry import model_names_for, resolve_params
@@ -98,8 +98,9 @@ def forecasting(
             f"{result.steps} | {time.perf_counter() - t0:.1f} |"
         )
         last = board
-    for name in ("naive (last value)", "seasonal naive", "ETS (additive trend)"):
-        row = last.set_index("forecaster").loc[name]
+    board = last.set_index("forecaster")
+    for name in (n for n in FORECASTERS.values() if n != "this model" and n in board.index):
+        row = board.loc[name]
         print(f"| {name} | {row['MASE']:.3f} [{row['MASE 95% CI']}] | {row['RMSE']:.1f} | | |")
 
 
