@@ -136,56 +136,61 @@ def mase(table: pd.DataFrame, column: str) -> float:
     return float(np.mean(np.abs(table[column] - table["y_true"]) / table["scale_seasonal"]))
 
 
+def cases():
+    """Each series at one step and one season ahead: (name, table, h)."""
+    for name, frame in series_set().items():
+        for h in (1, 12 if "(M)" in name else 4):
+            yield name, frame, h
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
     rows = []
-    for name, frame in series_set().items():
-        season = 12 if "(M)" in name else 4
-        for h in (1, season):
-            t0 = time.perf_counter()
-            auto = run_forecast(spec("auto", h), frame, Sink())
-            seconds = time.perf_counter() - t0
-            ridge = run_forecast(spec("ridge_lags", h), frame, Sink())
-            boosting = run_forecast(spec("hgb_lags", h), frame, Sink())
-            series_only = run_forecast(spec("auto", h, log="no"), frame, Sink())
-            t0 = time.perf_counter()
-            with_arima = run_forecast(spec("auto", h, arima=True), frame, Sink())
-            arima_seconds = time.perf_counter() - t0
-            test = auto.test_predictions
-            series = load_series(frame, SeriesSpec("date", "y", h))
-            origins = np.sort(test["origin"].unique())
-            refit = auto.model.window_forecasts(series.values, origins).ravel()
-            table = test.assign(
-                auto=test["y_pred"],
-                auto_series=series_only.test_predictions["y_pred"],
-                auto_arima=with_arima.test_predictions["y_pred"],
-                arima=with_arima.test_predictions["arima"],
-                ridge=ridge.test_predictions["y_pred"],
-                boosting=boosting.test_predictions["y_pred"],
-                fixed_mean=(refit + test["ets"] + test["theta"]) / 3,
-            )
-            choice = auto.records["forecast_choice.json"]["chosen"]
-            row = {"series": name, "h": "1" if h == 1 else "season", "n": len(frame)}
-            row |= {label: mase(table, col) for col, label in COLUMNS.items()}
-            row |= {
-                "Auto chose": "+".join(choice)
-                + (" (log)" if auto.model.log else "")
-                + (" (recursive)" if auto.model.recursive else ""),
-                "coverage 90%": auto.test_metrics["coverage_90"],
-                "AutoETS coverage 90%": auto.test_metrics.get("ets_coverage_90", np.nan),
-                "MSIS": auto.test_metrics["msis"],
-                "Auto s": seconds,
-                "Auto+ARIMA chose": "+".join(with_arima.records["forecast_choice.json"]["chosen"]),
-                "coverage 90% (+ARIMA)": with_arima.test_metrics["coverage_90"],
-                "Auto+ARIMA s": arima_seconds,
-            }
-            rows.append(row)
-            print(
-                f"{name:16} h={h:2}  Auto {row['finml Auto']:.3f}  ETS {row['AutoETS']:.3f}  "
-                f"ARIMA {row['AutoARIMA']:.3f}  Auto+ARIMA {row['finml Auto + AutoARIMA']:.3f}  "
-                f"{row['Auto chose']:16} {seconds:5.1f} s / {arima_seconds:5.1f} s",
-                flush=True,
-            )
+    for name, frame, h in cases():
+        t0 = time.perf_counter()
+        auto = run_forecast(spec("auto", h), frame, Sink())
+        seconds = time.perf_counter() - t0
+        ridge = run_forecast(spec("ridge_lags", h), frame, Sink())
+        boosting = run_forecast(spec("hgb_lags", h), frame, Sink())
+        series_only = run_forecast(spec("auto", h, log="no"), frame, Sink())
+        t0 = time.perf_counter()
+        with_arima = run_forecast(spec("auto", h, arima=True), frame, Sink())
+        arima_seconds = time.perf_counter() - t0
+        test = auto.test_predictions
+        series = load_series(frame, SeriesSpec("date", "y", h))
+        origins = np.sort(test["origin"].unique())
+        refit = auto.model.window_forecasts(series.values, origins).ravel()
+        table = test.assign(
+            auto=test["y_pred"],
+            auto_series=series_only.test_predictions["y_pred"],
+            auto_arima=with_arima.test_predictions["y_pred"],
+            arima=with_arima.test_predictions["arima"],
+            ridge=ridge.test_predictions["y_pred"],
+            boosting=boosting.test_predictions["y_pred"],
+            fixed_mean=(refit + test["ets"] + test["theta"]) / 3,
+        )
+        choice = auto.records["forecast_choice.json"]["chosen"]
+        row = {"series": name, "h": "1" if h == 1 else "season", "n": len(frame)}
+        row |= {label: mase(table, col) for col, label in COLUMNS.items()}
+        row |= {
+            "Auto chose": "+".join(choice)
+            + (" (log)" if auto.model.log else "")
+            + (" (recursive)" if auto.model.recursive else ""),
+            "coverage 90%": auto.test_metrics["coverage_90"],
+            "AutoETS coverage 90%": auto.test_metrics.get("ets_coverage_90", np.nan),
+            "MSIS": auto.test_metrics["msis"],
+            "Auto s": seconds,
+            "Auto+ARIMA chose": "+".join(with_arima.records["forecast_choice.json"]["chosen"]),
+            "coverage 90% (+ARIMA)": with_arima.test_metrics["coverage_90"],
+            "Auto+ARIMA s": arima_seconds,
+        }
+        rows.append(row)
+        print(
+            f"{name:16} h={h:2}  Auto {row['finml Auto']:.3f}  ETS {row['AutoETS']:.3f}  "
+            f"ARIMA {row['AutoARIMA']:.3f}  Auto+ARIMA {row['finml Auto + AutoARIMA']:.3f}  "
+            f"{row['Auto chose']:16} {seconds:5.1f} s / {arima_seconds:5.1f} s",
+            flush=True,
+        )
     df = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
     print("\nPer series (MASE, seasonal scale):")
@@ -266,19 +271,17 @@ def seasonal_bench() -> None:
     """Ridge and boosting on lags with and without the seasonal difference."""
     warnings.simplefilter("ignore")
     rows = []
-    for name, frame in series_set().items():
-        season = 12 if "(M)" in name else 4
-        for h in (1, season):
-            row = {"series": name, "h": "1" if h == 1 else "season"}
-            for model in ("ridge_lags", "hgb_lags"):
-                for on in (False, True):
-                    run = run_forecast(spec(model, h, seasonal_difference=on), frame, Sink())
-                    row[(model, on)] = mase(run.test_predictions, "y_pred")
-            for on, value in ((False, "no"), (True, SEASONAL_CHOSEN)):
-                run = run_forecast(spec("auto", h, seasonal_difference=value), frame, Sink())
-                row[("auto", on)] = mase(run.test_predictions, "y_pred")
-                row["auto took it"] = run.model.seasonal_difference
-            rows.append(row)
+    for name, frame, h in cases():
+        row = {"series": name, "h": "1" if h == 1 else "season"}
+        for model in ("ridge_lags", "hgb_lags"):
+            for on in (False, True):
+                run = run_forecast(spec(model, h, seasonal_difference=on), frame, Sink())
+                row[(model, on)] = mase(run.test_predictions, "y_pred")
+        for on, value in ((False, "no"), (True, SEASONAL_CHOSEN)):
+            run = run_forecast(spec("auto", h, seasonal_difference=value), frame, Sink())
+            row[("auto", on)] = mase(run.test_predictions, "y_pred")
+            row["auto took it"] = run.model.seasonal_difference
+        rows.append(row)
     df = pd.DataFrame(rows)
     for h, g in df.groupby("h"):
         print(f"h={h:6} Auto took the seasonal difference on {g['auto took it'].sum()} of {len(g)}")
