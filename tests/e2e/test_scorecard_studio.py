@@ -42,6 +42,7 @@ def test_scorecard_train_bins_points_fairness_predict(page, app_url, tmp_path):
     expect(page.get_by_text("The scorecard")).to_be_visible()
 
     # edit a bin: policy bands for the duration, fixed as given in a new run of its own
+    page.locator(IDLE).wait_for()  # the rerun of the choice above is over: the form is its last
     page.get_by_text("Edit the bins of duration_in_month").click()
     page.get_by_role("textbox", name="Cut points").fill("12, 24, 36")
     page.get_by_role("textbox", name="Why (recorded with the new run)").fill(
