@@ -132,8 +132,6 @@ def run_forecast(
     params, log_record = resolve_log(spec, params, series, seg)
     params, strategy_record = resolve_strategy(spec, params, series, seg)
     params, seasonal_record = resolve_seasonal_difference(spec, params, series, seg)
-    train_o = seg.origins("train")  # from the first origin of the seasonal difference if taken
-    train_o = train_o[train_o >= first_origin(params, series.season)]
     if should_stop():
         result.status = "stopped"
         return result
@@ -150,7 +148,7 @@ def run_forecast(
             return result
     sampled = SampledSink(sink, progress_every_s)
     model, steps, stopped = fit_forecaster(
-        spec, params, series, train_o, val_o, sampled, should_stop
+        spec, params, series, seg.origins("train"), val_o, sampled, should_stop
     )
     sampled.flush()
     result.steps, result.status = steps, "stopped" if stopped else "finished"
@@ -755,7 +753,8 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
     """Fit the entities' scales on the training periods (each entity's naive one-step MAE
     up to the last training target), the windows' standardisation on the training origins
     and the model on their windows, with early stopping (networks) on the validation
-    origins.
+    origins. Training origins before the model's first origin (p, and a season more with
+    the seasonal difference) are left out here, for every caller.
 
     Returns:
         (the :class:`FittedForecaster` or ``None`` if stopped before any step, steps done,
