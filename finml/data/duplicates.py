@@ -8,6 +8,7 @@ import numpy as np
 
 from finml.data.images import ImageSet, Progress, no_progress
 
+
 def perceptual_hashes(images: np.ndarray, progress: Progress = no_progress) -> np.ndarray:
     """64-bit perceptual hash (``imagehash.phash``, DCT of a 32x32 greyscale) of each image.
 

@@ -138,7 +138,9 @@ def _to_uint8(arr: np.ndarray) -> np.ndarray:
     return np.clip((arr - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-def decode_image(data: bytes, name: str, size: int, mode: str) -> tuple[np.ndarray, tuple, str, str]:
+def decode_image(
+    data: bytes, name: str, size: int, mode: str
+) -> tuple[np.ndarray, tuple, str, str]:
     """Decode one PNG, JPEG or DICOM file and resize it.
 
     Args:

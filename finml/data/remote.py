@@ -87,8 +87,7 @@ def fetch_all(folder: str, dest: Path, settings: Settings, experiment: str) -> l
 
 def _down(settings: Settings) -> StoreError:
     return StoreError(
-        f"The tracking server at {settings.tracking_uri} did not answer. "
-        "Check that it is running."
+        f"The tracking server at {settings.tracking_uri} did not answer. Check that it is running."
     )
 
 

@@ -51,7 +51,9 @@ def _published(dataset_id: str, settings: Settings, suffix: str) -> None:
     if not remote.is_remote(settings):
         return
     try:
-        remote.publish(_path(dataset_id, settings, suffix), dataset_owner_folder(dataset_id), settings)
+        remote.publish(
+            _path(dataset_id, settings, suffix), dataset_owner_folder(dataset_id), settings
+        )
     except Exception as exc:  # the server is down, refused the upload, ...
         raise StoreError(
             "The data could not be sent to the tracking server "
@@ -176,7 +178,9 @@ def load_staged(dataset_id: str, settings: Settings | None = None) -> pd.DataFra
     """
     path = _local(dataset_id, settings or get_settings())
     if not path.exists():
-        raise StoreError(f"Dataset {dataset_id} is no longer in the workspace; load the data again.")
+        raise StoreError(
+            f"Dataset {dataset_id} is no longer in the workspace; load the data again."
+        )
     frame = pd.read_parquet(path)
     for c in frame.columns:
         if isinstance(frame[c].dtype, pd.StringDtype):

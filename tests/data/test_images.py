@@ -87,7 +87,7 @@ def test_dicom_modality_and_voi_lut_monochrome1_and_frames():
     # left columns (below -800 HU) are black, the right ones (above 0 HU) white
     assert plain[:, 0].max() == 0 and plain[:, -1].min() == 255
     np.testing.assert_array_equal(inverted, 255 - plain)
-    arr, _, mode, note = images.decode_image(h.dicom_bytes(frames=3), "c.dcm", 32, "L")
+    _, _, mode, note = images.decode_image(h.dicom_bytes(frames=3), "c.dcm", 32, "L")
     assert "frame 2" in note and "3 frames" in note and mode == "DICOM MONOCHROME2"
 
 
@@ -113,8 +113,10 @@ def test_patient_ids_are_kept_only_as_a_keyed_hash(data_dir, monkeypatch):
     expected = hmac.new(key_file.read_bytes(), b"PAT-0042", hashlib.sha256).hexdigest()[:16]
     assert out.groups[0] == expected
     # the old public salt no longer reverses it: a dictionary of IDs finds nothing
-    guesses = {hashlib.sha256(b"finml-patient-v1" + f"PAT-{i:04d}".encode()).hexdigest()[:16]
-               for i in range(10_000)}
+    guesses = {
+        hashlib.sha256(b"finml-patient-v1" + f"PAT-{i:04d}".encode()).hexdigest()[:16]
+        for i in range(10_000)
+    }
     assert out.groups[0] not in guesses
     # another installation (another key) hashes the same patient differently
     monkeypatch.setenv("FINML_SECRET_KEY", "ab" * 32)
@@ -126,8 +128,11 @@ def test_patient_ids_are_kept_only_as_a_keyed_hash(data_dir, monkeypatch):
 
 
 def test_labels_csv_and_unlabeled_files():
-    files = [("labels.csv", b"filename,label\na.png,yes\n"), ("a.png", h.png(h.pattern(1))),
-             ("b.png", h.png(h.pattern(2)))]
+    files = [
+        ("labels.csv", b"filename,label\na.png,yes\n"),
+        ("a.png", h.png(h.pattern(1))),
+        ("b.png", h.png(h.pattern(2))),
+    ]
     with pytest.raises(DataError, match="two classes"):
         images.read_files(files, size=16)
     with pytest.raises(DataError, match="header filename,label"):
@@ -140,7 +145,8 @@ def test_pydicom_sample_files_read():
     from pydicom.data import get_testdata_file
 
     for name in ("CT_small.dcm", "MR_small.dcm", "examples_rgb_color.dcm"):
-        data = open(get_testdata_file(name), "rb").read()
+        with open(get_testdata_file(name), "rb") as f:
+            data = f.read()
         arr, _, _, _ = images.decode_image(data, name, 32, "RGB")
         assert arr.shape == (32, 32, 3) and arr.std() > 0
 

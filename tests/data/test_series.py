@@ -97,14 +97,20 @@ def test_the_season_phase_reads_wall_clock_dates_of_any_time_zone():
     for freq, season in (("D", 7), ("W-SUN", 52), ("B", 5)):
         dates = pd.date_range("2019-03-25", periods=10, freq=freq)
         berlin = dates.tz_localize("Europe/Berlin")  # across the change to summer time
-        assert season_phase(berlin, freq, season).tolist() == season_phase(dates, freq, season).tolist()
+        assert (
+            season_phase(berlin, freq, season).tolist()
+            == season_phase(dates, freq, season).tolist()
+        )
     assert season_phase(naive, "D", 7).tolist() == [4, 5, 6, 0, 1, 2, 3, 4, 5, 6]  # Thursday 0
 
 
 @pytest.mark.parametrize(
     ("freq", "season"),
-    [("MS", 12), ("ME", 12), ("BMS", 12), ("QS-OCT", 4), ("BQE-DEC", 4), ("2MS", 6), ("3ME", 4)]
-    + [("W-SUN", 52), ("D", 7), ("B", 5), ("h", 24), ("2h", 12), ("5D", 1), ("YS", 1), ("", 1)],
+    [
+        *[("MS", 12), ("ME", 12), ("BMS", 12), ("QS-OCT", 4), ("BQE-DEC", 4), ("2MS", 6)],
+        *[("3ME", 4), ("W-SUN", 52), ("D", 7), ("B", 5), ("h", 24), ("2h", 12), ("5D", 1)],
+        *[("YS", 1), ("", 1)],
+    ],
 )
 def test_the_default_season_follows_the_frequency_and_its_multiple(freq, season):
     assert default_season(freq) == season

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from finml.errors import SplitError
 from finml.data.split import SplitSpec, make_split, split_report
+from finml.errors import SplitError
 
 
 def _frame(n=500, seed=0):
