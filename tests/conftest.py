@@ -114,9 +114,12 @@ def loan_amount_run(loan_amount_spec):
     return train_and_log(loan_amount_spec, "ridge · loan amount")
 
 
-def forecast_spec(model: str, horizon: int = 1, target="realcons", entity="", exog=(), **params):
-    """A forecasting RunSpec (a panel with ``entity``, exogenous ``exog``) on a table with a
-    ``date`` column split 70/15/15 in time, not staged (dataset id of zeros)."""
+def forecast_spec(
+    model: str, horizon: int = 1, target="realcons", entity="", exog=(), known=(), **params
+):
+    """A forecasting RunSpec (a panel with ``entity``, exogenous ``exog``, of which ``known``
+    are known in advance) on a table with a ``date`` column split 70/15/15 in time, not
+    staged (dataset id of zeros)."""
     from finml.data.spec import DatasetSpec
     from finml.data.split import SplitSpec
     from finml.models.registry import resolve_params
@@ -134,8 +137,28 @@ def forecast_spec(model: str, horizon: int = 1, target="realcons", entity="", ex
         horizon=horizon,
         entity_col=entity,
         exog=tuple(exog),
+        known=tuple(known),
     )
     return RunSpec(ds, model, resolve_params(model, params), seed=42)
+
+
+#: Litres of wine sold more in a promotion month of :func:`wine_promotions` (the series
+#: runs 13,000-40,000).
+PROMO_LIFT = 6000.0
+
+
+def wine_promotions():
+    """Australian wine sales (``wineind``, monthly 1980-1994, from the pmdarima wheel) with
+    a promotion plan drawn once (seeded, a quarter of the months) and its lift
+    :data:`PROMO_LIFT` added: ``date``, ``sales``, ``promo`` (0 / 1)."""
+    import numpy as np
+    import pandas as pd
+    from pmdarima.datasets import load_wineind
+
+    sales = np.asarray(load_wineind(), dtype=np.float64)
+    promo = (np.random.default_rng(7).random(len(sales)) < 0.25).astype(np.float64)
+    dates = pd.date_range("1980-01-01", periods=len(sales), freq="MS")
+    return pd.DataFrame({"date": dates, "sales": sales + PROMO_LIFT * promo, "promo": promo})
 
 
 def forecast_demo_run(demo: str, target: str, horizon: int, entity_col: str = "") -> str:

@@ -10,7 +10,7 @@ forecast is ``y[t+1] .. y[t+h]``. Windows never read a value after their origin.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -55,6 +55,10 @@ class SeriesSpec:
             portfolio), or ``""`` for one series.
         exog: exogenous numeric columns whose past changes the models also read (only values
             up to each origin are used, so they need not be known in advance).
+        known: those of ``exog`` whose values are known in advance (holidays, promotions,
+            planned prices or rates): the models also read their changes from the origin to
+            each of the h steps ahead, so a forecast needs their next h values
+            (:func:`load_series_ahead`).
     """
 
     date_col: str
@@ -64,6 +68,7 @@ class SeriesSpec:
     season: int = 0
     entity_col: str = ""
     exog: tuple[str, ...] = ()
+    known: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,10 @@ class Series:
         entities: the E entity names (``("",)`` for one series).
         exog: the exogenous columns, float64 (E, n, X), X >= 0.
         exog_names: their X names.
+        known_names: those known in advance (:attr:`SeriesSpec.known`).
+        future: the exogenous columns in the periods after the last one, float64 (E, f, X):
+            the known columns' planned values (``NaN`` for the other columns, which are
+            not read there); ``None`` (f = 0) for a training series.
         rows: the table row of each value, int64 (E, n) (0-based positions in the table as
             given, for messages that name a data row), or ``None``.
         notes: what the analyst should know about how the series was read (dates of
@@ -91,8 +100,18 @@ class Series:
     entities: tuple[str, ...] = ("",)
     exog: np.ndarray | None = None
     exog_names: tuple[str, ...] = ()
+    known_names: tuple[str, ...] = ()
+    future: np.ndarray | None = None
     rows: np.ndarray | None = None
     notes: tuple[str, ...] = ()
+
+    @property
+    def exog_ahead(self) -> np.ndarray | None:
+        """The exogenous columns over the history and the :attr:`future` periods,
+        float64 (E, n + f, X)."""
+        if self.future is None or self.exog is None:
+            return self.exog
+        return np.concatenate([self.exog, self.future], axis=1)
 
     @property
     def y(self) -> np.ndarray:
@@ -168,6 +187,7 @@ def load_series(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
             _balanced(stamps, codes, entities, index, spec.entity_col)
     y = validate_regression_target(frame, spec.target)
     _not_huge(y, frame[spec.target], f"The target {spec.target!r}", TargetError)
+    _known_among_exog(spec)
     exog = np.zeros((len(frame), len(spec.exog)))
     for j, col in enumerate(spec.exog):
         exog[:, j] = _exog_values(frame, col, spec.target)
@@ -183,9 +203,106 @@ def load_series(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
         entities=entities,
         exog=exog[order].reshape(e, n, len(spec.exog)),
         exog_names=tuple(spec.exog),
+        known_names=tuple(spec.known),
         rows=order.astype(np.int64).reshape(e, n),
         notes=(note,) if note else (),
     )
+
+
+def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
+    """Check a history followed by the planned values of its known-in-advance columns,
+    as Predict reads an upload for a model with :attr:`SeriesSpec.known` columns: the
+    rows whose target is empty are the periods to forecast.
+
+    The history (the rows with a target) is checked by :func:`load_series`; the next
+    ``spec.horizon`` periods after its last date (at its frequency) must each have a row
+    (per entity of a panel) with every known column a finite number. Later rows with an
+    empty target are not read; the other exogenous columns may be empty there.
+
+    Args:
+        frame: the upload, one row per period (per entity and period), the periods to
+            forecast last with the target empty.
+        spec: as :func:`load_series`, with ``known``.
+
+    Returns:
+        Series whose :attr:`Series.future` holds the next h periods (float64 (E, h, X),
+        ``NaN`` outside the known columns).
+
+    Raises:
+        TargetError, SplitError, DataError: as :func:`load_series` for the history.
+        DataError: no rows to forecast, a period to forecast missing (per entity), or a
+            known column empty or not a finite number there (the data row named).
+    """
+    if not spec.known:
+        return load_series(frame, spec)
+    if spec.target not in frame.columns:
+        raise TargetError(f"The target column {spec.target!r} is not in the data.")
+    empty = frame[spec.target].isna().to_numpy()
+    positions = np.flatnonzero(~empty)
+    series = load_series(frame.iloc[positions], spec)
+    h, known = int(spec.horizon), ", ".join(map(repr, spec.known))
+    after = pd.date_range(series.dates[-1], periods=h + 1, freq=series.freq)[1:]
+    what = (
+        f"This model reads the planned values of {known} (known in advance) in the {h} "
+        f"period(s) it forecasts ({_listed(after)})"
+    )
+    ahead = np.flatnonzero(empty)
+    if not len(ahead):
+        raise DataError(
+            f"{what}: add a row for each of them after the history (per entity), with "
+            f"{spec.target!r} left empty and {known} filled in."
+        )
+    rows = frame.iloc[ahead]
+    dates, _ = parse_dates(rows[spec.date_col], spec.date_col)
+    ids = _entity_ids(rows, spec.entity_col)
+    future = np.full((len(series.entities), h, len(spec.exog)), np.nan)
+    for e, entity in enumerate(series.entities):
+        mine = ids == entity
+        for k, date in enumerate(after):
+            hit = np.flatnonzero(mine & (dates == date).to_numpy())
+            if not len(hit):
+                raise DataError(
+                    f"{what}: there is no row{_named(entity)} for {date.date()}. Add it, "
+                    f"with {spec.target!r} left empty and {known} filled in."
+                )
+            row = int(ahead[hit[0]])
+            for j, col in enumerate(spec.exog):
+                if col in spec.known:
+                    future[e, k, j] = _planned(frame, col, row)
+    series = replace(series, future=future)
+    if series.rows is not None:  # data rows of the whole upload, for later messages
+        series = replace(series, rows=positions[series.rows])
+    return series
+
+
+def _named(entity: str) -> str:
+    """`` of entity 'x'`` for a panel's entity, ``""`` for one series."""
+    return f" of entity {entity!r}" if entity else ""
+
+
+def _planned(frame: pd.DataFrame, col: str, row: int) -> float:
+    """A known column's value on data row ``row + 1`` of a period to forecast, finite
+    and within :data:`MAX_MAGNITUDE`; else a DataError naming the row."""
+    raw = frame[col].iloc[row]
+    value = pd.to_numeric(pd.Series([raw]), errors="coerce").to_numpy(dtype=np.float64)[0]
+    if not np.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+        shown = "empty" if pd.isna(raw) else repr(str(raw)[:30])
+        raise DataError(
+            f"The known-in-advance column {col!r} is {shown} on data row {row + 1}, "
+            "a period to forecast: the model reads its planned value there. Fill in a "
+            "number (the value planned for that period)."
+        )
+    return float(value)
+
+
+def _known_among_exog(spec: SeriesSpec) -> None:
+    """Refuse a known-in-advance column that is not one of the exogenous columns."""
+    extra = [c for c in spec.known if c not in spec.exog]
+    if extra:
+        raise DataError(
+            f"The known-in-advance column(s) {', '.join(map(repr, extra))} must also be "
+            "exogenous columns: choose them there first."
+        )
 
 
 @contextmanager
@@ -493,8 +610,9 @@ def season_phase(dates, freq: str, season: int) -> np.ndarray:
     days, weeks, or the fixed step of daily and finer data), divided by its multiple
     (``"2MS"``: 2) and taken modulo ``season``; monthly data with a season of 12 gets the
     month of the year (January 0), quarterly data with 4 the calendar quarter, daily data
-    with 7 the weekday (Thursday 0, as 1 January 1970 was). Weekly data with 52 gets the weeks since 1970 modulo 52, which
-    drifts from the week of the year by about a day a year (a year is 52.18 weeks).
+    with 7 the weekday (Thursday 0, as 1 January 1970 was). Weekly data with 52 gets the
+    weeks since 1970 modulo 52, which drifts from the week of the year by about a day a
+    year (a year is 52.18 weeks).
 
     Args:
         dates: the periods' dates (anything :class:`pandas.DatetimeIndex` takes), (n,).
@@ -704,8 +822,9 @@ def windows(
     s = np.ones(e) if scales is None else np.asarray(scales, dtype=np.float64)
     d = np.diff(y, axis=1, prepend=np.nan) / s[:, None]  # d[:, i] = y[:, i] - y[:, i-1]
     channels = d[:, :, None]
-    if exog is not None and exog.shape[-1]:
-        channels = np.concatenate([channels, np.diff(exog, axis=1, prepend=np.nan)], axis=2)
+    if exog is not None and exog.shape[-1]:  # their past only (a longer exog holds plans)
+        past = np.diff(np.asarray(exog)[:, :n], axis=1, prepend=np.nan)
+        channels = np.concatenate([channels, past], axis=2)
     t = np.asarray(origins, dtype=np.int64)
     pos = t[:, None] + np.arange(-lags + 1, 1)[None, :]  # (m, p)
     x = channels[:, pos, :].reshape(e * len(t), -1)  # (E*m, p*c), time-major
@@ -718,6 +837,36 @@ def windows(
         return x, None
     ahead = y[:, t[:, None] + np.arange(1, horizon + 1)[None, :]] - y[:, t][:, :, None]
     return x, (ahead / s[:, None, None]).reshape(e * len(t), horizon)
+
+
+def known_ahead(exog: np.ndarray, origins: np.ndarray, horizon: int, columns) -> np.ndarray:
+    """The known-in-advance columns' changes from each origin to each step ahead,
+    ``x[t+k] - x[t]`` for k = 1..h: what a forecast made at t knows of the periods it
+    forecasts (planned promotions, holidays, rates), in the manner of the "future
+    exogenous" features of Nixtla's mlforecast and of ARIMA's regressors.
+
+    Args:
+        exog: the exogenous columns, float64 (E, N, X), N > max(origins) + h (the history
+            and, for a forecast past its end, the planned values: :attr:`Series.exog_ahead`).
+        origins: positions t, int (m,).
+        horizon: h.
+        columns: the positions of the known columns among the X, int (K,).
+
+    Returns:
+        float64 (E * m, h * K), entity-major, step-major within a row (step k's K changes
+        together).
+
+    Raises:
+        ValueError: fewer than h values after an origin.
+    """
+    t = np.asarray(origins, dtype=np.int64)
+    ex = np.asarray(exog, dtype=np.float64)[:, :, list(columns)]
+    e, n, k = ex.shape
+    if len(t) and int(t.max()) + horizon >= n:
+        raise ValueError(f"The known columns need their {horizon} values after each origin.")
+    steps = t[:, None] + np.arange(1, horizon + 1)[None, :]  # (m, h)
+    changes = ex[:, steps, :] - ex[:, t, :][:, :, None, :]  # (E, m, h, K)
+    return changes.reshape(e * len(t), horizon * k)
 
 
 def naive_scales(values: np.ndarray, end: int, lag: int = 1) -> np.ndarray:

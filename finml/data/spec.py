@@ -31,6 +31,9 @@ class DatasetSpec:
             ``positive`` is then the class of the one-against-the-rest view.
         entity_col: the id column of a forecast panel (one series per entity), or ``""``.
         exog: the exogenous columns of a forecast (their past changes are inputs).
+        known: those of ``exog`` known in advance (holidays, promotions, planned prices):
+            their changes from the origin to each step ahead are inputs too, and Predict
+            reads their planned values in the rows to forecast.
         unit: the unit of a numeric target (``"DM"``, ``"EUR"``, ``"days"``), shown after
             its amounts, or "".
         protected: protected attributes (age, sex, marital status, ...) for the
@@ -52,6 +55,7 @@ class DatasetSpec:
     classes: tuple[str, ...] = ()
     entity_col: str = ""
     exog: tuple[str, ...] = ()
+    known: tuple[str, ...] = ()
     protected: tuple[str, ...] = ()
     unit: str = ""
 
@@ -120,5 +124,6 @@ def dataset_spec_from_dict(raw: dict) -> DatasetSpec | ImageDatasetSpec:
     raw["numeric"], raw["categorical"] = tuple(raw["numeric"]), tuple(raw["categorical"])
     raw["classes"] = tuple(raw.get("classes", ()))
     raw["exog"] = tuple(raw.get("exog", ()))
+    raw["known"] = tuple(raw.get("known", ()))
     raw["protected"] = tuple(raw.get("protected", ()))
     return DatasetSpec(**raw)

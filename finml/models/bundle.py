@@ -179,6 +179,7 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             **({"recursive": True} if model.recursive else {}),
             **({"entity_feature": True} if model.entity_feature else {}),
             **({"seasonal_difference": True} if model.seasonal_difference else {}),
+            **({"known": [str(c) for c in model.known]} if model.known else {}),
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -207,10 +208,13 @@ def _check_forecaster(meta: dict) -> None:
     ok = ok and type(fc.get("seasonal_difference", False)) is bool
     ok = ok and not (fc.get("seasonal_difference") and fc["season"] < 2)
     ok = ok and not (fc.get("recursive") and fc.get("exog"))  # their future is unknown
+    known = fc.get("known", []) if ok else None
+    ok = ok and isinstance(known, list) and len(set(map(str, known))) == len(known)
+    ok = ok and all(isinstance(c, str) and c in fc.get("exog", []) for c in known)
     if ok:
         exog, rolling = len(fc.get("exog", [])), fc.get("rolling", False)
-        entity = fc.get("entity_feature", False)
-        inputs = window_inputs(fc["lags"], exog, rolling, fc["season"], fourier, entity)
+        entity, ahead = fc.get("entity_feature", False), fc["horizon"] * len(known)
+        inputs = window_inputs(fc["lags"], exog, rolling, fc["season"], fourier, entity, ahead)
         # the estimator's outputs: h (direct) or 1 (recursive); the intervals': h
         sizes = {"p": inputs, "h": 1 if fc.get("recursive") else fc["horizon"]}
         sizes["steps"] = fc["horizon"]
@@ -227,7 +231,8 @@ def _check_forecaster(meta: dict) -> None:
             "per entity, a whole interval window from 0 to 10,000, whole Fourier pairs "
             "from 0 to half the season, and log, recursive, entity_feature and "
             "seasonal_difference true or false (recursive only without exogenous columns, "
-            "a seasonal difference only with a season)."
+            "a seasonal difference only with a season), and known columns (if any) among "
+            "the exogenous ones, each once."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)
@@ -655,7 +660,8 @@ def _load_forecaster(bundle_dir: Path, meta: dict) -> FittedForecaster:
     try:  # the estimator's part (statistical members are refitted on the history given)
         first = model.first_origin
         history = np.arange(1, first + 2, dtype=np.float64)  # positive: log models
-        exog = np.zeros((1, len(history), len(model.exog)))
+        ahead = int(model.horizon) if model.known else 0  # the known columns' plans
+        exog = np.zeros((1, len(history) + ahead, len(model.exog)))
         scale = model.scales_for(model.entities)[:1]
         dates = None
         if model.fourier:  # the season's phase comes from dates in the trained frequency

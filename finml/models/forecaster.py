@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from finml.data.series import fourier_terms, season_phase, windows
+from finml.data.series import fourier_terms, known_ahead, season_phase, windows
 from finml.models.pipeline import EAGER_ROWS
 from finml.models.safe_load import check_network_size
 
@@ -85,6 +85,11 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             model learns what changes from one season to the next, the seasonal pattern
             being carried by the data (Hyndman & Athanasopoulos 2021, 9.1). Needs p + m
             periods before the first origin.
+        known: those of :attr:`exog` whose values are known in advance (holidays,
+            promotions, planned prices): each window also holds their changes from the
+            origin to each of the h steps ahead (:func:`finml.data.series.known_ahead`), before
+            the entity's code, so a forecast needs their next h values (direct strategy
+            only, as with any exogenous column). ``()``: none (every model before them).
     """
 
     def __init__(
@@ -111,6 +116,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         recursive=False,
         entity_feature=False,
         seasonal_difference=False,
+        known=(),
     ):
         self.estimator = estimator
         self.lags = lags
@@ -134,6 +140,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.recursive = recursive
         self.entity_feature = entity_feature
         self.seasonal_difference = seasonal_difference
+        self.known = known
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -174,7 +181,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
     @property
     def n_inputs(self) -> int:
         """Inputs per window: p per channel (the target and each exogenous column), 2
-        rolling statistics, the Fourier terms and the entity's code."""
+        rolling statistics, the Fourier terms, h per known column and the entity's code."""
         return window_inputs(
             int(self.lags),
             len(self.exog or ()),
@@ -182,7 +189,14 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             self.season,
             self.fourier,
             bool(self.entity_feature),
+            int(self.horizon) * len(self.known or ()),
         )
+
+    @property
+    def known_columns(self) -> list[int]:
+        """The positions of the :attr:`known` columns among the :attr:`exog` ones."""
+        names = list(self.exog or ())
+        return [names.index(c) for c in self.known or ()]
 
     def entity_codes(self, names) -> np.ndarray:
         """The code of each named entity (:attr:`entity_feature`): its position among
@@ -295,8 +309,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         """The windows as the estimator reads them, before standardisation
         (:func:`finml.data.series.windows` of ``y``, or of ``log y`` for a :attr:`log`
         model, of its seasonal difference with :attr:`seasonal_difference`, then the
-        entity's code with :attr:`entity_feature`), with the series read and the scales
-        used.
+        :attr:`known` columns' changes ahead, then the entity's code with
+        :attr:`entity_feature`), with the series read and the scales used.
 
         Args: as :meth:`predict_origins` (``y`` positive for a :attr:`log` model; origins
             from :attr:`first_origin`).
@@ -328,6 +342,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             rolling=self.rolling,
             fourier=self.terms(dates),
         )
+        if self.known:  # exog may run h periods past y: the planned values
+            x = np.column_stack([x, known_ahead(exog, origins, self.horizon, self.known_columns)])
         if self.entity_feature:
             names = list(self.entities or ("",))[: len(y)] if entities is None else entities
             x = np.column_stack([x, np.repeat(self.entity_codes(names), len(origins))])
@@ -417,7 +433,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
 
         Args:
             X: the history in date order, float (n,).
-            exog: its exogenous columns, float (n, X), when the model has any.
+            exog: its exogenous columns, float (n, X), when the model has any; (n + h, X)
+                with :attr:`known` columns (their planned values in the h periods after).
             scale: the entity's scale; default the trained one of a single series, else
                 the history's own naive one-step MAE.
             dates: the history's n dates (needed when the model reads :attr:`fourier`
@@ -432,8 +449,10 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"The history needs {self.min_history} values or more to forecast from."
             )
-        if self.exog and (exog is None or np.shape(exog) != (len(y), len(self.exog))):
-            raise ValueError(f"The history needs the exogenous columns {list(self.exog)}.")
+        periods = len(y) + (int(self.horizon) if self.known else 0)
+        if self.exog and (exog is None or np.shape(exog) != (periods, len(self.exog))):
+            ahead = f", over the {self.horizon} periods after it too" if self.known else ""
+            raise ValueError(f"The history needs the exogenous columns {list(self.exog)}{ahead}.")
         if scale is None:
             scales = self.entity_scales or [1.0]
             scale = scales[0] if len(scales) == 1 else float(np.mean(np.abs(np.diff(y)))) or 1.0
@@ -445,14 +464,22 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
 
 
 def window_inputs(
-    lags: int, n_exog: int, rolling: bool, season: int, fourier: int, entity: bool = False
+    lags: int,
+    n_exog: int,
+    rolling: bool,
+    season: int,
+    fourier: int,
+    entity: bool = False,
+    ahead: int = 0,
 ) -> int:
     """Inputs per window (:func:`finml.data.series.windows`): p per channel (the target
     and each of the X exogenous columns), 2 rolling statistics, the 2K Fourier terms
-    (2K - 1 when K is half the season: that sine is zero) and the entity's code."""
+    (2K - 1 when K is half the season: that sine is zero), the ``ahead`` changes of the
+    known columns (h per column) and the entity's code."""
     k = int(fourier or 0)
     terms = 2 * k - (1 if k and 2 * k == int(season) else 0)
-    return int(lags) * (1 + int(n_exog)) + (2 if rolling else 0) + terms + int(entity)
+    fixed = (2 if rolling else 0) + terms + int(ahead) + int(entity)
+    return int(lags) * (1 + int(n_exog)) + fixed
 
 
 #: The smallest local unit, as a share of the entity's scale (a flat stretch of history

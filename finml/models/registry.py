@@ -1114,6 +1114,7 @@ RUN_PARAMS: dict[str, tuple] = {
     "cv_kind": ("choice", ("", "stratified", "group", "time-ordered")),
     "entity_col": ("text", 300),
     "exog": ("list", 300, 100),
+    "known": ("list", 300, 100),
     "protected": ("list", 300, 100),
     "unit": ("unit",),
 }

@@ -13,7 +13,7 @@ from finml.data.series import (
     Series,
     SeriesSpec,
     frequency_words,
-    load_series,
+    load_series_ahead,
     naive_scales,
     require_positive,
 )
@@ -92,7 +92,9 @@ def extend_series(
         model: the fitted forecaster.
         frame: the history, one row per period (per entity and period with
             ``entity_col``), with the model's exogenous columns; checked as on the Data
-            page.
+            page. For a model with known-in-advance columns, followed by a row per period
+            to forecast (per entity) with the target empty and those columns' planned
+            values (:func:`finml.data.series.load_series_ahead`).
         date_col: its date column.
         target: the forecast column.
         level: the interval's nominal coverage, one the model carries.
@@ -106,7 +108,8 @@ def extend_series(
     Raises:
         TargetError, SplitError, DataError: the history fails the series checks (an
             exogenous column missing or not numeric, or values beyond
-            :data:`finml.data.series.MAX_MAGNITUDE`, included).
+            :data:`finml.data.series.MAX_MAGNITUDE`, included), or a period to forecast
+            lacks a known column's planned value.
         DataError: a history shorter than the model's ``min_history``, another frequency than the
             training data's, no interval at ``level``, recent changes too large for the
             model's arithmetic (the column, entity and data rows named), a value at or
@@ -126,9 +129,9 @@ def _extend(
     entity_col: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, Series]:
     """:func:`extend_series`, and the checked series (for its notes)."""
-    exog = tuple(model.exog or ())
-    spec = SeriesSpec(date_col, target, model.horizon, model.lags, 0, entity_col, exog)
-    series = load_series(frame, spec)
+    exog, known = tuple(model.exog or ()), tuple(model.known or ())
+    spec = SeriesSpec(date_col, target, model.horizon, model.lags, 0, entity_col, exog, known)
+    series = load_series_ahead(frame, spec)  # with known columns: their h planned periods
     if model.freq and series.freq != model.freq:
         raise DataError(
             f"The history's dates are {frequency_words(series.freq)}; the model was trained "
@@ -157,7 +160,7 @@ def _extend(
     origin = np.array([series.n - 1])
     _computable(model, series, origin, scales, target)
     pred = model.predict_origins(
-        series.values, origin, series.exog, scales, series.entities, dates=series.dates
+        series.values, origin, series.exog_ahead, scales, series.entities, dates=series.dates
     )
     h, e = model.horizon, len(series.entities)
     after = pd.date_range(series.dates[-1], periods=h + 1, freq=series.freq)[1:]
@@ -208,7 +211,8 @@ def _computable(
     Raises:
         DataError: the column, entity and data rows of the first window that overflows.
     """
-    x = model.inputs(series.values, origin, series.exog, scales, series.dates, series.entities)[0]
+    ex = series.exog_ahead
+    x = model.inputs(series.values, origin, ex, scales, series.dates, series.entities)[0]
     with np.errstate(all="ignore"):
         z = model.encode(x)  # float32 (E, inputs)
     bad = ~np.isfinite(z)
@@ -216,7 +220,8 @@ def _computable(
         return
     e, j = (int(v) for v in np.argwhere(bad)[0])
     names = (target, *series.exog_names)
-    p, channels, t = int(model.lags), len(names), series.n - 1
+    p, channels, t, h = int(model.lags), len(names), series.n - 1, int(model.horizon)
+    k = len(model.known or ())
     rows = series.rows[e] if series.rows is not None else np.arange(series.n)
     m = int(model.season) if model.seasonal_difference else 0  # the target's: of y[t] - y[t-m]
     if j < p * channels:  # lag j // channels (oldest first) of channel j % channels
@@ -225,6 +230,9 @@ def _computable(
         if m and j % channels == 0:
             seasons = f"data rows {rows[pos - m - 1] + 1} and {rows[pos - m] + 1}"
             where += f" less the change a season earlier ({seasons})"
+    elif model.known and j >= (ahead := model.n_inputs - int(model.entity_feature) - k * h):
+        column, step = model.known[(j - ahead) % k], (j - ahead) // k + 1  # a step's K together
+        where = f"its planned change from the last period to {step} period(s) after it"
     else:  # the rolling mean or sd of the target's last p changes
         column = target
         read = sorted(rows[t - p - m : t + 1] + 1)

@@ -84,7 +84,9 @@ def run_forecast(
             date column, ``dataset.horizon`` the steps ahead, ``dataset.split.val`` /
             ``.test`` the shares of periods, ``dataset.entity_col`` (a panel: one global
             model over every entity's windows, each entity's changes in units of its own
-            training naive MAE) and ``dataset.exog``; a forecasting model with its ``lags``.
+            training naive MAE), ``dataset.exog`` and ``dataset.known`` (those known in
+            advance: their changes to each step ahead are inputs too); a forecasting model
+            with its ``lags``.
         frame: the table, one row per period (per entity and period for a panel).
         sink: receives ``loss`` / ``val_loss`` (standardised changes) and ``val_rmse``
             (target units, over every step ahead) per epoch or per fitted step.
@@ -104,7 +106,8 @@ def run_forecast(
             value at or below 0 with ``log``).
         SplitError: bad dates (unparseable, duplicate within an entity, irregular), an
             unbalanced panel, a horizon longer than the test window, or too short a series.
-        DataError: an exogenous column that is not a finite number on every row.
+        DataError: an exogenous column that is not a finite number on every row, or a
+            known-in-advance column that is not an exogenous one.
         SpecError: not a forecasting model, or rolling features asked of a sequence model.
     """
     ds = spec.dataset
@@ -113,7 +116,9 @@ def run_forecast(
     h = int(ds.horizon)
     if params.get("rolling") and spec.model in NETS and NETS[spec.model] != "mlp":
         raise SpecError("Rolling-window features are for the models on lags, not sequences.")
-    sspec = SeriesSpec(ds.split.time_col or "", ds.target, h, 1, 0, ds.entity_col, ds.exog)
+    sspec = SeriesSpec(
+        ds.split.time_col or "", ds.target, h, 1, 0, ds.entity_col, ds.exog, ds.known
+    )
     series = load_series(frame, sspec)
     # lags 0: two seasons of them, at least 8
     p = int(params["lags"]) or max(AUTO_MIN_LAGS, 2 * series.season)
@@ -777,6 +782,7 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         recursive=params.get("strategy") == "recursive",
         entity_feature=entity_feature(params, series),
         seasonal_difference=seasonal_difference(params, series.season),
+        known=list(series.known_names),
     )
     train_o = train_o[train_o >= model.first_origin]
     x_tr, t_tr, base, s = model.inputs(y, train_o, series.exog, dates=series.dates)

@@ -84,6 +84,8 @@ class RunSpec:
             params["unit"] = ds.unit
         if ds.horizon:
             params.update(entity_col=ds.entity_col, exog=",".join(ds.exog))
+        if ds.known:
+            params["known"] = ",".join(ds.known)
         return params
 
     def run_tags(self) -> dict[str, str]:

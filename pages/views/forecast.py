@@ -90,7 +90,21 @@ def series_form(frame, table_schema, target_col: str, defaults=None) -> None:
         help="Their past changes join the inputs; only values up to each forecast origin "
         "are read, so they need not be known in advance.",
     )
-    spec = SeriesSpec(date_col, target_col, int(horizon), 1, 0, entity_col, tuple(exog))
+    if "series_known" in st.session_state:  # an exogenous column dropped above
+        st.session_state.series_known = [c for c in st.session_state.series_known if c in exog]
+    known = st.multiselect(
+        "Known in advance (optional, among the exogenous columns)",
+        exog,
+        key="series_known",
+        disabled=not exog,
+        help="Holidays, promotions, planned prices or rates: the models also read their "
+        "changes from each forecast origin to every step ahead. Predict then needs their "
+        "planned values: the upload ends with one row per period to forecast, the target "
+        "left empty.",
+    )
+    spec = SeriesSpec(
+        date_col, target_col, int(horizon), 1, 0, entity_col, tuple(exog), tuple(known)
+    )
     series = common.or_stop(load_series, frame, spec)
     seg = common.or_stop(
         chronological_split,
@@ -138,6 +152,7 @@ def series_form(frame, table_schema, target_col: str, defaults=None) -> None:
             horizon=int(horizon),
             entity_col=entity_col,
             exog=tuple(exog),
+            known=tuple(known),
         )
         save_dataset_spec(st.session_state.dataset, settings)
 
@@ -353,10 +368,17 @@ def predict_forecast(run, model):
         needs.append(f"the entity column {entity_col!r} (one series per entity)")
     if model.exog:
         needs.append(f"the exogenous columns {', '.join(map(repr, model.exog))}")
+    plans = ""
+    if model.known:
+        plans = (
+            f" After the history, add one row per period to forecast (per entity), "
+            f"{target!r} left empty and the planned values of "
+            f"{', '.join(map(repr, model.known))} filled in: the model reads them."
+        )
     st.caption(
         f"Upload the history of {common.text(repr(target))} with "
         f"{common.text('; '.join(needs))}, one row per period; the model forecasts the next "
-        f"{model.horizon} period(s)."
+        f"{model.horizon} period(s).{common.text(plans)}"
     )
     level = uploads.interval_level(model)
     forecasts, history = extended_upload(run, model, float(level), uploads.scored_once)
@@ -419,6 +441,7 @@ class ForecastView(TableView):
         "series_test",
         "series_entity",
         "series_exog",
+        "series_known",
         "series_entity_shown",
     )
 
@@ -430,7 +453,12 @@ class ForecastView(TableView):
         if not series:
             return {}
         date_col, horizon, entity_col = series
-        opening = {"series_date": date_col, "series_horizon": horizon, "series_exog": []}
+        opening = {
+            "series_date": date_col,
+            "series_horizon": horizon,
+            "series_exog": [],
+            "series_known": [],
+        }
         return opening | ({"series_entity": entity_col} if entity_col else {})
 
     def target_form(self, frame, table_schema, target_col, demo_name):
@@ -450,6 +478,8 @@ class ForecastView(TableView):
         inputs = "its own past changes (how many: the lags below)"
         if ds.exog:
             inputs += f" and those of {', '.join(map(repr, ds.exog))}"
+        if ds.known:
+            inputs += f", with the planned changes of {', '.join(map(repr, ds.known))} ahead"
         each = f", one series per {ds.entity_col!r}" if ds.entity_col else ""
         st.caption(
             f"Dataset: **{common.text(ds.name)}**, series {common.text(repr(ds.target))}"
@@ -462,7 +492,8 @@ class ForecastView(TableView):
         text = f"Ready: {ds.name}, forecast {ds.target!r} {ds.horizon} step(s) ahead"
         if ds.entity_col:
             text += f" for each {ds.entity_col!r}"
-        return text + (f", with {', '.join(ds.exog)}." if ds.exog else ".")
+        known = f" ({', '.join(ds.known)} known in advance)" if ds.known else ""
+        return text + (f", with {', '.join(ds.exog)}{known}." if ds.exog else ".")
 
     def cv_offer(self, ds) -> tuple[str, str, int]:
         return (

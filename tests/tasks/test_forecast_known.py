@@ -1,0 +1,121 @@
+"""Exogenous columns known in advance (holidays, promotions, planned prices), trained for
+real on Australian wine sales (`wineind`, monthly 1980-1994, from the pmdarima wheel) with
+a promotion plan drawn once (seeded) and its lift added to the sales: the forecasters read
+the planned changes from each origin to every step ahead, Predict reads the planned
+values in the rows after the history, and every bad upload of them gets its own message."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from finml.data.series import known_ahead
+from finml.errors import BundleError, DataError
+from finml.fitters.base import ListSink
+from finml.models.bundle import load_bundle, save_bundle
+from finml.prediction.forecast import extend_upload
+from finml.tasks.forecast import run_forecast
+from tests.conftest import PROMO_LIFT as LIFT
+from tests.conftest import forecast_spec, wine_promotions
+
+
+@pytest.fixture(scope="module")
+def wine() -> pd.DataFrame:
+    return wine_promotions()
+
+
+def _ridge(frame, known=("promo",), **params):
+    spec = forecast_spec("ridge_lags", 3, "sales", exog=("promo",), known=known, **params)
+    return run_forecast(spec, frame, ListSink())
+
+
+@pytest.fixture(scope="module")
+def planned(wine):
+    return _ridge(wine)
+
+
+def test_the_changes_ahead_are_read_per_entity_step_by_step():
+    exog = np.arange(24, dtype=np.float64).reshape(2, 6, 2)  # 2 entities, 6 periods, 2 columns
+    exog[1] *= 10
+    out = known_ahead(exog, np.array([1, 3]), 2, [1])  # column 1, origins 1 and 3, h = 2
+    # entity 0: column 1 is 1, 3, 5, ...: +2 a period; entity 1: +20 a period
+    np.testing.assert_array_equal(out, [[2, 4], [2, 4], [20, 40], [20, 40]])
+    both = known_ahead(exog, np.array([1]), 2, [0, 1])  # step-major: a step's columns together
+    np.testing.assert_array_equal(both[0], [2, 2, 4, 4])
+    with pytest.raises(ValueError, match="their 2 values after each origin"):
+        known_ahead(exog, np.array([4]), 2, [1])
+
+
+def test_a_planned_promotion_is_learnt_and_read_ahead(wine, planned):
+    blind = _ridge(wine, known=())  # the same column, its past changes only
+    assert planned.model.known == ["promo"] and blind.model.known == []
+    assert planned.model.n_inputs == blind.model.n_inputs + 3  # one change per step ahead
+    assert planned.test_metrics["mase"] < 0.9 * blind.test_metrics["mase"]
+    # the lift is learnt: promoting the second month after an origin raises that forecast
+    model, test = planned.model, planned.test_predictions
+    y = wine["sales"].to_numpy()[None]
+    exog = wine[["promo"]].to_numpy()[None].copy()
+    t = int(test["origin"].iloc[0])
+    exog[0, t + 2] = 0.0
+    off = model.predict_origins(y, np.array([t]), exog, dates=wine["date"])[0]
+    exog[0, t + 2] = 1.0
+    on = model.predict_origins(y, np.array([t]), exog, dates=wine["date"])[0]
+    assert on[1] - off[1] == pytest.approx(LIFT, rel=0.3)
+    assert on[1] - off[1] > 3 * max(abs(on[0] - off[0]), abs(on[2] - off[2]))  # its own step
+
+
+def _upload(history: pd.DataFrame, ahead: pd.DataFrame) -> bytes:
+    table = pd.concat([history, ahead.assign(sales=np.nan)], ignore_index=True)
+    return table.to_csv(index=False, date_format="%Y-%m-%d").encode()
+
+
+def test_predict_reads_the_planned_rows_after_the_history(wine, planned, tmp_path):
+    loaded = load_bundle(save_bundle(tmp_path / "b", planned.model))
+    assert loaded.known == ["promo"]
+    test = planned.test_predictions
+    t = int(test["origin"].iloc[-1])
+    data = _upload(wine.iloc[: t + 1], wine.iloc[t + 1 : t + 4])
+    out = extend_upload(loaded, data, "plan.csv", "date", "sales", 0.9)
+    np.testing.assert_allclose(out.forecasts["y_pred"], test["y_pred"].to_numpy()[-3:])
+    assert out.forecasts["date"].tolist() == wine["date"].iloc[t + 1 : t + 4].tolist()
+    # a plan running past the horizon: the rows after the h periods are not read
+    longer = _upload(wine.iloc[: t + 1], wine.iloc[t + 1 : t + 7])
+    again = extend_upload(loaded, longer, "plan.csv", "date", "sales", 0.9)
+    np.testing.assert_allclose(again.forecasts["y_pred"], out.forecasts["y_pred"])
+
+
+def test_each_bad_plan_is_refused_with_what_to_fix(wine, planned, tmp_path):
+    model = planned.model
+    history, ahead = wine.iloc[:150], wine.iloc[150:153]
+
+    def refused(data: bytes, match: str) -> None:
+        with pytest.raises(DataError, match=match):
+            extend_upload(model, data, "plan.csv", "date", "sales", 0.9)
+
+    plain = history.to_csv(index=False, date_format="%Y-%m-%d").encode()
+    refused(plain, r"planned values of 'promo' .* \(1992-07-01, 1992-08-01, 1992-09-01\): add a")
+    refused(_upload(history, ahead.drop(index=151)), "there is no row for 1992-08-01")
+    empty = ahead.assign(promo=ahead["promo"].astype(object))
+    empty.loc[152, "promo"] = None
+    refused(_upload(history, empty), "'promo' is empty on data row 153, a period to forecast")
+    text = ahead.assign(promo=ahead["promo"].astype(object))
+    text.loc[150, "promo"] = "yes"
+    refused(_upload(history, text), "'promo' is 'yes' on data row 151")
+
+
+def test_a_known_column_must_be_an_exogenous_one(wine):
+    spec = forecast_spec("ridge_lags", 3, "sales", known=("promo",))
+    with pytest.raises(DataError, match=r"'promo' must also be exogenous columns"):
+        run_forecast(spec, wine, ListSink())
+
+
+def test_a_forged_known_column_is_refused(planned, tmp_path):
+    save_bundle(tmp_path / "b", planned.model)
+    meta = json.loads((tmp_path / "b" / "meta.json").read_text())
+    meta["forecaster"]["known"] = ["price"]  # not one of its exogenous columns
+    (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="known columns"):
+        load_bundle(tmp_path / "b")
