@@ -115,6 +115,21 @@ class SequenceNetFitter(Fitter):
 
     family = "keras"
 
+    def check(self, spec) -> None:
+        """Refuse columns known in advance for a network over the sequence (CNN, LSTM,
+        GRU), before the run is queued: it reads the window as p periods of past changes,
+        and the planned changes ahead are not part of that sequence.
+
+        Raises:
+            SpecError: said plainly, with the ways out.
+        """
+        if NETS[spec.model] != "mlp" and spec.dataset.known:
+            raise SpecError(
+                "The CNN, LSTM and GRU read a sequence of past changes only; the columns "
+                "known in advance are read by the models on lags (ridge, boosting, MLP) and "
+                "Auto. Choose one of those, or no column known in advance."
+            )
+
     def fit(self, spec, params, data: FitData, sink, should_stop) -> FitResult:
         """Train the network; see :meth:`finml.fitters.base.Fitter.fit`."""
         from finml.fitters.callbacks import fit_validated

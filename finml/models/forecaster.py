@@ -192,6 +192,13 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             int(self.horizon) * len(self.known or ()),
         )
 
+    def regressors(self, exog) -> np.ndarray | None:
+        """The :attr:`known` columns of ``exog`` (float64 (E, N, X)) as AutoARIMA's
+        regressors, float64 (E, N, K); ``None`` without known columns."""
+        if not self.known or exog is None:
+            return None
+        return np.asarray(exog, dtype=np.float64)[:, :, self.known_columns]
+
     @property
     def known_columns(self) -> list[int]:
         """The positions of the :attr:`known` columns among the :attr:`exog` ones."""
@@ -286,7 +293,13 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             else np.asarray(known[m["name"]], dtype=np.float64).reshape(-1, self.horizon)
             if m["name"] in known
             else member_forecasts(
-                m, y, origins, self.horizon, self.season, self._forms(m, y, entities)
+                m,
+                y,
+                origins,
+                self.horizon,
+                self.season,
+                self._forms(m, y, entities),
+                self.regressors(exog),
             )
             for m in self.members
         ]
@@ -628,15 +641,16 @@ def ets_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> list
         forms,
         "ETS",
         suits=lambda form, history: _suits(form, history, season),
-        refit=lambda history, form: _ets_model(history, form, season).fit(disp=False).params,
-        choose=lambda history: auto_ets(history, season),
+        refit=lambda history, form, _: _ets_model(history, form, season).fit(disp=False).params,
+        choose=lambda history, _: auto_ets(history, season),
     )
 
 
 def _entity_fits(y, train_end: int, forms, what: str, suits, refit, choose) -> list[tuple]:
     """Each entity's ``(form, params)`` on ``y[:, :train_end]``: ``(form, refit(history,
-    form))`` for a given form that ``suits`` the history and fits, else ``choose(history)``,
-    else ``(None, None)`` (that entity gets the naive forecast).
+    form, e))`` for a given form that ``suits`` the history and fits, else
+    ``choose(history, e)`` (e: the entity's row), else ``(None, None)`` (that entity gets
+    the naive forecast).
 
     Raises:
         ValueError: fewer than 10 training values.
@@ -654,10 +668,10 @@ def _entity_fits(y, train_end: int, forms, what: str, suits, refit, choose) -> l
         if form is not None and suits(form, history):
             with warnings.catch_warnings(), suppress(ValueError, np.linalg.LinAlgError):
                 warnings.simplefilter("ignore")  # convergence notes of the optimiser
-                fit = (form, refit(history, form))
+                fit = (form, refit(history, form, i))
         if fit is None:
             try:
-                fit = choose(history)
+                fit = choose(history, i)
             except ValueError:  # no form fits (a constant history): the naive forecast
                 fit = (None, None)
         out.append(fit)
@@ -763,12 +777,14 @@ def ets_intervals(
     return np.concatenate([p[1] for p in paths]), np.concatenate([p[2] for p in paths])
 
 
-def member_forecasts(member: dict, y, origins, horizon: int, season: int, forms=None):
+def member_forecasts(
+    member: dict, y, origins, horizon: int, season: int, forms=None, regressors=None
+):
     """A statistical member's forecasts from each origin (see
-    :attr:`FittedForecaster.members`): ETS with its ``forms`` and ARIMA with its orders,
-    parameters estimated on the history up to the first origin; Theta refitted at every
-    origin. Series (n,) or panel
-    (E, n) -> float64 (E * m, h), entity-major.
+    :attr:`FittedForecaster.members`): ETS with its ``forms`` and ARIMA with its orders
+    (and the known columns' ``regressors``, float64 (E, N, K), N > max(origins) + h, when
+    given), parameters estimated on the history up to the first origin; Theta refitted at
+    every origin. Series (n,) or panel (E, n) -> float64 (E * m, h), entity-major.
 
     Raises:
         ValueError: an unknown member.
@@ -778,8 +794,8 @@ def member_forecasts(member: dict, y, origins, horizon: int, season: int, forms=
     if member["name"] == "ets":
         return ets_forecasts(y, origins, horizon, end, season, ets_fits(y, end, season, forms))
     if member["name"] == "arima":
-        fits = arima_fits(y, end, season, forms)
-        return arima_forecasts(y, origins, horizon, end, season, fits)
+        fits = arima_fits(y, end, season, forms, regressors)
+        return arima_forecasts(y, origins, horizon, end, season, fits, regressors)
     if member["name"] == "theta":
         return theta_forecasts(y, origins, horizon, season)
     raise ValueError(f"Unknown forecaster member {member['name']!r}.")
@@ -791,30 +807,34 @@ def member_forecasts(member: dict, y, origins, horizon: int, season: int, forms=
 ARIMA_LIMITS = {"max_p": 3, "max_q": 3, "max_P": 1, "max_Q": 1, "maxiter": 50}
 
 
-def _arima_model(y: np.ndarray, order):
-    """statsmodels ``SARIMAX`` of ``order`` = [p, d, q, P, D, Q, m, intercept] on ``y``,
+def _arima_model(y: np.ndarray, order, regressors=None):
+    """statsmodels ``SARIMAX`` of ``order`` = [p, d, q, P, D, Q, m, intercept] on ``y``
+    (with ``regressors``, float64 (n, K): a regression on them with ARIMA errors),
     specified exactly as pmdarima fits it (``trend="c"`` when it has an intercept)."""
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     p, d, q, sp, sd, sq, m, intercept = (int(v) for v in order)
     return SARIMAX(
         y,
+        exog=regressors,
         order=(p, d, q),
         seasonal_order=(sp, sd, sq, m) if m > 1 else (0, 0, 0, 0),
         trend="c" if intercept else None,
     )
 
 
-def auto_arima(y: np.ndarray, period: int):
+def auto_arima(y: np.ndarray, period: int, regressors=None):
     """The ARIMA orders with the lowest AICc on ``y`` by pmdarima's ``auto_arima``
     (Hyndman & Khandakar 2008: the differences d by KPSS tests, the seasonal difference D
     by the OCSB test, then a stepwise search of the orders within :data:`ARIMA_LIMITS`;
     parameters by maximum likelihood in statsmodels ``SARIMAX``); seasonal only with two
-    full seasons and two more values.
+    full seasons and two more values. With ``regressors``, a regression on them with
+    ARIMA errors (pmdarima's ``X``; Hyndman & Athanasopoulos 2021, 10.1).
 
     Args:
         y: float64 (n,) training values, n >= 10.
         period: the season's length (1: no season).
+        regressors: the known columns over the same n periods, float64 (n, K), or ``None``.
 
     Returns:
         (orders ``[p, d, q, P, D, Q, m, intercept]`` as ints, fitted parameters float64).
@@ -834,6 +854,7 @@ def auto_arima(y: np.ndarray, period: int):
         try:
             fit = pmdarima.auto_arima(
                 y,
+                X=regressors,
                 m=m,
                 seasonal=m > 1,
                 stepwise=True,
@@ -850,7 +871,9 @@ def auto_arima(y: np.ndarray, period: int):
     return [int(v) for v in order], np.asarray(res.params, dtype=np.float64)
 
 
-def arima_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> list[tuple]:
+def arima_fits(
+    y: np.ndarray, train_end: int, season: int = 1, forms=None, regressors=None
+) -> list[tuple]:
     """Each entity's ARIMA orders and parameters on ``y[:train_end]``: the given orders
     with their parameters estimated by maximum likelihood, or where none are given (or
     they need more history: a seasonal model without two full seasons), the orders
@@ -861,6 +884,7 @@ def arima_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> li
         train_end: the values used are ``y[:, :train_end]``.
         season: the season's length (1: none).
         forms: one ``[p, d, q, P, D, Q, m, intercept]`` or ``None`` per entity, or ``None``.
+        regressors: the known columns, float64 (E, N, K) with N >= train_end, or ``None``.
 
     Returns:
         ``[(orders, params), ...]``, one per entity; ``(None, None)`` where no ARIMA can be
@@ -874,8 +898,12 @@ def arima_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> li
         seasons = order[6] <= 1 or len(history) >= 2 * order[6] + 2
         return bool(np.ptp(history) > 0) and seasons
 
-    def refit(history, order):
-        return np.asarray(_arima_model(history, order).fit(disp=False, maxiter=50).params)
+    def past(e: int):  # entity e's regressors over its history
+        return None if regressors is None else np.asarray(regressors)[e, :train_end]
+
+    def refit(history, order, e):
+        model = _arima_model(history, order, past(e))
+        return np.asarray(model.fit(disp=False, maxiter=50).params)
 
     return _entity_fits(
         y,
@@ -884,17 +912,27 @@ def arima_fits(y: np.ndarray, train_end: int, season: int = 1, forms=None) -> li
         "ARIMA",
         suits=suits,
         refit=refit,
-        choose=lambda history: auto_arima(history, season),
+        choose=lambda history, e: auto_arima(history, season, past(e)),
     )
 
 
 def arima_forecasts(
-    y: np.ndarray, origins: np.ndarray, horizon: int, train_end: int, season: int = 1, fits=None
+    y: np.ndarray,
+    origins: np.ndarray,
+    horizon: int,
+    train_end: int,
+    season: int = 1,
+    fits=None,
+    regressors=None,
 ) -> np.ndarray:
     """AutoARIMA forecasts from each origin: the orders and parameters chosen on
     ``y[:train_end]`` (:func:`auto_arima`; or ``fits`` from :func:`arima_fits`), then held
     fixed while the Kalman filter runs through each origin's own history (the same numbers
     as filtering each origin's history on its own); one AutoARIMA per entity of a panel.
+    With the known columns' ``regressors`` (float64 (E, N, K), N > max(origins) + h, the
+    planned values included), a regression on them with ARIMA errors, each forecast
+    reading their values in the periods it forecasts; the values of ``y`` after an origin
+    are never read (a dynamic prediction from the period after it).
     Series (n,) or panel (E, n) -> float64 (E * m, h), entity-major.
 
     Raises:
@@ -904,14 +942,19 @@ def arima_forecasts(
 
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
     origins = np.asarray(origins, dtype=np.int64)
-    fits = arima_fits(y, train_end, season) if fits is None else fits
+    fits = arima_fits(y, train_end, season, None, regressors) if fits is None else fits
+    end = int(origins.max()) + 1
     out = []
-    for row, (order, params) in zip(y, fits, strict=True):
+    for e, (row, (order, params)) in enumerate(zip(y, fits, strict=True)):
         one = np.repeat(row[origins][:, None], horizon, axis=1).astype(np.float64)
         if order is not None:
+            history, x = row[:end], None
+            if regressors is not None:  # missing values after the last origin: in sample
+                history = np.concatenate([history, np.full(horizon, np.nan)])
+                x = np.asarray(regressors, dtype=np.float64)[e, : end + horizon]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                filtered = _arima_model(row[: int(origins.max()) + 1], order).filter(params)
+                filtered = _arima_model(history, order, x).filter(params)
                 for i, t in enumerate(origins):
                     one[i] = filtered.predict(start=int(t) + 1, end=int(t) + horizon, dynamic=0)
         out.append(one)

@@ -790,7 +790,8 @@ _ARIMA = Param(
     help="pmdarima's auto_arima: seasonal ARIMA with orders chosen by AICc in a stepwise "
     "search, fitted per series (per entity of a panel) before each block of origins Auto "
     "reads (two before validation, validation, test); 0.2-12 s per series and block on a "
-    "2-core machine.",
+    "2-core machine. With columns known in advance it is a regression on them with ARIMA "
+    "errors, reading their planned values in the periods it forecasts.",
 )
 
 

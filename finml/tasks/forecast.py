@@ -168,7 +168,7 @@ def run_forecast(
     # AutoETS (and AutoARIMA) on the training periods for validation, then on every
     # period before the test block for the test
     val = baselines(series, val_o, h, seg.val[0], scales, seasonal, arima=arima)
-    test_fits = statistical_fits(y, seg.test[0], season, arima)
+    test_fits = statistical_fits(y, seg.test[0], season, arima, regressors(series))
     val_pred = model.predict_origins(y, val_o, ex, dates=series.dates)
     if len(members) > 1:
         earlier = choice_blocks(spec, params, series, seg, seasonal)
@@ -571,9 +571,12 @@ def first_origin(params: dict, season: int) -> int:
 AUTO_MIN_LAGS = 8
 
 
-def statistical_fits(y: np.ndarray, fit_end: int, season: int, arima: bool = False) -> dict:
-    """AutoETS's forms (and AutoARIMA's orders, when ``arima``) with their parameters on
-    the periods before ``fit_end``: ``{"ets": ets_fits(...), "arima": arima_fits(...)}``
+def statistical_fits(
+    y: np.ndarray, fit_end: int, season: int, arima: bool = False, regressors=None
+) -> dict:
+    """AutoETS's forms (and AutoARIMA's orders, when ``arima``, on the known columns'
+    ``regressors`` (:func:`regressors`) when there are any) with their parameters on the
+    periods before ``fit_end``: ``{"ets": ets_fits(...), "arima": arima_fits(...)}``
     (:func:`finml.models.forecaster.ets_fits`, :func:`~finml.models.forecaster.arima_fits`).
 
     Raises:
@@ -581,8 +584,17 @@ def statistical_fits(y: np.ndarray, fit_end: int, season: int, arima: bool = Fal
     """
     fits = {"ets": ets_fits(y, fit_end, season)}
     if arima:
-        fits["arima"] = arima_fits(y, fit_end, season)
+        fits["arima"] = arima_fits(y, fit_end, season, None, regressors)
     return fits
+
+
+def regressors(series) -> np.ndarray | None:
+    """The known-in-advance columns of ``series`` (:attr:`Series.known_names`) as
+    AutoARIMA's regressors, float64 (E, n, K); ``None`` without any."""
+    if not series.known_names:
+        return None
+    columns = [series.exog_names.index(c) for c in series.known_names]
+    return series.exog[:, :, columns]
 
 
 def baselines(
@@ -606,7 +618,8 @@ def baselines(
         ValueError: fewer than 10 periods before ``fit_end``.
     """
     y, season = series.values, series.season
-    fits = statistical_fits(y, fit_end, season, arima) if fits is None else fits
+    x = regressors(series)
+    fits = statistical_fits(y, fit_end, season, arima, x) if fits is None else fits
     blank = np.full((len(y) * len(origins), h), np.nan)
     table = forecast_table(series, origins, blank, h, scales)
     table["naive"] = naive_forecasts(y, origins, h).ravel()
@@ -614,7 +627,8 @@ def baselines(
     table["ets"] = ets_forecasts(y, origins, h, fit_end, season, fits["ets"]).ravel()
     table["theta"] = theta_forecasts(y, origins, h, season).ravel()
     if "arima" in fits:
-        table["arima"] = arima_forecasts(y, origins, h, fit_end, season, fits["arima"]).ravel()
+        arima_fit = fits["arima"]
+        table["arima"] = arima_forecasts(y, origins, h, fit_end, season, arima_fit, x).ravel()
     table["scale_seasonal"] = np.repeat(np.asarray(seasonal, dtype=np.float64), len(origins) * h)
     return table
 
@@ -915,7 +929,7 @@ def fold_members(spec, params, series, model, inner_train, inner_val, block):
     scales = np.asarray(model.entity_scales)
     inner = baselines(series, inner_val, h, start, scales, seasonal, arima=arima)
     val_pred = model.predict_origins(y, inner_val, series.exog, dates=series.dates)
-    fits = statistical_fits(y, int(block[0]) + 1, season, arima)
+    fits = statistical_fits(y, int(block[0]) + 1, season, arima, regressors(series))
     return combined(spec, params, series, model, inner, val_pred, fits, int(block[0]) + 1)[0]
 
 

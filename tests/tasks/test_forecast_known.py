@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from finml.data.series import known_ahead
-from finml.errors import BundleError, DataError
+from finml.errors import BundleError, DataError, SpecError
 from finml.fitters.base import ListSink
 from finml.models.bundle import load_bundle, save_bundle
 from finml.prediction.forecast import extend_upload
@@ -119,3 +119,49 @@ def test_a_forged_known_column_is_refused(planned, tmp_path):
     (tmp_path / "b" / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="known columns"):
         load_bundle(tmp_path / "b")
+
+
+def test_a_network_over_the_sequence_is_refused_known_columns_before_it_is_queued(wine):
+    from finml.tasks import get_task
+
+    spec = forecast_spec("lstm_seq", 3, "sales", exog=("promo",), known=("promo",))
+    with pytest.raises(SpecError, match="known in advance are read by the models on lags"):
+        get_task("forecast").check_spec(spec)
+
+
+#: An ARIMA(1,1,1)(0,1,1)12 (the airline model's family), its parameters estimated on the
+#: data before the first origin: no order search, so the test stays fast.
+ORDERS = [1, 1, 1, 0, 1, 1, 12, 0]
+
+
+def test_arima_regresses_on_the_known_columns_and_reads_their_plans(wine):
+    from finml.models.forecaster import FittedForecaster, arima_fits, arima_forecasts
+
+    y, x = wine["sales"].to_numpy()[None], wine[["promo"]].to_numpy()[None]
+    origins, end = np.arange(140, 173), 141
+    actual = y[0, origins[:, None] + np.arange(1, 4)]
+    error = {}
+    for name, reg in (("blind", None), ("regressed", x)):
+        fits = arima_fits(y, end, 12, [ORDERS], reg)
+        error[name] = np.abs(arima_forecasts(y, origins, 3, end, 12, fits, reg) - actual).mean()
+    assert error["regressed"] < 0.6 * error["blind"]
+    # nothing of the target after an origin is read: later sales doubled, same forecasts
+    fits = arima_fits(y, end, 12, [ORDERS], x)
+    later = y.copy()
+    later[0, 151:] *= 2
+    np.testing.assert_allclose(
+        arima_forecasts(later, origins[:11], 3, end, 12, fits, x),
+        arima_forecasts(y, origins[:11], 3, end, 12, fits, x),
+    )
+    # as Auto's member (orders kept, parameters on the history): the plan moves its step
+    member = {"name": "arima", "forms": {"": ORDERS}}
+    model = FittedForecaster(lags=1, horizon=3, season=12, exog=["promo"], known=["promo"])
+    model.set_params(members=[member], entities=[""], entity_scales=[1.0])
+    history, t = y[:, :150], 149
+    plan = x[:, :153].copy()
+    plan[0, 151] = 0.0
+    off = model.predict_origins(history, np.array([t]), plan)[0]
+    plan[0, 151] = 1.0
+    on = model.predict_origins(history, np.array([t]), plan)[0]
+    assert on[1] - off[1] == pytest.approx(LIFT, rel=0.3)
+    assert on[0] == pytest.approx(off[0]) and on[2] == pytest.approx(off[2], abs=0.2 * LIFT)
