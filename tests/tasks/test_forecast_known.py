@@ -165,3 +165,23 @@ def test_arima_regresses_on_the_known_columns_and_reads_their_plans(wine):
     on = model.predict_origins(history, np.array([t]), plan)[0]
     assert on[1] - off[1] == pytest.approx(LIFT, rel=0.3)
     assert on[0] == pytest.approx(off[0]) and on[2] == pytest.approx(off[2], abs=0.2 * LIFT)
+
+
+def test_a_panel_reads_each_entitys_plan_and_names_the_one_missing(wine):
+    shop_b = wine.assign(sales=wine["sales"] * 1.5, promo=np.roll(wine["promo"].to_numpy(), 5))
+    panel = pd.concat([wine.assign(shop="A"), shop_b.assign(shop="B")], ignore_index=True)
+    spec = forecast_spec("hgb_lags", 3, "sales", "shop", exog=("promo",), known=("promo",))
+    result = run_forecast(spec, panel, ListSink())
+    test = result.test_predictions
+    t = int(test["origin"].iloc[-1])
+    parts = {"A": wine, "B": shop_b}
+    history = pd.concat([f.iloc[: t + 1].assign(shop=s) for s, f in parts.items()])
+    plan = pd.concat([f.iloc[t + 1 : t + 4].assign(shop=s) for s, f in parts.items()])
+    plan = plan.assign(sales=np.nan)
+    data = pd.concat([history, plan]).to_csv(index=False).encode()
+    out = extend_upload(result.model, data, "p.csv", "date", "sales", 0.9, entity_col="shop")
+    want = pd.concat([test[test["entity"] == s].tail(3) for s in parts])["y_pred"]
+    np.testing.assert_allclose(out.forecasts["y_pred"], want.to_numpy())
+    short = pd.concat([history, plan.iloc[:5]]).to_csv(index=False).encode()
+    with pytest.raises(DataError, match="no row of entity 'B' for 1994-08-01"):
+        extend_upload(result.model, short, "p.csv", "date", "sales", 0.9, entity_col="shop")
