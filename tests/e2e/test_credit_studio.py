@@ -33,7 +33,8 @@ def test_demo_to_confusion_matrix(page, app_url, tmp_path):
     expect(page.get_by_text("Confusion matrix at threshold 0.500")).to_be_visible()
     expect(page.get_by_text("predicted good")).to_be_visible()
     expect(page.get_by_text("KS statistic")).to_be_visible()
-    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    # the charts follow the tiles in their own fragments (issue 24): wait for them
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
     metrics_table = page.get_by_test_id("stMarkdownContainer").locator("table")
     expect(metrics_table.get_by_text("95% CI")).to_be_visible()
     page.screenshot(path=str(screenshot_path("screenshot.png", tmp_path)), full_page=True)
