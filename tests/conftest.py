@@ -35,11 +35,35 @@ def pytest_configure(config):
     )
 
 
+@pytest.fixture(scope="session")
+def mlflow_tables(tmp_path_factory):
+    """An empty MLflow SQLite store with its tables made once per test process: MLflow
+    creates and migrates them (about 2 s) the first time a store opens, and each test's
+    data folder starts from a copy of this file instead (its ``finml`` experiment, with
+    the artifact folder in that data folder, is still created by the store on first use).
+    The code that makes a store from nothing runs here, and in every app server the
+    browser and system tests start."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-tables") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # creates the tables
+    return path
+
+
+def _with_tables(folder, tables):
+    """``folder`` created, holding a copy of the ``mlflow_tables`` store; returns it."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(tables, folder / "mlflow.db")
+    return folder
+
+
 @pytest.fixture(scope="module")
-def module_data_dir(tmp_path_factory):
+def module_data_dir(tmp_path_factory, mlflow_tables):
     """One data folder for a whole module (see the ``shared_data`` marker), already in
     FINML_DATA_DIR while module-scoped fixtures are set up."""
-    folder = tmp_path_factory.mktemp("module-data") / "finml-data"
+    folder = _with_tables(tmp_path_factory.mktemp("module-data") / "finml-data", mlflow_tables)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FINML_DATA_DIR", str(folder))
         mp.setenv("FINML_WARM_WORKER", "0")
@@ -52,9 +76,10 @@ def data_dir(tmp_path, monkeypatch, request):
     """A fresh FINML_DATA_DIR (run store, staged data, jobs) for each test, or the
     module's own one for a module marked ``shared_data`` (creating an MLflow store costs
     about a second; tests that only add runs and look at their own can share one)."""
-    folder = tmp_path / "finml-data"
     if request.node.get_closest_marker("shared_data"):
         folder = request.getfixturevalue("module_data_dir")
+    else:
+        folder = _with_tables(tmp_path / "finml-data", request.getfixturevalue("mlflow_tables"))
     monkeypatch.setenv("FINML_DATA_DIR", str(folder))
     monkeypatch.setenv("FINML_WARM_WORKER", "0")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
