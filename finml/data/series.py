@@ -230,6 +230,7 @@ def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
 
     Raises:
         TargetError, SplitError, DataError: as :func:`load_series` for the history.
+        TargetError: a row with the target empty dated inside the history (its row named).
         DataError: no rows to forecast, a period to forecast missing (per entity), or a
             known column empty or not a finite number there (the data row named).
     """
@@ -238,6 +239,16 @@ def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
     if spec.target not in frame.columns:
         raise TargetError(f"The target column {spec.target!r} is not in the data.")
     empty = frame[spec.target].isna().to_numpy()
+    if spec.date_col in frame.columns and empty.any() and not empty.all():
+        stamps = parse_dates(frame[spec.date_col], spec.date_col)[0].to_numpy()
+        inside = np.flatnonzero(empty & (stamps <= stamps[~empty].max()))  # NaT: False
+        if len(inside):
+            raise TargetError(
+                f"The target {spec.target!r} is empty on data row {int(inside[0]) + 1} "
+                f"({str(frame[spec.date_col].iloc[inside[0]])[:30]}), inside the history: "
+                "only the periods to forecast, after the history's last date, may leave it "
+                "empty. Fill it in, or drop that row."
+            )
     positions = np.flatnonzero(~empty)
     series = load_series(frame.iloc[positions], spec)
     h, known = int(spec.horizon), ", ".join(map(repr, spec.known))

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from finml.data.series import known_ahead
-from finml.errors import BundleError, DataError, SpecError
+from finml.errors import BundleError, DataError, SpecError, TargetError
 from finml.fitters.base import ListSink
 from finml.models.bundle import load_bundle, save_bundle
 from finml.prediction.forecast import extend_upload
@@ -104,6 +104,10 @@ def test_each_bad_plan_is_refused_with_what_to_fix(wine, planned, tmp_path):
     text = ahead.assign(promo=ahead["promo"].astype(object))
     text.loc[150, "promo"] = "yes"
     refused(_upload(history, text), "'promo' is 'yes' on data row 151")
+    gap = history.assign(sales=history["sales"].astype(object))
+    gap.loc[100, "sales"] = None  # a month of the history left empty, not a planned one
+    with pytest.raises(TargetError, match=r"empty on data row 101 \(1988-05-01\), inside the"):
+        extend_upload(model, _upload(gap, ahead), "plan.csv", "date", "sales", 0.9)
 
 
 def test_a_known_column_must_be_an_exogenous_one(wine):
