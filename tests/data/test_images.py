@@ -56,9 +56,11 @@ def test_hostile_archives_are_refused_with_a_message(data, phrase):
 
 
 def test_nothing_is_written_to_disk_while_reading(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    work = tmp_path / "cwd"  # beside the test's data folder, which starts with a store
+    work.mkdir()
+    monkeypatch.chdir(work)
     images.read_zip(h.zip_of(h.class_folders(3)))
-    assert list(tmp_path.iterdir()) == []
+    assert list(work.iterdir()) == []
 
 
 def test_mixed_modes_become_one_mode():
