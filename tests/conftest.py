@@ -41,8 +41,8 @@ def mlflow_tables(tmp_path_factory):
     creates and migrates them (about 2 s) the first time a store opens, and each test's
     data folder starts from a copy of this file instead (its ``finml`` experiment, with
     the artifact folder in that data folder, is still created by the store on first use).
-    The code that makes a store from nothing runs here, and in every app server the
-    browser and system tests start."""
+    MLflow's own table creation runs here, once per test process, and on PostgreSQL in
+    the system tests' tracking server."""
     from mlflow.tracking import MlflowClient
 
     path = tmp_path_factory.mktemp("mlflow-tables") / "mlflow.db"
