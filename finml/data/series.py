@@ -231,8 +231,9 @@ def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
     Raises:
         TargetError, SplitError, DataError: as :func:`load_series` for the history.
         TargetError: a row with the target empty dated inside the history (its row named).
-        DataError: no rows to forecast, a period to forecast missing (per entity), or a
-            known column empty or not a finite number there (the data row named).
+        DataError: no rows to forecast, a period to forecast missing or given twice (per
+            entity), a date there that does not parse, or a known column empty or not a
+            finite number there (the data row named).
     """
     if not spec.known:
         return load_series(frame, spec)
@@ -263,9 +264,17 @@ def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
             f"{what}: add a row for each of them after the history (per entity), with "
             f"{spec.target!r} left empty and {known} filled in."
         )
-    rows = frame.iloc[ahead]
-    dates, _ = parse_dates(rows[spec.date_col], spec.date_col)
-    ids = _entity_ids(rows, spec.entity_col)
+    dates = parse_dates(frame[spec.date_col], spec.date_col)[0].iloc[ahead]
+    unread = np.flatnonzero(dates.isna().to_numpy())
+    if len(unread):
+        row = int(ahead[unread[0]])
+        raise DataError(
+            f"The date column {spec.date_col!r} holds "
+            f"{str(frame[spec.date_col].iloc[row])[:30]!r} on data row {row + 1}, a period to "
+            "forecast: that is not a date. Fix it (the periods to forecast are "
+            f"{_listed(after)})."
+        )
+    ids = _entity_ids(frame, spec.entity_col)[ahead]  # the whole upload: its data rows
     future = np.full((len(series.entities), h, len(spec.exog)), np.nan)
     for e, entity in enumerate(series.entities):
         mine = ids == entity
@@ -275,6 +284,11 @@ def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
                 raise DataError(
                     f"{what}: there is no row{_named(entity)} for {date.date()}. Add it, "
                     f"with {spec.target!r} left empty and {known} filled in."
+                )
+            if len(hit) > 1:
+                raise DataError(
+                    f"{what}: data rows {int(ahead[hit[0]]) + 1} and {int(ahead[hit[1]]) + 1} "
+                    f"are both {date.date()}{_named(entity)}. Keep one row per period."
                 )
             row = int(ahead[hit[0]])
             for j, col in enumerate(spec.exog):

@@ -232,7 +232,8 @@ def _computable(
             where += f" less the change a season earlier ({seasons})"
     elif model.known and j >= (ahead := model.n_inputs - int(model.entity_feature) - k * h):
         column, step = model.known[(j - ahead) % k], (j - ahead) // k + 1  # a step's K together
-        where = f"its planned change from the last period to {step} period(s) after it"
+        when = pd.date_range(series.dates[-1], periods=step + 1, freq=series.freq)[-1].date()
+        where = f"its planned change from the last period to {when}"
     else:  # the rolling mean or sd of the target's last p changes
         column = target
         read = sorted(rows[t - p - m : t + 1] + 1)

@@ -104,6 +104,13 @@ def test_each_bad_plan_is_refused_with_what_to_fix(wine, planned, tmp_path):
     text = ahead.assign(promo=ahead["promo"].astype(object))
     text.loc[150, "promo"] = "yes"
     refused(_upload(history, text), "'promo' is 'yes' on data row 151")
+    twice = pd.concat([ahead, ahead.iloc[[1]].assign(promo=1 - ahead["promo"].iloc[1])])
+    refused(_upload(history, twice), "data rows 152 and 154 are both 1992-08-01. Keep one")
+    bad_date = ahead.assign(date=ahead["date"].dt.strftime("%Y-%m-%d"))
+    bad_date.loc[151, "date"] = "1992-13-01"
+    refused(_upload(history, bad_date), "'1992-13-01' on data row 152, a period to forecast")
+    huge = ahead.assign(promo=[0.0, 0.0, 1e40])  # a number, too large once standardised
+    refused(_upload(history, huge), r"'promo' has .* planned change from the last period to 1992-0")
     gap = history.assign(sales=history["sales"].astype(object))
     gap.loc[100, "sales"] = None  # a month of the history left empty, not a planned one
     with pytest.raises(TargetError, match=r"empty on data row 101 \(1988-05-01\), inside the"):
@@ -149,14 +156,15 @@ def test_arima_regresses_on_the_known_columns_and_reads_their_plans(wine):
         fits = arima_fits(y, end, 12, [ORDERS], reg)
         error[name] = np.abs(arima_forecasts(y, origins, 3, end, 12, fits, reg) - actual).mean()
     assert error["regressed"] < 0.6 * error["blind"]
-    # nothing of the target after an origin is read: later sales doubled, same forecasts
+    # nothing of the target after an origin is read: sales doubled from month 146 on, the
+    # filter runs through them (origins up to 172), the forecasts from 140-145 do not move
     fits = arima_fits(y, end, 12, [ORDERS], x)
     later = y.copy()
-    later[0, 151:] *= 2
-    np.testing.assert_allclose(
-        arima_forecasts(later, origins[:11], 3, end, 12, fits, x),
-        arima_forecasts(y, origins[:11], 3, end, 12, fits, x),
-    )
+    later[0, 146:] *= 2
+    moved = arima_forecasts(later, origins, 3, end, 12, fits, x)
+    same = arima_forecasts(y, origins, 3, end, 12, fits, x)
+    np.testing.assert_allclose(moved[:6], same[:6])
+    assert not np.allclose(moved[6:], same[6:])
     # as Auto's member (orders kept, parameters on the history): the plan moves its step
     member = {"name": "arima", "forms": {"": ORDERS}}
     model = FittedForecaster(lags=1, horizon=3, season=12, exog=["promo"], known=["promo"])
