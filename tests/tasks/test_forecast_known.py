@@ -197,3 +197,24 @@ def test_a_panel_reads_each_entitys_plan_and_names_the_one_missing(wine):
     short = pd.concat([history, plan.iloc[:5]]).to_csv(index=False).encode()
     with pytest.raises(DataError, match="no row of entity 'B' for 1994-08-01"):
         extend_upload(result.model, short, "p.csv", "date", "sales", 0.9, entity_col="shop")
+
+
+def test_auto_with_autoarima_reads_the_plan_in_training_and_in_predict(wine, tmp_path):
+    quarters = wine.set_index("date").resample("QS").sum().reset_index()  # promo: months 0-3
+
+    def auto(known):
+        spec = forecast_spec("auto", 2, "sales", exog=("promo",), known=known, arima=True)
+        return run_forecast(spec, quarters, ListSink())
+
+    planned, blind = auto(("promo",)), auto(())
+    assert planned.test_metrics["arima_mase"] < 0.7 * blind.test_metrics["arima_mase"]
+    assert "arima" in [m["name"] for m in planned.model.members]
+    loaded = load_bundle(save_bundle(tmp_path / "b", planned.model))
+    history, plan = quarters.iloc[:50], quarters.iloc[50:52].assign(sales=np.nan)
+    out = {}
+    for promoted in (0.0, 2.0):  # two more months promoted in the second quarter ahead
+        plan.loc[51, "promo"] = promoted
+        data = pd.concat([history, plan]).to_csv(index=False).encode()
+        out[promoted] = extend_upload(loaded, data, "p.csv", "date", "sales", 0.9).forecasts
+    lift = out[2.0]["y_pred"].to_numpy() - out[0.0]["y_pred"].to_numpy()
+    assert lift[1] > 0.5 * LIFT and lift[1] > 3 * abs(lift[0])
