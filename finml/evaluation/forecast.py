@@ -60,7 +60,7 @@ def entities(test: pd.DataFrame) -> list[str]:
 
 
 def leaderboard(
-    test: pd.DataFrame, scale: float | None, val: pd.DataFrame | None = None
+    test: pd.DataFrame, scale: float | None, val: pd.DataFrame | None = None, known=()
 ) -> pd.DataFrame:
     """MASE, RMSE and MAE of the model and each baseline on the test origins with 95%
     bootstrap CIs (paired bootstrap over the forecasts,
@@ -75,6 +75,8 @@ def leaderboard(
         val: the validation forecasts in the same form; when they hold the baselines and
             ``scale_seasonal`` (runs since Auto), the board is ranked on
             :data:`VALIDATION_MASE`, so reading it selects nothing on the test origins.
+        known: the run's columns known in advance, on which AutoARIMA regressed (its row
+            says so).
 
     Returns:
         One row per forecaster, best first. For a panel, MASE is the mean of the entities'
@@ -88,6 +90,8 @@ def leaderboard(
         if col not in test:
             continue
         cis = regression.regression_cis(y, test[col].to_numpy(), scale, n_resamples=500)
+        if col == "arima" and known:
+            label += f", regressed on {', '.join(map(repr, known))}"
         row = {"forecaster": label}
         for key, name in (("mase", "MASE"), ("rmse", "RMSE"), ("mae", "MAE")):
             if key in cis.index:

@@ -403,7 +403,10 @@ def _forecast_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
         run,
         figures,
         board=forecast.leaderboard(
-            test, regression.mase_scale(run.metrics), _validation(store, run)
+            test,
+            regression.mase_scale(run.metrics),
+            _validation(store, run),
+            [c for c in run.params.get("known", "").split(",") if c],
         ).round(4),
         by_step=formats.forecast_table(forecast.by_step(test, intervals), decimals=4),
         by_entity=formats.forecast_table(forecast.by_entity(test), decimals=4) if names else None,

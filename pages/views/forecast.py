@@ -235,7 +235,10 @@ def forecast_view(run, test, store, val=None) -> None:
         )
     choice_view(run, store)
     st.subheader("The model against the baselines")
-    board = common.memo((run.run_id, "forecast_board"), lambda: leaderboard(test, scale, val))
+    known = [c for c in run.params.get("known", "").split(",") if c]
+    board = common.memo(
+        (run.run_id, "forecast_board"), lambda: leaderboard(test, scale, val, known)
+    )
     st.dataframe(board.round(4), hide_index=True, width="stretch")
     freq = infer_frequency(test["date"])
     st.caption(

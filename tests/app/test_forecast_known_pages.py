@@ -38,6 +38,8 @@ def test_predict_reads_the_plan_after_the_history_or_asks_for_it():
     spec = forecast_spec("ridge_lags", 3, "sales", exog=("promo",), known=("promo",))
     staged = replace(spec.dataset, dataset_id=stage_frame(frame), name="wine")
     train_and_log(replace(spec, dataset=staged), "ridge · sales")
+    evaluate = open_app("evaluate")  # the run's leaderboard and charts open
+    assert not evaluate.exception and evaluate.dataframe, evaluate.exception
     at = open_app("predict")
     assert any("'promo' filled in: the model reads them" in shown(c) for c in at.caption)
     plan = frame.iloc[150:153].assign(sales=np.nan)

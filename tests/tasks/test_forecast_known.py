@@ -14,6 +14,7 @@ import pytest
 
 from finml.data.series import known_ahead
 from finml.errors import BundleError, DataError, SpecError, TargetError
+from finml.evaluation.forecast import leaderboard
 from finml.fitters.base import ListSink
 from finml.models.bundle import load_bundle, save_bundle
 from finml.prediction.forecast import extend_upload
@@ -209,6 +210,8 @@ def test_auto_with_autoarima_reads_the_plan_in_training_and_in_predict(wine, tmp
     planned, blind = auto(("promo",)), auto(())
     assert planned.test_metrics["arima_mase"] < 0.7 * blind.test_metrics["arima_mase"]
     assert "arima" in [m["name"] for m in planned.model.members]
+    board = leaderboard(planned.test_predictions, None, planned.val_predictions, ["promo"])
+    assert "AutoARIMA (orders by AICc), regressed on 'promo'" in board["forecaster"].tolist()
     loaded = load_bundle(save_bundle(tmp_path / "b", planned.model))
     history, plan = quarters.iloc[:50], quarters.iloc[50:52].assign(sales=np.nan)
     out = {}
