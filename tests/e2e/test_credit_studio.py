@@ -33,8 +33,10 @@ def test_demo_to_confusion_matrix(page, app_url, tmp_path):
     expect(page.get_by_text("Confusion matrix at threshold 0.500")).to_be_visible()
     expect(page.get_by_text("predicted good")).to_be_visible()
     expect(page.get_by_text("KS statistic")).to_be_visible()
-    # the charts follow the tiles in their own fragments (issue 24): wait for them
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+    # the charts follow the tiles in their own fragments (issue 24): wait for the page to
+    # finish its run (a loaded run once showed an empty page for a minute), then for them
+    page.wait_for_selector(IDLE, timeout=180_000)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=120_000)
     metrics_table = page.get_by_test_id("stMarkdownContainer").locator("table")
     expect(metrics_table.get_by_text("95% CI")).to_be_visible()
     page.screenshot(path=str(screenshot_path("screenshot.png", tmp_path)), full_page=True)
@@ -56,9 +58,9 @@ def _cv_and_tuning_from_train(page, metric: str) -> None:
     expect(page.get_by_text(search)).to_be_visible(timeout=180_000)
     # the caption over the folds' table (the progress label says it too, in lower case)
     folds_done = re.compile(r"^Cross-validation: 3 of 3 folds done")
-    expect(page.get_by_text(folds_done)).to_be_visible(timeout=180_000)
     # .first: while the page redraws (the run ended, or the fast polls after Start ended),
-    # the fragment's copy and the page's overlap for a moment
+    # the fragment's copy and the page's overlap for a moment (seen here and on the tile)
+    expect(page.get_by_text(folds_done).first).to_be_visible(timeout=180_000)
     tile = page.get_by_text(f"3-fold CV {metric} (mean ± sd)").first
     expect(tile).to_be_visible(timeout=180_000)
     expect(page.get_by_text("Optimization History Plot").first).to_be_visible()
