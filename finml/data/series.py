@@ -240,8 +240,10 @@ def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
     if spec.target not in frame.columns:
         raise TargetError(f"The target column {spec.target!r} is not in the data.")
     empty = frame[spec.target].isna().to_numpy()
+    parsed = None  # every row's date, parsed once for both checks below
     if spec.date_col in frame.columns and empty.any() and not empty.all():
-        stamps = parse_dates(frame[spec.date_col], spec.date_col)[0].to_numpy()
+        parsed = parse_dates(frame[spec.date_col], spec.date_col)[0]
+        stamps = parsed.to_numpy()
         inside = np.flatnonzero(empty & (stamps <= stamps[~empty].max()))  # NaT: False
         if len(inside):
             raise TargetError(
@@ -264,7 +266,7 @@ def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
             f"{what}: add a row for each of them after the history (per entity), with "
             f"{spec.target!r} left empty and {known} filled in."
         )
-    dates = parse_dates(frame[spec.date_col], spec.date_col)[0].iloc[ahead]
+    dates = parsed.iloc[ahead]
     unread = np.flatnonzero(dates.isna().to_numpy())
     if len(unread):
         row = int(ahead[unread[0]])
