@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from finml.models.registry import parse_list
+
 #: Display names of the metrics returned by :func:`binary_metrics`, in table order.
 METRIC_LABELS = {
     "accuracy": "Accuracy",
@@ -300,7 +302,7 @@ def binary_view_of_run(
     positive = positive or params.get("positive_class", "positive")
     classes = params.get("classes", "")
     if classes:
-        names = classes.split(",")
+        names = parse_list(classes)
         pos = names.index(positive)
         negative = names[1 - pos] if len(names) == 2 else f"not {positive}"
         column = f"p_{pos}"

@@ -31,7 +31,13 @@ import numpy as np
 import pandas as pd
 
 from finml.errors import BundleError, SpecError, listing
-from finml.models.registry import RUN_PARAMS, check_run_param, get_model, model_names
+from finml.models.registry import (
+    RUN_PARAMS,
+    check_run_param,
+    format_list,
+    get_model,
+    model_names,
+)
 from finml.models.safe_load import load_json_bounded
 from finml.store import BACKTEST_METRICS, FOLD_METRICS, HISTORY_METRICS
 from finml.tasks import task_of_bundle
@@ -253,7 +259,7 @@ def check_params(params: dict, model: str, meta: dict) -> dict[str, str]:
     if names:
         out["positive_class"] = names[meta["positive"]]
         if task.probability_columns:
-            out["classes"] = ",".join(names)
+            out["classes"] = format_list(names)
         else:
             out["negative_class"] = names[1 - meta["positive"]]
     folds = int(out.get("cv_folds", "0") or 0)

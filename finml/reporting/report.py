@@ -19,6 +19,7 @@ import pandas as pd
 from finml.access import ScopedStore
 from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
+from finml.models.registry import parse_list
 from finml.reporting import charts, formats
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
 from finml.tasks import get_task
@@ -130,7 +131,7 @@ def build_report(
     classes = run.params.get("classes", "")
     if classes:
         proba = test[[c for c in test.columns if c.startswith("p_")]].to_numpy()
-        names = tuple(classes.split(","))
+        names = tuple(parse_list(classes))
         context["per_class"] = metrics.per_class_metrics(test["y_true"].to_numpy(), proba, names)
     from finml.models.bundle import load_run_bundle
 
@@ -341,7 +342,7 @@ def _fair_lending(store, run, test, y, score, threshold) -> dict | None:
     from finml.evaluation import fairness
     from finml.run_data import run_table
 
-    protected = [c for c in run.params.get("protected", "").split(",") if c]
+    protected = parse_list(run.params.get("protected"))
     if not protected:
         return None
     frame = run_table(store, run.run_id)
@@ -406,7 +407,7 @@ def _forecast_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
             test,
             regression.mase_scale(run.metrics),
             _validation(store, run),
-            [c for c in run.params.get("known", "").split(",") if c],
+            parse_list(run.params.get("known")),
         ).round(4),
         by_step=formats.forecast_table(forecast.by_step(test, intervals), decimals=4),
         by_entity=formats.forecast_table(forecast.by_entity(test), decimals=4) if names else None,

@@ -10,6 +10,7 @@ import pandas as pd
 from finml import access
 from finml.evaluation.metrics import METRIC_LABELS, mean_sd
 from finml.evaluation.regression import REGRESSION_LABELS
+from finml.models.registry import parse_list
 from finml.store import ACTIVE, FINISHED, RUNNING, RunInfo
 from finml.tasks import get_task
 
@@ -358,7 +359,7 @@ def ranked_interval(run: RunInfo, test: pd.DataFrame | None = None) -> tuple[flo
     if key == "roc_auc" and task.evaluation == "classes":
         from finml.evaluation.metrics import binary_view_of_run
 
-        if len(run.params.get("classes", "").split(",")) > 2:
+        if len(parse_list(run.params.get("classes"))) > 2:
             return None  # a macro one-vs-rest AUC: no closed-form interval
         from finml.errors import DataError
         from finml.evaluation.compare import delong_interval

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 
 from finml.data.spec import DatasetSpec, ImageDatasetSpec, dataset_spec_from_dict
 from finml.data.split import cv_kind
+from finml.models.registry import format_list
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class RunSpec:
         if self.gpus:
             params["gpus"] = self.gpus
         if isinstance(ds, ImageDatasetSpec):
-            params.update(classes=",".join(ds.classes), image_size=ds.size, image_mode=ds.mode)
+            params.update(classes=format_list(ds.classes), image_size=ds.size, image_mode=ds.mode)
             return params
         params.update(
             target=ds.target,
@@ -77,15 +78,15 @@ class RunSpec:
             cv_kind=cv_kind(ds.split) if self.cv_folds else "",
         )
         if ds.classes:
-            params["classes"] = ",".join(ds.classes)
+            params["classes"] = format_list(ds.classes)
         if ds.protected:
-            params["protected"] = ",".join(ds.protected)
+            params["protected"] = format_list(ds.protected)
         if ds.unit:
             params["unit"] = ds.unit
         if ds.horizon:
-            params.update(entity_col=ds.entity_col, exog=",".join(ds.exog))
+            params.update(entity_col=ds.entity_col, exog=format_list(ds.exog))
         if ds.known:
-            params["known"] = ",".join(ds.known)
+            params["known"] = format_list(ds.known)
         return params
 
     def run_tags(self) -> dict[str, str]:

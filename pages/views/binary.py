@@ -14,6 +14,7 @@ from finml.data import target
 from finml.data.split import split_report, split_warnings
 from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
+from finml.models.registry import parse_list
 from finml.reporting import charts, formats
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
 from finml.reporting.exports import to_csv_bytes
@@ -181,7 +182,7 @@ def binary_view(run, test, val, store, positive=None, cases=None, tabs=None):
     )
     drill_down(run, test, y, score, threshold, cases or table_cases)
     extra = dict(tabs or {})
-    protected = [c for c in run.params.get("protected", "").split(",") if c]
+    protected = parse_list(run.params.get("protected"))
     if protected and positive in (None, run.params.get("positive_class")):
         extra["Fair lending"] = lambda: fair_lending(run, test, y, score, threshold, protected)
     costs = (cost_fp, cost_fn)

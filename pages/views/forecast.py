@@ -36,6 +36,7 @@ from finml.evaluation.forecast import (
     leaderboard,
     step_forecasts,
 )
+from finml.models.registry import parse_list
 from finml.reporting import formats, regression_charts
 from finml.tasks import get_task
 from finml.training import jobs
@@ -235,7 +236,7 @@ def forecast_view(run, test, store, val=None) -> None:
         )
     choice_view(run, store)
     st.subheader("The model against the baselines")
-    known = [c for c in run.params.get("known", "").split(",") if c]
+    known = parse_list(run.params.get("known"))
     board = common.memo(
         (run.run_id, "forecast_board"), lambda: leaderboard(test, scale, val, known)
     )

@@ -22,6 +22,7 @@ from finml.data.split import SplitSpec, class_report, make_split, split_warnings
 from finml.data.staging import save_dataset_spec, stage_images
 from finml.data.target import check_class_counts
 from finml.errors import FinmlError
+from finml.models.registry import parse_list
 from finml.reporting import charts
 from finml.reporting.exports import png_bytes
 from finml.tasks import get_task
@@ -485,7 +486,7 @@ class ImageView(TaskView):
     def evaluate(self, run, test, val, store) -> None:
         """Two classes: the binary view of the positive class, then all classes and the
         images; more: all classes (or one against the rest), then the images."""
-        classes = run.params.get("classes", "").split(",")
+        classes = parse_list(run.params.get("classes"))
         tabs = run_parts.run_tabs(run, val, self, store)
         if len(classes) > 2:
             more = partial(image_view, run, test, classes)  # then (proba, y)

@@ -10,6 +10,7 @@ import streamlit as st
 from finml.data import target
 from finml.data.split import class_report
 from finml.evaluation import metrics
+from finml.models.registry import parse_list
 from finml.reporting import charts
 from finml.tasks import get_task
 from pages.views import binary, uploads
@@ -76,14 +77,14 @@ class MulticlassView(TableView):
         return f"({len(ds.classes)} classes)"
 
     def evaluate(self, run, test, val, store) -> None:
-        classes = run.params.get("classes", "").split(",")
+        classes = parse_list(run.params.get("classes"))
         classes_view(run, test, val, store, classes)
         run_parts.show_tabs(run_parts.run_tabs(run, val, self, store), "run_tabs")
 
     def cv_chart(self, run, oof, folds) -> None:
         """The ROC curve of each fold for the class of interest against the rest."""
         positive = run.params.get("positive_class", "")
-        names = run.params.get("classes", "").split(",")
+        names = parse_list(run.params.get("classes"))
         if positive not in names:
             return
         k = names.index(positive)

@@ -29,7 +29,8 @@ def test_a_three_class_target_opens_as_multiclass_and_can_be_used(german):
 
 
 def _housing_run(german, positive: str) -> str:
-    """A logistic regression of housing (3 classes) trained and logged as a worker does."""
+    """A logistic regression of housing (3 classes, sorted) trained and logged as a worker
+    does."""
     from dataclasses import replace
 
     from finml.data.staging import stage_frame
@@ -40,7 +41,7 @@ def _housing_run(german, positive: str) -> str:
         spec.dataset,
         dataset_id=stage_frame(german),
         task="multiclass",
-        classes=("for free", "own", "rent"),
+        classes=tuple(sorted(german["housing"].unique())),
     )
     return train_and_log(replace(spec, dataset=ds), "logreg · housing")
 
@@ -75,3 +76,25 @@ def test_a_multiclass_run_exports_and_imports_as_multiclass(german):
     copy = import_run(export_run(store, run_id), store, "housing.zip", "local")
     params = store.get_run(copy).params
     assert params["task"] == "multiclass" and params["classes"] == "for free,own,rent"
+
+
+def test_classes_whose_names_hold_a_comma_keep_their_names(german):
+    """Income bands such as "10,000-20,000" are common class names: Evaluate's per-class
+    table, the report and an export/import must keep them whole (the run parameter was a
+    plain comma join, which split them)."""
+    from finml.access import LOCAL, ScopedStore
+    from finml.reporting.exchange import export_run, import_run
+    from finml.reporting.report import build_report
+    from finml.store import RunStore
+
+    names = {"for free": "free, with family", "own": "own", "rent": "rent, private"}
+    run_id = _housing_run(german.assign(housing=german["housing"].map(names)), "rent, private")
+    at = open_app("evaluate")
+    assert not at.exception, at.exception
+    per_class = at.dataframe[0].value
+    assert {"free, with family", "own", "rent, private"} <= set(per_class.index)
+    store = RunStore()
+    report = build_report(ScopedStore(store, LOCAL), run_id)
+    assert "free, with family" in report and "rent, private" in report
+    copy = import_run(export_run(store, run_id), store, "housing.zip", "local")
+    assert store.get_run(copy).params["classes"] == '["free, with family", "own", "rent, private"]'

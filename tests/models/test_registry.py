@@ -66,3 +66,23 @@ def test_boosting_runs_logged_before_the_categories_parameter_stay_one_hot():
         assert old["categories"] == "one-hot" and old["max_iter"] == 100
         assert logged_params(model, {"hp.categories": "native"})["categories"] == "native"
     assert "categories" not in logged_params("logreg", {})
+
+
+def test_list_parameters_keep_names_that_hold_a_comma_and_read_old_runs():
+    """Classes, exogenous, known and protected columns are logged as one text each; a name
+    with a comma ("10,000-20,000", "rate, %") must come back whole, and a run logged
+    before (a plain comma join) must still read as it did."""
+    from finml.errors import BundleError
+    from finml.models.registry import check_run_param, format_list, parse_list
+
+    for names in ([], ["own"], ["for free", "own", "rent"], ["10,000-20,000", "< 10,000"]):
+        text = format_list(names)
+        assert parse_list(text) == names
+        assert check_run_param("classes", text) == text
+    assert format_list(["for free", "own"]) == "for free,own"  # unchanged for plain names
+    assert format_list(["[0, 5)", "[5, 10)"]).startswith('["')
+    assert parse_list(format_list(["[0-5)", "[5-10)"])) == ["[0-5)", "[5-10)"]
+    assert parse_list("[0-5),[5-10)") == ["[0-5)", "[5-10)"]  # an old run's text
+    assert parse_list(None) == [] and parse_list("a,b") == ["a", "b"]
+    with pytest.raises(BundleError, match="'exog'"):
+        check_run_param("exog", format_list(["x" * 301, "y,z"]))
