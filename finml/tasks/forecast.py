@@ -543,6 +543,26 @@ def entity_feature(params: dict, series) -> bool:
     return bool(params.get("entity_feature")) and 1 < len(series.entities) <= MAX_ENTITY_CODES
 
 
+def entity_code_note(asked: bool, n_entities: int) -> str:
+    """What Evaluate says when a run asked for the entity as a feature and its panel had
+    more entities than the boosted model holds codes for (the model went without), else
+    ``""``.
+
+    Args:
+        asked: the run's ``entity_feature`` parameter.
+        n_entities: the panel's entities (0 or 1 for one series).
+    """
+    if not asked or n_entities <= MAX_ENTITY_CODES:
+        return ""
+    return (
+        f"Entity as a feature was asked for, but this panel has {n_entities:,} entities and "
+        f"the boosted model holds at most {MAX_ENTITY_CODES} categories: the model was "
+        "trained without the entity code (one global model on each entity's scaled "
+        "changes). Split the panel into groups of at most "
+        f"{MAX_ENTITY_CODES} entities to give each its code."
+    )
+
+
 def asks(params: dict, name: str) -> bool:
     """Whether ``params[name]`` asks for it: ``True`` or ``"yes"``."""
     value = params.get(name, False)

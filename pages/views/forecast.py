@@ -39,6 +39,7 @@ from finml.evaluation.forecast import (
 from finml.models.registry import parse_list
 from finml.reporting import formats, regression_charts
 from finml.tasks import get_task
+from finml.tasks.forecast import entity_code_note
 from finml.training import jobs
 from pages import common
 from pages.views import tabs as run_parts
@@ -260,6 +261,9 @@ def forecast_view(run, test, store, val=None) -> None:
             else ""
         )
     )
+    note = entity_code_note(run.params.get("hp.entity_feature") == "True", len(names))
+    if note:
+        st.info(note)
     if names:
         st.subheader("By entity (worst first)")
         st.dataframe(

@@ -234,7 +234,7 @@ def test_a_panel_bundle_round_trips_and_extends_each_entity(panel, tmp_path):
 def test_the_entity_feature_is_for_panels_of_up_to_255_entities():
     from types import SimpleNamespace
 
-    from finml.tasks.forecast import entity_feature
+    from finml.tasks.forecast import entity_code_note, entity_feature
 
     on = {"entity_feature": True}
     assert entity_feature(on, SimpleNamespace(entities=tuple("ab")))
@@ -242,3 +242,9 @@ def test_the_entity_feature_is_for_panels_of_up_to_255_entities():
     assert entity_feature(on, SimpleNamespace(entities=tuple(map(str, range(255)))))
     assert not entity_feature(on, SimpleNamespace(entities=tuple(map(str, range(256)))))
     assert not entity_feature({}, SimpleNamespace(entities=tuple("ab")))
+    # not silently: Evaluate says the larger panel's model went without, and how to get it
+    assert entity_code_note(True, 256).startswith("Entity as a feature was asked for")
+    assert "256 entities" in entity_code_note(True, 256) and "groups of at most 255" in (
+        entity_code_note(True, 256)
+    )
+    assert entity_code_note(True, 255) == entity_code_note(False, 300) == ""
