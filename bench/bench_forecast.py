@@ -32,12 +32,20 @@ AutoARIMA on 10 of its entities.
 categorical feature (``entity_feature``): MASE per entity (seasonal scale), geometric mean
 over the entities, at h = 1 and 4, with seconds per run.
 
+``known`` instead: columns known in advance, on Australian wine sales (``wineind``, 176
+months) with a seeded promotion plan (a quarter of the months, each +6,000 litres: the
+tests' ``wine_promotions``; synthetic, as no package we may install ships a series with a
+real known-in-advance regressor), h = 3: test MASE (seasonal scale) of ridge, boosting,
+Auto and Auto with AutoARIMA (and on the one-step scale) reading ``promo`` as a
+past-only exogenous column against reading its plan, and AutoARIMA's own test MAE in
+litres each way.
+
 ``seasonal`` instead: finml's ridge and boosting on lags (8) with and without the seasonal
 difference (``seasonal_difference``) on the 16 series, and Auto by default against Auto
 deciding it on validation ("when validation says"): geometric mean MASE (seasonal scale)
 and on how many series it is lower.
 
-Run: ``.venv/bin/python bench/bench_forecast.py [panel | seasonal]``.
+Run: ``.venv/bin/python bench/bench_forecast.py [panel | seasonal | known]``.
 """
 
 from __future__ import annotations
@@ -114,12 +122,15 @@ def pmdarima_series() -> dict[str, pd.DataFrame]:
     }
 
 
-def spec(model: str, horizon: int, entity: str = "", **params) -> RunSpec:
-    """finml's default run of ``model``: a 70/15/15 split in time, seed 42."""
+def spec(
+    model: str, horizon: int, entity: str = "", target="y", exog=(), known=(), **params
+) -> RunSpec:
+    """finml's default run of ``model``: a 70/15/15 split in time, seed 42 (exogenous
+    columns ``exog``, of which ``known`` are known in advance)."""
     ds = DatasetSpec(
         "0" * 32,
         "bench",
-        "y",
+        target,
         "",
         (),
         (),
@@ -127,6 +138,8 @@ def spec(model: str, horizon: int, entity: str = "", **params) -> RunSpec:
         task="forecast",
         horizon=horizon,
         entity_col=entity,
+        exog=tuple(exog),
+        known=tuple(known),
     )
     return RunSpec(ds, model, resolve_params(model, params), seed=42)
 
@@ -296,8 +309,44 @@ def seasonal_bench() -> None:
         )
 
 
+def known_bench() -> None:
+    """Models with and without the plan of a column known in advance (``promo``)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.conftest import wine_promotions
+
+    warnings.simplefilter("ignore")
+    frame, h = wine_promotions(), 3
+    runs = (("ridge_lags", {}), ("hgb_lags", {}), ("auto", {}), ("auto", {"arima": True}))
+    for model, params in runs:
+        name = model + (" + AutoARIMA" if params else "")
+        scores = []
+        for known in ((), ("promo",)):
+            t0 = time.perf_counter()
+            run = run_forecast(
+                spec(model, h, "", "sales", ("promo",), known, **params), frame, Sink()
+            )
+            test = run.test_predictions
+            scores.append(mase(test, "y_pred"))
+            extra = ""
+            if "arima" in test:
+                mae = float(np.mean(np.abs(test["arima"] - test["y_true"])))
+                origins = test["origin"].nunique()
+                extra = f"; AutoARIMA alone MAE {mae:,.0f} litres over {origins} origins"
+            way = "with the plan " if known else "past values only"
+            print(
+                f"{name:20} {way}: test MASE {scores[-1]:.3f} (one-step scale "
+                f"{run.test_metrics['mase']:.3f}){extra} "
+                f"({time.perf_counter() - t0:.1f} s)",
+                flush=True,
+            )
+        print(f"{name:20} with the plan / without: {scores[1] / scores[0]:.2f}")
+
+
 if __name__ == "__main__":
     import sys
 
-    modes = {"panel": panel_bench, "seasonal": seasonal_bench}
+    modes = {"panel": panel_bench, "seasonal": seasonal_bench, "known": known_bench}
     modes.get(sys.argv[1] if sys.argv[1:] else "", main)()
