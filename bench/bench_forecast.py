@@ -40,12 +40,17 @@ Auto and Auto with AutoARIMA (and on the one-step scale) reading ``promo`` as a
 past-only exogenous column against reading its plan, and AutoARIMA's own test MAE in
 litres each way.
 
+``boxcox`` instead: finml's ridge and boosting on lags (8) on the series itself, on its
+log and on its Box-Cox transform (lambda by Guerrero's method on the periods each model
+is fitted on) on the 16 series: geometric mean MASE (seasonal scale), on how many series
+Box-Cox is lower than each of the other two, and the lambdas.
+
 ``seasonal`` instead: finml's ridge and boosting on lags (8) with and without the seasonal
 difference (``seasonal_difference``) on the 16 series, and Auto by default against Auto
 deciding it on validation ("when validation says"): geometric mean MASE (seasonal scale)
 and on how many series it is lower.
 
-Run: ``.venv/bin/python bench/bench_forecast.py [panel | seasonal | known]``.
+Run: ``.venv/bin/python bench/bench_forecast.py [panel | seasonal | known | boxcox]``.
 """
 
 from __future__ import annotations
@@ -345,8 +350,42 @@ def known_bench() -> None:
         print(f"{name:20} with the plan / without: {scores[1] / scores[0]:.2f}")
 
 
+def boxcox_bench() -> None:
+    """Ridge and boosting on the series, its log and its Box-Cox transform."""
+    warnings.simplefilter("ignore")
+    ways = {"series": {}, "log": {"log": True}, "Box-Cox": {"boxcox": True}}
+    rows = []
+    for name, frame, h in cases():
+        row = {"series": name, "h": "1" if h == 1 else "season"}
+        for model in ("ridge_lags", "hgb_lags"):
+            for way, params in ways.items():
+                run = run_forecast(spec(model, h, **params), frame, Sink())
+                row[(model, way)] = mase(run.test_predictions, "y_pred")
+                if run.model.boxcox:
+                    row["lambda"] = run.model.boxcox[0]
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    lambdas = df.drop_duplicates("series").set_index("series")["lambda"]
+    print("Box-Cox lambda of the ridge (refitted before the test block), by series:")
+    print(lambdas.round(3).to_string())
+    for (h, g), model in ((hg, m) for hg in df.groupby("h") for m in ("ridge_lags", "hgb_lags")):
+        geo = {w: float(np.exp(np.log(g[(model, w)]).mean())) for w in ways}
+        box = g[(model, "Box-Cox")]
+        print(
+            f"h={h:6} {model:10}: MASE "
+            + ", ".join(f"{w} {v:.3f}" for w, v in geo.items())
+            + f"; Box-Cox lower than the series on {(box < g[(model, 'series')]).sum()}, than"
+            f" the log on {(box < g[(model, 'log')]).sum()} of {len(g)}"
+        )
+
+
 if __name__ == "__main__":
     import sys
 
-    modes = {"panel": panel_bench, "seasonal": seasonal_bench, "known": known_bench}
+    modes = {
+        "panel": panel_bench,
+        "seasonal": seasonal_bench,
+        "known": known_bench,
+        "boxcox": boxcox_bench,
+    }
     modes.get(sys.argv[1] if sys.argv[1:] else "", main)()

@@ -180,6 +180,14 @@ def _save_forecaster(out_dir: Path, model: FittedForecaster) -> Path:
             **({"entity_feature": True} if model.entity_feature else {}),
             **({"seasonal_difference": True} if model.seasonal_difference else {}),
             **({"known": [str(c) for c in model.known]} if model.known else {}),
+            **(
+                {
+                    "boxcox": [float(v) for v in model.boxcox],
+                    "boxcox_scales": [float(v) for v in model.boxcox_scales],
+                }
+                if model.boxcox
+                else {}
+            ),
         },
         "intervals": {k: [float(v) for v in q] for k, q in (model.intervals or {}).items()},
         "versions": library_versions(),
@@ -211,6 +219,7 @@ def _check_forecaster(meta: dict) -> None:
     known = fc.get("known", []) if ok else None
     ok = ok and isinstance(known, list) and len(set(map(str, known))) == len(known)
     ok = ok and all(isinstance(c, str) and c in fc.get("exog", []) for c in known)
+    ok = ok and _boxcox_fields(fc)
     if ok:
         exog, rolling = len(fc.get("exog", [])), fc.get("rolling", False)
         entity, ahead = fc.get("entity_feature", False), fc["horizon"] * len(known)
@@ -231,8 +240,9 @@ def _check_forecaster(meta: dict) -> None:
             "per entity, a whole interval window from 0 to 10,000, whole Fourier pairs "
             "from 0 to half the season, and log, recursive, entity_feature and "
             "seasonal_difference true or false (recursive only without exogenous columns, "
-            "a seasonal difference only with a season), and known columns (if any) among "
-            "the exogenous ones, each once."
+            "a seasonal difference only with a season), known columns (if any) among "
+            "the exogenous ones, each once, and Box-Cox lambdas (if any) from 0 to 1 with "
+            "a scale > 0, one each per entity, not with log."
         )
     intervals = meta.get("intervals")
     good = isinstance(intervals, dict) and sorted(intervals) == sorted(INTERVAL_KEYS)
@@ -301,6 +311,24 @@ def _ets_form(form) -> bool:
             any(v == a and type(v) is type(a) for a in allowed)
             for v, allowed in zip(form, _ETS_FORM, strict=True)
         )
+    )
+
+
+def _boxcox_fields(fc: dict) -> bool:
+    """The optional Box-Cox fields of a forecaster (absent before them and without the
+    transform): one lambda in [0, 1] and one scale > 0 per entity, and no log beside."""
+    if "boxcox" not in fc and "boxcox_scales" not in fc:
+        return True
+    lam, scales = fc.get("boxcox"), fc.get("boxcox_scales")
+    n = len(fc.get("entities", [""]))
+    return (
+        _numbers(lam)
+        and _numbers(scales)
+        and len(lam) == len(scales) == n
+        and min(lam) >= 0
+        and max(lam) <= 1
+        and min(scales) > 0
+        and not fc.get("log")
     )
 
 

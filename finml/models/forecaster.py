@@ -19,9 +19,10 @@ may average with its estimator (Auto: :attr:`FittedForecaster.members`).
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from finml.data.series import fourier_terms, known_ahead, season_phase, windows
+from finml.data.series import fourier_terms, known_ahead, naive_scales, season_phase, windows
 from finml.models.pipeline import EAGER_ROWS
 from finml.models.safe_load import check_network_size
 
@@ -68,6 +69,16 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             ``exp(log y[t] + change)``, the median of a forecast that is symmetric in logs;
             for positive series whose swings grow with their level. ``entity_scales`` stay
             in the target's units (MASE, intervals).
+        boxcox: the Box-Cox parameter lambda of each entity, float in [0, 1] (E,), or
+            ``None`` (no transform): the estimator reads and forecasts changes of
+            ``g(y) = (y ** lambda - 1) / lambda`` (``log y`` at 0; Box & Cox 1964),
+            lambda fitted by Guerrero's method (1993; statsmodels' ``BoxCox``) on the
+            periods the estimator is fitted on (training; training and validation for
+            the refit before the test block), and the forecast is g's inverse of ``g(y[t]) +
+            change``; bounded by the log (0) and the series itself (1), so the inverse is
+            defined for every forecast (a level whose inverse would be below 0 is 0).
+        boxcox_scales: the scale of each entity's transformed changes (their naive
+            one-step MAE over the training periods), float > 0 (E,), with ``boxcox``.
         recursive: the multi-step strategy. ``False`` (direct, as before it): the estimator
             gives the h changes at once; ``True``: it gives the next change only, and the
             forecast feeds each step's change back into the window for the next
@@ -117,6 +128,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         entity_feature=False,
         seasonal_difference=False,
         known=(),
+        boxcox=None,
+        boxcox_scales=None,
     ):
         self.estimator = estimator
         self.lags = lags
@@ -141,6 +154,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self.entity_feature = entity_feature
         self.seasonal_difference = seasonal_difference
         self.known = known
+        self.boxcox = boxcox
+        self.boxcox_scales = boxcox_scales
 
     def fit(self, X=None, y=None):
         """Do nothing and return ``self``: training fits the parts."""
@@ -338,6 +353,9 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         if self.log:  # relative changes: unit-free, every entity's scale 1
             with np.errstate(divide="ignore", invalid="ignore"):
                 y, s = np.log(y), np.ones(len(y))
+        elif self.boxcox:  # the transformed series, in its own units per entity
+            lam, s = self.boxcox_for(y, entities)
+            y = boxcox_transform(y, lam)
         else:
             s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
         read = y
@@ -372,7 +390,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             changes = self._recursive_changes(x, o, len(base), dates)
         else:
             changes = self.decode(self.predict_changes(self.encode(x)))
-        return self.levels(base, o, changes, s)
+        lam = self.boxcox_for(y, entities)[0] if self.boxcox else None
+        return self.levels(base, o, changes, s, lam)
 
     def _from_first(self, origins) -> np.ndarray:
         """The origins, int64 (m,), checked to start at :attr:`first_origin` with
@@ -388,7 +407,12 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         return o
 
     def levels(
-        self, base: np.ndarray, origins: np.ndarray, changes: np.ndarray, s: np.ndarray
+        self,
+        base: np.ndarray,
+        origins: np.ndarray,
+        changes: np.ndarray,
+        s: np.ndarray,
+        lam: np.ndarray | None = None,
     ) -> np.ndarray:
         """The forecast values from the estimator's cumulative changes: the origin's value
         (of the seasonal difference with :attr:`seasonal_difference`, then the value one
@@ -399,6 +423,8 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             base: the series read by :meth:`inputs`, float64 (E, n).
             origins: int (m,); changes: the decoded changes of k <= h steps ahead, float64
                 (E * m, k); s: the scales, float64 (E,).
+            lam: each row's Box-Cox lambda, float64 (E,), for a :attr:`boxcox` model
+                (default the trained ones, in the trained order).
 
         Returns:
             float64 (E * m, k), in the target's units.
@@ -413,8 +439,34 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             level = (base[:, o] - base[:, o - m])[:, :, None] + steps  # z[t+k]
             for k in range(1, steps.shape[2] + 1):  # y[t+k] = z[t+k] + y[t+k-m]
                 level[:, :, k - 1] += base[:, o + k - m] if k <= m else level[:, :, k - 1 - m]
+        if self.boxcox:
+            lam = np.asarray(self.boxcox if lam is None else lam, dtype=np.float64)
+            return boxcox_inverse(level, lam[:e]).reshape(e * len(o), -1)
         with np.errstate(over="ignore"):
             return (np.exp(level) if self.log else level).reshape(e * len(o), -1)
+
+    def boxcox_for(self, y: np.ndarray, entities=None) -> tuple[np.ndarray, np.ndarray]:
+        """The Box-Cox lambda of each row of ``y`` and the scale of its transformed
+        changes, float64 (E,) each: the trained ones by entity name (rows in the trained
+        order by default); for an entity not trained on, lambda fitted on its own history
+        (:func:`guerrero_lambda`) and the naive one-step MAE of its transformed history.
+
+        Args:
+            y: the series (n,) or panel (E, n), positive.
+            entities: the names of the rows of ``y`` (default the trained ones).
+        """
+        y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+        names = list(self.entities or ("",))[: len(y)] if entities is None else list(entities)
+        pairs = zip(self.boxcox, self.boxcox_scales, strict=True)
+        trained = dict(zip(map(str, self.entities or ("",)), pairs, strict=True))
+        lam, s = np.empty(len(y)), np.empty(len(y))
+        for i, name in enumerate(names):
+            if str(name) in trained:
+                lam[i], s[i] = trained[str(name)]
+            else:
+                lam[i] = guerrero_lambda(y[i], int(self.season))
+                s[i] = naive_scales(boxcox_transform(y[i : i + 1], lam[i : i + 1]), y.shape[1])[0]
+        return lam, s
 
     def _recursive_changes(self, x: np.ndarray, origins: np.ndarray, n_entities: int, dates):
         """The h cumulative changes from each origin (in units of the entity's scale),
@@ -1057,3 +1109,49 @@ def build_sequence_net(
     check_network_size(model)
     model.compile(optimizer=keras.optimizers.Adam(params["learning_rate"]), loss="mse")
     return model
+
+
+def guerrero_lambda(values: np.ndarray, season: int) -> float:
+    """The Box-Cox lambda of a positive series by Guerrero's method (Guerrero 1993: the
+    lambda that makes the ratio of each season's standard deviation to its mean ** (1 -
+    lambda) most nearly constant; statsmodels' ``BoxCox``, groups of one season, or of 4
+    periods without one as Guerrero & Perera 2004), bounded to [0, 1]: the log at 0, the
+    series itself at 1.
+
+    Args:
+        values: the series, float64 (n,), every finite value > 0 (missing ones skipped).
+        season: the season's length (1: none).
+
+    Returns:
+        float: lambda in [0, 1]; 1 for fewer than two groups of finite values.
+    """
+    from statsmodels.base.transform import BoxCox
+
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    group = int(season) if int(season) > 1 else 4
+    if len(x) < 2 * group or (x <= 0).any():
+        return 1.0
+    _, lam = BoxCox().transform_boxcox(x, method="guerrero", window_length=group, bounds=(0, 1))
+    return float(np.clip(lam, 0.0, 1.0))
+
+
+def boxcox_transform(y: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """The Box-Cox transform ``(y ** lambda - 1) / lambda`` (``log y`` at 0; Box & Cox
+    1964; ``scipy.special.boxcox``) of each row with its lambda: float64 (E, n) with lam
+    (E,) -> (E, n); ``NaN`` where a value is not positive."""
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    lam = np.asarray(lam, dtype=np.float64).reshape(-1, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(y > 0, special.boxcox(np.where(y > 0, y, 1.0), lam), np.nan)
+
+
+def boxcox_inverse(level: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`boxcox_transform` (``scipy.special.inv_boxcox``) of levels of
+    shape (E, ...) with lam (E,), same shape; a level at or below ``-1 / lambda`` (whose
+    inverse would not be a positive value, possible for lambda > 0) gives 0."""
+    level = np.asarray(level, dtype=np.float64)
+    lam = np.asarray(lam, dtype=np.float64).reshape(-1, *([1] * (level.ndim - 1)))
+    floor = np.where(lam > 0, -1.0 / np.where(lam > 0, lam, 1.0), -np.inf)
+    with np.errstate(over="ignore"):
+        return special.inv_boxcox(np.maximum(level, floor), lam)

@@ -686,6 +686,19 @@ _LOG = Param(
     "stay on the series itself.",
 )
 
+_BOXCOX = Param(
+    "boxcox",
+    "Box-Cox transform (lambda fitted on training)",
+    "bool",
+    False,
+    help="The model learns the changes of (y ** lambda - 1) / lambda and forecasts through "
+    "its inverse, lambda chosen by Guerrero's method (the one R's forecast and fable use) "
+    "on the periods the model is fitted on, never the test periods, between 0 (the log) "
+    "and 1 (the series itself), per entity of a panel: for positive series whose swings "
+    "grow with their level, less than the log would assume. Needs every value > 0; not "
+    "with the log.",
+)
+
 _SEASONAL_DIFFERENCE = Param(
     "seasonal_difference",
     "Seasonal difference",
@@ -808,7 +821,7 @@ def _forecaster(
     family = "keras" if fitter == "sequence_net" else "sklearn"
     lagged = ()
     if name.endswith("_lags"):
-        lagged = (_ROLLING, _FOURIER, log, _SEASONAL_DIFFERENCE)
+        lagged = (_ROLLING, _FOURIER, log, _BOXCOX, _SEASONAL_DIFFERENCE)
     elif fitter == "auto":
         lagged = (_ROLLING, _FOURIER, log, _AUTO_SEASONAL_DIFFERENCE)
     params = (lags, *lagged, *params)

@@ -138,10 +138,10 @@ def _extend(
             f"on a series that is {frequency_words(model.freq)}. Upload the series at the "
             "training frequency."
         )
-    if model.log:
+    if model.log or model.boxcox:
         fix = (
-            "This model forecasts the log of the series: check the history's values on that "
-            "row, or use a model trained on the series itself."
+            "This model forecasts the log (or Box-Cox transform) of the series: check the "
+            "history's values on that row, or use a model trained on the series itself."
         )
         require_positive(series, target, DataError, fix)
     if series.n < model.min_history:

@@ -30,7 +30,7 @@ from finml.data.series import (
     segment_report,
 )
 from finml.data.split import Split
-from finml.errors import SpecError, SplitError, TargetError
+from finml.errors import DataError, SpecError, SplitError, TargetError
 from finml.evaluation.regression import conformal_quantiles, regression_metrics
 from finml.fitters import get_fitter
 from finml.fitters.base import PROGRESS_EVERY_S, FitData, SampledSink, Sink, never_stop
@@ -39,9 +39,11 @@ from finml.models.forecaster import (
     FittedForecaster,
     arima_fits,
     arima_forecasts,
+    boxcox_transform,
     ets_fits,
     ets_forecasts,
     ets_intervals,
+    guerrero_lambda,
     naive_forecasts,
     seasonal_naive_forecasts,
     theta_forecasts,
@@ -192,6 +194,9 @@ def run_forecast(
     units = model.interval_units(y, calib_o)
     model.set_params(intervals=conformal_per_step(y, calib_o, calib_pred, units))
     result.model = model
+    if model.boxcox:  # the lambdas the tested model read (Evaluate says them)
+        pairs = zip(map(str, model.entities or ("",)), model.boxcox, strict=True)
+        result.records["boxcox.json"] = {"lambda": {e: float(v) for e, v in pairs}}
     val["y_pred"] = val_pred.ravel()
     val["interval_unit"] = row_units(model, y, val_o, h)
     result.val_predictions = val
@@ -382,6 +387,9 @@ def resolve_log(spec, params, series, seg) -> tuple[dict, dict]:
         TargetError: ``log`` asked of a series with a value at or below 0.
     """
     value = params.get("log", False)
+    if asks(params, "boxcox"):
+        fix = 'Set "Box-Cox transform" to no, or forecast a positive column.'
+        require_positive(series, spec.dataset.target, TargetError, fix)
     if value != LOG_CHOSEN:
         if wants_log(params):
             fix = 'Set "Forecast the log of the series" to no, or forecast a positive column.'
@@ -541,6 +549,30 @@ def entity_feature(params: dict, series) -> bool:
     """Whether the windows end with the entity's code (``params["entity_feature"]``, a
     panel of 2 to :data:`MAX_ENTITY_CODES` entities; a larger panel's model goes without)."""
     return bool(params.get("entity_feature")) and 1 < len(series.entities) <= MAX_ENTITY_CODES
+
+
+def boxcox_words(record: dict) -> str:
+    """What Evaluate says of a Box-Cox model's lambdas (the run's ``boxcox.json``:
+    ``{"lambda": {entity: lambda}}``, ``""`` for one series): the value, or the range over
+    a panel's entities.
+
+    Raises:
+        DataError: a record that is not of that shape.
+    """
+    lam = (record or {}).get("lambda") if isinstance(record, dict) else None
+    if not isinstance(lam, dict) or not lam:
+        raise DataError("boxcox.json holds no lambda.")
+    values = sorted(float(v) for v in lam.values())
+    what = (
+        f"lambda = {values[0]:.3f}"
+        if len(values) == 1
+        else f"lambda from {values[0]:.3f} to {values[-1]:.3f} over the {len(values)} entities"
+    )
+    return (
+        f"The model forecasts the Box-Cox transform of the series, {what} (Guerrero's "
+        "method, fitted on the periods before the test block; 0 is the log, 1 the series "
+        "itself), and its forecasts are transformed back."
+    )
 
 
 def entity_code_note(asked: bool, n_entities: int) -> str:
@@ -800,7 +832,12 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         stopped).
     """
     y, p, h = series.values, int(params["lags"]), int(spec.dataset.horizon)
-    scales = naive_scales(y, int(train_o[-1]) + h + 1)
+    end = int(train_o[-1]) + h + 1  # the training periods: up to the last training target
+    scales = naive_scales(y, end)
+    lambdas = lambda_scales = None
+    if asks(params, "boxcox"):  # lambda by Guerrero's method on the training periods only
+        lambdas = [guerrero_lambda(row[:end], series.season) for row in y]
+        lambda_scales = naive_scales(boxcox_transform(y, np.asarray(lambdas)), end).tolist()
     rolling, fourier = bool(params.get("rolling", False)), int(params.get("fourier", 0))
     model = FittedForecaster(
         lags=p,
@@ -817,6 +854,8 @@ def fit_forecaster(spec, params, series, train_o, val_o, sink, should_stop):
         entity_feature=entity_feature(params, series),
         seasonal_difference=seasonal_difference(params, series.season),
         known=list(series.known_names),
+        boxcox=lambdas,
+        boxcox_scales=lambda_scales,
     )
     train_o = train_o[train_o >= model.first_origin]
     x_tr, t_tr, base, s = model.inputs(y, train_o, series.exog, dates=series.dates)
@@ -1108,6 +1147,22 @@ class ForecastTask(Task):
         step_metric="backtest_mase",
         fold_metrics=("mase", "rmse", "mae", "naive_mase"),
     )
+
+    def check_spec(self, spec) -> None:
+        """As every task, and refuse the log and the Box-Cox transform asked together
+        (the log is Box-Cox at lambda 0: one transform or the other), before the run is
+        queued.
+
+        Raises:
+            SpecError: said plainly, with the way out.
+        """
+        super().check_spec(spec)
+        params = spec.params or {}
+        if asks(params, "boxcox") and wants_log(params):
+            raise SpecError(
+                'Both "Forecast the log of the series" and "Box-Cox transform" are on: the '
+                "log is the Box-Cox transform with lambda 0. Choose one of them."
+            )
 
     def train(self, spec, frame, sink, should_stop=never_stop, *, explain=False, **options):
         """:func:`run_forecast` (``explain`` is unused: forecasts have no importance)."""

@@ -39,7 +39,7 @@ from finml.evaluation.forecast import (
 from finml.models.registry import parse_list
 from finml.reporting import formats, regression_charts
 from finml.tasks import get_task
-from finml.tasks.forecast import entity_code_note
+from finml.tasks.forecast import boxcox_words, entity_code_note
 from finml.training import jobs
 from pages import common
 from pages.views import tabs as run_parts
@@ -261,6 +261,8 @@ def forecast_view(run, test, store, val=None) -> None:
             else ""
         )
     )
+    with contextlib.suppress(FinmlError):
+        st.caption(boxcox_words(store.read_json(run.run_id, "boxcox.json")))
     note = entity_code_note(run.params.get("hp.entity_feature") == "True", len(names))
     if note:
         st.info(note)

@@ -158,6 +158,7 @@ def test_predict_extends_an_uploaded_history(macro_forecast_run):
 
 
 def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_run, reap):
+    """Ridge from the form with the Box-Cox transform and a 2-fold backtest, in a worker."""
     from tests.conftest import wait_for
 
     at = open_app("train")
@@ -166,6 +167,8 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     assert len(at.selectbox(key="model").options) == 7
     assert at.selectbox(key="model").value == "auto"  # the default forecaster
     at.selectbox(key="model").set_value("ridge_lags").run()
+    assert at.checkbox(key="ridge_lags.boxcox").value is False  # asked for, not default
+    at.checkbox(key="ridge_lags.boxcox").check()
     at.toggle(key="use_cv").set_value(True)
     at.number_input(key="cv_k").set_value(2)
     at.button(key="start").click().run()
@@ -190,6 +193,11 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     assert all(len(p) == 7 and p[4:6] == " Q" for p in folds["from"])  # "1990 Q2"
     titles = " ".join(c.proto.spec for c in evaluate.get("plotly_chart"))
     assert "Backtest fold 2: actual and 1-step-ahead forecasts" in titles
+    # the form's Box-Cox reached the model: Evaluate says the lambda it fitted
+    (lam,) = store.read_json(run_id, "boxcox.json")["lambda"].values()
+    assert 0 <= lam <= 1 and store.get_run(run_id).params["hp.boxcox"] == "True"
+    said = f"Box-Cox transform of the series, lambda = {lam:.3f}"
+    assert any(said in shown(c) for c in evaluate.caption)
 
 
 def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, reap):
