@@ -366,7 +366,7 @@ def boxcox_bench() -> None:
         rows.append(row)
     df = pd.DataFrame(rows)
     lambdas = df.drop_duplicates("series").set_index("series")["lambda"]
-    print("Box-Cox lambda of the ridge (refitted before the test block), by series:")
+    print("Box-Cox lambda of the boosting at h = 1 (refitted before the test block):")
     print(lambdas.round(3).to_string())
     for (h, g), model in ((hg, m) for hg in df.groupby("h") for m in ("ridge_lags", "hgb_lags")):
         geo = {w: float(np.exp(np.log(g[(model, w)]).mean())) for w in ways}
