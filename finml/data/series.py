@@ -590,8 +590,11 @@ def period_labels(dates, freq: str = "") -> list[str]:
     return list(index.strftime("%Y-%m-%d %H:%M" if timed else "%Y-%m-%d"))
 
 
-def require_positive(series: Series, target: str, error: type[Exception], fix: str) -> None:
-    """Refuse a series with a value at or below zero (a model on ``log y`` cannot read it).
+def require_positive(
+    series: Series, target: str, error: type[Exception], fix: str, transform: str = "log"
+) -> None:
+    """Refuse a series with a value at or below zero (a model on ``log y``, or on its
+    Box-Cox transform, cannot read it).
 
     Args:
         series: the checked series or panel.
@@ -599,6 +602,8 @@ def require_positive(series: Series, target: str, error: type[Exception], fix: s
         error: the exception to raise (:class:`TargetError` in training,
             :class:`DataError` for a history on Predict).
         fix: the sentence that says how to fix it.
+        transform: what the model reads, for the message (``"log"``, ``"Box-Cox
+            transform"``).
 
     Raises:
         error: naming the first such value, its entity and its data row.
@@ -610,7 +615,7 @@ def require_positive(series: Series, target: str, error: type[Exception], fix: s
     row = int(series.rows[e, i]) if series.rows is not None else i
     where = f" of entity {series.entities[e]!r}" if series.entities != ("",) else ""
     raise error(
-        f"The log of {target!r} is needed and {int(bad.sum())} of its values are 0 or "
+        f"The {transform} of {target!r} is needed and {int(bad.sum())} of its values are 0 or "
         f"below (first {series.values[e, i]:g}{where} at data row {row + 1}, "
         f"{series.dates[i].date()}). {fix}"
     )

@@ -1123,7 +1123,8 @@ def guerrero_lambda(values: np.ndarray, season: int) -> float:
         season: the season's length (1: none).
 
     Returns:
-        float: lambda in [0, 1]; 1 for fewer than two groups of finite values.
+        float: lambda in [0, 1]; 1 for fewer than two groups of finite values or when
+        every group is flat (the criterion is then undefined).
     """
     from statsmodels.base.transform import BoxCox
 
@@ -1131,6 +1132,9 @@ def guerrero_lambda(values: np.ndarray, season: int) -> float:
     x = x[np.isfinite(x)]
     group = int(season) if int(season) > 1 else 4
     if len(x) < 2 * group or (x <= 0).any():
+        return 1.0
+    groups = x[len(x) % group :].reshape(-1, group)
+    if not (groups.std(axis=1) > 0).any():  # every season flat: nothing to stabilise
         return 1.0
     _, lam = BoxCox().transform_boxcox(x, method="guerrero", window_length=group, bounds=(0, 1))
     return float(np.clip(lam, 0.0, 1.0))

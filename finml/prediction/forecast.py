@@ -139,11 +139,12 @@ def _extend(
             "training frequency."
         )
     if model.log or model.boxcox:
+        what = "log" if model.log else "Box-Cox transform"
         fix = (
-            "This model forecasts the log (or Box-Cox transform) of the series: check the "
-            "history's values on that row, or use a model trained on the series itself."
+            f"This model forecasts the {what} of the series: check the history's values on "
+            "that row, or use a model trained on the series itself."
         )
-        require_positive(series, target, DataError, fix)
+        require_positive(series, target, DataError, fix, what)
     if series.n < model.min_history:
         raise DataError(
             f"The history has {series.n} periods; this model needs at least "

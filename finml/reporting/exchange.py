@@ -249,5 +249,10 @@ def _log_import(store, run_id: str, root: Path, record, meta: dict) -> None:
         store.set_threshold(run_id, record.threshold, "imported")
     if task_of_bundle(meta).tags.intervals:  # the intervals Evaluate reads
         store.log_json(run_id, meta["intervals"], "intervals.json")
+    fc = meta.get("forecaster") or {}
+    if fc.get("boxcox"):  # the lambdas Evaluate says, from the checked bundle
+        from finml.tasks.forecast import boxcox_record
+
+        store.log_json(run_id, boxcox_record(fc.get("entities", [""]), fc["boxcox"]), "boxcox.json")
     store.set_status(run_id, FINISHED)
     store.finish_import(run_id)

@@ -195,8 +195,7 @@ def run_forecast(
     model.set_params(intervals=conformal_per_step(y, calib_o, calib_pred, units))
     result.model = model
     if model.boxcox:  # the lambdas the tested model read (Evaluate says them)
-        pairs = zip(map(str, model.entities or ("",)), model.boxcox, strict=True)
-        result.records["boxcox.json"] = {"lambda": {e: float(v) for e, v in pairs}}
+        result.records["boxcox.json"] = boxcox_record(model.entities, model.boxcox)
     val["y_pred"] = val_pred.ravel()
     val["interval_unit"] = row_units(model, y, val_o, h)
     result.val_predictions = val
@@ -389,7 +388,7 @@ def resolve_log(spec, params, series, seg) -> tuple[dict, dict]:
     value = params.get("log", False)
     if asks(params, "boxcox"):
         fix = 'Set "Box-Cox transform" to no, or forecast a positive column.'
-        require_positive(series, spec.dataset.target, TargetError, fix)
+        require_positive(series, spec.dataset.target, TargetError, fix, "Box-Cox transform")
     if value != LOG_CHOSEN:
         if wants_log(params):
             fix = 'Set "Forecast the log of the series" to no, or forecast a positive column.'
@@ -551,6 +550,13 @@ def entity_feature(params: dict, series) -> bool:
     return bool(params.get("entity_feature")) and 1 < len(series.entities) <= MAX_ENTITY_CODES
 
 
+def boxcox_record(entities, lambdas) -> dict:
+    """The run's ``boxcox.json`` of a Box-Cox model: ``{"lambda": {entity: lambda}}``
+    (entity ``""`` for one series), from its entities and lambdas (E,) each."""
+    pairs = zip(map(str, entities or ("",)), lambdas, strict=True)
+    return {"lambda": {e: float(v) for e, v in pairs}}
+
+
 def boxcox_words(record: dict) -> str:
     """What Evaluate says of a Box-Cox model's lambdas (the run's ``boxcox.json``:
     ``{"lambda": {entity: lambda}}``, ``""`` for one series): the value, or the range over
@@ -570,8 +576,9 @@ def boxcox_words(record: dict) -> str:
     )
     return (
         f"The model forecasts the Box-Cox transform of the series, {what} (Guerrero's "
-        "method, fitted on the periods before the test block; 0 is the log, 1 the series "
-        "itself), and its forecasts are transformed back."
+        "method, fitted on the periods the tested model was fitted on: training, and "
+        "validation too for a model refitted before the test block; 0 is the log, 1 the "
+        "series itself), and its forecasts are transformed back."
     )
 
 

@@ -261,8 +261,9 @@ def forecast_view(run, test, store, val=None) -> None:
             else ""
         )
     )
-    with contextlib.suppress(FinmlError):
-        st.caption(boxcox_words(store.read_json(run.run_id, "boxcox.json")))
+    if run.params.get("hp.boxcox") == "True":
+        with contextlib.suppress(FinmlError):
+            st.caption(boxcox_words(store.read_json(run.run_id, "boxcox.json")))
     note = entity_code_note(run.params.get("hp.entity_feature") == "True", len(names))
     if note:
         st.info(note)

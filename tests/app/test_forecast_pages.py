@@ -198,6 +198,11 @@ def test_train_offers_the_forecasters_and_a_worker_run_finishes(macro_forecast_r
     assert 0 <= lam <= 1 and store.get_run(run_id).params["hp.boxcox"] == "True"
     said = f"Box-Cox transform of the series, lambda = {lam:.3f}"
     assert any(said in shown(c) for c in evaluate.caption)
+    # an export and import keeps it (rebuilt from the checked bundle)
+    from finml.reporting.exchange import export_run, import_run
+
+    copy = import_run(export_run(store, run_id), store, "fc.zip", "local")
+    assert store.read_json(copy, "boxcox.json") == store.read_json(run_id, "boxcox.json")
 
 
 def test_auto_from_the_form_shows_its_choice_and_predicts(macro_forecast_run, reap):

@@ -78,7 +78,7 @@ def test_predict_reads_a_boxcox_bundle_and_refuses_a_forged_one(macro, boxcox, t
     bad = history.copy()
     bad.loc[bad.index[-5], "realgdp"] = 0
     data = bad.to_csv(index=False).encode()
-    with pytest.raises(DataError, match=r"first 0 at data row \d+, .*\(or Box-Cox transform\)"):
+    with pytest.raises(DataError, match=r"The Box-Cox transform of 'realgdp' is needed.*first 0"):
         extend_upload(loaded, data, "history.csv", "date", "realgdp", 0.9)
     meta_path = tmp_path / "b" / "meta.json"
     meta = json.loads(meta_path.read_text())
@@ -101,13 +101,18 @@ def test_a_panel_keeps_each_entitys_lambda_by_name(macro, tmp_path):
     loaded = load_bundle(save_bundle(tmp_path / "b", result.model))
     test = result.test_predictions
     origin = int(test["origin"].iloc[-1])
-    # m1 alone, on Predict: its own lambda (by name, not by position), the same forecast
-    m1 = panel[panel["series"] == "m1"].iloc[: origin + 1]
-    forecasts, _ = extend_series(loaded, m1, "date", "value", 0.9, "series")
-    expected = test[(test["entity"] == "m1") & (test["origin"] == origin)]["y_pred"]
+    assert loaded.entities == ["m1", "realgdp"]  # realgdp is the second row in training
+    # realgdp alone on Predict, the first row there: its own lambda (by name, not by
+    # position), the same forecast as in the test
+    gdp = panel[panel["series"] == "realgdp"]
+    history = gdp.iloc[: origin + 1]
+    forecasts, _ = extend_series(loaded, history, "date", "value", 0.9, "series")
+    expected = test[(test["entity"] == "realgdp") & (test["origin"] == origin)]["y_pred"]
     np.testing.assert_allclose(forecasts["y_pred"], expected.to_numpy())
     # an entity it was not trained on gets lambda fitted on its own history
-    other = m1.assign(series="m2")
+    other = history.assign(series="gnp")
+    values = other["value"].to_numpy()
+    assert loaded.boxcox_for(values, ["gnp"])[0][0] == guerrero_lambda(values, 4)
     forecasts, _ = extend_series(loaded, other, "date", "value", 0.9, "series")
     assert np.isfinite(forecasts["y_pred"]).all() and (forecasts["y_pred"] > 0).all()
 
@@ -119,3 +124,14 @@ def test_the_log_and_boxcox_together_or_a_zero_are_refused_with_the_way_out(macr
     zero.loc[10, "realgdp"] = 0.0
     with pytest.raises(TargetError, match=r"first 0 at data row 11, .*Set \"Box-Cox transform\""):
         _gdp(zero, boxcox=True)
+    with pytest.raises(TargetError, match=r"^The Box-Cox transform of 'realgdp' is needed"):
+        _gdp(zero, boxcox=True)
+
+
+def test_a_flat_season_has_no_lambda_to_find():
+    """Guerrero's criterion is undefined when every season is flat (a rate held each
+    year): the series stays as it is (lambda 1) rather than the optimiser's first guess."""
+    steps = np.repeat([1.0, 2.0, 3.0, 5.0], 12)
+    assert guerrero_lambda(steps, 12) == 1.0
+    assert guerrero_lambda(np.full(48, 7.0), 12) == 1.0
+    assert guerrero_lambda(steps + np.arange(48) % 12, 12) < 1.0
