@@ -40,6 +40,9 @@ Auto and Auto with AutoARIMA (and on the one-step scale) reading ``promo`` as a
 past-only exogenous column against reading its plan, and AutoARIMA's own test MAE in
 litres each way.
 
+``heldout`` instead: the same comparison on 12 other series that no default was chosen on
+(:func:`heldout_set`), as issue 22's check on series the project has not seen.
+
 ``boxcox`` instead: finml's ridge and boosting on lags (8) on the series itself, on its
 log and on its Box-Cox transform (lambda by Guerrero's method on the periods each model
 is fitted on) on the 16 series: geometric mean MASE (seasonal scale), on how many series
@@ -50,7 +53,8 @@ difference (``seasonal_difference``) on the 16 series, and Auto by default again
 deciding it on validation ("when validation says"): geometric mean MASE (seasonal scale)
 and on how many series it is lower.
 
-Run: ``.venv/bin/python bench/bench_forecast.py [panel | seasonal | known | boxcox]``.
+Run: ``.venv/bin/python bench/bench_forecast.py [panel | seasonal | known | boxcox |
+heldout]``.
 """
 
 from __future__ import annotations
@@ -154,17 +158,52 @@ def mase(table: pd.DataFrame, column: str) -> float:
     return float(np.mean(np.abs(table[column] - table["y_true"]) / table["scale_seasonal"]))
 
 
-def cases():
-    """Each series at one step and one season ahead: (name, table, h)."""
-    for name, frame in series_set().items():
+def heldout_set() -> dict[str, pd.DataFrame]:
+    """12 series that no default of finml was chosen on (none is in :func:`series_set`),
+    all inside the statsmodels and pmdarima wheels: monthly sunspot numbers (pmdarima,
+    the last 480 months to 1983), German quarterly inflation and interest rate
+    (``statsmodels.datasets.interest_inflation``, 107 quarters, 1972-1998), Danish
+    quarterly money, income, prices and two interest rates
+    (``statsmodels.datasets.danish_data``, 55 quarters, 1974-1987), and the four US
+    quarterly columns of ``macrodata`` the bench set leaves out (T-bill rate, inflation,
+    real interest rate, population; 203 quarters)."""
+    from pmdarima import datasets
+    from statsmodels.datasets import danish_data, interest_inflation, macrodata
+
+    out = {}
+    spots = np.asarray(datasets.load_sunspots(), dtype=np.float64)[-480:]
+    out["sunspots (M)"] = pd.DataFrame(
+        {"date": pd.date_range("1944-01-01", periods=len(spots), freq="MS"), "y": spots}
+    )
+    d = interest_inflation.load_pandas().data
+    dates = pd.date_range("1972-04-01", periods=len(d), freq="QS")
+    for col in ("Dp", "R"):
+        out[f"germany {col} (Q)"] = pd.DataFrame({"date": dates, "y": d[col].to_numpy()})
+    d = danish_data.load_pandas().data
+    dates = pd.date_range("1974-01-01", periods=len(d), freq="QS")
+    for col in ("lrm", "lry", "lpy", "ibo", "ide"):
+        out[f"denmark {col} (Q)"] = pd.DataFrame({"date": dates, "y": d[col].to_numpy()})
+    m = macrodata.load_pandas().data
+    dates = pd.date_range("1959-01-01", periods=len(m), freq="QS")
+    for col in ("tbilrate", "infl", "realint", "pop"):
+        out[f"{col} (Q)"] = pd.DataFrame({"date": dates, "y": m[col].to_numpy()})
+    return out
+
+
+def cases(frames: dict[str, pd.DataFrame] | None = None):
+    """Each series (default :func:`series_set`) at one step and one season ahead: (name,
+    table, h)."""
+    for name, frame in (series_set() if frames is None else frames).items():
         for h in (1, 12 if "(M)" in name else 4):
             yield name, frame, h
 
 
-def main() -> None:
+def main(frames: dict[str, pd.DataFrame] | None = None) -> None:
+    """The comparison on :func:`series_set` (or ``frames``), then (on the bench set) the
+    time of Auto on a long series and on a 100-entity panel."""
     warnings.simplefilter("ignore")
     rows = []
-    for name, frame, h in cases():
+    for name, frame, h in cases(frames):
         t0 = time.perf_counter()
         auto = run_forecast(spec("auto", h), frame, Sink())
         seconds = time.perf_counter() - t0
@@ -230,6 +269,8 @@ def main() -> None:
             )
         own = g["AutoETS coverage 90%"].mean()
         print(f"h={h}: AutoETS's own 90% intervals (its model's) covered {own:.3f}")
+    if frames is not None:
+        return
     co2 = df[df["series"] == "co2 (M)"]
     print(
         f"\nAuto on a {len(series_set()['co2 (M)'])}-point monthly series: "
@@ -387,5 +428,6 @@ if __name__ == "__main__":
         "seasonal": seasonal_bench,
         "known": known_bench,
         "boxcox": boxcox_bench,
+        "heldout": lambda: main(heldout_set()),
     }
     modes.get(sys.argv[1] if sys.argv[1:] else "", main)()
