@@ -277,11 +277,13 @@ def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
             f"{_listed(after)})."
         )
     ids = _entity_ids(frame, spec.entity_col)[ahead]  # the whole upload: its data rows
-    future = np.full((len(series.entities), h, len(spec.exog)), np.nan)
+    planned = pd.DataFrame({"e": ids, "d": dates.to_numpy(), "i": np.arange(len(ahead))})
+    planned = planned[planned["d"].isin(after)]
+    hits = planned.groupby(["e", "d"], sort=False)["i"].agg(list).to_dict()
+    chosen = np.empty((len(series.entities), h), dtype=np.int64)  # positions in ahead
     for e, entity in enumerate(series.entities):
-        mine = ids == entity
         for k, date in enumerate(after):
-            hit = np.flatnonzero(mine & (dates == date).to_numpy())
+            hit = hits.get((entity, date), [])
             if not len(hit):
                 raise DataError(
                     f"{what}: there is no row{_named(entity)} for {date.date()}. Add it, "
@@ -292,10 +294,11 @@ def load_series_ahead(frame: pd.DataFrame, spec: SeriesSpec) -> Series:
                     f"{what}: data rows {int(ahead[hit[0]]) + 1} and {int(ahead[hit[1]]) + 1} "
                     f"are both {date.date()}{_named(entity)}. Keep one row per period."
                 )
-            row = int(ahead[hit[0]])
-            for j, col in enumerate(spec.exog):
-                if col in spec.known:
-                    future[e, k, j] = _planned(frame, col, row)
+            chosen[e, k] = hit[0]
+    future = np.full((len(series.entities), h, len(spec.exog)), np.nan)
+    for j, col in enumerate(spec.exog):
+        if col in spec.known:
+            future[:, :, j] = _planned(frame, col, ahead[chosen])
     series = replace(series, future=future)
     if series.rows is not None:  # data rows of the whole upload, for later messages
         series = replace(series, rows=positions[series.rows])
@@ -307,19 +310,22 @@ def _named(entity: str) -> str:
     return f" of entity {entity!r}" if entity else ""
 
 
-def _planned(frame: pd.DataFrame, col: str, row: int) -> float:
-    """A known column's value on data row ``row + 1`` of a period to forecast, finite
-    and within :data:`MAX_MAGNITUDE`; else a DataError naming the row."""
-    raw = frame[col].iloc[row]
-    value = pd.to_numeric(pd.Series([raw]), errors="coerce").to_numpy(dtype=np.float64)[0]
-    if not np.isfinite(value) or abs(value) > MAX_MAGNITUDE:
-        shown = "empty" if pd.isna(raw) else repr(str(raw)[:30])
+def _planned(frame: pd.DataFrame, col: str, rows: np.ndarray) -> np.ndarray:
+    """A known column's values on the data rows ``rows + 1`` of the periods to forecast,
+    float64 of the shape of ``rows``, each finite and within :data:`MAX_MAGNITUDE`; else
+    a DataError naming the first row (in the order of ``rows``) that is not."""
+    raw = frame[col].iloc[rows.ravel()]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(values) | (np.abs(values) > MAX_MAGNITUDE))
+    if len(bad):
+        row, value = int(rows.ravel()[bad[0]]), raw.iloc[bad[0]]
+        shown = "empty" if pd.isna(value) else repr(str(value)[:30])
         raise DataError(
             f"The known-in-advance column {col!r} is {shown} on data row {row + 1}, "
             "a period to forecast: the model reads its planned value there. Fill in a "
             "number (the value planned for that period)."
         )
-    return float(value)
+    return values.reshape(rows.shape)
 
 
 def _known_among_exog(spec: SeriesSpec) -> None:
