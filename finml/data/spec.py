@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
 
 from finml.data.split import SplitSpec
@@ -127,3 +128,43 @@ def dataset_spec_from_dict(raw: dict) -> DatasetSpec | ImageDatasetSpec:
     raw["known"] = tuple(raw.get("known", ()))
     raw["protected"] = tuple(raw.get("protected", ()))
     return DatasetSpec(**raw)
+
+
+def format_list(items) -> str:
+    """A list run parameter's text (``classes``, ``exog``, ``known``, ``protected``):
+    comma-separated, as finml has always written it, unless an item holds a comma or the
+    text would start with ``[``: then a JSON array, so a class such as ``"10,000-20,000"``
+    or a column ``"rate, %"`` comes back whole (:func:`parse_list`).
+
+    Args:
+        items: the names, in order (any iterable of str).
+
+    Returns:
+        str: ``"a,b,c"`` or ``'["10,000-20,000", "more"]'``; ``""`` for none.
+    """
+    names = [str(i) for i in items]
+    if any("," in n for n in names) or (names and names[0].startswith("[")):
+        return json.dumps(names, ensure_ascii=False)
+    return ",".join(names)
+
+
+def parse_list(text: str | None) -> list[str]:
+    """The names of a list run parameter written by :func:`format_list` (or, for runs
+    logged before it, by a plain comma join: text that is not a JSON array of text is
+    split at its commas).
+
+    Args:
+        text: the parameter's text; ``None`` or ``""`` for none.
+
+    Returns:
+        list[str]: the names, in order.
+    """
+    text = str(text or "")
+    if text.startswith("["):
+        try:
+            names = json.loads(text)
+        except ValueError:
+            names = None
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            return names
+    return text.split(",") if text else []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from finml.models.registry import parse_list
+from finml.data.spec import parse_list
 
 #: Display names of the metrics returned by :func:`binary_metrics`, in table order.
 METRIC_LABELS = {

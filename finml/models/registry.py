@@ -5,13 +5,13 @@ Pages render one widget per :class:`Param`; :func:`resolve_params` validates wha
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from finml.data.spec import parse_list
 from finml.data.target import UNIT_LENGTH, clean_unit
 from finml.errors import BundleError, SpecError, TargetError
 
@@ -1133,46 +1133,6 @@ RUN_PARAMS: dict[str, tuple] = {
     "protected": ("list", 300, 100),
     "unit": ("unit",),
 }
-
-
-def format_list(items) -> str:
-    """A list run parameter's text (``classes``, ``exog``, ``known``, ``protected``):
-    comma-separated, as finml has always written it, unless an item holds a comma or the
-    text would start with ``[``: then a JSON array, so a class such as ``"10,000-20,000"``
-    or a column ``"rate, %"`` comes back whole (:func:`parse_list`).
-
-    Args:
-        items: the names, in order (any iterable of str).
-
-    Returns:
-        str: ``"a,b,c"`` or ``'["10,000-20,000", "more"]'``; ``""`` for none.
-    """
-    names = [str(i) for i in items]
-    if any("," in n for n in names) or (names and names[0].startswith("[")):
-        return json.dumps(names, ensure_ascii=False)
-    return ",".join(names)
-
-
-def parse_list(text: str | None) -> list[str]:
-    """The names of a list run parameter written by :func:`format_list` (or, for runs
-    logged before it, by a plain comma join: text that is not a JSON array of text is
-    split at its commas).
-
-    Args:
-        text: the parameter's text; ``None`` or ``""`` for none.
-
-    Returns:
-        list[str]: the names, in order.
-    """
-    text = str(text or "")
-    if text.startswith("["):
-        try:
-            names = json.loads(text)
-        except ValueError:
-            names = None
-        if isinstance(names, list) and all(isinstance(n, str) for n in names):
-            return names
-    return text.split(",") if text else []
 
 
 def check_run_param(name: str, value: object, param: Param | None = None) -> str:

@@ -30,14 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from finml.data.spec import format_list
 from finml.errors import BundleError, SpecError, listing
-from finml.models.registry import (
-    RUN_PARAMS,
-    check_run_param,
-    format_list,
-    get_model,
-    model_names,
-)
+from finml.models.registry import RUN_PARAMS, check_run_param, get_model, model_names
 from finml.models.safe_load import load_json_bounded
 from finml.store import BACKTEST_METRICS, FOLD_METRICS, HISTORY_METRICS
 from finml.tasks import task_of_bundle

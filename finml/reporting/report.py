@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 import pandas as pd
 
 from finml.access import ScopedStore
+from finml.data.spec import parse_list
 from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
-from finml.models.registry import parse_list
 from finml.reporting import charts, formats
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
 from finml.tasks import get_task

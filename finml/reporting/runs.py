@@ -8,9 +8,9 @@ from collections import Counter
 import pandas as pd
 
 from finml import access
+from finml.data.spec import parse_list
 from finml.evaluation.metrics import METRIC_LABELS, mean_sd
 from finml.evaluation.regression import REGRESSION_LABELS
-from finml.models.registry import parse_list
 from finml.store import ACTIVE, FINISHED, RUNNING, RunInfo
 from finml.tasks import get_task
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 
-from finml.data.spec import DatasetSpec, ImageDatasetSpec, dataset_spec_from_dict
+from finml.data.spec import DatasetSpec, ImageDatasetSpec, dataset_spec_from_dict, format_list
 from finml.data.split import cv_kind
-from finml.models.registry import format_list
 
 
 @dataclass(frozen=True)

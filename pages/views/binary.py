@@ -11,10 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from finml.data import target
+from finml.data.spec import parse_list
 from finml.data.split import split_report, split_warnings
 from finml.errors import FinmlError
 from finml.evaluation import bootstrap, credit, metrics, thresholds
-from finml.models.registry import parse_list
 from finml.reporting import charts, formats
 from finml.reporting.domains import CLINICAL_TARGETS, domain_of
 from finml.reporting.exports import to_csv_bytes

@@ -21,7 +21,7 @@ from finml.data.series import (
     recent_start,
     segment_report,
 )
-from finml.data.spec import DatasetSpec
+from finml.data.spec import DatasetSpec, parse_list
 from finml.data.split import SplitSpec
 from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
@@ -36,7 +36,6 @@ from finml.evaluation.forecast import (
     leaderboard,
     step_forecasts,
 )
-from finml.models.registry import parse_list
 from finml.reporting import formats, regression_charts
 from finml.tasks import get_task
 from finml.tasks.forecast import boxcox_words, entity_code_note

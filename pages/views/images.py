@@ -17,12 +17,11 @@ import streamlit as st
 
 from finml.config import get_settings
 from finml.data import duplicates, images
-from finml.data.spec import ImageDatasetSpec
+from finml.data.spec import ImageDatasetSpec, parse_list
 from finml.data.split import SplitSpec, class_report, make_split, split_warnings
 from finml.data.staging import save_dataset_spec, stage_images
 from finml.data.target import check_class_counts
 from finml.errors import FinmlError
-from finml.models.registry import parse_list
 from finml.reporting import charts
 from finml.reporting.exports import png_bytes
 from finml.tasks import get_task

@@ -8,9 +8,9 @@ from __future__ import annotations
 import streamlit as st
 
 from finml.data import target
+from finml.data.spec import parse_list
 from finml.data.split import class_report
 from finml.evaluation import metrics
-from finml.models.registry import parse_list
 from finml.reporting import charts
 from finml.tasks import get_task
 from pages.views import binary, uploads

@@ -72,8 +72,9 @@ def test_list_parameters_keep_names_that_hold_a_comma_and_read_old_runs():
     """Classes, exogenous, known and protected columns are logged as one text each; a name
     with a comma ("10,000-20,000", "rate, %") must come back whole, and a run logged
     before (a plain comma join) must still read as it did."""
+    from finml.data.spec import format_list, parse_list
     from finml.errors import BundleError
-    from finml.models.registry import check_run_param, format_list, parse_list
+    from finml.models.registry import check_run_param
 
     for names in ([], ["own"], ["for free", "own", "rent"], ["10,000-20,000", "< 10,000"]):
         text = format_list(names)
