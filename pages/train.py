@@ -34,7 +34,6 @@ from finml.training import jobs
 from pages.common import (
     guarded,
     may_change,
-    open_run,
     principal,
     record,
     search_view,
@@ -356,8 +355,15 @@ def monitor(run_id: str, was_active: bool) -> None:
         tiles = headline_tiles(run)  # each value by its kind: amounts, metrics
         for col, (label, value) in zip(st.columns(len(tiles)), tiles, strict=True):
             col.metric(label, value)
-        if st.button("Open in Evaluate", type="primary", key="open_eval"):
-            open_run("pages/evaluate.py", run_id)
+        # a link, not a button that calls st.switch_page from this polling fragment: the
+        # browser then leaves Train itself, and a poll of this fragment that was already on
+        # its way cannot run after Evaluate as a Train run that blanks the page
+        st.page_link(
+            "pages/evaluate.py",
+            label="Open in Evaluate",
+            icon=":material/insights:",
+            query_params={"run": run_id},
+        )
     if was_active and run.status not in ACTIVE:
         # the run ended: redraw the page once, without polling, on the poll after the one
         # that drew its tiles, so that the browser shows them before it redraws the page

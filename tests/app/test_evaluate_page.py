@@ -156,6 +156,18 @@ def test_the_run_is_kept_in_the_url_so_a_reload_or_a_link_opens_it(finished_run,
     assert linked.query_params["run"] == finished_run
     missing = open_app("evaluate", {"run": "0" * 32})
     assert "not available" in shown(missing.info[0])
+    # in the same session: a link here from another page (Train's "Open in Evaluate")
+    # opens its run over the one shown before (the run box's state is dropped when the
+    # page changes); choosing another run is not undone by the URL of the one before
+    at.switch_page("pages/train.py").run()
+    at.query_params["run"] = finished_run
+    at.switch_page("pages/evaluate.py").run()
+    assert at.selectbox(key="eval_run").value == finished_run
+    assert at.query_params["run"] == finished_run
+    at.selectbox(key="eval_run").set_value(newest).run()
+    assert at.selectbox(key="eval_run").value == newest and at.query_params["run"] == newest
+    at.run()  # a redraw (a threshold moved) keeps it
+    assert at.selectbox(key="eval_run").value == newest
     assert missing.selectbox(key="eval_run").value == newest
 
 

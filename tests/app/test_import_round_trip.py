@@ -652,8 +652,12 @@ def test_train_shows_the_import_from_its_link(pair, tracebacks):
         assert folds["fold"].tolist() == list(range(1, k + 1))
     if pair.kind in ("regression", "image"):
         assert "Learning curves" in _titles(at)
-    at.button(key="open_eval").click().run()
+    (link,) = [p.proto for p in at.get("page_link") if p.proto.label == "Open in Evaluate"]
+    assert link.page == "evaluate" and link.query_string == f"run={pair.imported}"
+    at.query_params["run"] = pair.imported  # the link, followed in the same session
+    at.switch_page("pages/evaluate.py").run()
     assert_clean(at, f"{pair.kind}: Train -> Evaluate", tracebacks)
+    assert at.session_state["eval_run"] == pair.imported
 
 
 @pytest.mark.parametrize("pair", ["tuned"], indirect=True)

@@ -28,7 +28,7 @@ def test_demo_to_confusion_matrix(page, app_url, tmp_path):
     # live: the progress label counts epochs while the fragment polls the run store
     expect(page.get_by_text(re.compile(r"running · epoch \d+ of 100"))).to_be_visible()
     expect(page.get_by_text("Test ROC-AUC")).to_be_visible(timeout=180_000)
-    page.get_by_role("button", name="Open in Evaluate").click()
+    page.get_by_role("link", name="Open in Evaluate").click()
 
     expect(page.get_by_text("Confusion matrix at threshold 0.500")).to_be_visible()
     expect(page.get_by_text("predicted good")).to_be_visible()
@@ -64,7 +64,7 @@ def _cv_and_tuning_from_train(page, metric: str) -> None:
     tile = page.get_by_text(f"3-fold CV {metric} (mean ± sd)").first
     expect(tile).to_be_visible(timeout=180_000)
     expect(page.get_by_text("Optimization History Plot").first).to_be_visible()
-    page.get_by_role("button", name="Open in Evaluate").click()
+    page.get_by_role("link", name="Open in Evaluate").click()
 
 
 def _run_tabs(page, folds_chart: str, shap) -> None:

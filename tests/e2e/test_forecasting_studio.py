@@ -32,7 +32,7 @@ def test_macro_demo_lstm_forecast_with_its_band(page, app_url, tmp_path):
     running = page.get_by_text(re.compile(r"running · epoch \d+ of 200"))
     expect(running).to_be_visible(timeout=150_000)  # a loaded CI machine starts it late
     expect(page.get_by_text("Seasonal naive MASE")).to_be_visible(timeout=180_000)
-    page.get_by_role("button", name="Open in Evaluate").click()
+    page.get_by_role("link", name="Open in Evaluate").click()
 
     expect(page.get_by_text("The model against the baselines")).to_be_visible()
     expect(page.get_by_text("Actual and 1-step-ahead forecasts")).to_be_visible()
@@ -52,7 +52,7 @@ def test_auto_is_the_default_forecaster_and_evaluate_shows_its_choice(page, app_
     expect(page.get_by_text("Auto keeps the equal-weight mean")).to_be_visible()
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Seasonal naive MASE")).to_be_visible(timeout=180_000)
-    page.get_by_role("button", name="Open in Evaluate").click()
+    page.get_by_role("link", name="Open in Evaluate").click()
 
     expect(page.get_by_text("Auto's choice (validation backtest)")).to_be_visible()
     expect(page.get_by_text("took no part in the choice")).to_be_visible()

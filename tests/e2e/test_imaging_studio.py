@@ -40,7 +40,7 @@ def test_upload_train_confusion_matrix_and_grad_cam(page, app_url, tmp_path):
     expect(page.get_by_text("ImageNet-pretrained EfficientNet-Lite0")).to_be_visible()
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Test ROC-AUC")).to_be_visible(timeout=180_000)
-    page.get_by_role("button", name="Open in Evaluate").click()
+    page.get_by_role("link", name="Open in Evaluate").click()
 
     expect(page.get_by_text("Confusion matrix (predicted class").first).to_be_visible()
     expect(page.get_by_text("One-vs-rest ROC curves").first).to_be_visible()

@@ -29,7 +29,7 @@ def test_scorecard_train_bins_points_fairness_predict(page, app_url, tmp_path):
     expect(page.get_by_text("Points to double the odds (PDO)")).to_be_visible()
     page.get_by_role("button", name="Start training").click()
     expect(page.get_by_text("Test ROC-AUC")).to_be_visible(timeout=180_000)
-    page.get_by_role("button", name="Open in Evaluate").click()
+    page.get_by_role("link", name="Open in Evaluate").click()
 
     expect(page.get_by_text("Confusion matrix at threshold 0.500")).to_be_visible()
     page.get_by_role("tab", name="Scorecard").click()
@@ -51,7 +51,7 @@ def test_scorecard_train_bins_points_fairness_predict(page, app_url, tmp_path):
     page.get_by_role("button", name="Train again with these bins").click()
     expect(page).to_have_url(re.compile(r"/train\?"))
     expect(page.get_by_text("Test ROC-AUC")).to_be_visible(timeout=180_000)
-    page.get_by_role("button", name="Open in Evaluate").click()
+    page.get_by_role("link", name="Open in Evaluate").click()
     page.get_by_role("tab", name="Scorecard").click()
     expect(page.get_by_text("Bins set by hand: duration_in_month; by")).to_be_visible()
     expect(page.get_by_text("policy bands of 12 months")).to_be_visible()

@@ -149,7 +149,7 @@ def test_sharing_forged_imports_and_admin_rights(team_url, provider, tmp_path, d
         assert _sidebar_identity(bob) == "Signed in as Bob"
         assert _sidebar_identity(mallory) == f"Signed in as {ADMIN}"  # not "(admin)"
         assert _sidebar_identity(carol) == "Signed in as Carol (admin)"
-        expect(alice.get_by_role("button", name="Open in Evaluate")).to_be_visible(timeout=120_000)
+        expect(alice.get_by_role("link", name="Open in Evaluate")).to_be_visible(timeout=120_000)
         run_id = alice.url.split("run=")[1].split("&")[0]
         _set_shared(alice, team_url, run_id, True)
 

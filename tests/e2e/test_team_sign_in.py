@@ -121,7 +121,7 @@ def test_two_analysts_each_see_only_their_own_work(team_url, tmp_path):
 
         _staged(alice, team_url, upload)
         alice.get_by_role("button", name="Start training").click()
-        expect(alice.get_by_role("button", name="Open in Evaluate")).to_be_visible(timeout=120_000)
+        expect(alice.get_by_role("link", name="Open in Evaluate")).to_be_visible(timeout=120_000)
         run_url = alice.url
         run_id = run_url.split("run=")[1].split("&")[0]
 
