@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from finml.data.spec import parse_list
 from finml.evaluation import regression
 
 #: The leaderboard's column of MASE on the seasonal naive's scale (M4).
@@ -57,6 +58,14 @@ def entities(test: pd.DataFrame) -> list[str]:
         return []
     names = sorted(str(e) for e in test["entity"].unique())
     return [] if names == [""] else names
+
+
+def run_leaderboard(run, test: pd.DataFrame, val: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`leaderboard` of a logged run (its ``params`` and ``metrics``, as the store's
+    ``RunInfo`` holds them): the MASE scale of its metrics and the columns known in
+    advance of its parameters, as Evaluate and the report show it."""
+    known = parse_list(run.params.get("known"))
+    return leaderboard(test, regression.mase_scale(run.metrics), val, known)
 
 
 def leaderboard(

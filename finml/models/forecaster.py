@@ -332,7 +332,14 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         ]
 
     def inputs(
-        self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None, entities=None
+        self,
+        y: np.ndarray,
+        origins: np.ndarray,
+        exog=None,
+        scales=None,
+        dates=None,
+        entities=None,
+        boxcox=None,
     ):
         """The windows as the estimator reads them, before standardisation
         (:func:`finml.data.series.windows` of ``y``, or of ``log y`` for a :attr:`log`
@@ -340,8 +347,9 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         :attr:`known` columns' changes ahead, then the entity's code with
         :attr:`entity_feature`), with the series read and the scales used.
 
-        Args: as :meth:`predict_origins` (``y`` positive for a :attr:`log` model; origins
-            from :attr:`first_origin`).
+        Args: as :meth:`predict_origins` (``y`` positive for a :attr:`log` or
+            :attr:`boxcox` model; origins from :attr:`first_origin`); ``boxcox``: the
+            rows' lambdas and scales (:meth:`boxcox_for`) when already looked up.
 
         Returns:
             (x float64 (E * m, :attr:`n_inputs`), the targets float64 (E * m, h) in units
@@ -354,7 +362,7 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
             with np.errstate(divide="ignore", invalid="ignore"):
                 y, s = np.log(y), np.ones(len(y))
         elif self.boxcox:  # the transformed series, in its own units per entity
-            lam, s = self.boxcox_for(y, entities)
+            lam, s = self.boxcox_for(y, entities) if boxcox is None else boxcox
             y = boxcox_transform(y, lam)
         else:
             s = np.asarray(self.entity_scales or [1.0] * len(y) if scales is None else scales)
@@ -384,14 +392,14 @@ class FittedForecaster(RegressorMixin, BaseEstimator):
         self, y: np.ndarray, origins: np.ndarray, exog=None, scales=None, dates=None, entities=None
     ) -> np.ndarray:
         """The estimator's forecasts on the windows (see :meth:`predict_origins`)."""
-        x, _, base, s = self.inputs(y, origins, exog, scales, dates, entities)
+        lam = self.boxcox_for(y, entities) if self.boxcox else None  # fitted once if new
+        x, _, base, s = self.inputs(y, origins, exog, scales, dates, entities, lam)
         o = np.asarray(origins, dtype=np.int64)
         if self.recursive:
             changes = self._recursive_changes(x, o, len(base), dates)
         else:
             changes = self.decode(self.predict_changes(self.encode(x)))
-        lam = self.boxcox_for(y, entities)[0] if self.boxcox else None
-        return self.levels(base, o, changes, s, lam)
+        return self.levels(base, o, changes, s, None if lam is None else lam[0])
 
     def _from_first(self, origins) -> np.ndarray:
         """The origins, int64 (m,), checked to start at :attr:`first_origin` with

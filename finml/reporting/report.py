@@ -376,7 +376,7 @@ def _validation(store: ScopedStore, run) -> pd.DataFrame | None:
 def _forecast_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
     """The report of a forecasting run: the model against the baselines on MASE with CIs,
     errors and coverage by step, and the forecasts of each step ahead over time."""
-    from finml.evaluation import forecast, regression
+    from finml.evaluation import forecast
     from finml.reporting import regression_charts as rc
 
     intervals = {}
@@ -403,12 +403,7 @@ def _forecast_report(store: ScopedStore, run, test: pd.DataFrame) -> str:
         store,
         run,
         figures,
-        board=forecast.leaderboard(
-            test,
-            regression.mase_scale(run.metrics),
-            _validation(store, run),
-            parse_list(run.params.get("known")),
-        ).round(4),
+        board=forecast.run_leaderboard(run, test, _validation(store, run)).round(4),
         by_step=formats.forecast_table(forecast.by_step(test, intervals), decimals=4),
         by_entity=formats.forecast_table(forecast.by_entity(test), decimals=4) if names else None,
         n_entities=len(names),

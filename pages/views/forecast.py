@@ -21,11 +21,10 @@ from finml.data.series import (
     recent_start,
     segment_report,
 )
-from finml.data.spec import DatasetSpec, parse_list
+from finml.data.spec import DatasetSpec
 from finml.data.split import SplitSpec
 from finml.data.staging import save_dataset_spec, stage_frame
 from finml.errors import FinmlError
-from finml.evaluation import regression
 from finml.evaluation.forecast import (
     VALIDATION_MASE,
     actuals,
@@ -33,7 +32,7 @@ from finml.evaluation.forecast import (
     by_step,
     entities,
     for_entity,
-    leaderboard,
+    run_leaderboard,
     step_forecasts,
 )
 from finml.reporting import formats, regression_charts
@@ -227,7 +226,6 @@ def forecast_view(run, test, store, val=None) -> None:
     intervals = {}
     with contextlib.suppress(FinmlError):
         intervals = store.read_json(run.run_id, "intervals.json")
-    scale = regression.mase_scale(run.metrics)
     names = entities(test)
     entity = None
     if names:
@@ -236,10 +234,7 @@ def forecast_view(run, test, store, val=None) -> None:
         )
     choice_view(run, store)
     st.subheader("The model against the baselines")
-    known = parse_list(run.params.get("known"))
-    board = common.memo(
-        (run.run_id, "forecast_board"), lambda: leaderboard(test, scale, val, known)
-    )
+    board = common.memo((run.run_id, "forecast_board"), lambda: run_leaderboard(run, test, val))
     st.dataframe(board.round(4), hide_index=True, width="stretch")
     freq = infer_frequency(test["date"])
     st.caption(
