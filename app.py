@@ -3,11 +3,12 @@
 import streamlit as st
 
 from finml.errors import FinmlError
-from pages.common import gate, page_icon, show_error, show_unexpected
+from pages.common import gate, page_icon, quiet_style, show_error, show_unexpected
 
 # The icon is an image made here: a :material/...: page icon makes browsers fetch it from
 # fonts.gstatic.com, which tells an outside server about every visit (and fails offline).
 st.set_page_config(page_title="finml studio", page_icon=page_icon(), layout="wide")
+quiet_style()
 
 navigation = st.navigation(
     [

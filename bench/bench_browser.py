@@ -24,6 +24,11 @@ rows, <= 1.1 at 1M. Models: ``logreg``, ``hgb`` (native categorical splits, finm
 default and the lean script's way), ``hgb:one-hot`` (one-hot categories) and ``mlp`` (5 epochs
 of batch 512 on both sides).
 
+With ``FINML_BENCH_TRACE=1`` it also prints, per timing, when the run was submitted,
+started and ended, and the CPU seconds each kind of process used from Start to the tile
+(chromium by process type, the app server, finml's workers, the rest), second by second
+and in total (Linux, from /proc).
+
 Usage: python bench/bench_browser.py [SIZES] [MODELS]
     e.g. python bench/bench_browser.py 10000,100000,1000000 logreg,hgb,hgb:one-hot,mlp
 """
@@ -134,15 +139,86 @@ def start_to_tiles(browser, url: str, dataset_id: str, model: str, data_dir: Pat
         page.get_by_role("option", name=categories, exact=True).click()
     page.locator(IDLE).wait_for(timeout=WAIT_MS)
     _spare_idle(data_dir)
+    before = cpu_by_role()
+    timeline = CpuTimeline() if os.environ.get("FINML_BENCH_TRACE") else None
     t0 = time.perf_counter()
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(TILE).first.wait_for(timeout=WAIT_MS)
     elapsed = time.perf_counter() - t0
+    if timeline is not None:
+        timeline.stop()
     _check_run(name, categories)
     if os.environ.get("FINML_BENCH_TRACE"):
         _trace(t0, time.time() - (time.perf_counter() - t0))
+        used = cpu_by_role()
+        spent = {k: v - before.get(k, 0.0) for k, v in used.items()}
+        print(
+            "    CPU s from Start to the tile: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(spent.items()) if v >= 0.01)
+        )
     page.close()
     return elapsed
+
+
+class CpuTimeline:
+    """Prints each role's CPU seconds (:func:`cpu_by_role`) per second of a timing, from a
+    thread, until :meth:`stop` (FINML_BENCH_TRACE=1)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        last, second = cpu_by_role(), 0
+        while not self._done.wait(1.0):
+            now = cpu_by_role()
+            second += 1
+            spent = {k: v - last.get(k, 0.0) for k, v in now.items()}
+            print(
+                f"    {second:3d} s: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in sorted(spent.items()) if v >= 0.02),
+                flush=True,
+            )
+            last = now
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def cpu_by_role() -> dict[str, float]:
+    """CPU seconds (user + system, from /proc) used so far by the processes alive now,
+    summed per role: the browser (chromium), the app server (streamlit), finml's workers
+    and the rest (Linux only; FINML_BENCH_TRACE=1 prints the difference over a timing)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        role = next((r for key, r in ROLES if key in cmd), "other")
+        if role == "browser":  # chromium's process: renderer, gpu-process, utility, main
+            kind = cmd.split("--type=", 1)[1].split()[0] if "--type=" in cmd else "main"
+            role = f"browser:{kind}"
+        out[role] = out.get(role, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+#: Substrings of a process's command line and the role ``cpu_by_role`` gives it.
+ROLES = (
+    ("chromium", "browser"),
+    ("chrome", "browser"),
+    ("streamlit", "server"),
+    ("finml.training", "worker"),
+    ("bench_browser", "bench"),
+)
 
 
 def _check_run(name: str, categories: str) -> None:
