@@ -38,7 +38,7 @@ AUTOLINK_BREAK = ":small[]"
 #: Style sheet of every page: progress bars jump to their value instead of sliding there.
 #: Streamlit animates each change of a bar's width; with the Train page redrawing its bar
 #: on every poll (twice a second after Start), the animation was half of what the browser
-#: spent on a poll (0.55 of 1.0 CPU-s per 10 s, mostly software compositing, measured with
+#: spent on a poll (0.53 of 1.0 CPU-s per 10 s, renderer and compositor, measured with
 #: chromium beside a bare app), CPU that a worker on the same machine needs
 #: (``bench/bench_browser.py`` with ``FINML_BENCH_TRACE=1`` prints each process's share).
 QUIET_CSS = "<style>[data-testid='stProgress'] *{transition:none !important}</style>"

@@ -37,8 +37,8 @@ PROFILE_ROWS = 20_000
 #: Most training rows behind the training profile's feature bins and category shares (a
 #: seeded sample above this: a decile's standard error from 200,000 rows is under 0.001,
 #: and the drift test reads ``n`` as the rows the shares came from). Profiling all 700,000
-#: training rows of a 1M-row table took 1.1 s of the run before its test metrics, most
-#: of it hashing the category strings; 200,000 take 0.3 s.
+#: training rows of a 1M-row table took 1.0-1.6 s of the run before its test metrics,
+#: most of it hashing the category strings; 200,000 take 0.7 s.
 PROFILE_FEATURE_ROWS = 200_000
 
 #: Most validation rows behind the live curves of gradient boosting and the networks (a
