@@ -192,7 +192,10 @@ class CpuTimeline:
 def cpu_by_role() -> dict[str, float]:
     """CPU seconds (user + system, from /proc) used so far by the processes alive now,
     summed per role: the browser (chromium), the app server (streamlit), finml's workers
-    and the rest (Linux only; FINML_BENCH_TRACE=1 prints the difference over a timing)."""
+    and the rest (Linux only; FINML_BENCH_TRACE=1 prints the difference over a timing).
+    A process that exits between two readings is missing from the second, with all its
+    CPU (its parent's ``cutime`` is not read): read a role's figures only where its
+    processes outlive the timing (the server, chromium and the warm worker do)."""
     tick = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     for proc in Path("/proc").iterdir():

@@ -162,7 +162,8 @@ def pooled(rows: pd.DataFrame, column: str) -> float:
     """A coverage pooled over every test forecast (each series' coverage weighted by its
     test rows), beside the plain mean over the series, which weighs a 55-quarter series'
     few test values as much as a 700-month series' hundreds."""
-    return float(np.average(rows[column], weights=rows["test rows"]))
+    kept = rows[column].notna()  # AutoETS has no bounds where no form fitted
+    return float(np.average(rows.loc[kept, column], weights=rows.loc[kept, "test rows"]))
 
 
 def heldout_set() -> dict[str, pd.DataFrame]:

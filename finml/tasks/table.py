@@ -34,13 +34,6 @@ from finml.tasks.tuning import best_params_of, tune
 #: this; the standard error of a decile estimated from 20,000 rows is about 0.002).
 PROFILE_ROWS = 20_000
 
-#: Most training rows behind the training profile's feature bins and category shares (a
-#: seeded sample above this: a decile's standard error from 200,000 rows is under 0.001,
-#: and the drift test reads ``n`` as the rows the shares came from). Profiling all 700,000
-#: training rows of a 1M-row table took 1.0-1.6 s of the run before its test metrics,
-#: most of it hashing the category strings; 200,000 take 0.7 s.
-PROFILE_FEATURE_ROWS = 200_000
-
 #: Most validation rows behind the live curves of gradient boosting and the networks (a
 #: seeded sample above this): they are scored again after every tree or epoch, so this
 #: bounds what progress costs. The stored validation predictions cover every row.
@@ -281,10 +274,9 @@ class TableTask(Task):
             return result
         model = self.assemble(fit.estimator, pre, numeric, categorical, ds, state)
         rows = sample(len(fit_rows), PROFILE_ROWS, spec.seed)
-        profiled = fit_rows[sample(len(fit_rows), PROFILE_FEATURE_ROWS, spec.seed)]
         model.set_params(
             profile=training_profile(
-                X.iloc[profiled],
+                X.iloc[fit_rows],
                 numeric,
                 categorical,
                 self.profile_scores(model, x_train[rows]),

@@ -36,24 +36,3 @@ def test_default_settings_reach_the_auc_floor(model, german_spec, german):
         result.model.positive_score(rows), result.test_predictions["score"], rtol=1e-6
     )
     assert history["step"].is_monotonic_increasing and history["step"].iloc[0] == 1
-
-
-def test_the_training_profile_reads_a_seeded_sample_of_training_rows(german_spec, monkeypatch):
-    """Above ``PROFILE_FEATURE_ROWS`` training rows the feature profile (drift bins and
-    category shares) comes from a seeded sample of them, and says how many it read."""
-    from finml.tasks import table
-
-    spec = german_spec("logreg")
-    frame = load_staged(spec.dataset.dataset_id)
-    result = train_spec(spec, frame, ListSink())
-    whole = result.model.profile
-    # every training row when there are fewer than the limit
-    assert whole["categorical"]["purpose"]["n"] == len(result.split.train) == 600
-    monkeypatch.setattr(table, "PROFILE_FEATURE_ROWS", 300)
-    first = train_spec(spec, frame, ListSink()).model.profile
-    again = train_spec(spec, frame, ListSink()).model.profile
-    assert first["categorical"]["purpose"]["n"] == 300
-    assert first["numeric"]["credit_amount"]["n"] == 300
-    assert first == again  # seeded
-    assert first["numeric"]["credit_amount"] != whole["numeric"]["credit_amount"]
-    assert first["score"] == whole["score"]  # the score bins keep their own sample
