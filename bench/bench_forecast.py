@@ -178,24 +178,24 @@ def heldout_set() -> dict[str, pd.DataFrame]:
     from pmdarima import datasets
     from statsmodels.datasets import danish_data, interest_inflation, macrodata
 
-    out = {}
     spots = np.asarray(datasets.load_sunspots(), dtype=np.float64)[-480:]
-    out["sunspots (M)"] = pd.DataFrame(
-        {"date": pd.date_range("1944-01-01", periods=len(spots), freq="MS"), "y": spots}
+    months = pd.date_range("1944-01-01", periods=len(spots), freq="MS")
+    out = {"sunspots (M)": pd.DataFrame({"date": months, "y": spots})}
+    _quarterly(out, "germany {} (Q)", interest_inflation, "1972-04-01", ("Dp", "R"))
+    _quarterly(
+        out, "denmark {} (Q)", danish_data, "1974-01-01", ("lrm", "lry", "lpy", "ibo", "ide")
     )
-    d = interest_inflation.load_pandas().data
-    dates = pd.date_range("1972-04-01", periods=len(d), freq="QS")
-    for col in ("Dp", "R"):
-        out[f"germany {col} (Q)"] = pd.DataFrame({"date": dates, "y": d[col].to_numpy()})
-    d = danish_data.load_pandas().data
-    dates = pd.date_range("1974-01-01", periods=len(d), freq="QS")
-    for col in ("lrm", "lry", "lpy", "ibo", "ide"):
-        out[f"denmark {col} (Q)"] = pd.DataFrame({"date": dates, "y": d[col].to_numpy()})
-    m = macrodata.load_pandas().data
-    dates = pd.date_range("1959-01-01", periods=len(m), freq="QS")
-    for col in ("tbilrate", "infl", "realint", "pop"):
-        out[f"{col} (Q)"] = pd.DataFrame({"date": dates, "y": m[col].to_numpy()})
+    _quarterly(out, "{} (Q)", macrodata, "1959-01-01", ("tbilrate", "infl", "realint", "pop"))
     return out
+
+
+def _quarterly(out: dict, name: str, dataset, start: str, columns) -> None:
+    """Add each of ``columns`` of a statsmodels ``dataset`` to ``out`` as a quarterly series
+    (``date`` from ``start``, ``y``) under ``name.format(column)``."""
+    data = dataset.load_pandas().data
+    dates = pd.date_range(start, periods=len(data), freq="QS")
+    for col in columns:
+        out[name.format(col)] = pd.DataFrame({"date": dates, "y": data[col].to_numpy()})
 
 
 def cases(frames: dict[str, pd.DataFrame] | None = None):
