@@ -96,7 +96,7 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     transformers = []
     if numeric:
@@ -110,12 +110,10 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
     if categories == "raw":  # a scorecard bins the values themselves
         return _raw_columns(numeric, categorical)
     if categorical and categories == "native":
-        codes = OrdinalEncoder(
-            handle_unknown="use_encoded_value",
-            unknown_value=-1,
-            encoded_missing_value=MISSING_CODE,
-            max_categories=MAX_NATIVE_CATEGORIES,
-        )
+        from finml.models.category_codes import CategoryCodes
+
+        # pandas' hashing in C: scikit-learn's OrdinalEncoder's codes, 5-10x faster
+        codes = CategoryCodes(max_categories=MAX_NATIVE_CATEGORIES)
         # the encoder codes a missing value itself (one more category, as the imputer's
         # "(missing)" was)
         transformers.insert(0, ("cat", Pipeline([("ordinal", codes)]), list(categorical)))
@@ -167,12 +165,6 @@ def category_lists(pre, categorical) -> dict[str, list[str]]:
     }
 
 
-def _few_categories(frame: pd.DataFrame) -> bool:
-    """Whether every column has at most :data:`MAX_NATIVE_CATEGORIES` values, missing
-    (coded as one category) included."""
-    return bool((frame.nunique(dropna=False) <= MAX_NATIVE_CATEGORIES).all())
-
-
 def encoding_of(model: str, params: dict) -> str:
     """How model ``model`` sees categorical columns: its registry entry's fixed encoding
     (a scorecard's ``"raw"``), else its ``categories`` hyperparameter, else one-hot."""
@@ -202,11 +194,6 @@ def fit_preprocessing(
     """
     categories = encoding_of(model, params) if model else params.get("categories", "one-hot")
     pre = build_preprocessor(list(numeric), list(categorical), categories)
-    rows = X.iloc[train_rows]
-    if categories == "native" and categorical and _few_categories(rows[list(categorical)]):
-        # No column to cap: without max_categories, scikit-learn skips counting every value
-        # in Python (10 s of 14 at 600,000 training rows) and codes the categories alike.
-        pre.set_params(cat__ordinal__max_categories=None)
-    x_train = pre.fit_transform(rows).astype(np.float32)
+    x_train = pre.fit_transform(X.iloc[train_rows]).astype(np.float32)
     x_val = None if val_rows is None else pre.transform(X.iloc[val_rows]).astype(np.float32)
     return pre, x_train, x_val

@@ -69,6 +69,7 @@ from finml.errors import BundleError, listing
 #: tabular model kind.
 SKOPS_TRUSTED_TYPES = frozenset(
     {
+        "finml.models.category_codes.CategoryCodes",
         "numpy.dtype",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     }
@@ -76,6 +77,7 @@ SKOPS_TRUSTED_TYPES = frozenset(
 #: Classes whose instances may appear in a loaded skops object graph, exactly.
 SKLEARN_CLASSES = frozenset(
     {
+        "finml.models.category_codes.CategoryCodes",
         "numpy.ndarray",
         "numpy.random._generator.Generator",
         "sklearn._loss._loss.CyAbsoluteError",
@@ -854,6 +856,29 @@ def _check_encoder(encoder, label: str, where: str) -> None:
         )
 
 
+def _check_category_codes(encoder, label: str, where: str) -> None:
+    """finml's native category codes: an encoder's categories (:func:`_check_encoder`) and
+    per column one integer code per non-missing category, each below the column's count
+    of categories."""
+    _check_encoder(encoder, label, where)
+    categories = encoder.categories_
+    codes = getattr(encoder, "codes_", None)
+    if not isinstance(codes, list) or len(codes) != len(categories):
+        _refuse_size(
+            label, where, encoder, "codes_", codes, "it must hold one array of codes per column"
+        )
+    for known, coded in zip(categories, codes, strict=True):
+        if not _positions(coded, len(known), exact=False) or len(coded) < len(known) - 1:
+            _refuse_size(
+                label,
+                where,
+                encoder,
+                "codes_",
+                coded,
+                "it must give each known category a code below the number of categories",
+            )
+
+
 def _infrequent_outputs(encoder, sizes: list[int], label: str, where: str) -> list[int]:
     """An encoder that groups infrequent categories (``max_categories``): per column,
     ``None`` or the positions of its infrequent categories (``_infrequent_indices``), and
@@ -1115,6 +1140,7 @@ _SIZE_CHECKS = {
     "StandardScaler": _check_scaler,
     "OneHotEncoder": _check_encoder,
     "OrdinalEncoder": _check_encoder,
+    "CategoryCodes": _check_category_codes,
     "FunctionTransformer": _check_function_transformer,
     "LabelEncoder": _check_label_encoder,
     "LogisticRegression": _check_logistic,

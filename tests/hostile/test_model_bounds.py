@@ -200,6 +200,15 @@ def _categories(ct) -> None:
     mb.fitted_step(ct, "OneHotEncoder").categories_[0] = np.arange(1_000_001.0)
 
 
+def _codes(ct) -> None:
+    mb.fitted_step(ct, "CategoryCodes").codes_[0] = np.arange(1_000_000)
+
+
+def _code_range(ct) -> None:
+    codes = mb.fitted_step(ct, "CategoryCodes").codes_
+    codes[0] = np.full(len(codes[0]), 1_000_000_000)
+
+
 def _steps(ct) -> None:
     ct.transformers_ = ct.transformers_ + [("x", "drop", [])] * 1_000
 
@@ -326,6 +335,16 @@ HOSTILE = {
         "logreg",
         _pre(_categories),
         "categories; finml's encoders know at most 1,000,000",
+    ),
+    "native category codes: 1,000,000 codes for a column's few categories": (
+        "hgb-native",
+        _pre(_codes),
+        "codes_ = an array of shape (1000000,); it must give each known category a code",
+    ),
+    "native category codes: a code of 1,000,000,000": (
+        "hgb-native",
+        _pre(_code_range),
+        "it must give each known category a code below the number of categories",
     ),
     "scaler: 100,000 means": (
         "logreg",

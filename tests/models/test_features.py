@@ -56,11 +56,13 @@ def test_numeric_text_is_coerced_and_missing_features_refused():
         prepare_features(frame, ["nope"], [])
 
 
-def test_native_codes_cap_only_columns_with_too_many_categories():
+def test_native_codes_cap_a_column_with_too_many_categories():
     """Native codes: a column of 300 categories keeps MAX_NATIVE_CATEGORIES codes (the
-    rarest grouped as one); a table with few categories is coded exactly as the capped
-    encoder codes it, without the cap's count of every value."""
-    from finml.models.features import MAX_NATIVE_CATEGORIES, fit_preprocessing
+    rarest grouped as one), a column of four (missing included) keeps its own, and both are
+    scikit-learn's OrdinalEncoder's codes with the same cap."""
+    from sklearn.preprocessing import OrdinalEncoder
+
+    from finml.models.features import MAX_NATIVE_CATEGORIES, MISSING_CODE, fit_preprocessing
 
     rng = np.random.default_rng(0)
     n = 3000
@@ -71,18 +73,24 @@ def test_native_codes_cap_only_columns_with_too_many_categories():
             "branch": [f"b{int(v)}" for v in rng.zipf(1.3, n) % 300],
         }
     )
-    rows = np.arange(2000)
-    few = prepare_features(frame, ["amount"], ["grade"])
-    pre, x_few, _ = fit_preprocessing(few, ["amount"], ["grade"], {"categories": "native"}, rows)
-    capped = build_preprocessor(["amount"], ["grade"], "native").fit(few.iloc[rows])
-    assert pre.named_transformers_["cat"]["ordinal"].max_categories is None
-    np.testing.assert_array_equal(x_few, capped.transform(few.iloc[rows]).astype(np.float32))
-    many = prepare_features(frame, ["amount"], ["grade", "branch"])
-    assert many["branch"].iloc[rows].nunique() > MAX_NATIVE_CATEGORIES
+    rows, new = np.arange(2000), np.arange(2000, n)
     cats = ["grade", "branch"]
-    pre, x_many, _ = fit_preprocessing(many, ["amount"], cats, {"categories": "native"}, rows)
-    assert pre.named_transformers_["cat"]["ordinal"].max_categories == MAX_NATIVE_CATEGORIES
+    many = prepare_features(frame, ["amount"], cats)
+    assert many["branch"].iloc[rows].nunique() > MAX_NATIVE_CATEGORIES
+    _, x_many, x_new = fit_preprocessing(
+        many, ["amount"], cats, {"categories": "native"}, rows, new
+    )
     assert len(np.unique(x_many[:, 1])) == MAX_NATIVE_CATEGORIES
+    assert len(np.unique(x_many[:, 0])) == 4
+    sklearn_codes = OrdinalEncoder(
+        handle_unknown="use_encoded_value",
+        unknown_value=-1,
+        encoded_missing_value=MISSING_CODE,
+        max_categories=MAX_NATIVE_CATEGORIES,
+    ).fit(many.iloc[rows][cats])
+    for part, x in ((rows, x_many), (new, x_new)):
+        expected = sklearn_codes.transform(many.iloc[part][cats]).astype(np.float32)
+        np.testing.assert_array_equal(x[:, :2], expected)
 
 
 def test_text_features_are_object_columns_whatever_the_reader_gave():
