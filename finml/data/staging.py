@@ -171,7 +171,9 @@ def dataset_digest(dataset_id: str, settings: Settings | None = None) -> str:
 
 
 def load_staged(dataset_id: str, settings: Settings | None = None) -> pd.DataFrame:
-    """Read a staged table back.
+    """Read a staged table back: its text columns as pandas' ``str`` (missing as NaN), as
+    :func:`finml.data.reader.read_table` gives an upload's (no Python object per value:
+    converting them took 0.8 s at 1M rows).
 
     Raises:
         StoreError: the id is malformed or no such dataset is staged.
@@ -182,9 +184,10 @@ def load_staged(dataset_id: str, settings: Settings | None = None) -> pd.DataFra
             f"Dataset {dataset_id} is no longer in the workspace; load the data again."
         )
     frame = pd.read_parquet(path)
-    for c in frame.columns:
-        if isinstance(frame[c].dtype, pd.StringDtype):
-            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+    for c in frame.columns:  # pandas' str (NaN missing), as an upload's text: held by Arrow
+        dtype = frame[c].dtype
+        if isinstance(dtype, pd.StringDtype) and dtype.na_value is pd.NA:
+            frame[c] = frame[c].astype(pd.StringDtype(dtype.storage, na_value=np.nan))
     return frame
 
 

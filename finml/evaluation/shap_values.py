@@ -52,6 +52,7 @@ cluster sizes, so no training applicant's row travels with the model. A model wi
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -196,7 +197,9 @@ def output_groups(preprocessor, numeric, categorical) -> np.ndarray:
     features = [*numeric, *categorical]
     out: list[int] = []
     for name, pipe, cols in preprocessor.transformers_:
-        if name == "num":
+        if name == "num" and not hasattr(pipe, "named_steps"):  # passed through (native)
+            out += [features.index(col) for col in cols]
+        elif name == "num":
             imputer = pipe.named_steps["impute"]
             kept = [i for i, s in enumerate(imputer.statistics_) if not np.isnan(s)]
             out += [features.index(cols[i]) for i in kept]
@@ -218,8 +221,9 @@ def fit_background(x_train: np.ndarray, seed: int, rows: int = BACKGROUND_ROWS) 
     """A summary of the training split for the explainers that need a background.
 
     k-means (``sklearn.cluster.KMeans``, :data:`BACKGROUND_CLUSTERS` clusters on at most
-    :data:`BACKGROUND_FIT_ROWS` seeded training rows); each centroid is repeated in
-    proportion to its cluster's share, ``rows`` rows in all.
+    :data:`BACKGROUND_FIT_ROWS` seeded training rows, a missing value as its column's
+    median); each centroid is repeated in proportion to its cluster's share, ``rows`` rows
+    in all.
 
     Args:
         x_train: preprocessed training rows, float array (n, n_features_out).
@@ -235,6 +239,12 @@ def fit_background(x_train: np.ndarray, seed: int, rows: int = BACKGROUND_ROWS) 
     x = np.asarray(x_train, dtype=np.float64)
     if len(x) > BACKGROUND_FIT_ROWS:
         x = x[np.sort(rng.choice(len(x), BACKGROUND_FIT_ROWS, replace=False))]
+    missing = np.isnan(x)
+    if missing.any():  # numbers as they are (native boosting): each column's median there
+        with warnings.catch_warnings():  # an all-missing column: its median is NaN, then 0
+            warnings.simplefilter("ignore", RuntimeWarning)
+            medians = np.nan_to_num(np.nanmedian(x, axis=0))
+        x = np.where(missing, medians, x)
     k = min(BACKGROUND_CLUSTERS, len(np.unique(x, axis=0)))
     km = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x)
     share = np.bincount(km.labels_, minlength=k) / len(x)

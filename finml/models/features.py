@@ -13,19 +13,22 @@ FEATURE_KINDS = ("numeric", "categorical")
 
 
 def prepare_features(
-    frame: pd.DataFrame, numeric: list[str], categorical: list[str]
+    frame: pd.DataFrame, numeric: list[str], categorical: list[str], *, arrow_text: bool = False
 ) -> pd.DataFrame:
     """Select the feature columns and give them the types the preprocessor expects.
 
     Numeric columns become float64 (text that is not a number, and infinite values such as
     ``1e999``, become missing); categorical columns become object columns of ``str`` (missing
-    as NaN, the text ``"nan"`` too).
+    as NaN, the text ``"nan"`` too), or with ``arrow_text`` stay text held by Arrow where
+    they are (pandas' ``str``: no Python object per value, for
+    :class:`~finml.models.category_codes.CategoryCodes`, which hashes it in C).
     Used identically at training and scoring.
 
     Args:
         frame: the table, shape (n, k).
         numeric: numeric feature columns.
         categorical: categorical feature columns.
+        arrow_text: keep Arrow-backed text columns as they are (see :func:`codes_text`).
 
     Returns:
         DataFrame of shape (n, len(numeric) + len(categorical)).
@@ -42,6 +45,10 @@ def prepare_features(
         out[c] = values.where(np.isfinite(values), np.nan)
     for c in categorical:
         s = frame[c]
+        if arrow_text and _arrow_text(s):  # the text "nan" is missing too, as below
+            text_nan = s == "nan"
+            out[c] = s.mask(text_nan) if text_nan.any() else s
+            continue
         if isinstance(s.dtype, pd.StringDtype):  # text already: one conversion, no copy as str
             values = s.to_numpy(dtype=object, na_value=np.nan)
         elif s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "string":
@@ -62,27 +69,49 @@ def prepare_features(
     return out
 
 
+def _arrow_text(column: pd.Series) -> bool:
+    """Whether ``column`` is text held by Arrow with NaN as its missing value (pandas'
+    ``str``: an upload's, and a staged table's)."""
+    dtype = column.dtype
+    return (
+        isinstance(dtype, pd.StringDtype)
+        and dtype.storage == "pyarrow"
+        and dtype.na_value is not pd.NA
+    )
+
+
+def codes_text(preprocessor) -> bool:
+    """Whether a preprocessor codes its categorical columns with
+    :class:`~finml.models.category_codes.CategoryCodes` (native categories): its input's
+    text is best left to Arrow (``prepare_features(..., arrow_text=True)``)."""
+    transformers = getattr(preprocessor, "transformers", [])
+    return any(
+        name == "cat"
+        and type(step[-1] if hasattr(step, "steps") else step).__name__ == "CategoryCodes"
+        for name, step, _ in transformers
+    )
+
+
 #: Most categories a natively split categorical column keeps (gradient boosting bins each
 #: category; rarer ones are grouped into one "infrequent" category).
 MAX_NATIVE_CATEGORIES = 250
-#: The code of a missing value in a natively split column: a category of its own (boosting
-#: learns where it goes), apart from -1, a category unseen in training (boosting treats it
-#: as missing).
-MISSING_CODE = -2
 
 
 def build_preprocessor(numeric: list[str], categorical: list[str], categories: str = "one-hot"):
     """Build an unfitted preprocessor: impute + scale numeric, encode categorical.
 
-    Numeric: median imputation with a missing-indicator, then standard scaling.
+    Numeric: median imputation with a missing-indicator, then standard scaling; or with
+    ``categories="native"`` (gradient boosting, which bins each column by its quantiles and
+    learns where a missing value goes) the values as they are, missing as NaN, as
+    LightGBM and XGBoost take them (the median imputer's fit took 0.8 s at 600,000 rows).
     Categorical, with no imputer (its object pass over every value took 6 of 9 s at 600,000
     training rows; the encoders code a missing value themselves): either one-hot encoding,
     a missing value a category of its own and categories unseen in training all zeros, or
     (``categories="native"``, for gradient boosting's own categorical splits) one integer
-    code per category, categorical columns first, a missing value coded
-    :data:`MISSING_CODE` (a category of its own) and unseen categories -1 (boosting treats
-    them as missing), at most :data:`MAX_NATIVE_CATEGORIES` categories per column. Output
-    is a dense float array.
+    code per category (:class:`~finml.models.category_codes.CategoryCodes`), categorical
+    columns first, a missing value a category of its own and unseen categories -1
+    (boosting treats them as missing), at most :data:`MAX_NATIVE_CATEGORIES` categories
+    per column. Output is a dense float array.
 
     Args:
         numeric: numeric feature columns.
@@ -98,8 +127,12 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    if categories == "raw":  # a scorecard bins the values themselves
+        return _raw_columns(numeric, categorical)
     transformers = []
-    if numeric:
+    if numeric and categories == "native":  # boosting bins them and routes missing values
+        transformers.append(("num", "passthrough", list(numeric)))
+    elif numeric:
         num = Pipeline(
             [
                 ("impute", SimpleImputer(strategy="median", add_indicator=True)),
@@ -107,8 +140,6 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
             ]
         )
         transformers.append(("num", num, list(numeric)))
-    if categories == "raw":  # a scorecard bins the values themselves
-        return _raw_columns(numeric, categorical)
     if categorical and categories == "native":
         from finml.models.category_codes import CategoryCodes
 

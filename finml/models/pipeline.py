@@ -80,9 +80,10 @@ class FittedParts(BaseEstimator):
                     f"The model takes images of shape {self.image_shape}; got {images.shape[1:]}."
                 )
             return images
-        from finml.models.features import prepare_features
+        from finml.models.features import codes_text, prepare_features
 
-        prepared = prepare_features(X, list(self.numeric), list(self.categorical))
+        arrow = codes_text(self.preprocessor)
+        prepared = prepare_features(X, list(self.numeric), list(self.categorical), arrow_text=arrow)
         return self.preprocessor.transform(prepared).astype(np.float32)
 
 

@@ -23,7 +23,12 @@ from finml.evaluation.drift import training_profile
 from finml.evaluation.explain import permutation_importances
 from finml.evaluation.shap_values import explain_rows, explainer_kind, fit_background
 from finml.fitters.base import PROGRESS_EVERY_S, FitData, SampledSink, Sink, never_stop, sample
-from finml.models.features import category_lists, fit_preprocessing, prepare_features
+from finml.models.features import (
+    category_lists,
+    encoding_of,
+    fit_preprocessing,
+    prepare_features,
+)
 from finml.models.pipeline import FittedModel
 from finml.models.registry import resolve_params
 from finml.tasks.base import Task, TaskTags, TrainResult
@@ -232,7 +237,8 @@ class TableTask(Task):
         split = make_split(frame, strata, ds.split)
         report = self.split_report(frame, y, strata, split, ds)
         numeric, categorical = list(ds.numeric), list(ds.categorical)
-        X = prepare_features(frame, numeric, categorical)
+        native = encoding_of(spec.model, params) == "native"  # its codes read Arrow's text
+        X = prepare_features(frame, numeric, categorical, arrow_text=native)
         result = TrainResult(status="finished", steps=0, split=split, split_report=report)
         if should_stop():
             result.status = "stopped"

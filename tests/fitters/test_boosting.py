@@ -106,7 +106,7 @@ def test_a_missing_category_is_a_category_of_its_own_and_an_unseen_one_is_missin
     reloads and scores the same."""
     from finml.evaluation.shap_values import explain_rows, log_odds
     from finml.models.bundle import load_bundle, save_bundle
-    from finml.models.features import MISSING_CODE
+    from finml.models.category_codes import MISSING_CODE
     from tests.conftest import table_spec
 
     frame = german.copy()
@@ -122,6 +122,41 @@ def test_a_missing_category_is_a_category_of_its_own_and_an_unseen_one_is_missin
     assert (codes[:3] == -1).all()
     assert (codes[rows["purpose"].isna().to_numpy()] == MISSING_CODE).all()
     assert rows["purpose"].isna().sum() > 0 and not np.isnan(model.transform(rows)).any()
+    loaded = load_bundle(save_bundle(tmp_path / "bundle", model))
+    np.testing.assert_array_equal(loaded.positive_score(rows), model.positive_score(rows))
+    explained = explain_rows(loaded, rows)
+    assert explained.method == "tree"
+    total = explained.base_value + explained.values.sum(axis=1)
+    np.testing.assert_allclose(total, log_odds(loaded, loaded.transform(rows)), atol=1e-9)
+
+
+def test_native_boosting_takes_the_numbers_as_they_are(german, tmp_path):
+    """Native categories: the numbers reach the trees as they are (no imputer, no scaler;
+    a missing amount stays NaN and the trees route it), the text as Arrow holds it or as
+    objects codes alike, the SHAP background is finite (a missing value as its column's
+    median), Tree SHAP adds up to the log-odds, and the bundle reloads and scores the same."""
+    from finml.evaluation.shap_values import explain_rows, log_odds
+    from finml.models.bundle import load_bundle, save_bundle
+    from tests.conftest import table_spec
+
+    frame = german.copy()
+    frame.loc[frame.index[::4], "credit_amount"] = np.nan
+    frame = frame.astype({c: "str" for c in frame.columns if frame[c].dtype == object})
+    spec = table_spec(frame, "hgb", params={"max_iter": 40})
+    result = train_spec(spec, frame, ListSink(), explain=False)
+    model = result.model
+    assert "impute" not in str(model.preprocessor)  # the numbers pass through
+    rows = frame.iloc[result.split.test[:40]]
+    x = model.transform(rows)
+    amount = len(spec.dataset.categorical) + list(spec.dataset.numeric).index("credit_amount")
+    np.testing.assert_array_equal(
+        np.isnan(x[:, amount]), rows["credit_amount"].isna().to_numpy()
+    )
+    present = rows["credit_amount"].notna().to_numpy()
+    np.testing.assert_allclose(x[present, amount], rows["credit_amount"][present], rtol=1e-6)
+    as_objects = rows.astype({c: object for c in spec.dataset.categorical})
+    np.testing.assert_array_equal(model.transform(as_objects), x)
+    assert np.isfinite(model.background).all()
     loaded = load_bundle(save_bundle(tmp_path / "bundle", model))
     np.testing.assert_array_equal(loaded.positive_score(rows), model.positive_score(rows))
     explained = explain_rows(loaded, rows)

@@ -5,8 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.preprocessing import OrdinalEncoder
 
-from finml.models.category_codes import UNKNOWN_CODE, CategoryCodes
-from finml.models.features import MISSING_CODE
+from finml.models.category_codes import MISSING_CODE, UNKNOWN_CODE, CategoryCodes
 
 
 def _column(rng, n: int, k: int, missing: float, skewed: bool) -> np.ndarray:

@@ -30,7 +30,7 @@ def test_a_missing_category_is_coded_by_the_encoder_itself(categories):
     """No imputer on categorical columns: a missing value is a category of its own (a
     one-hot column; native: MISSING_CODE), told apart from a category unseen in training
     (all zeros; native: -1), and no NaN comes out."""
-    from finml.models.features import MISSING_CODE
+    from finml.models.category_codes import MISSING_CODE
 
     train = pd.DataFrame({"grade": ["A", "B", None, "A"]})
     new = pd.DataFrame({"grade": [None, "Z", "B"]})
@@ -62,7 +62,8 @@ def test_native_codes_cap_a_column_with_too_many_categories():
     scikit-learn's OrdinalEncoder's codes with the same cap."""
     from sklearn.preprocessing import OrdinalEncoder
 
-    from finml.models.features import MAX_NATIVE_CATEGORIES, MISSING_CODE, fit_preprocessing
+    from finml.models.category_codes import MISSING_CODE
+    from finml.models.features import MAX_NATIVE_CATEGORIES, fit_preprocessing
 
     rng = np.random.default_rng(0)
     n = 3000
