@@ -149,9 +149,7 @@ def test_native_boosting_takes_the_numbers_as_they_are(german, tmp_path):
     rows = frame.iloc[result.split.test[:40]]
     x = model.transform(rows)
     amount = len(spec.dataset.categorical) + list(spec.dataset.numeric).index("credit_amount")
-    np.testing.assert_array_equal(
-        np.isnan(x[:, amount]), rows["credit_amount"].isna().to_numpy()
-    )
+    np.testing.assert_array_equal(np.isnan(x[:, amount]), rows["credit_amount"].isna().to_numpy())
     present = rows["credit_amount"].notna().to_numpy()
     np.testing.assert_allclose(x[present, amount], rows["credit_amount"][present], rtol=1e-6)
     as_objects = rows.astype({c: object for c in spec.dataset.categorical})
