@@ -239,8 +239,9 @@ def fit_background(x_train: np.ndarray, seed: int, rows: int = BACKGROUND_ROWS) 
     x = np.asarray(x_train, dtype=np.float64)
     if len(x) > BACKGROUND_FIT_ROWS:
         x = x[np.sort(rng.choice(len(x), BACKGROUND_FIT_ROWS, replace=False))]
-    missing = np.isnan(x)
+    missing = ~np.isfinite(x)  # float32 overflows beyond 3.4e38, too
     if missing.any():  # numbers as they are (native boosting): each column's median there
+        x = np.where(missing, np.nan, x)
         with warnings.catch_warnings():  # an all-missing column: its median is NaN, then 0
             warnings.simplefilter("ignore", RuntimeWarning)
             medians = np.nan_to_num(np.nanmedian(x, axis=0))

@@ -33,7 +33,9 @@ class CategoryCodes(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     code (in sorted order) and the rarer ones share the next one ("infrequent", ties broken
     as scikit-learn does); a category unseen in fitting is :data:`UNKNOWN_CODE`, a missing
     value :data:`MISSING_CODE` (:data:`UNKNOWN_CODE` in a column that had none in fitting,
-    as scikit-learn's; boosting treats both as missing).
+    as scikit-learn's; boosting treats both as missing). Missing means NaN, as
+    :func:`~finml.models.features.prepare_features` gives it; ``None`` and ``pd.NA`` are
+    missing here too (scikit-learn takes ``None`` as a category and refuses ``pd.NA``).
 
     Args:
         max_categories: most codes per column (infrequent categories grouped into one), or

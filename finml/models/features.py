@@ -227,4 +227,9 @@ def fit_preprocessing(
     pre = build_preprocessor(list(numeric), list(categorical), categories)
     x_train = pre.fit_transform(X.iloc[train_rows]).astype(np.float32)
     x_val = None if val_rows is None else pre.transform(X.iloc[val_rows]).astype(np.float32)
+    empty = np.isnan(x_train).all(axis=0) if len(x_train) else None
+    if categories == "native" and empty is not None and empty.any():
+        # a number missing on every training row (a field added late, an out-of-time
+        # split): scikit-learn's boosting cannot bin it, and a constant is never split on
+        x_train[:, empty] = 0.0
     return pre, x_train, x_val

@@ -161,3 +161,24 @@ def test_native_boosting_takes_the_numbers_as_they_are(german, tmp_path):
     assert explained.method == "tree"
     total = explained.base_value + explained.values.sum(axis=1)
     np.testing.assert_allclose(total, log_odds(loaded, loaded.transform(rows)), atol=1e-9)
+
+
+def test_native_boosting_trains_with_an_empty_number_and_one_beyond_float32(german):
+    """A number missing on every training row (a field added late) and a value beyond
+    float32's range (1e39, infinite once the trees' float32 holds it): native boosting
+    still trains (scikit-learn's boosting cannot bin an all-missing column: finml makes it
+    a constant, never split on) and its SHAP background stays finite."""
+    from dataclasses import replace
+
+    from tests.conftest import table_spec
+
+    frame = german.copy()
+    frame["bureau_score"] = np.nan
+    frame["credit_amount"] = frame["credit_amount"].astype(float)
+    frame.loc[frame.index[5], "credit_amount"] = 1e39
+    spec = table_spec(frame, "hgb", params={"max_iter": 20})
+    numeric = (*spec.dataset.numeric, "bureau_score")
+    spec = replace(spec, dataset=replace(spec.dataset, numeric=numeric))
+    result = train_spec(spec, frame, ListSink(), explain=False)
+    assert result.status == "finished" and result.test_metrics["roc_auc"] > 0.6
+    assert np.isfinite(result.model.background).all()

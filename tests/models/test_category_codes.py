@@ -59,9 +59,10 @@ def test_the_codes_and_categories_are_scikit_learns(cap, seed):
 def test_infrequent_categories_share_one_code_and_unseen_ones_are_apart():
     """A cap of 3 on five categories: the two most frequent keep codes 0 and 1 (sorted),
     the three rarer share code 2; an unseen category is -1, a missing value -2."""
-    train = pd.DataFrame({"c": ["a"] * 5 + ["b"] * 1 + ["c"] * 9 + ["d"] * 2 + ["e"] * 1 + [None]})
+    values = ["a"] * 5 + ["b"] * 1 + ["c"] * 9 + ["d"] * 2 + ["e"] * 1 + [np.nan]
+    train = pd.DataFrame({"c": pd.Series(values, dtype=object)})
     codes = CategoryCodes(max_categories=3).fit(train)
-    new = pd.DataFrame({"c": ["a", "b", "c", "d", "e", "zz", None]})
+    new = pd.DataFrame({"c": pd.Series(["a", "b", "c", "d", "e", "zz", np.nan], dtype=object)})
     assert codes.transform(new)[:, 0].tolist() == [0, 2, 1, 2, 2, UNKNOWN_CODE, MISSING_CODE]
 
 
