@@ -236,9 +236,10 @@ def fit_background(x_train: np.ndarray, seed: int, rows: int = BACKGROUND_ROWS) 
     from sklearn.cluster import KMeans
 
     rng = np.random.default_rng(seed)
-    x = np.asarray(x_train, dtype=np.float64)
-    if len(x) > BACKGROUND_FIT_ROWS:
+    x = x_train
+    if len(x) > BACKGROUND_FIT_ROWS:  # the sample first: a float64 copy of 600,000 rows took 0.3 s
         x = x[np.sort(rng.choice(len(x), BACKGROUND_FIT_ROWS, replace=False))]
+    x = np.asarray(x, dtype=np.float64)
     missing = ~np.isfinite(x)  # float32 overflows beyond 3.4e38, too
     if missing.any():  # numbers as they are (native boosting): each column's median there
         x = np.where(missing, np.nan, x)

@@ -121,7 +121,9 @@ class CategoryCodes(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             if len(self.categories_[j]) > len(codes):  # missing values seen in fitting
                 by_value[-1] = MISSING_CODE
             by_value.take(position, out=out[:, j])  # position -1 (missing): the last
-        return out
+        # row-major, as scikit-learn's other steps give theirs: the column transformer's
+        # hstack of a column-major block beside a DataFrame took 0.4 s at 600,000 rows
+        return np.ascontiguousarray(out)
 
 
 def _columns(X):
