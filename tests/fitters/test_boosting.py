@@ -99,13 +99,25 @@ def test_native_categories_are_split_on_in_a_multiclass_run_too(german):
     assert model.estimator.is_categorical_.sum() == len(spec.dataset.categorical)
 
 
+def _reloads_and_tree_shap_adds_up(model, rows, tmp_path) -> None:
+    """The bundle of ``model`` reloads and scores ``rows`` the same, and Tree SHAP on the
+    reloaded model adds up to its log-odds."""
+    from finml.evaluation.shap_values import explain_rows, log_odds
+    from finml.models.bundle import load_bundle, save_bundle
+
+    loaded = load_bundle(save_bundle(tmp_path / "bundle", model))
+    np.testing.assert_array_equal(loaded.positive_score(rows), model.positive_score(rows))
+    explained = explain_rows(loaded, rows)
+    assert explained.method == "tree"
+    total = explained.base_value + explained.values.sum(axis=1)
+    np.testing.assert_allclose(total, log_odds(loaded, loaded.transform(rows)), atol=1e-9)
+
+
 def test_a_missing_category_is_a_category_of_its_own_and_an_unseen_one_is_missing(german, tmp_path):
     """Native codes without an imputer: a missing value gets MISSING_CODE (boosting learns
     where it goes, as the old "(missing)" category), a category unseen in training -1
     (missing to the trees); both score, Tree SHAP adds up to the log-odds, and the bundle
     reloads and scores the same."""
-    from finml.evaluation.shap_values import explain_rows, log_odds
-    from finml.models.bundle import load_bundle, save_bundle
     from finml.models.category_codes import MISSING_CODE
     from tests.conftest import table_spec
 
@@ -122,12 +134,7 @@ def test_a_missing_category_is_a_category_of_its_own_and_an_unseen_one_is_missin
     assert (codes[:3] == -1).all()
     assert (codes[rows["purpose"].isna().to_numpy()] == MISSING_CODE).all()
     assert rows["purpose"].isna().sum() > 0 and not np.isnan(model.transform(rows)).any()
-    loaded = load_bundle(save_bundle(tmp_path / "bundle", model))
-    np.testing.assert_array_equal(loaded.positive_score(rows), model.positive_score(rows))
-    explained = explain_rows(loaded, rows)
-    assert explained.method == "tree"
-    total = explained.base_value + explained.values.sum(axis=1)
-    np.testing.assert_allclose(total, log_odds(loaded, loaded.transform(rows)), atol=1e-9)
+    _reloads_and_tree_shap_adds_up(model, rows, tmp_path)
 
 
 def test_native_boosting_takes_the_numbers_as_they_are(german, tmp_path):
@@ -135,8 +142,6 @@ def test_native_boosting_takes_the_numbers_as_they_are(german, tmp_path):
     a missing amount stays NaN and the trees route it), the text as Arrow holds it or as
     objects codes alike, the SHAP background is finite (a missing value as its column's
     median), Tree SHAP adds up to the log-odds, and the bundle reloads and scores the same."""
-    from finml.evaluation.shap_values import explain_rows, log_odds
-    from finml.models.bundle import load_bundle, save_bundle
     from tests.conftest import table_spec
 
     frame = german.copy()
@@ -155,12 +160,7 @@ def test_native_boosting_takes_the_numbers_as_they_are(german, tmp_path):
     as_objects = rows.astype({c: object for c in spec.dataset.categorical})
     np.testing.assert_array_equal(model.transform(as_objects), x)
     assert np.isfinite(model.background).all()
-    loaded = load_bundle(save_bundle(tmp_path / "bundle", model))
-    np.testing.assert_array_equal(loaded.positive_score(rows), model.positive_score(rows))
-    explained = explain_rows(loaded, rows)
-    assert explained.method == "tree"
-    total = explained.base_value + explained.values.sum(axis=1)
-    np.testing.assert_allclose(total, log_odds(loaded, loaded.transform(rows)), atol=1e-9)
+    _reloads_and_tree_shap_adds_up(model, rows, tmp_path)
 
 
 def test_native_boosting_trains_with_an_empty_number_and_one_beyond_float32(german):
