@@ -144,7 +144,8 @@ def build_preprocessor(numeric: list[str], categorical: list[str], categories: s
     if categorical and categories == "native":
         from finml.models.category_codes import CategoryCodes
 
-        # scikit-learn's OrdinalEncoder's codes, hashed by pandas in C: 3-10x faster
+        # scikit-learn's OrdinalEncoder's codes, hashed by pandas in C (13 columns of
+        # 600,000 rows coded in 0.44 s as Python objects instead of 1.37 s)
         codes = CategoryCodes(max_categories=MAX_NATIVE_CATEGORIES)
         # the encoder codes a missing value itself (one more category, as the imputer's
         # "(missing)" was)
@@ -228,9 +229,8 @@ def fit_preprocessing(
     pre = build_preprocessor(list(numeric), list(categorical), categories)
     x_train = pre.fit_transform(X.iloc[train_rows]).astype(np.float32)
     x_val = None if val_rows is None else pre.transform(X.iloc[val_rows]).astype(np.float32)
-    empty = np.isnan(x_train).all(axis=0) if len(x_train) else None
-    if categories == "native" and empty is not None and empty.any():
+    if categories == "native" and len(x_train):
         # a number missing on every training row (a field added late, an out-of-time
         # split): scikit-learn's boosting cannot bin it, and a constant is never split on
-        x_train[:, empty] = 0.0
+        x_train[:, np.isnan(x_train).all(axis=0)] = 0.0
     return pre, x_train, x_val
